@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// The pipeline is visible in the module graph:
+/// IR ← Autodiff ← Runtime ← Optimizer ← Bytecode / C ← Grad ← gradc.
+let package = Package(
+    name: "gradc",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Grad", targets: ["Grad"]),
+        .executable(name: "gradc", targets: ["gradc"]),
+    ],
+    targets: [
+        .target(name: "GradIR", linkerSettings: [.linkedLibrary("m")]),
+        .target(name: "GradAutodiff", dependencies: ["GradIR"]),
+        .target(name: "GradRuntime", dependencies: ["GradIR"]),
+        .target(name: "GradOptimizer", dependencies: ["GradIR", "GradRuntime"]),
+        .target(name: "GradBytecode", dependencies: ["GradIR", "GradRuntime"]),
+        .target(name: "GradC", dependencies: ["GradIR", "GradRuntime", "GradBytecode"]),
+        .target(name: "Grad", dependencies: ["GradIR", "GradAutodiff", "GradRuntime", "GradOptimizer", "GradBytecode", "GradC"]),
+        .executableTarget(name: "gradc", dependencies: ["Grad"]),
+        .executableTarget(name: "GradBench", dependencies: ["Grad"]),
+        .target(name: "TestSupport", dependencies: ["Grad"], path: "Tests/TestSupport"),
+        .testTarget(name: "GradIRTests", dependencies: ["GradIR", "TestSupport"]),
+        .testTarget(name: "GradAutodiffTests", dependencies: ["Grad", "TestSupport"]),
+        .testTarget(name: "GradRuntimeTests", dependencies: ["Grad", "TestSupport"]),
+        .testTarget(name: "GradOptimizerTests", dependencies: ["Grad", "TestSupport"]),
+        .testTarget(name: "GradBytecodeTests", dependencies: ["Grad", "TestSupport"]),
+        .testTarget(name: "GradCTests", dependencies: ["Grad", "TestSupport"]),
+        .testTarget(name: "GradTests", dependencies: ["Grad", "TestSupport"]),
+    ]
+)

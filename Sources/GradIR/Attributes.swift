@@ -1,0 +1,106 @@
+/// Attribute names, in the order the canonical printer writes them.
+public enum AttrKey: String, CaseIterable, Hashable, Sendable, Comparable {
+    case axes, axis, keepdims, perm, shape, start, stop, step, low, high, depth, reverse, dtype, value, values
+
+    public static func < (a: AttrKey, b: AttrKey) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!  // trap-ok: every case is in allCases
+    }
+}
+
+/// An attribute value: an integer, a list of integers, a boolean, a number, a list of
+/// numbers or an element type.
+public enum AttrValue: Hashable, Sendable, CustomStringConvertible {
+    case int(Int)
+    case ints([Int])
+    case bool(Bool)
+    case float(Double)
+    case floats([Double])
+    case dtype(DType)
+
+    public var description: String {
+        switch self {
+        case .int(let v): return String(v)
+        case .ints(let v): return "[" + v.map(String.init).joined(separator: ",") + "]"
+        case .bool(let v): return v ? "true" : "false"
+        case .float(let v): return formatNumber(v)
+        case .floats(let v): return "[" + v.map(formatNumber).joined(separator: ",") + "]"
+        case .dtype(let d): return d.rawValue
+        }
+    }
+}
+
+/// Shortest text that reads back as exactly `v` (`inf`, `-inf`, `nan` for the specials).
+public func formatNumber(_ v: Double) -> String {
+    if v.isNaN { return "nan" }
+    if v.isInfinite { return v < 0 ? "-inf" : "inf" }
+    if v == v.rounded(), Swift.abs(v) < 1e15 {
+        if v == 0 && v.sign == .minus { return "-0" }
+        return String(Int(v))
+    }
+    return "\(v)"
+}
+
+/// The attributes of one node, kept sorted by key (small: most nodes have none).
+public struct Attributes: Hashable, Sendable {
+    public private(set) var items: [(key: AttrKey, value: AttrValue)] = []
+
+    public init() {}
+    public init(_ pairs: [AttrKey: AttrValue]) {
+        for (k, v) in pairs { self[k] = v }
+    }
+
+    public var isEmpty: Bool { items.isEmpty }
+
+    public subscript(key: AttrKey) -> AttrValue? {
+        get { items.first { $0.key == key }?.value }
+        set {
+            if let i = items.firstIndex(where: { $0.key == key }) {
+                if let newValue { items[i].value = newValue } else { items.remove(at: i) }
+            } else if let newValue {
+                let pos = items.firstIndex { key < $0.key } ?? items.count
+                items.insert((key, newValue), at: pos)
+            }
+        }
+    }
+
+    public static func == (a: Attributes, b: Attributes) -> Bool {
+        a.items.count == b.items.count && zip(a.items, b.items).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+    public func hash(into h: inout Hasher) {
+        h.combine(items.count)
+        for item in items {
+            h.combine(item.key)
+            h.combine(item.value)
+        }
+    }
+
+    // MARK: Typed accessors
+
+    public var axes: [Int]? { if case .ints(let v)? = self[.axes] { return v }; return nil }
+    public var axis: Int? { if case .int(let v)? = self[.axis] { return v }; return nil }
+    public var keepdims: Bool { if case .bool(let v)? = self[.keepdims] { return v }; return false }
+    public var perm: [Int]? { if case .ints(let v)? = self[.perm] { return v }; return nil }
+    public var shape: [Int]? { if case .ints(let v)? = self[.shape] { return v }; return nil }
+    public var start: [Int]? { if case .ints(let v)? = self[.start] { return v }; return nil }
+    public var stop: [Int]? { if case .ints(let v)? = self[.stop] { return v }; return nil }
+    public var step: [Int]? { if case .ints(let v)? = self[.step] { return v }; return nil }
+    public var low: [Int]? { if case .ints(let v)? = self[.low] { return v }; return nil }
+    public var high: [Int]? { if case .ints(let v)? = self[.high] { return v }; return nil }
+    public var depth: Int? { if case .int(let v)? = self[.depth] { return v }; return nil }
+    public var reverse: Bool { if case .bool(let v)? = self[.reverse] { return v }; return false }
+    public var dtype: DType? { if case .dtype(let v)? = self[.dtype] { return v }; return nil }
+    public var value: Double? {
+        switch self[.value] {
+        case .float(let v)?: return v
+        case .int(let v)?: return Double(v)
+        default: return nil
+        }
+    }
+    public var values: [Double]? {
+        switch self[.values] {
+        case .floats(let v)?: return v
+        case .ints(let v)?: return v.map(Double.init)
+        default: return nil
+        }
+    }
+}

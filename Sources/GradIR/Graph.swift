@@ -1,0 +1,118 @@
+/// Index of a node (and of the value it produces) inside a `Function`.
+public typealias ValueID = Int
+
+/// Whether a node computes the forward function or belongs to a derivative.
+public enum NodeRole: UInt8, Hashable, Sendable {
+    case forward, gradient
+}
+
+/// One SSA value: an op applied to earlier values.
+public struct Node: Hashable, Sendable {
+    public var op: Op
+    public var inputs: [ValueID]
+    public var attrs: Attributes
+    public var type: TensorType
+    public var role: NodeRole
+    /// Where the node came from in the source (`.unknown` when built in Swift).
+    public var location: SourceLocation
+
+    public init(op: Op, inputs: [ValueID] = [], attrs: Attributes = Attributes(), type: TensorType,
+                role: NodeRole = .forward, location: SourceLocation = .unknown) {
+        self.op = op
+        self.inputs = inputs
+        self.attrs = attrs
+        self.type = type
+        self.role = role
+        self.location = location
+    }
+
+    public static func == (a: Node, b: Node) -> Bool {
+        a.op == b.op && a.inputs == b.inputs && a.attrs == b.attrs && a.type == b.type
+    }
+    public func hash(into h: inout Hasher) {
+        h.combine(op)
+        h.combine(inputs)
+        h.combine(attrs)
+        h.combine(type)
+    }
+}
+
+/// A named function parameter.
+public struct Parameter: Hashable, Sendable {
+    public var name: String
+    public var value: ValueID
+    public init(name: String, value: ValueID) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A named function result.
+public struct Output: Hashable, Sendable {
+    public var name: String
+    public var value: ValueID
+    public init(name: String, value: ValueID) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A function: parameters, nodes in topological (SSA) order, outputs.
+///
+/// Nodes only refer to earlier nodes. The parameters are the `input` nodes, in order.
+public struct Function: Hashable, Sendable {
+    public var name: String
+    public var nodes: [Node] = []
+    public var parameters: [Parameter] = []
+    public var outputs: [Output] = []
+    /// Source location of the `func` keyword.
+    public var location: SourceLocation = .unknown
+
+    public init(name: String) {
+        self.name = name
+    }
+
+    public subscript(id: ValueID) -> Node {
+        get { nodes[id] }
+        set { nodes[id] = newValue }
+    }
+
+    public func type(of id: ValueID) -> TensorType { nodes[id].type }
+
+    /// Appends a node without checking it; use `GraphBuilder` for checked construction.
+    @discardableResult
+    public mutating func append(_ node: Node) -> ValueID {
+        nodes.append(node)
+        return nodes.count - 1
+    }
+
+    /// Adds a parameter of the given type.
+    @discardableResult
+    public mutating func addParameter(_ name: String, _ type: TensorType, at location: SourceLocation = .unknown) -> ValueID {
+        let id = append(Node(op: .input, type: type, location: location))
+        parameters.append(Parameter(name: name, value: id))
+        return id
+    }
+
+    /// The parameter name of an input node, if `id` is one.
+    public func parameterName(_ id: ValueID) -> String? {
+        parameters.first { $0.value == id }?.name
+    }
+
+    /// Whether any node is still a `grad`, `jacobian` or `hessian` request.
+    public var hasDerivativeRequests: Bool {
+        nodes.contains { $0.op.info.family == .derivative }
+    }
+}
+
+/// A file's worth of functions, in definition order.
+public struct Module: Hashable, Sendable {
+    public var functions: [Function] = []
+    public init(functions: [Function] = []) {
+        self.functions = functions
+    }
+
+    public func function(named name: String) -> Function? {
+        functions.first { $0.name == name }
+    }
+}

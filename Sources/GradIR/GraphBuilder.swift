@@ -1,0 +1,121 @@
+/// Appends checked nodes to a function: each new node's type is inferred from its operands
+/// by the op's type rule, and a mismatch throws a `Diagnostic` at `location`.
+public struct GraphBuilder: Sendable {
+    public var function: Function
+    /// Role given to new nodes (the differentiation pass sets `.gradient`).
+    public var role: NodeRole = .forward
+    /// Location given to new nodes.
+    public var location: SourceLocation = .unknown
+
+    public init(_ function: Function) {
+        self.function = function
+    }
+
+    public init(name: String) {
+        self.function = Function(name: name)
+    }
+
+    public func type(of id: ValueID) -> TensorType { function.nodes[id].type }
+
+    @discardableResult
+    public mutating func parameter(_ name: String, _ type: TensorType) throws(Diagnostic) -> ValueID {
+        guard checkedElementCount(type.shape) != nil else {
+            throw Diagnostic(.invalidShape("\(type) (dimensions must be ≥ 0, rank ≤ \(maxRank), at most \(maxElementCount) elements)"), at: location)
+        }
+        if function.parameters.contains(where: { $0.name == name }) {
+            throw Diagnostic(.duplicateName(name), at: location)
+        }
+        return function.addParameter(name, type, at: location)
+    }
+
+    /// Appends `op(inputs, attrs)` after checking it with the op's type rule.
+    @discardableResult
+    public mutating func add(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes()) throws(Diagnostic) -> ValueID {
+        let types = inputs.map { function.nodes[$0].type }
+        let type: TensorType
+        do {
+            type = try op.inferType(types, attrs)
+        } catch {
+            var e = error
+            if !e.location.isKnown { e.location = location }
+            throw e
+        }
+        return function.append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: role, location: location))
+    }
+
+    // MARK: Conveniences used by the parser, the autodiff rules and the library
+
+    /// A scalar or splat constant.
+    public mutating func constant(_ value: Double, _ type: TensorType) throws(Diagnostic) -> ValueID {
+        var attrs = Attributes()
+        attrs[.dtype] = .dtype(type.dtype)
+        if !type.shape.isEmpty { attrs[.shape] = .ints(type.shape) }
+        attrs[.value] = .float(value)
+        return try add(.const, [], attrs)
+    }
+
+    public mutating func scalar(_ value: Double, like id: ValueID) throws(Diagnostic) -> ValueID {
+        try constant(value, TensorType(type(of: id).dtype))
+    }
+
+    public mutating func zeros(like id: ValueID) throws(Diagnostic) -> ValueID {
+        try constant(0, type(of: id))
+    }
+
+    public mutating func unary(_ op: Op, _ x: ValueID) throws(Diagnostic) -> ValueID { try add(op, [x]) }
+    public mutating func binary(_ op: Op, _ a: ValueID, _ b: ValueID) throws(Diagnostic) -> ValueID { try add(op, [a, b]) }
+
+    public mutating func reduce(_ op: Op, _ x: ValueID, axes: [Int]?, keepdims: Bool = false) throws(Diagnostic) -> ValueID {
+        var attrs = Attributes()
+        if let axes { attrs[.axes] = .ints(axes) }
+        if keepdims { attrs[.keepdims] = .bool(true) }
+        return try add(op, [x], attrs)
+    }
+
+    public mutating func reshape(_ x: ValueID, _ shape: [Int]) throws(Diagnostic) -> ValueID {
+        if type(of: x).shape == shape { return x }
+        return try add(.reshape, [x], Attributes([.shape: .ints(shape)]))
+    }
+
+    public mutating func broadcast(_ x: ValueID, to shape: [Int]) throws(Diagnostic) -> ValueID {
+        if type(of: x).shape == shape { return x }
+        return try add(.broadcast_to, [x], Attributes([.shape: .ints(shape)]))
+    }
+
+    public mutating func transpose(_ x: ValueID, _ perm: [Int]) throws(Diagnostic) -> ValueID {
+        if perm == Array(0..<perm.count) { return x }
+        return try add(.transpose, [x], Attributes([.perm: .ints(perm)]))
+    }
+
+    public mutating func cast(_ x: ValueID, to dtype: DType) throws(Diagnostic) -> ValueID {
+        if type(of: x).dtype == dtype { return x }
+        return try add(.cast, [x], Attributes([.dtype: .dtype(dtype)]))
+    }
+
+    /// Python-style slice of one axis (`start`/`stop` may be negative or nil; `step` ≥ 1),
+    /// normalized to the canonical `slice` attributes.
+    public mutating func slice(_ x: ValueID, axis: Int, start: Int?, stop: Int?, step: Int = 1) throws(Diagnostic) -> ValueID {
+        let t = type(of: x)
+        guard let ax = normalizeAxis(axis, rank: t.rank) else {
+            throw Diagnostic(.invalidAttribute(op: "slice", name: "axis", expected: "an axis of \(t)"), at: location)
+        }
+        var starts = [Int](repeating: 0, count: t.rank)
+        var stops = t.shape
+        let steps = [Int](repeating: 1, count: t.rank).enumerated().map { $0.offset == ax ? step : 1 }
+        let (lo, hi) = normalizeSliceBounds(start: start, stop: stop, dim: t.shape[ax])
+        starts[ax] = lo
+        stops[ax] = hi
+        return try add(.slice, [x], Attributes([.start: .ints(starts), .stop: .ints(stops), .step: .ints(steps)]))
+    }
+}
+
+/// Python slice bounds for a positive step, clamped to `0...dim` with `start ≤ stop`.
+public func normalizeSliceBounds(start: Int?, stop: Int?, dim: Int) -> (Int, Int) {
+    func clamp(_ v: Int) -> Int {
+        let w = v < 0 ? v + dim : v
+        return Swift.min(Swift.max(w, 0), dim)
+    }
+    let lo = start.map(clamp) ?? 0
+    let hi = stop.map(clamp) ?? dim
+    return (lo, Swift.max(lo, hi))
+}

@@ -1,0 +1,234 @@
+/// Shape and dtype inference: the result type of an op applied to operands of the given
+/// types, or a diagnostic saying what was expected.
+extension Op {
+    public func inferType(_ operands: [TensorType], _ attrs: Attributes) throws(Diagnostic) -> TensorType {
+        guard info.arity.accepts(operands.count) else {
+            throw Diagnostic(.wrongArity(op: name, expected: info.arity.description, got: operands.count))
+        }
+        func fail(_ kind: DiagnosticKind) -> Diagnostic { Diagnostic(kind) }
+        func requireFloat(_ t: TensorType) throws(Diagnostic) {
+            if !t.dtype.isFloat { throw fail(.unsupportedDType(op: name, t, expected: "f32 or f64")) }
+        }
+        func requireNumeric(_ t: TensorType) throws(Diagnostic) {
+            if acceptsIntegers {
+                if !t.dtype.isNumeric { throw fail(.unsupportedDType(op: name, t, expected: "f32, f64 or i64")) }
+            } else {
+                try requireFloat(t)
+            }
+        }
+        func sameDType(_ ts: [TensorType]) throws(Diagnostic) {
+            if let f = ts.first, ts.contains(where: { $0.dtype != f.dtype }) { throw fail(.dtypeMismatch(op: name, ts)) }
+        }
+        func broadcast(_ ts: [TensorType]) throws(Diagnostic) -> [Int] {
+            var shape: [Int] = []
+            for t in ts {
+                guard let s = broadcastShapes(shape, t.shape) else { throw fail(.shapeMismatch(op: name, ts)) }
+                shape = s
+            }
+            return shape
+        }
+        func reducedShape(_ t: TensorType) throws(Diagnostic) -> [Int] {
+            let axes = try normalizedAxes(attrs.axes, rank: t.rank)
+            return t.shape.indices.compactMap { i in
+                axes.contains(i) ? (attrs.keepdims ? 1 : nil) : t.shape[i]
+            }
+        }
+        func normalizedAxes(_ given: [Int]?, rank: Int) throws(Diagnostic) -> [Int] {
+            guard let given else { return Array(0..<rank) }
+            var out: [Int] = []
+            for a in given {
+                guard let n = normalizeAxis(a, rank: rank), !out.contains(n) else {
+                    throw fail(.invalidAttribute(op: name, name: "axes", expected: "distinct axes in -\(rank)..<\(rank)"))
+                }
+                out.append(n)
+            }
+            return out.sorted()
+        }
+        func axisAttr(rank: Int, default def: Int? = nil, extra: Int = 0) throws(Diagnostic) -> Int {
+            guard let a = attrs.axis ?? def else { throw fail(.missingAttribute(op: name, name: "axis")) }
+            guard let n = normalizeAxis(a, rank: rank + extra) else {
+                throw fail(.invalidAttribute(op: name, name: "axis", expected: "an axis in -\(rank + extra)..<\(rank + extra)"))
+            }
+            return n
+        }
+        func validShape(_ key: String, _ s: [Int]?) throws(Diagnostic) -> [Int] {
+            guard let s else { throw fail(.missingAttribute(op: name, name: key)) }
+            guard checkedElementCount(s) != nil else {
+                throw fail(.invalidShape("\(s) (dimensions must be ≥ 0, rank ≤ \(maxRank), at most \(maxElementCount) elements)"))
+            }
+            return s
+        }
+
+        switch self {
+        case .input:
+            throw fail(.other("an input's type is declared, not inferred"))
+        case .const:
+            guard let dtype = attrs.dtype else { throw fail(.missingAttribute(op: name, name: "dtype")) }
+            let shape = try validShape("shape", attrs.shape ?? [])
+            if let values = attrs.values {
+                if attrs.value != nil { throw fail(.invalidAttribute(op: name, name: "values", expected: "either value or values, not both")) }
+                if values.count != TensorType(dtype, shape).count {
+                    throw fail(.invalidAttribute(op: name, name: "values", expected: "\(TensorType(dtype, shape).count) numbers for shape \(shape)"))
+                }
+            } else if attrs.value == nil {
+                throw fail(.missingAttribute(op: name, name: "value"))
+            }
+            return TensorType(dtype, shape)
+        case .neg, .abs, .sign, .square, .relu:
+            try requireNumeric(operands[0])
+            return operands[0]
+        case .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .reciprocal, .sin, .cos, .tan, .tanh,
+             .sigmoid, .softplus, .erf, .floor, .ceil:
+            try requireFloat(operands[0])
+            return operands[0]
+        case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2:
+            try sameDType(operands)
+            try requireNumeric(operands[0])
+            return TensorType(operands[0].dtype, try broadcast(operands))
+        case .eq, .ne, .lt, .le, .gt, .ge:
+            try sameDType(operands)
+            if (self != .eq && self != .ne) && !operands[0].dtype.isNumeric {
+                throw fail(.unsupportedDType(op: name, operands[0], expected: "f32, f64 or i64"))
+            }
+            return TensorType(.bool, try broadcast(operands))
+        case .select:
+            if operands[0].dtype != .bool { throw fail(.unsupportedDType(op: name, operands[0], expected: "a bool condition")) }
+            try sameDType([operands[1], operands[2]])
+            return TensorType(operands[1].dtype, try broadcast(operands))
+        case .sum, .mean, .max, .min, .prod, .logsumexp:
+            try requireNumeric(operands[0])
+            return TensorType(operands[0].dtype, try reducedShape(operands[0]))
+        case .matmul:
+            let (a, b) = (operands[0], operands[1])
+            try sameDType(operands)
+            try requireNumeric(a)
+            guard a.rank >= 2, b.rank >= 2, a.shape[a.rank - 1] == b.shape[b.rank - 2] else {
+                throw fail(.shapeMismatch(op: name, operands))
+            }
+            guard let batch = broadcastShapes(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) else {
+                throw fail(.shapeMismatch(op: name, operands))
+            }
+            return TensorType(a.dtype, batch + [a.shape[a.rank - 2], b.shape[b.rank - 1]])
+        case .transpose:
+            let t = operands[0]
+            let perm = attrs.perm ?? Array((0..<t.rank).reversed())
+            guard perm.count == t.rank, Set(perm) == Set(0..<t.rank) else {
+                throw fail(.invalidAttribute(op: name, name: "perm", expected: "a permutation of 0..<\(t.rank)"))
+            }
+            return t.with(shape: perm.map { t.shape[$0] })
+        case .dot:
+            try sameDType(operands)
+            try requireNumeric(operands[0])
+            guard operands[0].rank == 1, operands[1].rank == 1, operands[0].shape == operands[1].shape else {
+                throw fail(.shapeMismatch(op: name, operands))
+            }
+            return TensorType(operands[0].dtype, [])
+        case .reshape:
+            let shape = try validShape("shape", attrs.shape)
+            guard shape.reduce(1, *) == operands[0].count else {
+                throw fail(.invalidAttribute(op: name, name: "shape", expected: "\(operands[0].count) elements like \(operands[0]), got \(shape)"))
+            }
+            return operands[0].with(shape: shape)
+        case .broadcast_to:
+            let shape = try validShape("shape", attrs.shape)
+            guard broadcastShapes(operands[0].shape, shape) == shape else {
+                throw fail(.invalidAttribute(op: name, name: "shape", expected: "a shape \(operands[0]) broadcasts to, got \(shape)"))
+            }
+            return operands[0].with(shape: shape)
+        case .slice:
+            let t = operands[0]
+            guard let start = attrs.start, let stop = attrs.stop, let step = attrs.step,
+                  start.count == t.rank, stop.count == t.rank, step.count == t.rank else {
+                throw fail(.invalidAttribute(op: name, name: "start/stop/step", expected: "\(t.rank) entries each"))
+            }
+            var shape: [Int] = []
+            for i in 0..<t.rank {
+                guard step[i] >= 1, start[i] >= 0, start[i] <= stop[i], stop[i] <= t.shape[i] else {
+                    throw fail(.invalidAttribute(op: name, name: "start/stop/step", expected: "0 ≤ start ≤ stop ≤ \(t.shape[i]) and step ≥ 1 on axis \(i)"))
+                }
+                shape.append((stop[i] - start[i] + step[i] - 1) / step[i])
+            }
+            return t.with(shape: shape)
+        case .pad:
+            let t = operands[0]
+            guard let low = attrs.low, let high = attrs.high, let step = attrs.step,
+                  low.count == t.rank, high.count == t.rank, step.count == t.rank,
+                  !low.contains(where: { $0 < 0 }), !high.contains(where: { $0 < 0 }), !step.contains(where: { $0 < 1 }) else {
+                throw fail(.invalidAttribute(op: name, name: "low/high/step", expected: "\(t.rank) entries each, low, high ≥ 0, step ≥ 1"))
+            }
+            var shape: [Int] = []
+            for i in 0..<t.rank {
+                let (body, o1) = t.shape[i] == 0 ? (-1, false) : (t.shape[i] - 1).multipliedReportingOverflow(by: step[i])
+                let (withLow, o2) = (body + 1).addingReportingOverflow(low[i])
+                let (total, o3) = withLow.addingReportingOverflow(high[i])
+                guard !(o1 || o2 || o3) else { throw fail(.invalidShape("padding of \(t) overflows")) }
+                shape.append(total)
+            }
+            return t.with(shape: try validShape("shape", shape))
+        case .concat:
+            let first = operands[0]
+            try sameDType(operands)
+            let axis = try axisAttr(rank: first.rank)
+            var total = 0
+            for t in operands {
+                guard t.rank == first.rank, (0..<t.rank).allSatisfy({ $0 == axis || t.shape[$0] == first.shape[$0] }) else {
+                    throw fail(.shapeMismatch(op: name, operands))
+                }
+                total += t.shape[axis]
+            }
+            var shape = first.shape
+            shape[axis] = total
+            return first.with(shape: try validShape("shape", shape))
+        case .expand_dims:
+            let t = operands[0]
+            let axis = try axisAttr(rank: t.rank, extra: 1)
+            var shape = t.shape
+            shape.insert(1, at: axis)
+            return t.with(shape: try validShape("shape", shape))
+        case .squeeze:
+            let t = operands[0]
+            let axes = try attrs.axes.map { (a: [Int]) throws(Diagnostic) -> [Int] in try normalizedAxes(a, rank: t.rank) }
+                ?? t.shape.indices.filter { t.shape[$0] == 1 }
+            for a in axes where t.shape[a] != 1 {
+                throw fail(.invalidAttribute(op: name, name: "axes", expected: "axes of length 1, but axis \(a) of \(t) has length \(t.shape[a])"))
+            }
+            return t.with(shape: t.shape.indices.filter { !axes.contains($0) }.map { t.shape[$0] })
+        case .cumsum:
+            try requireNumeric(operands[0])
+            _ = try axisAttr(rank: operands[0].rank)
+            return operands[0]
+        case .one_hot:
+            let t = operands[0]
+            guard t.dtype == .i64 else { throw fail(.unsupportedDType(op: name, t, expected: "i64 labels")) }
+            guard let depth = attrs.depth, depth >= 1 else { throw fail(.invalidAttribute(op: name, name: "depth", expected: "a positive integer")) }
+            let dtype = attrs.dtype ?? .f64
+            return TensorType(dtype, try validShape("shape", t.shape + [depth]))
+        case .cast:
+            guard let dtype = attrs.dtype else { throw fail(.missingAttribute(op: name, name: "dtype")) }
+            return operands[0].with(dtype: dtype)
+        case .softmax, .log_softmax:
+            try requireFloat(operands[0])
+            guard operands[0].rank >= 1 else { throw fail(.invalidOperand(op: name, "needs at least one axis, got \(operands[0])")) }
+            _ = try axisAttr(rank: operands[0].rank, default: -1)
+            return operands[0]
+        case .softmax_cross_entropy:
+            try sameDType(operands)
+            try requireFloat(operands[0])
+            guard operands[0].rank >= 1, operands[0].shape == operands[1].shape else { throw fail(.shapeMismatch(op: name, operands)) }
+            let axis = try axisAttr(rank: operands[0].rank, default: -1)
+            var shape = operands[0].shape
+            shape.remove(at: axis)
+            return operands[0].with(shape: shape)
+        case .grad, .hessian:
+            let (y, x) = (operands[0], operands[1])
+            guard y.isScalar, y.dtype.isFloat else { throw fail(.notScalar(op: name, y)) }
+            guard x.dtype.isFloat else { throw fail(.integerWRT(op: name, x)) }
+            return self == .grad ? x : x.with(shape: try validShape("shape", x.shape + x.shape))
+        case .jacobian:
+            let (y, x) = (operands[0], operands[1])
+            guard y.dtype.isFloat else { throw fail(.unsupportedDType(op: name, y, expected: "f32 or f64")) }
+            guard x.dtype.isFloat else { throw fail(.integerWRT(op: name, x)) }
+            return TensorType(y.dtype, try validShape("shape", y.shape + x.shape))
+        }
+    }
+}

@@ -1,0 +1,217 @@
+/// Every operation of the IR — the one place that lists them. Each layer that must know every
+/// op (type rules below, reference kernels, VJP rules, VM, C emitter) has one exhaustive
+/// `switch` over this enum with no `default:`, so adding a case makes the compiler list every
+/// place to update.
+public enum Op: String, CaseIterable, Hashable, Sendable {
+    // Leaves
+    case input, const
+    // Elementwise unary
+    case neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, square, reciprocal
+    case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
+    // Elementwise binary (NumPy broadcasting)
+    case add, sub, mul, div, pow, maximum, minimum, atan2
+    // Comparisons (→ bool) and selection
+    case eq, ne, lt, le, gt, ge, select
+    // Reductions
+    case sum, mean, max, min, prod, logsumexp
+    // Linear algebra
+    case matmul, transpose, dot
+    // Shape and data movement
+    case reshape, broadcast_to, slice, pad, concat, expand_dims, squeeze, cumsum, one_hot, cast
+    // Neural-network helpers with stable fused forms
+    case softmax, log_softmax, softmax_cross_entropy
+    // Derivative requests, expanded into ordinary nodes by the differentiation pass
+    case grad, jacobian, hessian
+}
+
+/// How many operands an op takes.
+public enum Arity: Hashable, Sendable, CustomStringConvertible {
+    case fixed(Int)
+    case atLeast(Int)
+
+    public func accepts(_ n: Int) -> Bool {
+        switch self {
+        case .fixed(let k): return n == k
+        case .atLeast(let k): return n >= k
+        }
+    }
+    public var description: String {
+        switch self {
+        case .fixed(let k): return "\(k) operand\(k == 1 ? "" : "s")"
+        case .atLeast(let k): return "at least \(k) operand\(k == 1 ? "" : "s")"
+        }
+    }
+}
+
+/// The kind of value an attribute holds.
+public enum AttrKind: String, Hashable, Sendable {
+    case int, ints, bool, float, floats, dtype
+}
+
+/// One attribute an op accepts.
+public struct AttrSpec: Hashable, Sendable {
+    public var key: AttrKey
+    public var kind: AttrKind
+    public var required: Bool
+}
+
+/// Broad families of ops, used by passes and backends that treat a family alike.
+public enum OpFamily: String, Hashable, Sendable {
+    case leaf, unary, binary, comparison, select, reduction, linalg, shape, nn, derivative
+}
+
+/// The static description of an op: what the docs, the parser and the verifier know of it.
+public struct OpInfo: Sendable {
+    public var family: OpFamily
+    public var arity: Arity
+    public var attributes: [AttrSpec]
+    /// One-line meaning, with the math.
+    public var doc: String
+    /// The derivative rule in words, including the convention at non-differentiable points.
+    public var derivative: String
+}
+
+private func attr(_ key: AttrKey, _ kind: AttrKind, required: Bool = false) -> AttrSpec {
+    AttrSpec(key: key, kind: kind, required: required)
+}
+
+extension Op {
+    public var name: String { rawValue }
+
+    /// The op's static description.
+    public var info: OpInfo {
+        let reduceAttrs = [attr(.axes, .ints), attr(.keepdims, .bool)]
+        switch self {
+        case .input:
+            return OpInfo(family: .leaf, arity: .fixed(0), attributes: [], doc: "A function parameter.", derivative: "The variable itself.")
+        case .const:
+            return OpInfo(family: .leaf, arity: .fixed(0),
+                          attributes: [attr(.shape, .ints), attr(.dtype, .dtype, required: true), attr(.value, .float), attr(.values, .floats)],
+                          doc: "A constant: `value` repeated over `shape`, or the row-major list `values`.", derivative: "Zero.")
+        case .neg: return unary("Negation −x.", "−g.")
+        case .abs: return unary("Absolute value |x|.", "g·sign(x); abs′(0) = 0.")
+        case .sign: return unary("Sign: −1, 0 or 1 (NaN stays NaN).", "Zero everywhere (also at 0).")
+        case .exp: return unary("Exponential eˣ.", "g·eˣ, reusing the output.")
+        case .log: return unary("Natural logarithm ln x (−inf at 0, NaN below).", "g/x.")
+        case .log1p: return unary("ln(1 + x), accurate for small x.", "g/(1 + x).")
+        case .expm1: return unary("eˣ − 1, accurate for small x.", "g·(out + 1).")
+        case .sqrt: return unary("Square root √x.", "g/(2·√x); +inf at 0.")
+        case .rsqrt: return unary("Reciprocal square root 1/√x.", "−g·out/(2x).")
+        case .square: return unary("x².", "2·g·x.")
+        case .reciprocal: return unary("1/x.", "−g·out².")
+        case .sin: return unary("Sine.", "g·cos x.")
+        case .cos: return unary("Cosine.", "−g·sin x.")
+        case .tan: return unary("Tangent.", "g·(1 + out²).")
+        case .tanh: return unary("Hyperbolic tangent.", "g·(1 − out²).")
+        case .sigmoid: return unary("Logistic σ(x) = 1/(1 + e⁻ˣ).", "g·out·(1 − out).")
+        case .relu: return unary("max(x, 0).", "g where x > 0, else 0; relu′(0) = 0.")
+        case .softplus: return unary("ln(1 + eˣ), computed as max(x,0) + log1p(e^−|x|).", "g·σ(x).")
+        case .erf: return unary("Error function.", "g·2/√π·e^(−x²).")
+        case .floor: return unary("Round toward −inf.", "Zero everywhere.")
+        case .ceil: return unary("Round toward +inf.", "Zero everywhere.")
+        case .add: return binary("a + b.", "g, g (each summed over its broadcast axes).")
+        case .sub: return binary("a − b.", "g, −g.")
+        case .mul: return binary("a · b.", "g·b, g·a.")
+        case .div: return binary("a / b (IEEE).", "g/b, −g·out/b.")
+        case .pow: return binary("aᵇ (C `pow`).", "g·b·a^(b−1) (0 where b = 0); g·out·ln a (0 where a = 0).")
+        case .maximum: return binary("Elementwise max(a, b) (NaN if either is NaN).", "g to the larger; ties split evenly (g/2 each).")
+        case .minimum: return binary("Elementwise min(a, b) (NaN if either is NaN).", "g to the smaller; ties split evenly (g/2 each).")
+        case .atan2: return binary("atan2(a, b): the angle of the point (b, a).", "g·b/(a²+b²), −g·a/(a²+b²).")
+        case .eq: return comparison("a == b.")
+        case .ne: return comparison("a != b.")
+        case .lt: return comparison("a < b.")
+        case .le: return comparison("a <= b.")
+        case .gt: return comparison("a > b.")
+        case .ge: return comparison("a >= b.")
+        case .select:
+            return OpInfo(family: .select, arity: .fixed(3), attributes: [],
+                          doc: "select(c, a, b): a where c is true, else b (broadcast).",
+                          derivative: "c: none; a: g where c, else 0; b: g where not c, else 0.")
+        case .sum: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Sum over `axes` (all by default).", derivative: "g broadcast back over the reduced axes.")
+        case .mean: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Mean over `axes` (all by default).", derivative: "g/n broadcast back over the reduced axes.")
+        case .max: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Maximum over `axes` (NaN if any element is NaN).", derivative: "g shared evenly among the elements equal to the maximum.")
+        case .min: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Minimum over `axes` (NaN if any element is NaN).", derivative: "g shared evenly among the elements equal to the minimum.")
+        case .prod: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Product over `axes`.", derivative: "g·out/x (NaN where x = 0).")
+        case .logsumexp: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "ln Σ eˣ over `axes`, computed stably as m + ln Σ e^(x−m) with m the maximum (−inf when all are −inf).", derivative: "g·e^(x − out), i.e. g·softmax(x).")
+        case .matmul:
+            return OpInfo(family: .linalg, arity: .fixed(2), attributes: [],
+                          doc: "Matrix product a[…,m,k] @ b[…,k,n] → […,m,n], batch dimensions broadcast.",
+                          derivative: "g @ bᵀ, aᵀ @ g (each summed over broadcast batch dimensions).")
+        case .transpose:
+            return OpInfo(family: .linalg, arity: .fixed(1), attributes: [attr(.perm, .ints)],
+                          doc: "Permutes axes: out.shape[i] = x.shape[perm[i]] (default: reversed).", derivative: "g transposed by the inverse permutation.")
+        case .dot:
+            return OpInfo(family: .linalg, arity: .fixed(2), attributes: [], doc: "Inner product of two vectors Σ aᵢbᵢ.", derivative: "g·b, g·a.")
+        case .reshape:
+            return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.shape, .ints, required: true)],
+                          doc: "Same elements in row-major order, new shape.", derivative: "g reshaped back.")
+        case .broadcast_to:
+            return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.shape, .ints, required: true)],
+                          doc: "NumPy broadcast of x to `shape`.", derivative: "g summed over the broadcast axes.")
+        case .slice:
+            return OpInfo(family: .shape, arity: .fixed(1),
+                          attributes: [attr(.start, .ints, required: true), attr(.stop, .ints, required: true), attr(.step, .ints, required: true)],
+                          doc: "x[start:stop:step] on every axis (normalized: 0 ≤ start ≤ stop ≤ dim, step ≥ 1).",
+                          derivative: "g padded with zeros back to the shape of x (`pad`).")
+        case .pad:
+            return OpInfo(family: .shape, arity: .fixed(1),
+                          attributes: [attr(.low, .ints, required: true), attr(.high, .ints, required: true), attr(.step, .ints, required: true)],
+                          doc: "Zero padding: element i of an axis goes to low + i·step; `high` zeros follow the last one.",
+                          derivative: "g sliced back (`slice`).")
+        case .concat:
+            return OpInfo(family: .shape, arity: .atLeast(1), attributes: [attr(.axis, .int, required: true)],
+                          doc: "Joins tensors along `axis`.", derivative: "g sliced into the pieces.")
+        case .expand_dims:
+            return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.axis, .int, required: true)],
+                          doc: "Inserts an axis of length 1 at `axis`.", derivative: "g reshaped back.")
+        case .squeeze:
+            return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.axes, .ints)],
+                          doc: "Removes axes of length 1 (`axes`, or all of them).", derivative: "g reshaped back.")
+        case .cumsum:
+            return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.axis, .int, required: true), attr(.reverse, .bool)],
+                          doc: "Running sum along `axis` (from the end when `reverse`).", derivative: "Running sum of g in the other direction.")
+        case .one_hot:
+            return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.depth, .int, required: true), attr(.dtype, .dtype)],
+                          doc: "i64 labels → one-hot vectors of length `depth` on a new last axis (`dtype`, default f64); labels out of range give all zeros.",
+                          derivative: "None (integer input).")
+        case .cast:
+            return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.dtype, .dtype, required: true)],
+                          doc: "Converts the element type (float → i64 truncates toward zero; → bool is x != 0).",
+                          derivative: "g cast back between float types; none to or from i64/bool.")
+        case .softmax:
+            return OpInfo(family: .nn, arity: .fixed(1), attributes: [attr(.axis, .int)],
+                          doc: "e^(x−max) / Σ e^(x−max) along `axis` (default −1).", derivative: "out·(g − Σ g·out).")
+        case .log_softmax:
+            return OpInfo(family: .nn, arity: .fixed(1), attributes: [attr(.axis, .int)],
+                          doc: "x − logsumexp(x) along `axis` (default −1).", derivative: "g − softmax(x)·Σ g.")
+        case .softmax_cross_entropy:
+            return OpInfo(family: .nn, arity: .fixed(2), attributes: [attr(.axis, .int)],
+                          doc: "−Σ labels·log_softmax(logits) along `axis` (default −1), which is removed from the shape.",
+                          derivative: "logits: g·(softmax(logits)·Σlabels − labels); labels: −g·log_softmax(logits).")
+        case .grad:
+            return OpInfo(family: .derivative, arity: .fixed(2), attributes: [],
+                          doc: "grad(y, x): dy/dx for a scalar y, shaped like x.", derivative: "Expanded before differentiation, so it nests.")
+        case .jacobian:
+            return OpInfo(family: .derivative, arity: .fixed(2), attributes: [],
+                          doc: "jacobian(y, x): shape y.shape + x.shape.", derivative: "Expanded before differentiation, so it nests.")
+        case .hessian:
+            return OpInfo(family: .derivative, arity: .fixed(2), attributes: [],
+                          doc: "hessian(y, x) = jacobian(grad(y, x), x) for a scalar y: shape x.shape + x.shape.",
+                          derivative: "Expanded before differentiation, so it nests.")
+        }
+    }
+
+    /// Whether the op accepts i64 operands (all ops accept floats).
+    public var acceptsIntegers: Bool { Op.integerOps.contains(self) }
+    private static let integerOps: Set<Op> = [.neg, .abs, .sign, .square, .relu, .add, .sub, .mul, .maximum, .minimum, .sum, .prod, .max, .min, .cumsum, .matmul, .dot]
+}
+
+private func unary(_ doc: String, _ derivative: String) -> OpInfo {
+    OpInfo(family: .unary, arity: .fixed(1), attributes: [], doc: doc, derivative: derivative)
+}
+private func binary(_ doc: String, _ derivative: String) -> OpInfo {
+    OpInfo(family: .binary, arity: .fixed(2), attributes: [], doc: doc, derivative: derivative)
+}
+private func comparison(_ doc: String) -> OpInfo {
+    OpInfo(family: .comparison, arity: .fixed(2), attributes: [], doc: doc + " Elementwise, broadcast, gives bool.", derivative: "None (bool output).")
+}

@@ -1,0 +1,2 @@
+import XCTest
+final class GradBytecodeTestsPlaceholder: XCTestCase { func testBuilds() {} }
