@@ -1,1 +1,6 @@
 @_exported import GradIR
+@_exported import GradAutodiff
+@_exported import GradRuntime
+@_exported import GradOptimizer
+@_exported import GradBytecode
+@_exported import GradC

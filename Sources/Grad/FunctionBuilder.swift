@@ -1,0 +1,106 @@
+/// Builds a gradc function with ordinary Swift expressions:
+///
+/// ```swift
+/// let fb = FunctionBuilder("mlp")
+/// let x = try fb.input("x", .f32, [32, 64])
+/// let w1 = try fb.input("w1", .f32, [64, 32])
+/// let b1 = try fb.input("b1", .f32, [32])
+/// let h = try relu(x.matmul(w1) + b1)
+/// let loss = try mean(h)
+/// try fb.output(loss, "loss")
+/// try fb.output(fb.grad(of: loss, wrt: [w1, b1]))
+/// print(fb.function)   // canonical IR
+/// ```
+///
+/// Shapes and dtypes are checked as each value is built; a mismatch throws a `Diagnostic`.
+/// `grad`, `jacobian` and `hessian` return graph values, expanded later by `differentiate`.
+public final class FunctionBuilder {
+    var builder: GraphBuilder
+
+    public init(_ name: String) {
+        builder = GraphBuilder(name: name)
+    }
+
+    /// The function built so far.
+    public var function: Function { builder.function }
+
+    /// Declares a parameter.
+    public func input(_ name: String, _ dtype: DType, _ shape: [Int] = []) throws(Diagnostic) -> Value {
+        Value(self, try builder.parameter(name, TensorType(dtype, shape)))
+    }
+
+    /// Adds a result; unnamed results are called `out<k>`.
+    public func output(_ value: Value, _ name: String? = nil) throws(Diagnostic) {
+        try check(value)
+        let used = Set(builder.function.outputs.map(\.name))
+        var chosen = name ?? "out\(builder.function.outputs.count)"
+        var k = 2
+        while used.contains(chosen) {
+            chosen = (name ?? "out") + "_\(k)"
+            k += 1
+        }
+        builder.function.outputs.append(Output(name: chosen, value: value.id))
+    }
+
+    public func output(_ values: [Value]) throws(Diagnostic) {
+        for v in values { try output(v) }
+    }
+
+    /// dy/dx for each x (y scalar), as graph values shaped like each x.
+    public func grad(of y: Value, wrt xs: [Value]) throws(Diagnostic) -> [Value] {
+        var out: [Value] = []
+        for x in xs { out.append(try apply(.grad, [y, x])) }
+        return out
+    }
+
+    /// The Jacobian of y with respect to x: shape `y.shape + x.shape`.
+    public func jacobian(of y: Value, wrt x: Value) throws(Diagnostic) -> Value {
+        try apply(.jacobian, [y, x])
+    }
+
+    /// The Hessian of a scalar y with respect to x: shape `x.shape + x.shape`.
+    public func hessian(of y: Value, wrt x: Value) throws(Diagnostic) -> Value {
+        try apply(.hessian, [y, x])
+    }
+
+    /// A constant filling `shape` with `value`.
+    public func constant(_ value: Double, _ dtype: DType = .f64, _ shape: [Int] = []) throws(Diagnostic) -> Value {
+        Value(self, try builder.constant(value, TensorType(dtype, shape)))
+    }
+
+    /// Appends `op(operands, attrs)`, checked by the op's type rule.
+    public func apply(_ op: Op, _ operands: [Value], _ attrs: Attributes = Attributes()) throws(Diagnostic) -> Value {
+        for v in operands { try check(v) }
+        return Value(self, try builder.add(op, operands.map(\.id), attrs))
+    }
+
+    func check(_ v: Value) throws(Diagnostic) {
+        guard v.builder === self else {
+            throw Diagnostic(.other("a value from function '\(v.builder.function.name)' used in '\(function.name)'"))
+        }
+    }
+
+    /// A scalar literal with the dtype of `like` (literals are weakly typed, as in the .ir language).
+    func literal(_ v: Double, like: Value) throws(Diagnostic) -> Value {
+        Value(self, try builder.scalar(v, like: like.id))
+    }
+}
+
+extension FunctionBuilder: CustomStringConvertible {
+    public var description: String { printFunction(function) }
+}
+
+/// A value of a function being built: a node of the graph.
+public struct Value {
+    public let builder: FunctionBuilder
+    public let id: ValueID
+
+    init(_ builder: FunctionBuilder, _ id: ValueID) {
+        self.builder = builder
+        self.id = id
+    }
+
+    public var type: TensorType { builder.function.type(of: id) }
+    public var shape: [Int] { type.shape }
+    public var dtype: DType { type.dtype }
+}

@@ -1,0 +1,200 @@
+/// The differentiation pass: expands every `grad`, `jacobian` and `hessian` request of a
+/// function into ordinary nodes appended to the same graph (the Theano approach), so the
+/// derivative can be printed, optimized, differentiated again and compiled like any other value.
+///
+/// Reverse mode, as the lecture notes teach backpropagation: seed the output with 1, visit the
+/// nodes from the output back to the inputs, and at each node turn its incoming gradient into
+/// one gradient per operand with the op's vector–Jacobian product (`vjp`). Where a value fans
+/// out, the incoming gradients are summed with `add`. Requests are expanded in node order, so
+/// a request whose `y` contains an already-expanded request (nesting) differentiates the
+/// expanded nodes: second and higher derivatives come for free.
+public enum Differentiator {
+    /// Expands the derivative requests of every function of `module`.
+    public static func expand(_ module: Module) throws(Diagnostic) -> Module {
+        var out = module
+        for i in out.functions.indices {
+            out.functions[i] = try expand(out.functions[i])
+        }
+        return out
+    }
+
+    /// Expands the derivative requests of `function`. Node roles mark the appended nodes
+    /// as `.gradient`.
+    public static func expand(_ function: Function) throws(Diagnostic) -> Function {
+        guard function.hasDerivativeRequests else { return function }
+        var expansion = Expansion(source: function)
+        return try expansion.run()
+    }
+}
+
+/// State of one expansion: the new graph being built and the map from old to new values.
+private struct Expansion {
+    let source: Function
+    var builder: GraphBuilder
+    /// New value of each old node.
+    var remap: [ValueID]
+    /// Results of `grad` requests already computed together with an earlier one of the same y.
+    var pendingGrads: [ValueID: ValueID] = [:]
+
+    init(source: Function) {
+        self.source = source
+        var f = Function(name: source.name)
+        f.location = source.location
+        self.builder = GraphBuilder(f)
+        self.remap = []
+        self.remap.reserveCapacity(source.nodes.count)
+    }
+
+    mutating func run() throws(Diagnostic) -> Function {
+        // Old `grad` nodes grouped by their y, so one backward pass serves `grad(y, x1, x2, …)`.
+        var gradsByY: [ValueID: [ValueID]] = [:]
+        for (id, node) in source.nodes.enumerated() where node.op == .grad {
+            gradsByY[node.inputs[0], default: []].append(id)
+        }
+        var parameterNames: [ValueID: String] = [:]
+        for p in source.parameters { parameterNames[p.value] = p.name }
+        for (id, node) in source.nodes.enumerated() {
+            builder.location = node.location
+            switch node.op {
+            case .input:
+                let name = parameterNames[id] ?? "arg\(id)"
+                remap.append(builder.function.addParameter(name, node.type, at: node.location))
+            case .grad:
+                if let done = pendingGrads[id] {
+                    remap.append(done)
+                    continue
+                }
+                // Every request on the same y whose x already exists shares this backward pass;
+                // an x defined later cannot be an ancestor of y, so its gradient is zero anyway.
+                let group = (gradsByY[node.inputs[0]] ?? [id]).filter { source.nodes[$0].inputs[1] < id }
+                let y = remap[node.inputs[0]]
+                let xs = group.map { remap[source.nodes[$0].inputs[1]] }
+                let grads = try gradients(of: y, wrt: xs)
+                for (old, g) in zip(group, grads) where old != id {
+                    pendingGrads[old] = g
+                }
+                remap.append(grads[group.firstIndex(of: id) ?? 0])
+            case .jacobian:
+                remap.append(try jacobian(of: remap[node.inputs[0]], wrt: remap[node.inputs[1]]))
+            case .hessian:
+                let x = remap[node.inputs[1]]
+                let g = try gradients(of: remap[node.inputs[0]], wrt: [x])[0]
+                remap.append(try jacobian(of: g, wrt: x))
+            default:
+                var copy = node
+                copy.inputs = node.inputs.map { remap[$0] }
+                remap.append(builder.function.append(copy))
+            }
+        }
+        // Keep the declared parameter order (the ABI), which need not be node order.
+        builder.function.parameters = source.parameters.map { Parameter(name: $0.name, value: remap[$0.value]) }
+        builder.function.outputs = source.outputs.map { Output(name: $0.name, value: remap[$0.value]) }
+        return builder.function
+    }
+
+    // MARK: Reverse sweep
+
+    /// d y / d x for each x, y a scalar: one backward pass seeded with 1.
+    mutating func gradients(of y: ValueID, wrt xs: [ValueID]) throws(Diagnostic) -> [ValueID] {
+        let saved = builder.role
+        builder.role = .gradient
+        defer { builder.role = saved }
+        let seed = try builder.constant(1, builder.type(of: y))
+        return try backward(from: y, seed: seed, wrt: xs, relevant: relevantNodes(from: y, wrt: xs))
+    }
+
+    /// The Jacobian of `y` (any shape) with respect to `x`: one backward pass per element of
+    /// `y`, seeded with a one-hot tensor, stacked into shape `y.shape + x.shape`.
+    mutating func jacobian(of y: ValueID, wrt x: ValueID) throws(Diagnostic) -> ValueID {
+        let saved = builder.role
+        builder.role = .gradient
+        defer { builder.role = saved }
+        let yType = builder.type(of: y)
+        let xType = builder.type(of: x)
+        let relevant = relevantNodes(from: y, wrt: [x])
+        if yType.isScalar {
+            let seed = try builder.constant(1, yType)
+            return try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0]
+        }
+        var rows: [ValueID] = []
+        for i in 0..<yType.count {
+            var attrs = Attributes()
+            attrs[.dtype] = .dtype(yType.dtype)
+            attrs[.shape] = .ints(yType.shape)
+            var values = [Double](repeating: 0, count: yType.count)
+            values[i] = 1
+            attrs[.values] = .floats(values)
+            let seed = try builder.add(.const, [], attrs)
+            let row = try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0]
+            rows.append(try builder.reshape(row, [1] + xType.shape))
+        }
+        let stacked = rows.count == 1 ? rows[0] : try builder.add(.concat, rows, Attributes([.axis: .int(0)]))
+        return try builder.reshape(stacked, yType.shape + xType.shape)
+    }
+
+    /// Marks the nodes on a path from some `x` to `y`: only their gradients are built.
+    func relevantNodes(from y: ValueID, wrt xs: [ValueID]) -> [Bool] {
+        let nodes = builder.function.nodes
+        var dependsOnX = [Bool](repeating: false, count: y + 1)
+        let lowest = xs.min() ?? y
+        for x in xs where x <= y { dependsOnX[x] = true }
+        if lowest <= y {
+            for id in lowest...y where !dependsOnX[id] {
+                dependsOnX[id] = nodes[id].inputs.contains { dependsOnX[$0] }
+            }
+        }
+        var relevant = [Bool](repeating: false, count: y + 1)
+        guard dependsOnX[y] else { return relevant }
+        relevant[y] = true
+        for id in stride(from: y, through: max(lowest, 0), by: -1) where relevant[id] {
+            for input in nodes[id].inputs where dependsOnX[input] {
+                relevant[input] = true
+            }
+        }
+        return relevant
+    }
+
+    /// Propagates `seed` from `y` back through the relevant nodes, summing the gradients
+    /// that meet at a value, and returns the gradient of each `x` (zeros if disconnected).
+    mutating func backward(from y: ValueID, seed: ValueID, wrt xs: [ValueID], relevant: [Bool]) throws(Diagnostic) -> [ValueID] {
+        var incoming: [ValueID: [ValueID]] = [y: [seed]]
+        var total: [ValueID: ValueID] = [:]
+        let targets = Set(xs)
+        let lowest = xs.min() ?? y
+        var id = y
+        while id >= lowest {
+            defer { id -= 1 }
+            guard id < relevant.count, relevant[id], let parts = incoming.removeValue(forKey: id) else { continue }
+            let g = try sum(parts)
+            if targets.contains(id) { total[id] = g }
+            let node = builder.function.nodes[id]
+            let needs = node.inputs.map { $0 < relevant.count && relevant[$0] }
+            guard needs.contains(true) else { continue }
+            builder.location = node.location
+            let cotangents = try vjp(node, id, g, needs: needs, &builder)
+            for (k, input) in node.inputs.enumerated() where needs[k] {
+                if k < cotangents.count, let ct = cotangents[k] {
+                    incoming[input, default: []].append(ct)
+                }
+            }
+        }
+        var result: [ValueID] = []
+        for x in xs {
+            if let g = total[x] {
+                result.append(g)
+            } else {
+                result.append(try builder.zeros(like: x))
+            }
+        }
+        return result
+    }
+
+    /// Sums the gradients reaching one value, left to right.
+    mutating func sum(_ parts: [ValueID]) throws(Diagnostic) -> ValueID {
+        var acc = parts[0]
+        for p in parts.dropFirst() {
+            acc = try builder.binary(.add, acc, p)
+        }
+        return acc
+    }
+}

@@ -1,0 +1,246 @@
+/// Vector–Jacobian products, one rule per op: given the gradient `g` flowing into the output
+/// `out` of `node`, build the gradient flowing into each operand. `nil` means no gradient
+/// flows to that operand (not differentiable, or zero almost everywhere). Every rule uses only
+/// differentiable ops, so the result can be differentiated again.
+///
+/// Conventions at non-differentiable points (the minimum-norm subgradient where one exists):
+/// `relu′(0) = 0`, `abs′(0) = 0`, ties of `max`/`min`/`maximum`/`minimum` share the gradient
+/// evenly; `sign`, `floor`, `ceil` have zero gradient; `pow(a, b)` gives 0 for the a-gradient
+/// where b = 0 and 0 for the b-gradient where a = 0; `sqrt′(0) = +inf`.
+func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout GraphBuilder) throws(Diagnostic) -> [ValueID?] {
+    let x = node.inputs.first ?? out
+    func c(_ v: Double) throws(Diagnostic) -> ValueID { try b.scalar(v, like: out) }
+    func mul(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.mul, p, q) }
+    func div(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.div, p, q) }
+    func add(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.add, p, q) }
+    func sub(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.sub, p, q) }
+    func neg(_ p: ValueID) throws(Diagnostic) -> ValueID { try b.unary(.neg, p) }
+    func unbroadcast(_ v: ValueID, _ operand: Int) throws(Diagnostic) -> ValueID {
+        try sumToShape(v, b.type(of: node.inputs[operand]).shape, &b)
+    }
+
+    switch node.op {
+    case .input, .const:
+        return []
+    case .grad, .jacobian, .hessian:
+        // Expanded before any backward pass reaches them.
+        return node.inputs.map { _ in nil }
+    case .sign, .floor, .ceil, .eq, .ne, .lt, .le, .gt, .ge, .one_hot:
+        return node.inputs.map { _ in nil }
+
+    // MARK: Elementwise unary
+    case .neg: return [try neg(g)]
+    case .abs: return [try mul(g, b.unary(.sign, x))]
+    case .exp: return [try mul(g, out)]
+    case .log: return [try div(g, x)]
+    case .log1p: return [try div(g, add(c(1), x))]
+    case .expm1: return [try mul(g, add(out, c(1)))]
+    case .sqrt: return [try div(g, mul(c(2), out))]
+    case .rsqrt: return [try mul(g, mul(c(-0.5), div(out, x)))]
+    case .square: return [try mul(g, mul(c(2), x))]
+    case .reciprocal: return [try neg(mul(g, b.unary(.square, out)))]
+    case .sin: return [try mul(g, b.unary(.cos, x))]
+    case .cos: return [try neg(mul(g, b.unary(.sin, x)))]
+    case .tan: return [try mul(g, add(c(1), b.unary(.square, out)))]
+    case .tanh: return [try mul(g, sub(c(1), b.unary(.square, out)))]
+    case .sigmoid: return [try mul(g, mul(out, sub(c(1), out)))]
+    case .relu: return [try b.add(.select, [b.binary(.gt, x, c(0)), g, c(0)])]
+    case .softplus: return [try mul(g, b.unary(.sigmoid, x))]
+    case .erf:
+        let slope = try mul(c(2 / Double.pi.squareRoot()), b.unary(.exp, neg(b.unary(.square, x))))
+        return [try mul(g, slope)]
+
+    // MARK: Elementwise binary (gradients summed back over broadcast axes)
+    case .add:
+        return [needs[0] ? try unbroadcast(g, 0) : nil, needs[1] ? try unbroadcast(g, 1) : nil]
+    case .sub:
+        return [needs[0] ? try unbroadcast(g, 0) : nil, needs[1] ? try unbroadcast(neg(g), 1) : nil]
+    case .mul:
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        return [needs[0] ? try unbroadcast(mul(g, q), 0) : nil, needs[1] ? try unbroadcast(mul(g, p), 1) : nil]
+    case .div:
+        let q = node.inputs[1]
+        return [needs[0] ? try unbroadcast(div(g, q), 0) : nil,
+                needs[1] ? try unbroadcast(neg(div(mul(g, out), q)), 1) : nil]
+    case .pow:
+        let (base, exponent) = (node.inputs[0], node.inputs[1])
+        var result: [ValueID?] = [nil, nil]
+        if needs[0] {
+            // b·a^(b−1), defined as 0 where b = 0 (so x^0 has derivative 0 even at x = 0).
+            let slope = try mul(exponent, b.binary(.pow, base, sub(exponent, c(1))))
+            let safe = try b.add(.select, [b.binary(.eq, exponent, c(0)), c(0), slope])
+            result[0] = try unbroadcast(mul(g, safe), 0)
+        }
+        if needs[1] {
+            // out·ln a, defined as 0 where a = 0 (0^y is flat in y for y > 0).
+            let slope = try mul(out, b.unary(.log, base))
+            let safe = try b.add(.select, [b.binary(.eq, base, c(0)), c(0), slope])
+            result[1] = try unbroadcast(mul(g, safe), 1)
+        }
+        return result
+    case .maximum, .minimum:
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        let wins: Op = node.op == .maximum ? .gt : .lt
+        let half = try mul(g, c(0.5))
+        let tie = try b.binary(.eq, p, q)
+        var result: [ValueID?] = [nil, nil]
+        if needs[0] {
+            let share = try b.add(.select, [tie, half, c(0)])
+            result[0] = try unbroadcast(b.add(.select, [b.binary(wins, p, q), g, share]), 0)
+        }
+        if needs[1] {
+            let share = try b.add(.select, [tie, half, c(0)])
+            result[1] = try unbroadcast(b.add(.select, [b.binary(wins, q, p), g, share]), 1)
+        }
+        return result
+    case .atan2:
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        let denominator = try add(b.unary(.square, p), b.unary(.square, q))
+        return [needs[0] ? try unbroadcast(div(mul(g, q), denominator), 0) : nil,
+                needs[1] ? try unbroadcast(neg(div(mul(g, p), denominator)), 1) : nil]
+    case .select:
+        let cond = node.inputs[0]
+        return [nil,
+                needs[1] ? try unbroadcast(b.add(.select, [cond, g, c(0)]), 1) : nil,
+                needs[2] ? try unbroadcast(b.add(.select, [cond, c(0), g]), 2) : nil]
+
+    // MARK: Reductions
+    case .sum:
+        return [try expandReduced(g, node, &b)]
+    case .mean:
+        let xType = b.type(of: x)
+        let n = xType.count / max(node.type.count, 1)
+        return [try div(expandReduced(g, node, &b), c(Double(n)))]
+    case .max, .min:
+        // The gradient is shared evenly among the elements equal to the extremum.
+        let extremum = try expandReduced(out, node, &b)
+        let mask = try b.cast(b.binary(.eq, x, extremum), to: node.type.dtype)
+        let count = try expandReduced(b.reduce(.sum, mask, axes: node.attrs.axes, keepdims: node.attrs.keepdims), node, &b)
+        return [try div(mul(expandReduced(g, node, &b), mask), count)]
+    case .prod:
+        return [try div(mul(expandReduced(g, node, &b), expandReduced(out, node, &b)), x)]
+    case .logsumexp:
+        let shifted = try sub(x, expandReduced(out, node, &b))
+        return [try mul(expandReduced(g, node, &b), b.unary(.exp, shifted))]
+
+    // MARK: Linear algebra
+    case .matmul:
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        var result: [ValueID?] = [nil, nil]
+        if needs[0] { result[0] = try unbroadcast(b.binary(.matmul, g, swapLastAxes(q, &b)), 0) }
+        if needs[1] { result[1] = try unbroadcast(b.binary(.matmul, swapLastAxes(p, &b), g), 1) }
+        return result
+    case .transpose:
+        let perm = node.attrs.perm ?? Array((0..<node.type.rank).reversed())
+        var inverse = [Int](repeating: 0, count: perm.count)
+        for (i, p) in perm.enumerated() { inverse[p] = i }
+        return [try b.transpose(g, inverse)]
+    case .dot:
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        return [needs[0] ? try mul(g, q) : nil, needs[1] ? try mul(g, p) : nil]
+
+    // MARK: Shape
+    case .reshape, .expand_dims, .squeeze:
+        return [try b.reshape(g, b.type(of: x).shape)]
+    case .broadcast_to:
+        return [try unbroadcast(g, 0)]
+    case .slice:
+        let shape = b.type(of: x).shape
+        let (start, step) = (node.attrs.start ?? [], node.attrs.step ?? [])
+        var high: [Int] = []
+        for i in shape.indices {
+            let n = node.type.shape[i]
+            high.append(n == 0 ? shape[i] - start[i] : shape[i] - (start[i] + (n - 1) * step[i] + 1))
+        }
+        return [try b.add(.pad, [g], Attributes([.low: .ints(start), .high: .ints(high), .step: .ints(step)]))]
+    case .pad:
+        let shape = b.type(of: x).shape
+        let (low, step) = (node.attrs.low ?? [], node.attrs.step ?? [])
+        let stop = shape.indices.map { i in shape[i] == 0 ? low[i] : low[i] + (shape[i] - 1) * step[i] + 1 }
+        return [try b.add(.slice, [g], Attributes([.start: .ints(low), .stop: .ints(stop), .step: .ints(step)]))]
+    case .concat:
+        let axis = normalizeAxis(node.attrs.axis ?? 0, rank: node.type.rank) ?? 0
+        var offset = 0
+        var result: [ValueID?] = []
+        for (k, input) in node.inputs.enumerated() {
+            let width = b.type(of: input).shape[axis]
+            defer { offset += width }
+            guard needs[k] else {
+                result.append(nil)
+                continue
+            }
+            var start = [Int](repeating: 0, count: node.type.rank)
+            var stop = node.type.shape
+            start[axis] = offset
+            stop[axis] = offset + width
+            let steps = [Int](repeating: 1, count: node.type.rank)
+            result.append(try b.add(.slice, [g], Attributes([.start: .ints(start), .stop: .ints(stop), .step: .ints(steps)])))
+        }
+        return result
+    case .cumsum:
+        var attrs = node.attrs
+        attrs[.reverse] = node.attrs.reverse ? nil : .bool(true)
+        return [try b.add(.cumsum, [g], attrs)]
+    case .cast:
+        let from = b.type(of: x).dtype
+        return [from.isFloat && node.type.dtype.isFloat ? try b.cast(g, to: from) : nil]
+
+    // MARK: Neural-network helpers
+    case .softmax:
+        let axis = node.attrs.axis ?? -1
+        let dotted = try b.reduce(.sum, mul(g, out), axes: [axis], keepdims: true)
+        return [try mul(out, sub(g, dotted))]
+    case .log_softmax:
+        let axis = node.attrs.axis ?? -1
+        let total = try b.reduce(.sum, g, axes: [axis], keepdims: true)
+        return [try sub(g, mul(b.unary(.exp, out), total))]
+    case .softmax_cross_entropy:
+        let (logits, labels) = (node.inputs[0], node.inputs[1])
+        let rank = b.type(of: logits).rank
+        let axis = normalizeAxis(node.attrs.axis ?? -1, rank: rank) ?? (rank - 1)
+        let ge = try b.add(.expand_dims, [g], Attributes([.axis: .int(axis)]))
+        var result: [ValueID?] = [nil, nil]
+        if needs[0] {
+            let probabilities = try b.add(.softmax, [logits], Attributes([.axis: .int(axis)]))
+            let mass = try b.reduce(.sum, labels, axes: [axis], keepdims: true)
+            result[0] = try mul(ge, sub(mul(probabilities, mass), labels))
+        }
+        if needs[1] {
+            let logp = try b.add(.log_softmax, [logits], Attributes([.axis: .int(axis)]))
+            result[1] = try neg(mul(ge, logp))
+        }
+        return result
+    }
+}
+
+/// Sums `v` over the axes that broadcasting added or stretched, giving `shape`.
+func sumToShape(_ v: ValueID, _ shape: [Int], _ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
+    let from = b.type(of: v).shape
+    if from == shape { return v }
+    let extra = from.count - shape.count
+    var axes = Array(0..<max(extra, 0))
+    for (i, d) in shape.enumerated() where d == 1 && from[i + extra] != 1 {
+        axes.append(i + extra)
+    }
+    var r = v
+    if !axes.isEmpty {
+        r = try b.reduce(.sum, v, axes: axes, keepdims: false)
+    }
+    return try b.reshape(r, shape)
+}
+
+/// Broadcasts a reduction's result (or its gradient) back to the reduced operand's shape.
+func expandReduced(_ v: ValueID, _ node: Node, _ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
+    let xShape = b.type(of: node.inputs[0]).shape
+    let axes = (node.attrs.axes ?? Array(0..<xShape.count)).compactMap { normalizeAxis($0, rank: xShape.count) }
+    let kept = xShape.indices.map { axes.contains($0) ? 1 : xShape[$0] }
+    return try b.broadcast(b.reshape(v, kept), to: xShape)
+}
+
+/// Swaps the last two axes (the matrix transpose of a batched matrix).
+func swapLastAxes(_ v: ValueID, _ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
+    let r = b.type(of: v).rank
+    var perm = Array(0..<r)
+    perm.swapAt(r - 1, r - 2)
+    return try b.transpose(v, perm)
+}
