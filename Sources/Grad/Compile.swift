@@ -1,0 +1,71 @@
+/// The backends a function can be compiled for.
+public enum Backend: String, CaseIterable, Sendable {
+    /// The reference evaluator: slow, obviously correct.
+    case reference
+    /// The bytecode VM.
+    case bytecode
+    /// Generated C, compiled by the system `cc` and loaded with `dlopen`.
+    case c
+}
+
+/// Options of `compile`.
+public struct CompileOptions: Sendable {
+    public var optimizer = OptimizerOptions()
+    public init(optimizer: OptimizerOptions = OptimizerOptions()) {
+        self.optimizer = optimizer
+    }
+}
+
+/// A function ready to call: derivative requests expanded, optimized, lowered to a backend.
+public final class Executable {
+    /// The function that runs (expanded and optimized).
+    public let function: Function
+    public let backend: Backend
+    private let run: ([Tensor]) throws(Diagnostic) -> [Tensor]
+
+    init(function: Function, backend: Backend, run: @escaping ([Tensor]) throws(Diagnostic) -> [Tensor]) {
+        self.function = function
+        self.backend = backend
+        self.run = run
+    }
+
+    /// The parameters' names and types, in call order.
+    public var inputTypes: [(name: String, type: TensorType)] {
+        function.parameters.map { ($0.name, function.type(of: $0.value)) }
+    }
+
+    /// Calls with inputs in parameter order; their types are checked first.
+    public func callAsFunction(_ inputs: [Tensor]) throws(Diagnostic) -> [Tensor] {
+        guard inputs.count == function.parameters.count else {
+            throw Diagnostic(.other("\(function.name) takes \(function.parameters.count) inputs, got \(inputs.count)"))
+        }
+        for (p, t) in zip(inputTypes, inputs) where p.type != t.type {
+            throw Diagnostic(.inputTypeMismatch(name: p.name, expected: p.type, got: t.type))
+        }
+        return try run(inputs)
+    }
+
+    /// Calls with inputs by name.
+    public func callAsFunction(_ inputs: [String: Tensor]) throws(Diagnostic) -> [Tensor] {
+        var ordered: [Tensor] = []
+        for p in function.parameters {
+            guard let t = inputs[p.name] else { throw Diagnostic(.missingInput(p.name)) }
+            ordered.append(t)
+        }
+        return try callAsFunction(ordered)
+    }
+}
+
+/// Expands derivative requests, optimizes and lowers `function` for `backend`.
+public func compile(_ function: Function, backend: Backend = .bytecode, options: CompileOptions = CompileOptions()) throws(Diagnostic) -> Executable {
+    let lowered = try optimize(Differentiator.expand(function), options: options.optimizer)
+    switch backend {
+    case .reference:
+        let names = lowered.parameters.map(\.name)
+        return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
+            try ReferenceEvaluator.run(lowered, inputs: Dictionary(uniqueKeysWithValues: zip(names, inputs)))
+        }
+    case .bytecode, .c:
+        throw Diagnostic(.other("the \(backend.rawValue) backend is not available yet"))
+    }
+}

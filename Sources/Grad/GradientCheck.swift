@@ -1,0 +1,144 @@
+import Foundation
+
+/// Checks every derivative request of a function (`grad`, `jacobian`, `hessian`) against
+/// central finite differences of the differentiated quantity:
+///
+/// ```
+/// ∂T/∂xⱼ ≈ (T(x + h·eⱼ) − T(x − h·eⱼ)) / 2h,   h = ∛ε · max(1, |xⱼ|)
+/// ```
+///
+/// where T is `y` for `grad` and `jacobian`, and the expanded `grad(y, x)` for `hessian`.
+/// Finite differences run in the function's own precision, so f32 needs looser tolerances.
+public struct DerivativeCheck: Sendable {
+    /// `dzdx = grad(%11, x)`: the output name if the request is returned, then the request.
+    public var label: String
+    public var type: TensorType
+    /// Number of elements of the derivative compared (a sample when x is large).
+    public var compared: Int
+    public var maxAbsError: Double
+    public var maxRelError: Double
+    public var passed: Bool
+    /// Why a comparison could not be made (non-finite values), if so.
+    public var note: String?
+}
+
+public struct CheckOptions: Sendable {
+    /// Relative and absolute tolerances; `nil` picks them from the dtype
+    /// (f64: 1e-6 and 1e-7, f32: 1e-2 and 1e-3).
+    public var relativeTolerance: Double?
+    public var absoluteTolerance: Double?
+    /// Largest number of elements of x perturbed per derivative (chosen at random).
+    public var maxElements: Int = 64
+    public var seed: UInt64 = 1
+    public init() {}
+}
+
+public enum GradientChecker {
+    /// Checks every derivative request of `function` (un-expanded, as parsed) at `inputs`.
+    public static func check(_ function: Function, inputs: [String: Tensor], options: CheckOptions = CheckOptions()) throws(Diagnostic) -> [DerivativeCheck] {
+        var results: [DerivativeCheck] = []
+        var rng = SplitMix64(seed: options.seed)
+        for (id, node) in function.nodes.enumerated() where node.op.info.family == .derivative {
+            results.append(try checkOne(function, id, inputs: inputs, options: options, rng: &rng))
+        }
+        return results
+    }
+
+    static func label(_ f: Function, _ id: ValueID) -> String {
+        let node = f.nodes[id]
+        func name(_ v: ValueID) -> String { f.parameterName(v) ?? "%\(v)" }
+        let request = "\(node.op.name)(\(node.inputs.map(name).joined(separator: ", ")))"
+        if let out = f.outputs.first(where: { $0.value == id }) { return "\(out.name) = \(request)" }
+        return "%\(id) = \(request)"
+    }
+
+    static func checkOne(_ f: Function, _ id: ValueID, inputs: [String: Tensor], options: CheckOptions, rng: inout SplitMix64) throws(Diagnostic) -> DerivativeCheck {
+        let node = f.nodes[id]
+        let (y, x) = (node.inputs[0], node.inputs[1])
+        let dtype = node.type.dtype
+
+        // Analytic: the expanded request itself.
+        var analyticProbe = f
+        analyticProbe.outputs = [Output(name: "d", value: id)]
+        let analytic = try ReferenceEvaluator.run(Differentiator.expand(analyticProbe), inputs: inputs)[0].doubles
+
+        // Numeric: T as a function of x, with x made a free input if it is an intermediate value.
+        var probe = f
+        var probeInputs = inputs
+        let xName: String
+        if let p = f.parameterName(x) {
+            xName = p
+        } else {
+            xName = "__wrt\(x)"
+            let wrt = probe.nodes[x]
+            probe.nodes[x] = Node(op: .input, type: wrt.type, location: wrt.location)
+            probe.parameters.append(Parameter(name: xName, value: x))
+            let forward = try ReferenceEvaluator.run({ () -> Function in
+                var g = f
+                g.outputs = [Output(name: "x", value: x)]
+                return g
+            }(), inputs: inputs)
+            probeInputs[xName] = forward[0]
+        }
+        var target = y
+        if node.op == .hessian {
+            var b = GraphBuilder(probe)
+            target = try b.add(.grad, [y, x])
+            probe = b.function
+        }
+        probe.outputs = [Output(name: "t", value: target)]
+        let probeFunction = try Differentiator.expand(probe)
+        guard let x0 = probeInputs[xName] else { throw Diagnostic(.missingInput(xName)) }
+        let xValues = x0.doubles
+        let tCount = probeFunction.type(of: probeFunction.outputs[0].value).count
+        let n = xValues.count
+
+        // Elements of x to perturb: all of them, or a random sample.
+        var elements = Array(0..<n)
+        if n > options.maxElements {
+            elements.shuffle(using: &rng)
+            elements = Array(elements.prefix(options.maxElements)).sorted()
+        }
+        let eps = dtype == .f32 ? Double(Float.ulpOfOne) : Double.ulpOfOne
+        let rtol = options.relativeTolerance ?? (dtype == .f32 ? 1e-2 : 1e-6)
+        let atol = options.absoluteTolerance ?? (dtype == .f32 ? 1e-3 : 1e-7)
+        var maxAbs = 0.0
+        var maxRel = 0.0
+        var passed = true
+        var note: String?
+        for j in elements {
+            let h = cbrt(eps) * Swift.max(1, Swift.abs(xValues[j]))
+            var plus = xValues
+            var minus = xValues
+            plus[j] += h
+            minus[j] -= h
+            // The step actually taken after rounding to the dtype.
+            let xp = Tensor(x0.type, doubles: plus)
+            let xm = Tensor(x0.type, doubles: minus)
+            let step = xp.doubles[j] - xm.doubles[j]
+            probeInputs[xName] = xp
+            let tp = try ReferenceEvaluator.run(probeFunction, inputs: probeInputs)[0].doubles
+            probeInputs[xName] = xm
+            let tm = try ReferenceEvaluator.run(probeFunction, inputs: probeInputs)[0].doubles
+            for i in 0..<tCount {
+                let numeric = (tp[i] - tm[i]) / step
+                let exact = analytic[i * n + j]
+                if !numeric.isFinite || !exact.isFinite {
+                    if numeric.isFinite != exact.isFinite || (exact.isNaN != numeric.isNaN) {
+                        note = "non-finite value (analytic \(exact), numeric \(numeric)) at element \(j)"
+                        passed = false
+                    }
+                    continue
+                }
+                let err = Swift.abs(exact - numeric)
+                let scale = Swift.max(Swift.abs(exact), Swift.abs(numeric))
+                maxAbs = Swift.max(maxAbs, err)
+                maxRel = Swift.max(maxRel, scale > 0 ? err / scale : 0)
+                if err > atol + rtol * scale { passed = false }
+            }
+        }
+        probeInputs[xName] = x0
+        return DerivativeCheck(label: label(f, id), type: node.type, compared: elements.count * tCount,
+                               maxAbsError: maxAbs, maxRelError: maxRel, passed: passed, note: note)
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Grad
+
+enum EmitCommand {
+    static let help = """
+    usage: gradc emit MODEL.ir [--stage parsed|differentiated|optimized] [--format ir|dot] [--func NAME] [-O0|-O1|-O2]
+
+    Prints the model at a stage of the pipeline.
+
+      --stage S     parsed, differentiated (grad/jacobian/hessian expanded into ordinary
+                    nodes) or optimized (default)
+      --format F    ir: canonical IR text (parses back to the same graph; default)
+                    dot: a Graphviz graph of one function (--func, default the last),
+                    gradient nodes drawn distinctly from the forward ones
+    """
+
+    static func run(_ args: [String]) throws -> ExitStatus {
+        let o = try Options(args, valued: ["--stage", "--format", "--func"], flags: ["--help", "-h", "-O0", "-O1", "-O2"])
+        if o.has("--help") || o.has("-h") {
+            print(help)
+            return .ok
+        }
+        let path = try o.modelPath()
+        let stageName = o.value("--stage") ?? "optimized"
+        guard let stage = Stage(rawValue: stageName) else {
+            throw UsageError(message: "unknown stage '\(stageName)': expected parsed, differentiated or optimized")
+        }
+        var module = try Pipeline.load(path: path)
+        if let name = o.value("--func") {
+            module = Module(functions: [try Pipeline.function(module, named: name)])
+        }
+        let lowered = try Pipeline.lower(module, to: stage, options: optimizerOptions(o))
+        switch o.value("--format") ?? "ir" {
+        case "ir":
+            print(printModule(lowered), terminator: "")
+        case "dot":
+            print(printDot(try Pipeline.function(lowered, named: nil)), terminator: "")
+        case let other:
+            throw UsageError(message: "unknown format '\(other)': expected ir or dot")
+        }
+        return .ok
+    }
+}

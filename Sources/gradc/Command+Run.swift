@@ -1,0 +1,64 @@
+import Foundation
+import Grad
+
+enum RunCommand {
+    static let help = """
+    usage: gradc run MODEL.ir [--func NAME] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [-O0|-O1|-O2]
+
+    Evaluates a function (default: the last one in the file) and prints each output:
+    its name, type and values. Derivative requests are expanded first.
+
+      --func NAME         the function to run
+      --input NAME=SPEC   SPEC is a .npy file, a number (fills the tensor), [v,v,…] (row-major)
+                          or random (uniform in [-1, 1)); inputs not given are random
+      --seed N            seed for random inputs (default 1)
+      --output-dir DIR    write each output to DIR/NAME.npy instead of printing it
+      -O0 -O1 -O2         optimization level (default -O2)
+    """
+
+    static func run(_ args: [String]) throws -> ExitStatus {
+        let o = try Options(args, valued: ["--func", "--input", "--seed", "--output-dir"], flags: ["--help", "-h", "-O0", "-O1", "-O2"])
+        if o.has("--help") || o.has("-h") {
+            print(help)
+            return .ok
+        }
+        let path = try o.modelPath()
+        let module = try Pipeline.load(path: path)
+        let parsed = try Pipeline.function(module, named: o.value("--func"))
+        let seed = try parseSeed(o.value("--seed"))
+        let inputs = try makeInputs(for: parsed, specs: o.values["--input"] ?? [], seed: seed)
+        let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: optimizerOptions(o))
+        guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
+        let outputs = try ReferenceEvaluator.run(function, inputs: inputs)
+        if let dir = o.value("--output-dir") {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (out, value) in zip(function.outputs, outputs) {
+                let file = (dir as NSString).appendingPathComponent(out.name + ".npy")
+                try writeNPY(value, path: file)
+                print("wrote \(file) (\(value.type))")
+            }
+        } else {
+            for (out, value) in zip(function.outputs, outputs) {
+                let text = formatTensor(value)
+                if value.shape.isEmpty {
+                    print("\(out.name): \(value.type) = \(text)")
+                } else {
+                    print("\(out.name): \(value.type) =\n\(text)")
+                }
+            }
+        }
+        return .ok
+    }
+}
+
+func parseSeed(_ text: String?) throws -> UInt64 {
+    guard let text else { return 1 }
+    guard let v = UInt64(text) else { throw UsageError(message: "--seed expects a non-negative integer, got '\(text)'") }
+    return v
+}
+
+func optimizerOptions(_ o: Options) -> OptimizerOptions {
+    if o.has("-O0") { return OptimizerOptions(level: 0) }
+    if o.has("-O1") { return OptimizerOptions(level: 1) }
+    return OptimizerOptions(level: 2)
+}
