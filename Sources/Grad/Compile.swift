@@ -63,7 +63,9 @@ public func compile(_ function: Function, backend: Backend = .bytecode, options:
     case .reference:
         let names = lowered.parameters.map(\.name)
         return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
-            try ReferenceEvaluator.run(lowered, inputs: Dictionary(uniqueKeysWithValues: zip(names, inputs)))
+            var named: [String: Tensor] = [:]
+            for (name, t) in zip(names, inputs) { named[name] = t }
+            return try ReferenceEvaluator.run(lowered, inputs: named)
         }
     case .bytecode, .c:
         throw Diagnostic(.other("the \(backend.rawValue) backend is not available yet"))
