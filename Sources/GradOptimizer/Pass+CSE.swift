@@ -1,0 +1,67 @@
+/// Common-subexpression elimination by hash-consing: a node equal to an earlier one (same op,
+/// operands, attributes and type) is replaced by it.
+///
+/// - `input` leaves are never merged, even when their types are equal.
+/// - Constants merge when dtype, shape and every element's bits are equal (so `0` and `−0`,
+///   or two different NaN payloads, stay apart).
+/// - `add`, `mul`, `eq`, `ne` are commutative bit for bit in IEEE arithmetic (except for which
+///   NaN payload propagates), so `a+b` and `b+a` are merged. `maximum`/`minimum` are not:
+///   `maximum(+0, −0)` returns its first operand.
+struct CSEPass: LocalRewrite {
+    private var table: [Node: ValueID] = [:]
+    private var constants: [ConstKey: ValueID] = [:]
+
+    /// A constant's identity, with numbers compared by bit pattern.
+    struct ConstKey: Hashable {
+        var type: TensorType
+        var bits: [UInt64]
+        var splat: Bool
+    }
+
+    static func isCommutative(_ op: Op) -> Bool {
+        switch op {
+        case .add, .mul, .eq, .ne: return true
+        default: return false
+        }
+    }
+
+    func key(_ node: Node) -> Node {
+        guard CSEPass.isCommutative(node.op), node.inputs.count == 2, node.inputs[0] > node.inputs[1] else { return node }
+        var k = node
+        k.inputs = [node.inputs[1], node.inputs[0]]
+        return k
+    }
+
+    static func constKey(_ node: Node) -> ConstKey? {
+        if let v = node.attrs.value, node.attrs.values == nil {
+            return ConstKey(type: node.type, bits: [v.bitPattern], splat: true)
+        }
+        if let vs = node.attrs.values {
+            return ConstKey(type: node.type, bits: vs.map(\.bitPattern), splat: false)
+        }
+        return nil
+    }
+
+    mutating func rewrite(_ node: Node, _ r: inout Rewriter) throws(Diagnostic) -> ValueID? {
+        switch node.op {
+        case .input:
+            return nil
+        case .const:
+            guard let k = CSEPass.constKey(node) else { return nil }
+            return constants[k]
+        default:
+            return table[key(node)]
+        }
+    }
+
+    mutating func kept(_ node: Node, as id: ValueID) {
+        switch node.op {
+        case .input:
+            return
+        case .const:
+            if let k = CSEPass.constKey(node) { constants[k] = id }
+        default:
+            table[key(node)] = id
+        }
+    }
+}
