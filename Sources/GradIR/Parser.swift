@@ -329,7 +329,7 @@ struct Parser {
             ids = values
         case .value(let id):
             if targets.count != 1 {
-                throw error(.wrongOutputCount(op: builder.function.nodes[id].op.name, expected: 1, got: targets.count), at: eq.location)
+                throw error(.wrongOutputCount(op: e.name ?? builder.function.nodes[id].op.name, expected: 1, got: targets.count), at: eq.location)
             }
             ids = [id]
         case .literal(let n):
@@ -919,7 +919,7 @@ struct Parser {
     /// Replaces the one `-1` of a reshape target by the dimension that keeps the element count.
     func resolveReshape(_ shape: [Int], of t: TensorType, at location: SourceLocation) throws(Diagnostic) -> [Int] {
         let others = shape.filter { $0 != -1 }
-        let bad = Diagnostic(.invalidAttribute(op: "reshape", name: "shape", expected: "one -1 and dimensions whose product divides \(t.count) (the size of \(t)), got \(shape)"), at: location)
+        let bad = Diagnostic(.invalidAttribute(op: "reshape", name: "shape", expected: "one -1 and dimensions whose product divides \(t.count) (the size of \(t)), got \(AttrValue.ints(shape))"), at: location)
         guard shape.count - others.count == 1, let known = checkedElementCount(others), known > 0, t.count % known == 0 else { throw bad }
         return shape.map { $0 == -1 ? t.count / known : $0 }
     }
