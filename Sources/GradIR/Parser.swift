@@ -211,9 +211,8 @@ struct Parser {
         try expect(")", "',' or ')'")
 
         var declared: [(TensorType, SourceLocation)]? = nil
-        var arrowLocation = current.location
         if current.isPunct("->") {
-            arrowLocation = advance().location
+            advance()
             var list: [(TensorType, SourceLocation)] = []
             if current.isPunct("(") {
                 advance()
@@ -235,7 +234,7 @@ struct Parser {
             if current.isPunct("}") { throw error(.noReturn(function: name), at: current.location) }
             if current.kind == .eof { throw expected("'}'") }
             if current.isIdentifier("return") {
-                try parseReturn(declared: declared, arrowLocation: arrowLocation)
+                try parseReturn(declared: declared)
                 skipSeparators()
                 try expect("}", "'}' after the return statement")
                 break
@@ -275,7 +274,6 @@ struct Parser {
 
     /// An integer literal with an optional leading `-`.
     mutating func parseSignedInt(_ what: String) throws(Diagnostic) -> Int {
-        let start = current
         var negative = false
         if current.isPunct("-") {
             advance()
@@ -285,7 +283,6 @@ struct Parser {
         let n = try number(current)
         guard let v = n.int else { throw error(.expected("an integer", found: current.quoted), at: current.location) }
         advance()
-        _ = start
         return negative ? -v : v
     }
 
@@ -346,7 +343,7 @@ struct Parser {
         }
     }
 
-    mutating func parseReturn(declared: [(TensorType, SourceLocation)]?, arrowLocation: SourceLocation) throws(Diagnostic) {
+    mutating func parseReturn(declared: [(TensorType, SourceLocation)]?) throws(Diagnostic) {
         let returnToken = advance()
         var items: [(ValueID, String?)] = []
         while true {
@@ -394,7 +391,6 @@ struct Parser {
                 throw error(.annotationMismatch(declared: d.0, inferred: builder.type(of: o.value)), at: d.1)
             }
         }
-        _ = arrowLocation
         builder.function.outputs = outputs
     }
 
