@@ -285,6 +285,9 @@ struct NPYHeader {
                 break
             }
             let key = try string()
+            guard ["descr", "fortran_order", "shape"].contains(key) else {
+                throw fail("unexpected key '\(key)' (expected descr, fortran_order and shape)")
+            }
             try expect(":")
             let v = try value()
             switch (key, v) {
@@ -297,10 +300,8 @@ struct NPYHeader {
             case ("shape", .tuple(let t)):
                 guard shape == nil else { throw fail("duplicate key 'shape'") }
                 shape = t
-            case ("descr", _), ("fortran_order", _), ("shape", _):
-                throw fail("key '\(key)' has a value of the wrong kind")
             default:
-                throw fail("unexpected key '\(key)' (expected descr, fortran_order and shape)")
+                throw fail("key '\(key)' has a value of the wrong kind")
             }
             skipSpace()
             if peek() == 0x2C {

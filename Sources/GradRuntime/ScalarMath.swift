@@ -65,21 +65,37 @@ extension Float: RealScalar {
 }
 
 extension Double: RealScalar {
-    @inlinable public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
-    @inlinable public static func log(_ x: Double) -> Double { Glibc.log(x) }
-    @inlinable public static func log1p(_ x: Double) -> Double { Glibc.log1p(x) }
-    @inlinable public static func expm1(_ x: Double) -> Double { Glibc.expm1(x) }
-    @inlinable public static func sqrt(_ x: Double) -> Double { Glibc.sqrt(x) }
-    @inlinable public static func sin(_ x: Double) -> Double { Glibc.sin(x) }
-    @inlinable public static func cos(_ x: Double) -> Double { Glibc.cos(x) }
-    @inlinable public static func tan(_ x: Double) -> Double { Glibc.tan(x) }
-    @inlinable public static func tanh(_ x: Double) -> Double { Glibc.tanh(x) }
-    @inlinable public static func erf(_ x: Double) -> Double { Glibc.erf(x) }
-    @inlinable public static func floor(_ x: Double) -> Double { Glibc.floor(x) }
-    @inlinable public static func ceil(_ x: Double) -> Double { Glibc.ceil(x) }
-    @inlinable public static func pow(_ a: Double, _ b: Double) -> Double { Glibc.pow(a, b) }
-    @inlinable public static func atan2(_ a: Double, _ b: Double) -> Double { Glibc.atan2(a, b) }
+    @inlinable public static func exp(_ x: Double) -> Double { libm_exp(x) }
+    @inlinable public static func log(_ x: Double) -> Double { libm_log(x) }
+    @inlinable public static func log1p(_ x: Double) -> Double { libm_log1p(x) }
+    @inlinable public static func expm1(_ x: Double) -> Double { libm_expm1(x) }
+    @inlinable public static func sqrt(_ x: Double) -> Double { libm_sqrt(x) }
+    @inlinable public static func sin(_ x: Double) -> Double { libm_sin(x) }
+    @inlinable public static func cos(_ x: Double) -> Double { libm_cos(x) }
+    @inlinable public static func tan(_ x: Double) -> Double { libm_tan(x) }
+    @inlinable public static func tanh(_ x: Double) -> Double { libm_tanh(x) }
+    @inlinable public static func erf(_ x: Double) -> Double { libm_erf(x) }
+    @inlinable public static func floor(_ x: Double) -> Double { libm_floor(x) }
+    @inlinable public static func ceil(_ x: Double) -> Double { libm_ceil(x) }
+    @inlinable public static func pow(_ a: Double, _ b: Double) -> Double { libm_pow(a, b) }
+    @inlinable public static func atan2(_ a: Double, _ b: Double) -> Double { libm_atan2(a, b) }
 }
+
+// The C functions under names that do not collide with the static requirements above.
+@usableFromInline func libm_exp(_ x: Double) -> Double { exp(x) }
+@usableFromInline func libm_log(_ x: Double) -> Double { log(x) }
+@usableFromInline func libm_log1p(_ x: Double) -> Double { log1p(x) }
+@usableFromInline func libm_expm1(_ x: Double) -> Double { expm1(x) }
+@usableFromInline func libm_sqrt(_ x: Double) -> Double { sqrt(x) }
+@usableFromInline func libm_sin(_ x: Double) -> Double { sin(x) }
+@usableFromInline func libm_cos(_ x: Double) -> Double { cos(x) }
+@usableFromInline func libm_tan(_ x: Double) -> Double { tan(x) }
+@usableFromInline func libm_tanh(_ x: Double) -> Double { tanh(x) }
+@usableFromInline func libm_erf(_ x: Double) -> Double { erf(x) }
+@usableFromInline func libm_floor(_ x: Double) -> Double { floor(x) }
+@usableFromInline func libm_ceil(_ x: Double) -> Double { ceil(x) }
+@usableFromInline func libm_pow(_ a: Double, _ b: Double) -> Double { pow(a, b) }
+@usableFromInline func libm_atan2(_ a: Double, _ b: Double) -> Double { atan2(a, b) }
 
 // MARK: - The scalar semantics of every elementwise op
 
