@@ -6,7 +6,7 @@
 /// x·1 → x        1·x → x        x/1 → x        x·(−1) → −x     x/(−1) → −x
 /// x + (−0) → x   (−0) + x → x   x − (+0) → x   (−0) − x → −x
 /// x + (−y) → x − y   (−y) + x → x − y   x − (−y) → x + y
-/// −(−x) → x      |−x| → |x|     ||x|| → |x|    pow(x, 1) → x
+/// −(−x) → x      |−x| → |x|     ||x|| → |x|    pow(x, 1) → x    pow(x, ±0) → 1 (C: even for NaN)
 /// select(true, a, b) → a   select(false, a, b) → b   select(c, a, a) → a
 /// ```
 /// (A result that must broadcast to the node's shape becomes `broadcast_to`.)
@@ -77,6 +77,7 @@ struct SimplifyPass: LocalRewrite {
         case .pow:
             let (a, b) = (operand(0), operand(1))
             if r.isSplat(b, 1) { return try bcast(a) }
+            if let e = r.splat(b), e == 0 { return r.constant(1, t, like: node) }
             if fastMath, r.isSplat(b, 2), r.type(a) == t { return try r.emit(.square, [a], like: node) }
         case .reciprocal:
             let x = operand(0)

@@ -4,6 +4,7 @@ import Grad
 enum EmitCommand {
     static let help = """
     usage: gradc emit MODEL.ir [--stage parsed|differentiated|optimized] [--format ir|dot] [--func NAME] [-O0|-O1|-O2]
+                  [--passes=P,…] [--fast-math] [--stats]
 
     Prints the model at a stage of the pipeline.
 
@@ -12,10 +13,15 @@ enum EmitCommand {
       --format F    ir: canonical IR text (parses back to the same graph; default)
                     dot: a Graphviz graph of one function (--func, default the last),
                     gradient nodes drawn distinctly from the forward ones
+      -O0 -O1 -O2   optimization level (default -O2), see `gradc help run`
+      --passes=P,…  run exactly these passes (cse, fold, simplify, shapes, stabilize, dce)
+      --fast-math   allow rewrites that are not IEEE-exact
+      --stats       print nodes before → after and time of each pass run (stderr)
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
-        let o = try Options(args, valued: ["--stage", "--format", "--func"], flags: ["--help", "-h", "-O0", "-O1", "-O2"])
+        let o = try Options(args, valued: Set(["--stage", "--format", "--func"]).union(optimizerValuedOptions),
+                            flags: Set(["--help", "-h"]).union(optimizerFlags))
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
@@ -29,7 +35,7 @@ enum EmitCommand {
         if let name = o.value("--func") {
             module = Module(functions: [try Pipeline.function(module, named: name)])
         }
-        let lowered = try Pipeline.lower(module, to: stage, options: optimizerOptions(o))
+        let lowered = try Pipeline.lower(module, to: stage, options: try optimizerOptions(o))
         switch o.value("--format") ?? "ir" {
         case "ir":
             print(printModule(lowered), terminator: "")

@@ -3,7 +3,7 @@ import Grad
 
 enum RunCommand {
     static let help = """
-    usage: gradc run MODEL.ir [--func NAME] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [-O0|-O1|-O2]
+    usage: gradc run MODEL.ir [--func NAME] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [-O0|-O1|-O2] [--passes=P,…] [--fast-math] [--stats]
 
     Evaluates a function (default: the last one in the file) and prints each output:
     its name, type and values. Derivative requests are expanded first.
@@ -13,11 +13,17 @@ enum RunCommand {
                           or random (uniform in [-1, 1)); inputs not given are random
       --seed N            seed for random inputs (default 1)
       --output-dir DIR    write each output to DIR/NAME.npy instead of printing it
-      -O0 -O1 -O2         optimization level (default -O2)
+      -O0 -O1 -O2         optimization level (default -O2; -O1 is bit-exact, -O2 adds
+                          the stabilizing rewrites, which change bits to gain accuracy)
+      --passes=P,…        run exactly these passes, in order, to a fixpoint
+                          (cse, fold, simplify, shapes, stabilize, dce)
+      --fast-math         allow rewrites that are not IEEE-exact (x*0 → 0, x-x → 0, …)
+      --stats             print each pass run: nodes before → after and time (stderr)
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
-        let o = try Options(args, valued: ["--func", "--input", "--seed", "--output-dir"], flags: ["--help", "-h", "-O0", "-O1", "-O2"])
+        let o = try Options(args, valued: Set(["--func", "--input", "--seed", "--output-dir"]).union(optimizerValuedOptions),
+                            flags: Set(["--help", "-h"]).union(optimizerFlags))
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
@@ -27,7 +33,7 @@ enum RunCommand {
         let parsed = try Pipeline.function(module, named: o.value("--func"))
         let seed = try parseSeed(o.value("--seed"))
         let inputs = try makeInputs(for: parsed, specs: o.values["--input"] ?? [], seed: seed)
-        let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: optimizerOptions(o))
+        let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o))
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let outputs = try ReferenceEvaluator.run(function, inputs: inputs)
         if let dir = o.value("--output-dir") {
@@ -57,8 +63,23 @@ func parseSeed(_ text: String?) throws -> UInt64 {
     return v
 }
 
-func optimizerOptions(_ o: Options) -> OptimizerOptions {
-    if o.has("-O0") { return OptimizerOptions(level: 0) }
-    if o.has("-O1") { return OptimizerOptions(level: 1) }
-    return OptimizerOptions(level: 2)
+/// Options shared by the verbs that optimize.
+let optimizerFlags: Set<String> = ["-O0", "-O1", "-O2", "--fast-math", "--stats"]
+let optimizerValuedOptions: Set<String> = ["--passes"]
+
+func optimizerOptions(_ o: Options) throws -> OptimizerOptions {
+    var options = OptimizerOptions(level: 2)
+    if o.has("-O0") { options.level = 0 }
+    if o.has("-O1") { options.level = 1 }
+    if let list = o.value("--passes") {
+        switch OptimizerPass.parseList(list) {
+        case .success(let passes): options.passes = passes
+        case .failure(let e): throw UsageError(message: e.description)
+        }
+    }
+    options.fastMath = o.has("--fast-math")
+    if o.has("--stats") {
+        options.statistics = { stat in printError(stat.description) }
+    }
+    return options
 }
