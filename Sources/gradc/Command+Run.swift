@@ -3,7 +3,7 @@ import Grad
 
 enum RunCommand {
     static let help = """
-    usage: gradc run MODEL.ir [--func NAME] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [-O0|-O1|-O2]
+    usage: gradc run MODEL.ir [--func NAME] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [--trace] [-O0|-O1|-O2]
 
     Evaluates a function (default: the last one in the file) and prints each output:
     its name, type and values. Derivative requests are expanded first.
@@ -13,11 +13,14 @@ enum RunCommand {
                           or random (uniform in [-1, 1)); inputs not given are random
       --seed N            seed for random inputs (default 1)
       --output-dir DIR    write each output to DIR/NAME.npy instead of printing it
+      --trace             also print backpropagation step by step: every node's inputs,
+                          output and local derivatives (forward pass), then every node's
+                          incoming gradient and the gradients it sends back (backward pass)
       -O0 -O1 -O2         optimization level (default -O2)
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
-        let o = try Options(args, valued: ["--func", "--input", "--seed", "--output-dir"], flags: ["--help", "-h", "-O0", "-O1", "-O2"])
+        let o = try Options(args, valued: ["--func", "--input", "--seed", "--output-dir"], flags: ["--help", "-h", "-O0", "-O1", "-O2", "--trace"])
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
@@ -27,6 +30,10 @@ enum RunCommand {
         let parsed = try Pipeline.function(module, named: o.value("--func"))
         let seed = try parseSeed(o.value("--seed"))
         let inputs = try makeInputs(for: parsed, specs: o.values["--input"] ?? [], seed: seed)
+        if o.has("--trace") {
+            print(try BackpropTrace(parsed, inputs: inputs))
+            print("")
+        }
         let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: optimizerOptions(o))
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let outputs = try ReferenceEvaluator.run(function, inputs: inputs)
