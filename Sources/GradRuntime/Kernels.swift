@@ -1,3 +1,7 @@
+/// Largest result (in elements) the reference kernels will allocate; larger results are
+/// refused with a diagnostic instead of exhausting memory.
+public let referenceMaxElements = 1 << 31
+
 /// Computes one op on concrete tensors: the reference semantics of the IR.
 ///
 /// `resultType` is the type the op's type rule inferred; the operands are checked against the
@@ -11,6 +15,9 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
     let inferred = try op.inferType(inputs.map(\.type), attrs)
     guard inferred == resultType else {
         throw Diagnostic(.annotationMismatch(declared: resultType, inferred: inferred))
+    }
+    guard resultType.count <= referenceMaxElements else {
+        throw Diagnostic(.invalidShape("\(resultType) has more than \(referenceMaxElements) elements, too many to evaluate"))
     }
     let rt = resultType
 

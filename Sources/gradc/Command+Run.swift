@@ -3,7 +3,8 @@ import Grad
 
 enum RunCommand {
     static let help = """
-    usage: gradc run MODEL.ir [--func NAME] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [-O0|-O1|-O2] [--passes=P,…] [--fast-math] [--stats]
+    usage: gradc run MODEL.ir [--func NAME] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [--trace]
+                     [-O0|-O1|-O2] [--passes=P,…] [--fast-math] [--stats]
 
     Evaluates a function (default: the last one in the file) and prints each output:
     its name, type and values. Derivative requests are expanded first.
@@ -13,6 +14,9 @@ enum RunCommand {
                           or random (uniform in [-1, 1)); inputs not given are random
       --seed N            seed for random inputs (default 1)
       --output-dir DIR    write each output to DIR/NAME.npy instead of printing it
+      --trace             also print backpropagation step by step: every node's inputs,
+                          output and local derivatives (forward pass), then every node's
+                          incoming gradient and the gradients it sends back (backward pass)
       -O0 -O1 -O2         optimization level (default -O2; -O1 is bit-exact, -O2 adds
                           the stabilizing rewrites, which change bits to gain accuracy)
       --passes=P,…        run exactly these passes, in order, to a fixpoint
@@ -23,7 +27,7 @@ enum RunCommand {
 
     static func run(_ args: [String]) throws -> ExitStatus {
         let o = try Options(args, valued: Set(["--func", "--input", "--seed", "--output-dir"]).union(optimizerValuedOptions),
-                            flags: Set(["--help", "-h"]).union(optimizerFlags))
+                            flags: Set(["--help", "-h", "--trace"]).union(optimizerFlags))
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
@@ -33,6 +37,10 @@ enum RunCommand {
         let parsed = try Pipeline.function(module, named: o.value("--func"))
         let seed = try parseSeed(o.value("--seed"))
         let inputs = try makeInputs(for: parsed, specs: o.values["--input"] ?? [], seed: seed)
+        if o.has("--trace") {
+            print(try BackpropTrace(parsed, inputs: inputs))
+            print("")
+        }
         let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o))
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let outputs = try ReferenceEvaluator.run(function, inputs: inputs)

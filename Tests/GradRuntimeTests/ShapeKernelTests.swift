@@ -102,6 +102,10 @@ final class ShapeKernelTests: XCTestCase {
             if case .annotationMismatch = $0 { return true }
             return false
         }
+        assertDiagnostic({ _ = try kernel(.const, [], [.dtype: .dtype(.f64), .shape: .ints([1 << 20, 1 << 20]), .value: .float(0)]) }) {
+            if case .invalidShape = $0 { return true }
+            return false
+        }
         assertDiagnostic({ _ = try evaluateOp(.add, Attributes(), [scalar64(1), f32([1])], resultType: TensorType(.f64)) }) {
             if case .dtypeMismatch = $0 { return true }
             return false
