@@ -9,7 +9,33 @@
 ///   `maximum(+0, −0)` returns its first operand.
 struct CSEPass: LocalRewrite {
     private var table: [Node: ValueID] = [:]
+    private var small: [SmallKey: ValueID] = [:]
     private var constants: [ConstKey: ValueID] = [:]
+
+    init(capacity: Int = 0) {
+        small.reserveCapacity(capacity)
+    }
+
+    /// The identity of a node without attributes and with at most two operands, in plain
+    /// integers (no arrays to hash or retain). Its type is implied: the type rule is a
+    /// function of the operands' types and the attributes.
+    struct SmallKey: Hashable {
+        var op: Op
+        var a: Int
+        var b: Int
+    }
+
+    func smallKey(_ node: Node) -> SmallKey? {
+        guard node.attrs.isEmpty else { return nil }
+        switch node.inputs.count {
+        case 1: return SmallKey(op: node.op, a: node.inputs[0], b: -1)
+        case 2:
+            let (a, b) = (node.inputs[0], node.inputs[1])
+            if CSEPass.isCommutative(node.op), a > b { return SmallKey(op: node.op, a: b, b: a) }
+            return SmallKey(op: node.op, a: a, b: b)
+        default: return nil
+        }
+    }
 
     /// A constant's identity, with numbers compared by bit pattern.
     struct ConstKey: Hashable {
@@ -50,6 +76,7 @@ struct CSEPass: LocalRewrite {
             guard let k = CSEPass.constKey(node) else { return nil }
             return constants[k]
         default:
+            if let k = smallKey(node) { return small[k] }
             return table[key(node)]
         }
     }
@@ -61,7 +88,11 @@ struct CSEPass: LocalRewrite {
         case .const:
             if let k = CSEPass.constKey(node) { constants[k] = id }
         default:
-            table[key(node)] = id
+            if let k = smallKey(node) {
+                small[k] = id
+            } else {
+                table[key(node)] = id
+            }
         }
     }
 }

@@ -15,14 +15,14 @@ struct FoldPass: LocalRewrite {
     static let maxElements = 4096
 
     mutating func rewrite(_ node: Node, _ r: inout Rewriter) throws(Diagnostic) -> ValueID? {
+        guard !node.inputs.isEmpty else { return nil }
+        for i in node.inputs where r.op(i) != .const { return nil }
         switch node.op.info.family {
         case .leaf, .derivative:
             return nil
         default:
             break
         }
-        guard !node.inputs.isEmpty else { return nil }
-        for i in node.inputs where r.op(i) != .const { return nil }
 
         if let v = splatResult(node, r) {
             return r.constant(v, node.type, like: node)

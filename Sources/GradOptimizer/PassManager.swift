@@ -43,7 +43,7 @@ struct PassManager {
     func runPass(_ pass: OptimizerPass, _ f: inout Function) throws(Diagnostic) -> Bool {
         switch pass {
         case .cse:
-            var p = CSEPass()
+            var p = CSEPass(capacity: f.nodes.count)
             return try applyLocal(&p, to: &f)
         case .fold:
             var p = FoldPass()

@@ -5,30 +5,49 @@
 /// the new graph) and either keeps it or returns a replacement value — an existing node or one
 /// it emitted. New nodes are appended after their operands, so the order stays topological.
 struct Rewriter {
-    /// The new graph's nodes.
-    var nodes: [Node]
+    /// The new graph is `base[0..<prefix]` followed by `tail`: until the first change, kept
+    /// nodes are not copied at all (a pass that changes nothing costs one scan).
+    private let base: [Node]
+    private(set) var prefix = 0
+    private var tail: [Node] = []
     /// Whether anything was replaced or emitted.
     var changed = false
 
-    init(capacity: Int) {
-        nodes = []
-        nodes.reserveCapacity(capacity)
+    init(base: [Node]) {
+        self.base = base
     }
 
-    subscript(id: ValueID) -> Node { nodes[id] }
-    func type(_ id: ValueID) -> TensorType { nodes[id].type }
-    func op(_ id: ValueID) -> Op { nodes[id].op }
+    var count: Int { prefix + tail.count }
+
+    subscript(id: ValueID) -> Node { id < prefix ? base[id] : tail[id - prefix] }
+    func type(_ id: ValueID) -> TensorType { id < prefix ? base[id].type : tail[id - prefix].type }
+    func op(_ id: ValueID) -> Op { id < prefix ? base[id].op : tail[id - prefix].op }
+
+    /// Keeps `base[id]` unchanged: free while nothing has changed so far.
+    mutating func keepOriginal(_ id: ValueID, _ node: Node) -> ValueID {
+        if tail.isEmpty && id == prefix {
+            prefix += 1
+            return id
+        }
+        return append(node)
+    }
 
     mutating func append(_ node: Node) -> ValueID {
-        nodes.append(node)
-        return nodes.count - 1
+        if tail.isEmpty { tail.reserveCapacity(base.count - prefix + 16) }
+        tail.append(node)
+        return count - 1
+    }
+
+    /// The new graph's nodes.
+    var nodes: [Node] {
+        tail.isEmpty ? Array(base[0..<prefix]) : Array(base[0..<prefix]) + tail
     }
 
     /// Appends `op(inputs, attrs)` with its type inferred; role and location come from `origin`.
     mutating func emit(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes(), like origin: Node) throws(Diagnostic) -> ValueID {
         var types: [TensorType] = []
         types.reserveCapacity(inputs.count)
-        for i in inputs { types.append(nodes[i].type) }
+        for i in inputs { types.append(self.type(i)) }
         let type = try op.inferType(types, attrs)
         changed = true
         return append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: origin.role, location: origin.location))
@@ -43,14 +62,14 @@ struct Rewriter {
     /// `x` broadcast to `type` (x itself if it already has it), or `nil` when the dtype differs
     /// or x does not broadcast to it.
     mutating func broadcast(_ x: ValueID, to type: TensorType, like origin: Node) throws(Diagnostic) -> ValueID? {
-        let t = nodes[x].type
+        let t = self.type(x)
         if t == type { return x }
         guard t.dtype == type.dtype, broadcastShapes(t.shape, type.shape) == type.shape else { return nil }
         return try emit(.broadcast_to, [x], Attributes([.shape: .ints(type.shape)]), like: origin)
     }
 
     /// The value every element of constant `id` has, if it is a constant with one value.
-    func splat(_ id: ValueID) -> Double? { nodes[id].splatValue }
+    func splat(_ id: ValueID) -> Double? { self[id].splatValue }
 
     /// Whether `id` is a constant all of whose elements are exactly `v` (bitwise for zeros:
     /// −0 and +0 differ; NaN never matches).
@@ -98,13 +117,13 @@ extension LocalRewrite {
 /// faulty rule cannot change the graph's types.
 func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(Diagnostic) -> Bool {
     let count = f.nodes.count
-    var r = Rewriter(capacity: count)
+    var r = Rewriter(base: f.nodes)
     var remap = [ValueID](repeating: 0, count: count)
     var shifted = false
     for id in 0..<count {
         var node = f.nodes[id]
         if node.op == .input {
-            let newID = r.append(node)
+            let newID = shifted ? r.append(node) : r.keepOriginal(id, node)
             remap[id] = newID
             pass.kept(node, as: newID)
             continue
@@ -116,11 +135,11 @@ func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(D
                 if new != old { node.inputs[k] = new }
             }
         }
-        if let replacement = try pass.rewrite(node, &r), r.nodes[replacement].type == node.type {
+        if let replacement = try pass.rewrite(node, &r), r.type(replacement) == node.type {
             remap[id] = replacement
             r.changed = true
         } else {
-            let newID = r.append(node)
+            let newID = shifted ? r.append(node) : r.keepOriginal(id, node)
             remap[id] = newID
             pass.kept(node, as: newID)
         }
