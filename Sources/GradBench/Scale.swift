@@ -16,6 +16,7 @@ enum ScaleBenchmark {
     static func run(_ args: [String]) throws {
         var sizes: [Int] = []
         var repeats = 3
+        var stats = false
         var i = 0
         while i < args.count {
             switch args[i] {
@@ -27,11 +28,18 @@ enum ScaleBenchmark {
                 guard i + 1 < args.count, let r = Int(args[i + 1]), r >= 1 else { throw BenchError("--repeat needs a positive integer") }
                 repeats = r
                 i += 2
+            case "--stats":
+                stats = true
+                i += 1
             default:
-                throw BenchError("unknown option '\(args[i])'; usage: GradBench scale [--n N]… [--repeat R]")
+                throw BenchError("unknown option '\(args[i])'; usage: GradBench scale [--n N]… [--repeat R] [--stats]")
             }
         }
         if sizes.isEmpty { sizes = [10_000, 100_000] }
+        var options = OptimizerOptions(level: 2, verify: false)
+        if stats {
+            options.statistics = { (s: PassStatistic) in print("  \(s)") }
+        }
         print("Rosenbrock, element by element, gradient w.r.t. all N scalars; best of \(repeats); times in seconds")
         print("N        parse    build    diff     opt      diff+opt parse+diff+opt  nodes: parsed  diff      opt      peakRSS")
         for n in sizes {
@@ -46,7 +54,7 @@ enum ScaleBenchmark {
                 let t2 = now()
                 let differentiated = try Differentiator.expand(built)
                 let t3 = now()
-                let optimized = try optimize(differentiated, options: OptimizerOptions(level: 2, verify: false))
+                let optimized = try optimize(differentiated, options: options)
                 let t4 = now()
                 best[0] = min(best[0], t1 - t0)
                 best[1] = min(best[1], t2 - t1)

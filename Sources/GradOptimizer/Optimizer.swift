@@ -110,8 +110,8 @@ public struct OptimizerOptions: Sendable {
         if let passes { return passes }
         switch level {
         case ...0: return []
-        case 1: return [.fold, .simplify, .shapes, .cse, .dce]
-        default: return [.fold, .simplify, .shapes, .stabilize, .cse, .dce]
+        case 1: return [.cse, .fold, .simplify, .shapes, .dce]
+        default: return [.cse, .fold, .simplify, .shapes, .stabilize, .dce]
         }
     }
 }

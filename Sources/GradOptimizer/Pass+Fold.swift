@@ -14,8 +14,19 @@ import GradRuntime
 struct FoldPass: LocalRewrite {
     static let maxElements = 4096
 
+    /// Scalar results already computed, keyed on the op and the operands' bits and dtypes
+    /// (gradient graphs fold the same `2 − 1` or `2 == 0` thousands of times).
+    private var memo: [MemoKey: Double] = [:]
+
+    struct MemoKey: Hashable {
+        var op: Op
+        var dtypes: [DType]
+        var bits: [UInt64]
+        var result: DType
+    }
+
     mutating func rewrite(_ node: Node, _ r: inout Rewriter) throws(Diagnostic) -> ValueID? {
-        guard !node.inputs.isEmpty else { return nil }
+        guard !node.inputs.isEmpty, r.op(node.inputs[0]) == .const else { return nil }
         for i in node.inputs where r.op(i) != .const { return nil }
         switch node.op.info.family {
         case .leaf, .derivative:
@@ -41,7 +52,7 @@ struct FoldPass: LocalRewrite {
     }
 
     /// The splat value of an elementwise op (or a broadcast/reshape) of splat constants.
-    private func splatResult(_ node: Node, _ r: Rewriter) -> Double? {
+    private mutating func splatResult(_ node: Node, _ r: Rewriter) -> Double? {
         var splats: [Double] = []
         for i in node.inputs {
             guard let v = r.splat(i) else { return nil }
@@ -59,12 +70,16 @@ struct FoldPass: LocalRewrite {
         default: elementwise = node.op == .cast
         }
         guard elementwise else { return nil }
+        let key = MemoKey(op: node.op, dtypes: node.inputs.map { r.type($0).dtype }, bits: splats.map(\.bitPattern),
+                          result: node.type.dtype)
+        if node.attrs.isEmpty, let v = memo[key] { return v }
         var scalars: [Tensor] = []
         for (i, v) in zip(node.inputs, splats) {
             scalars.append(Tensor(TensorType(r.type(i).dtype), doubles: [v]))
         }
         guard let t = try? evaluateOp(node.op, node.attrs, scalars, resultType: TensorType(node.type.dtype)),
               let attrs = constantAttributes(t), let v = attrs.value else { return nil }
+        if node.attrs.isEmpty { memo[key] = v }
         return v
     }
 }

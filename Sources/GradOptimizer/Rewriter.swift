@@ -40,7 +40,11 @@ struct Rewriter {
 
     /// The new graph's nodes.
     var nodes: [Node] {
-        tail.isEmpty ? Array(base[0..<prefix]) : Array(base[0..<prefix]) + tail
+        if prefix == 0 { return tail }
+        if tail.isEmpty { return Array(base[0..<prefix]) }
+        var all = Array(base[0..<prefix])
+        all.append(contentsOf: tail)
+        return all
     }
 
     /// Appends `op(inputs, attrs)` with its type inferred; role and location come from `origin`.

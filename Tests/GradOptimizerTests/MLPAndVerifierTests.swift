@@ -44,7 +44,7 @@ final class OptimizerGraphTests: XCTestCase {
     func testLevelsAndPassLists() throws {
         let f = try mlp()
         XCTAssertEqual(try optimize(f, options: OptimizerOptions(level: 0)), f)
-        XCTAssertEqual(OptimizerOptions(level: 1).pipeline, [.fold, .simplify, .shapes, .cse, .dce])
+        XCTAssertEqual(OptimizerOptions(level: 1).pipeline, [.cse, .fold, .simplify, .shapes, .dce])
         XCTAssertTrue(OptimizerOptions().pipeline.contains(.stabilize))
         guard case .success(let list) = OptimizerPass.parseList("cse, fold,dce") else { return XCTFail() }
         XCTAssertEqual(list, [.cse, .fold, .dce])
