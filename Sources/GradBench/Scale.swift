@@ -17,6 +17,7 @@ enum ScaleBenchmark {
         var sizes: [Int] = []
         var repeats = 3
         var stats = false
+        var unfused = false
         var i = 0
         while i < args.count {
             switch args[i] {
@@ -28,15 +29,21 @@ enum ScaleBenchmark {
                 guard i + 1 < args.count, let r = Int(args[i + 1]), r >= 1 else { throw BenchError("--repeat needs a positive integer") }
                 repeats = r
                 i += 2
+            case "--unfused":
+                unfused = true
+                i += 1
             case "--stats":
                 stats = true
                 i += 1
             default:
-                throw BenchError("unknown option '\(args[i])'; usage: GradBench scale [--n N]… [--repeat R] [--stats]")
+                throw BenchError("unknown option '\(args[i])'; usage: GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
             }
         }
         if sizes.isEmpty { sizes = [10_000, 100_000] }
         var options = OptimizerOptions(level: 2, verify: false)
+        if unfused {
+            options.passes = options.pipeline
+        }
         if stats {
             options.statistics = { (s: PassStatistic) in print("  \(s)") }
         }

@@ -11,5 +11,5 @@ case "scale":
         exit(2)
     }
 default:
-    print("usage: GradBench scale [--n N]… [--repeat R] [--stats]")
+    print("usage: GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
 }

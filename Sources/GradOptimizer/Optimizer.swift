@@ -48,7 +48,8 @@ extension Substring {
 
 /// What one run of one pass did, for `--stats`.
 public struct PassStatistic: Sendable, CustomStringConvertible {
-    public var pass: OptimizerPass
+    /// The pass, or the local passes fused into one sweep (see `OptimizerOptions.pipeline`).
+    public var passes: [OptimizerPass]
     /// Fixpoint round (1-based).
     public var round: Int
     public var nodesBefore: Int
@@ -58,7 +59,7 @@ public struct PassStatistic: Sendable, CustomStringConvertible {
     public var seconds: Double
 
     public var description: String {
-        let name = pass.rawValue.padding(toLength: 10)
+        let name = passes.map(\.rawValue).joined(separator: "+").padding(toLength: 10)
         let ms = (seconds * 1000 * 1000).rounded() / 1000
         return "\(name) round \(round)  \(nodesBefore) → \(nodesAfter) nodes  \(ms) ms"
     }
@@ -105,7 +106,9 @@ public struct OptimizerOptions: Sendable {
         self.statistics = statistics
     }
 
-    /// The passes this configuration runs, in order.
+    /// The passes this configuration runs, in order. With a level (no explicit list) the
+    /// local passes (all but `dce`) run fused in one sweep per round; `--stats` then reports
+    /// the fused group.
     public var pipeline: [OptimizerPass] {
         if let passes { return passes }
         switch level {
