@@ -58,6 +58,19 @@ struct CSEPass: LocalRewrite {
         return k
     }
 
+    /// A scalar constant's identity in plain integers: its bits and its dtype.
+    static func scalarConstKey(_ node: Node) -> SmallKey? {
+        guard node.type.shape.isEmpty, node.attrs.values == nil, let v = node.attrs.value else { return nil }
+        let dtype: Int
+        switch node.type.dtype {
+        case .f32: dtype = 0
+        case .f64: dtype = 1
+        case .i64: dtype = 2
+        case .bool: dtype = 3
+        }
+        return SmallKey(op: .const, a: Int(truncatingIfNeeded: v.bitPattern), b: dtype)
+    }
+
     static func constKey(_ node: Node) -> ConstKey? {
         if let v = node.attrs.value, node.attrs.values == nil {
             return ConstKey(type: node.type, bits: [v.bitPattern], splat: true)
@@ -73,6 +86,7 @@ struct CSEPass: LocalRewrite {
         case .input:
             return nil
         case .const:
+            if let k = CSEPass.scalarConstKey(node) { return small[k] }
             guard let k = CSEPass.constKey(node) else { return nil }
             return constants[k]
         default:
@@ -86,7 +100,11 @@ struct CSEPass: LocalRewrite {
         case .input:
             return
         case .const:
-            if let k = CSEPass.constKey(node) { constants[k] = id }
+            if let k = CSEPass.scalarConstKey(node) {
+                small[k] = id
+            } else if let k = CSEPass.constKey(node) {
+                constants[k] = id
+            }
         default:
             if let k = smallKey(node) {
                 small[k] = id
