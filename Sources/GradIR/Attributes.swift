@@ -17,6 +17,31 @@ public enum AttrValue: Hashable, Sendable, CustomStringConvertible {
     case floats([Double])
     case dtype(DType)
 
+    /// Numbers compare by bit pattern, so a NaN attribute equals itself (graphs with NaN
+    /// constants compare equal to their reparsed copies and hash consistently).
+    public static func == (a: AttrValue, b: AttrValue) -> Bool {
+        switch (a, b) {
+        case (.int(let x), .int(let y)): return x == y
+        case (.ints(let x), .ints(let y)): return x == y
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.float(let x), .float(let y)): return x.bitPattern == y.bitPattern
+        case (.floats(let x), .floats(let y)): return x.count == y.count && zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern }
+        case (.dtype(let x), .dtype(let y)): return x == y
+        default: return false
+        }
+    }
+
+    public func hash(into h: inout Hasher) {
+        switch self {
+        case .int(let v): h.combine(0); h.combine(v)
+        case .ints(let v): h.combine(1); h.combine(v)
+        case .bool(let v): h.combine(2); h.combine(v)
+        case .float(let v): h.combine(3); h.combine(v.bitPattern)
+        case .floats(let v): h.combine(4); for x in v { h.combine(x.bitPattern) }
+        case .dtype(let v): h.combine(5); h.combine(v)
+        }
+    }
+
     public var description: String {
         switch self {
         case .int(let v): return String(v)

@@ -49,6 +49,9 @@ public enum DiagnosticKind: Hashable, Sendable {
     case missingInput(String)
     case inputTypeMismatch(name: String, expected: TensorType, got: TensorType)
     case io(String)
+    case unexpandedDerivative(op: String)
+    case kernelFailure(op: String, String)
+    case invalidNPY(String)
     case other(String)
 
     public var message: String {
@@ -85,6 +88,9 @@ public enum DiagnosticKind: Hashable, Sendable {
         case .missingInput(let s): return "no value given for input '\(s)'"
         case .inputTypeMismatch(let name, let e, let g): return "input '\(name)' expects \(e), got \(g)"
         case .io(let s): return s
+        case .unexpandedDerivative(let op): return "\(op): derivative requests must be expanded by the differentiation pass before evaluation"
+        case .kernelFailure(let op, let s): return "internal error in the \(op) kernel: \(s)"
+        case .invalidNPY(let s): return "invalid .npy data: \(s)"
         case .other(let s): return s
         }
     }

@@ -146,7 +146,7 @@ extension Op {
                 guard step[i] >= 1, start[i] >= 0, start[i] <= stop[i], stop[i] <= t.shape[i] else {
                     throw fail(.invalidAttribute(op: name, name: "start/stop/step", expected: "0 ≤ start ≤ stop ≤ \(t.shape[i]) and step ≥ 1 on axis \(i)"))
                 }
-                shape.append((stop[i] - start[i] + step[i] - 1) / step[i])
+                shape.append(stop[i] == start[i] ? 0 : (stop[i] - start[i] - 1) / step[i] + 1)
             }
             return t.with(shape: shape)
         case .pad:

@@ -32,6 +32,7 @@ enum CLI {
       run      evaluate a function of a model and print (or save) its outputs
       check    compare every grad/jacobian/hessian with central finite differences
       emit     print the IR at a stage, or the graph as Graphviz DOT
+      doc ops  print the op reference (docs/ops.md) generated from the op table
       help     show help for a verb: gradc help <verb>
 
     exit codes:
@@ -55,6 +56,10 @@ enum CLI {
             case "run": return try RunCommand.run(rest)
             case "check": return try CheckCommand.run(rest)
             case "emit": return try EmitCommand.run(rest)
+            case "doc":
+                guard rest == ["ops"] else { throw UsageError(message: "usage: gradc doc ops") }
+                print(opReferenceMarkdown(), terminator: "")
+                return .ok
             case "help", "--help", "-h":
                 if let topic = rest.first, let text = verbHelp(topic) {
                     print(text)

@@ -11,7 +11,7 @@ final class DifferentiationTests: XCTestCase {
     }
 
     func testFanOutAccumulates() throws {
-        let x = try XCTUnwrap(Tensor([1.5, -2, 3], shape: [3]))
+        let x = try XCTUnwrap(Tensor([1.5, -2, 3] as [Double], shape: [3]))
         // x*x: 2x; dot(x, x): 2x; sin(x) + x^3: cos x + 3x².
         let out = try gradients("""
         func f(x: f64[3]) {
@@ -43,7 +43,7 @@ final class DifferentiationTests: XCTestCase {
           y = sum(exp(a))
           return grad(y, b)
         }
-        """, ["a": try XCTUnwrap(Tensor([0, 1], shape: [2])), "b": Tensor(TensorType(.f64, [2, 3]), doubles: [1])])
+        """, ["a": try XCTUnwrap(Tensor([0, 1] as [Double], shape: [2])), "b": Tensor(TensorType(.f64, [2, 3]), doubles: [1])])
         XCTAssertEqual(out[0], [0, 0, 0, 0, 0, 0])
     }
 
@@ -74,7 +74,7 @@ final class DifferentiationTests: XCTestCase {
         func f(x: f64[4]) {
           return grad(max(x), x)
         }
-        """, ["x": try XCTUnwrap(Tensor([3, 1, 3, 3], shape: [4]))])
+        """, ["x": try XCTUnwrap(Tensor([3, 1, 3, 3] as [Double], shape: [4]))])
         assertAllClose(out[0], [1.0 / 3, 0, 1.0 / 3, 1.0 / 3])
         XCTAssertEqual(out[0].reduce(0, +), 1, accuracy: 1e-15)
     }
@@ -85,9 +85,9 @@ final class DifferentiationTests: XCTestCase {
           p = softmax(x)
           return p, grad(sum(p * p), x), grad(logsumexp(x), x)
         }
-        """, ["x": try XCTUnwrap(Tensor([1000, 0], shape: [2]))])
+        """, ["x": try XCTUnwrap(Tensor([1000, 0] as [Double], shape: [2]))])
         XCTAssertEqual(out[0], [1, 0])
-        XCTAssertTrue(out[1].allSatisfy(\.isFinite))
+        XCTAssertTrue(out[1].allSatisfy { $0.isFinite })
         XCTAssertEqual(out[2], [1, 0])
     }
 
@@ -109,7 +109,7 @@ final class DifferentiationTests: XCTestCase {
         }
         """, file: "t.ir")
         let f = try XCTUnwrap(module.functions.last)
-        let out = try evaluate(f, ["x": try XCTUnwrap(Tensor([1, 2, 3], shape: [3]))])
+        let out = try evaluate(f, ["x": try XCTUnwrap(Tensor([1, 2, 3] as [Double], shape: [3]))])
         XCTAssertEqual(out[0].shape, [3, 3])
         XCTAssertEqual(out[0].doubles, [2, 0, 0, 0, 4, 0, 0, 0, 6])
         XCTAssertEqual(out[1].shape, [3, 3])

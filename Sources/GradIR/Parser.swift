@@ -1,0 +1,922 @@
+/// The `.ir` parser: recursive descent straight into a `GraphBuilder`, so every node is type
+/// checked as it is created and every error points at the token that caused it.
+///
+/// Grammar (low → high precedence):
+/// ```
+/// module     := (func | NEWLINE)*
+/// func       := 'func' NAME '(' (param (',' param)*)? ')' ('->' (type | '(' type (',' type)* ')'))?
+///               '{' stmt* return '}'
+/// param      := NAME ':' type
+/// type       := ('f32' | 'f64' | 'i64' | 'bool') ('[' (INT (',' INT)*)? ']')?
+/// stmt       := target (',' target)* '=' expr                 (ends at NEWLINE or ';')
+/// target     := (NAME | %NAME) (':' type)?
+/// return     := 'return' item (',' item)*
+/// item       := expr ('as' NAME)?
+/// expr       := additive (('==' | '!=' | '<' | '<=' | '>' | '>=') additive)?   (non-associative)
+/// additive   := multiplicative (('+' | '-') multiplicative)*
+/// multiplicative := unary (('*' | '/' | '@') unary)*
+/// unary      := '-' unary | power
+/// power      := postfix ('^' unary)?                        (right-associative)
+/// postfix    := primary ('[' index (',' index)* ']')*
+/// primary    := NUMBER | 'inf' | 'nan' | NAME | %NAME | '(' expr ')' | NAME '(' args ')'
+/// args       := (expr (',' expr)*)? (',' NAME '=' attr)*
+/// ```
+
+// MARK: Public entry points
+
+/// Parses `.ir` source text into a module.
+public func parseModule(_ source: String, file: String? = nil) throws(Diagnostic) -> Module {
+    try parseModule(bytes: Array(source.utf8), file: file)
+}
+
+/// Parses `.ir` source bytes (UTF-8) into a module; invalid UTF-8 and NUL bytes are located errors.
+public func parseModule(bytes: [UInt8], file: String? = nil) throws(Diagnostic) -> Module {
+    let source = String(decoding: bytes, as: UTF8.self)
+    if let bad = firstInvalidUTF8Offset(bytes) {
+        throw Diagnostic(.invalidUTF8, at: sourceLocation(ofByte: bad, in: bytes)).attaching(file: file, source: source)
+    }
+    do {
+        let tokens = try Lexer.tokenize(bytes)
+        var parser = Parser(tokens: tokens)
+        return try parser.parseModule()
+    } catch {
+        var d = error
+        if !d.location.isKnown { d.location = SourceLocation(line: 1, column: 1) }
+        throw d.attaching(file: file, source: source)
+    }
+}
+
+/// Words that cannot name a value, a parameter or a function.
+let reservedWords: Set<String> = ["func", "return", "as", "true", "false", "inf", "nan"]
+
+/// Callee names handled by the parser itself rather than by the op table.
+let sugarNames: Set<String> = ["zeros", "ones", "fill"]
+
+// MARK: Expressions
+
+/// A number as written: its value, and its integer value when written without `.` or `e`.
+struct Number: Sendable {
+    var double: Double
+    var int: Int?
+
+    var negated: Number { Number(double: -double, int: int.map { 0 &- $0 }) }
+}
+
+/// What an expression evaluates to while parsing.
+enum ExprKind {
+    /// A node of the graph being built.
+    case value(ValueID)
+    /// A weakly typed number, materialized once its context is known.
+    case literal(Number)
+    /// Several values (from `grad` or a user function with several outputs).
+    case tuple([ValueID], names: [String?], origin: String)
+}
+
+struct Expr {
+    var kind: ExprKind
+    var location: SourceLocation
+    /// The identifier when the expression is a plain name.
+    var name: String? = nil
+    /// An output name suggested by the expression (`dz_dx` for a gradient).
+    var suggested: String? = nil
+}
+
+/// A keyword-argument value before it is checked against the op's attribute kinds.
+enum RawAttr {
+    case number(Number)
+    case numbers([Number])
+    case bool(Bool)
+    case dtype(DType)
+}
+
+struct KeywordArg {
+    var key: Token
+    var value: RawAttr
+    var valueLocation: SourceLocation
+}
+
+// MARK: Parser
+
+struct Parser {
+    static let maxDepth = 256
+
+    let tokens: [Token]
+    var index = 0
+    var functions: [Function] = []
+    /// Every function name declared anywhere in the file (to tell "later" from "unknown").
+    var declaredNames: Set<String> = []
+
+    // Per-function state.
+    var builder = GraphBuilder(name: "")
+    var scope: [String: ValueID] = [:]
+    var depth = 0
+
+    init(tokens: [Token]) {
+        self.tokens = tokens.isEmpty ? [Token(kind: .eof, text: "", location: SourceLocation(line: 1, column: 1))] : tokens
+    }
+
+    // MARK: Token helpers
+
+    var current: Token { tokens[min(index, tokens.count - 1)] }
+
+    func peekToken(_ k: Int) -> Token { tokens[min(index + k, tokens.count - 1)] }
+
+    @discardableResult
+    mutating func advance() -> Token {
+        let t = current
+        if index < tokens.count - 1 { index += 1 }
+        return t
+    }
+
+    func error(_ kind: DiagnosticKind, at location: SourceLocation) -> Diagnostic {
+        Diagnostic(kind, at: location)
+    }
+
+    func expected(_ what: String) -> Diagnostic {
+        Diagnostic(.expected(what, found: current.quoted), at: current.location)
+    }
+
+    @discardableResult
+    mutating func expect(_ punct: String, _ what: String? = nil) throws(Diagnostic) -> Token {
+        guard current.isPunct(punct) else { throw expected(what ?? "'\(punct)'") }
+        return advance()
+    }
+
+    mutating func skipSeparators() {
+        while current.kind == .newline || current.isPunct(";") { advance() }
+    }
+
+    mutating func enter() throws(Diagnostic) {
+        depth += 1
+        if depth > Parser.maxDepth { throw error(.nestingTooDeep(limit: Parser.maxDepth), at: current.location) }
+    }
+
+    mutating func leave() { depth -= 1 }
+
+    /// A name that may be bound: an identifier that is not reserved (or a `%`-name when allowed).
+    mutating func bindableName(_ what: String, allowPercent: Bool) throws(Diagnostic) -> Token {
+        let t = current
+        let ok = (t.kind == .identifier && !reservedWords.contains(t.text)) || (allowPercent && t.kind == .percentName)
+        guard ok else { throw expected(what) }
+        return advance()
+    }
+
+    // MARK: Module and functions
+
+    mutating func parseModule() throws(Diagnostic) -> Module {
+        for i in 0..<(tokens.count - 1) where tokens[i].isIdentifier("func") && tokens[i + 1].kind == .identifier {
+            declaredNames.insert(tokens[i + 1].text)
+        }
+        skipSeparators()
+        if current.kind == .eof { throw error(.emptyFile, at: SourceLocation(line: 1, column: 1)) }
+        while current.kind != .eof {
+            guard current.isIdentifier("func") else { throw expected("'func'") }
+            try parseFunction()
+            skipSeparators()
+        }
+        return Module(functions: functions)
+    }
+
+    mutating func parseFunction() throws(Diagnostic) {
+        let funcToken = advance()
+        let nameToken = current
+        guard nameToken.kind == .identifier else { throw expected("a function name") }
+        let name = nameToken.text
+        if reservedWords.contains(name) { throw expected("a function name") }
+        if Op(rawValue: name) != nil || sugarNames.contains(name) {
+            throw error(.expected("a function name that is not an op", found: "'\(name)'"), at: nameToken.location)
+        }
+        if functions.contains(where: { $0.name == name }) {
+            throw error(.duplicateFunction(name), at: nameToken.location)
+        }
+        advance()
+        builder = GraphBuilder(name: name)
+        builder.function.location = funcToken.location
+        scope = [:]
+        depth = 0
+
+        try expect("(")
+        if !current.isPunct(")") {
+            while true {
+                let p = try bindableName("a parameter name", allowPercent: false)
+                try expect(":")
+                let (type, _) = try parseType()
+                if scope[p.text] != nil { throw error(.duplicateName(p.text), at: p.location) }
+                builder.location = p.location
+                scope[p.text] = try builder.parameter(p.text, type)
+                guard current.isPunct(",") else { break }
+                advance()
+            }
+        }
+        try expect(")", "',' or ')'")
+
+        var declared: [(TensorType, SourceLocation)]? = nil
+        if current.isPunct("->") {
+            advance()
+            var list: [(TensorType, SourceLocation)] = []
+            if current.isPunct("(") {
+                advance()
+                while true {
+                    list.append(try parseType())
+                    guard current.isPunct(",") else { break }
+                    advance()
+                }
+                try expect(")", "',' or ')'")
+            } else {
+                list.append(try parseType())
+            }
+            declared = list
+        }
+        try expect("{")
+
+        while true {
+            skipSeparators()
+            if current.isPunct("}") { throw error(.noReturn(function: name), at: current.location) }
+            if current.kind == .eof { throw expected("'}'") }
+            if current.isIdentifier("return") {
+                try parseReturn(declared: declared)
+                skipSeparators()
+                try expect("}", "'}' after the return statement")
+                break
+            }
+            try parseAssignment()
+            guard current.kind == .newline || current.isPunct(";") || current.isPunct("}") else {
+                throw expected("end of statement")
+            }
+        }
+        functions.append(builder.function)
+    }
+
+    /// `f64`, `f32[3,4]`, … with the shape validated.
+    mutating func parseType() throws(Diagnostic) -> (TensorType, SourceLocation) {
+        let t = current
+        guard t.kind == .identifier else { throw expected("a type") }
+        guard let dtype = DType(rawValue: t.text) else { throw error(.unknownType(t.text), at: t.location) }
+        advance()
+        var shape: [Int] = []
+        if current.isPunct("[") {
+            advance()
+            if !current.isPunct("]") {
+                while true {
+                    shape.append(try parseSignedInt("a dimension"))
+                    guard current.isPunct(",") else { break }
+                    advance()
+                }
+            }
+            try expect("]", "',' or ']'")
+        }
+        let type = TensorType(dtype, shape)
+        guard checkedElementCount(shape) != nil else {
+            throw error(.invalidShape("\(type) (dimensions must be ≥ 0, rank ≤ \(maxRank), at most \(maxElementCount) elements)"), at: t.location)
+        }
+        return (type, t.location)
+    }
+
+    /// An integer literal with an optional leading `-`.
+    mutating func parseSignedInt(_ what: String) throws(Diagnostic) -> Int {
+        var negative = false
+        if current.isPunct("-") {
+            advance()
+            negative = true
+        }
+        guard current.kind == .number else { throw expected(what) }
+        let n = try number(current)
+        guard let v = n.int else { throw error(.expected("an integer", found: current.quoted), at: current.location) }
+        advance()
+        return negative ? -v : v
+    }
+
+    /// The value of a number token (`invalidNumber` when it overflows).
+    func number(_ t: Token) throws(Diagnostic) -> Number {
+        if t.text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
+            guard let d = Double(t.text), d.isFinite else { throw error(.invalidNumber(t.text), at: t.location) }
+            return Number(double: d, int: nil)
+        }
+        guard let i = Int(t.text) else { throw error(.invalidNumber(t.text), at: t.location) }
+        return Number(double: Double(i), int: i)
+    }
+
+    // MARK: Statements
+
+    mutating func parseAssignment() throws(Diagnostic) {
+        var targets: [(name: Token, type: TensorType?, typeLocation: SourceLocation)] = []
+        while true {
+            let what = targets.isEmpty ? "a statement (an assignment or 'return')" : "a name"
+            let name = try bindableName(what, allowPercent: true)
+            var type: TensorType? = nil
+            var typeLocation = name.location
+            if current.isPunct(":") {
+                advance()
+                let (t, l) = try parseType()
+                type = t
+                typeLocation = l
+            }
+            targets.append((name, type, typeLocation))
+            guard current.isPunct(",") else { break }
+            advance()
+        }
+        let eq = try expect("=", targets.count == 1 ? "'=' or ','" : "'='")
+        let e = try parseExpr()
+        var ids: [ValueID]
+        switch e.kind {
+        case .tuple(let values, _, let origin):
+            if values.count != targets.count {
+                throw error(.wrongOutputCount(op: origin, expected: values.count, got: targets.count), at: eq.location)
+            }
+            ids = values
+        case .value(let id):
+            if targets.count != 1 {
+                throw error(.wrongOutputCount(op: e.name ?? builder.function.nodes[id].op.name, expected: 1, got: targets.count), at: eq.location)
+            }
+            ids = [id]
+        case .literal(let n):
+            if targets.count != 1 {
+                throw error(.wrongOutputCount(op: "a number", expected: 1, got: targets.count), at: eq.location)
+            }
+            ids = [try materialize(n, as: targets[0].type ?? TensorType(.f64), at: e.location)]
+        }
+        for (target, id) in zip(targets, ids) {
+            if let declared = target.type, declared != builder.type(of: id) {
+                throw error(.annotationMismatch(declared: declared, inferred: builder.type(of: id)), at: target.typeLocation)
+            }
+            scope[target.name.text] = id
+        }
+    }
+
+    mutating func parseReturn(declared: [(TensorType, SourceLocation)]?) throws(Diagnostic) {
+        let returnToken = advance()
+        var items: [(ValueID, String?)] = []
+        while true {
+            let e = try parseExpr()
+            var asName: Token? = nil
+            if current.isIdentifier("as") {
+                advance()
+                asName = try bindableName("an output name", allowPercent: false)
+            }
+            switch e.kind {
+            case .tuple(let values, let names, let origin):
+                if let asName, values.count != 1 {
+                    throw error(.expected("a single value before 'as'", found: "the \(values.count) results of \(origin)"), at: asName.location)
+                }
+                for (k, v) in values.enumerated() {
+                    items.append((v, asName?.text ?? (k < names.count ? names[k] : nil)))
+                }
+            case .value(let id):
+                items.append((id, asName?.text ?? e.name ?? e.suggested))
+            case .literal(let n):
+                items.append((try materialize(n, as: TensorType(.f64), at: e.location), asName?.text))
+            }
+            guard current.isPunct(",") else { break }
+            advance()
+        }
+        var used: Set<String> = []
+        var outputs: [Output] = []
+        for (k, item) in items.enumerated() {
+            let base = item.1 ?? "out\(k)"
+            var name = base
+            var suffix = 2
+            while used.contains(name) {
+                name = "\(base)_\(suffix)"
+                suffix += 1
+            }
+            used.insert(name)
+            outputs.append(Output(name: name, value: item.0))
+        }
+        if let declared {
+            if declared.count != outputs.count {
+                let s = declared.count == 1 ? "" : "s"
+                throw error(.expected("\(declared.count) result\(s) as declared after '->'", found: "\(outputs.count)"), at: returnToken.location)
+            }
+            for (d, o) in zip(declared, outputs) where d.0 != builder.type(of: o.value) {
+                throw error(.annotationMismatch(declared: d.0, inferred: builder.type(of: o.value)), at: d.1)
+            }
+        }
+        builder.function.outputs = outputs
+    }
+
+    // MARK: Values
+
+    /// A scalar (or, with a shaped type, splat) constant for a weakly typed literal.
+    mutating func materialize(_ n: Number, as type: TensorType, at location: SourceLocation) throws(Diagnostic) -> ValueID {
+        if type.dtype == .i64, n.int == nil, n.double.rounded() != n.double || !n.double.isFinite {
+            throw error(.invalidOperand(op: "const", "\(formatNumber(n.double)) is not an integer, but an i64 value is needed here"), at: location)
+        }
+        builder.location = location
+        return try builder.constant(n.double, type)
+    }
+
+    /// The single value of an expression; literals become constants of `dtype`.
+    mutating func value(_ e: Expr, dtype: DType = .f64) throws(Diagnostic) -> ValueID {
+        switch e.kind {
+        case .value(let id):
+            return id
+        case .literal(let n):
+            return try materialize(n, as: TensorType(dtype), at: e.location)
+        case .tuple(let values, _, let origin):
+            if values.count == 1 { return values[0] }
+            throw error(.expected("a single value", found: "the \(values.count) results of \(origin) (assign them to several names, or pick one with [k])"), at: e.location)
+        }
+    }
+
+    /// The dtype an expression has once it is a value (`nil` for a literal).
+    func dtype(of e: Expr) -> DType? {
+        switch e.kind {
+        case .value(let id): return builder.type(of: id).dtype
+        case .literal: return nil
+        case .tuple(let values, _, _): return values.first.map { builder.type(of: $0).dtype }
+        }
+    }
+
+    /// Values of a binary operation's operands; a literal takes the other operand's dtype.
+    mutating func operands(_ a: Expr, _ b: Expr) throws(Diagnostic) -> (ValueID, ValueID) {
+        let context = dtype(of: a) ?? dtype(of: b) ?? .f64
+        let x = try value(a, dtype: dtype(of: a) ?? context)
+        let y = try value(b, dtype: dtype(of: b) ?? context)
+        return (x, y)
+    }
+
+    mutating func add(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes(), at location: SourceLocation) throws(Diagnostic) -> ValueID {
+        builder.location = location
+        return try builder.add(op, inputs, attrs)
+    }
+
+    // MARK: Expressions
+
+    static let comparisonOps: [String: Op] = ["==": .eq, "!=": .ne, "<": .lt, "<=": .le, ">": .gt, ">=": .ge]
+
+    mutating func parseExpr() throws(Diagnostic) -> Expr {
+        try enter()
+        defer { leave() }
+        let lhs = try parseAdditive()
+        guard current.kind == .punct, let op = Parser.comparisonOps[current.text] else { return lhs }
+        let opToken = advance()
+        let rhs = try parseAdditive()
+        if current.kind == .punct, Parser.comparisonOps[current.text] != nil {
+            throw expected("the end of the comparison (comparisons do not chain)")
+        }
+        return try binary(op, lhs, rhs, opToken)
+    }
+
+    mutating func parseAdditive() throws(Diagnostic) -> Expr {
+        var lhs = try parseMultiplicative()
+        while current.isPunct("+") || current.isPunct("-") {
+            let opToken = advance()
+            let rhs = try parseMultiplicative()
+            lhs = try binary(opToken.text == "+" ? .add : .sub, lhs, rhs, opToken)
+        }
+        return lhs
+    }
+
+    mutating func parseMultiplicative() throws(Diagnostic) -> Expr {
+        var lhs = try parseUnary()
+        while current.isPunct("*") || current.isPunct("/") || current.isPunct("@") {
+            let opToken = advance()
+            let rhs = try parseUnary()
+            let op: Op = opToken.text == "*" ? .mul : opToken.text == "/" ? .div : .matmul
+            lhs = try binary(op, lhs, rhs, opToken)
+        }
+        return lhs
+    }
+
+    mutating func parseUnary() throws(Diagnostic) -> Expr {
+        guard current.isPunct("-") else { return try parsePower() }
+        let minus = advance()
+        try enter()
+        defer { leave() }
+        let operand = try parseUnary()
+        if case .literal(let n) = operand.kind {
+            return Expr(kind: .literal(n.negated), location: minus.location)
+        }
+        let x = try value(operand)
+        return Expr(kind: .value(try add(.neg, [x], at: minus.location)), location: minus.location)
+    }
+
+    mutating func parsePower() throws(Diagnostic) -> Expr {
+        let base = try parsePostfix()
+        guard current.isPunct("^") else { return base }
+        let caret = advance()
+        try enter()
+        defer { leave() }
+        let exponent = try parseUnary()
+        return try binary(.pow, base, exponent, caret)
+    }
+
+    mutating func binary(_ op: Op, _ a: Expr, _ b: Expr, _ token: Token) throws(Diagnostic) -> Expr {
+        let (x, y) = try operands(a, b)
+        let id = op == .matmul ? try matmul(x, y, at: token.location) : try add(op, [x, y], at: token.location)
+        return Expr(kind: .value(id), location: a.location)
+    }
+
+    /// `a @ b` with NumPy semantics for 1-D operands (expand_dims, matmul, reshape).
+    mutating func matmul(_ a: ValueID, _ b: ValueID, at location: SourceLocation) throws(Diagnostic) -> ValueID {
+        let (ta, tb) = (builder.type(of: a), builder.type(of: b))
+        if (ta.rank >= 2 && tb.rank >= 2) || ta.rank == 0 || tb.rank == 0 {
+            return try add(.matmul, [a, b], at: location)
+        }
+        if ta.dtype != tb.dtype { throw error(.dtypeMismatch(op: "matmul", [ta, tb]), at: location) }
+        let ka = ta.shape[ta.rank - 1]
+        let kb = tb.rank == 1 ? tb.shape[0] : tb.shape[tb.rank - 2]
+        if ka != kb { throw error(.shapeMismatch(op: "matmul", [ta, tb]), at: location) }
+        let a2 = ta.rank == 1 ? try add(.expand_dims, [a], Attributes([.axis: .int(0)]), at: location) : a
+        let b2 = tb.rank == 1 ? try add(.expand_dims, [b], Attributes([.axis: .int(1)]), at: location) : b
+        let product = try add(.matmul, [a2, b2], at: location)
+        var shape = builder.type(of: product).shape
+        if tb.rank == 1 { shape.removeLast() }
+        if ta.rank == 1 { shape.remove(at: shape.count - (tb.rank == 1 ? 1 : 2)) }
+        return try add(.reshape, [product], Attributes([.shape: .ints(shape)]), at: location)
+    }
+
+    mutating func parsePostfix() throws(Diagnostic) -> Expr {
+        var e = try parsePrimary()
+        while current.isPunct("[") {
+            e = try parseIndex(e)
+        }
+        return e
+    }
+
+    mutating func parsePrimary() throws(Diagnostic) -> Expr {
+        let t = current
+        switch t.kind {
+        case .number:
+            advance()
+            return Expr(kind: .literal(try number(t)), location: t.location)
+        case .identifier:
+            if t.text == "inf" || t.text == "nan" {
+                advance()
+                return Expr(kind: .literal(Number(double: t.text == "inf" ? .infinity : .nan, int: nil)), location: t.location)
+            }
+            if peekToken(1).isPunct("(") {
+                advance()
+                return try parseCall(t)
+            }
+            if reservedWords.contains(t.text) { throw expected("an expression") }
+            guard let id = scope[t.text] else { throw error(.undefinedName(t.text), at: t.location) }
+            advance()
+            return Expr(kind: .value(id), location: t.location, name: t.text)
+        case .percentName:
+            guard let id = scope[t.text] else { throw error(.undefinedName(t.text), at: t.location) }
+            advance()
+            return Expr(kind: .value(id), location: t.location)
+        case .punct where t.text == "(":
+            advance()
+            var e = try parseExpr()
+            try expect(")", "')'")
+            e.location = t.location
+            e.name = nil
+            return e
+        default:
+            throw expected("an expression")
+        }
+    }
+
+    // MARK: Indexing and slicing
+
+    enum IndexItem {
+        case index(Int, SourceLocation)
+        case range(Int?, Int?, Int?, SourceLocation)
+    }
+
+    mutating func parseIndex(_ e: Expr) throws(Diagnostic) -> Expr {
+        let bracket = advance()
+        if case .tuple(let values, let names, let origin) = e.kind {
+            let at = current.location
+            let i = try parseSignedInt("an integer index")
+            try expect("]", "']'")
+            let k = i < 0 ? i + values.count : i
+            guard k >= 0, k < values.count else {
+                throw error(.expected("an index in 0..<\(values.count) for the results of \(origin)", found: "\(i)"), at: at)
+            }
+            return Expr(kind: .value(values[k]), location: e.location, suggested: k < names.count ? names[k] : nil)
+        }
+        var items: [IndexItem] = []
+        while true {
+            let at = current.location
+            var first: Int? = nil
+            if current.isPunct("-") || current.kind == .number { first = try parseSignedInt("an integer") }
+            if current.isPunct(":") {
+                advance()
+                var stop: Int? = nil
+                var step: Int? = nil
+                if current.isPunct("-") || current.kind == .number { stop = try parseSignedInt("an integer") }
+                if current.isPunct(":") {
+                    advance()
+                    if current.isPunct("-") || current.kind == .number { step = try parseSignedInt("an integer") }
+                }
+                items.append(.range(first, stop, step, at))
+            } else {
+                guard let first else { throw expected("an integer index or a slice like 1:3") }
+                items.append(.index(first, at))
+            }
+            guard current.isPunct(",") else { break }
+            advance()
+        }
+        try expect("]", "',' or ']'")
+
+        let x = try value(e)
+        let t = builder.type(of: x)
+        if items.count > t.rank {
+            throw error(.expected("at most \(t.rank) ind\(t.rank == 1 ? "ex" : "ices") for a value of type \(t)", found: "\(items.count)"), at: bracket.location)
+        }
+        var starts = [Int](repeating: 0, count: t.rank)
+        var stops = t.shape
+        var steps = [Int](repeating: 1, count: t.rank)
+        var dropped: [Int] = []
+        for (axis, item) in items.enumerated() {
+            let dim = t.shape[axis]
+            switch item {
+            case .index(let i, let at):
+                let j = i < 0 ? i + dim : i
+                guard j >= 0, j < dim else {
+                    throw error(.expected("an index in -\(dim)..<\(dim) for axis \(axis) of \(t)", found: "\(i)"), at: at)
+                }
+                starts[axis] = j
+                stops[axis] = j + 1
+                dropped.append(axis)
+            case .range(let lo, let hi, let step, let at):
+                let s = step ?? 1
+                guard s >= 1 else { throw error(.expected("a positive slice step", found: "\(s)"), at: at) }
+                let (a, b) = normalizeSliceBounds(start: lo, stop: hi, dim: dim)
+                starts[axis] = a
+                stops[axis] = b
+                steps[axis] = min(s, max(dim, 1))
+            }
+        }
+        let attrs = Attributes([.start: .ints(starts), .stop: .ints(stops), .step: .ints(steps)])
+        var result = try add(.slice, [x], attrs, at: bracket.location)
+        if !dropped.isEmpty {
+            let shape = builder.type(of: result).shape.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
+            result = try add(.reshape, [result], Attributes([.shape: .ints(shape)]), at: bracket.location)
+        }
+        return Expr(kind: .value(result), location: e.location)
+    }
+
+    // MARK: Calls
+
+    mutating func parseCall(_ callee: Token) throws(Diagnostic) -> Expr {
+        try expect("(")
+        var args: [Expr] = []
+        var keywords: [KeywordArg] = []
+        while !current.isPunct(")") {
+            if current.kind == .identifier, peekToken(1).isPunct("=") {
+                let key = advance()
+                advance()
+                if keywords.contains(where: { $0.key.text == key.text }) {
+                    throw error(.duplicateName(key.text), at: key.location)
+                }
+                let at = current.location
+                keywords.append(KeywordArg(key: key, value: try parseAttrValue(), valueLocation: at))
+            } else {
+                if !keywords.isEmpty { throw expected("a keyword argument (operands come before attributes)") }
+                args.append(try parseExpr())
+            }
+            guard current.isPunct(",") else { break }
+            advance()
+        }
+        try expect(")", "',' or ')'")
+
+        let name = callee.text
+        if name == "grad" { return try gradCall(callee, args, keywords) }
+        if let f = functions.first(where: { $0.name == name }) { return try inline(f, callee, args, keywords) }
+        if sugarNames.contains(name) { return try constantSugar(callee, args, keywords) }
+        if let op = Op(rawValue: name), op != .input { return try opCall(op, callee, args, keywords) }
+        if declaredNames.contains(name) { throw error(.unknownFunction(name), at: callee.location) }
+        throw error(.unknownOp(name), at: callee.location)
+    }
+
+    /// `NUMBER`, `-NUMBER`, `inf`, `nan`, `true`, `false`, a dtype, or `[numbers]`.
+    mutating func parseAttrValue() throws(Diagnostic) -> RawAttr {
+        if current.isPunct("[") {
+            advance()
+            var list: [Number] = []
+            while !current.isPunct("]") {
+                list.append(try parseAttrNumber())
+                guard current.isPunct(",") else { break }
+                advance()
+            }
+            try expect("]", "',' or ']'")
+            return .numbers(list)
+        }
+        if current.kind == .identifier {
+            switch current.text {
+            case "true", "false":
+                return .bool(advance().text == "true")
+            case "inf", "nan":
+                return .number(try parseAttrNumber())
+            default:
+                if let d = DType(rawValue: current.text) {
+                    advance()
+                    return .dtype(d)
+                }
+            }
+        }
+        if current.isPunct("-") || current.kind == .number { return .number(try parseAttrNumber()) }
+        throw expected("an attribute value (a number, true, false, a dtype or a [list])")
+    }
+
+    mutating func parseAttrNumber() throws(Diagnostic) -> Number {
+        var negative = false
+        if current.isPunct("-") {
+            advance()
+            negative = true
+        }
+        let t = current
+        let n: Number
+        if t.isIdentifier("inf") {
+            n = Number(double: .infinity, int: nil)
+        } else if t.isIdentifier("nan") {
+            n = Number(double: .nan, int: nil)
+        } else if t.kind == .number {
+            n = try number(t)
+        } else {
+            throw expected("a number")
+        }
+        advance()
+        return negative ? n.negated : n
+    }
+
+    static func describe(_ kind: AttrKind) -> String {
+        switch kind {
+        case .int: return "an integer"
+        case .ints: return "a list of integers like [0,1]"
+        case .bool: return "true or false"
+        case .float: return "a number"
+        case .floats: return "a list of numbers like [1,2.5]"
+        case .dtype: return "f32, f64, i64 or bool"
+        }
+    }
+
+    static func coerce(_ raw: RawAttr, to kind: AttrKind) -> AttrValue? {
+        switch (kind, raw) {
+        case (.int, .number(let n)): return n.int.map { .int($0) }
+        case (.ints, .numbers(let ns)):
+            var out: [Int] = []
+            for n in ns {
+                guard let i = n.int else { return nil }
+                out.append(i)
+            }
+            return .ints(out)
+        case (.bool, .bool(let b)): return .bool(b)
+        case (.float, .number(let n)): return .float(n.double)
+        case (.floats, .numbers(let ns)): return .floats(ns.map(\.double))
+        case (.dtype, .dtype(let d)): return .dtype(d)
+        default: return nil
+        }
+    }
+
+    /// `grad(y, x1, x2, …)`: one `grad` node per `xi`, as a tuple.
+    mutating func gradCall(_ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
+        if let k = keywords.first { throw error(.unknownAttribute(op: "grad", name: k.key.text), at: k.key.location) }
+        guard args.count >= 2 else {
+            throw error(.wrongArity(op: "grad", expected: "at least 2 operands", got: args.count), at: callee.location)
+        }
+        let y = try value(args[0])
+        var ids: [ValueID] = []
+        var names: [String?] = []
+        for x in args.dropFirst() {
+            let xid = try value(x)
+            ids.append(try add(.grad, [y, xid], at: callee.location))
+            if let yn = args[0].name, let xn = x.name { names.append("d\(yn)_d\(xn)") } else { names.append(nil) }
+        }
+        return Expr(kind: .tuple(ids, names: names, origin: "grad"), location: callee.location)
+    }
+
+    /// A call of an earlier `func`: its nodes are copied with the parameters replaced.
+    mutating func inline(_ f: Function, _ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
+        if let k = keywords.first { throw error(.unknownAttribute(op: f.name, name: k.key.text), at: k.key.location) }
+        guard args.count == f.parameters.count else {
+            let n = f.parameters.count
+            throw error(.wrongArity(op: f.name, expected: "\(n) operand\(n == 1 ? "" : "s")", got: args.count), at: callee.location)
+        }
+        var argIDs: [ValueID] = []
+        for (p, a) in zip(f.parameters, args) {
+            let expectedType = f.type(of: p.value)
+            let id = try value(a, dtype: expectedType.dtype)
+            guard builder.type(of: id) == expectedType else {
+                throw error(.inputTypeMismatch(name: p.name, expected: expectedType, got: builder.type(of: id)), at: a.location)
+            }
+            argIDs.append(id)
+        }
+        var map: [ValueID: ValueID] = [:]
+        for (p, id) in zip(f.parameters, argIDs) { map[p.value] = id }
+        for (i, node) in f.nodes.enumerated() where node.op != .input {
+            var copy = node
+            var inputs: [ValueID] = []
+            for v in node.inputs {
+                guard let m = map[v] else { throw error(.other("cannot inline '\(f.name)': node %\(i) uses a value that is not defined"), at: callee.location) }
+                inputs.append(m)
+            }
+            copy.inputs = inputs
+            map[i] = builder.function.append(copy)
+        }
+        var outs: [ValueID] = []
+        for o in f.outputs {
+            guard let m = map[o.value] else { throw error(.other("cannot inline '\(f.name)': output '\(o.name)' is not defined"), at: callee.location) }
+            outs.append(m)
+        }
+        if outs.count == 1 { return Expr(kind: .value(outs[0]), location: callee.location) }
+        return Expr(kind: .tuple(outs, names: outs.map { _ in nil }, origin: f.name), location: callee.location)
+    }
+
+    /// `zeros(shape=…, dtype=…)`, `ones(…)`, `fill(shape=…, value=…, dtype=…)` → `const`.
+    mutating func constantSugar(_ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
+        let name = callee.text
+        guard args.isEmpty else { throw error(.wrongArity(op: name, expected: "0 operands", got: args.count), at: callee.location) }
+        var dtype = DType.f64
+        var shape: [Int] = []
+        var fillValue: Double? = name == "zeros" ? 0 : name == "ones" ? 1 : nil
+        for k in keywords {
+            let kind: AttrKind
+            switch k.key.text {
+            case "shape": kind = .ints
+            case "dtype": kind = .dtype
+            case "value" where name == "fill": kind = .float
+            default: throw error(.unknownAttribute(op: name, name: k.key.text), at: k.key.location)
+            }
+            guard let v = Parser.coerce(k.value, to: kind) else {
+                throw error(.invalidAttribute(op: name, name: k.key.text, expected: Parser.describe(kind)), at: k.valueLocation)
+            }
+            switch v {
+            case .ints(let s): shape = s
+            case .dtype(let d): dtype = d
+            case .float(let f): fillValue = f
+            default: break
+            }
+        }
+        guard let fillValue else { throw error(.missingAttribute(op: name, name: "value"), at: callee.location) }
+        let id = try materialize(Number(double: fillValue, int: nil), as: TensorType(dtype, shape), at: callee.location)
+        return Expr(kind: .value(id), location: callee.location)
+    }
+
+    /// A call of an op by name: operands, then attributes checked against the op table.
+    mutating func opCall(_ op: Op, _ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
+        let info = op.info
+        // Weakly typed literals take the dtype of the first typed operand (for select, of a or b).
+        let typed = op == .select ? Array(args.dropFirst()) : args
+        var context = DType.f64
+        for a in typed {
+            if let d = dtype(of: a) {
+                context = d
+                break
+            }
+        }
+        var ids: [ValueID] = []
+        for a in args { ids.append(try value(a, dtype: dtype(of: a) ?? context)) }
+
+        var attrs = Attributes()
+        for k in keywords {
+            var keyName = k.key.text
+            var raw = k.value
+            if info.family == .reduction, keyName == "axis" {
+                if keywords.contains(where: { $0.key.text == "axes" }) {
+                    throw error(.invalidAttribute(op: op.name, name: "axis", expected: "either axis or axes, not both"), at: k.key.location)
+                }
+                guard case .number(let n) = raw, n.int != nil else {
+                    throw error(.invalidAttribute(op: op.name, name: "axis", expected: Parser.describe(.int)), at: k.valueLocation)
+                }
+                keyName = "axes"
+                raw = .numbers([n])
+            }
+            guard let key = AttrKey(rawValue: keyName), let spec = info.attributes.first(where: { $0.key == key }) else {
+                throw error(.unknownAttribute(op: op.name, name: k.key.text), at: k.key.location)
+            }
+            guard let v = Parser.coerce(raw, to: spec.kind) else {
+                throw error(.invalidAttribute(op: op.name, name: k.key.text, expected: Parser.describe(spec.kind)), at: k.valueLocation)
+            }
+            attrs[key] = v
+        }
+
+        let rank = ids.first.map { builder.type(of: $0).rank }
+        if op == .pad, attrs[.step] == nil, let rank {
+            attrs[.step] = .ints([Int](repeating: 1, count: rank))
+        }
+        for spec in info.attributes where spec.required && attrs[spec.key] == nil {
+            throw error(.missingAttribute(op: op.name, name: spec.key.rawValue), at: callee.location)
+        }
+        if let rank {
+            if let axes = attrs.axes, op == .squeeze || info.family == .reduction {
+                attrs[.axes] = .ints(axes.map { normalizeAxis($0, rank: rank) ?? $0 })
+            }
+            if let axis = attrs.axis {
+                attrs[.axis] = .int(normalizeAxis(axis, rank: op == .expand_dims ? rank + 1 : rank) ?? axis)
+            }
+            if op == .reshape, let shape = attrs.shape, shape.contains(-1), let x = ids.first {
+                attrs[.shape] = .ints(try resolveReshape(shape, of: builder.type(of: x), at: callee.location))
+            }
+            if op == .slice, let steps = attrs.step, steps.contains(where: { $0 > maxElementCount }) {
+                throw error(.invalidAttribute(op: op.name, name: "step", expected: "steps of at most \(maxElementCount)"), at: callee.location)
+            }
+        }
+        if op == .matmul, ids.count == 2 {
+            return Expr(kind: .value(try matmul(ids[0], ids[1], at: callee.location)), location: callee.location)
+        }
+        return Expr(kind: .value(try add(op, ids, attrs, at: callee.location)), location: callee.location)
+    }
+
+    /// Replaces the one `-1` of a reshape target by the dimension that keeps the element count.
+    func resolveReshape(_ shape: [Int], of t: TensorType, at location: SourceLocation) throws(Diagnostic) -> [Int] {
+        let others = shape.filter { $0 != -1 }
+        let bad = Diagnostic(.invalidAttribute(op: "reshape", name: "shape", expected: "one -1 and dimensions whose product divides \(t.count) (the size of \(t)), got \(AttrValue.ints(shape))"), at: location)
+        guard shape.count - others.count == 1, let known = checkedElementCount(others), known > 0, t.count % known == 0 else { throw bad }
+        return shape.map { $0 == -1 ? t.count / known : $0 }
+    }
+}

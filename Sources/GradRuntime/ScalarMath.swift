@@ -1,0 +1,306 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The one numeric truth for scalars.
+//
+// Every backend computes an elementwise op with exactly the formula written here, in the
+// element type (f32 in `float`, f64 in `double`, never through a wider type), calling the
+// same libm functions, with no fused multiply-add (C must be compiled with
+// `-ffp-contract=off`). The C emitter mirrors each formula literally; the C spelling is
+// given next to each one.
+
+// MARK: - Real scalars
+
+/// `Float` or `Double`: the element types of real tensors. The requirements are thin
+/// wrappers over the C math library (`expf`/`exp`, …) so that Swift and C agree bit for bit.
+public protocol RealScalar: BinaryFloatingPoint, Sendable {
+    /// eˣ — C `expf` / `exp`.
+    static func exp(_ x: Self) -> Self
+    /// ln x — C `logf` / `log`.
+    static func log(_ x: Self) -> Self
+    /// ln(1 + x) — C `log1pf` / `log1p`.
+    static func log1p(_ x: Self) -> Self
+    /// eˣ − 1 — C `expm1f` / `expm1`.
+    static func expm1(_ x: Self) -> Self
+    /// √x — C `sqrtf` / `sqrt`.
+    static func sqrt(_ x: Self) -> Self
+    /// C `sinf` / `sin`.
+    static func sin(_ x: Self) -> Self
+    /// C `cosf` / `cos`.
+    static func cos(_ x: Self) -> Self
+    /// C `tanf` / `tan`.
+    static func tan(_ x: Self) -> Self
+    /// C `tanhf` / `tanh`.
+    static func tanh(_ x: Self) -> Self
+    /// C `erff` / `erf`.
+    static func erf(_ x: Self) -> Self
+    /// C `floorf` / `floor`.
+    static func floor(_ x: Self) -> Self
+    /// C `ceilf` / `ceil`.
+    static func ceil(_ x: Self) -> Self
+    /// aᵇ — C `powf` / `pow`.
+    static func pow(_ a: Self, _ b: Self) -> Self
+    /// atan2(a, b) — C `atan2f` / `atan2`.
+    static func atan2(_ a: Self, _ b: Self) -> Self
+}
+
+extension Float: RealScalar {
+    @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
+    @inlinable public static func log(_ x: Float) -> Float { logf(x) }
+    @inlinable public static func log1p(_ x: Float) -> Float { log1pf(x) }
+    @inlinable public static func expm1(_ x: Float) -> Float { expm1f(x) }
+    @inlinable public static func sqrt(_ x: Float) -> Float { sqrtf(x) }
+    @inlinable public static func sin(_ x: Float) -> Float { sinf(x) }
+    @inlinable public static func cos(_ x: Float) -> Float { cosf(x) }
+    @inlinable public static func tan(_ x: Float) -> Float { tanf(x) }
+    @inlinable public static func tanh(_ x: Float) -> Float { tanhf(x) }
+    @inlinable public static func erf(_ x: Float) -> Float { erff(x) }
+    @inlinable public static func floor(_ x: Float) -> Float { floorf(x) }
+    @inlinable public static func ceil(_ x: Float) -> Float { ceilf(x) }
+    @inlinable public static func pow(_ a: Float, _ b: Float) -> Float { powf(a, b) }
+    @inlinable public static func atan2(_ a: Float, _ b: Float) -> Float { atan2f(a, b) }
+}
+
+extension Double: RealScalar {
+    @inlinable public static func exp(_ x: Double) -> Double { libm_exp(x) }
+    @inlinable public static func log(_ x: Double) -> Double { libm_log(x) }
+    @inlinable public static func log1p(_ x: Double) -> Double { libm_log1p(x) }
+    @inlinable public static func expm1(_ x: Double) -> Double { libm_expm1(x) }
+    @inlinable public static func sqrt(_ x: Double) -> Double { libm_sqrt(x) }
+    @inlinable public static func sin(_ x: Double) -> Double { libm_sin(x) }
+    @inlinable public static func cos(_ x: Double) -> Double { libm_cos(x) }
+    @inlinable public static func tan(_ x: Double) -> Double { libm_tan(x) }
+    @inlinable public static func tanh(_ x: Double) -> Double { libm_tanh(x) }
+    @inlinable public static func erf(_ x: Double) -> Double { libm_erf(x) }
+    @inlinable public static func floor(_ x: Double) -> Double { libm_floor(x) }
+    @inlinable public static func ceil(_ x: Double) -> Double { libm_ceil(x) }
+    @inlinable public static func pow(_ a: Double, _ b: Double) -> Double { libm_pow(a, b) }
+    @inlinable public static func atan2(_ a: Double, _ b: Double) -> Double { libm_atan2(a, b) }
+}
+
+// The C functions under names that do not collide with the static requirements above.
+@usableFromInline func libm_exp(_ x: Double) -> Double { exp(x) }
+@usableFromInline func libm_log(_ x: Double) -> Double { log(x) }
+@usableFromInline func libm_log1p(_ x: Double) -> Double { log1p(x) }
+@usableFromInline func libm_expm1(_ x: Double) -> Double { expm1(x) }
+@usableFromInline func libm_sqrt(_ x: Double) -> Double { sqrt(x) }
+@usableFromInline func libm_sin(_ x: Double) -> Double { sin(x) }
+@usableFromInline func libm_cos(_ x: Double) -> Double { cos(x) }
+@usableFromInline func libm_tan(_ x: Double) -> Double { tan(x) }
+@usableFromInline func libm_tanh(_ x: Double) -> Double { tanh(x) }
+@usableFromInline func libm_erf(_ x: Double) -> Double { erf(x) }
+@usableFromInline func libm_floor(_ x: Double) -> Double { floor(x) }
+@usableFromInline func libm_ceil(_ x: Double) -> Double { ceil(x) }
+@usableFromInline func libm_pow(_ a: Double, _ b: Double) -> Double { pow(a, b) }
+@usableFromInline func libm_atan2(_ a: Double, _ b: Double) -> Double { atan2(a, b) }
+
+// MARK: - The scalar semantics of every elementwise op
+
+/// The scalar meaning of each elementwise op, for `Float`, `Double` and (where the op accepts
+/// integers) `Int64`. Kernels, constant folding and the VM call these; the C emitter prints
+/// the C spelling given in each comment.
+public enum ScalarMath {
+    // MARK: Real, primitive (one libm call or one IEEE operation)
+
+    /// −x (flips the sign bit; −0 ↔ +0, NaN stays NaN). C: `-x`.
+    @inlinable public static func neg<T: RealScalar>(_ x: T) -> T { -x }
+    /// |x| (clears the sign bit). C: `fabsf(x)` / `fabs(x)`.
+    @inlinable public static func abs<T: RealScalar>(_ x: T) -> T { x.magnitude }
+    @inlinable public static func exp<T: RealScalar>(_ x: T) -> T { T.exp(x) }
+    @inlinable public static func log<T: RealScalar>(_ x: T) -> T { T.log(x) }
+    @inlinable public static func log1p<T: RealScalar>(_ x: T) -> T { T.log1p(x) }
+    @inlinable public static func expm1<T: RealScalar>(_ x: T) -> T { T.expm1(x) }
+    @inlinable public static func sqrt<T: RealScalar>(_ x: T) -> T { T.sqrt(x) }
+    @inlinable public static func sin<T: RealScalar>(_ x: T) -> T { T.sin(x) }
+    @inlinable public static func cos<T: RealScalar>(_ x: T) -> T { T.cos(x) }
+    @inlinable public static func tan<T: RealScalar>(_ x: T) -> T { T.tan(x) }
+    @inlinable public static func tanh<T: RealScalar>(_ x: T) -> T { T.tanh(x) }
+    @inlinable public static func erf<T: RealScalar>(_ x: T) -> T { T.erf(x) }
+    @inlinable public static func floor<T: RealScalar>(_ x: T) -> T { T.floor(x) }
+    @inlinable public static func ceil<T: RealScalar>(_ x: T) -> T { T.ceil(x) }
+    @inlinable public static func add<T: RealScalar>(_ a: T, _ b: T) -> T { a + b }
+    @inlinable public static func sub<T: RealScalar>(_ a: T, _ b: T) -> T { a - b }
+    @inlinable public static func mul<T: RealScalar>(_ a: T, _ b: T) -> T { a * b }
+    /// a / b, IEEE (x/0 = ±inf, 0/0 = NaN). C: `a / b`.
+    @inlinable public static func div<T: RealScalar>(_ a: T, _ b: T) -> T { a / b }
+    @inlinable public static func pow<T: RealScalar>(_ a: T, _ b: T) -> T { T.pow(a, b) }
+    @inlinable public static func atan2<T: RealScalar>(_ a: T, _ b: T) -> T { T.atan2(a, b) }
+
+    // MARK: Real, composite (written once; the C emitter copies these formulas)
+
+    /// Logistic function.
+    /// ```
+    /// sigmoid(x) = 1 / (1 + exp(−x))
+    /// ```
+    /// C: `1.0f / (1.0f + expf(-x))`. Saturates to 0 for x → −inf (exp(−x) = inf) and to 1
+    /// for x → +inf; NaN stays NaN.
+    @inlinable public static func sigmoid<T: RealScalar>(_ x: T) -> T {
+        1 / (1 + T.exp(-x))
+    }
+
+    /// ln(1 + eˣ), stable for large |x|.
+    /// ```
+    /// softplus(x) = (x > 0 ? x : 0) + log1p(exp(−|x|))
+    /// ```
+    /// C: `(x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x)))`. NaN gives NaN (through the second
+    /// term); +inf gives +inf; −inf gives +0.
+    @inlinable public static func softplus<T: RealScalar>(_ x: T) -> T {
+        (x > 0 ? x : 0) + T.log1p(T.exp(-x.magnitude))
+    }
+
+    /// Rectified linear unit.
+    /// ```
+    /// relu(x) = x    if x > 0
+    ///           x    if x is NaN
+    ///           +0   otherwise (so relu(−0) = +0)
+    /// ```
+    /// C: `x > 0 ? x : (x != x ? x : 0.0f)`.
+    @inlinable public static func relu<T: RealScalar>(_ x: T) -> T {
+        if x > 0 { return x }
+        if x.isNaN { return x }
+        return 0
+    }
+
+    /// Reciprocal square root.
+    /// ```
+    /// rsqrt(x) = 1 / sqrt(x)
+    /// ```
+    /// C: `1.0f / sqrtf(x)` (two correctly rounded operations, not a hardware estimate).
+    @inlinable public static func rsqrt<T: RealScalar>(_ x: T) -> T { 1 / T.sqrt(x) }
+
+    /// ```
+    /// reciprocal(x) = 1 / x
+    /// ```
+    /// C: `1.0f / x`.
+    @inlinable public static func reciprocal<T: RealScalar>(_ x: T) -> T { 1 / x }
+
+    /// ```
+    /// square(x) = x · x
+    /// ```
+    /// C: `x * x`.
+    @inlinable public static func square<T: RealScalar>(_ x: T) -> T { x * x }
+
+    /// Sign.
+    /// ```
+    /// sign(x) = +1  if x > 0
+    ///           −1  if x < 0
+    ///           x   otherwise (+0 → +0, −0 → −0, NaN → NaN)
+    /// ```
+    /// C: `x > 0 ? 1.0f : (x < 0 ? -1.0f : x)`.
+    @inlinable public static func sign<T: RealScalar>(_ x: T) -> T {
+        if x > 0 { return 1 }
+        if x < 0 { return -1 }
+        return x
+    }
+
+    /// Elementwise maximum, NaN-propagating (unlike C `fmax`).
+    /// ```
+    /// maximum(a, b) = a        if a is NaN
+    ///                 b        if b is NaN
+    ///                 b        if b > a
+    ///                 a        otherwise (ties, including −0 vs +0, return a)
+    /// ```
+    /// C: `a != a ? a : (b != b ? b : (b > a ? b : a))`.
+    @inlinable public static func maximum<T: RealScalar>(_ a: T, _ b: T) -> T {
+        if a.isNaN { return a }
+        if b.isNaN { return b }
+        return b > a ? b : a
+    }
+
+    /// Elementwise minimum, NaN-propagating (unlike C `fmin`).
+    /// ```
+    /// minimum(a, b) = a        if a is NaN
+    ///                 b        if b is NaN
+    ///                 b        if b < a
+    ///                 a        otherwise (ties, including −0 vs +0, return a)
+    /// ```
+    /// C: `a != a ? a : (b != b ? b : (b < a ? b : a))`.
+    @inlinable public static func minimum<T: RealScalar>(_ a: T, _ b: T) -> T {
+        if a.isNaN { return a }
+        if b.isNaN { return b }
+        return b < a ? b : a
+    }
+
+    // MARK: Int64 (wrapping two's-complement arithmetic; never traps)
+
+    /// −x, wrapping: `neg(Int64.min) == Int64.min`. C: `(int64_t)(0 - (uint64_t)x)`.
+    @inlinable public static func neg(_ x: Int64) -> Int64 { 0 &- x }
+    /// |x|, wrapping: `abs(Int64.min) == Int64.min`. C: `x < 0 ? (int64_t)(0 - (uint64_t)x) : x`.
+    @inlinable public static func abs(_ x: Int64) -> Int64 { x < 0 ? 0 &- x : x }
+    /// −1, 0 or +1.
+    @inlinable public static func sign(_ x: Int64) -> Int64 { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+    /// x·x, wrapping.
+    @inlinable public static func square(_ x: Int64) -> Int64 { x &* x }
+    /// x if x > 0, else 0.
+    @inlinable public static func relu(_ x: Int64) -> Int64 { x > 0 ? x : 0 }
+    /// a + b, wrapping. C: `(int64_t)((uint64_t)a + (uint64_t)b)`.
+    @inlinable public static func add(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
+    /// a − b, wrapping.
+    @inlinable public static func sub(_ a: Int64, _ b: Int64) -> Int64 { a &- b }
+    /// a · b, wrapping.
+    @inlinable public static func mul(_ a: Int64, _ b: Int64) -> Int64 { a &* b }
+    /// The larger of a and b (a on a tie).
+    @inlinable public static func maximum(_ a: Int64, _ b: Int64) -> Int64 { b > a ? b : a }
+    /// The smaller of a and b (a on a tie).
+    @inlinable public static func minimum(_ a: Int64, _ b: Int64) -> Int64 { b < a ? b : a }
+
+    // MARK: Conversions (the `cast` op and `const` materialization)
+
+    /// Real → i64: truncation toward zero; NaN, ±inf and values whose truncation is outside
+    /// the Int64 range give 0.
+    /// ```
+    /// toInt64(x) = trunc(x)  if −2⁶³ ≤ trunc(x) < 2⁶³
+    ///              0         otherwise (NaN, ±inf, out of range)
+    /// ```
+    /// C: `(x >= -0x1p63 && x < 0x1p63) ? (int64_t)x : 0` (the comparison is false for NaN).
+    @inlinable public static func toInt64<T: RealScalar>(_ x: T) -> Int64 {
+        guard x >= -0x1p63, x < 0x1p63 else { return 0 }
+        return Int64(x)
+    }
+}
+
+// MARK: - Accumulation (sums, products, matmul, cumsum)
+
+/// Element types that can be added and multiplied by the reduction and linear-algebra
+/// kernels: `Float`, `Double` (IEEE) and `Int64` (wrapping). Accumulators start at
+/// `kernelZero` (+0) and add in increasing index order.
+public protocol KernelNumber: Sendable {
+    static var kernelZero: Self { get }
+    static var kernelOne: Self { get }
+    /// The identity of `max` over no elements: −inf for reals, `Int64.min` for i64.
+    static var kernelLowest: Self { get }
+    /// The identity of `min` over no elements: +inf for reals, `Int64.max` for i64.
+    static var kernelHighest: Self { get }
+    static func kernelAdd(_ a: Self, _ b: Self) -> Self
+    static func kernelMul(_ a: Self, _ b: Self) -> Self
+    static func kernelMaximum(_ a: Self, _ b: Self) -> Self
+    static func kernelMinimum(_ a: Self, _ b: Self) -> Self
+}
+
+extension KernelNumber where Self: RealScalar {
+    @inlinable public static var kernelZero: Self { 0 }
+    @inlinable public static var kernelOne: Self { 1 }
+    @inlinable public static var kernelLowest: Self { -Self.infinity }
+    @inlinable public static var kernelHighest: Self { Self.infinity }
+    @inlinable public static func kernelAdd(_ a: Self, _ b: Self) -> Self { a + b }
+    @inlinable public static func kernelMul(_ a: Self, _ b: Self) -> Self { a * b }
+    @inlinable public static func kernelMaximum(_ a: Self, _ b: Self) -> Self { ScalarMath.maximum(a, b) }
+    @inlinable public static func kernelMinimum(_ a: Self, _ b: Self) -> Self { ScalarMath.minimum(a, b) }
+}
+
+extension Float: KernelNumber {}
+extension Double: KernelNumber {}
+
+extension Int64: KernelNumber {
+    @inlinable public static var kernelZero: Int64 { 0 }
+    @inlinable public static var kernelOne: Int64 { 1 }
+    @inlinable public static var kernelLowest: Int64 { .min }
+    @inlinable public static var kernelHighest: Int64 { .max }
+    @inlinable public static func kernelAdd(_ a: Int64, _ b: Int64) -> Int64 { a &+ b }
+    @inlinable public static func kernelMul(_ a: Int64, _ b: Int64) -> Int64 { a &* b }
+    @inlinable public static func kernelMaximum(_ a: Int64, _ b: Int64) -> Int64 { ScalarMath.maximum(a, b) }
+    @inlinable public static func kernelMinimum(_ a: Int64, _ b: Int64) -> Int64 { ScalarMath.minimum(a, b) }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class GradRuntimeTestsPlaceholder: XCTestCase { func testBuilds() {} }
