@@ -1,3 +1,4 @@
+import Foundation
 /// The backends a function can be compiled for.
 public enum Backend: String, CaseIterable, Sendable {
     /// The reference evaluator: slow, obviously correct.
@@ -67,7 +68,15 @@ public func compile(_ function: Function, backend: Backend = .bytecode, options:
             for (name, t) in zip(names, inputs) { named[name] = t }
             return try ReferenceEvaluator.run(lowered, inputs: named)
         }
-    case .bytecode, .c:
+    case .bytecode:
+        let vm = try VirtualMachine(BytecodeProgram(function: lowered), limits: VMLimits(maxArenaBytes: Int.max))
+        let lock = NSLock()
+        return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
+            lock.lock()
+            defer { lock.unlock() }
+            return try vm.run(inputs)
+        }
+    case .c:
         throw Diagnostic(.other("the \(backend.rawValue) backend is not available yet"))
     }
 }
