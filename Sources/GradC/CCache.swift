@@ -1,3 +1,4 @@
+import GradRuntime
 import Foundation
 #if canImport(Glibc)
 import Glibc
