@@ -73,7 +73,7 @@ struct CWriter {
     }
 
     mutating func open(_ s: String) {
-        line(s + " {")
+        line(s.isEmpty ? "{" : s + " {")
         level += 1
     }
 
