@@ -88,6 +88,14 @@ public final class CKernel: @unchecked Sendable {
         return result
     }
 
+    /// Calls the C function on raw buffers with no checks (the ABI of model.h, with this
+    /// kernel's workspace): for benchmarks and callers that manage their own memory.
+    public func callUnchecked(_ inputs: UnsafePointer<UnsafeRawPointer?>, _ outputs: UnsafePointer<UnsafeMutableRawPointer?>) -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        return entry(inputs, outputs, workspace)
+    }
+
     static func zeros(_ t: TensorType) -> Tensor.Storage {
         let n = t.count
         switch t.dtype {
@@ -100,7 +108,7 @@ public final class CKernel: @unchecked Sendable {
 }
 
 /// Calls `body` with the base addresses of every storage (kept alive and pinned meanwhile).
-func withRawPointers<R>(_ storages: [Tensor.Storage], _ body: ([UnsafeRawPointer?]) -> R) -> R {
+public func withRawPointers<R>(_ storages: [Tensor.Storage], _ body: ([UnsafeRawPointer?]) -> R) -> R {
     var pointers: [UnsafeRawPointer?] = []
     pointers.reserveCapacity(storages.count)
     func step(_ i: Int) -> R {
