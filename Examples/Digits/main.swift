@@ -16,7 +16,7 @@
 // accuracy curves are written as an SVG plot (no dependencies).
 //
 //   swift run -c release Digits                 # 30 epochs, prints the held-out accuracy
-//   swift run Digits --quick                     # 3 epochs (what CI runs)
+//   swift run Digits --quick                     # 1 epoch (what CI runs)
 //   swift run Digits --epochs 10 --svg curves.svg --data path/to/digits.csv
 //
 // Data: UCI "Optical Recognition of Handwritten Digits" test set (E. Alpaydin, C. Kaynak;
@@ -52,7 +52,7 @@ func parseSettings(_ args: [String]) -> Settings {
         switch args[i] {
         case "--quick":
             s.quick = true
-            s.epochs = 3
+            s.epochs = 1
         case "--epochs":
             guard let n = Int(value()), n > 0 else { fail("--epochs needs a positive integer") }
             s.epochs = n
@@ -216,19 +216,19 @@ func accuracy(_ predict: Executable, _ params: [Tensor], _ data: Dataset) throws
 
 /// One panel: axes, ticks, and a polyline per series, all hand-written SVG.
 func panel(x0: Double, title: String, series: [(String, String, [Double])], yMax: Double, yLabel: (Double) -> String) -> String {
-    let (w, h, left, top) = (380.0, 260.0, 55.0, 40.0)
+    let (w, h, left, top) = (380.0, 260.0, 55.0, 52.0)
     let n = series.map { $0.2.count }.max() ?? 1
     func px(_ i: Int) -> Double { x0 + left + (n > 1 ? Double(i) / Double(n - 1) : 0) * (w - left - 15) }
     func py(_ v: Double) -> Double { top + (1 - min(Swift.max(v / yMax, 0), 1)) * (h - top - 35) }
     var s = "<text x=\"\(x0 + w / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(title)</text>\n"
     let axisY = py(0)
-    s += "<line x1=\"\(px(0))\" y1=\"\(axisY)\" x2=\"\(x0 + w - 15)\" y2=\"\(axisY)\" stroke=\"black\"/>\n"
-    s += "<line x1=\"\(px(0))\" y1=\"\(top)\" x2=\"\(px(0))\" y2=\"\(axisY)\" stroke=\"black\"/>\n"
-    for k in 0...4 {
+    for k in 0...4 {   // grid lines and y ticks first, so the axes are drawn over them
         let v = yMax * Double(k) / 4
         s += "<line x1=\"\(px(0) - 4)\" y1=\"\(py(v))\" x2=\"\(x0 + w - 15)\" y2=\"\(py(v))\" stroke=\"#ddd\"/>\n"
         s += "<text x=\"\(px(0) - 7)\" y=\"\(py(v) + 4)\" text-anchor=\"end\" font-size=\"11\">\(yLabel(v))</text>\n"
     }
+    s += "<line x1=\"\(px(0))\" y1=\"\(axisY)\" x2=\"\(x0 + w - 15)\" y2=\"\(axisY)\" stroke=\"black\"/>\n"
+    s += "<line x1=\"\(px(0))\" y1=\"\(top)\" x2=\"\(px(0))\" y2=\"\(axisY)\" stroke=\"black\"/>\n"
     let step = Swift.max(1, n / 6)
     for i in stride(from: 0, to: n, by: step) {
         s += "<line x1=\"\(px(i))\" y1=\"\(axisY)\" x2=\"\(px(i))\" y2=\"\(axisY + 4)\" stroke=\"black\"/>\n"
@@ -238,9 +238,9 @@ func panel(x0: Double, title: String, series: [(String, String, [Double])], yMax
     for (k, (name, color, values)) in series.enumerated() {
         let points = values.enumerated().map { "\(px($0.offset)),\(py($0.element))" }.joined(separator: " ")
         s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points)\"/>\n"
-        let ly = top + 4 + 16 * Double(k)
-        s += "<line x1=\"\(x0 + w - 110)\" y1=\"\(ly)\" x2=\"\(x0 + w - 90)\" y2=\"\(ly)\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
-        s += "<text x=\"\(x0 + w - 85)\" y=\"\(ly + 4)\" font-size=\"11\">\(name)</text>\n"
+        let lx = x0 + left + 10 + 100 * Double(k)   // legend in a row between the title and the plot
+        s += "<line x1=\"\(lx)\" y1=\"38\" x2=\"\(lx + 20)\" y2=\"38\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+        s += "<text x=\"\(lx + 25)\" y=\"42\" font-size=\"11\">\(name)</text>\n"
     }
     return s
 }
