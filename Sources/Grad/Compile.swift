@@ -11,8 +11,11 @@ public enum Backend: String, CaseIterable, Sendable {
 /// Options of `compile`.
 public struct CompileOptions: Sendable {
     public var optimizer = OptimizerOptions()
-    public init(optimizer: OptimizerOptions = OptimizerOptions()) {
+    /// Functions whose values together need more bytes are refused before allocating.
+    public var memoryLimit = defaultMemoryLimit
+    public init(optimizer: OptimizerOptions = OptimizerOptions(), memoryLimit: Int = defaultMemoryLimit) {
         self.optimizer = optimizer
+        self.memoryLimit = memoryLimit
     }
 }
 
@@ -59,6 +62,7 @@ public final class Executable {
 /// Expands derivative requests, optimizes and lowers `function` for `backend`.
 public func compile(_ function: Function, backend: Backend = .bytecode, options: CompileOptions = CompileOptions()) throws(Diagnostic) -> Executable {
     let lowered = try optimize(Differentiator.expand(function), options: options.optimizer)
+    try Pipeline.checkMemory(lowered, limit: options.memoryLimit)
     switch backend {
     case .reference:
         let names = lowered.parameters.map(\.name)

@@ -1,0 +1,120 @@
+import Foundation
+import Grad
+import TestSupport
+import XCTest
+
+/// Runs the built `gradc` executable as a user would.
+final class CLITests: XCTestCase {
+    var gradc: URL {
+        // The test bundle sits next to the products of the same build.
+        let products = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }
+            .map { URL(fileURLWithPath: $0.bundlePath).deletingLastPathComponent() }
+            ?? repositoryRoot.appendingPathComponent(".build/debug")
+        return products.appendingPathComponent("gradc")
+    }
+
+    func run(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = gradc
+        p.arguments = args
+        p.currentDirectoryURL = repositoryRoot
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func temporaryFile(_ text: String, name: String = "model.ir") throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let url = dir.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: gradc.path), "gradc not built at \(gradc.path)")
+    }
+
+    func testRunSeed() throws {
+        let r = try run(["run", "Examples/seed.ir", "--input", "x=4", "--input", "y=3"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("z: f64 = 0.0996761317174237"), r.out)
+        XCTAssertTrue(r.out.contains("dzdx: f64 = -0.00759400550878"), r.out)
+    }
+
+    func testRunWritesNPY() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-out-\(UUID().uuidString)").path
+        let r = try run(["run", "Examples/mlp.ir", "--output-dir", dir])
+        XCTAssertEqual(r.status, 0, r.err)
+        let w1 = try readNPYFile(dir + "/dloss_dw1.npy")
+        XCTAssertEqual(w1.shape, [64, 32])
+    }
+
+    func readNPYFile(_ path: String) throws -> Tensor {
+        try readNPY(path: path)
+    }
+
+    func testCheckPassesOnExamples() throws {
+        for model in ["Examples/seed.ir", "Examples/mlp.ir"] {
+            let r = try run(["check", model])
+            XCTAssertEqual(r.status, 0, r.out + r.err)
+            XCTAssertTrue(r.out.contains("0 failed"), r.out)
+        }
+    }
+
+    func testCheckFailsOnAWrongDerivative() throws {
+        // floor has zero gradient by convention; at a jump finite differences disagree.
+        let path = try temporaryFile("func f(x: f64) {\n  return grad(floor(x) * 3, x)\n}\n")
+        let r = try run(["check", path, "--input", "x=1"])
+        XCTAssertEqual(r.status, 1, r.out + r.err)
+        XCTAssertTrue(r.out.contains("FAIL"), r.out)
+    }
+
+    func testParseErrorHasLocationAndCaret() throws {
+        let path = try temporaryFile("func f(x: f64[2,3], w: f64[4,5]) {\n  return x @ w\n}\n")
+        let r = try run(["run", path])
+        XCTAssertEqual(r.status, 3)
+        XCTAssertTrue(r.err.contains("model.ir:2:12: error: shape mismatch in matmul: f64[2,3] @ f64[4,5]"), r.err)
+        XCTAssertTrue(r.err.contains("  return x @ w\n           ^"), r.err)
+    }
+
+    func testUsageErrors() throws {
+        XCTAssertEqual(try run(["frobnicate"]).status, 2)
+        XCTAssertEqual(try run(["run"]).status, 2)
+        XCTAssertEqual(try run(["run", "Examples/seed.ir", "--bogus"]).status, 2)
+        XCTAssertEqual(try run(["run", "Examples/seed.ir", "--input", "q=1"]).status, 2)
+        XCTAssertEqual(try run(["run", "/nonexistent.ir"]).status, 3)
+    }
+
+    func testEveryVerbHasHelp() throws {
+        for verb in ["run", "check", "emit"] {
+            let r = try run([verb, "--help"])
+            XCTAssertEqual(r.status, 0)
+            XCTAssertTrue(r.out.contains("usage: gradc \(verb)"), r.out)
+        }
+        XCTAssertTrue(try run(["--help"]).out.contains("exit codes"))
+    }
+
+    func testEmitStagesAndDot() throws {
+        let parsed = try run(["emit", "Examples/seed.ir", "--stage", "parsed"])
+        XCTAssertEqual(parsed.status, 0)
+        XCTAssertTrue(parsed.out.contains("= grad("), parsed.out)
+        let differentiated = try run(["emit", "Examples/seed.ir", "--stage", "differentiated"])
+        XCTAssertFalse(differentiated.out.contains("= grad("))
+        let dot = try run(["emit", "Examples/seed.ir", "--stage", "differentiated", "--format", "dot"])
+        XCTAssertTrue(dot.out.hasPrefix("digraph"), dot.out)
+    }
+
+    func testTrace() throws {
+        let r = try run(["run", "Examples/seed.ir", "--input", "x=4", "--input", "y=3", "--trace"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertTrue(r.out.contains("forward pass"))
+        XCTAssertTrue(r.out.contains("backward pass"))
+        XCTAssertTrue(r.out.contains("x = input()           -0.00759401"), r.out)
+    }
+}
