@@ -23,6 +23,7 @@ let package = Package(
         .executableTarget(name: "Digits", dependencies: ["Grad"], path: "Examples/Digits"),
         .executableTarget(name: "Newton", dependencies: ["Grad"], path: "Examples/Newton"),
         .executableTarget(name: "Iris", dependencies: ["Grad"], path: "Examples/Iris"),
+        .executableTarget(name: "Tour", dependencies: ["Grad"], path: "Examples/Tour"),
         .target(name: "TestSupport", dependencies: ["Grad"], path: "Tests/TestSupport"),
         .testTarget(name: "GradIRTests", dependencies: ["GradIR", "TestSupport"]),
         .testTarget(name: "GradAutodiffTests", dependencies: ["Grad", "TestSupport"]),
