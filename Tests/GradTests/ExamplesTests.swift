@@ -6,7 +6,7 @@ import XCTest
 /// The examples of `Examples/`, run in their quick modes.
 ///
 /// The `.ir` examples are evaluated in-process through the library. The Swift example programs
-/// (`Digits`, `Newton`, `Iris`) are executables; they are launched from the build products
+/// (`Digits`, `Newton`, `Iris`, `Tour`) are executables; they are launched from the build products
 /// directory (`swift build --build-tests` builds them), and their output is checked.
 final class ExamplesTests: XCTestCase {
     // MARK: .ir examples, in-process
@@ -129,6 +129,14 @@ final class ExamplesTests: XCTestCase {
         let output = try runExample("Iris", ["--quick"])
         let accuracy = try XCTUnwrap(number(after: "held-out accuracy: ", in: output), output)
         XCTAssertGreaterThan(accuracy, 80, output)
+    }
+
+    func testLibraryTour() throws {
+        let output = try runExample("Tour", [])
+        XCTAssertTrue(output.contains("z = 0.0996761317174237"), output)
+        XCTAssertTrue(output.contains("dzdy = -0.02791936015035"), output)
+        XCTAssertTrue(output.contains("caught: error: shape mismatch in matmul"), output)
+        XCTAssertFalse(output.contains("FAIL"), output)
     }
 
     // MARK: Helpers
