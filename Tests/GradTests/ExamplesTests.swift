@@ -139,6 +139,23 @@ final class ExamplesTests: XCTestCase {
         XCTAssertFalse(output.contains("FAIL"), output)
     }
 
+    /// Relative links of the README and docs/ point at files that exist.
+    func testDocumentationLinksResolve() throws {
+        let docs = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("docs").path)
+            .filter { $0.hasSuffix(".md") }.map { "docs/" + $0 }
+        for page in ["README.md"] + docs {
+            let text = try repositoryFile(page)
+            let base = repositoryRoot.appendingPathComponent(page).deletingLastPathComponent()
+            for part in text.components(separatedBy: "](").dropFirst() {
+                guard let close = part.firstIndex(of: ")") else { continue }
+                let target = String(part[..<close]).components(separatedBy: "#")[0]
+                if target.isEmpty || target.contains("://") || target.contains(" ") { continue }
+                let path = base.appendingPathComponent(target).standardizedFileURL.path
+                XCTAssertTrue(FileManager.default.fileExists(atPath: path), "\(page): broken link \(target)")
+            }
+        }
+    }
+
     // MARK: Helpers
 
     /// Runs a built example executable and returns its standard output; skips when it is not built.
