@@ -1,3 +1,4 @@
+import Foundation
 /// The backends a function can be compiled for.
 public enum Backend: String, CaseIterable, Sendable {
     /// The reference evaluator: slow, obviously correct.
@@ -11,8 +12,11 @@ public enum Backend: String, CaseIterable, Sendable {
 /// Options of `compile`.
 public struct CompileOptions: Sendable {
     public var optimizer = OptimizerOptions()
-    public init(optimizer: OptimizerOptions = OptimizerOptions()) {
+    /// Functions whose values together need more bytes are refused before allocating.
+    public var memoryLimit = defaultMemoryLimit
+    public init(optimizer: OptimizerOptions = OptimizerOptions(), memoryLimit: Int = defaultMemoryLimit) {
         self.optimizer = optimizer
+        self.memoryLimit = memoryLimit
     }
 }
 
@@ -59,6 +63,7 @@ public final class Executable {
 /// Expands derivative requests, optimizes and lowers `function` for `backend`.
 public func compile(_ function: Function, backend: Backend = .bytecode, options: CompileOptions = CompileOptions()) throws(Diagnostic) -> Executable {
     let lowered = try optimize(Differentiator.expand(function), options: options.optimizer)
+    try Pipeline.checkMemory(lowered, limit: options.memoryLimit)
     switch backend {
     case .reference:
         let names = lowered.parameters.map(\.name)
@@ -67,7 +72,20 @@ public func compile(_ function: Function, backend: Backend = .bytecode, options:
             for (name, t) in zip(names, inputs) { named[name] = t }
             return try ReferenceEvaluator.run(lowered, inputs: named)
         }
-    case .bytecode, .c:
-        throw Diagnostic(.other("the \(backend.rawValue) backend is not available yet"))
+    case .bytecode:
+        let vm = try VirtualMachine(BytecodeProgram(function: lowered), limits: VMLimits(maxArenaBytes: Int.max))
+        let lock = NSLock()
+        return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
+            lock.lock()
+            defer { lock.unlock() }
+            return try vm.run(inputs)
+        }
+    case .c:
+        // Emitted, compiled with the system cc through the per-user cache, loaded with dlopen.
+        let module = try CModule([lowered])
+        guard let kernel = module.kernels.first else { throw Diagnostic(.other("the C backend produced no function")) }
+        return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
+            try kernel.run(inputs)
+        }
     }
 }

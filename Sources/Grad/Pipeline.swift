@@ -49,3 +49,37 @@ public enum Pipeline {
         return last
     }
 }
+
+// MARK: Memory limit
+
+/// Default limit on the bytes a function's values may need (4 GiB); `--max-memory` changes it.
+public let defaultMemoryLimit = 4 << 30
+
+extension Pipeline {
+    /// Refuses, before anything is allocated, a function whose inputs and values together
+    /// would need more than `limit` bytes (a model with `f64[100000,100000]` would otherwise
+    /// exhaust memory instead of failing with a message).
+    public static func checkMemory(_ f: Function, limit: Int = defaultMemoryLimit) throws(Diagnostic) {
+        var total = 0
+        for node in f.nodes {
+            let (bytes, o1) = node.type.count.multipliedReportingOverflow(by: node.type.dtype.byteSize)
+            let (sum, o2) = total.addingReportingOverflow(bytes)
+            guard !o1, !o2, sum <= limit else {
+                throw Diagnostic(.other("function '\(f.name)' needs more than \(formatBytes(limit)) for its values (the value at \(node.location.isKnown ? "line \(node.location.line)" : "node") is \(node.type)); raise the limit with --max-memory BYTES if this is intended"), at: node.location)
+            }
+            total = sum
+        }
+    }
+}
+
+/// `1.5 GiB`-style size.
+public func formatBytes(_ n: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n)
+    var u = 0
+    while v >= 1024, u < units.count - 1 {
+        v /= 1024
+        u += 1
+    }
+    return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
+}

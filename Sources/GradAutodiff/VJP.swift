@@ -7,6 +7,10 @@
 /// `relu′(0) = 0`, `abs′(0) = 0`, ties of `max`/`min`/`maximum`/`minimum` share the gradient
 /// evenly; `sign`, `floor`, `ceil` have zero gradient; `pow(a, b)` gives 0 for the a-gradient
 /// where b = 0 and 0 for the b-gradient where a = 0; `sqrt′(0) = +inf`.
+///
+/// Where a local derivative is infinite (`sqrt`, `rsqrt`, `log`, `reciprocal` at 0, `div` by 0),
+/// a zero incoming gradient still sends back zero rather than 0·∞ = NaN, so a branch that
+/// `select` did not take stays out of the gradient: `grad(select(x > 0, sqrt(x), 0))` is 0 at 0.
 func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout GraphBuilder) throws(Diagnostic) -> [ValueID?] {
     let x = node.inputs.first ?? out
     func c(_ v: Double) throws(Diagnostic) -> ValueID { try b.scalar(v, like: out) }
@@ -15,6 +19,10 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout G
     func add(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.add, p, q) }
     func sub(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.sub, p, q) }
     func neg(_ p: ValueID) throws(Diagnostic) -> ValueID { try b.unary(.neg, p) }
+    /// `g ⊙ slope`, but exactly 0 where g is 0 (even where slope is infinite or NaN).
+    func scaled(_ product: ValueID) throws(Diagnostic) -> ValueID {
+        try b.add(.select, [b.binary(.eq, g, c(0)), c(0), product])
+    }
     func unbroadcast(_ v: ValueID, _ operand: Int) throws(Diagnostic) -> ValueID {
         try sumToShape(v, b.type(of: node.inputs[operand]).shape, &b)
     }
@@ -32,13 +40,13 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout G
     case .neg: return [try neg(g)]
     case .abs: return [try mul(g, b.unary(.sign, x))]
     case .exp: return [try mul(g, out)]
-    case .log: return [try div(g, x)]
+    case .log: return [try scaled(div(g, x))]
     case .log1p: return [try div(g, add(c(1), x))]
     case .expm1: return [try mul(g, add(out, c(1)))]
-    case .sqrt: return [try div(g, mul(c(2), out))]
-    case .rsqrt: return [try mul(g, mul(c(-0.5), div(out, x)))]
+    case .sqrt: return [try scaled(div(g, mul(c(2), out)))]
+    case .rsqrt: return [try scaled(mul(g, mul(c(-0.5), div(out, x))))]
     case .square: return [try mul(g, mul(c(2), x))]
-    case .reciprocal: return [try neg(mul(g, b.unary(.square, out)))]
+    case .reciprocal: return [try scaled(neg(mul(g, b.unary(.square, out))))]
     case .sin: return [try mul(g, b.unary(.cos, x))]
     case .cos: return [try neg(mul(g, b.unary(.sin, x)))]
     case .tan: return [try mul(g, add(c(1), b.unary(.square, out)))]
@@ -60,22 +68,21 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout G
         return [needs[0] ? try unbroadcast(mul(g, q), 0) : nil, needs[1] ? try unbroadcast(mul(g, p), 1) : nil]
     case .div:
         let q = node.inputs[1]
-        return [needs[0] ? try unbroadcast(div(g, q), 0) : nil,
-                needs[1] ? try unbroadcast(neg(div(mul(g, out), q)), 1) : nil]
+        return [needs[0] ? try unbroadcast(scaled(div(g, q)), 0) : nil,
+                needs[1] ? try unbroadcast(scaled(neg(div(mul(g, out), q))), 1) : nil]
     case .pow:
+        // Safe operands keep infinities out of the rules (and out of their derivatives):
+        // where b = 0 the a-slope is b·a^0 = 0, and where a = 0 the b-slope uses ln 1 = 0.
         let (base, exponent) = (node.inputs[0], node.inputs[1])
         var result: [ValueID?] = [nil, nil]
         if needs[0] {
-            // b·a^(b−1), defined as 0 where b = 0 (so x^0 has derivative 0 even at x = 0).
-            let slope = try mul(exponent, b.binary(.pow, base, sub(exponent, c(1))))
-            let safe = try b.add(.select, [b.binary(.eq, exponent, c(0)), c(0), slope])
-            result[0] = try unbroadcast(mul(g, safe), 0)
+            let safeExponent = try b.add(.select, [b.binary(.eq, exponent, c(0)), c(1), exponent])
+            let slope = try mul(exponent, b.binary(.pow, base, sub(safeExponent, c(1))))
+            result[0] = try unbroadcast(scaled(mul(g, slope)), 0)
         }
         if needs[1] {
-            // out·ln a, defined as 0 where a = 0 (0^y is flat in y for y > 0).
-            let slope = try mul(out, b.unary(.log, base))
-            let safe = try b.add(.select, [b.binary(.eq, base, c(0)), c(0), slope])
-            result[1] = try unbroadcast(mul(g, safe), 1)
+            let safeBase = try b.add(.select, [b.binary(.eq, base, c(0)), c(1), base])
+            result[1] = try unbroadcast(mul(g, mul(out, b.unary(.log, safeBase))), 1)
         }
         return result
     case .maximum, .minimum:

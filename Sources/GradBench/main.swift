@@ -1,8 +1,16 @@
 import Foundation
 
-/// Benchmarks are programs, not tests: `swift run -c release GradBench <name> [options]`.
+// GradBench: benchmark workloads, one function per workload set.
+//   swift run -c release GradBench vm      the bytecode VM vs the reference evaluator
+//   swift run -c release GradBench c       the C backend: call time, compile cold/warm
+//   swift run -c release GradBench scale   optimizer scale: Rosenbrock parse/differentiate/optimize
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
+case "vm":
+    runVMBenchmarks(Array(arguments.dropFirst()))
+case "c":
+    runCBenchmarks(Array(arguments.dropFirst()))
 case "scale":
     do {
         try ScaleBenchmark.run(Array(arguments.dropFirst()))
@@ -11,5 +19,6 @@ case "scale":
         exit(2)
     }
 default:
-    print("usage: GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
+    print("usage: GradBench vm | c [--quick] [--portable]")
+    print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
 }

@@ -14,11 +14,12 @@ enum CheckCommand {
       --input NAME=SPEC   as for gradc run (applies to functions that have that input)
       --seed N            seed for random inputs and sampled elements (default 1)
       --max-elements K    perturb at most K elements of each x (default 64)
+      --max-memory BYTES  refuse models whose values need more (default 4 GiB)
       --rtol R, --atol A  tolerances (default f64: 1e-6, 1e-7; f32: 1e-2, 1e-3)
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
-        let o = try Options(args, valued: ["--func", "--input", "--seed", "--max-elements", "--rtol", "--atol"], flags: ["--help", "-h"])
+        let o = try Options(args, valued: ["--max-memory", "--func", "--input", "--seed", "--max-elements", "--rtol", "--atol"], flags: ["--help", "-h"])
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
@@ -47,6 +48,8 @@ enum CheckCommand {
             let specs = (o.values["--input"] ?? []).filter { spec in
                 f.parameters.contains { spec.hasPrefix($0.name + "=") }
             }
+            let limit = try memoryLimit(o)
+            try located(path) { try Pipeline.checkMemory(Differentiator.expand(f), limit: limit) }
             let inputs = try makeInputs(for: f, specs: specs, seed: options.seed)
             for r in try GradientChecker.check(f, inputs: inputs, options: options) {
                 total += 1
