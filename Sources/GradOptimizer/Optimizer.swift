@@ -121,7 +121,10 @@ public struct OptimizerOptions: Sendable {
 
 /// Optimizes a function whose derivative requests have been expanded. The parameters (their
 /// order is the ABI) and the outputs keep their names and types.
-public func optimize(_ function: Function, options: OptimizerOptions = OptimizerOptions()) throws(Diagnostic) -> Function {
+///
+/// The argument is `consuming`: a caller that passes `consume f` lets the optimizer free the
+/// original nodes as soon as the first pass has rebuilt them (peak memory on large graphs).
+public func optimize(_ function: consuming Function, options: OptimizerOptions = OptimizerOptions()) throws(Diagnostic) -> Function {
     var manager = PassManager(options: options)
     return try manager.run(function)
 }

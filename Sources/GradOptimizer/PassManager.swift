@@ -24,11 +24,11 @@ struct PassManager {
         return units
     }
 
-    mutating func run(_ function: Function) throws(Diagnostic) -> Function {
+    mutating func run(_ function: consuming Function) throws(Diagnostic) -> Function {
         let units = self.units
         guard !units.isEmpty else { return function }
         if options.verify { try verifyFunction(function, stage: "before optimization") }
-        var f = function
+        var f = consume function
         var version = 0
         var lastRun = [Int](repeating: -1, count: units.count)
         var round = 0
