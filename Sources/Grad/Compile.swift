@@ -81,6 +81,11 @@ public func compile(_ function: Function, backend: Backend = .bytecode, options:
             return try vm.run(inputs)
         }
     case .c:
-        throw Diagnostic(.other("the \(backend.rawValue) backend is not available yet"))
+        // Emitted, compiled with the system cc through the per-user cache, loaded with dlopen.
+        let module = try CModule([lowered])
+        guard let kernel = module.kernels.first else { throw Diagnostic(.other("the C backend produced no function")) }
+        return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
+            try kernel.run(inputs)
+        }
     }
 }

@@ -30,6 +30,8 @@ public struct CheckOptions: Sendable {
     /// Largest number of elements of x perturbed per derivative (chosen at random).
     public var maxElements: Int = 64
     public var seed: UInt64 = 1
+    /// Take finite differences of f32 functions in f64 (more accurate; on by default).
+    public var promoteF32 = true
     public init() {}
 }
 
@@ -87,7 +89,13 @@ public enum GradientChecker {
             probe = b.function
         }
         probe.outputs = [Output(name: "t", value: target)]
-        let probeFunction = try Differentiator.expand(probe)
+        // Finite differences of an f32 function run on its f64 twin: a step of ∛ε(f32) ≈ 5e-3
+        // would be too coarse (and would straddle kinks); the analytic side stays in f32.
+        var probeFunction = try Differentiator.expand(probe)
+        if options.promoteF32 {
+            probeFunction = promotedToF64(probeFunction)
+            probeInputs = probeInputs.mapValues { $0.dtype == .f32 ? Tensor($0.type.with(dtype: .f64), doubles: $0.doubles) : $0 }
+        }
         guard let x0 = probeInputs[xName] else { throw Diagnostic(.missingInput(xName)) }
         let xValues = x0.doubles
         let tCount = probeFunction.type(of: probeFunction.outputs[0].value).count
@@ -99,7 +107,7 @@ public enum GradientChecker {
             elements.shuffle(using: &rng)
             elements = Array(elements.prefix(options.maxElements)).sorted()
         }
-        let eps = dtype == .f32 ? Double(Float.ulpOfOne) : Double.ulpOfOne
+        let eps = dtype == .f32 && !options.promoteF32 ? Double(Float.ulpOfOne) : Double.ulpOfOne
         let rtol = options.relativeTolerance ?? (dtype == .f32 ? 1e-2 : 1e-6)
         let atol = options.absoluteTolerance ?? (dtype == .f32 ? 1e-3 : 1e-7)
         var maxAbs = 0.0
@@ -141,4 +149,14 @@ public enum GradientChecker {
         return DerivativeCheck(label: label(f, id), type: node.type, compared: elements.count * tCount,
                                maxAbsError: maxAbs, maxRelError: maxRel, passed: passed, note: note)
     }
+}
+
+/// The same function computing in f64 wherever it computed in f32.
+func promotedToF64(_ f: Function) -> Function {
+    var g = f
+    for i in g.nodes.indices {
+        if g.nodes[i].type.dtype == .f32 { g.nodes[i].type.dtype = .f64 }
+        if g.nodes[i].attrs.dtype == .f32 { g.nodes[i].attrs[.dtype] = .dtype(.f64) }
+    }
+    return g
 }

@@ -67,7 +67,8 @@ public struct GraphBuilder: Sendable {
 
     public mutating func reduce(_ op: Op, _ x: ValueID, axes: [Int]?, keepdims: Bool = false) throws(Diagnostic) -> ValueID {
         var attrs = Attributes()
-        if let axes { attrs[.axes] = .ints(axes) }
+        let rank = type(of: x).rank
+        if let axes { attrs[.axes] = .ints(axes.map { normalizeAxis($0, rank: rank) ?? $0 }) }
         if keepdims { attrs[.keepdims] = .bool(true) }
         return try add(op, [x], attrs)
     }

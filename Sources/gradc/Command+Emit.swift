@@ -3,7 +3,7 @@ import Grad
 
 enum EmitCommand {
     static let help = """
-    usage: gradc emit MODEL.ir [--stage parsed|differentiated|optimized] [--format ir|dot|bytecode] [--func NAME] [-O0|-O1|-O2]
+    usage: gradc emit MODEL.ir [--stage parsed|differentiated|optimized] [--format ir|dot|bytecode|c|h] [--func NAME] [-O0|-O1|-O2]
 
     Prints the model at a stage of the pipeline.
 
@@ -15,6 +15,7 @@ enum EmitCommand {
                     bytecode: the VM disassembly of one function (always optimized):
                     arena layout, then one line per instruction with its result and
                     operand registers (buffer:type) and the IR node(s) it comes from
+                    c: the generated C of every function (optimized), h: its header
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
@@ -41,8 +42,12 @@ enum EmitCommand {
         case "bytecode":
             let optimized = try Pipeline.lower(module, to: .optimized, options: optimizerOptions(o))
             print(try BytecodeProgram(function: Pipeline.function(optimized, named: nil)).disassembly(), terminator: "")
+        case "c", "h":
+            let optimized = try Pipeline.lower(module, to: .optimized, options: optimizerOptions(o))
+            let source = try emitC(optimized.functions)
+            print(o.value("--format") == "c" ? source.source : source.header, terminator: "")
         case let other:
-            throw UsageError(message: "unknown format '\(other)': expected ir, dot or bytecode")
+            throw UsageError(message: "unknown format '\(other)': expected ir, dot, bytecode, c or h")
         }
         return .ok
     }

@@ -3,7 +3,7 @@ import Grad
 
 enum RunCommand {
     static let help = """
-    usage: gradc run MODEL.ir [--func NAME] [--backend reference|bytecode] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [--trace] [-O0|-O1|-O2]
+    usage: gradc run MODEL.ir [--func NAME] [--backend reference|bytecode|c] [--portable] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [--trace] [-O0|-O1|-O2]
            gradc run MODEL.gbc [--input NAME=SPEC]… [--seed N] [--output-dir DIR]
 
     Evaluates a function (default: the last one in the file) and prints each output:
@@ -11,7 +11,9 @@ enum RunCommand {
     `gradc compile --backend bytecode`) runs on the bytecode VM.
 
       --func NAME         the function to run
-      --backend B         reference (default) or bytecode (the VM)
+      --backend B         reference (default), bytecode (the VM) or c (generated C compiled
+                          by the system cc, cached; see gradc cache --help)
+      --portable          c: compile without -march=native
       --input NAME=SPEC   SPEC is a .npy file, a number (fills the tensor), [v,v,…] (row-major)
                           or random (uniform in [-1, 1)); inputs not given are random
       --seed N            seed for random inputs (default 1)
@@ -24,7 +26,7 @@ enum RunCommand {
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
-        let o = try Options(args, valued: ["--max-memory", "--func", "--input", "--seed", "--output-dir", "--backend"], flags: ["--help", "-h", "-O0", "-O1", "-O2", "--trace"])
+        let o = try Options(args, valued: ["--max-memory", "--func", "--input", "--seed", "--output-dir", "--backend"], flags: ["--help", "-h", "-O0", "-O1", "-O2", "--trace", "--portable"])
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
@@ -59,8 +61,18 @@ enum RunCommand {
         case "bytecode":
             let vm = try VirtualMachine(BytecodeProgram(function: function), limits: VMLimits(maxArenaBytes: Int.max))
             outputs = try vm.run(function.parameters.compactMap { inputs[$0.name] })
+        case "c":
+            let module: CModule
+            do {
+                module = try CModule([function], options: CBackendOptions(portable: o.has("--portable")))
+            } catch {
+                printError(error.description)
+                return .backendFailed
+            }
+            guard let kernel = module.kernels.first else { throw Diagnostic(.other("the C backend produced no function")) }
+            outputs = try kernel.run(function.parameters.compactMap { inputs[$0.name] })
         case let other:
-            throw UsageError(message: "unknown backend '\(other)': expected reference or bytecode")
+            throw UsageError(message: "unknown backend '\(other)': expected reference, bytecode or c")
         }
         try printOutputs(function.outputs.map(\.name), outputs, dir: o.value("--output-dir"))
         return .ok

@@ -1,0 +1,113 @@
+import Grad
+
+/// Generates random well-typed functions for differential testing: every op family,
+/// broadcasting, fan-out, ranks 0–3, f32 and f64. Seeded and reproducible.
+///
+/// The graphs stay in the smooth interior of every op (domains are guarded with softplus,
+/// ties are unlikely) so finite differences are a fair judge of the gradients.
+public struct RandomGraphGenerator {
+    var rng: SplitMix64
+    public let dtype: DType
+    var fb: FunctionBuilder
+    var pool: [Value] = []
+    public private(set) var inputs: [String: Tensor] = [:]
+    var params: [Value] = []
+    var weights: [Value] = []
+
+    public init(seed: UInt64) {
+        rng = SplitMix64(seed: seed)
+        dtype = seed % 3 == 0 ? .f32 : .f64
+        fb = FunctionBuilder("random\(seed)")
+    }
+
+    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &rng) }
+    mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
+
+    mutating func randomShape() -> [Int] {
+        (0..<int(0...3)).map { _ in int(1...3) }
+    }
+
+    /// A positive version of `v` (softplus(v) + 0.5), for ops with restricted domains.
+    mutating func positive(_ v: Value) throws -> Value {
+        try apply(.softplus, v) + 0.5
+    }
+
+    /// Builds a function and returns it with the loss's gradient (and sometimes a Hessian)
+    /// requested for every input.
+    public mutating func generate(steps: Int = 12) throws -> Function {
+        let inputCount = int(1...3)
+        for k in 0..<inputCount {
+            let shape = randomShape()
+            let v = try fb.input("x\(k)", dtype, shape)
+            params.append(v)
+            pool.append(v)
+            inputs["x\(k)"] = Tensor.random(TensorType(dtype, shape), range: -1...1, using: &rng)
+        }
+        // Weights for matmuls, declared up front: parameters come first in canonical form.
+        for k in 1...3 {
+            let w = try fb.input("w\(k)", dtype, [k, 4 - k])
+            params.append(w)
+            weights.append(w)
+            inputs["w\(k)"] = Tensor.random(w.type, range: -1...1, using: &rng)
+        }
+        for _ in 0..<steps {
+            if let v = try? step() { pool.append(v) }
+        }
+        // Loss: a weighted sum of the last values (fan-out makes earlier ones feed several).
+        var loss = try sum(pool[pool.count - 1])
+        for v in pool.suffix(3).dropLast() {
+            loss = try loss + sum(v) * 0.5
+        }
+        try fb.output(loss, "loss")
+        try fb.output(fb.grad(of: loss, wrt: params))
+        if let small = params.first(where: { $0.type.count <= 4 }), int(0...1) == 0 {
+            try fb.output(fb.hessian(of: loss, wrt: small), "hessian")
+        }
+        return fb.function
+    }
+
+    mutating func step() throws -> Value {
+        let a = pick(pool)
+        switch int(0...9) {
+        case 0, 1:
+            let op = pick([Op.neg, .exp, .sin, .cos, .tanh, .sigmoid, .softplus, .erf, .square, .expm1, .abs, .relu])
+            if op == .exp || op == .expm1 { return try apply(op, apply(.tanh, a)) }
+            return try apply(op, a)
+        case 2:
+            let op = pick([Op.log, .sqrt, .rsqrt, .reciprocal, .log1p])
+            return try apply(op, positive(a))
+        case 3, 4:
+            let b = pick(pool.filter { broadcastShapes($0.shape, a.shape) != nil })
+            let op = pick([Op.add, .sub, .mul, .maximum, .minimum, .atan2])
+            return try fb.apply(op, [a, b])
+        case 5:
+            let b = pick(pool.filter { broadcastShapes($0.shape, a.shape) != nil })
+            return int(0...1) == 0 ? try a / positive(b) : try fb.apply(.pow, [positive(a), b])
+        case 6:
+            guard a.type.rank > 0 else { return try a * a }
+            let op = pick([Op.sum, .mean, .max, .min, .logsumexp, .prod])
+            let axis = int(0...(a.type.rank - 1))
+            var attrs = Attributes([.axes: .ints([axis])])
+            if int(0...1) == 0 { attrs[.keepdims] = .bool(true) }
+            return try fb.apply(op, [a], attrs)
+        case 7:
+            guard a.type.rank >= 1, a.shape[a.type.rank - 1] <= 3 else { return try a * 2 }
+            let k = a.shape[a.type.rank - 1]
+            let w = weights[k - 1]
+            let lhs = a.type.rank == 1 ? try a.reshaped([1, k]) : a
+            return try lhs.matmul(w)
+        case 8:
+            guard a.type.rank >= 1 else { return try select(fb.apply(.gt, [a, fb.constant(0, dtype)]), a, a * a) }
+            switch int(0...4) {
+            case 0: return try a.transposed()
+            case 1: return try fb.apply(.cumsum, [a], Attributes([.axis: .int(a.type.rank - 1)]))
+            case 2: return try softmax(a)
+            case 3: return try a.sliced(axis: 0, 0, nil, step: 2)
+            default: return try fb.apply(.concat, [a, a * 0.5], Attributes([.axis: .int(0)]))
+            }
+        default:
+            let b = pick(pool.filter { broadcastShapes($0.shape, a.shape) != nil })
+            return try select(fb.apply(.lt, [a, b]), a * b, a - b)
+        }
+    }
+}
