@@ -6,9 +6,6 @@ public struct GraphBuilder: Sendable {
     public var role: NodeRole = .forward
     /// Location given to new nodes.
     public var location: SourceLocation = .unknown
-    /// The parameter names, to refuse duplicates in O(1) (see `parameter`).
-    private var parameterNames: Set<String> = []
-    private var parameterNamesFor: ValueID? = nil
 
     public init(_ function: Function) {
         self.function = function
@@ -25,20 +22,10 @@ public struct GraphBuilder: Sendable {
         guard checkedElementCount(type.shape) != nil else {
             throw Diagnostic(.invalidShape("\(type) (dimensions must be ≥ 0, rank ≤ \(maxRank), at most \(maxElementCount) elements)"), at: location)
         }
-        // A set of the names, rebuilt when `function.parameters` was changed from outside
-        // (a linear scan per parameter made N parameters quadratic).
-        if parameterNames.count != function.parameters.count || parameterNamesFor != function.parameters.last?.value {
-            parameterNames = Set(function.parameters.map(\.name))
+        if function.parameters.contains(where: { $0.name == name }) {
+            throw Diagnostic(.duplicateName(name), at: location)
         }
-        if parameterNames.contains(name) || parameterNames.count != function.parameters.count {
-            if function.parameters.contains(where: { $0.name == name }) {
-                throw Diagnostic(.duplicateName(name), at: location)
-            }
-        }
-        let id = function.addParameter(name, type, at: location)
-        parameterNames.insert(name)
-        parameterNamesFor = id
-        return id
+        return function.addParameter(name, type, at: location)
     }
 
     /// Appends `op(inputs, attrs)` after checking it with the op's type rule.
