@@ -5,7 +5,8 @@ import GradRuntime
 public struct CBackendOptions: Sendable, Hashable {
     /// `-O2` or `-O3` (the default).
     public var optimization: String
-    /// Drop `-march=native` (code that runs on any CPU of the architecture).
+    /// Drop `-march=native` (code that runs on any CPU of the architecture) and fused
+    /// multiply-add in the matmul kernel (every result bit for bit the reference's).
     public var portable: Bool
     public var emit: CEmitOptions
 
@@ -49,7 +50,9 @@ public final class CModule: @unchecked Sendable {
     /// Emits, compiles (through the cache) and loads `functions` (already expanded).
     public init(_ functions: [Function], options: CBackendOptions = CBackendOptions(),
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws(Diagnostic) {
-        let src = try emitC(functions, options: options.emit)
+        var emit = options.emit
+        if options.portable { emit.fma = false }
+        let src = try emitC(functions, options: emit)
         let compiler = try CCompiler.find(environment: environment)
         let cache = try CCache.open(environment: environment)
         let flags = options.flags(threads: src.usesThreads)

@@ -23,12 +23,27 @@ final class FunctionEmitter {
     var locals: [ValueID: String] = [:]
     /// Rank-0 values produced by scalar steps that must also be written to their buffer.
     var stored: Set<ValueID> = []
+    /// 2-D transposes that only feed matrix products: never materialized, the products read
+    /// their operand through swapped strides.
+    let stridedTransposes: Set<ValueID>
+    /// Bytes of the plan's buffers (the matmul packing scratch follows them).
+    let scratchOffset: Int
+    /// Bytes of workspace the function needs: the plan's buffers and the packing scratch.
+    let workspaceBytes: Int
 
     init(plan: ExecutionPlan, index: Int, options: CEmitOptions) {
         self.plan = plan
         self.f = plan.function
         self.index = index
         self.options = options
+        stridedTransposes = findStridedTransposes(plan)
+        scratchOffset = (plan.workspaceBytes + 63) / 64 * 64
+        var scratch = 0
+        for step in plan.steps {
+            guard case .kernel(let id) = step, let shape = matmulShape(plan.function, id) else { continue }
+            scratch = max(scratch, matmulScratchBytes(shape.dtype, m: shape.m, n: shape.n, k: shape.k, threads: options.threads))
+        }
+        workspaceBytes = scratchOffset + scratch
     }
 
     var fn: String { "GRADCPFX_\(index)" }
@@ -73,16 +88,16 @@ final class FunctionEmitter {
                 first = last
             }
         }
-        w.line("/* Function \(index): \(f.parameters.count) inputs, \(f.outputs.count) outputs, \(plan.steps.count) steps, \(plan.workspaceBytes) bytes of workspace. */")
+        w.line("/* Function \(index): \(f.parameters.count) inputs, \(f.outputs.count) outputs, \(plan.steps.count) steps, \(workspaceBytes) bytes of workspace. */")
         w.open("int \(fn)(const void *const *inputs, void *const *outputs, void *workspace)")
         w.line("const void *const *in = inputs;")
         w.line("void *const *out = outputs;")
         w.line("unsigned char *ws = (unsigned char *)workspace;")
         w.line("void *owned = NULL;")
         w.line("(void)in; (void)out;")
-        if plan.workspaceBytes > 0 {
+        if workspaceBytes > 0 {
             w.open("if (ws == NULL)")
-            w.line("owned = malloc(\(plan.workspaceBytes));")
+            w.line("owned = malloc(\(workspaceBytes));")
             w.line("if (owned == NULL) return 1;")
             w.line("ws = (unsigned char *)owned;")
             w.close()
@@ -344,6 +359,61 @@ final class FunctionEmitter {
         try body(indices)
         for _ in nest.dims { w.close() }
     }
+}
+
+// MARK: - Matrix products
+
+/// Dtype and M, N, K of a floating-point 2-D `matmul` node (`nil` for other nodes).
+func matmulShape(_ f: Function, _ id: ValueID) -> (dtype: DType, m: Int, n: Int, k: Int)? {
+    let node = f.nodes[id]
+    guard node.op == .matmul, node.type.dtype.isFloat else { return nil }
+    let at = f.nodes[node.inputs[0]].type
+    let bt = f.nodes[node.inputs[1]].type
+    let m = at.rank >= 2 ? at.shape[at.rank - 2] : 1
+    let k = at.shape.last ?? 1
+    let n = bt.rank >= 2 ? bt.shape[bt.rank - 1] : 1
+    return (node.type.dtype, m, n, k)
+}
+
+/// The 2-D transposes of `plan` whose every reader is a 2-D floating-point `matmul` (not an
+/// output), such that the transpose's operand is still intact when the last product reads it:
+/// no step from the transpose up to that product writes into the operand's buffer.
+func findStridedTransposes(_ plan: ExecutionPlan) -> Set<ValueID> {
+    let f = plan.function
+    var stepOf: [ValueID: Int] = [:]
+    for (i, step) in plan.steps.enumerated() {
+        switch step {
+        case .kernel(let id): stepOf[id] = i
+        case .fused(let g, _): stepOf[g.root] = i
+        }
+    }
+    var candidates: [ValueID: Int] = [:]  // transpose → last reading step
+    var rejected: Set<ValueID> = []
+    for id in plan.schedule.order {
+        let node = f.nodes[id]
+        for input in node.inputs where f.nodes[input].op == .transpose {
+            let isProduct = node.op == .matmul && node.type.rank == 2 && node.type.dtype.isFloat
+                && f.nodes[input].type.rank == 2
+            if isProduct, let i = stepOf[id] {
+                candidates[input] = max(candidates[input] ?? -1, i)
+            } else {
+                rejected.insert(input)
+            }
+        }
+    }
+    var result: Set<ValueID> = []
+    for (t, lastRead) in candidates where !rejected.contains(t) && !plan.schedule.isOutput[t] {
+        guard let first = stepOf[t] else { continue }
+        let source = plan.storageRoot[f.nodes[t].inputs[0]]
+        var intact = true
+        if case .workspace(let slot, _)? = plan.locations[source] {
+            for v in plan.slots[slot].values where v != source {
+                if let i = stepOf[v], i >= first, i <= lastRead { intact = false }
+            }
+        }
+        if intact { result.insert(t) }
+    }
+    return result
 }
 
 // MARK: - Loop nests
