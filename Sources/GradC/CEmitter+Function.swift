@@ -23,6 +23,12 @@ final class FunctionEmitter {
     var locals: [ValueID: String] = [:]
     /// Rank-0 values produced by scalar steps that must also be written to their buffer.
     var stored: Set<ValueID> = []
+    /// C definition of each constant, and the constants whose memory some step reads.
+    var constantDefinitions: [ValueID: String] = [:]
+    var readConstants: Set<ValueID> = []
+    /// No comment per statement in straight-line scalar code (large scalar graphs: the
+    /// comments would be most of the source `cc` has to read).
+    var terseScalars = false
     /// 2-D transposes that only feed matrix products: never materialized, the products read
     /// their operand through swapped strides.
     let stridedTransposes: Set<ValueID>
@@ -53,7 +59,7 @@ final class FunctionEmitter {
     // MARK: - Top level
 
     func emit() throws(Diagnostic) {
-        try emitConstants()
+        try prepareConstants()
         let scalarMembers = plan.steps.map { scalarStepMembers($0) }
         // Chunks: consecutive steps, cut when the statement count passes the limit.
         var chunkOf: [Int] = []
@@ -69,6 +75,7 @@ final class FunctionEmitter {
             count += cost
         }
         let chunks = chunk + 1
+        terseScalars = chunks > 1
         computeStored(scalarMembers, chunkOf)
 
         let bodyArgs = "const void *const *in, void *const *out, unsigned char *ws"
@@ -118,6 +125,7 @@ final class FunctionEmitter {
         w.line("return 0;")
         w.close()
         w.line("")
+        w.text = usedConstantDefinitions() + w.text
     }
 
     /// Members of a step that runs as straight-line scalar code, or `nil`.
@@ -166,7 +174,9 @@ final class FunctionEmitter {
         }
         switch loc {
         case .input(let k): return "((const \(t) *)in[\(k)])"
-        case .constant(let c): return "\(fn)_c\(c)"
+        case .constant(let c):
+            readConstants.insert(c)
+            return "\(fn)_c\(c)"
         case .output(let k): return "((\(t) *)out[\(k)])"
         case .workspace(_, let offset): return "((\(t) *)(ws + \(offset)))"
         }
@@ -183,8 +193,11 @@ final class FunctionEmitter {
         }
     }
 
-    func emitConstants() throws(Diagnostic) {
+    /// Prepares the definition of every constant (written later, only if some step reads its
+    /// memory: splat constants are usually read as literals) and the literal of each splat.
+    func prepareConstants() throws(Diagnostic) {
         for c in plan.constants {
+            var w = CWriter()
             let node = f.nodes[c]
             let t = try evaluateOp(.const, node.attrs, [], resultType: node.type)
             let values = t.doubles
@@ -221,8 +234,14 @@ final class FunctionEmitter {
                 }
                 w.line("};")
             }
+            constantDefinitions[c] = w.text
         }
-        if !plan.constants.isEmpty { w.line("") }
+    }
+
+    /// The definitions of the constants whose memory the function reads.
+    func usedConstantDefinitions() -> String {
+        let used = plan.constants.filter { readConstants.contains($0) }
+        return used.compactMap { constantDefinitions[$0] }.joined() + (used.isEmpty ? "" : "\n")
     }
 
     // MARK: - Steps
@@ -288,7 +307,8 @@ final class FunctionEmitter {
             var operands: [String] = []
             for o in f.nodes[m].inputs { operands.append(try scalarOperand(o)) }
             let name = "s\(m)"
-            w.line("const \(cLocalType(type(m).dtype)) \(name) = \(try formula(m, operands)); /* " + describeNode(m) + " */")
+            let comment = terseScalars ? "" : " /* " + describeNode(m) + " */"
+            w.line("const \(cLocalType(type(m).dtype)) \(name) = \(try formula(m, operands));" + comment)
             locals[m] = name
         }
         var isOutput = false

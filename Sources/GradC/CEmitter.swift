@@ -13,7 +13,7 @@ public struct CEmitOptions: Sendable, Hashable {
     /// ulp. Off: every result is bit for bit the reference's.
     public var fma: Bool
 
-    public init(threads: Bool = true, chunkStatements: Int = 1500, fma: Bool = true) {
+    public init(threads: Bool = true, chunkStatements: Int = 400, fma: Bool = true) {
         self.threads = threads
         self.chunkStatements = chunkStatements
         self.fma = fma
@@ -41,6 +41,8 @@ public struct CModuleSource: Sendable {
     public var functions: [CFunctionABI]
     /// Whether the code calls pthreads (compile with `-pthread`).
     public var usesThreads: Bool
+    /// Whether some function is long straight-line scalar code, cut into several C functions.
+    public var straightLine: Bool
 }
 
 /// Emits C for already expanded (and optimized) functions, one exported C function each.
@@ -51,6 +53,7 @@ public func emitC(_ functions: [Function], options: CEmitOptions = CEmitOptions(
     var bodies = ""
     var needs: Set<DType> = []
     var threads = false
+    var straightLine = false
     var abis: [CFunctionABI] = []
     for (k, f) in functions.enumerated() {
         let plan = try ExecutionPlan(f)
@@ -59,6 +62,7 @@ public func emitC(_ functions: [Function], options: CEmitOptions = CEmitOptions(
         bodies += e.w.text
         needs.formUnion(e.matmulTypes)
         threads = threads || e.usesThreads
+        straightLine = straightLine || e.terseScalars
         abis.append(CFunctionABI(symbol: "GRADCPFX_\(k)", workspaceBytes: e.workspaceBytes,
                                  inputs: f.parameters.map { f.type(of: $0.value) },
                                  outputs: f.outputs.map { f.type(of: $0.value) }))
@@ -77,7 +81,7 @@ public func emitC(_ functions: [Function], options: CEmitOptions = CEmitOptions(
         + templ.replacingOccurrences(of: "GRADCPFX", with: prefix)
     for i in abis.indices { abis[i].symbol = abis[i].symbol.replacingOccurrences(of: "GRADCPFX", with: prefix) }
     let header = makeHeader(prefix: prefix, abis: abis, threads: threads, fma: options.fma && !needs.isEmpty, headerName: headerName)
-    return CModuleSource(source: c, header: header, prefix: prefix, functions: abis, usesThreads: threads)
+    return CModuleSource(source: c, header: header, prefix: prefix, functions: abis, usesThreads: threads, straightLine: straightLine)
 }
 
 private func makeHeader(prefix: String, abis: [CFunctionABI], threads: Bool, fma: Bool, headerName: String) -> String {
