@@ -4,63 +4,35 @@
 #include <string.h>
 #include <math.h>
 
-/* %7 = const : f64 */
-static const double gradc_8586ddec_0_c7[1] = {(0x1p+0)};
-/* %12 = const : f64 */
-static const double gradc_8586ddec_0_c12[1] = {(0x1p+0)};
 /* %20 = const : f64 */
-static const double gradc_8586ddec_0_c20[1] = {(0x1p+0)};
-/* %29 = const : f64 */
-static const double gradc_8586ddec_0_c29[1] = {(0x1p+1)};
-/* %32 = const : f64 */
-static const double gradc_8586ddec_0_c32[1] = {(0x1p+0)};
+static const double gradc_ad073943_0_c20[1] = {(0x1p+0)};
 /* %41 = const : f64[3] */
-static const double gradc_8586ddec_0_c41[3] = {
+static const double gradc_ad073943_0_c41[3] = {
     (0x1p+0), (0x0p+0), (0x0p+0),
 };
-/* %42 = const : f64 */
-static const double gradc_8586ddec_0_c42[1] = {(0x1p+0)};
 /* %48 = const : f64[3] */
-static const double gradc_8586ddec_0_c48[3] = {
+static const double gradc_ad073943_0_c48[3] = {
     (0x0p+0), (0x1p+0), (0x0p+0),
 };
-/* %49 = const : f64 */
-static const double gradc_8586ddec_0_c49[1] = {(0x1p+0)};
 /* %55 = const : f64[3] */
-static const double gradc_8586ddec_0_c55[3] = {
+static const double gradc_ad073943_0_c55[3] = {
     (0x0p+0), (0x0p+0), (0x1p+0),
 };
-/* %56 = const : f64 */
-static const double gradc_8586ddec_0_c56[1] = {(0x1p+0)};
-/* %63 = const : f64 */
-static const double gradc_8586ddec_0_c63[1] = {(0x1p+0)};
 /* %72 = const : f64[3] */
-static const double gradc_8586ddec_0_c72[3] = {
+static const double gradc_ad073943_0_c72[3] = {
     (0x1p+0), (0x0p+0), (0x0p+0),
 };
-/* %76 = const : f64 */
-static const double gradc_8586ddec_0_c76[1] = {(0x1p+1)};
-/* %79 = const : f64 */
-static const double gradc_8586ddec_0_c79[1] = {(0x1p+0)};
 /* %85 = const : f64[3] */
-static const double gradc_8586ddec_0_c85[3] = {
+static const double gradc_ad073943_0_c85[3] = {
     (0x0p+0), (0x1p+0), (0x0p+0),
 };
-/* %89 = const : f64 */
-static const double gradc_8586ddec_0_c89[1] = {(0x1p+1)};
-/* %92 = const : f64 */
-static const double gradc_8586ddec_0_c92[1] = {(0x1p+0)};
 /* %98 = const : f64[3] */
-static const double gradc_8586ddec_0_c98[3] = {
+static const double gradc_ad073943_0_c98[3] = {
     (0x0p+0), (0x0p+0), (0x1p+0),
 };
-/* %102 = const : f64 */
-static const double gradc_8586ddec_0_c102[1] = {(0x1p+1)};
-/* %105 = const : f64 */
-static const double gradc_8586ddec_0_c105[1] = {(0x1p+0)};
 
 /* Function 0: 3 inputs, 8 outputs, 22 steps, 192 bytes of workspace. */
-int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *workspace) {
+int gradc_ad073943_0(const void *const *inputs, void *const *outputs, void *workspace) {
     const void *const *in = inputs;
     void *const *out = outputs;
     unsigned char *ws = (unsigned char *)workspace;
@@ -158,7 +130,7 @@ int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *work
     /* %22 = broadcast_to(%21, shape=[3]) : f64[3] */
     {
         double *o = ((double *)(ws + 88));
-        const double *x = gradc_8586ddec_0_c20;
+        const double *x = gradc_ad073943_0_c20;
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             o[i0] = x[0];
@@ -248,7 +220,7 @@ int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *work
     {
         double *o = ((double *)(ws + 64));
         const double *p0 = ((double *)(ws + 40));
-        const double *p2 = gradc_8586ddec_0_c41;
+        const double *p2 = gradc_ad073943_0_c41;
         const double *p3 = ((const double *)in[1]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
@@ -269,7 +241,7 @@ int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *work
     {
         double *o = ((double *)(ws + 88));
         const double *p0 = ((double *)(ws + 40));
-        const double *p2 = gradc_8586ddec_0_c48;
+        const double *p2 = gradc_ad073943_0_c48;
         const double *p3 = ((const double *)in[1]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
@@ -291,7 +263,7 @@ int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *work
     {
         double *o = ((double *)(ws + 40));
         const double *p0 = ((double *)(ws + 40));
-        const double *p2 = gradc_8586ddec_0_c55;
+        const double *p2 = gradc_ad073943_0_c55;
         const double *p3 = ((const double *)in[1]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
@@ -334,7 +306,7 @@ int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *work
     /* %83 = mul(%82, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 64));
-        const double *p0 = gradc_8586ddec_0_c72;
+        const double *p0 = gradc_ad073943_0_c72;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 112));
         const double *p4 = ((double *)(ws + 0));
@@ -367,7 +339,7 @@ int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *work
     /* %96 = mul(%95, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 88));
-        const double *p0 = gradc_8586ddec_0_c85;
+        const double *p0 = gradc_ad073943_0_c85;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 112));
         const double *p4 = ((double *)(ws + 0));
@@ -401,7 +373,7 @@ int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *work
     /* in place of %66 */
     {
         double *o = ((double *)(ws + 112));
-        const double *p0 = gradc_8586ddec_0_c98;
+        const double *p0 = gradc_ad073943_0_c98;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 112));
         const double *p4 = ((double *)(ws + 0));
