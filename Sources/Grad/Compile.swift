@@ -1,3 +1,4 @@
+import Foundation
 /// The backends a function can be compiled for.
 public enum Backend: String, CaseIterable, Sendable {
     /// The reference evaluator: slow, obviously correct.
@@ -71,7 +72,20 @@ public func compile(_ function: Function, backend: Backend = .bytecode, options:
             for (name, t) in zip(names, inputs) { named[name] = t }
             return try ReferenceEvaluator.run(lowered, inputs: named)
         }
-    case .bytecode, .c:
-        throw Diagnostic(.other("the \(backend.rawValue) backend is not available yet"))
+    case .bytecode:
+        let vm = try VirtualMachine(BytecodeProgram(function: lowered), limits: VMLimits(maxArenaBytes: Int.max))
+        let lock = NSLock()
+        return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
+            lock.lock()
+            defer { lock.unlock() }
+            return try vm.run(inputs)
+        }
+    case .c:
+        // Emitted, compiled with the system cc through the per-user cache, loaded with dlopen.
+        let module = try CModule([lowered])
+        guard let kernel = module.kernels.first else { throw Diagnostic(.other("the C backend produced no function")) }
+        return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
+            try kernel.run(inputs)
+        }
     }
 }

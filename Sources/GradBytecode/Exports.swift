@@ -1,1 +1,2 @@
+import GradRuntime
 @_exported import GradIR

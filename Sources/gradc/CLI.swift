@@ -31,7 +31,9 @@ enum CLI {
     verbs:
       run      evaluate a function of a model and print (or save) its outputs
       check    compare every grad/jacobian/hessian with central finite differences
-      emit     print the IR at a stage, or the graph as Graphviz DOT
+      emit     print the IR at a stage, the graph as Graphviz DOT, or the bytecode
+      compile  compile a model for a backend: gradc compile MODEL.ir --backend bytecode -o MODEL.gbc
+      cache    the C backend's compile cache: gradc cache --info | --clear
       doc ops  print the op reference (docs/ops.md) generated from the op table
       help     show help for a verb: gradc help <verb>
 
@@ -56,6 +58,8 @@ enum CLI {
             case "run": return try RunCommand.run(rest)
             case "check": return try CheckCommand.run(rest)
             case "emit": return try EmitCommand.run(rest)
+            case "compile": return try CompileCommand.run(rest)
+            case "cache": return try CacheCommand.run(rest)
             case "doc":
                 guard rest == ["ops"] else { throw UsageError(message: "usage: gradc doc ops") }
                 print(opReferenceMarkdown(), terminator: "")
@@ -90,6 +94,8 @@ enum CLI {
         case "run": return RunCommand.help
         case "check": return CheckCommand.help
         case "emit": return EmitCommand.help
+        case "compile": return CompileCommand.help
+        case "cache": return CacheCommand.help
         default: return nil
         }
     }

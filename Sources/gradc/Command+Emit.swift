@@ -3,7 +3,7 @@ import Grad
 
 enum EmitCommand {
     static let help = """
-    usage: gradc emit MODEL.ir [--stage parsed|differentiated|optimized] [--format ir|dot] [--func NAME] [-O0|-O1|-O2]
+    usage: gradc emit MODEL.ir [--stage parsed|differentiated|optimized] [--format ir|dot|bytecode|c|h] [--func NAME] [-O0|-O1|-O2]
 
     Prints the model at a stage of the pipeline.
 
@@ -12,6 +12,10 @@ enum EmitCommand {
       --format F    ir: canonical IR text (parses back to the same graph; default)
                     dot: a Graphviz graph of one function (--func, default the last),
                     gradient nodes drawn distinctly from the forward ones
+                    bytecode: the VM disassembly of one function (always optimized):
+                    arena layout, then one line per instruction with its result and
+                    operand registers (buffer:type) and the IR node(s) it comes from
+                    c: the generated C of every function (optimized), h: its header
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
@@ -35,8 +39,15 @@ enum EmitCommand {
             print(printModule(lowered), terminator: "")
         case "dot":
             print(printDot(try Pipeline.function(lowered, named: nil)), terminator: "")
+        case "bytecode":
+            let optimized = try Pipeline.lower(module, to: .optimized, options: optimizerOptions(o))
+            print(try BytecodeProgram(function: Pipeline.function(optimized, named: nil)).disassembly(), terminator: "")
+        case "c", "h":
+            let optimized = try Pipeline.lower(module, to: .optimized, options: optimizerOptions(o))
+            let source = try emitC(optimized.functions)
+            print(o.value("--format") == "c" ? source.source : source.header, terminator: "")
         case let other:
-            throw UsageError(message: "unknown format '\(other)': expected ir or dot")
+            throw UsageError(message: "unknown format '\(other)': expected ir, dot, bytecode, c or h")
         }
         return .ok
     }

@@ -3,12 +3,17 @@ import Grad
 
 enum RunCommand {
     static let help = """
-    usage: gradc run MODEL.ir [--func NAME] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [--trace] [-O0|-O1|-O2]
+    usage: gradc run MODEL.ir [--func NAME] [--backend reference|bytecode|c] [--portable] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [--trace] [-O0|-O1|-O2]
+           gradc run MODEL.gbc [--input NAME=SPEC]… [--seed N] [--output-dir DIR]
 
     Evaluates a function (default: the last one in the file) and prints each output:
-    its name, type and values. Derivative requests are expanded first.
+    its name, type and values. Derivative requests are expanded first. A .gbc file (from
+    `gradc compile --backend bytecode`) runs on the bytecode VM.
 
       --func NAME         the function to run
+      --backend B         reference (default), bytecode (the VM) or c (generated C compiled
+                          by the system cc, cached; see gradc cache --help)
+      --portable          c: compile without -march=native
       --input NAME=SPEC   SPEC is a .npy file, a number (fills the tensor), [v,v,…] (row-major)
                           or random (uniform in [-1, 1)); inputs not given are random
       --seed N            seed for random inputs (default 1)
@@ -21,15 +26,25 @@ enum RunCommand {
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
-        let o = try Options(args, valued: ["--max-memory", "--func", "--input", "--seed", "--output-dir"], flags: ["--help", "-h", "-O0", "-O1", "-O2", "--trace"])
+        let o = try Options(args, valued: ["--max-memory", "--func", "--input", "--seed", "--output-dir", "--backend"], flags: ["--help", "-h", "-O0", "-O1", "-O2", "--trace", "--portable"])
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
         }
         let path = try o.modelPath()
+        let seed = try parseSeed(o.value("--seed"))
+        if isBytecodeFile(path) {
+            let program = try loadBytecode(path: path)
+            var signature = Function(name: program.name)
+            for b in program.inputs { signature.addParameter(b.name, b.operand.type) }
+            let named = try makeInputs(for: signature, specs: o.values["--input"] ?? [], seed: seed)
+            let vm = try VirtualMachine(program)
+            let outputs = try vm.run(program.inputs.compactMap { named[$0.name] })
+            try printOutputs(program.outputs.map(\.name), outputs, dir: o.value("--output-dir"))
+            return .ok
+        }
         let module = try Pipeline.load(path: path)
         let parsed = try Pipeline.function(module, named: o.value("--func"))
-        let seed = try parseSeed(o.value("--seed"))
         let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: optimizerOptions(o))
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let limit = try memoryLimit(o)
@@ -39,24 +54,27 @@ enum RunCommand {
             print(try BackpropTrace(parsed, inputs: inputs))
             print("")
         }
-        let outputs = try ReferenceEvaluator.run(function, inputs: inputs)
-        if let dir = o.value("--output-dir") {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            for (out, value) in zip(function.outputs, outputs) {
-                let file = (dir as NSString).appendingPathComponent(out.name + ".npy")
-                try writeNPY(value, path: file)
-                print("wrote \(file) (\(value.type))")
+        let outputs: [Tensor]
+        switch o.value("--backend") ?? "reference" {
+        case "reference":
+            outputs = try ReferenceEvaluator.run(function, inputs: inputs)
+        case "bytecode":
+            let vm = try VirtualMachine(BytecodeProgram(function: function), limits: VMLimits(maxArenaBytes: Int.max))
+            outputs = try vm.run(function.parameters.compactMap { inputs[$0.name] })
+        case "c":
+            let module: CModule
+            do {
+                module = try CModule([function], options: CBackendOptions(portable: o.has("--portable")))
+            } catch {
+                printError(error.description)
+                return .backendFailed
             }
-        } else {
-            for (out, value) in zip(function.outputs, outputs) {
-                let text = formatTensor(value)
-                if value.shape.isEmpty {
-                    print("\(out.name): \(value.type) = \(text)")
-                } else {
-                    print("\(out.name): \(value.type) =\n\(text)")
-                }
-            }
+            guard let kernel = module.kernels.first else { throw Diagnostic(.other("the C backend produced no function")) }
+            outputs = try kernel.run(function.parameters.compactMap { inputs[$0.name] })
+        case let other:
+            throw UsageError(message: "unknown backend '\(other)': expected reference, bytecode or c")
         }
+        try printOutputs(function.outputs.map(\.name), outputs, dir: o.value("--output-dir"))
         return .ok
     }
 }
@@ -95,4 +113,43 @@ func optimizerOptions(_ o: Options) -> OptimizerOptions {
     if o.has("-O0") { return OptimizerOptions(level: 0) }
     if o.has("-O1") { return OptimizerOptions(level: 1) }
     return OptimizerOptions(level: 2)
+}
+
+/// Prints outputs (name, type, values), or writes DIR/NAME.npy for each.
+func printOutputs(_ names: [String], _ outputs: [Tensor], dir: String?) throws {
+    if let dir {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (name, value) in zip(names, outputs) {
+            let file = (dir as NSString).appendingPathComponent(name + ".npy")
+            try writeNPY(value, path: file)
+            print("wrote \(file) (\(value.type))")
+        }
+        return
+    }
+    for (name, value) in zip(names, outputs) {
+        let text = formatTensor(value)
+        if value.shape.isEmpty {
+            print("\(name): \(value.type) = \(text)")
+        } else {
+            print("\(name): \(value.type) =\n\(text)")
+        }
+    }
+}
+
+/// Whether `path` is a bytecode file (by extension or magic number).
+func isBytecodeFile(_ path: String) -> Bool {
+    if path.hasSuffix(".gbc") { return true }
+    guard let h = FileHandle(forReadingAtPath: path) else { return false }
+    defer { try? h.close() }
+    return [UInt8](h.readData(ofLength: 8)) == bytecodeMagic
+}
+
+/// Reads and decodes a `.gbc` file (validated again when the VM links it).
+func loadBytecode(path: String) throws(Diagnostic) -> BytecodeProgram {
+    guard let data = FileManager.default.contents(atPath: path) else { throw Diagnostic(.io("cannot read '\(path)'")) }
+    do {
+        return try BytecodeProgram(serialized: [UInt8](data))
+    } catch {
+        throw Diagnostic(.io("\(path): \(error.message)"))
+    }
 }

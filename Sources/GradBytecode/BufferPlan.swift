@@ -1,0 +1,245 @@
+import GradRuntime
+// The execution plan: schedule + fusion + buffer plan, shared by the VM and the C backend.
+
+/// Where a value's elements live while the function runs.
+///
+/// Every buffer is dense and row-major in the value's dtype (`bool` is one byte, 0 or 1).
+public enum BufferLocation: Hashable, Sendable, CustomStringConvertible {
+    /// The caller's buffer of parameter `index` (read only).
+    case input(Int)
+    /// The constant produced by `const` node `node` (read only; see `ExecutionPlan.constants`).
+    case constant(ValueID)
+    /// The caller's buffer of output `index`: the step that computes the value writes there.
+    case output(Int)
+    /// Bytes `offset ..< offset + size` of the workspace (`offset` is a multiple of 64 for
+    /// buffers of 64 bytes or more, of 8 otherwise).
+    case workspace(slot: Int, offset: Int)
+
+    public var description: String {
+        switch self {
+        case .input(let i): return "in\(i)"
+        case .constant(let id): return "const%\(id)"
+        case .output(let i): return "out\(i)"
+        case .workspace(let slot, let offset): return "ws\(slot)@\(offset)"
+        }
+    }
+}
+
+/// One reusable region of the workspace.
+public struct BufferSlot: Hashable, Sendable {
+    /// Byte offset in the workspace.
+    public var offset: Int
+    /// Size in bytes (the largest value ever placed there fits).
+    public var bytes: Int
+    /// The values that occupy the slot over the run, in order.
+    public var values: [ValueID]
+}
+
+/// One unit of work, in execution order.
+public enum PlanStep: Hashable, Sendable {
+    /// Computes node `node` with its op's kernel (reads its operands, writes its location).
+    case kernel(ValueID)
+    /// Computes a fusion group's root in one elementwise loop. When `inPlaceOf` is set, the
+    /// root's buffer is that leaf's buffer (the leaf has the root's shape and dtype size and
+    /// dies here, so each element is read before it is overwritten, at the same index).
+    case fused(FusionGroup, inPlaceOf: ValueID?)
+}
+
+/// After all steps: copy value `value` (an input, a constant, or a value already returned by
+/// an earlier output) into the buffer of output `output`.
+public struct OutputCopy: Hashable, Sendable {
+    public var value: ValueID
+    public var output: Int
+}
+
+/// Everything a backend needs to run a function without further analysis:
+/// steps in order, where every value lives, and the workspace size.
+///
+/// How a backend uses it:
+/// 1. Allocate `workspaceBytes` (64-byte aligned) once; it can be reused across calls.
+/// 2. Materialize `constants` (each `const` node's elements, computed by the reference
+///    kernels) wherever the backend keeps read-only data.
+/// 3. Run `steps` in order. For `.kernel(id)` evaluate node `id` reading its operands at
+///    `location(of:)` and writing its own location; for `.fused(g, _)` evaluate `g.nodes` per
+///    element of `g.root`'s shape, broadcasting each leaf. Views (`reshape`, `expand_dims`,
+///    `squeeze`) have no step: their location *is* their operand's (same bytes).
+/// 4. Perform `outputCopies`.
+///
+/// A value's buffer is never overwritten while a later step may still read it; outputs,
+/// inputs and constants are never written by a step other than the one computing the value.
+public struct ExecutionPlan: Sendable {
+    /// The function, as scheduled (not modified).
+    public var function: Function
+    public var schedule: Schedule
+    public var steps: [PlanStep]
+    /// Location of every computed value (`nil` for nodes that are not scheduled, and for
+    /// members of fusion groups other than the root: they are never materialized).
+    public var locations: [BufferLocation?]
+    /// For a view, the value whose buffer it shares (itself otherwise).
+    public var storageRoot: [ValueID]
+    public var slots: [BufferSlot]
+    /// Bytes of workspace the steps need (a compile-time constant).
+    public var workspaceBytes: Int
+    /// The `const` nodes that are scheduled, in node order.
+    public var constants: [ValueID]
+    public var outputCopies: [OutputCopy]
+
+    /// The location of a value (views resolve to their storage root).
+    public func location(of id: ValueID) -> BufferLocation? { locations[id] }
+
+    /// Bytes of a value's buffer.
+    public func byteCount(of id: ValueID) -> Int {
+        let t = function.nodes[id].type
+        return t.count * t.dtype.byteSize
+    }
+
+    /// Whether `op` produces a view of its operand (same bytes, new shape).
+    public static func isView(_ op: Op) -> Bool {
+        op == .reshape || op == .expand_dims || op == .squeeze
+    }
+
+    /// Schedules, fuses and plans buffers for `f`.
+    ///
+    /// `fuse`: form fusion groups (off gives one step per node, each elementwise node a
+    /// one-node group). `inPlace`: let a fused root reuse a dying leaf's buffer.
+    public init(_ f: Function, fuse: Bool = true, inPlace: Bool = true) throws(Diagnostic) {
+        let schedule = try Schedule(f)
+        let nodes = f.nodes
+        var groups: [FusionGroup] = []
+        var groupOf = [Int?](repeating: nil, count: nodes.count)
+        if fuse {
+            (groups, groupOf) = formFusionGroups(f, schedule: schedule)
+        } else {
+            for id in schedule.order {
+                guard let t = fusedComputeType(nodes[id], in: f), !isScalarF64Elementwise(nodes[id], in: f) else { continue }
+                var seen: [ValueID] = []
+                for i in nodes[id].inputs where !seen.contains(i) { seen.append(i) }
+                groupOf[id] = groups.count
+                groups.append(FusionGroup(root: id, nodes: [id], leaves: seen, dtype: t))
+            }
+        }
+
+        // Storage roots: views share their operand's buffer.
+        var root = Array(0..<nodes.count)
+        for id in schedule.order where Self.isView(nodes[id].op) {
+            root[id] = root[nodes[id].inputs[0]]
+        }
+
+        // Steps, and the reads of each step (as storage roots).
+        var steps: [PlanStep] = []
+        var stepReads: [[ValueID]] = []
+        var stepWrites: [ValueID] = []
+        var constants: [ValueID] = []
+        for id in schedule.order {
+            let node = nodes[id]
+            if node.op == .const { constants.append(id) }
+            if node.op == .input || node.op == .const || Self.isView(node.op) { continue }
+            if let g = groupOf[id] {
+                let group = groups[g]
+                guard group.root == id else { continue }
+                steps.append(.fused(group, inPlaceOf: nil))
+                stepReads.append(group.leaves.map { root[$0] })
+            } else {
+                steps.append(.kernel(id))
+                stepReads.append(node.inputs.map { root[$0] })
+            }
+            stepWrites.append(id)
+        }
+
+        // Liveness: the last step reading each storage root (outputs copied at the end live on).
+        let end = steps.count
+        var lastUse = [Int](repeating: -1, count: nodes.count)
+        for (i, reads) in stepReads.enumerated() {
+            for r in reads { lastUse[r] = max(lastUse[r], i) }
+        }
+
+        // Outputs: the computing step writes straight into the caller's buffer where it can.
+        var locations = [BufferLocation?](repeating: nil, count: nodes.count)
+        var outputCopies: [OutputCopy] = []
+        for (k, output) in f.outputs.enumerated() {
+            let r = root[output.value]
+            let op = nodes[r].op
+            if locations[r] == nil, op != .input, op != .const {
+                locations[r] = .output(k)
+            } else {
+                outputCopies.append(OutputCopy(value: output.value, output: k))
+                lastUse[r] = end
+            }
+        }
+        for (k, p) in f.parameters.enumerated() { locations[p.value] = .input(k) }
+        for c in constants { locations[c] = .constant(c) }
+
+        // Workspace: best-fit reuse of free slots, freed after the last read.
+        var slots: [BufferSlot] = []
+        var free: [Int] = []
+        var slotOf = [Int](repeating: -1, count: nodes.count)
+        var workspaceBytes = 0
+        var dying: [[ValueID]] = Array(repeating: [], count: end + 1)
+        for id in nodes.indices where lastUse[id] >= 0 && lastUse[id] < end { dying[lastUse[id]].append(id) }
+        for (i, written) in stepWrites.enumerated() {
+            let bytes = nodes[written].type.count * nodes[written].type.dtype.byteSize
+            if locations[written] == nil {
+                var reused: ValueID?
+                if inPlace, case .fused(let g, _) = steps[i] {
+                    for leaf in g.leaves {
+                        let r = root[leaf]
+                        let lt = nodes[leaf].type
+                        if slotOf[r] >= 0, lastUse[r] == i, lt.shape == nodes[written].type.shape,
+                           lt.dtype.byteSize == nodes[written].type.dtype.byteSize {
+                            reused = leaf
+                            break
+                        }
+                    }
+                    if let leaf = reused {
+                        let r = root[leaf]
+                        slotOf[written] = slotOf[r]
+                        slotOf[r] = -1
+                        slots[slotOf[written]].values.append(written)
+                        locations[written] = locations[r]
+                        steps[i] = .fused(g, inPlaceOf: leaf)
+                    }
+                }
+                if reused == nil {
+                    var best = -1
+                    for (j, s) in free.enumerated() where slots[s].bytes >= bytes {
+                        if best < 0 || slots[s].bytes < slots[free[best]].bytes { best = j }
+                    }
+                    let s: Int
+                    if best >= 0 {
+                        s = free.remove(at: best)
+                        slots[s].values.append(written)
+                    } else {
+                        let align = bytes >= 64 ? 64 : 8
+                        let offset = (workspaceBytes + align - 1) / align * align
+                        s = slots.count
+                        slots.append(BufferSlot(offset: offset, bytes: bytes, values: [written]))
+                        workspaceBytes = offset + bytes
+                    }
+                    slotOf[written] = s
+                    locations[written] = .workspace(slot: s, offset: slots[s].offset)
+                }
+            }
+            // Free the buffers whose last reader was this step (and a result nobody reads).
+            var release = dying[i]
+            if lastUse[written] < 0 { release.append(written) }
+            for r in release where slotOf[r] >= 0 {
+                free.append(slotOf[r])
+                slotOf[r] = -1
+            }
+        }
+        for id in schedule.order where Self.isView(nodes[id].op) {
+            locations[id] = locations[root[id]]
+        }
+        workspaceBytes = (workspaceBytes + 63) / 64 * 64
+
+        self.function = f
+        self.schedule = schedule
+        self.steps = steps
+        self.locations = locations
+        self.storageRoot = root
+        self.slots = slots
+        self.workspaceBytes = workspaceBytes
+        self.constants = constants
+        self.outputCopies = outputCopies
+    }
+}

@@ -1,0 +1,199 @@
+import GradRuntime
+// The fused elementwise kernel: one instruction evaluates a small expression per element.
+
+/// How a fused loop reads a leaf for output element `i`.
+enum LeafAccess {
+    /// Same shape as the output: element `i`.
+    case direct
+    /// One element, splat.
+    case splat
+    /// Element `(i / div) % mod` (the leaf's non-1 axes are one contiguous run of the output's).
+    case divMod(div: Int, mod: Int)
+    /// Element `map[i]` (any other broadcast).
+    case map([Int])
+
+    init(leaf: [Int], out: [Int]) {
+        let count = leaf.reduce(1, *)
+        if leaf == out {
+            self = .direct
+            return
+        }
+        if count == 1 {
+            self = .splat
+            return
+        }
+        let padded = [Int](repeating: 1, count: out.count - leaf.count) + leaf
+        let nonUnit = padded.indices.filter { padded[$0] != 1 }
+        if let first = nonUnit.first, let last = nonUnit.last, nonUnit.count == last - first + 1,
+           (first...last).allSatisfy({ padded[$0] == out[$0] }) {
+            self = .divMod(div: out[(last + 1)...].reduce(1, *), mod: count)
+        } else {
+            self = .map(broadcastIndexMap(from: leaf, to: out))
+        }
+    }
+}
+
+/// A fused elementwise expression over `T` (`Float` or `Double`), evaluated in chunks of
+/// `chunk` elements: each micro-op runs as a tight loop over the chunk, intermediate values
+/// stay in the scratch (L1-sized), leaves of the output's shape are read in place and the
+/// root is written straight to the output. Every element sees exactly the `ScalarMath`
+/// formula of each op, so results are bitwise those of the reference kernels.
+final class FusedKernel<T: RealScalar & KernelNumber>: VMKernel {
+    static var chunk: Int { 256 }
+    let leafOffsets: [Int]
+    let leafIsBool: [Bool]
+    let leafAccess: [LeafAccess]
+    let ops: [Op]
+    let args: [(Int, Int, Int)]
+    let outOffset: Int
+    let outIsBool: Bool
+    let count: Int
+    let registers: Int
+
+    init(ops: [MicroOp], leaves: [BytecodeOperand], output: BytecodeOperand) {
+        leafOffsets = leaves.map(\.offset)
+        leafIsBool = leaves.map { $0.type.dtype == .bool }
+        leafAccess = leaves.map { LeafAccess(leaf: $0.type.shape, out: output.type.shape) }
+        self.ops = ops.map(\.op)
+        args = ops.map { m in (m.args.count > 0 ? m.args[0] : 0, m.args.count > 1 ? m.args[1] : 0, m.args.count > 2 ? m.args[2] : 0) }
+        outOffset = output.offset
+        outIsBool = output.type.dtype == .bool
+        count = output.type.count
+        registers = leaves.count + ops.count
+    }
+
+    var pointerTableBytes: Int { (registers * 8 + 63) / 64 * 64 }
+    var scratchBytes: Int { pointerTableBytes + registers * Self.chunk * MemoryLayout<T>.stride }
+
+    func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) {
+        let regs = scratch.assumingMemoryBound(to: UnsafeMutablePointer<T>.self)
+        let data = (scratch + pointerTableBytes).assumingMemoryBound(to: T.self)
+        let chunk = Self.chunk
+        let leafCount = leafOffsets.count
+        let last = ops.count - 1
+        let out = base + outOffset
+        var start = 0
+        while start < count {
+            let len = min(chunk, count - start)
+            for k in 0..<leafCount {
+                regs[k] = loadLeaf(k, base, start, len, data + k * chunk)
+            }
+            for j in 0...last {
+                let dst: UnsafeMutablePointer<T> = (j == last && !outIsBool)
+                    ? out.assumingMemoryBound(to: T.self) + start
+                    : data + (leafCount + j) * chunk
+                apply(ops[j], args[j], regs, dst, len)
+                regs[leafCount + j] = dst
+            }
+            if outIsBool {
+                let src = regs[leafCount + last]
+                let o = out.assumingMemoryBound(to: UInt8.self) + start
+                for i in 0..<len { o[i] = src[i] != 0 ? 1 : 0 }
+            }
+            start += len
+        }
+    }
+
+    @inline(__always)
+    func loadLeaf(_ k: Int, _ base: UnsafeMutableRawPointer, _ start: Int, _ len: Int,
+                  _ buffer: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<T> {
+        let p = base + leafOffsets[k]
+        if leafIsBool[k] {
+            let src = p.assumingMemoryBound(to: UInt8.self)
+            gather(leafAccess[k], start, len, buffer) { src[$0] != 0 ? 1 : 0 }
+            return buffer
+        }
+        let src = p.assumingMemoryBound(to: T.self)
+        if case .direct = leafAccess[k] { return src + start }
+        gather(leafAccess[k], start, len, buffer) { src[$0] }
+        return buffer
+    }
+
+    @inline(__always)
+    func gather(_ access: LeafAccess, _ start: Int, _ len: Int, _ dst: UnsafeMutablePointer<T>, _ element: (Int) -> T) {
+        switch access {
+        case .direct:
+            for i in 0..<len { dst[i] = element(start + i) }
+        case .splat:
+            let v = element(0)
+            for i in 0..<len { dst[i] = v }
+        case .divMod(let div, let mod):
+            var q = (start / div) % mod
+            var r = start % div
+            for i in 0..<len {
+                dst[i] = element(q)
+                r += 1
+                if r == div {
+                    r = 0
+                    q += 1
+                    if q == mod { q = 0 }
+                }
+            }
+        case .map(let map):
+            map.withUnsafeBufferPointer { m in
+                for i in 0..<len { dst[i] = element(m[start + i]) }
+            }
+        }
+    }
+
+    @inline(__always)
+    func apply(_ op: Op, _ a: (Int, Int, Int), _ regs: UnsafeMutablePointer<UnsafeMutablePointer<T>>,
+               _ d: UnsafeMutablePointer<T>, _ n: Int) {
+        let x = regs[a.0]
+        let y = regs[a.1]
+        @inline(__always) func unary(_ f: (T) -> T) {
+            for i in 0..<n { d[i] = f(x[i]) }
+        }
+        @inline(__always) func binary(_ f: (T, T) -> T) {
+            for i in 0..<n { d[i] = f(x[i], y[i]) }
+        }
+        @inline(__always) func compare(_ f: (T, T) -> Bool) {
+            for i in 0..<n { d[i] = f(x[i], y[i]) ? 1 : 0 }
+        }
+        switch op {
+        case .neg: unary { -$0 }
+        case .abs: unary { $0.magnitude }
+        case .sign: unary(ScalarMath.sign)
+        case .exp: unary(ScalarMath.exp)
+        case .log: unary(ScalarMath.log)
+        case .log1p: unary(ScalarMath.log1p)
+        case .expm1: unary(ScalarMath.expm1)
+        case .sqrt: unary(ScalarMath.sqrt)
+        case .rsqrt: unary(ScalarMath.rsqrt)
+        case .square: unary { $0 * $0 }
+        case .reciprocal: unary { 1 / $0 }
+        case .sin: unary(ScalarMath.sin)
+        case .cos: unary(ScalarMath.cos)
+        case .tan: unary(ScalarMath.tan)
+        case .tanh: unary(ScalarMath.tanh)
+        case .sigmoid: unary(ScalarMath.sigmoid)
+        case .relu: unary(ScalarMath.relu)
+        case .softplus: unary(ScalarMath.softplus)
+        case .erf: unary(ScalarMath.erf)
+        case .floor: unary(ScalarMath.floor)
+        case .ceil: unary(ScalarMath.ceil)
+        case .add: binary { $0 + $1 }
+        case .sub: binary { $0 - $1 }
+        case .mul: binary { $0 * $1 }
+        case .div: binary { $0 / $1 }
+        case .pow: binary(ScalarMath.pow)
+        case .maximum: binary(ScalarMath.maximum)
+        case .minimum: binary(ScalarMath.minimum)
+        case .atan2: binary(ScalarMath.atan2)
+        case .eq: compare { $0 == $1 }
+        case .ne: compare { $0 != $1 }
+        case .lt: compare { $0 < $1 }
+        case .le: compare { $0 <= $1 }
+        case .gt: compare { $0 > $1 }
+        case .ge: compare { $0 >= $1 }
+        case .select:
+            let z = regs[a.2]
+            for i in 0..<n { d[i] = x[i] != 0 ? y[i] : z[i] }
+        case .input, .const, .sum, .mean, .max, .min, .prod, .logsumexp, .matmul, .transpose, .dot,
+             .reshape, .broadcast_to, .slice, .pad, .concat, .expand_dims, .squeeze, .cumsum, .one_hot, .cast,
+             .softmax, .log_softmax, .softmax_cross_entropy, .grad, .jacobian, .hessian:
+            // Rejected by the linker; leave the destination as it is.
+            break
+        }
+    }
+}

@@ -1,0 +1,286 @@
+import GradRuntime
+// Load-time validation and linking: every check that makes a program safe to run.
+
+func invalid(_ message: String) -> Diagnostic {
+    Diagnostic(.other(message))
+}
+
+/// Checks that an operand's type is valid and its bytes lie in the arena, aligned.
+func checkOperand(_ o: BytecodeOperand, arenaBytes: Int, _ what: @autoclosure () -> String) throws(Diagnostic) {
+    guard let n = checkedElementCount(o.type.shape) else { throw invalid("\(what()): invalid shape \(o.type.shape)") }
+    let size = o.type.dtype.byteSize
+    let (bytes, overflow1) = n.multipliedReportingOverflow(by: size)
+    let (end, overflow2) = o.offset.addingReportingOverflow(bytes)
+    guard !overflow1, !overflow2, o.offset >= 0, end <= arenaBytes else {
+        throw invalid("\(what()): bytes \(o.offset)..<\(o.offset &+ bytes) are outside the arena of \(arenaBytes) bytes")
+    }
+    guard o.offset % size == 0 else { throw invalid("\(what()): offset \(o.offset) is not aligned to \(size) bytes") }
+}
+
+func validateLayout(_ p: BytecodeProgram, limits: VMLimits) throws(Diagnostic) {
+    guard p.arenaBytes >= 0, p.arenaBytes <= limits.maxArenaBytes else {
+        throw invalid("invalid bytecode: arena of \(p.arenaBytes) bytes exceeds the limit of \(limits.maxArenaBytes)")
+    }
+    guard p.workspaceOffset >= 0, p.workspaceOffset <= p.arenaBytes else {
+        throw invalid("invalid bytecode: workspace offset \(p.workspaceOffset) outside the arena")
+    }
+    for (i, c) in p.constants.enumerated() {
+        try checkOperand(c.operand, arenaBytes: p.arenaBytes, "invalid bytecode: constant \(i)")
+        guard c.bytes.count == c.operand.byteCount else {
+            throw invalid("invalid bytecode: constant \(i) has \(c.bytes.count) bytes, expected \(c.operand.byteCount)")
+        }
+    }
+    for (i, b) in p.inputs.enumerated() { try checkOperand(b.operand, arenaBytes: p.arenaBytes, "invalid bytecode: input \(i)") }
+    for (i, b) in p.outputs.enumerated() { try checkOperand(b.operand, arenaBytes: p.arenaBytes, "invalid bytecode: output \(i)") }
+}
+
+/// Turns instructions into scalar-machine code and kernels.
+struct Linker {
+    let program: BytecodeProgram
+    let failure: FailureBox
+    var code: [ScalarInstruction] = []
+    var kernels: [any VMKernel] = []
+
+    init(program: BytecodeProgram, failure: FailureBox) {
+        self.program = program
+        self.failure = failure
+        code.reserveCapacity(program.instructions.count)
+    }
+
+    mutating func add(_ kernel: any VMKernel) {
+        code.append(ScalarInstruction(op: .kernel, d: Int32(kernels.count), a: 0, b: 0, c: 0))
+        kernels.append(kernel)
+    }
+
+    mutating func link(_ instruction: BytecodeInstruction) throws(Diagnostic) {
+        let arenaBytes = program.arenaBytes
+        switch instruction {
+        case .copy(let from, let to):
+            try checkOperand(from, arenaBytes: arenaBytes, "copy source")
+            try checkOperand(to, arenaBytes: arenaBytes, "copy destination")
+            guard from.byteCount == to.byteCount else { throw invalid("copy of \(from.type) into \(to.type)") }
+            add(CopyKernel(from: from.offset, to: to.offset, bytes: to.byteCount))
+
+        case .fused(let dtype, let ops, let leaves, let output, let nodes):
+            guard dtype.isFloat else { throw invalid("fused expression in \(dtype)") }
+            guard !ops.isEmpty, ops.count <= 256, leaves.count <= 256, nodes.count <= 256 else {
+                throw invalid("fused expression with \(ops.count) ops and \(leaves.count) leaves")
+            }
+            try checkOperand(output, arenaBytes: arenaBytes, "fused output")
+            guard output.type.dtype == dtype || output.type.dtype == .bool else { throw invalid("fused \(dtype) expression writes \(output.type)") }
+            for (k, leaf) in leaves.enumerated() {
+                try checkOperand(leaf, arenaBytes: arenaBytes, "fused leaf \(k)")
+                guard leaf.type.dtype == dtype || leaf.type.dtype == .bool else { throw invalid("fused \(dtype) expression reads \(leaf.type)") }
+                guard broadcastShapes(leaf.type.shape, output.type.shape) == output.type.shape else {
+                    throw invalid("fused leaf \(leaf.type) does not broadcast to \(output.type)")
+                }
+            }
+            for (j, m) in ops.enumerated() {
+                switch m.op.info.family {
+                case .unary, .binary, .comparison, .select: break
+                case .leaf, .reduction, .linalg, .shape, .nn, .derivative: throw invalid("\(m.op.name) cannot be fused")
+                }
+                guard m.op.info.arity.accepts(m.args.count), m.args.allSatisfy({ $0 >= 0 && $0 < leaves.count + j }) else {
+                    throw invalid("fused op \(j) (\(m.op.name)) has invalid operands \(m.args)")
+                }
+            }
+            let kernel: any VMKernel
+            if dtype == .f32 {
+                kernel = FusedKernel<Float>(ops: ops, leaves: leaves, output: output)
+            } else {
+                kernel = FusedKernel<Double>(ops: ops, leaves: leaves, output: output)
+            }
+            add(kernel)
+
+        case .op(let op, let attrs, let inputs, let output, _):
+            switch op {
+            case .input, .grad, .jacobian, .hessian: throw invalid("\(op.name) is not an instruction")
+            default: break
+            }
+            for (k, o) in inputs.enumerated() { try checkOperand(o, arenaBytes: arenaBytes, "operand \(k) of \(op.name)") }
+            try checkOperand(output, arenaBytes: arenaBytes, "result of \(op.name)")
+            let inferred = try op.inferType(inputs.map(\.type), attrs)
+            guard inferred == output.type else {
+                throw invalid("\(op.name) of \(inputs.map(\.type.description).joined(separator: ", ")) gives \(inferred), not \(output.type)")
+            }
+            try linkOp(op, attrs, inputs, output)
+        }
+    }
+
+    mutating func linkOp(_ op: Op, _ attrs: Attributes, _ inputs: [BytecodeOperand], _ output: BytecodeOperand) throws(Diagnostic) {
+        let computeType: DType? = {
+            switch op.info.family {
+            case .unary, .binary, .select: return output.type.dtype
+            case .comparison: return inputs.first?.type.dtype
+            case .leaf, .reduction, .linalg, .shape, .nn, .derivative: return nil
+            }
+        }()
+        let floatType = inputs.first.map { $0.type.dtype.isFloat } ?? false
+        if let t = computeType, t.isFloat {
+            // Elementwise on floats: the scalar machine for f64 scalars, a one-op fused loop otherwise.
+            if t == .f64, output.type.rank == 0, inputs.allSatisfy({ $0.type.rank == 0 && $0.offset % 8 == 0 }), output.offset % 8 == 0,
+               let opcode = scalarOpcode(op), (output.offset >> 3) < Int(Int32.max), inputs.allSatisfy({ ($0.offset >> 3) < Int(Int32.max) }) {
+                let regs = inputs.map { Int32($0.offset >> 3) }
+                if op == .select {
+                    code.append(ScalarInstruction(op: .select, d: Int32(output.offset >> 3), a: regs[0], b: regs[1], c: regs[2]))
+                } else {
+                    code.append(ScalarInstruction(op: opcode, d: Int32(output.offset >> 3), a: regs[0], b: regs.count > 1 ? regs[1] : 0, c: 0))
+                }
+                return
+            }
+            var seen: [BytecodeOperand] = []
+            for i in inputs where !seen.contains(i) { seen.append(i) }
+            let args = inputs.compactMap { i in seen.firstIndex(of: i) }
+            let ops = [MicroOp(op: op, args: args)]
+            add(t == .f32 ? FusedKernel<Float>(ops: ops, leaves: seen, output: output) : FusedKernel<Double>(ops: ops, leaves: seen, output: output))
+            return
+        }
+        let x = inputs.first
+        switch op {
+        case .sum, .mean, .max, .min, .prod, .logsumexp:
+            guard floatType, let x else { break }
+            let axes = normalizedAxesList(attrs.axes, rank: x.type.rank)
+            add(x.type.dtype == .f32 ? ReduceKernel<Float>(op, x, output, axes: axes) : ReduceKernel<Double>(op, x, output, axes: axes))
+            return
+        case .softmax, .log_softmax, .softmax_cross_entropy:
+            guard floatType, let x else { break }
+            let axis = normalizeAxis(attrs.axis ?? -1, rank: x.type.rank) ?? 0
+            add(x.type.dtype == .f32 ? SoftmaxKernel<Float>(op, inputs, output, axis: axis) : SoftmaxKernel<Double>(op, inputs, output, axis: axis))
+            return
+        case .matmul:
+            guard floatType else { break }
+            if inputs[0].type.dtype == .f32 {
+                add(MatmulKernel<Float, SIMD4<Float>>(inputs[0], inputs[1], output))
+            } else {
+                add(MatmulKernel<Double, SIMD2<Double>>(inputs[0], inputs[1], output))
+            }
+            return
+        case .dot:
+            guard floatType else { break }
+            add(inputs[0].type.dtype == .f32 ? DotKernel<Float>(inputs[0], inputs[1], output) : DotKernel<Double>(inputs[0], inputs[1], output))
+            return
+        default:
+            break
+        }
+        switch op {
+        case .reshape, .expand_dims, .squeeze:
+            add(CopyKernel(from: inputs[0].offset, to: output.offset, bytes: output.byteCount))
+        case .transpose:
+            let x = inputs[0].type
+            let perm = attrs.perm ?? Array((0..<x.rank).reversed())
+            let strides = rowMajorStrides(x.shape)
+            add(GatherKernel(from: inputs[0], to: output, map: stridedIndexMap(shape: output.type.shape, strides: perm.map { strides[$0] })))
+        case .broadcast_to:
+            add(GatherKernel(from: inputs[0], to: output, map: broadcastIndexMap(from: inputs[0].type.shape, to: output.type.shape)))
+        case .slice:
+            let x = inputs[0].type
+            let start = attrs.start ?? []
+            let step = attrs.step ?? []
+            let strides = rowMajorStrides(x.shape)
+            var offset = 0
+            for d in 0..<x.rank { offset += start[d] * strides[d] }
+            let map = output.type.count == 0 ? [] : stridedIndexMap(shape: output.type.shape, strides: (0..<x.rank).map { strides[$0] * step[$0] }, offset: offset)
+            add(GatherKernel(from: inputs[0], to: output, map: map))
+        default:
+            // Generic slow path: the reference kernel on tensors copied out of the arena.
+            add(FallbackKernel(op: op, attrs: attrs, inputs: inputs, output: output, failure: failure))
+        }
+    }
+}
+
+func scalarOpcode(_ op: Op) -> ScalarOpcode? {
+    switch op {
+    case .neg: return .neg
+    case .abs: return .abs
+    case .sign: return .sign
+    case .exp: return .exp
+    case .log: return .log
+    case .log1p: return .log1p
+    case .expm1: return .expm1
+    case .sqrt: return .sqrt
+    case .rsqrt: return .rsqrt
+    case .square: return .square
+    case .reciprocal: return .reciprocal
+    case .sin: return .sin
+    case .cos: return .cos
+    case .tan: return .tan
+    case .tanh: return .tanh
+    case .sigmoid: return .sigmoid
+    case .relu: return .relu
+    case .softplus: return .softplus
+    case .erf: return .erf
+    case .floor: return .floor
+    case .ceil: return .ceil
+    case .add: return .add
+    case .sub: return .sub
+    case .mul: return .mul
+    case .div: return .div
+    case .pow: return .pow
+    case .maximum: return .maximum
+    case .minimum: return .minimum
+    case .atan2: return .atan2
+    case .eq: return .eq
+    case .ne: return .ne
+    case .lt: return .lt
+    case .le: return .le
+    case .gt: return .gt
+    case .ge: return .ge
+    case .select: return .select
+    case .input, .const, .sum, .mean, .max, .min, .prod, .logsumexp, .matmul, .transpose, .dot,
+         .reshape, .broadcast_to, .slice, .pad, .concat, .expand_dims, .squeeze, .cumsum, .one_hot, .cast,
+         .softmax, .log_softmax, .softmax_cross_entropy, .grad, .jacobian, .hessian:
+        return nil
+    }
+}
+
+// MARK: - Index maps (same definitions as the reference kernels)
+
+/// For every element of `shape` in row-major order, `offset + Σ index[d]·strides[d]`.
+func stridedIndexMap(shape: [Int], strides: [Int], offset: Int = 0) -> [Int] {
+    let count = shape.reduce(1, *)
+    if count == 0 { return [] }
+    var out = [Int](repeating: 0, count: count)
+    let rank = shape.count
+    if rank == 0 {
+        out[0] = offset
+        return out
+    }
+    var index = [Int](repeating: 0, count: rank)
+    var position = offset
+    let last = rank - 1
+    var i = 0
+    while i < count {
+        var p = position
+        for _ in 0..<shape[last] {
+            out[i] = p
+            p += strides[last]
+            i += 1
+        }
+        var d = last - 1
+        while d >= 0 {
+            index[d] += 1
+            position += strides[d]
+            if index[d] < shape[d] { break }
+            position -= strides[d] * shape[d]
+            index[d] = 0
+            d -= 1
+        }
+        if d < 0 { break }
+    }
+    return out
+}
+
+/// The NumPy broadcasting map from `inShape` to `outShape`.
+func broadcastIndexMap(from inShape: [Int], to outShape: [Int]) -> [Int] {
+    let offset = outShape.count - inShape.count
+    let inStrides = rowMajorStrides(inShape)
+    var strides = [Int](repeating: 0, count: outShape.count)
+    for i in inShape.indices where inShape[i] != 1 { strides[offset + i] = inStrides[i] }
+    return stridedIndexMap(shape: outShape, strides: strides)
+}
+
+/// Reduction axes normalized and sorted (all axes when `nil`).
+func normalizedAxesList(_ axes: [Int]?, rank: Int) -> [Int] {
+    guard let axes else { return Array(0..<rank) }
+    return Set(axes.compactMap { normalizeAxis($0, rank: rank) }).sorted()
+}

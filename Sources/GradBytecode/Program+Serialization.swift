@@ -1,0 +1,348 @@
+import GradRuntime
+
+// The `.gbc` file format.
+//
+// ```
+// offset  size  field
+//      0     8  magic  89 'G' 'B' 'C' 0D 0A 1A 0A
+//      8     4  format version (UInt32, little endian) = 1
+//     12     4  reserved, 0
+//     16     8  payload length in bytes (UInt64)
+//     24     8  FNV-1a 64 checksum of the payload
+//     32     …  payload
+// ```
+// Payload (all integers little endian; strings are UInt32 length + UTF-8):
+// name, arenaBytes u64, workspaceOffset u64,
+// constants: u32 count × (node u64, operand, u64 length + bytes),
+// inputs, outputs: u32 count × (name, operand),
+// instructions: u32 count × (tag u8, …) — 0 op: opcode u8, attributes, u32 n × operand,
+// result operand, node u64; 1 fused: dtype u8, u32 n × (opcode u8, u8 n × u32 register),
+// u32 n × leaf operand, result operand, u32 n × node u64; 2 copy: operand, operand.
+// Operand: dtype u8, rank u8, rank × dimension u64, byte offset u64.
+// Attributes: u8 count × (key u8, tag u8, value): 0 int i64, 1 ints (u32 n × i64), 2 bool u8,
+// 3 float f64 bits, 4 floats (u32 n × f64 bits), 5 dtype u8.
+//
+// Opcodes are indices into `Op.allCases`, dtypes into `DType.allCases`, keys into
+// `AttrKey.allCases` (the format version changes when those lists do).
+//
+// Reading never trusts a length: every count is checked against the bytes that remain
+// before anything is allocated, and the loaded program is then validated by
+// `VirtualMachine.init` (offsets, alignment, shapes, ops) before it can run.
+
+/// The file magic: a non-ASCII first byte, "GBC", then CR LF SUB LF (catches text-mode damage).
+public let bytecodeMagic: [UInt8] = [0x89, 0x47, 0x42, 0x43, 0x0D, 0x0A, 0x1A, 0x0A]
+/// The format version this build reads and writes.
+public let bytecodeFormatVersion: UInt32 = 1
+
+private let headerSize = 32
+
+func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes {
+        h ^= UInt64(b)
+        h = h &* 0x100_0000_01b3
+    }
+    return h
+}
+
+// MARK: - Writing
+
+struct ByteWriter {
+    var bytes: [UInt8] = []
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func int(_ v: Int) { u64(UInt64(bitPattern: Int64(v))) }
+    mutating func count(_ n: Int) { u32(UInt32(truncatingIfNeeded: n)) }
+    mutating func string(_ s: String) {
+        let utf8 = Array(s.utf8)
+        count(utf8.count)
+        bytes.append(contentsOf: utf8)
+    }
+    mutating func operand(_ o: BytecodeOperand) {
+        u8(UInt8(DType.allCases.firstIndex(of: o.type.dtype) ?? 0))
+        u8(UInt8(truncatingIfNeeded: o.type.rank))
+        for d in o.type.shape { int(d) }
+        int(o.offset)
+    }
+    mutating func attributes(_ a: Attributes) {
+        u8(UInt8(truncatingIfNeeded: a.items.count))
+        for (key, value) in a.items {
+            u8(UInt8(AttrKey.allCases.firstIndex(of: key) ?? 0))
+            switch value {
+            case .int(let v):
+                u8(0)
+                int(v)
+            case .ints(let v):
+                u8(1)
+                count(v.count)
+                for x in v { int(x) }
+            case .bool(let v):
+                u8(2)
+                u8(v ? 1 : 0)
+            case .float(let v):
+                u8(3)
+                u64(v.bitPattern)
+            case .floats(let v):
+                u8(4)
+                count(v.count)
+                for x in v { u64(x.bitPattern) }
+            case .dtype(let d):
+                u8(5)
+                u8(UInt8(DType.allCases.firstIndex(of: d) ?? 0))
+            }
+        }
+    }
+}
+
+extension BytecodeProgram {
+    /// The program as a `.gbc` file.
+    public func serialized() -> [UInt8] {
+        var w = ByteWriter()
+        w.string(name)
+        w.int(arenaBytes)
+        w.int(workspaceOffset)
+        w.count(constants.count)
+        for c in constants {
+            w.int(c.node)
+            w.operand(c.operand)
+            w.int(c.bytes.count)
+            w.bytes.append(contentsOf: c.bytes)
+        }
+        for bindings in [inputs, outputs] {
+            w.count(bindings.count)
+            for b in bindings {
+                w.string(b.name)
+                w.operand(b.operand)
+            }
+        }
+        w.count(instructions.count)
+        for instruction in instructions {
+            switch instruction {
+            case .op(let op, let attrs, let ins, let out, let node):
+                w.u8(0)
+                w.u8(UInt8(Op.allCases.firstIndex(of: op) ?? 0))
+                w.attributes(attrs)
+                w.count(ins.count)
+                for o in ins { w.operand(o) }
+                w.operand(out)
+                w.int(node)
+            case .fused(let dtype, let ops, let leaves, let out, let nodes):
+                w.u8(1)
+                w.u8(UInt8(DType.allCases.firstIndex(of: dtype) ?? 0))
+                w.count(ops.count)
+                for m in ops {
+                    w.u8(UInt8(Op.allCases.firstIndex(of: m.op) ?? 0))
+                    w.u8(UInt8(truncatingIfNeeded: m.args.count))
+                    for a in m.args { w.count(a) }
+                }
+                w.count(leaves.count)
+                for o in leaves { w.operand(o) }
+                w.operand(out)
+                w.count(nodes.count)
+                for n in nodes { w.int(n) }
+            case .copy(let from, let to):
+                w.u8(2)
+                w.operand(from)
+                w.operand(to)
+            }
+        }
+        var file = bytecodeMagic
+        var h = ByteWriter()
+        h.u32(bytecodeFormatVersion)
+        h.u32(0)
+        h.u64(UInt64(w.bytes.count))
+        h.u64(fnv1a(w.bytes[...]))
+        file += h.bytes
+        file += w.bytes
+        return file
+    }
+}
+
+// MARK: - Reading
+
+struct ByteReader {
+    let bytes: [UInt8]
+    var position: Int
+    let end: Int
+
+    var remaining: Int { end - position }
+
+    func fail(_ what: String) -> Diagnostic {
+        Diagnostic(.other("invalid bytecode file: \(what) (at byte \(position))"))
+    }
+    mutating func take(_ n: Int, _ what: String) throws(Diagnostic) -> ArraySlice<UInt8> {
+        guard n >= 0, n <= remaining else { throw fail("truncated \(what): needs \(n) bytes, \(remaining) left") }
+        defer { position += n }
+        return bytes[position..<(position + n)]
+    }
+    mutating func u8(_ what: String) throws(Diagnostic) -> UInt8 {
+        try take(1, what).first ?? 0
+    }
+    mutating func u32(_ what: String) throws(Diagnostic) -> UInt32 {
+        var v: UInt32 = 0
+        for (i, b) in try take(4, what).enumerated() { v |= UInt32(b) << (8 * i) }
+        return v
+    }
+    mutating func u64(_ what: String) throws(Diagnostic) -> UInt64 {
+        var v: UInt64 = 0
+        for (i, b) in try take(8, what).enumerated() { v |= UInt64(b) << (8 * i) }
+        return v
+    }
+    /// A non-negative integer no larger than `limit`.
+    mutating func int(_ what: String, limit: Int = Int.max) throws(Diagnostic) -> Int {
+        let v = try u64(what)
+        guard v <= UInt64(limit) else { throw fail("\(what) \(v) is out of range (at most \(limit))") }
+        return Int(v)
+    }
+    mutating func signedInt(_ what: String) throws(Diagnostic) -> Int {
+        Int(Int64(bitPattern: try u64(what)))
+    }
+    /// A count of items of at least `minSize` bytes each that must fit in what remains.
+    mutating func count(_ what: String, minSize: Int) throws(Diagnostic) -> Int {
+        let n = Int(try u32(what))
+        guard n <= remaining / max(minSize, 1) else { throw fail("\(what) \(n) does not fit in the \(remaining) bytes left") }
+        return n
+    }
+    mutating func string(_ what: String) throws(Diagnostic) -> String {
+        let n = try count("length of \(what)", minSize: 1)
+        guard let s = String(validating: try take(n, what), as: UTF8.self) else { throw fail("\(what) is not UTF-8") }
+        return s
+    }
+    mutating func dtype(_ what: String) throws(Diagnostic) -> DType {
+        let i = Int(try u8(what))
+        guard i < DType.allCases.count else { throw fail("unknown dtype \(i) in \(what)") }
+        return DType.allCases[i]
+    }
+    mutating func op(_ what: String) throws(Diagnostic) -> Op {
+        let i = Int(try u8(what))
+        guard i < Op.allCases.count else { throw fail("unknown opcode \(i) in \(what)") }
+        return Op.allCases[i]
+    }
+    mutating func operand(_ what: String) throws(Diagnostic) -> BytecodeOperand {
+        let dtype = try dtype(what)
+        let rank = Int(try u8(what))
+        guard rank <= maxRank else { throw fail("rank \(rank) of \(what) exceeds \(maxRank)") }
+        var shape: [Int] = []
+        for _ in 0..<rank { shape.append(try int("dimension of \(what)", limit: maxElementCount)) }
+        guard checkedElementCount(shape) != nil else { throw fail("shape \(shape) of \(what) is too large") }
+        let offset = try int("offset of \(what)")
+        return BytecodeOperand(type: TensorType(dtype, shape), offset: offset)
+    }
+    mutating func attributes(_ what: String) throws(Diagnostic) -> Attributes {
+        var a = Attributes()
+        let n = Int(try u8("attribute count of \(what)"))
+        for _ in 0..<n {
+            let k = Int(try u8("attribute key"))
+            guard k < AttrKey.allCases.count else { throw fail("unknown attribute key \(k) in \(what)") }
+            let key = AttrKey.allCases[k]
+            let tag = try u8("attribute tag")
+            switch tag {
+            case 0: a[key] = .int(try signedInt("attribute \(key)"))
+            case 1:
+                let c = try count("attribute \(key) length", minSize: 8)
+                var v: [Int] = []
+                v.reserveCapacity(c)
+                for _ in 0..<c { v.append(try signedInt("attribute \(key)")) }
+                a[key] = .ints(v)
+            case 2: a[key] = .bool(try u8("attribute \(key)") != 0)
+            case 3: a[key] = .float(Double(bitPattern: try u64("attribute \(key)")))
+            case 4:
+                let c = try count("attribute \(key) length", minSize: 8)
+                var v: [Double] = []
+                v.reserveCapacity(c)
+                for _ in 0..<c { v.append(Double(bitPattern: try u64("attribute \(key)"))) }
+                a[key] = .floats(v)
+            case 5: a[key] = .dtype(try dtype("attribute \(key)"))
+            default: throw fail("unknown attribute tag \(tag) in \(what)")
+            }
+        }
+        return a
+    }
+}
+
+extension BytecodeProgram {
+    /// Reads a `.gbc` file. A truncated, corrupt or hostile file gives a diagnostic; nothing is
+    /// allocated beyond what the file's own bytes can justify. (`verifyChecksum: false` is for
+    /// tests that exercise the structural checks behind the checksum.) Run the result through
+    /// `VirtualMachine.init`, which validates every offset, shape and op.
+    public init(serialized bytes: [UInt8], verifyChecksum: Bool = true) throws(Diagnostic) {
+        guard bytes.count >= headerSize, Array(bytes[0..<8]) == bytecodeMagic else {
+            throw Diagnostic(.other("not a gradc bytecode file (bad magic number or shorter than the \(headerSize)-byte header)"))
+        }
+        var header = ByteReader(bytes: bytes, position: 8, end: headerSize)
+        let version = try header.u32("version")
+        guard version == bytecodeFormatVersion else {
+            throw Diagnostic(.other("unsupported gradc bytecode version \(version) (this gradc reads version \(bytecodeFormatVersion))"))
+        }
+        _ = try header.u32("reserved")
+        let length = try header.u64("payload length")
+        let checksum = try header.u64("checksum")
+        guard length == UInt64(bytes.count - headerSize) else {
+            throw Diagnostic(.other("invalid bytecode file: payload length \(length) but \(bytes.count - headerSize) bytes follow the header (truncated?)"))
+        }
+        if verifyChecksum, fnv1a(bytes[headerSize...]) != checksum {
+            throw Diagnostic(.other("invalid bytecode file: checksum mismatch (the file is corrupt)"))
+        }
+        var r = ByteReader(bytes: bytes, position: headerSize, end: bytes.count)
+        let name = try r.string("function name")
+        let arenaBytes = try r.int("arena size")
+        let workspaceOffset = try r.int("workspace offset")
+        var constants: [BytecodeConstant] = []
+        for _ in 0..<(try r.count("constant count", minSize: 26)) {
+            let node = try r.int("constant node")
+            let operand = try r.operand("constant")
+            let n = try r.int("constant length", limit: r.remaining)
+            constants.append(BytecodeConstant(node: node, operand: operand, bytes: Array(try r.take(n, "constant data"))))
+        }
+        var bindings: [[BytecodeBinding]] = []
+        for what in ["input", "output"] {
+            var list: [BytecodeBinding] = []
+            for _ in 0..<(try r.count("\(what) count", minSize: 14)) {
+                let n = try r.string("\(what) name")
+                list.append(BytecodeBinding(name: n, operand: try r.operand(what)))
+            }
+            bindings.append(list)
+        }
+        var instructions: [BytecodeInstruction] = []
+        let count = try r.count("instruction count", minSize: 20)
+        instructions.reserveCapacity(count)
+        for i in 0..<count {
+            let what = "instruction \(i)"
+            switch try r.u8(what) {
+            case 0:
+                let op = try r.op(what)
+                let attrs = try r.attributes(what)
+                var ins: [BytecodeOperand] = []
+                for _ in 0..<(try r.count("operand count of \(what)", minSize: 10)) { ins.append(try r.operand(what)) }
+                let out = try r.operand(what)
+                let node = try r.int("node of \(what)")
+                instructions.append(.op(op, attrs, inputs: ins, output: out, node: node))
+            case 1:
+                let dtype = try r.dtype(what)
+                var ops: [MicroOp] = []
+                for _ in 0..<(try r.count("fused op count of \(what)", minSize: 2)) {
+                    let op = try r.op(what)
+                    let n = Int(try r.u8(what))
+                    var args: [Int] = []
+                    for _ in 0..<n { args.append(Int(try r.u32(what))) }
+                    ops.append(MicroOp(op: op, args: args))
+                }
+                var leaves: [BytecodeOperand] = []
+                for _ in 0..<(try r.count("leaf count of \(what)", minSize: 10)) { leaves.append(try r.operand(what)) }
+                let out = try r.operand(what)
+                var nodes: [Int] = []
+                for _ in 0..<(try r.count("node count of \(what)", minSize: 8)) { nodes.append(try r.int("node of \(what)")) }
+                instructions.append(.fused(dtype: dtype, ops: ops, leaves: leaves, output: out, nodes: nodes))
+            case 2:
+                let from = try r.operand(what)
+                instructions.append(.copy(from: from, to: try r.operand(what)))
+            case let tag:
+                throw r.fail("unknown instruction tag \(tag) in \(what)")
+            }
+        }
+        guard r.remaining == 0 else { throw r.fail("\(r.remaining) unexpected bytes after the last instruction") }
+        self.init(name: name, arenaBytes: arenaBytes, workspaceOffset: workspaceOffset, constants: constants,
+                  inputs: bindings[0], outputs: bindings[1], instructions: instructions)
+    }
+}

@@ -1,0 +1,388 @@
+import GradRuntime
+import GradBytecode
+
+/// Emits one function from its execution plan (schedule, fusion groups, buffer plan).
+///
+/// Two regimes share the plan:
+/// - tensor steps become blocks with loops (fused elementwise loops with broadcasting,
+///   reductions, the matmul kernel, data movement), reading and writing the plan's buffers;
+/// - rank-0 elementwise steps (large scalar graphs) become straight-line statements on
+///   `const` locals, cut into functions of `chunkStatements` statements; a scalar is stored
+///   to its planned buffer only when another function, a non-scalar step or an output needs it.
+final class FunctionEmitter {
+    let plan: ExecutionPlan
+    let f: Function
+    let index: Int
+    let options: CEmitOptions
+    var w = CWriter()
+    var matmulTypes: Set<DType> = []
+    var usesThreads = false
+    /// Splat constants: their C literal (read without memory).
+    var splat: [ValueID: String] = [:]
+    /// Locals of the current chunk: value → C variable.
+    var locals: [ValueID: String] = [:]
+    /// Rank-0 values produced by scalar steps that must also be written to their buffer.
+    var stored: Set<ValueID> = []
+
+    init(plan: ExecutionPlan, index: Int, options: CEmitOptions) {
+        self.plan = plan
+        self.f = plan.function
+        self.index = index
+        self.options = options
+    }
+
+    var fn: String { "GRADCPFX_\(index)" }
+
+    func type(_ id: ValueID) -> TensorType { f.nodes[id].type }
+
+    // MARK: - Top level
+
+    func emit() throws(Diagnostic) {
+        try emitConstants()
+        let scalarMembers = plan.steps.map { scalarStepMembers($0) }
+        // Chunks: consecutive steps, cut when the statement count passes the limit.
+        var chunkOf: [Int] = []
+        var chunk = 0
+        var count = 0
+        for members in scalarMembers {
+            let cost = members?.count ?? 1
+            if count > 0 && count + cost > options.chunkStatements {
+                chunk += 1
+                count = 0
+            }
+            chunkOf.append(chunk)
+            count += cost
+        }
+        let chunks = chunk + 1
+        computeStored(scalarMembers, chunkOf)
+
+        let bodyArgs = "const void *const *in, void *const *out, unsigned char *ws"
+        if chunks > 1 {
+            var first = 0
+            for c in 0..<chunks {
+                var last = first
+                while last < plan.steps.count && chunkOf[last] == c { last += 1 }
+                w.line("__attribute__((noinline)) static void \(fn)_part\(c)(\(bodyArgs))")
+                w.line("{")
+                w.level += 1
+                w.line("(void)in; (void)out; (void)ws;")
+                locals = [:]
+                for i in first..<last { try emitStep(plan.steps[i], scalarMembers[i]) }
+                w.close()
+                w.line("")
+                first = last
+            }
+        }
+        w.line("/* Function \(index): \(f.parameters.count) inputs, \(f.outputs.count) outputs, \(plan.steps.count) steps, \(plan.workspaceBytes) bytes of workspace. */")
+        w.open("int \(fn)(const void *const *inputs, void *const *outputs, void *workspace)")
+        w.line("const void *const *in = inputs;")
+        w.line("void *const *out = outputs;")
+        w.line("unsigned char *ws = (unsigned char *)workspace;")
+        w.line("void *owned = NULL;")
+        w.line("(void)in; (void)out;")
+        if plan.workspaceBytes > 0 {
+            w.open("if (ws == NULL)")
+            w.line("owned = malloc(\(plan.workspaceBytes));")
+            w.line("if (owned == NULL) return 1;")
+            w.line("ws = (unsigned char *)owned;")
+            w.close()
+        }
+        if chunks > 1 {
+            for c in 0..<chunks { w.line("\(fn)_part\(c)(in, out, ws);") }
+        } else {
+            locals = [:]
+            for (i, step) in plan.steps.enumerated() { try emitStep(step, scalarMembers[i]) }
+        }
+        for copy in plan.outputCopies {
+            let t = type(copy.value)
+            guard t.count > 0 else { continue }
+            w.line("/* output \(copy.output) = %\(copy.value) */")
+            w.line("memcpy(out[\(copy.output)], \(try pointer(copy.value)), \(t.count * t.dtype.byteSize));")
+        }
+        w.line("free(owned);")
+        w.line("return 0;")
+        w.close()
+        w.line("")
+    }
+
+    /// Members of a step that runs as straight-line scalar code, or `nil`.
+    func scalarStepMembers(_ step: PlanStep) -> [ValueID]? {
+        switch step {
+        case .fused(let g, _):
+            return type(g.root).rank == 0 ? g.nodes : nil
+        case .kernel(let id):
+            let node = f.nodes[id]
+            guard node.type.rank == 0 else { return nil }
+            switch node.op.info.family {
+            case .unary, .binary, .comparison, .select: return [id]
+            case .shape: return node.op == .cast ? [id] : nil
+            case .leaf, .reduction, .linalg, .nn, .derivative: return nil
+            }
+        }
+    }
+
+    func computeStored(_ scalarMembers: [[ValueID]?], _ chunkOf: [Int]) {
+        var producer: [ValueID: Int] = [:]
+        for (i, m) in scalarMembers.enumerated() {
+            if let m, let root = m.last { producer[root] = i }
+        }
+        for (i, step) in plan.steps.enumerated() {
+            let reads: [ValueID]
+            switch step {
+            case .kernel(let id): reads = f.nodes[id].inputs
+            case .fused(let g, _): reads = g.leaves
+            }
+            for o in reads {
+                let r = plan.storageRoot[o]
+                guard let p = producer[r] else { continue }
+                if o != r || scalarMembers[i] == nil || chunkOf[i] != chunkOf[p] { stored.insert(r) }
+            }
+        }
+        for copy in plan.outputCopies { stored.insert(plan.storageRoot[copy.value]) }
+    }
+
+    // MARK: - Buffers
+
+    /// The typed pointer expression of a value's buffer.
+    func pointer(_ id: ValueID) throws(Diagnostic) -> String {
+        let t = cType(type(id).dtype)
+        guard let loc = plan.locations[id] ?? plan.locations[plan.storageRoot[id]] else {
+            throw Diagnostic(.other("C backend: value %\(id) has no buffer in the plan"))
+        }
+        switch loc {
+        case .input(let k): return "((const \(t) *)in[\(k)])"
+        case .constant(let c): return "\(fn)_c\(c)"
+        case .output(let k): return "((\(t) *)out[\(k)])"
+        case .workspace(_, let offset): return "((\(t) *)(ws + \(offset)))"
+        }
+    }
+
+    /// The pointer of a value the step writes.
+    func destination(_ id: ValueID) throws(Diagnostic) -> String {
+        guard let loc = plan.locations[id] else {
+            throw Diagnostic(.other("C backend: value %\(id) has no buffer in the plan"))
+        }
+        switch loc {
+        case .input, .constant: throw Diagnostic(.other("C backend: the plan writes %\(id) into a read-only buffer"))
+        case .output, .workspace: return try pointer(id)
+        }
+    }
+
+    func emitConstants() throws(Diagnostic) {
+        for c in plan.constants {
+            let node = f.nodes[c]
+            let t = try evaluateOp(.const, node.attrs, [], resultType: node.type)
+            let values = t.doubles
+            let d = node.type.dtype
+            let ct = cType(d)
+            let n = max(values.count, 1)
+            w.line("/* %\(c) = const : \(node.type) */")
+            let bits: [UInt64]
+            switch t.storage {
+            case .f32(let v): bits = v.map { UInt64($0.bitPattern) }
+            case .f64(let v): bits = v.map(\.bitPattern)
+            case .i64(let v): bits = v.map { UInt64(bitPattern: $0) }
+            case .bool(let v): bits = v.map { $0 ? 1 : 0 }
+            }
+            func literal(_ i: Int) -> String {
+                switch t.storage {
+                case .i64(let v): return cInt64Literal(v[i])
+                default: return cLiteral(values[i], d)
+                }
+            }
+            if let first = bits.first, bits.allSatisfy({ $0 == first }) {
+                let lit = literal(0)
+                splat[c] = lit
+                w.line("static const \(ct) \(fn)_c\(c)[\(n)] = {" + (n > 1 ? "[0 ... \(n - 1)] = \(lit)" : lit) + "};")
+            } else if values.isEmpty {
+                w.line("static const \(ct) \(fn)_c\(c)[1] = {0};")
+            } else {
+                w.line("static const \(ct) \(fn)_c\(c)[\(n)] = {")
+                var i = 0
+                while i < values.count {
+                    let end = min(i + 8, values.count)
+                    w.line("    " + (i..<end).map(literal).joined(separator: ", ") + ",")
+                    i = end
+                }
+                w.line("};")
+            }
+        }
+        if !plan.constants.isEmpty { w.line("") }
+    }
+
+    // MARK: - Steps
+
+    func emitStep(_ step: PlanStep, _ scalar: [ValueID]?) throws(Diagnostic) {
+        if let members = scalar {
+            try emitScalar(members)
+            return
+        }
+        switch step {
+        case .fused(let g, let inPlace):
+            for m in g.nodes { w.line("/* " + describeNode(m) + " */") }
+            if let inPlace { w.line("/* in place of %\(inPlace) */") }
+            try emitElementwise(root: g.root, members: g.nodes, leaves: g.leaves)
+        case .kernel(let id):
+            w.line("/* " + describeNode(id) + " */")
+            try emitKernel(id)
+        }
+    }
+
+    /// `%5 = add(%3, %4) : f64[2,3]` (op names, value numbers and types only: no user text).
+    func describeNode(_ id: ValueID) -> String {
+        let node = f.nodes[id]
+        var attrs = node.attrs.items.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ", ")
+        if attrs.count > 120 { attrs = String(attrs.prefix(120)) + "..." }
+        let args = node.inputs.map { "%\($0)" }.joined(separator: ", ")
+        return cCommentSafe("%\(id) = \(node.op.name)(\(args)\(attrs.isEmpty || node.op == .const ? "" : (args.isEmpty ? "" : ", ") + attrs)) : \(node.type)")
+    }
+
+    /// The C expression of member `m` of an elementwise computation, from operand expressions.
+    func formula(_ m: ValueID, _ operands: [String]) throws(Diagnostic) -> String {
+        let node = f.nodes[m]
+        if node.op == .cast {
+            return cCast(operands[0], from: type(node.inputs[0]).dtype, to: node.type.dtype)
+        }
+        let computeType: DType
+        switch node.op.info.family {
+        case .comparison: computeType = type(node.inputs[0]).dtype
+        default: computeType = node.type.dtype
+        }
+        guard let e = cElementwise(node.op, operands, computeType) else {
+            throw Diagnostic(.other("C backend: \(node.op.name) is not elementwise"))
+        }
+        return e
+    }
+
+    // MARK: Straight-line scalar code
+
+    /// The C expression reading rank-0 value `o` inside straight-line code.
+    func scalarOperand(_ o: ValueID) throws(Diagnostic) -> String {
+        if let name = locals[o] { return name }
+        let r = plan.storageRoot[o]
+        if let lit = splat[r] { return lit }
+        let name = "s\(o)"
+        w.line("const \(cLocalType(type(o).dtype)) \(name) = *\(try pointer(o));")
+        locals[o] = name
+        return name
+    }
+
+    func emitScalar(_ members: [ValueID]) throws(Diagnostic) {
+        guard let root = members.last else { return }
+        for m in members {
+            var operands: [String] = []
+            for o in f.nodes[m].inputs { operands.append(try scalarOperand(o)) }
+            let name = "s\(m)"
+            w.line("const \(cLocalType(type(m).dtype)) \(name) = \(try formula(m, operands)); /* " + describeNode(m) + " */")
+            locals[m] = name
+        }
+        var isOutput = false
+        if case .output? = plan.locations[root] { isOutput = true }
+        if isOutput || stored.contains(root) {
+            w.line("*\(try destination(root)) = (\(cType(type(root).dtype)))s\(root);")
+        }
+    }
+
+    // MARK: Elementwise loops
+
+    /// One loop nest computing `root` from `leaves` through `members` per element, leaves
+    /// broadcast to the root's shape.
+    func emitElementwise(root: ValueID, members: [ValueID], leaves: [ValueID]) throws(Diagnostic) {
+        let outType = type(root)
+        guard outType.count > 0 else { return }
+        w.open("")
+        w.line("\(cType(outType.dtype)) *o = \(try destination(root));")
+        var leafExpr: [ValueID: String] = [:]
+        var streamed: [(id: ValueID, name: String)] = []
+        for (k, leaf) in leaves.enumerated() {
+            let lt = type(leaf)
+            if let lit = splat[plan.storageRoot[leaf]] {
+                leafExpr[leaf] = lit
+            } else if lt.count == 1 {
+                w.line("const \(cLocalType(lt.dtype)) l\(k) = *\(try pointer(leaf));")
+                leafExpr[leaf] = "l\(k)"
+            } else {
+                w.line("const \(cType(lt.dtype)) *p\(k) = \(try pointer(leaf));")
+                streamed.append((leaf, "p\(k)"))
+                leafExpr[leaf] = "l\(k)"
+            }
+        }
+        var strides = [rowMajorStrides(outType.shape)]
+        for s in streamed { strides.append(broadcastStrides(type(s.id).shape, to: outType.shape)) }
+        let nest = LoopNest(outType.shape, strides)
+        try emitLoops(nest, prefix: "i", ivdep: true) { (idx: [String]) throws(Diagnostic) in
+            for (k, s) in streamed.enumerated() {
+                let name = leafExpr[s.id] ?? "?"
+                self.w.line("const \(cLocalType(self.type(s.id).dtype)) \(name) = \(s.name)[\(idx[k + 1])];")
+            }
+            for m in members {
+                let operands = self.f.nodes[m].inputs.map { leafExpr[$0] ?? "t\($0)" }
+                self.w.line("const \(cLocalType(self.type(m).dtype)) t\(m) = \(try self.formula(m, operands));")
+            }
+            self.w.line("o[\(idx[0])] = (\(cType(outType.dtype)))t\(root);")
+        }
+        w.close()
+    }
+
+    /// Emits the loops of `nest`; `body` gets one index expression per operand.
+    func emitLoops(_ nest: LoopNest, prefix: String, ivdep: Bool, base: [String]? = nil,
+                            _ body: ([String]) throws(Diagnostic) -> Void) throws(Diagnostic) {
+        for (j, n) in nest.dims.enumerated() {
+            if ivdep && j == nest.dims.count - 1 { w.line("#pragma GCC ivdep") }
+            w.open("for (long \(prefix)\(j) = 0; \(prefix)\(j) < \(n); \(prefix)\(j)++)")
+        }
+        var indices: [String] = []
+        for k in nest.strides.indices {
+            var terms: [String] = []
+            if let base, !base[k].isEmpty, base[k] != "0" { terms.append(base[k]) }
+            if nest.offsets[k] != 0 { terms.append(String(nest.offsets[k])) }
+            for (j, s) in nest.strides[k].enumerated() where s != 0 {
+                terms.append(s == 1 ? "\(prefix)\(j)" : "\(prefix)\(j) * \(s)")
+            }
+            indices.append(terms.isEmpty ? "0" : terms.joined(separator: " + "))
+        }
+        try body(indices)
+        for _ in nest.dims { w.close() }
+    }
+}
+
+// MARK: - Loop nests
+
+/// A loop nest over `dims` (outermost first) with one stride list per operand; axes of length
+/// 1 are dropped and adjacent axes merged where every operand allows it.
+struct LoopNest {
+    var dims: [Int] = []
+    var strides: [[Int]]
+    var offsets: [Int]
+
+    init(_ shape: [Int], _ operandStrides: [[Int]], offsets: [Int]? = nil) {
+        strides = Array(repeating: [], count: operandStrides.count)
+        self.offsets = offsets ?? Array(repeating: 0, count: operandStrides.count)
+        for i in shape.indices where shape[i] != 1 {
+            dims.append(shape[i])
+            for k in strides.indices { strides[k].append(operandStrides[k][i]) }
+        }
+        var i = dims.count - 1
+        while i > 0 {
+            let inner = dims[i]
+            if strides.allSatisfy({ $0[i - 1] == $0[i] * inner }) {
+                dims[i - 1] *= inner
+                for k in strides.indices {
+                    strides[k][i - 1] = strides[k][i]
+                    strides[k].remove(at: i)
+                }
+                dims.remove(at: i)
+            }
+            i -= 1
+        }
+    }
+}
+
+/// Strides (in elements) of a row-major `shape` read as broadcast to `out` (0 on broadcast axes).
+func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
+    let own = rowMajorStrides(shape)
+    let offset = out.count - shape.count
+    var s = [Int](repeating: 0, count: out.count)
+    for i in shape.indices where shape[i] != 1 { s[offset + i] = own[i] }
+    return s
+}

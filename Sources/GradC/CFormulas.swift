@@ -1,0 +1,79 @@
+import GradRuntime
+// The C spelling of every elementwise op: a literal copy of the formulas documented in
+// GradRuntime/ScalarMath.swift (the one numeric truth).
+
+/// The C expression of elementwise `op` on operand expressions `x` (variables, so they may be
+/// repeated), computing in `t` (the operands' dtype). `nil` for ops that are not elementwise.
+func cElementwise(_ op: Op, _ x: [String], _ t: DType) -> String? {
+    let real = t.isFloat
+    let f = t == .f32 ? "f" : ""
+    let one = t == .f32 ? "1.0f" : "1.0"
+    let zero = t == .f32 ? "0.0f" : "0.0"
+    func call(_ name: String) -> String { "\(name)\(f)(\(x[0]))" }
+    func wrap(_ expr: String) -> String { "(int64_t)(\(expr))" }
+    switch op {
+    case .neg: return real ? "-\(x[0])" : wrap("0 - (uint64_t)\(x[0])")
+    case .abs: return real ? "fabs\(f)(\(x[0]))" : "(\(x[0]) < 0 ? \(wrap("0 - (uint64_t)\(x[0])")) : \(x[0]))"
+    case .sign:
+        return real ? "(\(x[0]) > 0 ? \(one) : (\(x[0]) < 0 ? -\(one) : \(x[0])))"
+            : "(\(x[0]) > 0 ? INT64_C(1) : (\(x[0]) < 0 ? INT64_C(-1) : INT64_C(0)))"
+    case .exp: return call("exp")
+    case .log: return call("log")
+    case .log1p: return call("log1p")
+    case .expm1: return call("expm1")
+    case .sqrt: return call("sqrt")
+    case .rsqrt: return "\(one) / sqrt\(f)(\(x[0]))"
+    case .square: return real ? "\(x[0]) * \(x[0])" : wrap("(uint64_t)\(x[0]) * (uint64_t)\(x[0])")
+    case .reciprocal: return "\(one) / \(x[0])"
+    case .sin: return call("sin")
+    case .cos: return call("cos")
+    case .tan: return call("tan")
+    case .tanh: return call("tanh")
+    case .sigmoid: return "\(one) / (\(one) + exp\(f)(-\(x[0])))"
+    case .relu: return real ? "(\(x[0]) > 0 ? \(x[0]) : (\(x[0]) != \(x[0]) ? \(x[0]) : \(zero)))" : "(\(x[0]) > 0 ? \(x[0]) : INT64_C(0))"
+    case .softplus: return "(\(x[0]) > 0 ? \(x[0]) : \(zero)) + log1p\(f)(exp\(f)(-fabs\(f)(\(x[0]))))"
+    case .erf: return call("erf")
+    case .floor: return call("floor")
+    case .ceil: return call("ceil")
+    case .add: return real ? "\(x[0]) + \(x[1])" : wrap("(uint64_t)\(x[0]) + (uint64_t)\(x[1])")
+    case .sub: return real ? "\(x[0]) - \(x[1])" : wrap("(uint64_t)\(x[0]) - (uint64_t)\(x[1])")
+    case .mul: return real ? "\(x[0]) * \(x[1])" : wrap("(uint64_t)\(x[0]) * (uint64_t)\(x[1])")
+    case .div: return "\(x[0]) / \(x[1])"
+    case .pow: return "pow\(f)(\(x[0]), \(x[1]))"
+    case .atan2: return "atan2\(f)(\(x[0]), \(x[1]))"
+    case .maximum: return cMaximum(x[0], x[1], real: real)
+    case .minimum: return cMinimum(x[0], x[1], real: real)
+    case .eq: return "(\(x[0]) == \(x[1]))"
+    case .ne: return "(\(x[0]) != \(x[1]))"
+    case .lt: return "(\(x[0]) < \(x[1]))"
+    case .le: return "(\(x[0]) <= \(x[1]))"
+    case .gt: return "(\(x[0]) > \(x[1]))"
+    case .ge: return "(\(x[0]) >= \(x[1]))"
+    case .select: return "(\(x[0]) ? \(x[1]) : \(x[2]))"
+    case .input, .const, .sum, .mean, .max, .min, .prod, .logsumexp, .matmul, .transpose, .dot,
+         .reshape, .broadcast_to, .slice, .pad, .concat, .expand_dims, .squeeze, .cumsum, .one_hot, .cast,
+         .softmax, .log_softmax, .softmax_cross_entropy, .grad, .jacobian, .hessian:
+        return nil
+    }
+}
+
+/// `ScalarMath.maximum`: NaN-propagating, `a` on a tie.
+func cMaximum(_ a: String, _ b: String, real: Bool) -> String {
+    real ? "(\(a) != \(a) ? \(a) : (\(b) != \(b) ? \(b) : (\(b) > \(a) ? \(b) : \(a))))" : "(\(b) > \(a) ? \(b) : \(a))"
+}
+
+/// `ScalarMath.minimum`: NaN-propagating, `a` on a tie.
+func cMinimum(_ a: String, _ b: String, real: Bool) -> String {
+    real ? "(\(a) != \(a) ? \(a) : (\(b) != \(b) ? \(b) : (\(b) < \(a) ? \(b) : \(a))))" : "(\(b) < \(a) ? \(b) : \(a))"
+}
+
+/// `cast` of `x` from `from` to `to` (the rules of `castKernel`).
+func cCast(_ x: String, from: DType, to: DType) -> String {
+    if from == to { return x }
+    switch (from, to) {
+    case (.f32, .i64): return "((\(x) >= -0x1p63f && \(x) < 0x1p63f) ? (int64_t)\(x) : INT64_C(0))"
+    case (.f64, .i64): return "((\(x) >= -0x1p63 && \(x) < 0x1p63) ? (int64_t)\(x) : INT64_C(0))"
+    case (_, .bool): return "(\(x) != 0)"
+    default: return "(\(cLocalType(to)))\(x)"
+    }
+}

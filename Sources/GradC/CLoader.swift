@@ -1,0 +1,166 @@
+import Foundation
+import GradRuntime
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The C signature of every emitted function.
+typealias CEntry = @convention(c) (UnsafePointer<UnsafeRawPointer?>?, UnsafePointer<UnsafeMutableRawPointer?>?, UnsafeMutableRawPointer?) -> Int32
+
+/// A shared object opened with `dlopen(RTLD_NOW | RTLD_LOCAL)`; closed when released.
+public final class CLibrary: @unchecked Sendable {
+    let handle: UnsafeMutableRawPointer
+    public let path: String
+
+    public init(path: String) throws(Diagnostic) {
+        guard let h = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
+            throw Diagnostic(.other("cannot load '\(path)': \(reason)"))
+        }
+        handle = h
+        self.path = path
+    }
+
+    func symbol(_ name: String) throws(Diagnostic) -> CEntry {
+        guard let p = dlsym(handle, name) else {
+            throw Diagnostic(.other("'\(path)' has no symbol \(name)"))
+        }
+        return unsafeBitCast(p, to: CEntry.self)
+    }
+
+    deinit {
+        dlclose(handle)
+    }
+}
+
+/// One compiled function: checks the inputs' dtypes and shapes, then calls the C code.
+///
+/// Calls on one kernel are serialized (they share its workspace); separate kernels run
+/// concurrently.
+public final class CKernel: @unchecked Sendable {
+    public let abi: CFunctionABI
+    let library: CLibrary
+    let entry: CEntry
+    let workspace: UnsafeMutableRawPointer?
+    let lock = NSLock()
+
+    init(library: CLibrary, abi: CFunctionABI) throws(Diagnostic) {
+        self.library = library
+        self.abi = abi
+        entry = try library.symbol(abi.symbol)
+        workspace = abi.workspaceBytes > 0 ? UnsafeMutableRawPointer.allocate(byteCount: abi.workspaceBytes, alignment: 64) : nil
+    }
+
+    deinit {
+        workspace?.deallocate()
+    }
+
+    /// Runs the function on `inputs` (in parameter order).
+    public func run(_ inputs: [Tensor]) throws(Diagnostic) -> [Tensor] {
+        guard inputs.count == abi.inputs.count else {
+            throw Diagnostic(.other("the function takes \(abi.inputs.count) inputs, got \(inputs.count)"))
+        }
+        for (i, (t, expected)) in zip(inputs, abi.inputs).enumerated() where t.type != expected {
+            throw Diagnostic(.inputTypeMismatch(name: "input \(i)", expected: expected, got: t.type))
+        }
+        var outputs = abi.outputs.map { Self.zeros($0) }
+        let status: Int32 = withRawPointers(inputs.map(\.storage)) { inPointers in
+            withMutableRawPointers(&outputs) { outPointers in
+                lock.lock()
+                defer { lock.unlock() }
+                return inPointers.withUnsafeBufferPointer { ip in
+                    outPointers.withUnsafeBufferPointer { op in
+                        entry(ip.baseAddress, op.baseAddress, workspace)
+                    }
+                }
+            }
+        }
+        guard status == 0 else { throw Diagnostic(.other("the compiled C function failed (status \(status))")) }
+        var result: [Tensor] = []
+        for (storage, t) in zip(outputs, abi.outputs) {
+            guard let tensor = Tensor(storage, shape: t.shape) else {
+                throw Diagnostic(.other("the compiled C function returned a malformed \(t)"))
+            }
+            result.append(tensor)
+        }
+        return result
+    }
+
+    /// Calls the C function on raw buffers with no checks (the ABI of model.h, with this
+    /// kernel's workspace): for benchmarks and callers that manage their own memory.
+    public func callUnchecked(_ inputs: UnsafePointer<UnsafeRawPointer?>, _ outputs: UnsafePointer<UnsafeMutableRawPointer?>) -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        return entry(inputs, outputs, workspace)
+    }
+
+    static func zeros(_ t: TensorType) -> Tensor.Storage {
+        let n = t.count
+        switch t.dtype {
+        case .f32: return .f32([Float](repeating: 0, count: n))
+        case .f64: return .f64([Double](repeating: 0, count: n))
+        case .i64: return .i64([Int64](repeating: 0, count: n))
+        case .bool: return .bool([Bool](repeating: false, count: n))
+        }
+    }
+}
+
+/// Calls `body` with the base addresses of every storage (kept alive and pinned meanwhile).
+public func withRawPointers<R>(_ storages: [Tensor.Storage], _ body: ([UnsafeRawPointer?]) -> R) -> R {
+    var pointers: [UnsafeRawPointer?] = []
+    pointers.reserveCapacity(storages.count)
+    func step(_ i: Int) -> R {
+        if i == storages.count { return body(pointers) }
+        switch storages[i] {
+        case .f32(let v): return v.withUnsafeBytes { pointers.append($0.baseAddress); return step(i + 1) }
+        case .f64(let v): return v.withUnsafeBytes { pointers.append($0.baseAddress); return step(i + 1) }
+        case .i64(let v): return v.withUnsafeBytes { pointers.append($0.baseAddress); return step(i + 1) }
+        case .bool(let v): return v.withUnsafeBytes { pointers.append($0.baseAddress); return step(i + 1) }
+        }
+    }
+    return step(0)
+}
+
+/// Calls `body` with writable base addresses of every storage.
+func withMutableRawPointers<R>(_ storages: inout [Tensor.Storage], _ body: ([UnsafeMutableRawPointer?]) -> R) -> R {
+    var pointers: [UnsafeMutableRawPointer?] = []
+    var arrays: [ContiguousArrayBox] = storages.map { ContiguousArrayBox($0) }
+    for a in arrays { pointers.append(a.pointer) }
+    let r = body(pointers)
+    for i in arrays.indices { storages[i] = arrays[i].storage() }
+    arrays.removeAll()
+    return r
+}
+
+/// Owned, pinned memory for one output, turned into storage afterwards.
+final class ContiguousArrayBox {
+    let dtype: DType
+    let count: Int
+    let pointer: UnsafeMutableRawPointer
+
+    init(_ s: Tensor.Storage) {
+        switch s {
+        case .f32(let v): (dtype, count) = (.f32, v.count)
+        case .f64(let v): (dtype, count) = (.f64, v.count)
+        case .i64(let v): (dtype, count) = (.i64, v.count)
+        case .bool(let v): (dtype, count) = (.bool, v.count)
+        }
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count * dtype.byteSize, 1), alignment: 64)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count * dtype.byteSize, 1))
+    }
+
+    func storage() -> Tensor.Storage {
+        switch dtype {
+        case .f32: return .f32(Array(UnsafeBufferPointer(start: pointer.assumingMemoryBound(to: Float.self), count: count)))
+        case .f64: return .f64(Array(UnsafeBufferPointer(start: pointer.assumingMemoryBound(to: Double.self), count: count)))
+        case .i64: return .i64(Array(UnsafeBufferPointer(start: pointer.assumingMemoryBound(to: Int64.self), count: count)))
+        case .bool: return .bool(UnsafeBufferPointer(start: pointer.assumingMemoryBound(to: UInt8.self), count: count).map { $0 != 0 })
+        }
+    }
+
+    deinit {
+        pointer.deallocate()
+    }
+}

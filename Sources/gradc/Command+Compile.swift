@@ -1,0 +1,44 @@
+import Foundation
+import Grad
+
+enum CompileCommand {
+    static let help = """
+    usage: gradc compile MODEL.ir --backend bytecode [-o MODEL.gbc] [--func NAME] [-O0|-O1|-O2]
+           gradc compile MODEL.ir --backend c -o DIR [--func NAME] [--portable] [-O0|-O1|-O2]
+
+    Expands derivative requests, optimizes and compiles a function (default: the last one in
+    the file) for a backend, and writes the result.
+
+      --backend B   bytecode: a .gbc file for the VM (run it with `gradc run MODEL.gbc`)
+                    c: DIR/model.c, model.h (the documented ABI) and model.so, every
+                    function of the file (or --func); the .c needs only libc and libm
+      -o FILE       output file (default: MODEL.gbc next to the model); a directory for c
+      --portable    c: compile without -march=native
+      --func NAME   the function to compile
+    """
+
+    static func run(_ args: [String]) throws -> ExitStatus {
+        let o = try Options(args, valued: ["--backend", "-o", "--func"], flags: ["--help", "-h", "-O0", "-O1", "-O2", "--portable"])
+        if o.has("--help") || o.has("-h") {
+            print(help)
+            return .ok
+        }
+        let path = try o.modelPath()
+        let backend = o.value("--backend") ?? "bytecode"
+        if backend == "c" { return try compileToC(o, path: path) }
+        guard backend == "bytecode" else {
+            throw UsageError(message: "unknown or unavailable backend '\(backend)' for compile: expected bytecode or c")
+        }
+        let module = try Pipeline.load(path: path)
+        let parsed = try Pipeline.function(module, named: o.value("--func"))
+        let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: optimizerOptions(o))
+        guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
+        let program = try BytecodeProgram(function: function)
+        let out = o.value("-o") ?? ((path as NSString).deletingPathExtension + ".gbc")
+        guard FileManager.default.createFile(atPath: out, contents: Data(program.serialized())) else {
+            throw Diagnostic(.io("cannot write '\(out)'"))
+        }
+        print("wrote \(out) (\(program.instructions.count) instructions, arena \(program.arenaBytes) bytes)")
+        return .ok
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class GradCTestsPlaceholder: XCTestCase { func testBuilds() {} }
