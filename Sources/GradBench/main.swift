@@ -3,6 +3,7 @@ import Foundation
 // GradBench: benchmark workloads, one function per workload set.
 //   swift run -c release GradBench vm      the bytecode VM vs the reference evaluator
 //   swift run -c release GradBench c       the C backend: call time, compile cold/warm
+//   swift run -c release GradBench harness gradc's side of the peer comparison (Scripts/bench.sh)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
@@ -10,6 +11,13 @@ case "vm":
     runVMBenchmarks(Array(arguments.dropFirst()))
 case "c":
     runCBenchmarks(Array(arguments.dropFirst()))
+case "harness":
+    do {
+        try Harness.run(Array(arguments.dropFirst()))
+    } catch {
+        FileHandle.standardError.write(Data("GradBench harness: \(error)\n".utf8))
+        exit(2)
+    }
 default:
-    print("usage: GradBench vm | c [--quick] [--portable]")
+    print("usage: GradBench vm | c [--quick] [--portable] | harness --help")
 }
