@@ -299,7 +299,7 @@ final class JSONLineSink {
 
     init(path: String) {
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
         }
         handle = FileHandle(forWritingAtPath: path)
         handle?.seekToEndOfFile()
@@ -312,8 +312,7 @@ final class JSONLineSink {
     func emit(_ record: [String: Any]) {
         guard let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]),
               let line = String(data: data, encoding: .utf8) else { return }
-        print(line)
-        fflush(stdout)
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
         handle?.write(Data((line + "\n").utf8))
     }
 }
