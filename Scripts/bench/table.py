@@ -38,16 +38,18 @@ def is_gradc(system):
 
 
 def load(path):
-    timings, checks = [], {}
+    timings, checks, skipped = [], {}, []
     for line in open(path):
         if not line.startswith("{"):
             continue
         r = json.loads(line)
         if r.get("check") == "agreement":
             checks[(r["workload"], r["dtype"], r["system"])] = r
+        elif "skipped" in r:
+            skipped.append(r)
         elif "median_s" in r:
             timings.append(r)
-    return timings, checks
+    return timings, checks, skipped
 
 
 def merge_rounds(timings):
@@ -79,7 +81,7 @@ def agreement_cell(check):
     return f"{mark} ({check['max_rel_err']:.0e})"
 
 
-def render(timings, checks, machine, command):
+def render(timings, checks, skipped, machine, command):
     rows = merge_rounds(timings)
     out = []
     if machine:
@@ -115,6 +117,9 @@ def render(timings, checks, machine, command):
                     cheap += f" (min: {ratio(r['min_s'], r['forward_min_s'])})"
                 out.append(f"| {w} | {dt} | {label} | {fmt(r['median_s'])} | {fmt(r['min_s'])} | {vs_med} | {vs_min} "
                            f"| {cheap} | {agreement_cell(checks.get((w, dt, s)))} |")
+            for r in skipped:
+                if r["workload"] == w and r["dtype"] == dt:
+                    out.append(f"| {w} | {dt} | {r['system']} | — | — | {r['skipped']} | | | |")
     compile_rows = sorted(((s, r) for (w, s, d), r in rows.items() if w == "compile"), key=lambda x: x[0])
     if compile_rows:
         best = min((r for s, r in compile_rows if not is_gradc(s)), key=lambda r: r["median_s"], default=None)
@@ -149,8 +154,8 @@ def main():
     ap.add_argument("--command", default="")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
-    timings, checks = load(a.run)
-    text = render(timings, checks, a.machine, a.command)
+    timings, checks, skipped = load(a.run)
+    text = render(timings, checks, skipped, a.machine, a.command)
     print(text, end="")
     if a.out:
         with open(a.out, "w") as fh:

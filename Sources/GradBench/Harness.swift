@@ -200,8 +200,10 @@ enum Harness {
                 let values = group.flatMap { outputs[$0].doubles }
                 result = Tensor(TensorType(outputs[group[0]].dtype, [values.count]), doubles: values)
             }
+            // The peers' files hold the value as shape (1,) (np.ascontiguousarray of a 0-d array).
+            let stored = result.shape.isEmpty ? (result.reshaped([1]) ?? result) : result
             let path = "\(dir)/\(w.name)_\(w.dtype)_\(k).npy"
-            try writeNPY(result, path: path)
+            try writeNPY(stored, path: path)
             files.append(absolute(path))
         }
         return ["outputs": absolute("\(dir)/\(w.name)_\(w.dtype)_{k}.npy"), "output_files": files,
