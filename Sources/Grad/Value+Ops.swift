@@ -24,7 +24,11 @@ extension Value {
     /// Matrix product (the `@` of the .ir language).
     public func matmul(_ other: Value) throws(Diagnostic) -> Value { try binary(.matmul, self, other) }
     public func dot(_ other: Value) throws(Diagnostic) -> Value { try binary(.dot, self, other) }
-    public func pow(_ exponent: Double) throws(Diagnostic) -> Value { try binary(.pow, self, builder.literal(exponent, like: self)) }
+    /// `self^exponent`; like `x^2` in the .ir language, an exponent of 2 gives `square`.
+    public func pow(_ exponent: Double) throws(Diagnostic) -> Value {
+        if exponent == 2 { return try builder.apply(.square, [self]) }
+        return try binary(.pow, self, builder.literal(exponent, like: self))
+    }
     public func pow(_ exponent: Value) throws(Diagnostic) -> Value { try binary(.pow, self, exponent) }
 
     public func reshaped(_ shape: [Int]) throws(Diagnostic) -> Value {

@@ -498,6 +498,14 @@ struct Parser {
         try enter()
         defer { leave() }
         let exponent = try parseUnary()
+        // `x^2` with a literal 2 is `square(x)`: exact (x·x is correctly rounded, libm's pow
+        // need not be) and cheap, in the forward pass and in every derivative of it.
+        if case .literal(let n) = exponent.kind, n.double == 2 {
+            if case .literal = base.kind {} else {
+                let x = try value(base)
+                return Expr(kind: .value(try add(.square, [x], at: caret.location)), location: base.location)
+            }
+        }
         return try binary(.pow, base, exponent, caret)
     }
 
