@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gradc vs peers (JAX, PyTensor, CasADi; NumPy as the hand-written reference), in ONE run.
 #
-#   Scripts/bench.sh [--quick] [--rounds N] [--only W,...] [--backends bytecode,c[,reference]] [--vm-large]
+#   Scripts/bench.sh [--quick] [--rounds N] [--only W,...] [--backends bytecode,c[,reference]]
 #
 # 1. Scripts/peers/setup.sh (pinned venv, idempotent), make_data.py (inputs as .npy).
 # 2. Builds GradBench (release) and, per workload, ALTERNATES gradc (GradBench harness) and the
@@ -14,9 +14,6 @@
 # --quick: short measurements (>= 0.05 s each), one compile repetition, scale at N = 10k only,
 #          and the two slowest peer steps skipped: CasADi's gcc -O3 of rosenbrock's SX C
 #          (~40-55 s) and PyTensor's cold compile (~30-45 s).
-# --vm-large: also time the bytecode VM on mlp-large. Off by default: the VM's matmul runs
-#          unspecialized generic SIMD code (~2000x slower than the C backend on mlp-small), so one
-#          mlp-large call would take minutes; the table lists it as skipped.
 # All JSON lines of the run: out/bench-run.jsonl. Outputs: out/bench-results/<system>/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,14 +23,12 @@ QUICK=()
 ROUNDS=1
 ONLY="mlp-small,mlp-large,rosenbrock,arm,compile,scale"
 BACKENDS="bytecode,c"
-VM_LARGE=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=(--quick); shift ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --backends) BACKENDS="$2"; shift 2 ;;
-    --vm-large) VM_LARGE=1; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -42,7 +37,6 @@ COMMAND="Scripts/bench.sh ${QUICK[*]:-}"
 [[ "$ROUNDS" != 1 ]] && COMMAND+=" --rounds $ROUNDS"
 [[ "$ONLY" != "mlp-small,mlp-large,rosenbrock,arm,compile,scale" ]] && COMMAND+=" --only $ONLY"
 [[ "$BACKENDS" != "bytecode,c" ]] && COMMAND+=" --backends $BACKENDS"
-[[ "$VM_LARGE" == 1 ]] && COMMAND+=" --vm-large"
 
 DATA=out/bench-data
 RES=out/bench-results
@@ -73,15 +67,7 @@ gradc() {  # workload
       [[ ${#QUICK[@]} -gt 0 ]] && sizes=(10000)
       "$PY" Scripts/bench/scale_gradc.py "$BENCH" "${sizes[@]}" "${QUICK[@]}" | keep ;;
     *)
-      local backends="$BACKENDS"
-      if [[ "$1" == mlp-large && "$VM_LARGE" == 0 && ",$backends," == *",bytecode,"* ]]; then
-        backends="$(echo ",$backends," | sed 's/,bytecode,/,/; s/^,//; s/,$//')"
-        for dt in f64 f32; do
-          echo "{\"workload\": \"mlp-large\", \"system\": \"gradc-vm\", \"dtype\": \"$dt\", \"skipped\": \"not timed: one VM call would take minutes (unspecialized generic matmul); --vm-large times it\"}" >> "$RUN"
-        done
-      fi
-      [[ -z "$backends" ]] && return 0
-      "$BENCH" harness --data "$DATA" --out "$RES" --only "$1" --backends "$backends" "${QUICK[@]}" | keep ;;
+      "$BENCH" harness --data "$DATA" --out "$RES" --only "$1" --backends "$BACKENDS" "${QUICK[@]}" | keep ;;
   esac
 }
 
