@@ -30,7 +30,10 @@ def fmt(x):
 
 
 def ratio(a, b):
-    return "" if (a is None or not b) else f"{a / b:.2f}×"
+    if a is None or not b:
+        return ""
+    r = a / b
+    return f"{r:.2g}×" if r < 0.1 else f"{r:.2f}×"
 
 
 def is_gradc(system):
