@@ -3,6 +3,7 @@ import Foundation
 // GradBench: benchmark workloads, one function per workload set.
 //   swift run -c release GradBench vm      the bytecode VM vs the reference evaluator
 //   swift run -c release GradBench c       the C backend: call time, compile cold/warm
+//   swift run -c release GradBench scale   optimizer scale: Rosenbrock parse/differentiate/optimize
 //   swift run -c release GradBench harness gradc's side of the peer comparison (Scripts/bench.sh)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -11,6 +12,13 @@ case "vm":
     runVMBenchmarks(Array(arguments.dropFirst()))
 case "c":
     runCBenchmarks(Array(arguments.dropFirst()))
+case "scale":
+    do {
+        try ScaleBenchmark.run(Array(arguments.dropFirst()))
+    } catch {
+        FileHandle.standardError.write("GradBench: \(error)\n".data(using: .utf8) ?? Data())
+        exit(2)
+    }
 case "harness":
     do {
         try Harness.run(Array(arguments.dropFirst()))
@@ -19,5 +27,7 @@ case "harness":
         exit(2)
     }
 default:
-    print("usage: GradBench vm | c [--quick] [--portable] | harness --help")
+    print("usage: GradBench vm | c [--quick] [--portable]")
+    print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
+    print("       GradBench harness --help")
 }
