@@ -42,6 +42,10 @@ struct Linker {
     var kernels: [any VMKernel] = []
     /// Number of `FallbackKernel`s linked.
     var fallbackCount = 0
+    /// Transposes read in place by matmuls (see `TransposeElision`).
+    var elision = TransposeElision()
+    /// Index of the instruction being linked.
+    var index = 0
 
     init(program: BytecodeProgram, failure: FailureBox) {
         self.program = program
@@ -61,7 +65,8 @@ struct Linker {
         kernels.append(kernel)
     }
 
-    mutating func link(_ instruction: BytecodeInstruction) throws(Diagnostic) {
+    mutating func link(_ instruction: BytecodeInstruction, at index: Int) throws(Diagnostic) {
+        self.index = index
         let arenaBytes = program.arenaBytes
         switch instruction {
         case .copy(let from, let to):
@@ -107,6 +112,7 @@ struct Linker {
             guard inferred == output.type else {
                 throw invalid("\(op.name) of \(inputs.map(\.type.description).joined(separator: ", ")) gives \(inferred), not \(output.type)")
             }
+            if elision.skipped.contains(index) { return }
             try linkOp(op, attrs, inputs, output)
         }
     }
@@ -156,11 +162,15 @@ struct Linker {
             return
         case .matmul:
             guard floatType else { break }
+            // An operand whose transpose was elided is read from the transpose's source.
+            let sources = elision.transposedOperands[index] ?? [:]
+            let a = sources[0] ?? inputs[0]
+            let b = sources[1] ?? inputs[1]
             if inputs[0].type.dtype == .f32 {
-                let k = MatmulKernel<Float, SIMD4<Float>>(inputs[0], inputs[1], output)
+                let k = MatmulKernel<Float, SIMD4<Float>>(a, b, output, aTransposed: sources[0] != nil, bTransposed: sources[1] != nil)
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
             } else {
-                let k = MatmulKernel<Double, SIMD2<Double>>(inputs[0], inputs[1], output)
+                let k = MatmulKernel<Double, SIMD2<Double>>(a, b, output, aTransposed: sources[0] != nil, bTransposed: sources[1] != nil)
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
             }
             return

@@ -80,9 +80,10 @@ public final class VirtualMachine: @unchecked Sendable {
     public init(_ program: BytecodeProgram, limits: VMLimits = VMLimits()) throws(Diagnostic) {
         try validateLayout(program, limits: limits)
         var linker = Linker(program: program, failure: failureBox)
+        linker.elision = TransposeElision(program)
         for (index, instruction) in program.instructions.enumerated() {
             do {
-                try linker.link(instruction)
+                try linker.link(instruction, at: index)
             } catch {
                 throw Diagnostic(.other("invalid bytecode: instruction \(index): \(error.message)"))
             }
