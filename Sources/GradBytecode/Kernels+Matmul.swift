@@ -39,7 +39,7 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
     static var kc: Int { 256 }
     static var mc: Int { 120 }
     /// Multiply-adds above which two threads share the work.
-    static var parallelThreshold: Int { 1 << 21 }
+    static var parallelThreshold: Int { 1 << 19 }
 
     /// `aTransposed`: `a` is the row-major source `[k, m]` of a transposed A (likewise
     /// `bTransposed`: `b` is `[n, k]`). Transposed operands are 2-D (no batch).
