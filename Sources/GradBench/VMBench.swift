@@ -113,6 +113,13 @@ func runVMBenchmarks(_ args: [String]) {
           return f, grad(f, x)
         }
         """)
+    add("planar arm, 200 links (vector, cumsum) + grad", """
+        func arm(t: f64[200]) {
+          p = cumsum(t, axis=0)
+          loss = (sum(cos(p)) - 3.0)^2 + (sum(sin(p)) - 4.0)^2
+          return loss, grad(loss, t)
+        }
+        """)
     add("planar arm, 200 links (scalar) + grad", armSource(links: 200))
     workloads.append(("scalar chain, 200k nodes (no grad)", scalarChain(nodes: 200_000)))
 
