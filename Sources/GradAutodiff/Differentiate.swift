@@ -35,6 +35,8 @@ private struct Expansion {
     var remap: [ValueID]
     /// Results of `grad` requests already computed together with an earlier one of the same y.
     var pendingGrads: [ValueID: ValueID] = [:]
+    /// Scalar constants shared by every rule of every backward pass of this expansion.
+    var constants = ConstantPool()
 
     init(source: Function) {
         self.source = source
@@ -99,7 +101,8 @@ private struct Expansion {
         let saved = builder.role
         builder.role = .gradient
         defer { builder.role = saved }
-        let seed = try builder.constant(1, builder.type(of: y))
+        let yType = builder.type(of: y)
+        let seed = yType.isScalar ? try constants.scalar(1, yType.dtype, &builder) : try builder.constant(1, yType)
         return try backward(from: y, seed: seed, wrt: xs, relevant: relevantNodes(from: y, wrt: xs))
     }
 
@@ -113,7 +116,7 @@ private struct Expansion {
         let xType = builder.type(of: x)
         let relevant = relevantNodes(from: y, wrt: [x])
         if yType.isScalar {
-            let seed = try builder.constant(1, yType)
+            let seed = try constants.scalar(1, yType.dtype, &builder)
             return try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0]
         }
         var rows: [ValueID] = []
@@ -157,24 +160,31 @@ private struct Expansion {
     /// Propagates `seed` from `y` back through the relevant nodes, summing the gradients
     /// that meet at a value, and returns the gradient of each `x` (zeros if disconnected).
     mutating func backward(from y: ValueID, seed: ValueID, wrt xs: [ValueID], relevant: [Bool]) throws(Diagnostic) -> [ValueID] {
-        var incoming: [ValueID: [ValueID]] = [y: [seed]]
+        // Gradients arriving at each value in lowest...y, indexed by id − lowest (arrays, not
+        // dictionaries: the ids in that range are dense and the sweep visits each once).
+        let lowest = max(xs.min() ?? y, 0)
+        let span = max(y - lowest + 1, 0)
+        var incoming = [[ValueID]](repeating: [], count: span)
+        if span > 0 { incoming[y - lowest] = [seed] }
         var total: [ValueID: ValueID] = [:]
-        let targets = Set(xs)
-        let lowest = xs.min() ?? y
+        var isTarget = [Bool](repeating: false, count: span)
+        for x in xs where x >= lowest && x <= y { isTarget[x - lowest] = true }
         var id = y
         while id >= lowest {
             defer { id -= 1 }
-            guard id < relevant.count, relevant[id], let parts = incoming.removeValue(forKey: id) else { continue }
+            guard id < relevant.count, relevant[id], !incoming[id - lowest].isEmpty else { continue }
+            let parts = incoming[id - lowest]
+            incoming[id - lowest] = []
             let g = try sum(parts)
-            if targets.contains(id) { total[id] = g }
+            if isTarget[id - lowest] { total[id] = g }
             let node = builder.function.nodes[id]
             let needs = node.inputs.map { $0 < relevant.count && relevant[$0] }
             guard needs.contains(true) else { continue }
             builder.location = node.location
-            let cotangents = try vjp(node, id, g, needs: needs, &builder)
+            let cotangents = try vjp(node, id, g, needs: needs, &builder, &constants)
             for (k, input) in node.inputs.enumerated() where needs[k] {
-                if k < cotangents.count, let ct = cotangents[k] {
-                    incoming[input, default: []].append(ct)
+                if k < cotangents.count, let ct = cotangents[k], input >= lowest, input <= y {
+                    incoming[input - lowest].append(ct)
                 }
             }
         }
