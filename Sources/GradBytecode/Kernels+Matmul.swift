@@ -38,12 +38,12 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
     static var nr: Int { 2 * V.scalarCount }
     static var kc: Int { 256 }
     static var mc: Int { 120 }
-    /// Multiply-adds above which two threads share the work.
-    static var parallelThreshold: Int { 1 << 19 }
 
     /// `aTransposed`: `a` is the row-major source `[k, m]` of a transposed A (likewise
-    /// `bTransposed`: `b` is `[n, k]`). Transposed operands are 2-D (no batch).
-    init(_ a: BytecodeOperand, _ b: BytecodeOperand, _ c: BytecodeOperand, aTransposed: Bool = false, bTransposed: Bool = false) {
+    /// `bTransposed`: `b` is `[n, k]`). Transposed operands are 2-D (no batch). Two threads
+    /// share an unbatched product of at least `threshold` multiply-adds when `threads ≥ 2`.
+    init(_ a: BytecodeOperand, _ b: BytecodeOperand, _ c: BytecodeOperand, aTransposed: Bool = false, bTransposed: Bool = false,
+         threads: Int = 1, threshold: Int = Int.max) {
         self.a = a.offset
         self.b = b.offset
         self.c = c.offset
@@ -58,7 +58,7 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
         aBatch = aTransposed ? [0] : broadcastIndexMap(from: Array(a.type.shape.dropLast(2)), to: batch).map { $0 * aSize }
         bBatch = bTransposed ? [0] : broadcastIndexMap(from: Array(b.type.shape.dropLast(2)), to: batch).map { $0 * bSize }
         let work = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: k).partialValue
-        threads = work >= Self.parallelThreshold && aBatch.count == 1 && (m >= 4 * Self.mr || n >= 4 * Self.nr) ? 2 : 1
+        self.threads = threads >= 2 && work >= threshold && aBatch.count == 1 && (m >= 4 * Self.mr || n >= 4 * Self.nr) ? 2 : 1
     }
 
     var panels: Int { (n + Self.nr - 1) / Self.nr }

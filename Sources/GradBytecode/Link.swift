@@ -46,6 +46,8 @@ struct Linker {
     var elision = TransposeElision()
     /// Index of the instruction being linked.
     var index = 0
+    /// Threading settings for the matmul kernels.
+    var limits = VMLimits()
 
     init(program: BytecodeProgram, failure: FailureBox) {
         self.program = program
@@ -167,10 +169,12 @@ struct Linker {
             let a = sources[0] ?? inputs[0]
             let b = sources[1] ?? inputs[1]
             if inputs[0].type.dtype == .f32 {
-                let k = MatmulKernel<Float, SIMD4<Float>>(a, b, output, aTransposed: sources[0] != nil, bTransposed: sources[1] != nil)
+                let k = MatmulKernel<Float, SIMD4<Float>>(a, b, output, aTransposed: sources[0] != nil, bTransposed: sources[1] != nil,
+                                                            threads: limits.matmulThreads, threshold: limits.parallelMatmulThreshold)
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
             } else {
-                let k = MatmulKernel<Double, SIMD2<Double>>(a, b, output, aTransposed: sources[0] != nil, bTransposed: sources[1] != nil)
+                let k = MatmulKernel<Double, SIMD2<Double>>(a, b, output, aTransposed: sources[0] != nil, bTransposed: sources[1] != nil,
+                                                            threads: limits.matmulThreads, threshold: limits.parallelMatmulThreshold)
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
             }
             return

@@ -8,6 +8,11 @@ import Foundation
 public struct VMLimits: Sendable {
     /// Largest arena (constants, inputs, outputs, workspace) in bytes. Default 4 GiB.
     public var maxArenaBytes: Int
+    /// Threads a large `matmul` may use (1 or 2; 1 keeps every kernel on the caller's thread).
+    public var matmulThreads = 2
+    /// Multiply-adds (m·n·k) from which a `matmul` uses `matmulThreads` threads. Below this,
+    /// waking a second thread costs more than it saves (more so on a loaded machine).
+    public var parallelMatmulThreshold = 1 << 22
     public init(maxArenaBytes: Int = 1 << 32) {
         self.maxArenaBytes = maxArenaBytes
     }
@@ -80,6 +85,7 @@ public final class VirtualMachine: @unchecked Sendable {
     public init(_ program: BytecodeProgram, limits: VMLimits = VMLimits()) throws(Diagnostic) {
         try validateLayout(program, limits: limits)
         var linker = Linker(program: program, failure: failureBox)
+        linker.limits = limits
         linker.elision = TransposeElision(program)
         for (index, instruction) in program.instructions.enumerated() {
             do {

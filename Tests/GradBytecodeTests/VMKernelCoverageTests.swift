@@ -162,7 +162,7 @@ final class VMKernelCoverageTests: XCTestCase {
 final class VMLargeMatmulTests: XCTestCase {
     func testTwoThreadsAndTransposedOperands() throws {
         for dtype in ["f32", "f64"] {
-            // Each product is just above the two-thread threshold (2¹⁹ multiply-adds).
+            // Each product is above the two-thread threshold set here (2¹⁹ multiply-adds).
             let source = """
                 func big(x: \(dtype)[32,100], w: \(dtype)[100,200], u: \(dtype)[600,100]) {
                   h = x @ w
@@ -182,7 +182,9 @@ final class VMLargeMatmulTests: XCTestCase {
                 ordered.append(t)
             }
             let expected = try ReferenceEvaluator.run(f, inputs: named)
-            let vm = try VirtualMachine(BytecodeProgram(function: f))
+            var limits = VMLimits()
+            limits.parallelMatmulThreshold = 1 << 19
+            let vm = try VirtualMachine(BytecodeProgram(function: f), limits: limits)
             XCTAssertLessThan(vm.instructionCount, try BytecodeProgram(function: f).instructions.count, "\(dtype): some transpose is read in place")
             for round in 0..<2 {
                 let got = try vm.run(ordered)
