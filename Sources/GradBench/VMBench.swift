@@ -87,6 +87,10 @@ func runVMBenchmarks(_ args: [String]) {
     let quick = args.contains("--quick")
     let profile = args.contains("--profile")
     let scale = quick ? 0.2 : 1.0
+    var limits = VMLimits(maxArenaBytes: Int.max)
+    if let i = args.firstIndex(of: "--matmul-threads"), i + 1 < args.count, let t = Int(args[i + 1]) {
+        limits.matmulThreads = t
+    }
     var workloads: [(String, Function)] = []
     func add(_ name: String, _ source: String) {
         do {
@@ -127,7 +131,7 @@ func runVMBenchmarks(_ args: [String]) {
     for (name, f) in workloads {
         do {
             let program = try BytecodeProgram(function: f)
-            let vm = try VirtualMachine(program, limits: VMLimits(maxArenaBytes: Int.max))
+            let vm = try VirtualMachine(program, limits: limits)
             var named: [String: Tensor] = [:]
             var ordered: [Tensor] = []
             for (k, p) in f.parameters.enumerated() {

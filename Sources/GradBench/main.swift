@@ -19,6 +19,6 @@ case "scale":
         exit(2)
     }
 default:
-    print("usage: GradBench vm | c [--quick] [--portable]")
+    print("usage: GradBench vm | c [--quick] [--portable] [--profile (vm)] [--matmul-threads N (vm)]")
     print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
 }
