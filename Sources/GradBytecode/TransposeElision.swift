@@ -7,7 +7,8 @@ import GradRuntime
 /// A transpose `O = transpose(S)` (rank 2, f32/f64) is elided when, from the transpose up to
 /// the point where `O`'s bytes are next overwritten (or the end of the program):
 /// - every instruction that reads bytes of `O` is a 2-D `matmul` naming `O` exactly;
-/// - no instruction writes bytes of `S` before the last such read;
+/// - no instruction writes bytes of `S` before the last such read (the reading matmuls
+///   included), and `O` and `S` are disjoint;
 /// - `O` overlaps no output of the program (the caller would read it).
 /// The analysis only looks at byte ranges, so it holds for any program the VM accepts; the
 /// skipped transpose is still validated like any instruction.
@@ -28,7 +29,7 @@ struct TransposeElision {
             guard case .op(.transpose, let attrs, let inputs, let output, _) = instruction, inputs.count == 1,
                   output.type.rank == 2, output.type.dtype.isFloat, inputs[0].type.dtype == output.type.dtype,
                   inputs[0].type.rank == 2, (attrs.perm ?? [1, 0]) == [1, 0],
-                  let o = byteRange(output), let s = byteRange(inputs[0]), !o.isEmpty,
+                  let o = byteRange(output), let s = byteRange(inputs[0]), !o.isEmpty, !o.overlaps(s),
                   !outputs.contains(where: { $0.overlaps(o) }) else { continue }
             var readers: [(Int, Int)] = []
             var sourceWritten = false
@@ -37,8 +38,9 @@ struct TransposeElision {
                 let (reads, write) = access(instructions[j])
                 for (position, r) in reads.enumerated() {
                     guard let range = byteRange(r), range.overlaps(o) else { continue }
-                    guard !sourceWritten, case .op(.matmul, _, let ins, _, _) = instructions[j],
-                          ins.count == 2, ins[0].type.rank == 2, ins[1].type.rank == 2, r == output else {
+                    guard !sourceWritten, case .op(.matmul, _, let ins, let result, _) = instructions[j],
+                          ins.count == 2, ins[0].type.rank == 2, ins[1].type.rank == 2, r == output,
+                          let c = byteRange(result), !c.overlaps(s) else {
                         safe = false
                         break scan
                     }
