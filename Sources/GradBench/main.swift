@@ -27,7 +27,7 @@ case "harness":
         exit(2)
     }
 default:
-    print("usage: GradBench vm | c [--quick] [--portable] [--profile (vm)] [--matmul-threads N (vm)]")
+    print("usage: GradBench vm | c [--quick] [--portable]")
     print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
     print("       GradBench harness --help")
 }
