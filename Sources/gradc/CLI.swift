@@ -34,7 +34,7 @@ enum CLI {
       emit     print the IR at a stage, the graph as Graphviz DOT, or the bytecode
       compile  compile a model for a backend: gradc compile MODEL.ir --backend bytecode -o MODEL.gbc
       cache    the C backend's compile cache: gradc cache --info | --clear
-      doc ops  print the op reference (docs/ops.md) generated from the op table
+      doc      print the op reference (doc ops) or the option reference (doc cli)
       help     show help for a verb: gradc help <verb>
 
     exit codes:
@@ -61,8 +61,11 @@ enum CLI {
             case "compile": return try CompileCommand.run(rest)
             case "cache": return try CacheCommand.run(rest)
             case "doc":
-                guard rest == ["ops"] else { throw UsageError(message: "usage: gradc doc ops") }
-                print(opReferenceMarkdown(), terminator: "")
+                switch rest {
+                case ["ops"]: print(opReferenceMarkdown(), terminator: "")
+                case ["cli"]: print(cliReferenceMarkdown(), terminator: "")
+                default: throw UsageError(message: "usage: gradc doc ops|cli")
+                }
                 return .ok
             case "help", "--help", "-h":
                 if let topic = rest.first, let text = verbHelp(topic) {
@@ -87,6 +90,18 @@ enum CLI {
             printError("gradc: \(error)")
             return .invalidInput
         }
+    }
+
+    static let verbs = ["run", "check", "emit", "compile", "cache"]
+
+    /// docs/cli-reference.md: the help of every verb, so the page cannot drift from the tool.
+    static func cliReferenceMarkdown() -> String {
+        var out = "# gradc option reference\n\nGenerated from `gradc <verb> --help` by `Scripts/refresh-docs.sh`; do not edit by hand.\n"
+        out += "See [cli.md](cli.md) for the guide.\n\n```\n\(help)\n```\n"
+        for verb in verbs {
+            out += "\n## gradc \(verb)\n\n```\n\(verbHelp(verb) ?? "")\n```\n"
+        }
+        return out
     }
 
     static func verbHelp(_ verb: String) -> String? {

@@ -140,4 +140,11 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(program.terminationStatus, 0, text)
         XCTAssertTrue(text.contains("iteration     0: x = -1.200000, y = 1.000000, f = 2.420e+01, grad = (-2.156e+02, -8.800e+01)"), text)
     }
+
+    /// docs/cli-reference.md is generated from the verbs' --help; run Scripts/refresh-docs.sh.
+    func testCLIReferenceIsCurrent() throws {
+        let r = try run(["doc", "cli"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(try repositoryFile("docs/cli-reference.md"), r.out, "docs/cli-reference.md is stale: run Scripts/refresh-docs.sh")
+    }
 }
