@@ -1,0 +1,183 @@
+import Grad
+
+/// One case of the every-op table: operand shapes with the interval their random values come
+/// from, integer label operands, and how to build the op's output from them.
+public struct OpCase {
+    public var name: String
+    public var operands: [([Int], ClosedRange<Double>)]
+    /// i64 operands (labels), filled with (2k + 1) mod 3.
+    public var labels: [[Int]] = []
+    /// The case computes in f32 internally (casts): finite differences need f32 tolerances.
+    public var f32Inside = false
+    public var build: (FunctionBuilder, [Value], [Value]) throws -> Value
+
+    public init(name: String, operands: [([Int], ClosedRange<Double>)], labels: [[Int]] = [], f32Inside: Bool = false,
+                build: @escaping (FunctionBuilder, [Value], [Value]) throws -> Value) {
+        self.name = name
+        self.operands = operands
+        self.labels = labels
+        self.f32Inside = f32Inside
+        self.build = build
+    }
+
+    /// The case as a function of `dtype` with seeded random inputs. Outputs: the op's value
+    /// `out`, a randomly weighted `loss = sum(out ⊙ w)`, its gradient with respect to every
+    /// float operand, and (for small first operands) its Hessian.
+    public func makeFunction(_ dtype: DType, rng: inout SplitMix64) throws -> (function: Function, inputs: [String: Tensor], gradients: Int) {
+        let fb = FunctionBuilder("case")
+        var values: [Value] = []
+        var inputs: [String: Tensor] = [:]
+        for (k, (shape, range)) in operands.enumerated() {
+            values.append(try fb.input("x\(k)", dtype, shape))
+            inputs["x\(k)"] = Tensor.random(TensorType(dtype, shape), range: range, using: &rng)
+        }
+        var labelValues: [Value] = []
+        for (k, shape) in labels.enumerated() {
+            labelValues.append(try fb.input("l\(k)", .i64, shape))
+            inputs["l\(k)"] = Tensor(TensorType(.i64, shape), doubles: (0..<shape.reduce(1, *)).map { Double(($0 * 2 + 1) % 3) })
+        }
+        let out = try build(fb, values, labelValues)
+        // A fixed random weighting makes every output element matter differently.
+        let weights = try fb.input("w", out.dtype, out.shape)
+        inputs["w"] = Tensor.random(TensorType(out.dtype, out.shape), using: &rng)
+        let loss = try sum(out * weights)
+        try fb.output(out, "out")
+        try fb.output(loss, "loss")
+        try fb.output(fb.grad(of: loss, wrt: values))
+        let withHessian = values[0].type.count <= 12
+        if withHessian {
+            try fb.output(fb.hessian(of: loss, wrt: values[0]), "hessian")
+        }
+        return (fb.function, inputs, values.count + (withHessian ? 1 : 0))
+    }
+}
+
+/// The every-op table shared by the differentiation tests (finite differences) and the backend
+/// tests (VM and C against the reference evaluator): every op is checked the same way.
+public enum OpCases {
+    public static let anywhere: ClosedRange<Double> = -1...1
+    public static let positive: ClosedRange<Double> = 0.5...2
+    public static let fractional: ClosedRange<Double> = 0.2...0.8
+
+    public static func unary(_ op: Op, _ range: ClosedRange<Double> = anywhere, _ shape: [Int] = [2, 3]) -> OpCase {
+        OpCase(name: "\(op.name) \(shape)", operands: [(shape, range)]) { fb, v, _ in try fb.apply(op, [v[0]]) }
+    }
+    public static func binary(_ op: Op, _ a: [Int], _ b: [Int], _ ra: ClosedRange<Double> = anywhere, _ rb: ClosedRange<Double> = anywhere) -> OpCase {
+        OpCase(name: "\(op.name) \(a)·\(b)", operands: [(a, ra), (b, rb)]) { fb, v, _ in try fb.apply(op, [v[0], v[1]]) }
+    }
+    public static func attrs(_ op: Op, _ shape: [Int], _ attrs: [AttrKey: AttrValue], _ range: ClosedRange<Double> = anywhere) -> OpCase {
+        OpCase(name: "\(op.name) \(shape) \(attrs.map { "\($0.key)=\($0.value)" }.sorted())", operands: [(shape, range)]) { fb, v, _ in
+            try fb.apply(op, [v[0]], Attributes(attrs))
+        }
+    }
+    static func selectOn(_ op: Op, _ a: [Int], _ b: [Int]) -> OpCase {
+        OpCase(name: "select(\(op.name)) \(a)·\(b)", operands: [(a, anywhere), (b, anywhere)]) { fb, v, _ in
+            try select(fb.apply(op, [v[0], v[1]]), v[0] * v[1], v[0] - v[1])
+        }
+    }
+
+    /// Every op at small shapes (broadcasting, keepdims, batched matmul, steps, labels, casts).
+    /// `backends: true` adds scalar variants and larger shapes that exercise the backends'
+    /// blocked matmul, chunked fused loops and reduction layouts.
+    public static func table(backends: Bool = false) -> [OpCase] {
+        var cases: [OpCase] = []
+        for op: Op in [.neg, .abs, .exp, .sin, .cos, .tan, .tanh, .sigmoid, .relu, .softplus, .erf, .square, .expm1] {
+            cases.append(unary(op))
+            if backends { cases.append(unary(op, anywhere, [])) }
+        }
+        for op: Op in [.log, .log1p, .sqrt, .rsqrt, .reciprocal] {
+            cases.append(unary(op, positive))
+            if backends { cases.append(unary(op, positive, [])) }
+        }
+        // Zero gradient almost everywhere: evaluated away from the jumps.
+        for op: Op in [.sign, .floor, .ceil] {
+            cases.append(unary(op, fractional))
+        }
+        for op: Op in [.add, .sub, .mul, .maximum, .minimum, .atan2] {
+            cases.append(binary(op, [2, 3], [3]))
+            cases.append(binary(op, [2, 1], [1, 3]))
+            if backends {
+                cases.append(binary(op, [], []))
+                cases.append(binary(op, [3, 1, 5], [3, 4, 5]))
+            }
+        }
+        cases.append(binary(.div, [2, 3], [3], anywhere, positive))
+        cases.append(binary(.div, [], [2, 2], anywhere, positive))
+        cases.append(binary(.pow, [2, 3], [3], positive, anywhere))
+        cases.append(binary(.pow, [2, 3], [], positive, anywhere))
+        if backends { cases.append(binary(.pow, [], [], positive, anywhere)) }
+        for op: Op in [.eq, .ne, .lt, .le, .gt, .ge] {
+            cases.append(selectOn(op, [2, 3], [3]))
+            if backends { cases.append(selectOn(op, [], [])) }
+        }
+        cases.append(OpCase(name: "select broadcast", operands: [([2, 3], anywhere), ([], anywhere)]) { fb, v, _ in
+            try select(fb.apply(.gt, [v[0], fb.constant(0, v[0].dtype)]), v[0], v[1])
+        })
+        for op: Op in [.sum, .mean, .max, .min, .prod, .logsumexp] {
+            cases.append(attrs(op, [2, 3], [:]))
+            cases.append(attrs(op, [2, 3], [.axes: .ints([1])]))
+            cases.append(attrs(op, [2, 3, 2], [.axes: .ints([0, 2]), .keepdims: .bool(true)]))
+            if backends {
+                cases.append(attrs(op, [5, 3], [.axes: .ints([0])]))
+                cases.append(attrs(op, [2, 3, 4], [.axes: .ints([1])]))
+            }
+        }
+        cases.append(binary(.matmul, [2, 3], [3, 2]))
+        cases.append(binary(.matmul, [2, 2, 3], [3, 2]))
+        cases.append(binary(.matmul, [2, 1, 2, 3], [2, 3, 2]))
+        if backends {
+            cases.append(binary(.matmul, [9, 300], [300, 19]))
+            cases.append(binary(.matmul, [1, 7], [7, 1]))
+        }
+        cases.append(binary(.dot, [4], [4]))
+        cases.append(attrs(.transpose, [2, 3, 2], [.perm: .ints([2, 0, 1])]))
+        cases.append(attrs(.reshape, [2, 3], [.shape: .ints([3, 2])]))
+        cases.append(attrs(.broadcast_to, [3, 1], [.shape: .ints([2, 3, 4])]))
+        cases.append(attrs(.slice, [4, 5], [.start: .ints([1, 0]), .stop: .ints([4, 5]), .step: .ints([2, 2])]))
+        cases.append(attrs(.pad, [2, 3], [.low: .ints([1, 0]), .high: .ints([0, 2]), .step: .ints([1, 2])]))
+        cases.append(OpCase(name: "concat", operands: [([2, 3], anywhere), ([2, 1], anywhere), ([2, 2], anywhere)]) { fb, v, _ in
+            try fb.apply(.concat, v, Attributes([.axis: .int(1)]))
+        })
+        cases.append(attrs(.expand_dims, [2, 3], [.axis: .int(1)]))
+        cases.append(attrs(.squeeze, [2, 1, 3], [.axes: .ints([1])]))
+        cases.append(attrs(.cumsum, [2, 3], [.axis: .int(1)]))
+        cases.append(attrs(.cumsum, [4], [.axis: .int(0), .reverse: .bool(true)]))
+        cases.append(OpCase(name: "one_hot", operands: [([2, 3], anywhere)], labels: [[2]]) { fb, v, l in
+            try fb.apply(.mul, [fb.apply(.one_hot, [l[0]], Attributes([.depth: .int(3), .dtype: .dtype(v[0].dtype)])), v[0]])
+        })
+        cases.append(OpCase(name: "cast f64↔f32", operands: [([2, 3], anywhere)], f32Inside: true) { fb, v, _ in
+            let other: DType = v[0].dtype == .f64 ? .f32 : .f64
+            return try exp(v[0].cast(other)).cast(v[0].dtype) * v[0]
+        })
+        cases.append(attrs(.softmax, [2, 3], [:]))
+        cases.append(attrs(.softmax, [2, 3], [.axis: .int(0)]))
+        cases.append(attrs(.log_softmax, [2, 3], [:]))
+        if backends { cases.append(attrs(.log_softmax, [4, 3, 2], [.axis: .int(1)])) }
+        cases.append(OpCase(name: "softmax_cross_entropy", operands: [([2, 3], anywhere), ([2, 3], fractional)]) { fb, v, _ in
+            try softmaxCrossEntropy(v[0], v[1])
+        })
+        if backends {
+            cases.append(OpCase(name: "long fused chain", operands: [([37, 300], anywhere), ([300], anywhere)]) { fb, v, _ in
+                try tanh(sigmoid(v[0] * v[1] + v[0]) - exp(v[1]) / (v[0] * v[0] + fb.constant(1, v[0].dtype)))
+            })
+        }
+        return cases
+    }
+
+    /// The ops a table covers (comparisons through `select`, `select` itself, casts).
+    public static func coveredOps(_ cases: [OpCase]) -> Set<Op> {
+        var ops = Set<Op>()
+        for c in cases {
+            let head = c.name.split(separator: " ")[0]
+            if head.hasPrefix("select(") {
+                ops.insert(.select)
+                if let op = Op(rawValue: String(head.dropFirst("select(".count).dropLast())) { ops.insert(op) }
+            } else if head == "select" {
+                ops.insert(.select)
+            } else if let op = Op(rawValue: String(head)) {
+                ops.insert(op)
+            }
+        }
+        return ops
+    }
+}
