@@ -85,6 +85,7 @@ func scalarChain(nodes: Int) -> Function {
 
 func runVMBenchmarks(_ args: [String]) {
     let quick = args.contains("--quick")
+    let profile = args.contains("--profile")
     let scale = quick ? 0.2 : 1.0
     var workloads: [(String, Function)] = []
     func add(_ name: String, _ source: String) {
@@ -132,6 +133,13 @@ func runVMBenchmarks(_ args: [String]) {
             let got = try vm.run(ordered)
             let agree = zip(expected, got).allSatisfy { $0.doubles.elementsEqual($1.doubles) { $0 == $1 || ($0.isNaN && $1.isNaN) } }
             let ref = timePerCall(budget: 1.5 * scale) { _ = try? ReferenceEvaluator.run(f, inputs: named) }
+            if profile {
+                let times = vm.profile(repeats: 3)
+                for (i, t) in times.enumerated() where t > 1e-5 {
+                    print("  \(name) instruction \(i): \(formatSeconds(t))")
+                }
+                continue
+            }
             let vmTime = timePerCall(budget: 1.5 * scale) { vm.execute() }
             let scalarGraph = f.nodes.allSatisfy { $0.type.rank == 0 }
             rows.append([name + (agree ? "" : " (MISMATCH)"), formatSeconds(ref), formatSeconds(vmTime),

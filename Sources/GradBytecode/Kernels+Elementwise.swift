@@ -38,7 +38,7 @@ enum LeafAccess {
 /// stay in the scratch (L1-sized), leaves of the output's shape are read in place and the
 /// root is written straight to the output. Every element sees exactly the `ScalarMath`
 /// formula of each op, so results are bitwise those of the reference kernels.
-final class FusedKernel<T: RealScalar & KernelNumber>: VMKernel {
+final class FusedKernel<T: RealScalar & KernelNumber> {
     static var chunk: Int { 256 }
     let leafOffsets: [Int]
     let leafIsBool: [Bool]

@@ -8,7 +8,7 @@ import GradRuntime
 /// in increasing order (the k-blocks continue from the stored partial sum), one multiply and
 /// one add each, never fused — exactly the reference kernel's order, so the result is bitwise
 /// identical to the reference evaluator.
-final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD>: VMKernel where V.Scalar == T {
+final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD> where V.Scalar == T {
     let a: Int
     let b: Int
     let c: Int
@@ -180,7 +180,7 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD>: VMKernel where 
 }
 
 /// `dot`: Σ aᵢ·bᵢ from +0 in increasing i (the reference order).
-final class DotKernel<T: RealScalar & KernelNumber>: VMKernel {
+final class DotKernel<T: RealScalar & KernelNumber> {
     let a: Int
     let b: Int
     let out: Int

@@ -37,7 +37,7 @@ func foldLine<T: RealScalar & KernelNumber>(_ op: Op, _ p: UnsafePointer<T>, _ n
 /// run the input is viewed as [outer, r, inner]; `inner > 1` accumulates whole rows (the
 /// vectorizable order that still adds each output's elements in increasing index order).
 /// Other axis sets use a precomputed visiting order.
-final class ReduceKernel<T: RealScalar & KernelNumber>: VMKernel {
+final class ReduceKernel<T: RealScalar & KernelNumber> {
     let op: Op
     let x: Int
     let out: Int
@@ -129,7 +129,7 @@ final class ReduceKernel<T: RealScalar & KernelNumber>: VMKernel {
 
 /// `softmax`, `log_softmax` and `softmax_cross_entropy` along one axis, line by line, with
 /// the reference formulas (see GradRuntime's softmaxKernel / crossEntropyKernel).
-final class SoftmaxKernel<T: RealScalar & KernelNumber>: VMKernel {
+final class SoftmaxKernel<T: RealScalar & KernelNumber> {
     let op: Op
     let x: Int
     let labels: Int

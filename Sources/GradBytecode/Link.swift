@@ -47,6 +47,13 @@ struct Linker {
         code.reserveCapacity(program.instructions.count)
     }
 
+    /// Adds a generic kernel through a closure created where its concrete type is known, so
+    /// that its `run` is the specialized code (calling a generic class's method through a
+    /// protocol existential would run the unspecialized generic code, ~100× slower).
+    mutating func add(scratch: Int, _ body: @escaping (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void) {
+        add(ClosureKernel(scratchBytes: scratch, body: body))
+    }
+
     mutating func add(_ kernel: any VMKernel) {
         code.append(ScalarInstruction(op: .kernel, d: Int32(kernels.count), a: 0, b: 0, c: 0))
         kernels.append(kernel)
@@ -84,13 +91,7 @@ struct Linker {
                     throw invalid("fused op \(j) (\(m.op.name)) has invalid operands \(m.args)")
                 }
             }
-            let kernel: any VMKernel
-            if dtype == .f32 {
-                kernel = FusedKernel<Float>(ops: ops, leaves: leaves, output: output)
-            } else {
-                kernel = FusedKernel<Double>(ops: ops, leaves: leaves, output: output)
-            }
-            add(kernel)
+            addFused(dtype, ops, leaves, output)
 
         case .op(let op, let attrs, let inputs, let output, _):
             switch op {
@@ -132,7 +133,7 @@ struct Linker {
             for i in inputs where !seen.contains(i) { seen.append(i) }
             let args = inputs.compactMap { i in seen.firstIndex(of: i) }
             let ops = [MicroOp(op: op, args: args)]
-            add(t == .f32 ? FusedKernel<Float>(ops: ops, leaves: seen, output: output) : FusedKernel<Double>(ops: ops, leaves: seen, output: output))
+            addFused(t, ops, seen, output)
             return
         }
         let x = inputs.first
@@ -140,24 +141,44 @@ struct Linker {
         case .sum, .mean, .max, .min, .prod, .logsumexp:
             guard floatType, let x else { break }
             let axes = normalizedAxesList(attrs.axes, rank: x.type.rank)
-            add(x.type.dtype == .f32 ? ReduceKernel<Float>(op, x, output, axes: axes) : ReduceKernel<Double>(op, x, output, axes: axes))
+            if x.type.dtype == .f32 {
+                let k = ReduceKernel<Float>(op, x, output, axes: axes)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            } else {
+                let k = ReduceKernel<Double>(op, x, output, axes: axes)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            }
             return
         case .softmax, .log_softmax, .softmax_cross_entropy:
             guard floatType, let x else { break }
             let axis = normalizeAxis(attrs.axis ?? -1, rank: x.type.rank) ?? 0
-            add(x.type.dtype == .f32 ? SoftmaxKernel<Float>(op, inputs, output, axis: axis) : SoftmaxKernel<Double>(op, inputs, output, axis: axis))
+            if x.type.dtype == .f32 {
+                let k = SoftmaxKernel<Float>(op, inputs, output, axis: axis)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            } else {
+                let k = SoftmaxKernel<Double>(op, inputs, output, axis: axis)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            }
             return
         case .matmul:
             guard floatType else { break }
             if inputs[0].type.dtype == .f32 {
-                add(MatmulKernel<Float, SIMD4<Float>>(inputs[0], inputs[1], output))
+                let k = MatmulKernel<Float, SIMD4<Float>>(inputs[0], inputs[1], output)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
             } else {
-                add(MatmulKernel<Double, SIMD2<Double>>(inputs[0], inputs[1], output))
+                let k = MatmulKernel<Double, SIMD2<Double>>(inputs[0], inputs[1], output)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
             }
             return
         case .dot:
             guard floatType else { break }
-            add(inputs[0].type.dtype == .f32 ? DotKernel<Float>(inputs[0], inputs[1], output) : DotKernel<Double>(inputs[0], inputs[1], output))
+            if inputs[0].type.dtype == .f32 {
+                let k = DotKernel<Float>(inputs[0], inputs[1], output)
+                add(scratch: 0) { k.run($0, $1) }
+            } else {
+                let k = DotKernel<Double>(inputs[0], inputs[1], output)
+                add(scratch: 0) { k.run($0, $1) }
+            }
             return
         default:
             break
@@ -186,6 +207,29 @@ struct Linker {
             add(FallbackKernel(op: op, attrs: attrs, inputs: inputs, output: output, failure: failure))
         }
     }
+}
+
+extension Linker {
+    mutating func addFused(_ dtype: DType, _ ops: [MicroOp], _ leaves: [BytecodeOperand], _ output: BytecodeOperand) {
+        if dtype == .f32 {
+            let k = FusedKernel<Float>(ops: ops, leaves: leaves, output: output)
+            add(scratch: k.scratchBytes) { k.run($0, $1) }
+        } else {
+            let k = FusedKernel<Double>(ops: ops, leaves: leaves, output: output)
+            add(scratch: k.scratchBytes) { k.run($0, $1) }
+        }
+    }
+}
+
+/// A kernel given as a closure over a concretely typed (specialized) kernel.
+final class ClosureKernel: VMKernel {
+    let scratchBytes: Int
+    let body: (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void
+    init(scratchBytes: Int, body: @escaping (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void) {
+        self.scratchBytes = scratchBytes
+        self.body = body
+    }
+    func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) { body(base, scratch) }
 }
 
 func scalarOpcode(_ op: Op) -> ScalarOpcode? {

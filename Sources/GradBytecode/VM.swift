@@ -225,3 +225,23 @@ func readTensor(_ p: UnsafeRawPointer, _ type: TensorType) -> Tensor {
     }
     return Tensor(storage, shape: type.shape) ?? Tensor(type, doubles: [0])
 }
+
+extension VirtualMachine {
+    /// Seconds spent in each scalar-machine instruction over `repeats` runs of the program
+    /// (for profiling; the arena holds whatever inputs were last written).
+    public func profile(repeats: Int = 10) -> [Double] {
+        var times = [Double](repeating: 0, count: code.count)
+        for _ in 0..<repeats {
+            code.withUnsafeBufferPointer { code in
+                kernels.withUnsafeBufferPointer { kernels in
+                    for i in 0..<code.count {
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        runScalarMachine(UnsafeBufferPointer(rebasing: code[i..<(i + 1)]), kernels, arena, scratch)
+                        times[i] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(repeats)
+                    }
+                }
+            }
+        }
+        return times
+    }
+}

@@ -98,6 +98,10 @@ private func makeHeader(prefix: String, abis: [CFunctionABI], threads: Bool, hea
     w.line(" *            function allocate and free its own.")
     w.line(" * returns    0 on success, 1 if workspace was NULL and could not be allocated.")
     w.line(" *")
+    w.line(" * GRADC_FUNCTION_<k> names function k of the module (and its _NUM_INPUTS, _NUM_OUTPUTS,")
+    w.line(" * _WORKSPACE_BYTES) independently of the model's hash; define GRADC_NO_ALIASES before")
+    w.line(" * including headers of two gradc modules in one file and use the hashed names.")
+    w.line(" *")
     w.line(" * Results agree with gradc's reference evaluator (same formulas, same libm calls, sums in")
     w.line(" * increasing index order, no fused multiply-add).")
     w.line(" */")
@@ -123,6 +127,14 @@ private func makeHeader(prefix: String, abis: [CFunctionABI], threads: Bool, hea
         w.line("#define \(upper)_NUM_OUTPUTS \(abi.outputs.count)")
         w.line("#define \(upper)_WORKSPACE_BYTES \(abi.workspaceBytes)")
         w.line("int \(abi.symbol)(const void *const *inputs, void *const *outputs, void *workspace);")
+        // Stable generated names for a program that links a single gradc module: the
+        // hashed symbol changes with the model, GRADC_FUNCTION_<k> does not.
+        w.line("#ifndef GRADC_NO_ALIASES")
+        w.line("#define GRADC_FUNCTION_\(k) \(abi.symbol)")
+        w.line("#define GRADC_FUNCTION_\(k)_NUM_INPUTS \(upper)_NUM_INPUTS")
+        w.line("#define GRADC_FUNCTION_\(k)_NUM_OUTPUTS \(upper)_NUM_OUTPUTS")
+        w.line("#define GRADC_FUNCTION_\(k)_WORKSPACE_BYTES \(upper)_WORKSPACE_BYTES")
+        w.line("#endif")
     }
     w.line("")
     w.line("#ifdef __cplusplus")

@@ -117,4 +117,27 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.out.contains("backward pass"))
         XCTAssertTrue(r.out.contains("x = input()           -0.00759401"), r.out)
     }
+
+    /// Examples/embed-c: a plain C program built with cc against the emitted .c/.h only.
+    func testEmbedCExample() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-embed-\(UUID().uuidString)").path
+        let r = try run(["compile", "Examples/embed-c/rosenbrock.ir", "--backend", "c", "-o", dir])
+        XCTAssertEqual(r.status, 0, r.err)
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        cc.arguments = ["cc", "-O2", "-ffp-contract=off", "-I", dir, repositoryRoot.appendingPathComponent("Examples/embed-c/main.c").path,
+                        dir + "/model.c", "-lm", "-o", dir + "/descent"]
+        try cc.run()
+        cc.waitUntilExit()
+        XCTAssertEqual(cc.terminationStatus, 0)
+        let program = Process()
+        program.executableURL = URL(fileURLWithPath: dir + "/descent")
+        let out = Pipe()
+        program.standardOutput = out
+        try program.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        program.waitUntilExit()
+        XCTAssertEqual(program.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("iteration     0: x = -1.200000, y = 1.000000, f = 2.420e+01, grad = (-2.156e+02, -8.800e+01)"), text)
+    }
 }
