@@ -85,6 +85,7 @@ private struct Expansion {
             case .hessian:
                 let x = remap[node.inputs[1]]
                 let g = try gradients(of: remap[node.inputs[0]], wrt: [x])[0]
+                builder.location = node.location
                 remap.append(try jacobian(of: g, wrt: x))
             default:
                 var copy = node
