@@ -6,7 +6,7 @@ import XCTest
 /// Replays every input in Tests/Fixtures/regressions/ — crashes found by the fuzzers and the
 /// reviews, kept after their fix — through the same pipeline as the fuzz targets:
 /// - `.ir`: parse → print → parse (same graph) → differentiate → optimize → memory check →
-///   reference evaluator and VM when small;
+///   reference evaluator and VM when small → outputs printed as text;
 /// - `.gbc`: decode → link (VM validation) → run.
 /// Each gives a result or a diagnostic, never a crash. A `# expect: TEXT` first line pins the
 /// diagnostic the file must produce. The fuzz targets' replay tools are run on the directory too.
@@ -32,13 +32,19 @@ final class RegressionFixtureTests: XCTestCase {
                 for p in optimized.parameters {
                     named[p.name] = Tensor.random(optimized.type(of: p.value), range: -2...2, using: &rng)
                 }
-                _ = try ReferenceEvaluator.run(optimized, inputs: named)
-                _ = try VirtualMachine(BytecodeProgram(function: optimized)).run(optimized.parameters.compactMap { named[$0.name] })
+                let reference = try ReferenceEvaluator.run(optimized, inputs: named)
+                let vm = try VirtualMachine(BytecodeProgram(function: optimized)).run(optimized.parameters.compactMap { named[$0.name] })
+                for t in reference + vm { _ = formatTensor(t) }
             }
             return nil
         } catch let d as Diagnostic {
             return d.description
         }
+    }
+
+    func testI64ExtremesPrintExactly() throws {
+        let t = try XCTUnwrap(Tensor(.i64([Int64.max, Int64.min, 9_007_199_254_740_993]), shape: [3]))
+        XCTAssertEqual(formatTensor(t), "[9223372036854775807, -9223372036854775808, 9007199254740993]")
     }
 
     func testIRRegressions() throws {

@@ -3,7 +3,7 @@ import Grad
 
 // libFuzzer target for the `.ir` front end: parse (which type-checks every node) → print →
 // parse again (must give the identical graph) → differentiate → optimize → and, for small
-// functions, evaluate with the reference evaluator and the bytecode VM.
+// functions, evaluate with the reference evaluator and the bytecode VM and print the results.
 //
 // Built two ways (see Scripts/fuzz.sh):
 // - `swift build --product GradFuzzIR`: a replay tool, `GradFuzzIR FILE|DIR…`, that runs each
@@ -41,9 +41,12 @@ func fuzzIR(_ bytes: [UInt8]) {
             named[p.name] = t
             ordered.append(t)
         }
-        _ = try? ReferenceEvaluator.run(optimized, inputs: named)
-        if let program = try? BytecodeProgram(function: optimized), let vm = try? VirtualMachine(program) {
-            _ = try? vm.run(ordered)
+        if let values = try? ReferenceEvaluator.run(optimized, inputs: named) {
+            for t in values { _ = formatTensor(t) }
+        }
+        if let program = try? BytecodeProgram(function: optimized), let vm = try? VirtualMachine(program),
+           let values = try? vm.run(ordered) {
+            for t in values { _ = formatTensor(t) }
         }
     }
 }
