@@ -60,5 +60,6 @@ for target in "${targets[@]}"; do
     -max_total_time="$seconds" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
     -artifact_prefix="$out/$target-" "${extra[@]}" >"$out/$target.log" 2>&1 || true
   grep -E "^(stat::|#[0-9]+ *(DONE|INITED))|SUMMARY|Test unit written" "$out/$target.log" || true
-  ls "$out/$target"-crash-* "$out/$target"-timeout-* "$out/$target"-oom-* 2>/dev/null || echo "no crash, timeout or oom files"
+  found=$(find "$out" -maxdepth 1 \( -name "$target-crash-*" -o -name "$target-timeout-*" -o -name "$target-oom-*" \) | sort)
+  if [ -n "$found" ]; then echo "$found"; else echo "no crash, timeout or oom files"; fi
 done

@@ -47,6 +47,34 @@ final class RegressionFixtureTests: XCTestCase {
         XCTAssertEqual(formatTensor(t), "[9223372036854775807, -9223372036854775808, 9007199254740993]")
     }
 
+    /// A step on an axis the view does not step along (extent 1) may be huge: `slice` (only a
+    /// `.gbc` or the Swift API can carry such a step; the parser limits it) and `pad`, on every
+    /// backend. Found by GradFuzzGBC (gbc-pad-huge-step.gbc).
+    func testHugeStepsOnUnitAxes() throws {
+        let huge = 1 << 62
+        var f = Function(name: "f")
+        let x = f.addParameter("x", TensorType(.f64, [2, 3]))
+        let s = f.append(Node(op: .slice, inputs: [x], attrs: Attributes([.start: .ints([1, 0]), .stop: .ints([2, 3]), .step: .ints([huge, 1])]),
+                              type: TensorType(.f64, [1, 3])))
+        let p = f.append(Node(op: .pad, inputs: [s], attrs: Attributes([.low: .ints([0, 0]), .high: .ints([1, 0]), .step: .ints([huge, 1])]),
+                              type: TensorType(.f64, [2, 3])))
+        f.outputs = [Output(name: "s", value: s), Output(name: "p", value: p)]
+        // The type rules agree with the declared types.
+        XCTAssertEqual(try Op.slice.inferType([f.type(of: x)], f.nodes[s].attrs), f.type(of: s))
+        XCTAssertEqual(try Op.pad.inferType([f.type(of: s)], f.nodes[p].attrs), f.type(of: p))
+        let input = try XCTUnwrap(Tensor([1, 2, 3, 4, 5, 6] as [Double], shape: [2, 3]))
+        let expected: [[Double]] = [[4, 5, 6], [4, 5, 6, 0, 0, 0]]
+        XCTAssertEqual(try ReferenceEvaluator.run(f, inputs: ["x": input]).map(\.doubles), expected)
+        XCTAssertEqual(try VirtualMachine(BytecodeProgram(function: f)).run([input]).map(\.doubles), expected)
+        XCTAssertEqual(try VirtualMachine(BytecodeProgram(function: f, fuse: false, inPlace: false)).run([input]).map(\.doubles), expected)
+        if (try? CCompiler.find()) != nil {
+            var env = ProcessInfo.processInfo.environment
+            env["GRADC_CACHE_DIR"] = NSTemporaryDirectory() + "gradc-regressions-\(getpid())"
+            let module = try CModule([f], environment: env)
+            XCTAssertEqual(try module.kernels[0].run([input]).map(\.doubles), expected)
+        }
+    }
+
     func testIRRegressions() throws {
         let names = try files(".ir")
         XCTAssertFalse(names.isEmpty)
