@@ -172,24 +172,31 @@ private struct Expansion {
     /// Propagates `seed` from `y` back through the relevant nodes, summing the gradients
     /// that meet at a value, and returns the gradient of each `x` (zeros if disconnected).
     mutating func backward(from y: ValueID, seed: ValueID, wrt xs: [ValueID], relevant: [Bool]) throws(Diagnostic) -> [ValueID] {
-        var incoming: [ValueID: [ValueID]] = [y: [seed]]
+        // Gradients arriving at each value in lowest...y, indexed by id − lowest (arrays, not
+        // dictionaries: the ids in that range are dense and the sweep visits each once).
+        let lowest = max(xs.min() ?? y, 0)
+        let span = max(y - lowest + 1, 0)
+        var incoming = [[ValueID]](repeating: [], count: span)
+        if span > 0 { incoming[y - lowest] = [seed] }
         var total: [ValueID: ValueID] = [:]
-        let targets = Set(xs)
-        let lowest = xs.min() ?? y
+        var isTarget = [Bool](repeating: false, count: span)
+        for x in xs where x >= lowest && x <= y { isTarget[x - lowest] = true }
         var id = y
         while id >= lowest {
             defer { id -= 1 }
-            guard id < relevant.count, relevant[id], let parts = incoming.removeValue(forKey: id) else { continue }
+            guard id < relevant.count, relevant[id], !incoming[id - lowest].isEmpty else { continue }
+            let parts = incoming[id - lowest]
+            incoming[id - lowest] = []
             let g = try sum(parts)
-            if targets.contains(id) { total[id] = g }
+            if isTarget[id - lowest] { total[id] = g }
             let node = builder.function.nodes[id]
             let needs = node.inputs.map { $0 < relevant.count && relevant[$0] }
             guard needs.contains(true) else { continue }
             builder.location = node.location
             let cotangents = try vjp(node, id, g, needs: needs, &builder)
             for (k, input) in node.inputs.enumerated() where needs[k] {
-                if k < cotangents.count, let ct = cotangents[k] {
-                    incoming[input, default: []].append(ct)
+                if k < cotangents.count, let ct = cotangents[k], input >= lowest, input <= y {
+                    incoming[input - lowest].append(ct)
                 }
             }
         }

@@ -3,6 +3,7 @@ import Foundation
 // GradBench: benchmark workloads, one function per workload set.
 //   swift run -c release GradBench vm      the bytecode VM vs the reference evaluator
 //   swift run -c release GradBench c       the C backend: call time, compile cold/warm
+//   swift run -c release GradBench scale   optimizer scale: Rosenbrock parse/differentiate/optimize
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
@@ -10,6 +11,14 @@ case "vm":
     runVMBenchmarks(Array(arguments.dropFirst()))
 case "c":
     runCBenchmarks(Array(arguments.dropFirst()))
+case "scale":
+    do {
+        try ScaleBenchmark.run(Array(arguments.dropFirst()))
+    } catch {
+        FileHandle.standardError.write("GradBench: \(error)\n".data(using: .utf8) ?? Data())
+        exit(2)
+    }
 default:
     print("usage: GradBench vm | c [--quick] [--portable]")
+    print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
 }

@@ -117,7 +117,7 @@ struct Options {
         while i < args.count {
             let a = args[i]
             i += 1
-            if a.hasPrefix("--") || (a.hasPrefix("-") && a.count == 2 && a != "-") {
+            if a.hasPrefix("--") || (a.hasPrefix("-") && a.count >= 2) {  // -h, -O2
                 var key = a
                 var inline: String?
                 if let eq = a.firstIndex(of: "="), a.hasPrefix("--") {

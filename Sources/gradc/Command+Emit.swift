@@ -4,6 +4,7 @@ import Grad
 enum EmitCommand {
     static let help = """
     usage: gradc emit MODEL.ir [--stage parsed|differentiated|optimized] [--format ir|dot|bytecode|c|h] [--func NAME] [-O0|-O1|-O2]
+                  [--passes=P,…] [--fast-math] [--stats]
 
     Prints the model at a stage of the pipeline.
 
@@ -16,10 +17,15 @@ enum EmitCommand {
                     arena layout, then one line per instruction with its result and
                     operand registers (buffer:type) and the IR node(s) it comes from
                     c: the generated C of every function (optimized), h: its header
+      -O0 -O1 -O2   optimization level (default -O2), see `gradc help run`
+      --passes=P,…  run exactly these passes (cse, fold, simplify, shapes, stabilize, dce)
+      --fast-math   allow rewrites that are not IEEE-exact
+      --stats       print nodes before → after and time of each pass run (stderr)
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
-        let o = try Options(args, valued: ["--stage", "--format", "--func"], flags: ["--help", "-h", "-O0", "-O1", "-O2"])
+        let o = try Options(args, valued: Set(["--stage", "--format", "--func"]).union(optimizerValuedOptions),
+                            flags: Set(["--help", "-h"]).union(optimizerFlags))
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
@@ -33,17 +39,17 @@ enum EmitCommand {
         if let name = o.value("--func") {
             module = Module(functions: [try Pipeline.function(module, named: name)])
         }
-        let lowered = try Pipeline.lower(module, to: stage, options: optimizerOptions(o))
+        let lowered = try Pipeline.lower(module, to: stage, options: try optimizerOptions(o))
         switch o.value("--format") ?? "ir" {
         case "ir":
             print(printModule(lowered), terminator: "")
         case "dot":
             print(printDot(try Pipeline.function(lowered, named: nil)), terminator: "")
         case "bytecode":
-            let optimized = try Pipeline.lower(module, to: .optimized, options: optimizerOptions(o))
+            let optimized = try Pipeline.lower(module, to: .optimized, options: try optimizerOptions(o))
             print(try BytecodeProgram(function: Pipeline.function(optimized, named: nil)).disassembly(), terminator: "")
         case "c", "h":
-            let optimized = try Pipeline.lower(module, to: .optimized, options: optimizerOptions(o))
+            let optimized = try Pipeline.lower(module, to: .optimized, options: try optimizerOptions(o))
             let source = try emitC(optimized.functions)
             print(o.value("--format") == "c" ? source.source : source.header, terminator: "")
         case let other:

@@ -3,7 +3,8 @@ import Grad
 
 enum RunCommand {
     static let help = """
-    usage: gradc run MODEL.ir [--func NAME] [--backend reference|bytecode|c] [--portable] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [--trace] [-O0|-O1|-O2]
+    usage: gradc run MODEL.ir [--func NAME] [--backend reference|bytecode|c] [--portable] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [--trace]
+                     [-O0|-O1|-O2] [--passes=P,…] [--fast-math] [--stats]
            gradc run MODEL.gbc [--input NAME=SPEC]… [--seed N] [--output-dir DIR]
 
     Evaluates a function (default: the last one in the file) and prints each output:
@@ -22,11 +23,17 @@ enum RunCommand {
       --trace             also print backpropagation step by step: every node's inputs,
                           output and local derivatives (forward pass), then every node's
                           incoming gradient and the gradients it sends back (backward pass)
-      -O0 -O1 -O2         optimization level (default -O2)
+      -O0 -O1 -O2         optimization level (default -O2; -O1 is bit-exact, -O2 adds
+                          the stabilizing rewrites, which change bits to gain accuracy)
+      --passes=P,…        run exactly these passes, in order, to a fixpoint
+                          (cse, fold, simplify, shapes, stabilize, dce)
+      --fast-math         allow rewrites that are not IEEE-exact (x*0 → 0, x-x → 0, …)
+      --stats             print each pass run: nodes before → after and time (stderr)
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
-        let o = try Options(args, valued: ["--max-memory", "--func", "--input", "--seed", "--output-dir", "--backend"], flags: ["--help", "-h", "-O0", "-O1", "-O2", "--trace", "--portable"])
+        let o = try Options(args, valued: Set(["--max-memory", "--func", "--input", "--seed", "--output-dir", "--backend"]).union(optimizerValuedOptions),
+                            flags: Set(["--help", "-h", "--trace", "--portable"]).union(optimizerFlags))
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
@@ -45,7 +52,7 @@ enum RunCommand {
         }
         let module = try Pipeline.load(path: path)
         let parsed = try Pipeline.function(module, named: o.value("--func"))
-        let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: optimizerOptions(o))
+        let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o))
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let limit = try memoryLimit(o)
         try located(path) { try Pipeline.checkMemory(function, limit: limit) }
@@ -109,10 +116,25 @@ func memoryLimit(_ o: Options) throws -> Int {
     return bytes
 }
 
-func optimizerOptions(_ o: Options) -> OptimizerOptions {
-    if o.has("-O0") { return OptimizerOptions(level: 0) }
-    if o.has("-O1") { return OptimizerOptions(level: 1) }
-    return OptimizerOptions(level: 2)
+/// Options shared by the verbs that optimize.
+let optimizerFlags: Set<String> = ["-O0", "-O1", "-O2", "--fast-math", "--stats"]
+let optimizerValuedOptions: Set<String> = ["--passes"]
+
+func optimizerOptions(_ o: Options) throws -> OptimizerOptions {
+    var options = OptimizerOptions(level: 2)
+    if o.has("-O0") { options.level = 0 }
+    if o.has("-O1") { options.level = 1 }
+    if let list = o.value("--passes") {
+        switch OptimizerPass.parseList(list) {
+        case .success(let passes): options.passes = passes
+        case .failure(let e): throw UsageError(message: e.description)
+        }
+    }
+    options.fastMath = o.has("--fast-math")
+    if o.has("--stats") {
+        options.statistics = { stat in printError(stat.description) }
+    }
+    return options
 }
 
 /// Prints outputs (name, type, values), or writes DIR/NAME.npy for each.

@@ -4,63 +4,25 @@
 #include <string.h>
 #include <math.h>
 
-/* %7 = const : f64 */
-static const double gradc_8586ddec_0_c7[1] = {(0x1p+0)};
-/* %12 = const : f64 */
-static const double gradc_8586ddec_0_c12[1] = {(0x1p+0)};
-/* %20 = const : f64 */
-static const double gradc_8586ddec_0_c20[1] = {(0x1p+0)};
-/* %29 = const : f64 */
-static const double gradc_8586ddec_0_c29[1] = {(0x1p+1)};
-/* %32 = const : f64 */
-static const double gradc_8586ddec_0_c32[1] = {(0x1p+0)};
-/* %41 = const : f64[3] */
-static const double gradc_8586ddec_0_c41[3] = {
+/* %6 = const : f64 */
+static const double gradc_0caec24d_0_c6[1] = {(0x1p+0)};
+/* %17 = const : f64 */
+static const double gradc_0caec24d_0_c17[1] = {(0x1p+1)};
+/* %24 = const : f64[3] */
+static const double gradc_0caec24d_0_c24[3] = {
     (0x1p+0), (0x0p+0), (0x0p+0),
 };
-/* %42 = const : f64 */
-static const double gradc_8586ddec_0_c42[1] = {(0x1p+0)};
-/* %48 = const : f64[3] */
-static const double gradc_8586ddec_0_c48[3] = {
+/* %28 = const : f64[3] */
+static const double gradc_0caec24d_0_c28[3] = {
     (0x0p+0), (0x1p+0), (0x0p+0),
 };
-/* %49 = const : f64 */
-static const double gradc_8586ddec_0_c49[1] = {(0x1p+0)};
-/* %55 = const : f64[3] */
-static const double gradc_8586ddec_0_c55[3] = {
+/* %32 = const : f64[3] */
+static const double gradc_0caec24d_0_c32[3] = {
     (0x0p+0), (0x0p+0), (0x1p+0),
 };
-/* %56 = const : f64 */
-static const double gradc_8586ddec_0_c56[1] = {(0x1p+0)};
-/* %63 = const : f64 */
-static const double gradc_8586ddec_0_c63[1] = {(0x1p+0)};
-/* %72 = const : f64[3] */
-static const double gradc_8586ddec_0_c72[3] = {
-    (0x1p+0), (0x0p+0), (0x0p+0),
-};
-/* %76 = const : f64 */
-static const double gradc_8586ddec_0_c76[1] = {(0x1p+1)};
-/* %79 = const : f64 */
-static const double gradc_8586ddec_0_c79[1] = {(0x1p+0)};
-/* %85 = const : f64[3] */
-static const double gradc_8586ddec_0_c85[3] = {
-    (0x0p+0), (0x1p+0), (0x0p+0),
-};
-/* %89 = const : f64 */
-static const double gradc_8586ddec_0_c89[1] = {(0x1p+1)};
-/* %92 = const : f64 */
-static const double gradc_8586ddec_0_c92[1] = {(0x1p+0)};
-/* %98 = const : f64[3] */
-static const double gradc_8586ddec_0_c98[3] = {
-    (0x0p+0), (0x0p+0), (0x1p+0),
-};
-/* %102 = const : f64 */
-static const double gradc_8586ddec_0_c102[1] = {(0x1p+1)};
-/* %105 = const : f64 */
-static const double gradc_8586ddec_0_c105[1] = {(0x1p+0)};
 
-/* Function 0: 3 inputs, 8 outputs, 22 steps, 192 bytes of workspace. */
-int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *workspace) {
+/* Function 0: 3 inputs, 8 outputs, 17 steps, 192 bytes of workspace. */
+int gradc_0caec24d_0(const void *const *inputs, void *const *outputs, void *workspace) {
     const void *const *in = inputs;
     void *const *out = outputs;
     unsigned char *ws = (unsigned char *)workspace;
@@ -88,7 +50,7 @@ int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *work
     }
     /* %5 = sum(%4) : f64 */
     {
-        double *o = ((double *)(ws + 24));
+        double *o = ((double *)out[1]);
         const double *x = ((double *)(ws + 0));
         const long base = 0;
         double acc = (0x0p+0);
@@ -97,109 +59,95 @@ int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *work
         }
         o[0] = acc;
     }
-    const double s2 = *((const double *)in[2]);
-    const double s8 = (0x1p+0) * s2; /* %8 = mul(%7, %2) : f64 */
-    *((double *)(ws + 32)) = (double)s8;
-    const double s5 = *((double *)(ws + 24));
-    const double s9 = (0x1p+0) * s5; /* %9 = mul(%7, %5) : f64 */
-    *((double *)out[1]) = (double)s9;
-    /* %11 = broadcast_to(%10, shape=[3]) : f64[3] */
+    /* %8 = broadcast_to(%7, shape=[3]) : f64[3] */
     {
-        double *o = ((double *)(ws + 40));
-        const double *x = ((double *)(ws + 32));
+        double *o = ((double *)(ws + 24));
+        const double *x = ((const double *)in[2]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             o[i0] = x[0];
         }
     }
-    /* %13 = square(%4) : f64[3] */
-    /* %14 = sub(%12, %13) : f64[3] */
-    /* %15 = mul(%11, %14) : f64[3] */
+    /* %9 = square(%4) : f64[3] */
+    /* %10 = sub(%6, %9) : f64[3] */
     {
-        double *o = ((double *)(ws + 64));
+        double *o = ((double *)(ws + 48));
         const double *p0 = ((double *)(ws + 0));
-        const double *p2 = ((double *)(ws + 40));
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
-            const double l2 = p2[i0];
-            const double t13 = l0 * l0;
-            const double t14 = (0x1p+0) - t13;
-            const double t15 = l2 * t14;
-            o[i0] = (double)t15;
+            const double t9 = l0 * l0;
+            const double t10 = (0x1p+0) - t9;
+            o[i0] = (double)t10;
         }
     }
-    /* %16 = mul(%15, %1) : f64[3] */
+    /* %11 = mul(%8, %10) : f64[3] */
+    {
+        double *o = ((double *)(ws + 72));
+        const double *p0 = ((double *)(ws + 24));
+        const double *p1 = ((double *)(ws + 48));
+        #pragma GCC ivdep
+        for (long i0 = 0; i0 < 3; i0++) {
+            const double l0 = p0[i0];
+            const double l1 = p1[i0];
+            const double t11 = l0 * l1;
+            o[i0] = (double)t11;
+        }
+    }
+    /* %12 = mul(%11, %1) : f64[3] */
     {
         double *o = ((double *)out[0]);
-        const double *p0 = ((double *)(ws + 64));
+        const double *p0 = ((double *)(ws + 72));
         const double *p1 = ((const double *)in[1]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
-            const double t16 = l0 * l1;
-            o[i0] = (double)t16;
+            const double t12 = l0 * l1;
+            o[i0] = (double)t12;
         }
     }
-    /* %17 = mul(%15, %0) : f64[3] */
+    /* %13 = mul(%11, %0) : f64[3] */
     {
         double *o = ((double *)out[3]);
-        const double *p0 = ((double *)(ws + 64));
+        const double *p0 = ((double *)(ws + 72));
         const double *p1 = ((const double *)in[0]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
-            const double t17 = l0 * l1;
-            o[i0] = (double)t17;
+            const double t13 = l0 * l1;
+            o[i0] = (double)t13;
         }
     }
-    /* %22 = broadcast_to(%21, shape=[3]) : f64[3] */
+    /* %18 = mul(%17, %4) : f64[3] */
+    /* in place of %4 */
     {
-        double *o = ((double *)(ws + 88));
-        const double *x = gradc_8586ddec_0_c20;
+        double *o = ((double *)(ws + 0));
+        const double *p1 = ((double *)(ws + 0));
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
-            o[i0] = x[0];
-        }
-    }
-    /* %23 = mul(%22, %1) : f64[3] */
-    {
-        double *o = ((double *)(ws + 112));
-        const double *p0 = ((double *)(ws + 88));
-        const double *p1 = ((const double *)in[1]);
-        #pragma GCC ivdep
-        for (long i0 = 0; i0 < 3; i0++) {
-            const double l0 = p0[i0];
             const double l1 = p1[i0];
-            const double t23 = l0 * l1;
-            o[i0] = (double)t23;
+            const double t18 = (0x1p+1) * l1;
+            o[i0] = (double)t18;
         }
     }
-    /* %24 = mul(%22, %16) : f64[3] */
-    /* %25 = mul(%23, %1) : f64[3] */
-    /* %26 = mul(%23, %15) : f64[3] */
-    /* %27 = mul(%25, %11) : f64[3] */
-    /* %28 = neg(%27) : f64[3] */
-    /* %30 = mul(%29, %4) : f64[3] */
-    /* %31 = mul(%28, %30) : f64[3] */
-    /* %33 = square(%4) : f64[3] */
-    /* %34 = sub(%32, %33) : f64[3] */
-    /* %35 = mul(%31, %34) : f64[3] */
-    /* %36 = mul(%35, %0) : f64[3] */
-    /* %37 = add(%24, %26) : f64[3] */
-    /* %38 = add(%37, %36) : f64[3] */
+    /* %14 = mul(%1, %1) : f64[3] */
+    /* %15 = mul(%14, %8) : f64[3] */
+    /* %16 = neg(%15) : f64[3] */
+    /* %19 = mul(%16, %18) : f64[3] */
+    /* %20 = mul(%19, %10) : f64[3] */
+    /* %21 = mul(%20, %0) : f64[3] */
+    /* %22 = add(%12, %12) : f64[3] */
+    /* %23 = add(%22, %21) : f64[3] */
     {
         double *o = ((double *)out[5]);
-        const double *p0 = ((double *)(ws + 88));
-        const double *p1 = ((double *)out[0]);
-        const double *p2 = ((double *)(ws + 112));
-        const double *p3 = ((const double *)in[1]);
-        const double *p4 = ((double *)(ws + 64));
-        const double *p5 = ((double *)(ws + 40));
-        const double *p7 = ((double *)(ws + 0));
-        const double *p9 = ((const double *)in[0]);
+        const double *p0 = ((const double *)in[1]);
+        const double *p1 = ((double *)(ws + 24));
+        const double *p2 = ((double *)(ws + 0));
+        const double *p3 = ((double *)(ws + 48));
+        const double *p4 = ((const double *)in[0]);
+        const double *p5 = ((double *)out[0]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
@@ -208,231 +156,173 @@ int gradc_8586ddec_0(const void *const *inputs, void *const *outputs, void *work
             const double l3 = p3[i0];
             const double l4 = p4[i0];
             const double l5 = p5[i0];
-            const double l7 = p7[i0];
-            const double l9 = p9[i0];
-            const double t24 = l0 * l1;
-            const double t25 = l2 * l3;
-            const double t26 = l2 * l4;
-            const double t27 = t25 * l5;
-            const double t28 = -t27;
-            const double t30 = (0x1p+1) * l7;
-            const double t31 = t28 * t30;
-            const double t33 = l7 * l7;
-            const double t34 = (0x1p+0) - t33;
-            const double t35 = t31 * t34;
-            const double t36 = t35 * l9;
-            const double t37 = t24 + t26;
-            const double t38 = t37 + t36;
-            o[i0] = (double)t38;
+            const double t14 = l0 * l0;
+            const double t15 = t14 * l1;
+            const double t16 = -t15;
+            const double t19 = t16 * l2;
+            const double t20 = t19 * l3;
+            const double t21 = t20 * l4;
+            const double t22 = l5 + l5;
+            const double t23 = t22 + t21;
+            o[i0] = (double)t23;
         }
     }
-    /* %39 = mul(%0, %1) : f64[3] */
-    /* %40 = tanh(%39) : f64[3] */
+    /* %25 = mul(%24, %10) : f64[3] */
+    /* %26 = mul(%25, %1) : f64[3] */
     {
-        double *o = ((double *)(ws + 40));
-        const double *p0 = ((const double *)in[0]);
-        const double *p1 = ((const double *)in[1]);
+        double *o = ((double *)(ws + 72));
+        const double *p0 = gradc_0caec24d_0_c24;
+        const double *p1 = ((double *)(ws + 48));
+        const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
-            const double t39 = l0 * l1;
-            const double t40 = tanh(t39);
-            o[i0] = (double)t40;
+            const double l2 = p2[i0];
+            const double t25 = l0 * l1;
+            const double t26 = t25 * l2;
+            o[i0] = (double)t26;
         }
     }
-    /* %43 = square(%40) : f64[3] */
-    /* %44 = sub(%42, %43) : f64[3] */
-    /* %45 = mul(%41, %44) : f64[3] */
-    /* %46 = mul(%45, %1) : f64[3] */
+    /* %29 = mul(%28, %10) : f64[3] */
+    /* %30 = mul(%29, %1) : f64[3] */
     {
-        double *o = ((double *)(ws + 64));
-        const double *p0 = ((double *)(ws + 40));
-        const double *p2 = gradc_8586ddec_0_c41;
-        const double *p3 = ((const double *)in[1]);
+        double *o = ((double *)(ws + 96));
+        const double *p0 = gradc_0caec24d_0_c28;
+        const double *p1 = ((double *)(ws + 48));
+        const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
+            const double l1 = p1[i0];
             const double l2 = p2[i0];
-            const double l3 = p3[i0];
-            const double t43 = l0 * l0;
-            const double t44 = (0x1p+0) - t43;
-            const double t45 = l2 * t44;
-            const double t46 = t45 * l3;
-            o[i0] = (double)t46;
+            const double t29 = l0 * l1;
+            const double t30 = t29 * l2;
+            o[i0] = (double)t30;
         }
     }
-    /* %50 = square(%40) : f64[3] */
-    /* %51 = sub(%49, %50) : f64[3] */
-    /* %52 = mul(%48, %51) : f64[3] */
-    /* %53 = mul(%52, %1) : f64[3] */
+    /* %33 = mul(%32, %10) : f64[3] */
+    /* %34 = mul(%33, %1) : f64[3] */
     {
-        double *o = ((double *)(ws + 88));
-        const double *p0 = ((double *)(ws + 40));
-        const double *p2 = gradc_8586ddec_0_c48;
-        const double *p3 = ((const double *)in[1]);
+        double *o = ((double *)(ws + 120));
+        const double *p0 = gradc_0caec24d_0_c32;
+        const double *p1 = ((double *)(ws + 48));
+        const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
+            const double l1 = p1[i0];
             const double l2 = p2[i0];
-            const double l3 = p3[i0];
-            const double t50 = l0 * l0;
-            const double t51 = (0x1p+0) - t50;
-            const double t52 = l2 * t51;
-            const double t53 = t52 * l3;
-            o[i0] = (double)t53;
+            const double t33 = l0 * l1;
+            const double t34 = t33 * l2;
+            o[i0] = (double)t34;
         }
     }
-    /* %57 = square(%40) : f64[3] */
-    /* %58 = sub(%56, %57) : f64[3] */
-    /* %59 = mul(%55, %58) : f64[3] */
-    /* %60 = mul(%59, %1) : f64[3] */
-    /* in place of %40 */
-    {
-        double *o = ((double *)(ws + 40));
-        const double *p0 = ((double *)(ws + 40));
-        const double *p2 = gradc_8586ddec_0_c55;
-        const double *p3 = ((const double *)in[1]);
-        #pragma GCC ivdep
-        for (long i0 = 0; i0 < 3; i0++) {
-            const double l0 = p0[i0];
-            const double l2 = p2[i0];
-            const double l3 = p3[i0];
-            const double t57 = l0 * l0;
-            const double t58 = (0x1p+0) - t57;
-            const double t59 = l2 * t58;
-            const double t60 = t59 * l3;
-            o[i0] = (double)t60;
-        }
-    }
-    /* %62 = concat(%47, %54, %61, axis=0) : f64[3,3] */
+    /* %36 = concat(%27, %31, %35, axis=0) : f64[3,3] */
     {
         double *o = ((double *)out[6]);
-        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 0, ((double *)(ws + 64)) + i * 3, 24);
-        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 3, ((double *)(ws + 88)) + i * 3, 24);
-        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 6, ((double *)(ws + 40)) + i * 3, 24);
+        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 0, ((double *)(ws + 72)) + i * 3, 24);
+        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 3, ((double *)(ws + 96)) + i * 3, 24);
+        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 6, ((double *)(ws + 120)) + i * 3, 24);
     }
-    const double s64 = (0x1p+0) * s2; /* %64 = mul(%63, %2) : f64 */
-    *((double *)(ws + 24)) = (double)s64;
-    /* %66 = broadcast_to(%65, shape=[3]) : f64[3] */
+    /* %37 = mul(%24, %0) : f64[3] */
+    /* %38 = mul(%37, %8) : f64[3] */
+    /* %39 = neg(%38) : f64[3] */
+    /* %40 = mul(%39, %18) : f64[3] */
+    /* %41 = mul(%40, %10) : f64[3] */
+    /* %42 = mul(%41, %0) : f64[3] */
     {
-        double *o = ((double *)(ws + 112));
-        const double *x = ((double *)(ws + 24));
-        #pragma GCC ivdep
-        for (long i0 = 0; i0 < 3; i0++) {
-            o[i0] = x[0];
-        }
-    }
-    /* %73 = mul(%72, %0) : f64[3] */
-    /* %74 = mul(%73, %66) : f64[3] */
-    /* %75 = neg(%74) : f64[3] */
-    /* %77 = mul(%76, %4) : f64[3] */
-    /* %78 = mul(%75, %77) : f64[3] */
-    /* %80 = square(%4) : f64[3] */
-    /* %81 = sub(%79, %80) : f64[3] */
-    /* %82 = mul(%78, %81) : f64[3] */
-    /* %83 = mul(%82, %0) : f64[3] */
-    {
-        double *o = ((double *)(ws + 64));
-        const double *p0 = gradc_8586ddec_0_c72;
+        double *o = ((double *)(ws + 72));
+        const double *p0 = gradc_0caec24d_0_c24;
         const double *p1 = ((const double *)in[0]);
-        const double *p2 = ((double *)(ws + 112));
-        const double *p4 = ((double *)(ws + 0));
+        const double *p2 = ((double *)(ws + 24));
+        const double *p3 = ((double *)(ws + 0));
+        const double *p4 = ((double *)(ws + 48));
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
             const double l2 = p2[i0];
+            const double l3 = p3[i0];
             const double l4 = p4[i0];
-            const double t73 = l0 * l1;
-            const double t74 = t73 * l2;
-            const double t75 = -t74;
-            const double t77 = (0x1p+1) * l4;
-            const double t78 = t75 * t77;
-            const double t80 = l4 * l4;
-            const double t81 = (0x1p+0) - t80;
-            const double t82 = t78 * t81;
-            const double t83 = t82 * l1;
-            o[i0] = (double)t83;
+            const double t37 = l0 * l1;
+            const double t38 = t37 * l2;
+            const double t39 = -t38;
+            const double t40 = t39 * l3;
+            const double t41 = t40 * l4;
+            const double t42 = t41 * l1;
+            o[i0] = (double)t42;
         }
     }
-    /* %86 = mul(%85, %0) : f64[3] */
-    /* %87 = mul(%86, %66) : f64[3] */
-    /* %88 = neg(%87) : f64[3] */
-    /* %90 = mul(%89, %4) : f64[3] */
-    /* %91 = mul(%88, %90) : f64[3] */
-    /* %93 = square(%4) : f64[3] */
-    /* %94 = sub(%92, %93) : f64[3] */
-    /* %95 = mul(%91, %94) : f64[3] */
-    /* %96 = mul(%95, %0) : f64[3] */
+    /* %44 = mul(%28, %0) : f64[3] */
+    /* %45 = mul(%44, %8) : f64[3] */
+    /* %46 = neg(%45) : f64[3] */
+    /* %47 = mul(%46, %18) : f64[3] */
+    /* %48 = mul(%47, %10) : f64[3] */
+    /* %49 = mul(%48, %0) : f64[3] */
     {
-        double *o = ((double *)(ws + 88));
-        const double *p0 = gradc_8586ddec_0_c85;
+        double *o = ((double *)(ws + 96));
+        const double *p0 = gradc_0caec24d_0_c28;
         const double *p1 = ((const double *)in[0]);
-        const double *p2 = ((double *)(ws + 112));
-        const double *p4 = ((double *)(ws + 0));
+        const double *p2 = ((double *)(ws + 24));
+        const double *p3 = ((double *)(ws + 0));
+        const double *p4 = ((double *)(ws + 48));
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
             const double l2 = p2[i0];
+            const double l3 = p3[i0];
             const double l4 = p4[i0];
-            const double t86 = l0 * l1;
-            const double t87 = t86 * l2;
-            const double t88 = -t87;
-            const double t90 = (0x1p+1) * l4;
-            const double t91 = t88 * t90;
-            const double t93 = l4 * l4;
-            const double t94 = (0x1p+0) - t93;
-            const double t95 = t91 * t94;
-            const double t96 = t95 * l1;
-            o[i0] = (double)t96;
+            const double t44 = l0 * l1;
+            const double t45 = t44 * l2;
+            const double t46 = -t45;
+            const double t47 = t46 * l3;
+            const double t48 = t47 * l4;
+            const double t49 = t48 * l1;
+            o[i0] = (double)t49;
         }
     }
-    /* %99 = mul(%98, %0) : f64[3] */
-    /* %100 = mul(%99, %66) : f64[3] */
-    /* %101 = neg(%100) : f64[3] */
-    /* %103 = mul(%102, %4) : f64[3] */
-    /* %104 = mul(%101, %103) : f64[3] */
-    /* %106 = square(%4) : f64[3] */
-    /* %107 = sub(%105, %106) : f64[3] */
-    /* %108 = mul(%104, %107) : f64[3] */
-    /* %109 = mul(%108, %0) : f64[3] */
-    /* in place of %66 */
+    /* %51 = mul(%32, %0) : f64[3] */
+    /* %52 = mul(%51, %8) : f64[3] */
+    /* %53 = neg(%52) : f64[3] */
+    /* %54 = mul(%53, %18) : f64[3] */
+    /* %55 = mul(%54, %10) : f64[3] */
+    /* %56 = mul(%55, %0) : f64[3] */
+    /* in place of %8 */
     {
-        double *o = ((double *)(ws + 112));
-        const double *p0 = gradc_8586ddec_0_c98;
+        double *o = ((double *)(ws + 24));
+        const double *p0 = gradc_0caec24d_0_c32;
         const double *p1 = ((const double *)in[0]);
-        const double *p2 = ((double *)(ws + 112));
-        const double *p4 = ((double *)(ws + 0));
+        const double *p2 = ((double *)(ws + 24));
+        const double *p3 = ((double *)(ws + 0));
+        const double *p4 = ((double *)(ws + 48));
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
             const double l2 = p2[i0];
+            const double l3 = p3[i0];
             const double l4 = p4[i0];
-            const double t99 = l0 * l1;
-            const double t100 = t99 * l2;
-            const double t101 = -t100;
-            const double t103 = (0x1p+1) * l4;
-            const double t104 = t101 * t103;
-            const double t106 = l4 * l4;
-            const double t107 = (0x1p+0) - t106;
-            const double t108 = t104 * t107;
-            const double t109 = t108 * l1;
-            o[i0] = (double)t109;
+            const double t51 = l0 * l1;
+            const double t52 = t51 * l2;
+            const double t53 = -t52;
+            const double t54 = t53 * l3;
+            const double t55 = t54 * l4;
+            const double t56 = t55 * l1;
+            o[i0] = (double)t56;
         }
     }
-    /* %111 = concat(%84, %97, %110, axis=0) : f64[3,3] */
+    /* %58 = concat(%43, %50, %57, axis=0) : f64[3,3] */
     {
         double *o = ((double *)out[7]);
-        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 0, ((double *)(ws + 64)) + i * 3, 24);
-        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 3, ((double *)(ws + 88)) + i * 3, 24);
-        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 6, ((double *)(ws + 112)) + i * 3, 24);
+        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 0, ((double *)(ws + 72)) + i * 3, 24);
+        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 3, ((double *)(ws + 96)) + i * 3, 24);
+        for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 6, ((double *)(ws + 24)) + i * 3, 24);
     }
-    /* output 2 = %16 */
+    /* output 2 = %12 */
     memcpy(out[2], ((double *)out[0]), 24);
-    /* output 4 = %9 */
+    /* output 4 = %5 */
     memcpy(out[4], ((double *)out[1]), 8);
     free(owned);
     return 0;

@@ -5,117 +5,115 @@
 #include <math.h>
 
 /* Function 0: 1 inputs, 3 outputs, 3 steps, 0 bytes of workspace. */
-int gradc_0fa16289_0(const void *const *inputs, void *const *outputs, void *workspace) {
+int gradc_6b63f359_0(const void *const *inputs, void *const *outputs, void *workspace) {
     const void *const *in = inputs;
     void *const *out = outputs;
     unsigned char *ws = (unsigned char *)workspace;
     void *owned = NULL;
     (void)in; (void)out;
-    /* %1 = neg(%0) : f64[2,3] */
-    /* %2 = abs(%0) : f64[2,3] */
-    /* %3 = add(%1, %2) : f64[2,3] */
-    /* %4 = sign(%0) : f64[2,3] */
-    /* %5 = add(%3, %4) : f64[2,3] */
-    /* %6 = exp(%0) : f64[2,3] */
-    /* %7 = add(%5, %6) : f64[2,3] */
-    /* %8 = log(%0) : f64[2,3] */
-    /* %9 = add(%7, %8) : f64[2,3] */
-    /* %10 = log1p(%0) : f64[2,3] */
-    /* %11 = add(%9, %10) : f64[2,3] */
-    /* %12 = expm1(%0) : f64[2,3] */
-    /* %13 = add(%11, %12) : f64[2,3] */
+    /* %1 = abs(%0) : f64[2,3] */
+    /* %2 = sub(%1, %0) : f64[2,3] */
+    /* %3 = sign(%0) : f64[2,3] */
+    /* %4 = add(%2, %3) : f64[2,3] */
+    /* %5 = exp(%0) : f64[2,3] */
+    /* %6 = add(%4, %5) : f64[2,3] */
+    /* %7 = log(%0) : f64[2,3] */
+    /* %8 = add(%6, %7) : f64[2,3] */
+    /* %9 = log1p(%0) : f64[2,3] */
+    /* %10 = add(%8, %9) : f64[2,3] */
+    /* %11 = expm1(%0) : f64[2,3] */
+    /* %12 = add(%10, %11) : f64[2,3] */
     {
         double *o = ((double *)out[0]);
         const double *p0 = ((const double *)in[0]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 6; i0++) {
             const double l0 = p0[i0];
-            const double t1 = -l0;
-            const double t2 = fabs(l0);
-            const double t3 = t1 + t2;
-            const double t4 = (l0 > 0 ? 1.0 : (l0 < 0 ? -1.0 : l0));
-            const double t5 = t3 + t4;
-            const double t6 = exp(l0);
-            const double t7 = t5 + t6;
-            const double t8 = log(l0);
-            const double t9 = t7 + t8;
-            const double t10 = log1p(l0);
-            const double t11 = t9 + t10;
-            const double t12 = expm1(l0);
-            const double t13 = t11 + t12;
-            o[i0] = (double)t13;
+            const double t1 = fabs(l0);
+            const double t2 = t1 - l0;
+            const double t3 = (l0 > 0 ? 1.0 : (l0 < 0 ? -1.0 : l0));
+            const double t4 = t2 + t3;
+            const double t5 = exp(l0);
+            const double t6 = t4 + t5;
+            const double t7 = log(l0);
+            const double t8 = t6 + t7;
+            const double t9 = log1p(l0);
+            const double t10 = t8 + t9;
+            const double t11 = expm1(l0);
+            const double t12 = t10 + t11;
+            o[i0] = (double)t12;
         }
     }
-    /* %14 = sqrt(%0) : f64[2,3] */
-    /* %15 = rsqrt(%0) : f64[2,3] */
-    /* %16 = add(%14, %15) : f64[2,3] */
-    /* %17 = square(%0) : f64[2,3] */
-    /* %18 = add(%16, %17) : f64[2,3] */
-    /* %19 = reciprocal(%0) : f64[2,3] */
-    /* %20 = add(%18, %19) : f64[2,3] */
-    /* %21 = sin(%0) : f64[2,3] */
-    /* %22 = add(%20, %21) : f64[2,3] */
-    /* %23 = cos(%0) : f64[2,3] */
-    /* %24 = add(%22, %23) : f64[2,3] */
-    /* %25 = tan(%0) : f64[2,3] */
-    /* %26 = add(%24, %25) : f64[2,3] */
+    /* %13 = sqrt(%0) : f64[2,3] */
+    /* %14 = rsqrt(%0) : f64[2,3] */
+    /* %15 = add(%13, %14) : f64[2,3] */
+    /* %16 = square(%0) : f64[2,3] */
+    /* %17 = add(%15, %16) : f64[2,3] */
+    /* %18 = reciprocal(%0) : f64[2,3] */
+    /* %19 = add(%17, %18) : f64[2,3] */
+    /* %20 = sin(%0) : f64[2,3] */
+    /* %21 = add(%19, %20) : f64[2,3] */
+    /* %22 = cos(%0) : f64[2,3] */
+    /* %23 = add(%21, %22) : f64[2,3] */
+    /* %24 = tan(%0) : f64[2,3] */
+    /* %25 = add(%23, %24) : f64[2,3] */
     {
         double *o = ((double *)out[1]);
         const double *p0 = ((const double *)in[0]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 6; i0++) {
             const double l0 = p0[i0];
-            const double t14 = sqrt(l0);
-            const double t15 = 1.0 / sqrt(l0);
-            const double t16 = t14 + t15;
-            const double t17 = l0 * l0;
-            const double t18 = t16 + t17;
-            const double t19 = 1.0 / l0;
-            const double t20 = t18 + t19;
-            const double t21 = sin(l0);
-            const double t22 = t20 + t21;
-            const double t23 = cos(l0);
-            const double t24 = t22 + t23;
-            const double t25 = tan(l0);
-            const double t26 = t24 + t25;
-            o[i0] = (double)t26;
+            const double t13 = sqrt(l0);
+            const double t14 = 1.0 / sqrt(l0);
+            const double t15 = t13 + t14;
+            const double t16 = l0 * l0;
+            const double t17 = t15 + t16;
+            const double t18 = 1.0 / l0;
+            const double t19 = t17 + t18;
+            const double t20 = sin(l0);
+            const double t21 = t19 + t20;
+            const double t22 = cos(l0);
+            const double t23 = t21 + t22;
+            const double t24 = tan(l0);
+            const double t25 = t23 + t24;
+            o[i0] = (double)t25;
         }
     }
-    /* %27 = tanh(%0) : f64[2,3] */
-    /* %28 = sigmoid(%0) : f64[2,3] */
-    /* %29 = add(%27, %28) : f64[2,3] */
-    /* %30 = relu(%0) : f64[2,3] */
-    /* %31 = add(%29, %30) : f64[2,3] */
-    /* %32 = softplus(%0) : f64[2,3] */
-    /* %33 = add(%31, %32) : f64[2,3] */
-    /* %34 = erf(%0) : f64[2,3] */
-    /* %35 = add(%33, %34) : f64[2,3] */
-    /* %36 = floor(%0) : f64[2,3] */
-    /* %37 = add(%35, %36) : f64[2,3] */
-    /* %38 = ceil(%0) : f64[2,3] */
-    /* %39 = add(%37, %38) : f64[2,3] */
-    /* %40 = neg(%39) : f64[2,3] */
+    /* %26 = tanh(%0) : f64[2,3] */
+    /* %27 = sigmoid(%0) : f64[2,3] */
+    /* %28 = add(%26, %27) : f64[2,3] */
+    /* %29 = relu(%0) : f64[2,3] */
+    /* %30 = add(%28, %29) : f64[2,3] */
+    /* %31 = softplus(%0) : f64[2,3] */
+    /* %32 = add(%30, %31) : f64[2,3] */
+    /* %33 = erf(%0) : f64[2,3] */
+    /* %34 = add(%32, %33) : f64[2,3] */
+    /* %35 = floor(%0) : f64[2,3] */
+    /* %36 = add(%34, %35) : f64[2,3] */
+    /* %37 = ceil(%0) : f64[2,3] */
+    /* %38 = add(%36, %37) : f64[2,3] */
+    /* %39 = neg(%38) : f64[2,3] */
     {
         double *o = ((double *)out[2]);
         const double *p0 = ((const double *)in[0]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 6; i0++) {
             const double l0 = p0[i0];
-            const double t27 = tanh(l0);
-            const double t28 = 1.0 / (1.0 + exp(-l0));
-            const double t29 = t27 + t28;
-            const double t30 = (l0 > 0 ? l0 : (l0 != l0 ? l0 : 0.0));
-            const double t31 = t29 + t30;
-            const double t32 = (l0 > 0 ? l0 : 0.0) + log1p(exp(-fabs(l0)));
-            const double t33 = t31 + t32;
-            const double t34 = erf(l0);
-            const double t35 = t33 + t34;
-            const double t36 = floor(l0);
-            const double t37 = t35 + t36;
-            const double t38 = ceil(l0);
-            const double t39 = t37 + t38;
-            const double t40 = -t39;
-            o[i0] = (double)t40;
+            const double t26 = tanh(l0);
+            const double t27 = 1.0 / (1.0 + exp(-l0));
+            const double t28 = t26 + t27;
+            const double t29 = (l0 > 0 ? l0 : (l0 != l0 ? l0 : 0.0));
+            const double t30 = t28 + t29;
+            const double t31 = (l0 > 0 ? l0 : 0.0) + log1p(exp(-fabs(l0)));
+            const double t32 = t30 + t31;
+            const double t33 = erf(l0);
+            const double t34 = t32 + t33;
+            const double t35 = floor(l0);
+            const double t36 = t34 + t35;
+            const double t37 = ceil(l0);
+            const double t38 = t36 + t37;
+            const double t39 = -t38;
+            o[i0] = (double)t39;
         }
     }
     free(owned);

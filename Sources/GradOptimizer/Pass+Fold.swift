@@ -1,0 +1,110 @@
+import GradRuntime
+
+/// Constant folding: a node whose operands are all constants becomes a constant, computed by
+/// the reference kernel `evaluateOp` (one numeric truth: f32 is folded in f32, so the folded
+/// value equals the run-time value bit for bit).
+///
+/// - Elementwise ops (and `cast`) on splat constants fold to a splat of any size: the kernel
+///   runs once on scalars.
+/// - `broadcast_to`, `reshape`, `expand_dims`, `squeeze` of a splat give a splat of any size.
+/// - Anything else folds only when its operands and result have at most `maxElements`
+///   elements, so graphs stay small.
+/// - A kernel error (e.g. a malformed node) leaves the node alone; the run-time reports it.
+/// - i64 results beyond ±2⁵³ are not folded (constants hold doubles).
+struct FoldPass: LocalRewrite {
+    static let maxElements = 4096
+
+    /// Scalar results already computed, keyed on the op and the operands' bits and dtypes
+    /// (gradient graphs fold the same `2 − 1` or `2 == 0` thousands of times).
+    private var memo: [MemoKey: Double] = [:]
+
+    struct MemoKey: Hashable {
+        var op: Op
+        var dtypes: [DType]
+        var bits: [UInt64]
+        var result: DType
+    }
+
+    mutating func rewrite(_ node: Node, _ r: inout Rewriter) throws(Diagnostic) -> ValueID? {
+        guard !node.inputs.isEmpty, r.op(node.inputs[0]) == .const else { return nil }
+        for i in node.inputs where r.op(i) != .const { return nil }
+        switch node.op.info.family {
+        case .leaf, .derivative:
+            return nil
+        default:
+            break
+        }
+
+        if let v = splatResult(node, r) {
+            return r.constant(v, node.type, like: node)
+        }
+        guard node.type.count <= FoldPass.maxElements,
+              node.inputs.allSatisfy({ r.type($0).count <= FoldPass.maxElements }) else { return nil }
+        var tensors: [Tensor] = []
+        for i in node.inputs {
+            guard let t = try? evaluateOp(.const, r[i].attrs, [], resultType: r.type(i)) else { return nil }
+            tensors.append(t)
+        }
+        guard let result = try? evaluateOp(node.op, node.attrs, tensors, resultType: node.type),
+              let attrs = constantAttributes(result) else { return nil }
+        r.changed = true
+        return r.append(Node(op: .const, attrs: attrs, type: node.type, role: node.role, location: node.location))
+    }
+
+    /// The splat value of an elementwise op (or a broadcast/reshape) of splat constants.
+    private mutating func splatResult(_ node: Node, _ r: Rewriter) -> Double? {
+        var splats: [Double] = []
+        for i in node.inputs {
+            guard let v = r.splat(i) else { return nil }
+            splats.append(v)
+        }
+        switch node.op {
+        case .broadcast_to, .reshape, .expand_dims, .squeeze:
+            return splats[0]
+        default:
+            break
+        }
+        let elementwise: Bool
+        switch node.op.info.family {
+        case .unary, .binary, .comparison, .select: elementwise = true
+        default: elementwise = node.op == .cast
+        }
+        guard elementwise else { return nil }
+        let key = MemoKey(op: node.op, dtypes: node.inputs.map { r.type($0).dtype }, bits: splats.map(\.bitPattern),
+                          result: node.type.dtype)
+        if node.attrs.isEmpty, let v = memo[key] { return v }
+        var scalars: [Tensor] = []
+        for (i, v) in zip(node.inputs, splats) {
+            scalars.append(Tensor(TensorType(r.type(i).dtype), doubles: [v]))
+        }
+        guard let t = try? evaluateOp(node.op, node.attrs, scalars, resultType: TensorType(node.type.dtype)),
+              let attrs = constantAttributes(t), let v = attrs.value else { return nil }
+        if node.attrs.isEmpty { memo[key] = v }
+        return v
+    }
+}
+
+/// The attributes of a constant holding `t` (`value` when every element has the same bits),
+/// or `nil` when an element cannot be held exactly in a double.
+func constantAttributes(_ t: Tensor) -> Attributes? {
+    let values: [Double]
+    switch t.storage {
+    case .f32(let v): values = v.map { Double($0) }
+    case .f64(let v): values = v
+    case .i64(let v):
+        guard v.allSatisfy({ $0.magnitude <= (1 << 53) }) else { return nil }
+        values = v.map { Double($0) }
+    case .bool(let v): values = v.map { $0 ? 1 : 0 }
+    }
+    var attrs = Attributes()
+    if !t.shape.isEmpty { attrs[.shape] = .ints(t.shape) }
+    attrs[.dtype] = .dtype(t.dtype)
+    if let first = values.first, values.allSatisfy({ $0.bitPattern == first.bitPattern }) {
+        attrs[.value] = .float(first)
+    } else if values.isEmpty {
+        attrs[.value] = .float(0)
+    } else {
+        attrs[.values] = .floats(values)
+    }
+    return attrs
+}

@@ -1,0 +1,157 @@
+/// The machinery every local pass shares: one walk over the nodes in order that rebuilds the
+/// node array with a remap (O(n), never quadratic).
+///
+/// For each node, the pass sees the node with its operands already rewritten (they refer to
+/// the new graph) and either keeps it or returns a replacement value — an existing node or one
+/// it emitted. New nodes are appended after their operands, so the order stays topological.
+struct Rewriter {
+    /// The new graph is `base[0..<prefix]` followed by `tail`: until the first change, kept
+    /// nodes are not copied at all (a pass that changes nothing costs one scan).
+    private let base: [Node]
+    private(set) var prefix = 0
+    private var tail: [Node] = []
+    /// Whether anything was replaced or emitted.
+    var changed = false
+
+    init(base: [Node]) {
+        self.base = base
+    }
+
+    var count: Int { prefix + tail.count }
+
+    subscript(id: ValueID) -> Node { id < prefix ? base[id] : tail[id - prefix] }
+    func type(_ id: ValueID) -> TensorType { id < prefix ? base[id].type : tail[id - prefix].type }
+    func op(_ id: ValueID) -> Op { id < prefix ? base[id].op : tail[id - prefix].op }
+
+    /// Keeps `base[id]` unchanged: free while nothing has changed so far.
+    mutating func keepOriginal(_ id: ValueID, _ node: Node) -> ValueID {
+        if tail.isEmpty && id == prefix {
+            prefix += 1
+            return id
+        }
+        return append(node)
+    }
+
+    mutating func append(_ node: Node) -> ValueID {
+        if tail.isEmpty { tail.reserveCapacity(base.count - prefix + 16) }
+        tail.append(node)
+        return count - 1
+    }
+
+    /// The new graph's nodes.
+    var nodes: [Node] {
+        if prefix == 0 { return tail }
+        if tail.isEmpty { return Array(base[0..<prefix]) }
+        var all = Array(base[0..<prefix])
+        all.append(contentsOf: tail)
+        return all
+    }
+
+    /// Appends `op(inputs, attrs)` with its type inferred; role and location come from `origin`.
+    mutating func emit(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes(), like origin: Node) throws(Diagnostic) -> ValueID {
+        var types: [TensorType] = []
+        types.reserveCapacity(inputs.count)
+        for i in inputs { types.append(self.type(i)) }
+        let type = try op.inferType(types, attrs)
+        changed = true
+        return append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: origin.role, location: origin.location))
+    }
+
+    /// A splat constant of `type`.
+    mutating func constant(_ value: Double, _ type: TensorType, like origin: Node) -> ValueID {
+        changed = true
+        return append(Node(op: .const, attrs: splatAttributes(value, type), type: type, role: origin.role, location: origin.location))
+    }
+
+    /// `x` broadcast to `type` (x itself if it already has it), or `nil` when the dtype differs
+    /// or x does not broadcast to it.
+    mutating func broadcast(_ x: ValueID, to type: TensorType, like origin: Node) throws(Diagnostic) -> ValueID? {
+        let t = self.type(x)
+        if t == type { return x }
+        guard t.dtype == type.dtype, broadcastShapes(t.shape, type.shape) == type.shape else { return nil }
+        return try emit(.broadcast_to, [x], Attributes([.shape: .ints(type.shape)]), like: origin)
+    }
+
+    /// The value every element of constant `id` has, if it is a constant with one value.
+    func splat(_ id: ValueID) -> Double? { self[id].splatValue }
+
+    /// Whether `id` is a constant all of whose elements are exactly `v` (bitwise for zeros:
+    /// −0 and +0 differ; NaN never matches).
+    func isSplat(_ id: ValueID, _ v: Double) -> Bool {
+        guard let s = splat(id) else { return false }
+        return s == v && s.sign == v.sign
+    }
+}
+
+/// The attributes of a splat constant: `dtype`, `shape` (omitted for scalars), `value`.
+func splatAttributes(_ value: Double, _ type: TensorType) -> Attributes {
+    var attrs = Attributes()
+    if !type.shape.isEmpty { attrs[.shape] = .ints(type.shape) }
+    attrs[.dtype] = .dtype(type.dtype)
+    attrs[.value] = .float(value)
+    return attrs
+}
+
+extension Node {
+    /// The value of a constant whose elements are all the same bits, else `nil`.
+    var splatValue: Double? {
+        guard op == .const else { return nil }
+        if let v = attrs.value { return v }
+        guard let values = attrs.values, let first = values.first else { return nil }
+        let bits = first.bitPattern
+        return values.allSatisfy({ $0.bitPattern == bits }) ? first : nil
+    }
+}
+
+/// A pass made of local rewrites.
+protocol LocalRewrite {
+    /// A replacement for `node` (whose operands refer to the new graph) of the same type, or
+    /// `nil` to keep it.
+    mutating func rewrite(_ node: Node, _ r: inout Rewriter) throws(Diagnostic) -> ValueID?
+    /// Called when `node` was kept as the new value `id`.
+    mutating func kept(_ node: Node, as id: ValueID)
+}
+
+extension LocalRewrite {
+    mutating func kept(_ node: Node, as id: ValueID) {}
+}
+
+/// Applies a local pass to every node in order; returns whether the function changed.
+/// A replacement whose type differs from the node's is refused (the node is kept), so a
+/// faulty rule cannot change the graph's types.
+func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(Diagnostic) -> Bool {
+    let count = f.nodes.count
+    var r = Rewriter(base: f.nodes)
+    var remap = [ValueID](repeating: 0, count: count)
+    var shifted = false
+    for id in 0..<count {
+        var node = f.nodes[id]
+        if node.op == .input {
+            let newID = shifted ? r.append(node) : r.keepOriginal(id, node)
+            remap[id] = newID
+            pass.kept(node, as: newID)
+            continue
+        }
+        if shifted {
+            for k in node.inputs.indices {
+                let old = node.inputs[k]
+                let new = remap[old]
+                if new != old { node.inputs[k] = new }
+            }
+        }
+        if let replacement = try pass.rewrite(node, &r), r.type(replacement) == node.type {
+            remap[id] = replacement
+            r.changed = true
+        } else {
+            let newID = shifted ? r.append(node) : r.keepOriginal(id, node)
+            remap[id] = newID
+            pass.kept(node, as: newID)
+        }
+        if remap[id] != id { shifted = true }
+    }
+    guard r.changed else { return false }
+    f.nodes = r.nodes
+    for i in f.parameters.indices { f.parameters[i].value = remap[f.parameters[i].value] }
+    for i in f.outputs.indices { f.outputs[i].value = remap[f.outputs[i].value] }
+    return true
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class GradOptimizerTestsPlaceholder: XCTestCase { func testBuilds() {} }
