@@ -24,8 +24,10 @@ final class RegressionFixtureTests: XCTestCase {
             for f in module.functions {
                 let back = try XCTUnwrap(parseModule(printFunction(f), file: "printed.ir").functions.last)
                 XCTAssertEqual(back.nodes, f.nodes, "\(name): print → parse changed the graph")
+                XCTAssertNoThrow(try verifyFunction(f, stage: "parsed"), name)
                 let expanded = try Differentiator.expand(f)
-                let optimized = try optimize(expanded)
+                XCTAssertNoThrow(try verifyFunction(expanded, stage: "differentiated"), name)
+                let optimized = try optimize(expanded, options: OptimizerOptions(verify: true))
                 try Pipeline.checkMemory(optimized, limit: 1 << 20)
                 var rng = SplitMix64(seed: 1)
                 var named: [String: Tensor] = [:]

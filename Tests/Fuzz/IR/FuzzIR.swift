@@ -1,8 +1,9 @@
 import Foundation
 import Grad
 
-// libFuzzer target for the `.ir` front end: parse (which type-checks every node) → print →
-// parse again (must give the identical graph) → differentiate → optimize → and, for small
+// libFuzzer target for the `.ir` front end: parse (which type-checks every node) → verify →
+// print → parse again (must give the identical graph) → differentiate → verify → optimize
+// (verifier after every pass) → and, for small
 // functions, evaluate with the reference evaluator and the bytecode VM and print the results.
 //
 // Built two ways (see Scripts/fuzz.sh):
@@ -29,8 +30,19 @@ func fuzzIR(_ bytes: [UInt8]) {
         guard back.nodes == f.nodes, back.outputs.map(\.value) == f.outputs.map(\.value) else {
             fatalError("print → parse changed the graph:\n\(text)")
         }
+        do {
+            try verifyFunction(f, stage: "parsed")
+        } catch {
+            fatalError("the parser built a function the verifier rejects: \(error)\n\(text)")
+        }
         guard let expanded = try? Differentiator.expand(f), expanded.nodes.count <= maxNodesToOptimize else { continue }
-        guard let optimized = try? optimize(expanded) else { continue }
+        do {
+            try verifyFunction(expanded, stage: "differentiated")
+        } catch {
+            fatalError("differentiation built a function the verifier rejects: \(error)\n\(text)")
+        }
+        // The verifier runs after every pass too (a failure there is a diagnostic naming the pass).
+        guard let optimized = try? optimize(expanded, options: OptimizerOptions(verify: true)) else { continue }
         guard (try? Pipeline.checkMemory(expanded, limit: maxBytesToRun)) != nil,
               (try? Pipeline.checkMemory(optimized, limit: maxBytesToRun)) != nil else { continue }
         var rng = SplitMix64(seed: 1)
