@@ -47,6 +47,13 @@ final class RandomGraphTests: XCTestCase {
         XCTAssertGreaterThan(checked, 60)
     }
 
+    /// Across the seeds, the generator uses every op of the IR.
+    func testGeneratorCoversEveryOp() {
+        var seen = Set<Op>()
+        for (_, c) in Self.cases { seen.formUnion(c.function.nodes.map(\.op)) }
+        XCTAssertEqual(Set(Op.allCases).subtracting(seen), [], "ops no random graph uses")
+    }
+
     /// Every case through the C backend: one module (one cc run) for all of them, each
     /// function bit for bit equal to the reference; a failing one is shrunk with one compile
     /// per candidate.

@@ -1,8 +1,7 @@
 import Grad
 
-/// Generates random well-typed functions for differential testing: every op (all of
-/// `Op.allCases` but the leaves and derivative requests, which appear anyway), broadcasting,
-/// fan-out, ranks 0–3, f32 and f64. Seeded and reproducible.
+/// Generates random well-typed functions for differential testing: every op of `Op.allCases`
+/// (over a few seeds), broadcasting, fan-out, ranks 0–3, f32 and f64. Seeded and reproducible.
 ///
 /// The graphs stay in the smooth interior of every op (domains are guarded with softplus,
 /// ties are unlikely) so finite differences are a fair judge of the gradients.
@@ -63,6 +62,12 @@ public struct RandomGraphGenerator {
         try fb.output(fb.grad(of: loss, wrt: params))
         if let small = params.first(where: { $0.type.count <= 4 }), int(0...1) == 0 {
             try fb.output(fb.hessian(of: loss, wrt: small), "hessian")
+        }
+        // A Jacobian of a small intermediate value (not the loss) with respect to a parameter.
+        let parameterIDs = Set(params.map(\.id))
+        if let y = pool.last(where: { $0.type.rank >= 1 && $0.type.count <= 6 && !parameterIDs.contains($0.id) }),
+           let x = params.first(where: { $0.type.count <= 4 }), int(0...2) == 0 {
+            try fb.output(fb.jacobian(of: y, wrt: x), "jacobian")
         }
         return fb.function
     }
