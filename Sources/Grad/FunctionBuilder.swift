@@ -16,6 +16,7 @@
 /// `grad`, `jacobian` and `hessian` return graph values, expanded later by `differentiate`.
 public final class FunctionBuilder {
     var builder: GraphBuilder
+    var parameterNames: Set<String> = []
 
     public init(_ name: String) {
         builder = GraphBuilder(name: name)
@@ -26,7 +27,10 @@ public final class FunctionBuilder {
 
     /// Declares a parameter.
     public func input(_ name: String, _ dtype: DType, _ shape: [Int] = []) throws(Diagnostic) -> Value {
-        Value(self, try builder.parameter(name, TensorType(dtype, shape)))
+        guard !parameterNames.contains(name) else { throw Diagnostic(.duplicateName(name)) }
+        let id = try builder.parameter(name, TensorType(dtype, shape), nameIsUnique: true)
+        parameterNames.insert(name)
+        return Value(self, id)
     }
 
     /// Adds a result; unnamed results are called `out<k>`.

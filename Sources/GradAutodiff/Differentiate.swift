@@ -41,6 +41,8 @@ private struct Expansion {
     var remap: [ValueID]
     /// Results of `grad` requests already computed together with an earlier one of the same y.
     var pendingGrads: [ValueID: ValueID] = [:]
+    /// Scalar constants shared by every rule of every backward pass of this expansion.
+    var constants = ConstantPool()
 
     init(source: Function) {
         self.source = source
@@ -106,7 +108,8 @@ private struct Expansion {
         let saved = builder.role
         builder.role = .gradient
         defer { builder.role = saved }
-        let seed = try builder.constant(1, builder.type(of: y))
+        let yType = builder.type(of: y)
+        let seed = yType.isScalar ? try constants.scalar(1, yType.dtype, &builder) : try builder.constant(1, yType)
         return try backward(from: y, seed: seed, wrt: xs, relevant: relevantNodes(from: y, wrt: xs))
     }
 
@@ -120,7 +123,7 @@ private struct Expansion {
         let xType = builder.type(of: x)
         let relevant = relevantNodes(from: y, wrt: [x])
         if yType.isScalar {
-            let seed = try builder.constant(1, yType)
+            let seed = try constants.scalar(1, yType.dtype, &builder)
             return try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0]
         }
         // One backward pass per element of y, each seeded with a one-hot constant: y.count²
@@ -193,7 +196,7 @@ private struct Expansion {
             let needs = node.inputs.map { $0 < relevant.count && relevant[$0] }
             guard needs.contains(true) else { continue }
             builder.location = node.location
-            let cotangents = try vjp(node, id, g, needs: needs, &builder)
+            let cotangents = try vjp(node, id, g, needs: needs, &builder, &constants)
             for (k, input) in node.inputs.enumerated() where needs[k] {
                 if k < cotangents.count, let ct = cotangents[k], input >= lowest, input <= y {
                     incoming[input - lowest].append(ct)

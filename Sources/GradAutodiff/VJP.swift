@@ -11,10 +11,17 @@
 /// Where a local derivative is infinite (`sqrt`, `rsqrt`, `log`, `reciprocal` at 0, `div` by 0),
 /// a zero incoming gradient still sends back zero rather than 0·∞ = NaN, so a branch that
 /// `select` did not take stays out of the gradient: `grad(select(x > 0, sqrt(x), 0))` is 0 at 0.
-func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout GraphBuilder) throws(Diagnostic) -> [ValueID?] {
+func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout GraphBuilder, _ constants: inout ConstantPool) throws(Diagnostic) -> [ValueID?] {
     let x = node.inputs.first ?? out
-    func c(_ v: Double) throws(Diagnostic) -> ValueID { try b.scalar(v, like: out) }
-    func mul(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.mul, p, q) }
+    func c(_ v: Double) throws(Diagnostic) -> ValueID { try constants.scalar(v, b.type(of: out).dtype, &b) }
+    /// `p·q`, or the other factor when one is the scalar constant 1 (exact: 1·x = x), so the
+    /// seed's multiplications never enter the graph.
+    func mul(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID {
+        let (tp, tq) = (b.type(of: p), b.type(of: q))
+        if tq == tp || tq.isScalar, isOne(p, b), tp.isScalar { return q }
+        if tp == tq || tp.isScalar, isOne(q, b), tq.isScalar { return p }
+        return try b.binary(.mul, p, q)
+    }
     func div(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.div, p, q) }
     func add(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.add, p, q) }
     func sub(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.sub, p, q) }
@@ -250,4 +257,28 @@ func swapLastAxes(_ v: ValueID, _ b: inout GraphBuilder) throws(Diagnostic) -> V
     var perm = Array(0..<r)
     perm.swapAt(r - 1, r - 2)
     return try b.transpose(v, perm)
+}
+
+/// Whether `id` is a scalar constant equal to 1.
+private func isOne(_ id: ValueID, _ b: GraphBuilder) -> Bool {
+    let node = b.function.nodes[id]
+    return node.op == .const && node.type.isScalar && node.attrs.value == 1
+}
+
+/// One node per scalar constant (value, dtype) in a backward pass, instead of one per use.
+struct ConstantPool {
+    private var ids: [Key: ValueID] = [:]
+
+    private struct Key: Hashable {
+        var bits: UInt64
+        var dtype: DType
+    }
+
+    mutating func scalar(_ value: Double, _ dtype: DType, _ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
+        let key = Key(bits: value.bitPattern, dtype: dtype)
+        if let id = ids[key] { return id }
+        let id = try b.constant(value, TensorType(dtype))
+        ids[key] = id
+        return id
+    }
 }

@@ -4,6 +4,7 @@ import Foundation
 //   swift run -c release GradBench vm      the bytecode VM vs the reference evaluator
 //   swift run -c release GradBench c       the C backend: call time, compile cold/warm
 //   swift run -c release GradBench scale   optimizer scale: Rosenbrock parse/differentiate/optimize
+//   swift run -c release GradBench harness gradc's side of the peer comparison (Scripts/bench.sh)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
@@ -18,7 +19,15 @@ case "scale":
         FileHandle.standardError.write("GradBench: \(error)\n".data(using: .utf8) ?? Data())
         exit(2)
     }
+case "harness":
+    do {
+        try Harness.run(Array(arguments.dropFirst()))
+    } catch {
+        FileHandle.standardError.write(Data("GradBench harness: \(error)\n".utf8))
+        exit(2)
+    }
 default:
     print("usage: GradBench vm | c [--quick] [--portable]")
     print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
+    print("       GradBench harness --help")
 }

@@ -23,12 +23,33 @@ final class FunctionEmitter {
     var locals: [ValueID: String] = [:]
     /// Rank-0 values produced by scalar steps that must also be written to their buffer.
     var stored: Set<ValueID> = []
+    /// C definition of each constant, and the constants whose memory some step reads.
+    var constantDefinitions: [ValueID: String] = [:]
+    var readConstants: Set<ValueID> = []
+    /// No comment per statement in straight-line scalar code (large scalar graphs: the
+    /// comments would be most of the source `cc` has to read).
+    var terseScalars = false
+    /// 2-D transposes that only feed matrix products: never materialized, the products read
+    /// their operand through swapped strides.
+    let stridedTransposes: Set<ValueID>
+    /// Bytes of the plan's buffers (the matmul packing scratch follows them).
+    let scratchOffset: Int
+    /// Bytes of workspace the function needs: the plan's buffers and the packing scratch.
+    let workspaceBytes: Int
 
     init(plan: ExecutionPlan, index: Int, options: CEmitOptions) {
         self.plan = plan
         self.f = plan.function
         self.index = index
         self.options = options
+        stridedTransposes = findStridedTransposes(plan)
+        scratchOffset = (plan.workspaceBytes + 63) / 64 * 64
+        var scratch = 0
+        for step in plan.steps {
+            guard case .kernel(let id) = step, let shape = matmulShape(plan.function, id) else { continue }
+            scratch = max(scratch, matmulScratchBytes(shape.dtype, m: shape.m, n: shape.n, k: shape.k, threads: options.threads))
+        }
+        workspaceBytes = scratchOffset + scratch
     }
 
     var fn: String { "GRADCPFX_\(index)" }
@@ -38,7 +59,7 @@ final class FunctionEmitter {
     // MARK: - Top level
 
     func emit() throws(Diagnostic) {
-        try emitConstants()
+        try prepareConstants()
         let scalarMembers = plan.steps.map { scalarStepMembers($0) }
         // Chunks: consecutive steps, cut when the statement count passes the limit.
         var chunkOf: [Int] = []
@@ -54,6 +75,7 @@ final class FunctionEmitter {
             count += cost
         }
         let chunks = chunk + 1
+        terseScalars = chunks > 1
         computeStored(scalarMembers, chunkOf)
 
         let bodyArgs = "const void *const *in, void *const *out, unsigned char *ws"
@@ -73,16 +95,16 @@ final class FunctionEmitter {
                 first = last
             }
         }
-        w.line("/* Function \(index): \(f.parameters.count) inputs, \(f.outputs.count) outputs, \(plan.steps.count) steps, \(plan.workspaceBytes) bytes of workspace. */")
+        w.line("/* Function \(index): \(f.parameters.count) inputs, \(f.outputs.count) outputs, \(plan.steps.count) steps, \(workspaceBytes) bytes of workspace. */")
         w.open("int \(fn)(const void *const *inputs, void *const *outputs, void *workspace)")
         w.line("const void *const *in = inputs;")
         w.line("void *const *out = outputs;")
         w.line("unsigned char *ws = (unsigned char *)workspace;")
         w.line("void *owned = NULL;")
         w.line("(void)in; (void)out;")
-        if plan.workspaceBytes > 0 {
+        if workspaceBytes > 0 {
             w.open("if (ws == NULL)")
-            w.line("owned = malloc(\(plan.workspaceBytes));")
+            w.line("owned = malloc(\(workspaceBytes));")
             w.line("if (owned == NULL) return 1;")
             w.line("ws = (unsigned char *)owned;")
             w.close()
@@ -103,6 +125,7 @@ final class FunctionEmitter {
         w.line("return 0;")
         w.close()
         w.line("")
+        w.text = usedConstantDefinitions() + w.text
     }
 
     /// Members of a step that runs as straight-line scalar code, or `nil`.
@@ -151,7 +174,9 @@ final class FunctionEmitter {
         }
         switch loc {
         case .input(let k): return "((const \(t) *)in[\(k)])"
-        case .constant(let c): return "\(fn)_c\(c)"
+        case .constant(let c):
+            readConstants.insert(c)
+            return "\(fn)_c\(c)"
         case .output(let k): return "((\(t) *)out[\(k)])"
         case .workspace(_, let offset): return "((\(t) *)(ws + \(offset)))"
         }
@@ -168,8 +193,11 @@ final class FunctionEmitter {
         }
     }
 
-    func emitConstants() throws(Diagnostic) {
+    /// Prepares the definition of every constant (written later, only if some step reads its
+    /// memory: splat constants are usually read as literals) and the literal of each splat.
+    func prepareConstants() throws(Diagnostic) {
         for c in plan.constants {
+            var w = CWriter()
             let node = f.nodes[c]
             let t = try evaluateOp(.const, node.attrs, [], resultType: node.type)
             let values = t.doubles
@@ -206,8 +234,14 @@ final class FunctionEmitter {
                 }
                 w.line("};")
             }
+            constantDefinitions[c] = w.text
         }
-        if !plan.constants.isEmpty { w.line("") }
+    }
+
+    /// The definitions of the constants whose memory the function reads.
+    func usedConstantDefinitions() -> String {
+        let used = plan.constants.filter { readConstants.contains($0) }
+        return used.compactMap { constantDefinitions[$0] }.joined() + (used.isEmpty ? "" : "\n")
     }
 
     // MARK: - Steps
@@ -273,7 +307,8 @@ final class FunctionEmitter {
             var operands: [String] = []
             for o in f.nodes[m].inputs { operands.append(try scalarOperand(o)) }
             let name = "s\(m)"
-            w.line("const \(cLocalType(type(m).dtype)) \(name) = \(try formula(m, operands)); /* " + describeNode(m) + " */")
+            let comment = terseScalars ? "" : " /* " + describeNode(m) + " */"
+            w.line("const \(cLocalType(type(m).dtype)) \(name) = \(try formula(m, operands));" + comment)
             locals[m] = name
         }
         var isOutput = false
@@ -344,6 +379,61 @@ final class FunctionEmitter {
         try body(indices)
         for _ in nest.dims { w.close() }
     }
+}
+
+// MARK: - Matrix products
+
+/// Dtype and M, N, K of a floating-point 2-D `matmul` node (`nil` for other nodes).
+func matmulShape(_ f: Function, _ id: ValueID) -> (dtype: DType, m: Int, n: Int, k: Int)? {
+    let node = f.nodes[id]
+    guard node.op == .matmul, node.type.dtype.isFloat else { return nil }
+    let at = f.nodes[node.inputs[0]].type
+    let bt = f.nodes[node.inputs[1]].type
+    let m = at.rank >= 2 ? at.shape[at.rank - 2] : 1
+    let k = at.shape.last ?? 1
+    let n = bt.rank >= 2 ? bt.shape[bt.rank - 1] : 1
+    return (node.type.dtype, m, n, k)
+}
+
+/// The 2-D transposes of `plan` whose every reader is a 2-D floating-point `matmul` (not an
+/// output), such that the transpose's operand is still intact when the last product reads it:
+/// no step from the transpose up to that product writes into the operand's buffer.
+func findStridedTransposes(_ plan: ExecutionPlan) -> Set<ValueID> {
+    let f = plan.function
+    var stepOf: [ValueID: Int] = [:]
+    for (i, step) in plan.steps.enumerated() {
+        switch step {
+        case .kernel(let id): stepOf[id] = i
+        case .fused(let g, _): stepOf[g.root] = i
+        }
+    }
+    var candidates: [ValueID: Int] = [:]  // transpose → last reading step
+    var rejected: Set<ValueID> = []
+    for id in plan.schedule.order {
+        let node = f.nodes[id]
+        for input in node.inputs where f.nodes[input].op == .transpose {
+            let isProduct = node.op == .matmul && node.type.rank == 2 && node.type.dtype.isFloat
+                && f.nodes[input].type.rank == 2
+            if isProduct, let i = stepOf[id] {
+                candidates[input] = max(candidates[input] ?? -1, i)
+            } else {
+                rejected.insert(input)
+            }
+        }
+    }
+    var result: Set<ValueID> = []
+    for (t, lastRead) in candidates where !rejected.contains(t) && !plan.schedule.isOutput[t] {
+        guard let first = stepOf[t] else { continue }
+        let source = plan.storageRoot[f.nodes[t].inputs[0]]
+        var intact = true
+        if case .workspace(let slot, _)? = plan.locations[source] {
+            for v in plan.slots[slot].values where v != source {
+                if let i = stepOf[v], i >= first, i <= lastRead { intact = false }
+            }
+        }
+        if intact { result.insert(t) }
+    }
+    return result
 }
 
 // MARK: - Loop nests

@@ -19,6 +19,10 @@ extension FunctionEmitter {
         case .broadcast_to:
             try emitCopy(id, from: node.inputs[0], strides: broadcastStrides(type(node.inputs[0]).shape, to: node.type.shape), offset: 0)
         case .transpose:
+            if stridedTransposes.contains(id) {
+                w.line("/* read in place by the matrix products */")
+                return
+            }
             let x = type(node.inputs[0])
             let perm = node.attrs.perm ?? Array((0..<x.rank).reversed())
             let s = rowMajorStrides(x.shape)
@@ -240,14 +244,21 @@ extension FunctionEmitter {
         w.line("\(ct) m = (-INFINITY);")
         w.line("for (long j = 0; j < \(n); j++) m = \(cMaximum("m", "x[base + \(at)]", real: true));")
         w.line("\(ct) s = \(cLiteral(0, d));")
-        w.line("for (long j = 0; j < \(n); j++) s = s + exp\(sfx)(x[base + \(at)] - m);")
         switch node.op {
         case .softmax:
-            w.line("for (long j = 0; j < \(n); j++) o[base + \(at)] = exp\(sfx)(x[base + \(at)] - m) / s;")
+            // exp once per element: the stored value is the one the division would recompute.
+            w.open("for (long j = 0; j < \(n); j++)")
+            w.line("const \(ct) e = exp\(sfx)(x[base + \(at)] - m);")
+            w.line("o[base + \(at)] = e;")
+            w.line("s = s + e;")
+            w.close()
+            w.line("for (long j = 0; j < \(n); j++) o[base + \(at)] = o[base + \(at)] / s;")
         case .log_softmax:
+            w.line("for (long j = 0; j < \(n); j++) s = s + exp\(sfx)(x[base + \(at)] - m);")
             w.line("const \(ct) ls = log\(sfx)(s);")
             w.line("for (long j = 0; j < \(n); j++) o[base + \(at)] = (x[base + \(at)] - m) - ls;")
         default:
+            w.line("for (long j = 0; j < \(n); j++) s = s + exp\(sfx)(x[base + \(at)] - m);")
             w.line("const \(ct) ls = log\(sfx)(s);")
             w.line("\(ct) acc = \(cLiteral(0, d));")
             w.line("for (long j = 0; j < \(n); j++) acc = acc + y[base + \(at)] * ((x[base + \(at)] - m) - ls);")
@@ -324,13 +335,18 @@ extension FunctionEmitter {
         let count = batch.reduce(1, *)
         let aOffsets = batchOffsets(aBatch, batch).map { $0 * m * k }
         let bOffsets = batchOffsets(bBatch, batch).map { $0 * k * n }
+        // A transposed operand is read through swapped strides: a(i,p) = X[p*m + i].
+        var (a, rsa, csa) = (node.inputs[0], k, 1)
+        var (b, rsb, csb) = (node.inputs[1], n, 1)
+        if stridedTransposes.contains(a) { (a, rsa, csa) = (f.nodes[a].inputs[0], 1, m) }
+        if stridedTransposes.contains(b) { (b, rsb, csb) = (f.nodes[b].inputs[0], 1, k) }
         w.open("")
         w.line("\(ct) *o = \(try destination(id));")
-        w.line("const \(ct) *a = \(try pointer(node.inputs[0]));")
-        w.line("const \(ct) *b = \(try pointer(node.inputs[1]));")
+        w.line("const \(ct) *a = \(try pointer(a));")
+        w.line("const \(ct) *b = \(try pointer(b));")
         func call(_ ao: String, _ bo: String, _ oo: String) {
             if d.isFloat {
-                w.line("GRADCPFX_mm_\(d.rawValue)(\(m), \(n), \(k), a + \(ao), \(k), b + \(bo), \(n), o + \(oo), \(n));")
+                w.line("GRADCPFX_mm_\(d.rawValue)(\(m), \(n), \(k), a + \(ao), \(rsa), \(csa), b + \(bo), \(rsb), \(csb), o + \(oo), \(n), (\(ct) *)(ws + \(scratchOffset)));")
             } else {
                 w.open("for (long i = 0; i < \(m); i++)")
                 w.line("for (long j = 0; j < \(n); j++) o[\(oo) + i * \(n) + j] = 0;")
@@ -343,7 +359,7 @@ extension FunctionEmitter {
         }
         if d.isFloat {
             matmulTypes.insert(d)
-            if options.threads && m * n * k >= matmulThreadThreshold { usesThreads = true }
+            if options.threads && matmulSplits(m: m, n: n, k: k, tile: MatmulTile.of(d)) { usesThreads = true }
         }
         if count == 1 {
             call("\(aOffsets.first ?? 0)", "\(bOffsets.first ?? 0)", "0")

@@ -1,21 +1,40 @@
 import GradRuntime
-// The C matrix-multiply kernel emitted into modules that need one: a register-tiled
-// micro-kernel written with GCC/Clang vector extensions, packing of A and B blocks for large
-// problems (BLIS-style loops), and an optional split over two threads.
+// The C matrix-multiply kernel emitted into modules that need one: BLIS-style loops (blocks of
+// B packed into NR-wide panels, blocks of A into MR-high panels, zero-padded at the edges)
+// around a register-tiled micro-kernel written with GCC/Clang vector extensions, and an
+// optional split over two threads. The operands are read through row and column strides, so
+// a transposed operand (`matmul(transpose(x), y)`) costs nothing: packing reads it in place.
 //
-// Every element of C still sees its products in increasing p order, accumulated from +0
-// with separate multiply and add (the file is compiled with -ffp-contract=off): blocking over
-// K loads the partial sums back from C and continues, so the result is bit for bit the
-// reference `matmulKernel`.
+// Numerics: every element of C accumulates its products in increasing p order, starting
+// from +0 (blocking over K loads the partial sums back from C and continues). With `fma` the
+// kernel is compiled with `fp-contract=fast` (a `#pragma` scoped to the kernel), so on a CPU
+// with FMA (`-march=native`) each step is one fused multiply-add: results then differ from
+// the reference (separate multiply and add) by a few ulp of the largest partial sum. Without
+// `fma` (`--portable`) the kernel is bit for bit the reference `matmulKernel`.
 
-/// Tile shape of the micro-kernel for a dtype: MR rows × NR columns, VW lanes per vector.
+/// Register tile and cache blocking of the matmul kernel for a dtype.
 struct MatmulTile {
+    /// Rows × columns of the micro-kernel's tile of C, lanes per vector.
     var mr: Int
     var nr: Int
     var vw: Int
+    /// Depth of a packed block (K), rows of a packed A block (M), columns of a packed B block (N).
+    var kc: Int
+    var mc: Int
+    var nc: Int
 
     static func of(_ d: DType) -> MatmulTile {
-        d == .f32 ? MatmulTile(mr: 4, nr: 16, vw: 8) : MatmulTile(mr: 4, nr: 8, vw: 4)
+        d == .f32 ? MatmulTile(mr: 6, nr: 16, vw: 8, kc: 256, mc: 120, nc: 2048)
+            : MatmulTile(mr: 6, nr: 8, vw: 4, kc: 256, mc: 72, nc: 2048)
+    }
+
+    /// Elements of packing scratch one serial product of this shape needs: an A block and a
+    /// B block (the same formula as the C driver's).
+    func packElements(m: Int, n: Int, k: Int) -> Int {
+        let kcm = min(k, kc)
+        let mcm = min((m + mr - 1) / mr * mr, mc)
+        let ncm = min((n + nr - 1) / nr * nr, nc)
+        return kcm * (mcm + ncm)
     }
 }
 
@@ -23,158 +42,182 @@ struct MatmulTile {
 /// are enabled (a thread start costs ~20 µs; below this the split does not pay on 2 cores).
 let matmulThreadThreshold = 4_000_000
 
-/// C text of `PFX_mm_<d>(M, N, K, A, lda, B, ldb, C, ldc)`: C = A·B for row-major blocks.
-func matmulKernelSource(_ d: DType, threads: Bool) -> String {
+/// Whether an `m`×`n`×`k` product is split over two threads (the C driver's test).
+func matmulSplits(m: Int, n: Int, k: Int, tile: MatmulTile) -> Bool {
+    m * n * k >= matmulThreadThreshold && (n >= 2 * tile.nr || m >= 2 * tile.mr)
+}
+
+/// Bytes of packing scratch an `m`×`n`×`k` product needs (both threads' when it splits).
+func matmulScratchBytes(_ d: DType, m: Int, n: Int, k: Int, threads: Bool) -> Int {
+    let tile = MatmulTile.of(d)
+    let one = tile.packElements(m: m, n: n, k: k) * d.byteSize
+    let bytes = threads && matmulSplits(m: m, n: n, k: k, tile: tile) ? 2 * ((one + 63) / 64 * 64) : one
+    return (bytes + 63) / 64 * 64
+}
+
+/// C text of `PFX_mm_<d>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, pack)`: C = A·B with
+/// a(i,p) = A[i*rsa + p*csa], b(p,j) = B[p*rsb + j*csb], C row-major with leading dimension
+/// ldc, `pack` the scratch of `matmulScratchBytes`.
+func matmulKernelSource(_ d: DType, threads: Bool, fma: Bool) -> String {
     let t = cType(d)
     let s = d.rawValue
     let tile = MatmulTile.of(d)
-    let nv = tile.nr / tile.vw
+    let (mr, nr, vw) = (tile.mr, tile.nr, tile.vw)
+    let nv = nr / vw
     let v = "GRADCPFX_v\(s)"
     let zero = d == .f32 ? "0.0f" : "0.0"
     var w = CWriter()
-    w.line("/* ---- matrix multiply, \(t): \(tile.mr)x\(tile.nr) register tile ---- */")
-    w.line("typedef \(t) \(v) __attribute__((vector_size(\(tile.vw * d.byteSize)), aligned(\(d.byteSize)), may_alias));")
+    w.line("/* ---- matrix multiply, \(t): \(mr)x\(nr) register tile, blocks KC=\(tile.kc) MC=\(tile.mc) NC=\(tile.nc) ---- */")
+    if fma {
+        w.line("/* Fused multiply-add where the target has it: each product and sum rounds once. */")
+        w.line("#pragma GCC push_options")
+        w.line("#pragma GCC optimize(\"fp-contract=fast\")")
+    }
+    w.line("typedef \(t) \(v) __attribute__((vector_size(\(vw * d.byteSize)), aligned(\(d.byteSize)), may_alias));")
     w.line("")
     // Micro-kernel.
-    w.line("/* C[0:\(tile.mr), 0:\(tile.nr)] (+)= A[0:\(tile.mr), 0:kc] B[0:kc, 0:\(tile.nr)]; a(r,p) = A[r*rsa + p*csa]. */")
-    w.open("static inline void GRADCPFX_tile_\(s)(long kc, const \(t) *A, long rsa, long csa, const \(t) *B, long ldb, \(t) *C, long ldc, int first)")
-    for r in 0..<tile.mr {
+    w.line("/* C[0:mr, 0:nr] = (first ? 0 : C) + a b over kc steps; a(r,p) = a[r*rsa + p*csa] (rows past mr")
+    w.line("   read row mr-1 again, their results are dropped), b: an \(nr)-wide packed panel. */")
+    w.open("static void GRADCPFX_ukr_\(s)(long kc, const \(t) *restrict a, long rsa, long csa, const \(t) *restrict b, \(t) *c, long ldc, int first, long mr, long nr)")
+    w.line("\(t) tmp[\(mr * nr)] __attribute__((aligned(32)));")
+    w.line("const int full = mr == \(mr) && nr == \(nr);")
+    w.line("\(t) *o = full ? c : tmp;")
+    w.line("const long ldo = full ? ldc : \(nr);")
+    for r in 0..<mr {
+        w.line("const \(t) *restrict a\(r)p = a + \(r == 0 ? "0" : "(\(r) < mr ? \(r) : mr - 1)") * rsa;")
+    }
+    for r in 0..<mr {
         w.line("\(v) " + (0..<nv).map { "c\(r)\($0)" }.joined(separator: ", ") + ";")
     }
     w.open("if (first)")
-    for r in 0..<tile.mr {
+    for r in 0..<mr {
         for c in 0..<nv { w.line("c\(r)\(c) = (\(v)){\(zero)};") }
     }
     w.close()
     w.open("else")
-    for r in 0..<tile.mr {
-        for c in 0..<nv { w.line("c\(r)\(c) = *(const \(v) *)(C + \(r) * ldc + \(c * tile.vw));") }
+    w.line("if (!full) for (long r = 0; r < mr; r++) for (long j = 0; j < nr; j++) tmp[r * \(nr) + j] = c[r * ldc + j];")
+    for r in 0..<mr {
+        for c in 0..<nv { w.line("c\(r)\(c) = *(const \(v) *)(o + \(r) * ldo + \(c * vw));") }
     }
     w.close()
     w.open("for (long p = 0; p < kc; p++)")
-    for c in 0..<nv { w.line("const \(v) b\(c) = *(const \(v) *)(B + p * ldb + \(c * tile.vw));") }
-    for r in 0..<tile.mr {
-        w.line("const \(t) a\(r) = A[\(r) * rsa + p * csa];")
+    for c in 0..<nv { w.line("const \(v) b\(c) = *(const \(v) *)(b + p * \(nr) + \(c * vw));") }
+    for r in 0..<mr {
+        w.line("const \(t) a\(r) = a\(r)p[p * csa];")
         for c in 0..<nv { w.line("c\(r)\(c) = c\(r)\(c) + a\(r) * b\(c);") }
     }
     w.close()
-    for r in 0..<tile.mr {
-        for c in 0..<nv { w.line("*(\(v) *)(C + \(r) * ldc + \(c * tile.vw)) = c\(r)\(c);") }
+    for r in 0..<mr {
+        for c in 0..<nv { w.line("*(\(v) *)(o + \(r) * ldo + \(c * vw)) = c\(r)\(c);") }
     }
+    w.line("if (!full) for (long r = 0; r < mr; r++) for (long j = 0; j < nr; j++) c[r * ldc + j] = tmp[r * \(nr) + j];")
     w.close()
-    w.line("")
-    // Edge kernel.
-    w.line("/* The same for a partial tile (mr <= \(tile.mr), nr <= \(tile.nr)), one element at a time. */")
-    w.open("static void GRADCPFX_edge_\(s)(long mr, long nr, long kc, const \(t) *A, long rsa, long csa, const \(t) *B, long ldb, \(t) *C, long ldc, int first)")
-    w.open("for (long r = 0; r < mr; r++)")
-    w.open("for (long c = 0; c < nr; c++)")
-    w.line("\(t) acc = first ? \(zero) : C[r * ldc + c];")
-    w.line("for (long p = 0; p < kc; p++) acc = acc + A[r * rsa + p * csa] * B[p * ldb + c];")
-    w.line("C[r * ldc + c] = acc;")
-    w.close()
-    w.close()
-    w.close()
+    if fma { w.line("#pragma GCC pop_options") }
     w.line("")
     // Serial driver.
-    let kc = 256
-    let mc = d == .f32 ? 128 : 64
-    w.line("/* C[M,N] = A[M,K] B[K,N] (leading dimensions lda, ldb, ldc). Small problems use the tiles on")
-    w.line("   the operands directly; large ones pack \(kc)-deep blocks of B into \(tile.nr)-wide panels and")
-    w.line("   \(mc)x\(kc) blocks of A into \(tile.mr)-high panels. */")
-    w.open("static void GRADCPFX_mms_\(s)(long M, long N, long K, const \(t) *A, long lda, const \(t) *B, long ldb, \(t) *C, long ldc)")
+    w.line("/* C[M,N] = A B, one thread. Loops: N in NC blocks, K in KC blocks (B block packed), M in MC")
+    w.line("   blocks (A block packed unless there is only one), then the tiles. pack: KC*(MC + NC)")
+    w.line("   elements at most. */")
+    w.open("static void GRADCPFX_mms_\(s)(long M, long N, long K, const \(t) *A, long rsa, long csa, const \(t) *B, long rsb, long csb, \(t) *C, long ldc, \(t) *pack)")
     w.open("if (K == 0)")
     w.line("for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) C[i * ldc + j] = \(zero);")
     w.line("return;")
     w.close()
-    w.line("\(t) *bp = NULL, *ap = NULL;")
-    w.open("if ((double)M * (double)N * (double)K > 262144.0 && M >= \(tile.mr) && N >= \(tile.nr))")
-    w.line("long npanels = (N + \(tile.nr - 1)) / \(tile.nr);")
-    w.line("bp = (\(t) *)malloc(sizeof(\(t)) * \(kc) * \(tile.nr) * (size_t)npanels);")
-    w.line("ap = (\(t) *)malloc(sizeof(\(t)) * \(kc) * \(mc + tile.mr));")
+    w.line("const long kcm = K < \(tile.kc) ? K : \(tile.kc);")
+    w.line("const long mcm = (M + \(mr - 1)) / \(mr) * \(mr) < \(tile.mc) ? (M + \(mr - 1)) / \(mr) * \(mr) : \(tile.mc);")
+    w.line("/* One block of A (small problems): the tiles read it in place. */")
+    w.line("const int packA = M > \(tile.mc) || K > \(tile.kc);")
+    w.line("\(t) *ap = pack;")
+    w.line("\(t) *bp = pack + kcm * mcm;")
+    w.open("for (long jc = 0; jc < N; jc += \(tile.nc))")
+    w.line("const long nc = N - jc < \(tile.nc) ? N - jc : \(tile.nc);")
+    w.open("for (long pc = 0; pc < K; pc += \(tile.kc))")
+    w.line("const long kc = K - pc < \(tile.kc) ? K - pc : \(tile.kc);")
+    w.open("for (long jr = 0; jr < nc; jr += \(nr))")
+    w.line("\(t) *panel = bp + jr * kc;")
+    w.line("const long nr = nc - jr < \(nr) ? nc - jr : \(nr);")
+    w.line("const \(t) *src = B + pc * rsb + (jc + jr) * csb;")
+    w.open("if (nr == \(nr) && csb == 1)")
+    w.line("for (long p = 0; p < kc; p++) for (long j = 0; j < \(nr); j++) panel[p * \(nr) + j] = src[p * rsb + j];")
     w.close()
-    w.open("if (bp == NULL || ap == NULL)")
-    w.line("free(bp);")
-    w.line("free(ap);")
-    w.open("for (long i = 0; i < M; i += \(tile.mr))")
-    w.line("long mr = M - i < \(tile.mr) ? M - i : \(tile.mr);")
-    w.open("for (long j = 0; j < N; j += \(tile.nr))")
-    w.line("long nr = N - j < \(tile.nr) ? N - j : \(tile.nr);")
-    w.line("if (mr == \(tile.mr) && nr == \(tile.nr)) GRADCPFX_tile_\(s)(K, A + i * lda, lda, 1, B + j, ldb, C + i * ldc + j, ldc, 1);")
-    w.line("else GRADCPFX_edge_\(s)(mr, nr, K, A + i * lda, lda, 1, B + j, ldb, C + i * ldc + j, ldc, 1);")
-    w.close()
-    w.close()
-    w.line("return;")
-    w.close()
-    w.open("for (long pc = 0; pc < K; pc += \(kc))")
-    w.line("long kc = K - pc < \(kc) ? K - pc : \(kc);")
-    w.open("for (long j = 0; j < N; j += \(tile.nr))")
-    w.line("\(t) *panel = bp + (j / \(tile.nr)) * \(kc) * \(tile.nr);")
-    w.line("long nr = N - j < \(tile.nr) ? N - j : \(tile.nr);")
+    w.open("else")
     w.open("for (long p = 0; p < kc; p++)")
-    w.line("const \(t) *row = B + (pc + p) * ldb + j;")
-    w.line("for (long c = 0; c < nr; c++) panel[p * \(tile.nr) + c] = row[c];")
-    w.line("for (long c = nr; c < \(tile.nr); c++) panel[p * \(tile.nr) + c] = \(zero);")
+    w.line("for (long j = 0; j < nr; j++) panel[p * \(nr) + j] = src[p * rsb + j * csb];")
+    w.line("for (long j = nr; j < \(nr); j++) panel[p * \(nr) + j] = \(zero);")
     w.close()
     w.close()
-    w.open("for (long ic = 0; ic < M; ic += \(mc))")
-    w.line("long mc = M - ic < \(mc) ? M - ic : \(mc);")
-    w.open("for (long ir = 0; ir < mc; ir += \(tile.mr))")
-    w.line("\(t) *panel = ap + (ir / \(tile.mr)) * \(kc) * \(tile.mr);")
-    w.line("long mr = mc - ir < \(tile.mr) ? mc - ir : \(tile.mr);")
+    w.close()
+    w.open("for (long ic = 0; ic < M; ic += \(tile.mc))")
+    w.line("const long mc = M - ic < \(tile.mc) ? M - ic : \(tile.mc);")
+    w.open("if (packA) for (long ir = 0; ir < mc; ir += \(mr))")
+    w.line("\(t) *panel = ap + ir * kc;")
+    w.line("const long mr = mc - ir < \(mr) ? mc - ir : \(mr);")
+    w.line("const \(t) *src = A + (ic + ir) * rsa + pc * csa;")
+    w.open("if (mr == \(mr) && rsa == 1)")
+    w.line("for (long p = 0; p < kc; p++) for (long r = 0; r < \(mr); r++) panel[p * \(mr) + r] = src[p * csa + r];")
+    w.close()
+    w.open("else")
     w.open("for (long p = 0; p < kc; p++)")
-    w.line("for (long r = 0; r < mr; r++) panel[p * \(tile.mr) + r] = A[(ic + ir + r) * lda + pc + p];")
-    w.line("for (long r = mr; r < \(tile.mr); r++) panel[p * \(tile.mr) + r] = \(zero);")
-    w.close()
-    w.close()
-    w.open("for (long j = 0; j < N; j += \(tile.nr))")
-    w.line("const \(t) *bpanel = bp + (j / \(tile.nr)) * \(kc) * \(tile.nr);")
-    w.line("long nr = N - j < \(tile.nr) ? N - j : \(tile.nr);")
-    w.open("for (long ir = 0; ir < mc; ir += \(tile.mr))")
-    w.line("const \(t) *apanel = ap + (ir / \(tile.mr)) * \(kc) * \(tile.mr);")
-    w.line("long mr = mc - ir < \(tile.mr) ? mc - ir : \(tile.mr);")
-    w.line("\(t) *c = C + (ic + ir) * ldc + j;")
-    w.line("if (mr == \(tile.mr) && nr == \(tile.nr)) GRADCPFX_tile_\(s)(kc, apanel, 1, \(tile.mr), bpanel, \(tile.nr), c, ldc, pc == 0);")
-    w.line("else GRADCPFX_edge_\(s)(mr, nr, kc, apanel, 1, \(tile.mr), bpanel, \(tile.nr), c, ldc, pc == 0);")
+    w.line("for (long r = 0; r < mr; r++) panel[p * \(mr) + r] = src[r * rsa + p * csa];")
+    w.line("for (long r = mr; r < \(mr); r++) panel[p * \(mr) + r] = \(zero);")
     w.close()
     w.close()
     w.close()
+    w.open("for (long jr = 0; jr < nc; jr += \(nr))")
+    w.line("const long nr = nc - jr < \(nr) ? nc - jr : \(nr);")
+    w.open("for (long ir = 0; ir < mc; ir += \(mr))")
+    w.line("const long mr = mc - ir < \(mr) ? mc - ir : \(mr);")
+    w.open("if (packA)")
+    w.line("GRADCPFX_ukr_\(s)(kc, ap + ir * kc, 1, \(mr), bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, pc == 0, mr, nr);")
     w.close()
-    w.line("free(bp);")
-    w.line("free(ap);")
+    w.open("else")
+    w.line("GRADCPFX_ukr_\(s)(kc, A + (ic + ir) * rsa + pc * csa, rsa, csa, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, pc == 0, mr, nr);")
+    w.close()
+    w.close()
+    w.close()
+    w.close()
+    w.close()
+    w.close()
     w.close()
     w.line("")
+    let split = "(double)M * (double)N * (double)K >= \(matmulThreadThreshold).0 && (N >= \(2 * nr) || M >= \(2 * mr))"
     if threads {
-        w.line("struct GRADCPFX_job_\(s) { long M, N, K; const \(t) *A; long lda; const \(t) *B; long ldb; \(t) *C; long ldc; };")
+        w.line("struct GRADCPFX_job_\(s) { long M, N, K; const \(t) *A; long rsa, csa; const \(t) *B; long rsb, csb; \(t) *C; long ldc; \(t) *pack; };")
         w.open("static void *GRADCPFX_worker_\(s)(void *arg)")
         w.line("struct GRADCPFX_job_\(s) *j = (struct GRADCPFX_job_\(s) *)arg;")
-        w.line("GRADCPFX_mms_\(s)(j->M, j->N, j->K, j->A, j->lda, j->B, j->ldb, j->C, j->ldc);")
+        w.line("GRADCPFX_mms_\(s)(j->M, j->N, j->K, j->A, j->rsa, j->csa, j->B, j->rsb, j->csb, j->C, j->ldc, j->pack);")
         w.line("return NULL;")
         w.close()
         w.line("")
     }
-    w.line("/* C = A B; large problems are split in two halves (by columns, else rows) over two threads. */")
-    w.open("static void GRADCPFX_mm_\(s)(long M, long N, long K, const \(t) *A, long lda, const \(t) *B, long ldb, \(t) *C, long ldc)")
+    w.line("/* C = A B; large problems are split in two halves (by columns, else rows) over two threads,")
+    w.line("   each with its own half of pack. */")
+    w.open("static void GRADCPFX_mm_\(s)(long M, long N, long K, const \(t) *A, long rsa, long csa, const \(t) *B, long rsb, long csb, \(t) *C, long ldc, \(t) *pack)")
     if threads {
-        w.open("if ((double)M * (double)N * (double)K >= \(matmulThreadThreshold).0 && (N >= \(2 * tile.nr) || M >= \(2 * tile.mr)))")
+        w.open("if (\(split))")
+        w.line("const long kcm = K < \(tile.kc) ? K : \(tile.kc);")
+        w.line("const long mcm = (M + \(mr - 1)) / \(mr) * \(mr) < \(tile.mc) ? (M + \(mr - 1)) / \(mr) * \(mr) : \(tile.mc);")
+        w.line("const long ncm = (N + \(nr - 1)) / \(nr) * \(nr) < \(tile.nc) ? (N + \(nr - 1)) / \(nr) * \(nr) : \(tile.nc);")
+        w.line("\(t) *pack2 = pack + (kcm * (mcm + ncm) * (long)sizeof(\(t)) + 63) / 64 * 64 / (long)sizeof(\(t));")
         w.line("struct GRADCPFX_job_\(s) job;")
         w.line("long m0 = M, n0 = N;")
-        w.open("if (N >= \(2 * tile.nr))")
-        w.line("n0 = (N / 2 + \(tile.nr - 1)) / \(tile.nr) * \(tile.nr);")
-        w.line("job = (struct GRADCPFX_job_\(s)){M, N - n0, K, A, lda, B + n0, ldb, C + n0, ldc};")
+        w.open("if (N >= \(2 * nr))")
+        w.line("n0 = (N / 2 + \(nr - 1)) / \(nr) * \(nr);")
+        w.line("job = (struct GRADCPFX_job_\(s)){M, N - n0, K, A, rsa, csa, B + n0 * csb, rsb, csb, C + n0, ldc, pack2};")
         w.close()
         w.open("else")
-        w.line("m0 = (M / 2 + \(tile.mr - 1)) / \(tile.mr) * \(tile.mr);")
-        w.line("job = (struct GRADCPFX_job_\(s)){M - m0, N, K, A + m0 * lda, lda, B, ldb, C + m0 * ldc, ldc};")
+        w.line("m0 = (M / 2 + \(mr - 1)) / \(mr) * \(mr);")
+        w.line("job = (struct GRADCPFX_job_\(s)){M - m0, N, K, A + m0 * rsa, rsa, csa, B, rsb, csb, C + m0 * ldc, ldc, pack2};")
         w.close()
         w.line("pthread_t thread;")
         w.open("if (pthread_create(&thread, NULL, GRADCPFX_worker_\(s), &job) == 0)")
-        w.line("GRADCPFX_mms_\(s)(m0, n0, K, A, lda, B, ldb, C, ldc);")
+        w.line("GRADCPFX_mms_\(s)(m0, n0, K, A, rsa, csa, B, rsb, csb, C, ldc, pack);")
         w.line("pthread_join(thread, NULL);")
         w.line("return;")
         w.close()
         w.close()
     }
-    w.line("GRADCPFX_mms_\(s)(M, N, K, A, lda, B, ldb, C, ldc);")
+    w.line("GRADCPFX_mms_\(s)(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, pack);")
     w.close()
     w.line("")
     return w.text

@@ -17,12 +17,14 @@ public struct GraphBuilder: Sendable {
 
     public func type(of id: ValueID) -> TensorType { function.nodes[id].type }
 
+    /// Adds a parameter. `nameIsUnique` skips the (linear) duplicate-name check for callers
+    /// that keep their own set of names, so declaring N parameters stays O(N).
     @discardableResult
-    public mutating func parameter(_ name: String, _ type: TensorType) throws(Diagnostic) -> ValueID {
+    public mutating func parameter(_ name: String, _ type: TensorType, nameIsUnique: Bool = false) throws(Diagnostic) -> ValueID {
         guard checkedElementCount(type.shape) != nil else {
             throw Diagnostic(.invalidShape("\(type) (dimensions must be ≥ 0, rank ≤ \(maxRank), at most \(maxElementCount) elements)"), at: location)
         }
-        if function.parameters.contains(where: { $0.name == name }) {
+        if !nameIsUnique, function.parameters.contains(where: { $0.name == name }) {
             throw Diagnostic(.duplicateName(name), at: location)
         }
         return function.addParameter(name, type, at: location)

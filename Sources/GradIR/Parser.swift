@@ -203,7 +203,7 @@ struct Parser {
                 let (type, _) = try parseType()
                 if scope[p.text] != nil { throw error(.duplicateName(p.text), at: p.location) }
                 builder.location = p.location
-                scope[p.text] = try builder.parameter(p.text, type)
+                scope[p.text] = try builder.parameter(p.text, type, nameIsUnique: true)
                 guard current.isPunct(",") else { break }
                 advance()
             }

@@ -55,7 +55,7 @@ func compileToC(_ o: Options, path: String) throws -> ExitStatus {
     }
     let compiler = try CCompiler.find()
     do {
-        try compiler.compileSharedObject(source: c, output: so, flags: options.flags(threads: source.usesThreads))
+        try compiler.compileSharedObject(source: c, output: so, flags: options.flags(threads: source.usesThreads, straightLine: source.straightLine))
     } catch {
         printError(error.description)
         return .backendFailed

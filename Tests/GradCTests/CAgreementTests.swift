@@ -15,6 +15,25 @@ func sameBits(_ a: Tensor, _ b: Tensor) -> Bool {
     }
 }
 
+/// Whether `a` agrees with `b` within `tolerance` times the largest magnitude in `b`
+/// (NaN where `b` is NaN, the same infinities).
+func closeToMax(_ a: Tensor, _ b: Tensor, tolerance: Double) -> Bool {
+    guard a.type == b.type else { return false }
+    let x = a.doubles
+    let y = b.doubles
+    let scale = y.filter(\.isFinite).map(abs).max() ?? 0
+    return zip(x, y).allSatisfy { p, q in
+        if q.isNaN || p.isNaN { return p.isNaN && q.isNaN }
+        if q.isInfinite || p.isInfinite { return p == q }
+        return abs(p - q) <= tolerance * scale
+    }
+}
+
+/// Whether `f` multiplies floating-point matrices (the C kernel may use fused multiply-add).
+func hasFloatMatmul(_ f: Function) -> Bool {
+    f.nodes.contains { $0.op == .matmul && $0.type.dtype.isFloat }
+}
+
 /// One cache directory per test run, in a temporary directory.
 let testEnvironment: [String: String] = {
     var env = ProcessInfo.processInfo.environment
@@ -37,8 +56,11 @@ struct CaseBatch {
 
     /// Compiles every function into one C module (one cc run) and checks each against the
     /// reference evaluator, bit for bit (the C kernels keep the reference formulas and
-    /// summation orders, matmul included).
+    /// summation orders). Exception: with fused multiply-add (the default unless portable),
+    /// functions with a float matmul agree within 1e-12 (f64) / 1e-5 (f32) of each output's
+    /// largest magnitude.
     func assertCAgrees(options: CBackendOptions = CBackendOptions(), file: StaticString = #filePath, line: UInt = #line) throws {
+        let fma = options.emit.fma && !options.portable
         let module = try CModule(functions, options: options, environment: testEnvironment)
         for (k, f) in functions.enumerated() {
             let expected = try ReferenceEvaluator.run(f, inputs: inputs[k])
@@ -47,7 +69,12 @@ struct CaseBatch {
                 let got = try module.kernels[k].run(ordered)
                 XCTAssertEqual(got.count, expected.count, labels[k], file: file, line: line)
                 for (j, (g, e)) in zip(got, expected).enumerated() {
-                    XCTAssertTrue(sameBits(g, e), "\(labels[k]) output \(j) round \(round): C \(g) vs reference \(e)", file: file, line: line)
+                    if fma && hasFloatMatmul(f) && g.dtype.isFloat {
+                        let tolerance = g.dtype == .f64 ? 1e-12 : 1e-5
+                        XCTAssertTrue(closeToMax(g, e, tolerance: tolerance), "\(labels[k]) output \(j) round \(round): C \(g) vs reference \(e)", file: file, line: line)
+                    } else {
+                        XCTAssertTrue(sameBits(g, e), "\(labels[k]) output \(j) round \(round): C \(g) vs reference \(e)", file: file, line: line)
+                    }
                 }
             }
         }
@@ -241,6 +268,40 @@ final class CAgreementTests: XCTestCase {
             }
         }
         try batch.assertCAgrees()
+    }
+
+    /// Matrix products through every path of the kernel: transposed operands read in place
+    /// (and a transpose that must stay materialized), edge tiles, K and M blocking with packing,
+    /// the two-thread split; within tolerance with FMA and bit for bit without it.
+    func testMatmulPaths() throws {
+        for dtype in [DType.f64, .f32] {
+            var rng = SplitMix64(seed: 11)
+            var batch = CaseBatch()
+            for (m, k, n) in [(5, 3, 7), (32, 64, 10), (13, 300, 29), (130, 300, 20), (160, 300, 100)] {
+                let fb = FunctionBuilder("mm")
+                let a = try fb.input("a", dtype, [m, k])
+                let b = try fb.input("b", dtype, [k, n])
+                let at = try fb.input("at", dtype, [k, m])
+                let bt = try fb.input("bt", dtype, [n, k])
+                let ct = try fb.input("ct", dtype, [n, k])
+                try fb.output(a.matmul(b), "ab")
+                try fb.output(at.transposed().matmul(b), "atb")
+                try fb.output(a.matmul(bt.transposed()), "abt")
+                try fb.output(at.transposed().matmul(bt.transposed()), "atbt")
+                let kept = try ct.transposed()
+                try fb.output(a.matmul(kept) + fb.constant(1, dtype), "kept")
+                try fb.output(kept, "ct_t")
+                var inputs: [String: Tensor] = [:]
+                for (name, shape) in [("a", [m, k]), ("b", [k, n]), ("at", [k, m]), ("bt", [n, k]), ("ct", [n, k])] {
+                    inputs[name] = Tensor.random(TensorType(dtype, shape), using: &rng)
+                }
+                try batch.add(fb.function, inputs, "\(dtype) \(m)x\(k)x\(n)")
+            }
+            try batch.assertCAgrees()
+            try batch.assertCAgrees(options: CBackendOptions(emit: CEmitOptions(fma: false)))
+            let src = try emitC(batch.functions)
+            XCTAssertTrue(src.source.contains("read in place by the matrix products"))
+        }
     }
 
     /// Large scalar graphs are cut into several C functions; results are unchanged.

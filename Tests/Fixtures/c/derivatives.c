@@ -4,25 +4,21 @@
 #include <string.h>
 #include <math.h>
 
-/* %6 = const : f64 */
-static const double gradc_0caec24d_0_c6[1] = {(0x1p+0)};
-/* %17 = const : f64 */
-static const double gradc_0caec24d_0_c17[1] = {(0x1p+1)};
 /* %24 = const : f64[3] */
-static const double gradc_0caec24d_0_c24[3] = {
+static const double gradc_94da17d3_0_c24[3] = {
     (0x1p+0), (0x0p+0), (0x0p+0),
 };
 /* %28 = const : f64[3] */
-static const double gradc_0caec24d_0_c28[3] = {
+static const double gradc_94da17d3_0_c28[3] = {
     (0x0p+0), (0x1p+0), (0x0p+0),
 };
 /* %32 = const : f64[3] */
-static const double gradc_0caec24d_0_c32[3] = {
+static const double gradc_94da17d3_0_c32[3] = {
     (0x0p+0), (0x0p+0), (0x1p+0),
 };
 
 /* Function 0: 3 inputs, 8 outputs, 17 steps, 192 bytes of workspace. */
-int gradc_0caec24d_0(const void *const *inputs, void *const *outputs, void *workspace) {
+int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *workspace) {
     const void *const *in = inputs;
     void *const *out = outputs;
     unsigned char *ws = (unsigned char *)workspace;
@@ -171,7 +167,7 @@ int gradc_0caec24d_0(const void *const *inputs, void *const *outputs, void *work
     /* %26 = mul(%25, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
-        const double *p0 = gradc_0caec24d_0_c24;
+        const double *p0 = gradc_94da17d3_0_c24;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -188,7 +184,7 @@ int gradc_0caec24d_0(const void *const *inputs, void *const *outputs, void *work
     /* %30 = mul(%29, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 96));
-        const double *p0 = gradc_0caec24d_0_c28;
+        const double *p0 = gradc_94da17d3_0_c28;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -205,7 +201,7 @@ int gradc_0caec24d_0(const void *const *inputs, void *const *outputs, void *work
     /* %34 = mul(%33, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 120));
-        const double *p0 = gradc_0caec24d_0_c32;
+        const double *p0 = gradc_94da17d3_0_c32;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -233,7 +229,7 @@ int gradc_0caec24d_0(const void *const *inputs, void *const *outputs, void *work
     /* %42 = mul(%41, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
-        const double *p0 = gradc_0caec24d_0_c24;
+        const double *p0 = gradc_94da17d3_0_c24;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -262,7 +258,7 @@ int gradc_0caec24d_0(const void *const *inputs, void *const *outputs, void *work
     /* %49 = mul(%48, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 96));
-        const double *p0 = gradc_0caec24d_0_c28;
+        const double *p0 = gradc_94da17d3_0_c28;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -292,7 +288,7 @@ int gradc_0caec24d_0(const void *const *inputs, void *const *outputs, void *work
     /* in place of %8 */
     {
         double *o = ((double *)(ws + 24));
-        const double *p0 = gradc_0caec24d_0_c32;
+        const double *p0 = gradc_94da17d3_0_c32;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
