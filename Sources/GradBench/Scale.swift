@@ -110,7 +110,7 @@ enum ScaleBenchmark {
         let scalar = TensorType(.f64)
         var xs: [ValueID] = []
         xs.reserveCapacity(n)
-        for i in 0..<n { xs.append(try b.parameter("x\(i)", scalar)) }
+        for i in 0..<n { xs.append(try b.parameter("x\(i)", scalar, nameIsUnique: true)) }
         var total: ValueID? = nil
         for i in 0..<(n - 1) {
             // The parser reads `x ^ 2` (a literal 2) as square(x).

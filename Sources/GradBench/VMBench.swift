@@ -87,6 +87,10 @@ func runVMBenchmarks(_ args: [String]) {
     let quick = args.contains("--quick")
     let profile = args.contains("--profile")
     let scale = quick ? 0.2 : 1.0
+    var limits = VMLimits(maxArenaBytes: Int.max)
+    if let i = args.firstIndex(of: "--matmul-threads"), i + 1 < args.count, let t = Int(args[i + 1]) {
+        limits.matmulThreads = t
+    }
     var workloads: [(String, Function)] = []
     func add(_ name: String, _ source: String) {
         do {
@@ -113,6 +117,13 @@ func runVMBenchmarks(_ args: [String]) {
           return f, grad(f, x)
         }
         """)
+    add("planar arm, 200 links (vector, cumsum) + grad", """
+        func arm(t: f64[200]) {
+          p = cumsum(t, axis=0)
+          loss = (sum(cos(p)) - 3.0)^2 + (sum(sin(p)) - 4.0)^2
+          return loss, grad(loss, t)
+        }
+        """)
     add("planar arm, 200 links (scalar) + grad", armSource(links: 200))
     workloads.append(("scalar chain, 200k nodes (no grad)", scalarChain(nodes: 200_000)))
 
@@ -120,7 +131,7 @@ func runVMBenchmarks(_ args: [String]) {
     for (name, f) in workloads {
         do {
             let program = try BytecodeProgram(function: f)
-            let vm = try VirtualMachine(program, limits: VMLimits(maxArenaBytes: Int.max))
+            let vm = try VirtualMachine(program, limits: limits)
             var named: [String: Tensor] = [:]
             var ordered: [Tensor] = []
             for (k, p) in f.parameters.enumerated() {

@@ -199,3 +199,50 @@ final class SoftmaxKernel<T: RealScalar & KernelNumber> {
         }
     }
 }
+
+/// `cumsum` along one axis (f32, f64 or i64): for every line, one running accumulator from
+/// zero in visiting order (increasing index, or decreasing with `reverse`), `kernelAdd` each
+/// step — the reference kernel's order, so bitwise equal (wrapping for i64).
+final class CumsumKernel<T: KernelNumber> {
+    let x: Int
+    let out: Int
+    let outer: Int
+    let n: Int
+    let inner: Int
+    let reverse: Bool
+
+    init(_ x: BytecodeOperand, _ out: BytecodeOperand, axis: Int, reverse: Bool) {
+        self.x = x.offset
+        self.out = out.offset
+        let shape = x.type.shape
+        outer = shape[..<axis].reduce(1, *)
+        n = shape[axis]
+        inner = shape[(axis + 1)...].reduce(1, *)
+        self.reverse = reverse
+    }
+    var scratchBytes: Int { 0 }
+
+    func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) {
+        let xp = (base + x).assumingMemoryBound(to: T.self)
+        let op = (base + out).assumingMemoryBound(to: T.self)
+        for o in 0..<outer {
+            for j in 0..<inner {
+                let start = o * n * inner + j
+                var acc = T.kernelZero
+                if reverse {
+                    var i = n - 1
+                    while i >= 0 {
+                        acc = T.kernelAdd(acc, xp[start + i * inner])
+                        op[start + i * inner] = acc
+                        i -= 1
+                    }
+                } else {
+                    for i in 0..<n {
+                        acc = T.kernelAdd(acc, xp[start + i * inner])
+                        op[start + i * inner] = acc
+                    }
+                }
+            }
+        }
+    }
+}

@@ -40,6 +40,14 @@ struct Linker {
     let failure: FailureBox
     var code: [ScalarInstruction] = []
     var kernels: [any VMKernel] = []
+    /// Number of `FallbackKernel`s linked.
+    var fallbackCount = 0
+    /// Transposes read in place by matmuls (see `TransposeElision`).
+    var elision = TransposeElision()
+    /// Index of the instruction being linked.
+    var index = 0
+    /// Threading settings for the matmul kernels.
+    var limits = VMLimits()
 
     init(program: BytecodeProgram, failure: FailureBox) {
         self.program = program
@@ -59,7 +67,8 @@ struct Linker {
         kernels.append(kernel)
     }
 
-    mutating func link(_ instruction: BytecodeInstruction) throws(Diagnostic) {
+    mutating func link(_ instruction: BytecodeInstruction, at index: Int) throws(Diagnostic) {
+        self.index = index
         let arenaBytes = program.arenaBytes
         switch instruction {
         case .copy(let from, let to):
@@ -91,6 +100,7 @@ struct Linker {
                     throw invalid("fused op \(j) (\(m.op.name)) has invalid operands \(m.args)")
                 }
             }
+            if ops.count == 1, addScalar(dtype, ops[0].op, ops[0].args.map { leaves[$0] }, output) { return }
             addFused(dtype, ops, leaves, output)
 
         case .op(let op, let attrs, let inputs, let output, _):
@@ -104,6 +114,7 @@ struct Linker {
             guard inferred == output.type else {
                 throw invalid("\(op.name) of \(inputs.map(\.type.description).joined(separator: ", ")) gives \(inferred), not \(output.type)")
             }
+            if elision.skipped.contains(index) { return }
             try linkOp(op, attrs, inputs, output)
         }
     }
@@ -119,16 +130,7 @@ struct Linker {
         let floatType = inputs.first.map { $0.type.dtype.isFloat } ?? false
         if let t = computeType, t.isFloat {
             // Elementwise on floats: the scalar machine for f64 scalars, a one-op fused loop otherwise.
-            if t == .f64, output.type.rank == 0, inputs.allSatisfy({ $0.type.rank == 0 && $0.offset % 8 == 0 }), output.offset % 8 == 0,
-               let opcode = scalarOpcode(op), (output.offset >> 3) < Int(Int32.max), inputs.allSatisfy({ ($0.offset >> 3) < Int(Int32.max) }) {
-                let regs = inputs.map { Int32($0.offset >> 3) }
-                if op == .select {
-                    code.append(ScalarInstruction(op: .select, d: Int32(output.offset >> 3), a: regs[0], b: regs[1], c: regs[2]))
-                } else {
-                    code.append(ScalarInstruction(op: opcode, d: Int32(output.offset >> 3), a: regs[0], b: regs.count > 1 ? regs[1] : 0, c: 0))
-                }
-                return
-            }
+            if addScalar(t, op, inputs, output) { return }
             var seen: [BytecodeOperand] = []
             for i in inputs where !seen.contains(i) { seen.append(i) }
             let args = inputs.compactMap { i in seen.firstIndex(of: i) }
@@ -162,11 +164,17 @@ struct Linker {
             return
         case .matmul:
             guard floatType else { break }
+            // An operand whose transpose was elided is read from the transpose's source.
+            let sources = elision.transposedOperands[index] ?? [:]
+            let a = sources[0] ?? inputs[0]
+            let b = sources[1] ?? inputs[1]
             if inputs[0].type.dtype == .f32 {
-                let k = MatmulKernel<Float, SIMD4<Float>>(inputs[0], inputs[1], output)
+                let k = MatmulKernel<Float, SIMD4<Float>>(a, b, output, aTransposed: sources[0] != nil, bTransposed: sources[1] != nil,
+                                                            threads: limits.matmulThreads, threshold: limits.parallelMatmulThreshold)
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
             } else {
-                let k = MatmulKernel<Double, SIMD2<Double>>(inputs[0], inputs[1], output)
+                let k = MatmulKernel<Double, SIMD2<Double>>(a, b, output, aTransposed: sources[0] != nil, bTransposed: sources[1] != nil,
+                                                            threads: limits.matmulThreads, threshold: limits.parallelMatmulThreshold)
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
             }
             return
@@ -202,14 +210,62 @@ struct Linker {
             for d in 0..<x.rank { offset += start[d] * strides[d] }
             let map = output.type.count == 0 ? [] : stridedIndexMap(shape: output.type.shape, strides: steppedStrides(strides, step, extents: output.type.shape), offset: offset)
             add(GatherKernel(from: inputs[0], to: output, map: map))
+        case .pad:
+            add(PadKernel(from: inputs[0], to: output, low: attrs.low ?? [], step: attrs.step ?? []))
+        case .concat:
+            let axis = attrs.axis.flatMap { normalizeAxis($0, rank: output.type.rank) } ?? 0
+            add(ConcatKernel(inputs: inputs, output: output, axis: axis))
+        case .one_hot:
+            add(OneHotKernel(labels: inputs[0], output: output, depth: attrs.depth ?? 1))
+        case .cast:
+            add(CastKernel(from: inputs[0], to: output))
+        case .cumsum:
+            let axis = attrs.axis.flatMap { normalizeAxis($0, rank: output.type.rank) } ?? 0
+            switch output.type.dtype {
+            case .f32:
+                let k = CumsumKernel<Float>(inputs[0], output, axis: axis, reverse: attrs.reverse)
+                add(scratch: 0) { k.run($0, $1) }
+            case .f64:
+                let k = CumsumKernel<Double>(inputs[0], output, axis: axis, reverse: attrs.reverse)
+                add(scratch: 0) { k.run($0, $1) }
+            case .i64:
+                let k = CumsumKernel<Int64>(inputs[0], output, axis: axis, reverse: attrs.reverse)
+                add(scratch: 0) { k.run($0, $1) }
+            case .bool:
+                throw invalid("cumsum of bool")
+            }
         default:
+            if computeType != nil, integerElementwiseSupports(op) {
+                add(IntegerElementwiseKernel(op: op, inputs: inputs, output: output))
+                return
+            }
             // Generic slow path: the reference kernel on tensors copied out of the arena.
+            fallbackCount += 1
             add(FallbackKernel(op: op, attrs: attrs, inputs: inputs, output: output, failure: failure))
         }
     }
 }
 
 extension Linker {
+    /// Emits one scalar-machine instruction for a rank-0 f32/f64 elementwise op whose
+    /// operands and result are 8-byte aligned registers; returns false (nothing emitted)
+    /// otherwise.
+    mutating func addScalar(_ dtype: DType, _ op: Op, _ inputs: [BytecodeOperand], _ output: BytecodeOperand) -> Bool {
+        guard output.type.rank == 0, output.offset % 8 == 0, (output.offset >> 3) < Int(Int32.max),
+              inputs.allSatisfy({ $0.type.rank == 0 && $0.offset % 8 == 0 && ($0.offset >> 3) < Int(Int32.max) }),
+              op.info.arity.accepts(inputs.count), let opcode = scalarOpcode(op, dtype) else { return false }
+        // Register types exactly as the opcode reads and writes them (a fused group from a
+        // file may name a bool leaf anywhere; such a group stays a fused loop).
+        for (k, i) in inputs.enumerated() {
+            guard i.type.dtype == ((op == .select && k == 0) ? .bool : dtype) else { return false }
+        }
+        guard output.type.dtype == (op.info.family == .comparison ? .bool : dtype) else { return false }
+        let regs = inputs.map { Int32($0.offset >> 3) }
+        code.append(ScalarInstruction(op: opcode, d: Int32(output.offset >> 3), a: regs[0],
+                                      b: regs.count > 1 ? regs[1] : 0, c: regs.count > 2 ? regs[2] : 0))
+        return true
+    }
+
     mutating func addFused(_ dtype: DType, _ ops: [MicroOp], _ leaves: [BytecodeOperand], _ output: BytecodeOperand) {
         if dtype == .f32 {
             let k = FusedKernel<Float>(ops: ops, leaves: leaves, output: output)
@@ -230,6 +286,16 @@ final class ClosureKernel: VMKernel {
         self.body = body
     }
     func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) { body(base, scratch) }
+}
+
+/// The scalar-machine opcode of a rank-0 elementwise op computed in `dtype` (f32 or f64).
+func scalarOpcode(_ op: Op, _ dtype: DType) -> ScalarOpcode? {
+    guard let f64 = scalarOpcode(op) else { return nil }
+    switch dtype {
+    case .f64: return f64
+    case .f32: return ScalarOpcode(rawValue: f64.rawValue + ScalarOpcode.f32Shift)
+    case .i64, .bool: return nil
+    }
 }
 
 func scalarOpcode(_ op: Op) -> ScalarOpcode? {

@@ -8,12 +8,17 @@ import Foundation
 public struct VMLimits: Sendable {
     /// Largest arena (constants, inputs, outputs, workspace) in bytes. Default 4 GiB.
     public var maxArenaBytes: Int
+    /// Threads a large `matmul` may use (1 or 2; 1 keeps every kernel on the caller's thread).
+    public var matmulThreads = 2
+    /// Multiply-adds (m·n·k) from which a `matmul` uses `matmulThreads` threads. Below this,
+    /// waking a second thread costs more than it saves (more so on a loaded machine).
+    public var parallelMatmulThreshold = 1 << 22
     public init(maxArenaBytes: Int = 1 << 32) {
         self.maxArenaBytes = maxArenaBytes
     }
 }
 
-/// Operations of the scalar machine: one per rank-0 `f64` elementwise op, plus `kernel`
+/// Operations of the scalar machine: one per rank-0 `f64` and `f32` elementwise op, plus `kernel`
 /// (run tensor kernel `d`). Registers are the arena's 8-byte words (register r = bytes
 /// 8r ..< 8r+8); a bool result is one byte 0/1 at the start of its register.
 enum ScalarOpcode: UInt8 {
@@ -22,6 +27,15 @@ enum ScalarOpcode: UInt8 {
     case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
     case add, sub, mul, div, pow, maximum, minimum, atan2
     case eq, ne, lt, le, gt, ge, select
+    // The same operations on f32 registers (the low 4 bytes of the word), in the same order:
+    // `opF.rawValue == op.rawValue + f32Shift`.
+    case negF, absF, signF, expF, logF, log1pF, expm1F, sqrtF, rsqrtF, squareF, reciprocalF
+    case sinF, cosF, tanF, tanhF, sigmoidF, reluF, softplusF, erfF, floorF, ceilF
+    case addF, subF, mulF, divF, powF, maximumF, minimumF, atan2F
+    case eqF, neF, ltF, leF, gtF, geF, selectF
+
+    /// Distance from an f64 opcode to its f32 twin.
+    static var f32Shift: UInt8 { ScalarOpcode.negF.rawValue - ScalarOpcode.neg.rawValue }
 }
 
 /// One compact instruction: opcode and up to four register numbers (20 bytes).
@@ -59,15 +73,23 @@ public final class VirtualMachine: @unchecked Sendable {
     public var instructionCount: Int { code.count }
     /// Number of those that are tensor kernels.
     public var kernelCount: Int { kernels.count }
+    /// Number of instructions linked to the generic slow path (reference kernel on tensors
+    /// copied out of the arena, allocating per call): i64 `matmul`/`dot`/reductions only.
+    public let fallbackKernelCount: Int
+    /// How many times the generic slow path ran since the VM was linked (0 means
+    /// `execute()` allocated nothing).
+    public var fallbackCalls: Int { failureBox.fallbackCalls }
 
     /// Validates and links `program`. Every operand's byte range, alignment, shape and op is
     /// checked so that running the program can never touch memory outside the arena.
     public init(_ program: BytecodeProgram, limits: VMLimits = VMLimits()) throws(Diagnostic) {
         try validateLayout(program, limits: limits)
         var linker = Linker(program: program, failure: failureBox)
+        linker.limits = limits
+        linker.elision = TransposeElision(program)
         for (index, instruction) in program.instructions.enumerated() {
             do {
-                try linker.link(instruction)
+                try linker.link(instruction, at: index)
             } catch {
                 throw Diagnostic(.other("invalid bytecode: instruction \(index): \(error.message)"))
             }
@@ -75,6 +97,7 @@ public final class VirtualMachine: @unchecked Sendable {
         self.program = program
         self.code = linker.code
         self.kernels = linker.kernels
+        self.fallbackKernelCount = linker.fallbackCount
         let scratchBytes = max(64, linker.kernels.map(\.scratchBytes).max() ?? 0)
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(64, program.arenaBytes), alignment: 64)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(64, program.arenaBytes))
@@ -140,6 +163,8 @@ public final class VirtualMachine: @unchecked Sendable {
 /// Where a fallback kernel reports an error (kernels cannot throw).
 final class FailureBox: @unchecked Sendable {
     var diagnostic: Diagnostic?
+    /// Runs of `FallbackKernel` (the allocating generic path) since the VM was linked.
+    var fallbackCalls = 0
 }
 
 // MARK: - The scalar machine
@@ -153,6 +178,8 @@ func runScalarMachine(_ code: UnsafeBufferPointer<ScalarInstruction>, _ kernels:
     let end = ip + code.count
     @inline(__always) func r(_ i: Int32) -> Double { base.load(fromByteOffset: Int(i) &<< 3, as: Double.self) }
     @inline(__always) func w(_ i: Int32, _ v: Double) { base.storeBytes(of: v, toByteOffset: Int(i) &<< 3, as: Double.self) }
+    @inline(__always) func rf(_ i: Int32) -> Float { base.load(fromByteOffset: Int(i) &<< 3, as: Float.self) }
+    @inline(__always) func wf(_ i: Int32, _ v: Float) { base.storeBytes(of: v, toByteOffset: Int(i) &<< 3, as: Float.self) }
     @inline(__always) func wb(_ i: Int32, _ v: Bool) { base.storeBytes(of: v ? 1 : 0, toByteOffset: Int(i) &<< 3, as: UInt8.self) }
     while ip < end {
         let ins = ip.pointee
@@ -196,6 +223,44 @@ func runScalarMachine(_ code: UnsafeBufferPointer<ScalarInstruction>, _ kernels:
         case .select:
             let c = base.load(fromByteOffset: Int(ins.a) &<< 3, as: UInt8.self)
             w(ins.d, c != 0 ? r(ins.b) : r(ins.c))
+        case .negF: wf(ins.d, ScalarMath.neg(rf(ins.a)))
+        case .absF: wf(ins.d, ScalarMath.abs(rf(ins.a)))
+        case .signF: wf(ins.d, ScalarMath.sign(rf(ins.a)))
+        case .expF: wf(ins.d, ScalarMath.exp(rf(ins.a)))
+        case .logF: wf(ins.d, ScalarMath.log(rf(ins.a)))
+        case .log1pF: wf(ins.d, ScalarMath.log1p(rf(ins.a)))
+        case .expm1F: wf(ins.d, ScalarMath.expm1(rf(ins.a)))
+        case .sqrtF: wf(ins.d, ScalarMath.sqrt(rf(ins.a)))
+        case .rsqrtF: wf(ins.d, ScalarMath.rsqrt(rf(ins.a)))
+        case .squareF: wf(ins.d, ScalarMath.square(rf(ins.a)))
+        case .reciprocalF: wf(ins.d, ScalarMath.reciprocal(rf(ins.a)))
+        case .sinF: wf(ins.d, ScalarMath.sin(rf(ins.a)))
+        case .cosF: wf(ins.d, ScalarMath.cos(rf(ins.a)))
+        case .tanF: wf(ins.d, ScalarMath.tan(rf(ins.a)))
+        case .tanhF: wf(ins.d, ScalarMath.tanh(rf(ins.a)))
+        case .sigmoidF: wf(ins.d, ScalarMath.sigmoid(rf(ins.a)))
+        case .reluF: wf(ins.d, ScalarMath.relu(rf(ins.a)))
+        case .softplusF: wf(ins.d, ScalarMath.softplus(rf(ins.a)))
+        case .erfF: wf(ins.d, ScalarMath.erf(rf(ins.a)))
+        case .floorF: wf(ins.d, ScalarMath.floor(rf(ins.a)))
+        case .ceilF: wf(ins.d, ScalarMath.ceil(rf(ins.a)))
+        case .addF: wf(ins.d, rf(ins.a) + rf(ins.b))
+        case .subF: wf(ins.d, rf(ins.a) - rf(ins.b))
+        case .mulF: wf(ins.d, rf(ins.a) * rf(ins.b))
+        case .divF: wf(ins.d, rf(ins.a) / rf(ins.b))
+        case .powF: wf(ins.d, ScalarMath.pow(rf(ins.a), rf(ins.b)))
+        case .maximumF: wf(ins.d, ScalarMath.maximum(rf(ins.a), rf(ins.b)))
+        case .minimumF: wf(ins.d, ScalarMath.minimum(rf(ins.a), rf(ins.b)))
+        case .atan2F: wf(ins.d, ScalarMath.atan2(rf(ins.a), rf(ins.b)))
+        case .eqF: wb(ins.d, rf(ins.a) == rf(ins.b))
+        case .neF: wb(ins.d, rf(ins.a) != rf(ins.b))
+        case .ltF: wb(ins.d, rf(ins.a) < rf(ins.b))
+        case .leF: wb(ins.d, rf(ins.a) <= rf(ins.b))
+        case .gtF: wb(ins.d, rf(ins.a) > rf(ins.b))
+        case .geF: wb(ins.d, rf(ins.a) >= rf(ins.b))
+        case .selectF:
+            let c = base.load(fromByteOffset: Int(ins.a) &<< 3, as: UInt8.self)
+            wf(ins.d, c != 0 ? rf(ins.b) : rf(ins.c))
         }
         ip += 1
     }
