@@ -27,6 +27,12 @@ public enum Differentiator {
     }
 }
 
+/// Largest `jacobian` / `hessian` expansion: at most this many elements in the result and in
+/// the one-hot seeds of its backward passes (2²⁴, 128 MiB of f64). A larger request is refused
+/// with a located error before any node is built (`hessian(f, x)` of an `f64[100000]` x would
+/// need 10¹⁰ elements).
+public let maxJacobianElements = 1 << 24
+
 /// State of one expansion: the new graph being built and the map from old to new values.
 private struct Expansion {
     let source: Function
@@ -81,6 +87,7 @@ private struct Expansion {
             case .hessian:
                 let x = remap[node.inputs[1]]
                 let g = try gradients(of: remap[node.inputs[0]], wrt: [x])[0]
+                builder.location = node.location
                 remap.append(try jacobian(of: g, wrt: x))
             default:
                 var copy = node
@@ -118,6 +125,14 @@ private struct Expansion {
         if yType.isScalar {
             let seed = try constants.scalar(1, yType.dtype, &builder)
             return try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0]
+        }
+        // One backward pass per element of y, each seeded with a one-hot constant: y.count²
+        // seed elements and y.count · x.count result elements. Refused before building any.
+        let (seedElements, o1) = yType.count.multipliedReportingOverflow(by: yType.count)
+        let (resultElements, o2) = yType.count.multipliedReportingOverflow(by: xType.count)
+        guard !o1, !o2, seedElements <= maxJacobianElements, resultElements <= maxJacobianElements else {
+            throw Diagnostic(.other("the Jacobian of a \(yType) value with respect to \(xType) is too large to expand: \(yType.count) backward passes and \(yType.count) × \(xType.count) elements (at most \(maxJacobianElements)); differentiate a smaller value or use grad of a scalar"),
+                             at: builder.location)
         }
         var rows: [ValueID] = []
         for i in 0..<yType.count {

@@ -64,7 +64,7 @@ final class PadKernel: VMKernel {
         let outStrides = rowMajorStrides(to.type.shape)
         var offset = 0
         for d in 0..<from.type.rank { offset += low[d] * outStrides[d] }
-        destination = from.type.count == 0 ? [] : stridedIndexMap(shape: from.type.shape, strides: (0..<from.type.rank).map { outStrides[$0] * step[$0] }, offset: offset)
+        destination = from.type.count == 0 ? [] : stridedIndexMap(shape: from.type.shape, strides: steppedStrides(outStrides, step, extents: from.type.shape), offset: offset)
     }
     var scratchBytes: Int { 0 }
     func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) {

@@ -208,7 +208,7 @@ struct Linker {
             let strides = rowMajorStrides(x.shape)
             var offset = 0
             for d in 0..<x.rank { offset += start[d] * strides[d] }
-            let map = output.type.count == 0 ? [] : stridedIndexMap(shape: output.type.shape, strides: (0..<x.rank).map { strides[$0] * step[$0] }, offset: offset)
+            let map = output.type.count == 0 ? [] : stridedIndexMap(shape: output.type.shape, strides: steppedStrides(strides, step, extents: output.type.shape), offset: offset)
             add(GatherKernel(from: inputs[0], to: output, map: map))
         case .pad:
             add(PadKernel(from: inputs[0], to: output, low: attrs.low ?? [], step: attrs.step ?? []))

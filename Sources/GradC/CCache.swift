@@ -18,6 +18,8 @@ public let gradcVersion = "0.1.0"
 ///   never returns stale code.
 /// - Written to a temporary file in the same directory, then `rename`d into place: readers
 ///   see a whole entry or none, and several processes building one entry all succeed.
+/// - Built once: a process that misses takes an exclusive `flock` on `.lock-<key>` and looks
+///   again before compiling, so processes that miss together wait for the first one's build.
 /// - Every entry ends with a trailer (`CacheTrailer`): the SHA-256 of the bytes before it,
 ///   their length and a magic line. An entry whose trailer is missing or does not match
 ///   (truncated, corrupt) is rebuilt, never loaded.
@@ -67,6 +69,12 @@ public struct CCache: Sendable {
         let key = Self.key(source: source, compiler: compiler, flags: flags)
         let final = path(forKey: key)
         if isValidEntry(final) { return (final, true) }
+        // One compile per entry: processes that miss together queue on the entry's lock and
+        // find the entry built when they get it. The kernel drops the lock of a process that
+        // dies (kill -9), and the descriptor is close-on-exec so cc never inherits it.
+        let lock = EntryLock(path: directory + "/.lock-" + key.prefix(40))
+        defer { lock.release() }
+        if isValidEntry(final) { return (final, true) }
         let unique = "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let tmpSource = directory + "/.tmp-\(unique).c"
         let tmpObject = directory + "/.tmp-\(unique).so"
@@ -109,10 +117,31 @@ public struct CCache: Sendable {
     public func clear() -> Int {
         var n = 0
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        where (name.hasPrefix("gradc-") && name.hasSuffix(".so")) || name.hasPrefix(".tmp-") {
+        where (name.hasPrefix("gradc-") && name.hasSuffix(".so")) || name.hasPrefix(".tmp-") || name.hasPrefix(".lock-") {
             if unlink(directory + "/" + name) == 0 { n += 1 }
         }
         return n
+    }
+}
+
+/// An exclusive `flock` on a lock file of the cache, held until `release()`. When the file
+/// cannot be opened or locked the build goes ahead unlocked (still correct: entries are
+/// written to a temporary file and renamed, so concurrent builds only cost time).
+struct EntryLock {
+    let fd: Int32
+
+    init(path: String) {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        if fd >= 0 {
+            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        }
+        self.fd = fd
+    }
+
+    func release() {
+        guard fd >= 0 else { return }
+        flock(fd, LOCK_UN)
+        close(fd)
     }
 }
 

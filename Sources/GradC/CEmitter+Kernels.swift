@@ -35,7 +35,7 @@ extension FunctionEmitter {
             let s = rowMajorStrides(x.shape)
             var offset = 0
             for d in 0..<x.rank { offset += start[d] * s[d] }
-            try emitCopy(id, from: node.inputs[0], strides: (0..<x.rank).map { s[$0] * step[$0] }, offset: offset)
+            try emitCopy(id, from: node.inputs[0], strides: steppedStrides(s, step, extents: node.type.shape), offset: offset)
         case .pad: try emitPad(id)
         case .concat: try emitConcat(id)
         case .sum, .mean, .max, .min, .prod, .logsumexp: try emitReduction(id)
@@ -81,7 +81,7 @@ extension FunctionEmitter {
             let os = rowMajorStrides(t.shape)
             var offset = 0
             for d in 0..<x.rank { offset += low[d] * os[d] }
-            let nest = LoopNest(x.shape, [(0..<x.rank).map { os[$0] * step[$0] }, rowMajorStrides(x.shape)], offsets: [offset, 0])
+            let nest = LoopNest(x.shape, [steppedStrides(os, step, extents: x.shape), rowMajorStrides(x.shape)], offsets: [offset, 0])
             try emitLoops(nest, prefix: "i", ivdep: true) { (idx: [String]) throws(Diagnostic) in
                 self.w.line("o[\(idx[0])] = x[\(idx[1])];")
             }

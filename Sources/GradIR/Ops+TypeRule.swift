@@ -159,9 +159,10 @@ extension Op {
             var shape: [Int] = []
             for i in 0..<t.rank {
                 let (body, o1) = t.shape[i] == 0 ? (-1, false) : (t.shape[i] - 1).multipliedReportingOverflow(by: step[i])
-                let (withLow, o2) = (body + 1).addingReportingOverflow(low[i])
+                let (extent, o0) = body.addingReportingOverflow(1)
+                let (withLow, o2) = extent.addingReportingOverflow(low[i])
                 let (total, o3) = withLow.addingReportingOverflow(high[i])
-                guard !(o1 || o2 || o3) else { throw fail(.invalidShape("padding of \(t) overflows")) }
+                guard !(o0 || o1 || o2 || o3) else { throw fail(.invalidShape("padding of \(t) overflows")) }
                 shape.append(total)
             }
             return t.with(shape: try validShape("shape", shape))

@@ -82,7 +82,7 @@ func sliceKernel(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], _ rt: Tensor
     let inStrides = rowMajorStrides(x.shape)
     var offset = 0
     for d in 0..<x.type.rank { offset += start[d] * inStrides[d] }
-    let map = rt.count == 0 ? [] : stridedIndexMap(shape: rt.shape, strides: (0..<x.type.rank).map { inStrides[$0] * step[$0] }, offset: offset)
+    let map = rt.count == 0 ? [] : stridedIndexMap(shape: rt.shape, strides: steppedStrides(inStrides, step, extents: rt.shape), offset: offset)
     return try makeTensor(x.storage.gathered(map), rt.shape, op)
 }
 
@@ -93,7 +93,7 @@ func padKernel(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], _ rt: TensorTy
     let outStrides = rowMajorStrides(rt.shape)
     var offset = 0
     for d in 0..<x.type.rank { offset += low[d] * outStrides[d] }
-    let destinations = x.count == 0 ? [] : stridedIndexMap(shape: x.shape, strides: (0..<x.type.rank).map { outStrides[$0] * step[$0] }, offset: offset)
+    let destinations = x.count == 0 ? [] : stridedIndexMap(shape: x.shape, strides: steppedStrides(outStrides, step, extents: x.shape), offset: offset)
     var map = [Int](repeating: -1, count: rt.count)
     for (source, dest) in destinations.enumerated() { map[dest] = source }
     return try makeTensor(x.storage.gathered(map), rt.shape, op)

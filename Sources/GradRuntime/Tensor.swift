@@ -84,24 +84,25 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
 
 /// NumPy-like text of a tensor: nested brackets, `inf`/`nan`, full precision for f64.
 public func formatTensor(_ t: Tensor, maxElements: Int = 1000) -> String {
-    let values = t.doubles
-    func element(_ v: Double) -> String {
-        switch t.dtype {
-        case .bool: return v != 0 ? "true" : "false"
-        case .i64: return String(Int64(v))
-        case .f32: return v.isFinite ? "\(Float(v))" : formatNumber(v)
-        case .f64: return v.isFinite ? "\(v)" : formatNumber(v)
-        }
+    // Element i as text; i64 straight from the integers (through Double, 2^63 − 1 would
+    // round to 2^63 and trap converting back, and anything past 2^53 would print wrong).
+    let element: (Int) -> String
+    switch t.storage {
+    case .bool(let v): element = { v[$0] ? "true" : "false" }
+    case .i64(let v): element = { String(v[$0]) }
+    case .f32(let v): element = { v[$0].isFinite ? "\(v[$0])" : formatNumber(Double(v[$0])) }
+    case .f64(let v): element = { v[$0].isFinite ? "\(v[$0])" : formatNumber(v[$0]) }
     }
-    if t.shape.isEmpty { return element(values.first ?? 0) }
-    if values.count > maxElements {
-        let head = values.prefix(6).map(element).joined(separator: ", ")
-        return "[\(head), …] (\(values.count) elements)"
+    let count = t.count
+    if t.shape.isEmpty { return count > 0 ? element(0) : "0" }
+    if count > maxElements {
+        let head = (0..<6).map(element).joined(separator: ", ")
+        return "[\(head), …] (\(count) elements)"
     }
     let strides = rowMajorStrides(t.shape)
     func render(_ axis: Int, _ offset: Int) -> String {
         if axis == t.shape.count - 1 {
-            return "[" + (0..<t.shape[axis]).map { element(values[offset + $0]) }.joined(separator: ", ") + "]"
+            return "[" + (0..<t.shape[axis]).map { element(offset + $0) }.joined(separator: ", ") + "]"
         }
         let sep = ",\n" + String(repeating: " ", count: axis + 1)
         return "[" + (0..<t.shape[axis]).map { render(axis + 1, offset + $0 * strides[axis]) }.joined(separator: sep) + "]"

@@ -45,7 +45,8 @@ enum RunCommand {
             var signature = Function(name: program.name)
             for b in program.inputs { signature.addParameter(b.name, b.operand.type) }
             let named = try makeInputs(for: signature, specs: o.values["--input"] ?? [], seed: seed)
-            let vm = try VirtualMachine(program)
+            let limits = VMLimits(maxArenaBytes: try memoryLimit(o))
+            let vm = try VirtualMachine(program, limits: limits)
             let outputs = try vm.run(program.inputs.compactMap { named[$0.name] })
             try printOutputs(program.outputs.map(\.name), outputs, dir: o.value("--output-dir"))
             return .ok

@@ -3,8 +3,8 @@ import Grad
 import TestSupport
 import XCTest
 
-/// 10,000 mutated fixtures through parse → verify → differentiate → optimize: each gives a
-/// result or a located error, never a crash.
+/// 10,000 mutated fixtures through parse → verify → differentiate → verify → optimize (the
+/// verifier after every pass): each gives a result or a located error, never a crash.
 final class PipelineFuzzTests: XCTestCase {
     func corpus() throws -> [[UInt8]] {
         var files: [[UInt8]] = []
@@ -53,8 +53,12 @@ final class PipelineFuzzTests: XCTestCase {
                 let module = try parseModule(bytes: input, file: "mutant.ir")
                 parsed += 1
                 for f in module.functions {
+                    // A function the parser or the differentiator built must verify: a
+                    // verifier error there is a bug, not an answer.
+                    XCTAssertNoThrow(try verifyFunction(f, stage: "parsed"))
                     let d = try Differentiator.expand(f)
-                    _ = try optimize(d)
+                    XCTAssertNoThrow(try verifyFunction(d, stage: "differentiated"))
+                    _ = try optimize(d, options: OptimizerOptions(verify: true))
                     try Pipeline.checkMemory(d)
                     differentiated += 1
                 }

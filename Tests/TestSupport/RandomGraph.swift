@@ -1,7 +1,7 @@
 import Grad
 
-/// Generates random well-typed functions for differential testing: every op family,
-/// broadcasting, fan-out, ranks 0–3, f32 and f64. Seeded and reproducible.
+/// Generates random well-typed functions for differential testing: every op of `Op.allCases`
+/// (over a few seeds), broadcasting, fan-out, ranks 0–3, f32 and f64. Seeded and reproducible.
 ///
 /// The graphs stay in the smooth interior of every op (domains are guarded with softplus,
 /// ties are unlikely) so finite differences are a fair judge of the gradients.
@@ -63,12 +63,18 @@ public struct RandomGraphGenerator {
         if let small = params.first(where: { $0.type.count <= 4 }), int(0...1) == 0 {
             try fb.output(fb.hessian(of: loss, wrt: small), "hessian")
         }
+        // A Jacobian of a small intermediate value (not the loss) with respect to a parameter.
+        let parameterIDs = Set(params.map(\.id))
+        if let y = pool.last(where: { $0.type.rank >= 1 && $0.type.count <= 6 && !parameterIDs.contains($0.id) }),
+           let x = params.first(where: { $0.type.count <= 4 }), int(0...2) == 0 {
+            try fb.output(fb.jacobian(of: y, wrt: x), "jacobian")
+        }
         return fb.function
     }
 
     mutating func step() throws -> Value {
         let a = pick(pool)
-        switch int(0...9) {
+        switch int(0...13) {
         case 0, 1:
             let op = pick([Op.neg, .exp, .sin, .cos, .tanh, .sigmoid, .softplus, .erf, .square, .expm1, .abs, .relu])
             if op == .exp || op == .expm1 { return try apply(op, apply(.tanh, a)) }
@@ -79,6 +85,8 @@ public struct RandomGraphGenerator {
         case 3, 4:
             let b = pick(pool.filter { broadcastShapes($0.shape, a.shape) != nil })
             let op = pick([Op.add, .sub, .mul, .maximum, .minimum, .atan2])
+            // atan2 has no derivative at (0, 0), which `a - a` reaches exactly: keep x > 0.
+            if op == .atan2 { return try fb.apply(.atan2, [a, positive(b)]) }
             return try fb.apply(op, [a, b])
         case 5:
             let b = pick(pool.filter { broadcastShapes($0.shape, a.shape) != nil })
@@ -105,9 +113,89 @@ public struct RandomGraphGenerator {
             case 3: return try a.sliced(axis: 0, 0, nil, step: 2)
             default: return try fb.apply(.concat, [a, a * 0.5], Attributes([.axis: .int(0)]))
             }
-        default:
+        case 9:
             let b = pick(pool.filter { broadcastShapes($0.shape, a.shape) != nil })
-            return try select(fb.apply(.lt, [a, b]), a * b, a - b)
+            let comparison = pick([Op.lt, .le, .gt, .ge, .eq, .ne])
+            return try select(fb.apply(comparison, [a, b]), a * b, a - b)
+        case 10:
+            // Piecewise-constant ops, shifted off the integers and 0 that relu, sign, floor and
+            // constants produce, so finite differences do not straddle a jump.
+            let op = pick([Op.sign, .floor, .ceil, .tan])
+            if op == .tan { return try apply(.tan, apply(.tanh, a)) }
+            return try apply(op, a * 1.5 + 0.37) * a
+        case 11:
+            return try shapeStep(a)
+        case 12:
+            return try nnStep(a)
+        default:
+            return try dtypeStep(a)
+        }
+    }
+
+    /// Reshape, broadcast_to, pad, expand_dims, squeeze, transpose with a permutation.
+    mutating func shapeStep(_ a: Value) throws -> Value {
+        let rank = a.type.rank
+        switch int(0...4) {
+        case 0:
+            return try a.reshaped(a.shape.reversed())
+        case 1:
+            guard rank < 3 else { return try a.reshaped([a.type.count]) }
+            return try fb.apply(.broadcast_to, [a], Attributes([.shape: .ints([2] + a.shape)]))
+        case 2:
+            let low = (0..<rank).map { _ in int(0...1) }
+            let high = (0..<rank).map { _ in int(0...1) }
+            let step = (0..<rank).map { _ in int(1...2) }
+            return try fb.apply(.pad, [a], Attributes([.low: .ints(low), .high: .ints(high), .step: .ints(step)]))
+        case 3:
+            let e = try fb.apply(.expand_dims, [a], Attributes([.axis: .int(int(0...rank))]))
+            return try apply(.sin, e)
+        default:
+            guard rank >= 2 else {
+                let e = try fb.apply(.expand_dims, [a], Attributes([.axis: .int(0)]))
+                return try fb.apply(.squeeze, [apply(.cos, e)], Attributes([.axes: .ints([0])]))
+            }
+            var perm = Array(0..<rank)
+            perm.shuffle(using: &rng)
+            return try a.transposed(perm)
+        }
+    }
+
+    /// dot, batched matmul, log_softmax, softmax_cross_entropy.
+    mutating func nnStep(_ a: Value) throws -> Value {
+        let rank = a.type.rank
+        switch int(0...3) {
+        case 0:
+            guard rank == 1 else { return try logSoftmax(a.reshaped([a.type.count])) }
+            let b = pick(pool.filter { $0.shape == a.shape })
+            return try a.dot(b)
+        case 1:
+            guard rank == 3 else { return try a * apply(.sigmoid, a) }
+            return try a.matmul(a.transposed([0, 2, 1]))
+        case 2:
+            guard rank >= 1 else { return try logSoftmax(a.reshaped([1])) }
+            return try logSoftmax(a, axis: int(0...(rank - 1)))
+        default:
+            guard rank >= 1 else { return try a * 0.25 }
+            let b = pick(pool.filter { $0.shape == a.shape })
+            let axis = int(0...(rank - 1))
+            return try softmaxCrossEntropy(a, softmax(b, axis: axis), axis: axis)
+        }
+    }
+
+    /// cast (through the other float type and back), one_hot of labels computed from the
+    /// values, constants of a shape.
+    mutating func dtypeStep(_ a: Value) throws -> Value {
+        switch int(0...2) {
+        case 0:
+            let other: DType = dtype == .f32 ? .f64 : .f32
+            return try apply(.exp, apply(.tanh, a.cast(other))).cast(dtype)
+        case 1:
+            // Labels 0…3 (depth 3: label 3 is out of range and gives zeros).
+            let labels = try apply(.floor, apply(.sigmoid, a) * 3.999).cast(.i64)
+            let hot = try fb.apply(.one_hot, [labels], Attributes([.depth: .int(3), .dtype: .dtype(dtype)]))
+            return try sum(hot, axes: [a.type.rank]) * a
+        default:
+            return try a * fb.constant(0.75, dtype, a.shape) + fb.constant(0.125, dtype)
         }
     }
 }
