@@ -5,15 +5,22 @@
 #
 # 1. Scripts/peers/setup.sh (pinned venv, idempotent), make_data.py (inputs as .npy).
 # 2. Builds GradBench (release) and, per workload, ALTERNATES gradc (GradBench harness) and the
-#    peers (bench_peers.py): round 1 gradc first, round 2 peers first, ...
+#    peers (bench_peers.py): round 1 gradc first, round 2 peers first, ... (--quick: all
+#    workloads as one gradc block and one peers block, alternated the same way).
 # 3. Checks every system's outputs against numpy (check_agreement.py: f64 <= 1e-10,
 #    f32 <= 1e-4 relative to the max magnitude); exits 1 if a gradc output disagrees.
 # 4. Prints ONE table (Scripts/bench/table.py) and writes it to out/bench-table.md.
 #
 # Workloads: mlp-small mlp-large rosenbrock arm compile scale (default: all).
-# --quick: short measurements (>= 0.05 s each), one compile repetition, scale at N = 10k only,
-#          and the two slowest peer steps skipped: CasADi's gcc -O3 of rosenbrock's SX C
-#          (~40-55 s) and PyTensor's cold compile (~30-45 s).
+# --quick: a ~1-minute smoke run (~30 s here; plus the release build and venv setup the first time):
+#          one GradBench harness process and one Python process per peer for ALL workloads
+#          (not one per workload), short measurements (>= 0.05 s each), one compile repetition,
+#          scale at N = 10k only. Every workload x system still runs and every output is still
+#          checked, except these rows, listed as "skipped in --quick" in the table: CasADi's
+#          generated C (codegen + gcc -O3) for mlp-small (~5 s) and rosenbrock (40-55 s) and
+#          in compile (~5 s), and PyTensor's cold compile (30-60 s; its warm compile runs).
+#          CasADi's arm C (~3 s of gcc) still runs, so the generated-C path is exercised.
+# GRADBENCH=/path/to/GradBench: use that release build instead of running swift build.
 # All JSON lines of the run: out/bench-run.jsonl. Outputs: out/bench-results/<system>/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) ROUNDS="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --backends) BACKENDS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -50,9 +57,13 @@ rm -rf "$RES"
 mkdir -p "$RES"
 : > "$RUN"
 
-echo "bench.sh: building GradBench (release)" >&2
-swift build -c release --product GradBench >&2
-BENCH="$(swift build -c release --show-bin-path)/GradBench"
+if [[ -n "${GRADBENCH:-}" ]]; then      # a prebuilt release GradBench: skip the build
+  BENCH="$GRADBENCH"
+else
+  echo "bench.sh: building GradBench (release)" >&2
+  swift build -c release --product GradBench >&2
+  BENCH="$(swift build -c release --show-bin-path)/GradBench"
+fi
 
 CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -71,17 +82,41 @@ gradc() {  # workload
   esac
 }
 
-peers() {  # workload
+peers() {  # workload (full mode; --quick uses peers_all below)
   local systems="numpy,jax,pytensor,casadi"
-  if [[ ${#QUICK[@]} -gt 0 ]]; then
-    [[ "$1" == rosenbrock ]] && systems="numpy,jax,pytensor"
-    [[ "$1" == compile ]] && systems="jax,casadi"
-  fi
   (cd Scripts/peers && "$PY" bench_peers.py --only "$1" --systems "$systems" \
       --data "$ROOT/$DATA" --out "$ROOT/$RES" "${QUICK[@]}") | keep
 }
 
 IFS=',' read -r -a WORKLOADS <<< "$ONLY"
+if [[ ${#QUICK[@]} -gt 0 ]]; then
+  # --quick: ONE GradBench harness process for all kernel workloads + compile, and ONE
+  # bench_peers.py run (each peer imported once, for all workloads); rounds alternate blocks.
+  KERNELS=()
+  for w in "${WORKLOADS[@]}"; do [[ "$w" != scale ]] && KERNELS+=("$w"); done
+  gradc_all() {
+    if [[ ${#KERNELS[@]} -gt 0 ]]; then
+      "$BENCH" harness --data "$DATA" --out "$RES" --only "$(IFS=,; echo "${KERNELS[*]}")" \
+          --backends "$BACKENDS" --quick | keep
+    fi
+    [[ ",$ONLY," == *,scale,* ]] && gradc scale
+    return 0
+  }
+  peers_all() {
+    (cd Scripts/peers && "$PY" bench_peers.py --only "$ONLY" --systems numpy,jax,pytensor,casadi \
+        --data "$ROOT/$DATA" --out "$ROOT/$RES" --quick) | keep
+  }
+  for ((round = 0; round < ROUNDS; round++)); do
+    if (( round % 2 == 0 )); then
+      echo "bench.sh: round $((round + 1)) (quick, $ONLY): gradc, then peers" >&2
+      gradc_all; peers_all
+    else
+      echo "bench.sh: round $((round + 1)) (quick, $ONLY): peers, then gradc" >&2
+      peers_all; gradc_all
+    fi
+  done
+  ROUNDS=0    # the per-workload loop below is the full mode's
+fi
 for ((round = 0; round < ROUNDS; round++)); do
   for w in "${WORKLOADS[@]}"; do
     if (( round % 2 == 0 )); then
