@@ -25,6 +25,15 @@ out=out/fuzz
 mkdir -p "$out"
 flags=(--scratch-path .build/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING)
 
+# The fuzz build is rebuilt from clean whenever the sources changed since the last one:
+# SwiftPM's incremental build does not always recompile a module's clients when a struct's
+# stored layout changes in the module they import. When `VMLimits` gained two stored fields,
+# FuzzGBC.swift kept the old one-field layout, so it and `VirtualMachine.init` disagreed on
+# where the arguments and the typed-error slot were; the `Diagnostic` thrown by the VM was
+# then read from uninitialized stack memory and crashed when destroyed (RELIABILITY.md).
+stamp=$({ git rev-parse HEAD; git diff HEAD -- Sources Tests/Fuzz Package.swift; git status --porcelain -- Sources Tests/Fuzz Package.swift; } | cksum)
+if [ "$(cat .build/fuzz/sources.stamp 2>/dev/null)" != "$stamp" ]; then rm -rf .build/fuzz; fi
+
 seed_ir() {
   local dir="$out/ir-seeds"
   rm -rf "$dir" && mkdir -p "$dir"
@@ -52,6 +61,7 @@ for target in "${targets[@]}"; do
     *) echo "unknown target '$target' (ir or gbc)" >&2; exit 2 ;;
   esac
   swift build "${flags[@]}" --product "$product"
+  echo "$stamp" > .build/fuzz/sources.stamp
   binary=".build/fuzz/debug/$product"
   mkdir -p "$out/$target-corpus"
   echo "fuzzing $product for $seconds s (log: $out/$target.log)"
