@@ -40,7 +40,7 @@ enum CacheCommand {
 func compileToC(_ o: Options, path: String) throws -> ExitStatus {
     let module = try Pipeline.load(path: path)
     let chosen = try o.value("--func").map { Module(functions: [try Pipeline.function(module, named: $0)]) } ?? module
-    let lowered = try Pipeline.lower(chosen, to: .optimized, options: try optimizerOptions(o))
+    let lowered = try located(path) { try Pipeline.lower(chosen, to: .optimized, options: try optimizerOptions(o)) }
     let options = CBackendOptions(portable: o.has("--portable"))
     let source = try emitC(lowered.functions, options: options.emit)
     let dir = o.value("-o") ?? (path as NSString).deletingLastPathComponent

@@ -31,7 +31,7 @@ enum CompileCommand {
         }
         let module = try Pipeline.load(path: path)
         let parsed = try Pipeline.function(module, named: o.value("--func"))
-        let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o))
+        let lowered = try located(path) { try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o)) }
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let program = try BytecodeProgram(function: function)
         let out = o.value("-o") ?? ((path as NSString).deletingPathExtension + ".gbc")

@@ -39,17 +39,17 @@ enum EmitCommand {
         if let name = o.value("--func") {
             module = Module(functions: [try Pipeline.function(module, named: name)])
         }
-        let lowered = try Pipeline.lower(module, to: stage, options: try optimizerOptions(o))
+        let lowered = try located(path) { try Pipeline.lower(module, to: stage, options: try optimizerOptions(o)) }
         switch o.value("--format") ?? "ir" {
         case "ir":
             print(printModule(lowered), terminator: "")
         case "dot":
             print(printDot(try Pipeline.function(lowered, named: nil)), terminator: "")
         case "bytecode":
-            let optimized = try Pipeline.lower(module, to: .optimized, options: try optimizerOptions(o))
+            let optimized = try located(path) { try Pipeline.lower(module, to: .optimized, options: try optimizerOptions(o)) }
             print(try BytecodeProgram(function: Pipeline.function(optimized, named: nil)).disassembly(), terminator: "")
         case "c", "h":
-            let optimized = try Pipeline.lower(module, to: .optimized, options: try optimizerOptions(o))
+            let optimized = try located(path) { try Pipeline.lower(module, to: .optimized, options: try optimizerOptions(o)) }
             let source = try emitC(optimized.functions)
             print(o.value("--format") == "c" ? source.source : source.header, terminator: "")
         case let other:

@@ -53,7 +53,7 @@ enum RunCommand {
         }
         let module = try Pipeline.load(path: path)
         let parsed = try Pipeline.function(module, named: o.value("--func"))
-        let lowered = try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o))
+        let lowered = try located(path) { try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o)) }
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let limit = try memoryLimit(o)
         try located(path) { try Pipeline.checkMemory(function, limit: limit) }
