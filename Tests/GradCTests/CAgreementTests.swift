@@ -3,18 +3,6 @@ import Grad
 import TestSupport
 import XCTest
 
-/// Bitwise equality (NaN == NaN, −0 ≠ +0).
-func sameBits(_ a: Tensor, _ b: Tensor) -> Bool {
-    guard a.type == b.type else { return false }
-    switch (a.storage, b.storage) {
-    case (.f32(let x), .f32(let y)): return zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
-    case (.f64(let x), .f64(let y)): return zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
-    case (.i64(let x), .i64(let y)): return x == y
-    case (.bool(let x), .bool(let y)): return x == y
-    default: return false
-    }
-}
-
 /// Whether `a` agrees with `b` within `tolerance` times the largest magnitude in `b`
 /// (NaN where `b` is NaN, the same infinities).
 func closeToMax(_ a: Tensor, _ b: Tensor, tolerance: Double) -> Bool {

@@ -1,5 +1,6 @@
 import GradIR
 import GradRuntime
+import TestSupport
 import XCTest
 
 // MARK: - Tensor construction
@@ -25,23 +26,10 @@ func kernel(_ op: Op, _ inputs: [Tensor], _ attrs: [AttrKey: AttrValue] = [:]) t
     return try evaluateOp(op, a, inputs, resultType: type)
 }
 
-// MARK: - Bitwise comparison (NaN == NaN, −0 ≠ +0)
-
-func bitsEqual(_ a: Tensor, _ b: Tensor) -> Bool {
-    guard a.type == b.type else { return false }
-    switch (a.storage, b.storage) {
-    case (.f32(let x), .f32(let y)):
-        return zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
-    case (.f64(let x), .f64(let y)):
-        return zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
-    case (.i64(let x), .i64(let y)): return x == y
-    case (.bool(let x), .bool(let y)): return x == y
-    default: return false
-    }
-}
+// MARK: - Bitwise comparison (`sameBits` from TestSupport: NaN == NaN, −0 ≠ +0)
 
 func assertBits(_ actual: Tensor, _ expected: Tensor, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertTrue(bitsEqual(actual, expected), "got \(actual.type) \(actual), expected \(expected.type) \(expected) \(message)", file: file, line: line)
+    XCTAssertTrue(sameBits(actual, expected), "got \(actual.type) \(actual), expected \(expected.type) \(expected) \(message)", file: file, line: line)
 }
 
 /// Asserts that `body` throws a Diagnostic whose kind satisfies `check`.

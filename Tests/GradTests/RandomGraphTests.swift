@@ -146,7 +146,7 @@ enum Properties {
             for level in [1, 2] {
                 let values = try ReferenceEvaluator.run(optimize(expanded, options: OptimizerOptions(level: level)), inputs: c.inputs)
                 for (k, (a, b)) in zip(reference, values).enumerated() {
-                    if level == 1, !bitwiseEqual(a, b) { return "-O1 changed the bits of output \(k)" }
+                    if level == 1, !sameBits(a, b) { return "-O1 changed the bits of output \(k)" }
                     if level == 2, !allClose(a.doubles, b.doubles, rtol: f32 ? 1e-4 : 1e-10, atol: 1e-12) {
                         return "-O2 changed the values of output \(k)"
                     }
@@ -190,7 +190,7 @@ enum Properties {
     /// The first output that differs in bits, described; nil when all agree.
     static func firstMismatch(_ got: [Tensor], _ expected: [Tensor]) -> String? {
         guard got.count == expected.count else { return "returned \(got.count) outputs, the reference \(expected.count)" }
-        for (k, (g, e)) in zip(got, expected).enumerated() where !bitwiseEqual(g, e) {
+        for (k, (g, e)) in zip(got, expected).enumerated() where !sameBits(g, e) {
             return "output \(k): \(g) vs reference \(e)"
         }
         return nil
@@ -200,15 +200,5 @@ enum Properties {
         a.count == b.count && zip(a, b).allSatisfy { x, y in
             x == y || (x.isNaN && y.isNaN) || Swift.abs(x - y) <= atol + rtol * Swift.max(Swift.abs(x), Swift.abs(y))
         }
-    }
-}
-
-/// Same dtype, shape and bits (NaN payloads aside).
-public func bitwiseEqual(_ a: Tensor, _ b: Tensor) -> Bool {
-    guard a.type == b.type else { return false }
-    switch (a.storage, b.storage) {
-    case (.f64(let x), .f64(let y)): return zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
-    case (.f32(let x), .f32(let y)): return zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
-    default: return a == b
     }
 }

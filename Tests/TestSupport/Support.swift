@@ -32,3 +32,16 @@ public func assertAllClose(_ a: [Double], _ b: [Double], rtol: Double = 1e-12, a
         assertClose(x, y, rtol: rtol, atol: atol, message(), file: file, line: line)
     }
 }
+
+/// Same dtype, shape and bits (any NaN matches any NaN; −0 ≠ +0): how backends, folding and
+/// exact optimizer passes are compared with the reference evaluator.
+public func sameBits(_ a: Tensor, _ b: Tensor) -> Bool {
+    guard a.type == b.type else { return false }
+    switch (a.storage, b.storage) {
+    case (.f32(let x), .f32(let y)): return zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+    case (.f64(let x), .f64(let y)): return zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+    case (.i64(let x), .i64(let y)): return x == y
+    case (.bool(let x), .bool(let y)): return x == y
+    default: return false
+    }
+}
