@@ -91,7 +91,7 @@ private struct Expansion {
                 remap.append(try jacobian(of: g, wrt: x))
             default:
                 var copy = node
-                copy.inputs = node.inputs.map { remap[$0] }
+                for k in copy.inputs.indices { copy.inputs[k] = remap[copy.inputs[k]] }
                 remap.append(builder.function.append(copy))
             }
         }

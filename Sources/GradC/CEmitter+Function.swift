@@ -152,7 +152,7 @@ final class FunctionEmitter {
         for (i, step) in plan.steps.enumerated() {
             let reads: [ValueID]
             switch step {
-            case .kernel(let id): reads = f.nodes[id].inputs
+            case .kernel(let id): reads = Array(f.nodes[id].inputs)
             case .fused(let g, _): reads = g.leaves
             }
             for o in reads {

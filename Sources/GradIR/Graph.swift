@@ -9,14 +9,14 @@ public enum NodeRole: UInt8, Hashable, Sendable {
 /// One SSA value: an op applied to earlier values.
 public struct Node: Hashable, Sendable {
     public var op: Op
-    public var inputs: [ValueID]
+    public var inputs: Operands
     public var attrs: Attributes
     public var type: TensorType
     public var role: NodeRole
     /// Where the node came from in the source (`.unknown` when built in Swift).
     public var location: SourceLocation
 
-    public init(op: Op, inputs: [ValueID] = [], attrs: Attributes = Attributes(), type: TensorType,
+    public init(op: Op, inputs: Operands = [], attrs: Attributes = Attributes(), type: TensorType,
                 role: NodeRole = .forward, location: SourceLocation = .unknown) {
         self.op = op
         self.inputs = inputs

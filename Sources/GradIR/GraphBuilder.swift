@@ -42,7 +42,7 @@ public struct GraphBuilder: Sendable {
             if !e.location.isKnown { e.location = location }
             throw e
         }
-        return function.append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: role, location: location))
+        return function.append(Node(op: op, inputs: Operands(inputs), attrs: attrs, type: type, role: role, location: location))
     }
 
     // MARK: Conveniences used by the parser, the autodiff rules and the library

@@ -813,7 +813,7 @@ struct Parser {
                 guard let m = map[v] else { throw error(.other("cannot inline '\(f.name)': node %\(i) uses a value that is not defined"), at: callee.location) }
                 inputs.append(m)
             }
-            copy.inputs = inputs
+            copy.inputs = Operands(inputs)
             map[i] = builder.function.append(copy)
         }
         var outs: [ValueID] = []

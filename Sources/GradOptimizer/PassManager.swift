@@ -1,8 +1,8 @@
 /// Runs a pipeline of passes to a fixpoint, with the verifier after each pass when asked
 /// (always in debug builds).
 ///
-/// A pass is re-run only if the graph changed since it last ran, so the final round, which
-/// confirms the fixpoint, costs one scan per pass at most.
+/// A pass is re-run only if another one changed the graph since it last reached its own
+/// fixpoint, so a graph that one sweep cleans up costs one sweep and one DCE.
 struct PassManager {
     var options: OptimizerOptions
 
@@ -29,45 +29,56 @@ struct PassManager {
         guard !units.isEmpty else { return function }
         if options.verify { try verifyFunction(function, stage: "before optimization") }
         var f = consume function
-        var version = 0
-        var lastRun = [Int](repeating: -1, count: units.count)
+        // A unit is clean when running it again would change nothing. A local unit's sweep
+        // ends at its own fixpoint; another unit's change makes it dirty again, except DCE's
+        // (removing dead nodes changes no live node's operands, all local rules look at).
+        var clean = [Bool](repeating: false, count: units.count)
         var round = 0
-        while round < options.maxRounds {
+        while round < options.maxRounds, clean.contains(false) {
             round += 1
-            var changedThisRound = false
-            for (k, unit) in units.enumerated() where lastRun[k] != version {
+            for (k, unit) in units.enumerated() where !clean[k] {
                 let before = f.nodes.count
                 let start = options.statistics == nil ? nil : ContinuousClock.now
-                let changed = try run(unit, &f)
+                let outcome = try run(unit, &f)
                 if let start, let sink = options.statistics {
                     let elapsed = ContinuousClock.now - start
                     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
                     sink(PassStatistic(passes: unit, round: round, nodesBefore: before, nodesAfter: f.nodes.count,
-                                       changed: changed, seconds: seconds))
+                                       changed: outcome.changed, seconds: seconds))
                 }
                 if options.verify {
                     try verifyFunction(f, stage: "after pass '\(unit.map(\.rawValue).joined(separator: "+"))'")
                 }
-                if changed {
-                    version += 1
-                    changedThisRound = true
+                if outcome.changed {
+                    for j in units.indices where j != k && !(unit == [.dce] && units[j] != [.dce]) { clean[j] = false }
                 }
-                lastRun[k] = version
+                clean[k] = outcome.atFixpoint
             }
-            if !changedThisRound { break }
         }
+        if options.verify && !clean.contains(false) { try confirmFixpoint(units, f) }
         return f
     }
 
+    /// Checks, in verifying builds, that no unit changes the optimized function any more (the
+    /// bookkeeping above skips those sweeps).
+    func confirmFixpoint(_ units: [[OptimizerPass]], _ f: Function) throws(Diagnostic) {
+        for unit in units {
+            var copy = f
+            if try run(unit, &copy).changed {
+                throw Diagnostic(.other("internal error: the optimizer stopped before its fixpoint: pass '\(unit.map(\.rawValue).joined(separator: "+"))' still changes the function"))
+            }
+        }
+    }
+
     /// Runs one pass, or several local passes fused into one sweep.
-    func run(_ unit: [OptimizerPass], _ f: inout Function) throws(Diagnostic) -> Bool {
+    func run(_ unit: [OptimizerPass], _ f: inout Function) throws(Diagnostic) -> LocalOutcome {
         if unit.count == 1 { return try runPass(unit[0], &f) }
         var fused = FusedLocalPass(unit, fastMath: options.fastMath, capacity: f.nodes.count)
         return try applyLocal(&fused, to: &f)
     }
 
-    /// Runs one pass; returns whether it changed the function.
-    func runPass(_ pass: OptimizerPass, _ f: inout Function) throws(Diagnostic) -> Bool {
+    /// Runs one pass; reports whether it changed the function and whether it is at its fixpoint.
+    func runPass(_ pass: OptimizerPass, _ f: inout Function) throws(Diagnostic) -> LocalOutcome {
         switch pass {
         case .cse:
             var p = CSEPass(capacity: f.nodes.count)
@@ -85,7 +96,7 @@ struct PassManager {
             var p = StabilizePass()
             return try applyLocal(&p, to: &f)
         case .dce:
-            return eliminateDeadCode(&f)
+            return LocalOutcome(changed: eliminateDeadCode(&f), atFixpoint: true)
         }
     }
 }

@@ -38,6 +38,15 @@ struct Rewriter {
         return count - 1
     }
 
+    /// Removes and returns the nodes from `mark` on (all appended since the sweep's first
+    /// change, so they are in the tail).
+    mutating func removeTail(from mark: Int) -> [Node] {
+        let start = mark - prefix
+        let removed = Array(tail[start...])
+        tail.removeSubrange(start...)
+        return removed
+    }
+
     /// The new graph's nodes.
     var nodes: [Node] {
         if prefix == 0 { return tail }
@@ -48,7 +57,7 @@ struct Rewriter {
     }
 
     /// Appends `op(inputs, attrs)` with its type inferred; role and location come from `origin`.
-    mutating func emit(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes(), like origin: Node) throws(Diagnostic) -> ValueID {
+    mutating func emit(_ op: Op, _ inputs: Operands, _ attrs: Attributes = Attributes(), like origin: Node) throws(Diagnostic) -> ValueID {
         var types: [TensorType] = []
         types.reserveCapacity(inputs.count)
         for i in inputs { types.append(self.type(i)) }
@@ -73,7 +82,7 @@ struct Rewriter {
     }
 
     /// The value every element of constant `id` has, if it is a constant with one value.
-    func splat(_ id: ValueID) -> Double? { self[id].splatValue }
+    func splat(_ id: ValueID) -> Double? { op(id) == .const ? self[id].splatValue : nil }
 
     /// Whether `id` is a constant all of whose elements are exactly `v` (bitwise for zeros:
     /// −0 and +0 differ; NaN never matches).
@@ -116,22 +125,34 @@ extension LocalRewrite {
     mutating func kept(_ node: Node, as id: ValueID) {}
 }
 
-/// Applies a local pass to every node in order; returns whether the function changed.
-/// A replacement whose type differs from the node's is refused (the node is kept), so a
-/// faulty rule cannot change the graph's types.
-func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(Diagnostic) -> Bool {
+/// What one sweep of a local pass did.
+struct LocalOutcome {
+    /// Whether the function changed.
+    var changed: Bool
+    /// Whether every node of the result has been offered to every rule with its operands in
+    /// their final form, so another sweep would change nothing (false only when a chain of
+    /// rewrites was cut off at `maxSettleDepth`).
+    var atFixpoint: Bool
+}
+
+/// How many times the nodes a rule emits are rewritten again in the same sweep before they are
+/// kept as they are (a guard against rules that undo each other).
+let maxSettleDepth = 8
+
+/// Applies a local pass to every node in order.
+///
+/// Nodes a rule emits are offered to the rules again right away (their operands are final by
+/// then), and every kept node is reported to the pass (CSE registers it). So one sweep leaves
+/// the graph at the pass's fixpoint: each kept node was seen by every rule with final operands,
+/// and rules only look at a node and its operands. A replacement whose type differs from the
+/// node's is refused (the node is kept), so a faulty rule cannot change the graph's types.
+func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(Diagnostic) -> LocalOutcome {
     let count = f.nodes.count
-    var r = Rewriter(base: f.nodes)
+    var sweep = Sweep(rewriter: Rewriter(base: f.nodes))
     var remap = [ValueID](repeating: 0, count: count)
     var shifted = false
     for id in 0..<count {
         var node = f.nodes[id]
-        if node.op == .input {
-            let newID = shifted ? r.append(node) : r.keepOriginal(id, node)
-            remap[id] = newID
-            pass.kept(node, as: newID)
-            continue
-        }
         if shifted {
             for k in node.inputs.indices {
                 let old = node.inputs[k]
@@ -139,19 +160,61 @@ func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(D
                 if new != old { node.inputs[k] = new }
             }
         }
-        if let replacement = try pass.rewrite(node, &r), r.type(replacement) == node.type {
-            remap[id] = replacement
-            r.changed = true
-        } else {
-            let newID = shifted ? r.append(node) : r.keepOriginal(id, node)
-            remap[id] = newID
-            pass.kept(node, as: newID)
-        }
-        if remap[id] != id { shifted = true }
+        let newID = try sweep.settle(node, original: shifted ? nil : id, depth: 0, &pass)
+        remap[id] = newID
+        if newID != id { shifted = true }
     }
-    guard r.changed else { return false }
+    let r = sweep.rewriter
+    guard r.changed else { return LocalOutcome(changed: false, atFixpoint: true) }
     f.nodes = r.nodes
     for i in f.parameters.indices { f.parameters[i].value = remap[f.parameters[i].value] }
     for i in f.outputs.indices { f.outputs[i].value = remap[f.outputs[i].value] }
-    return true
+    return LocalOutcome(changed: true, atFixpoint: sweep.atFixpoint)
+}
+
+/// One sweep's state: the graph being rebuilt and whether a rewrite chain was cut off.
+private struct Sweep {
+    var rewriter: Rewriter
+    var atFixpoint = true
+
+    /// The value `node` becomes: a replacement from the rules (whose own new nodes are settled
+    /// first, recursively) or the node itself, kept. `original` is the node's id in the old
+    /// graph while nothing before it has moved (it is then kept without a copy).
+    mutating func settle<P: LocalRewrite>(_ node: Node, original: ValueID?, depth: Int, _ pass: inout P) throws(Diagnostic) -> ValueID {
+        if node.op != .input {
+            let mark = rewriter.count
+            if var replacement = try pass.rewrite(node, &rewriter) {
+                if rewriter.count > mark {
+                    if depth < maxSettleDepth {
+                        replacement = try resettle(from: mark, replacement, depth: depth + 1, &pass)
+                    } else {
+                        atFixpoint = false
+                        for id in mark..<rewriter.count { pass.kept(rewriter[id], as: id) }
+                    }
+                }
+                if rewriter.type(replacement) == node.type {
+                    rewriter.changed = true
+                    return replacement
+                }
+            }
+        }
+        let id = original.map { rewriter.keepOriginal($0, node) } ?? rewriter.append(node)
+        pass.kept(node, as: id)
+        return id
+    }
+
+    /// Takes back the nodes emitted since `mark` and settles each in order (it may fold,
+    /// merge with an earlier node or be rewritten further); returns what `value` became.
+    private mutating func resettle<P: LocalRewrite>(from mark: Int, _ value: ValueID, depth: Int, _ pass: inout P) throws(Diagnostic) -> ValueID {
+        let emitted = rewriter.removeTail(from: mark)
+        var settled: [ValueID] = []
+        settled.reserveCapacity(emitted.count)
+        for var node in emitted {
+            for k in node.inputs.indices where node.inputs[k] >= mark {
+                node.inputs[k] = settled[node.inputs[k] - mark]
+            }
+            settled.append(try settle(node, original: nil, depth: depth, &pass))
+        }
+        return value >= mark ? settled[value - mark] : value
+    }
 }

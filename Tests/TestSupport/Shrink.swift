@@ -106,7 +106,7 @@ func shrinkCandidates(_ c: FailingCase) -> [() -> FailingCase?] {
 func replacing(_ old: ValueID, by new: ValueID, in f: Function) -> Function {
     var g = f
     for k in g.nodes.indices where k > old {
-        g.nodes[k].inputs = g.nodes[k].inputs.map { $0 == old ? new : $0 }
+        g.nodes[k].inputs = Operands(g.nodes[k].inputs.map { $0 == old ? new : $0 })
     }
     g.outputs = g.outputs.map { Output(name: $0.name, value: $0.value == old ? new : $0.value) }
     return g
@@ -124,7 +124,7 @@ func recanonicalized(_ f: Function, _ inputs: [String: Tensor], stripTypes: Bool
     var g = Function(name: f.name)
     for (i, node) in f.nodes.enumerated() where needed[i] {
         var n = node
-        n.inputs = node.inputs.map { newID[$0] }
+        n.inputs = Operands(node.inputs.map { newID[$0] })
         newID[i] = g.append(n)
     }
     g.parameters = f.parameters.filter { needed[$0.value] }.map { Parameter(name: $0.name, value: newID[$0.value]) }
