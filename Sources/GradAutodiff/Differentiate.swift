@@ -48,6 +48,9 @@ private struct Expansion {
         self.source = source
         var f = Function(name: source.name)
         f.location = source.location
+        // The copy of the forward graph plus roughly as many gradient nodes: reserved once,
+        // so a million-node graph is not moved and re-faulted at every doubling.
+        f.nodes.reserveCapacity(2 * source.nodes.count + 16)
         self.builder = GraphBuilder(f)
         self.remap = []
         self.remap.reserveCapacity(source.nodes.count)
@@ -174,23 +177,25 @@ private struct Expansion {
 
     /// Propagates `seed` from `y` back through the relevant nodes, summing the gradients
     /// that meet at a value, and returns the gradient of each `x` (zeros if disconnected).
+    ///
+    /// Gradients meeting at a value are summed as they arrive, left to right in arrival order
+    /// (`(g₁ + g₂) + g₃`), so no list of parts is kept per value.
     mutating func backward(from y: ValueID, seed: ValueID, wrt xs: [ValueID], relevant: [Bool]) throws(Diagnostic) -> [ValueID] {
-        // Gradients arriving at each value in lowest...y, indexed by id − lowest (arrays, not
-        // dictionaries: the ids in that range are dense and the sweep visits each once).
+        // The gradient reaching each value in lowest...y so far (−1: none yet), indexed by
+        // id − lowest (an array, not a dictionary: the ids in that range are dense).
         let lowest = max(xs.min() ?? y, 0)
         let span = max(y - lowest + 1, 0)
-        var incoming = [[ValueID]](repeating: [], count: span)
-        if span > 0 { incoming[y - lowest] = [seed] }
+        var reaching = [ValueID](repeating: -1, count: span)
+        if span > 0 { reaching[y - lowest] = seed }
         var total: [ValueID: ValueID] = [:]
         var isTarget = [Bool](repeating: false, count: span)
         for x in xs where x >= lowest && x <= y { isTarget[x - lowest] = true }
         var id = y
         while id >= lowest {
             defer { id -= 1 }
-            guard id < relevant.count, relevant[id], !incoming[id - lowest].isEmpty else { continue }
-            let parts = incoming[id - lowest]
-            incoming[id - lowest] = []
-            let g = try sum(parts)
+            guard id < relevant.count, relevant[id] else { continue }
+            let g = reaching[id - lowest]
+            guard g >= 0 else { continue }
             if isTarget[id - lowest] { total[id] = g }
             let node = builder.function.nodes[id]
             let needs = node.inputs.map { $0 < relevant.count && relevant[$0] }
@@ -199,7 +204,8 @@ private struct Expansion {
             let cotangents = try vjp(node, id, g, needs: needs, &builder, &constants)
             for (k, input) in node.inputs.enumerated() where needs[k] {
                 if k < cotangents.count, let ct = cotangents[k], input >= lowest, input <= y {
-                    incoming[input - lowest].append(ct)
+                    let earlier = reaching[input - lowest]
+                    reaching[input - lowest] = earlier < 0 ? ct : try builder.binary(.add, earlier, ct)
                 }
             }
         }
@@ -212,14 +218,5 @@ private struct Expansion {
             }
         }
         return result
-    }
-
-    /// Sums the gradients reaching one value, left to right.
-    mutating func sum(_ parts: [ValueID]) throws(Diagnostic) -> ValueID {
-        var acc = parts[0]
-        for p in parts.dropFirst() {
-            acc = try builder.binary(.add, acc, p)
-        }
-        return acc
     }
 }

@@ -18,8 +18,8 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout G
     /// seed's multiplications never enter the graph.
     func mul(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID {
         let (tp, tq) = (b.type(of: p), b.type(of: q))
-        if tq == tp || tq.isScalar, isOne(p, b), tp.isScalar { return q }
-        if tp == tq || tp.isScalar, isOne(q, b), tq.isScalar { return p }
+        if tq == tp || tq.isScalar, isOne(p, b.function.nodes), tp.isScalar { return q }
+        if tp == tq || tp.isScalar, isOne(q, b.function.nodes), tq.isScalar { return p }
         return try b.binary(.mul, p, q)
     }
     func div(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.div, p, q) }
@@ -260,9 +260,8 @@ func swapLastAxes(_ v: ValueID, _ b: inout GraphBuilder) throws(Diagnostic) -> V
 }
 
 /// Whether `id` is a scalar constant equal to 1.
-private func isOne(_ id: ValueID, _ b: GraphBuilder) -> Bool {
-    let node = b.function.nodes[id]
-    return node.op == .const && node.type.isScalar && node.attrs.value == 1
+private func isOne(_ id: ValueID, _ nodes: [Node]) -> Bool {
+    nodes[id].op == .const && nodes[id].type.isScalar && nodes[id].attrs.value == 1
 }
 
 /// One node per scalar constant (value, dtype) in a backward pass, instead of one per use.

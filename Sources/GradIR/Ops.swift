@@ -78,8 +78,20 @@ private func attr(_ key: AttrKey, _ kind: AttrKind, required: Bool = false) -> A
 extension Op {
     public var name: String { rawValue }
 
-    /// The op's static description.
-    public var info: OpInfo {
+    /// Position of the case in declaration order (0 ..< `allCases.count`), for tables
+    /// indexed by op. An op is a one-byte tag, so this is a load, not a switch or a lookup.
+    @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+
+    /// Ops compare and hash by their tag. (The `String` raw value would otherwise be hashed
+    /// and compared as text — a cost paid per node by CSE on million-node graphs.)
+    public static func == (a: Op, b: Op) -> Bool { a.index == b.index }
+    public func hash(into h: inout Hasher) { h.combine(UInt8(truncatingIfNeeded: index)) }
+
+    /// The op's static description (built once per op).
+    public var info: OpInfo { Op.infos[index] }
+    private static let infos: [OpInfo] = allCases.map(\.makeInfo)
+
+    private var makeInfo: OpInfo {
         let reduceAttrs = [attr(.axes, .ints), attr(.keepdims, .bool)]
         switch self {
         case .input:
@@ -202,8 +214,10 @@ extension Op {
     }
 
     /// Whether the op accepts i64 operands (all ops accept floats).
-    public var acceptsIntegers: Bool { Op.integerOps.contains(self) }
-    private static let integerOps: Set<Op> = [.neg, .abs, .sign, .square, .relu, .add, .sub, .mul, .maximum, .minimum, .sum, .prod, .max, .min, .cumsum, .matmul, .dot]
+    public var acceptsIntegers: Bool { Op.integerOps[index] }
+    private static let integerOps: [Bool] = allCases.map { integerOpList.contains($0) }
+    static var integerOpsForTest: Set<Op> { integerOpList }
+    private static let integerOpList: Set<Op> = [.neg, .abs, .sign, .square, .relu, .add, .sub, .mul, .maximum, .minimum, .sum, .prod, .max, .min, .cumsum, .matmul, .dot]
 }
 
 private func unary(_ doc: String, _ derivative: String) -> OpInfo {

@@ -9,11 +9,12 @@
 ///   `maximum(+0, −0)` returns its first operand.
 struct CSEPass: LocalRewrite {
     private var table: [Node: ValueID] = [:]
-    private var small: [SmallKey: ValueID] = [:]
+    private var small: OperandIndex
+    private var scalarConstants: [SmallKey: ValueID] = [:]
     private var constants: [ConstKey: ValueID] = [:]
 
     init(capacity: Int = 0) {
-        small.reserveCapacity(capacity)
+        small = OperandIndex(capacity: capacity)
     }
 
     /// The identity of a node without attributes and with at most two operands, in plain
@@ -86,7 +87,7 @@ struct CSEPass: LocalRewrite {
         case .input:
             return nil
         case .const:
-            if let k = CSEPass.scalarConstKey(node) { return small[k] }
+            if let k = CSEPass.scalarConstKey(node) { return scalarConstants[k] }
             guard let k = CSEPass.constKey(node) else { return nil }
             return constants[k]
         default:
@@ -101,16 +102,76 @@ struct CSEPass: LocalRewrite {
             return
         case .const:
             if let k = CSEPass.scalarConstKey(node) {
-                small[k] = id
+                scalarConstants[k] = id
             } else if let k = CSEPass.constKey(node) {
                 constants[k] = id
             }
         default:
             if let k = smallKey(node) {
-                small[k] = id
+                small.insert(k, as: id)
             } else {
                 table[key(node)] = id
             }
         }
+    }
+}
+
+/// Nodes of one or two operands indexed by their latest operand: the earlier nodes a new node
+/// could equal are the other users of that operand, usually a handful and close by in memory
+/// (hash-consing through use lists; a hash table over a million nodes misses the cache on
+/// every probe). An operand with many users gets its further users in a dictionary, so a
+/// lookup stays O(1).
+struct OperandIndex {
+    /// Per value id: the first node of its chain (−1: none) and how long the chain is.
+    private var head: [Int32] = []
+    private var length: [UInt8] = []
+    /// Per node id: the next node of the same chain, and the node's key.
+    private var next: [Int32] = []
+    private var keys: [CSEPass.SmallKey?] = []
+    /// Keys of users beyond `maxChain` of one operand.
+    private var overflow: [CSEPass.SmallKey: ValueID] = [:]
+    static let maxChain: UInt8 = 16
+
+    init(capacity: Int) {
+        head.reserveCapacity(capacity)
+        length.reserveCapacity(capacity)
+        next.reserveCapacity(capacity)
+        keys.reserveCapacity(capacity)
+    }
+
+    private static func anchor(_ key: CSEPass.SmallKey) -> Int { Swift.max(key.a, key.b) }
+
+    subscript(key: CSEPass.SmallKey) -> ValueID? {
+        let m = OperandIndex.anchor(key)
+        guard m >= 0, m < head.count else { return nil }
+        var u = Int(head[m])
+        while u >= 0 {
+            if keys[u] == key { return u }
+            u = Int(next[u])
+        }
+        return length[m] >= OperandIndex.maxChain ? overflow[key] : nil
+    }
+
+    /// Records that node `id` (not yet recorded) has `key`.
+    mutating func insert(_ key: CSEPass.SmallKey, as id: ValueID) {
+        let m = OperandIndex.anchor(key)
+        guard m >= 0, id >= 0, let id32 = Int32(exactly: id) else { overflow[key] = id; return }
+        let needed = Swift.max(m, id) + 1
+        if head.count < needed {
+            head.append(contentsOf: repeatElement(-1, count: needed - head.count))
+            length.append(contentsOf: repeatElement(0, count: needed - length.count))
+        }
+        if next.count < needed {
+            next.append(contentsOf: repeatElement(-1, count: needed - next.count))
+            keys.append(contentsOf: repeatElement(nil, count: needed - keys.count))
+        }
+        if length[m] >= OperandIndex.maxChain {
+            overflow[key] = id
+            return
+        }
+        keys[id] = key
+        next[id] = head[m]
+        head[m] = id32
+        length[m] += 1
     }
 }

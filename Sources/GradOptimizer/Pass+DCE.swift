@@ -11,19 +11,22 @@ func eliminateDeadCode(_ f: inout Function) -> Bool {
         for input in f.nodes[id].inputs where input >= 0 && input < id { live[input] = true }
     }
     guard liveCount < count else { return false }
+    // Compacts in place: live nodes move down over dead ones (no second array of a million
+    // nodes to allocate and fault in).
     var remap = [ValueID](repeating: -1, count: count)
-    var nodes: [Node] = []
-    nodes.reserveCapacity(liveCount)
-    for id in 0..<count where live[id] {
-        var node = f.nodes[id]
-        for k in node.inputs.indices {
-            let new = remap[node.inputs[k]]
-            if new != node.inputs[k] { node.inputs[k] = new }
+    var kept = 0
+    f.nodes.withUnsafeMutableBufferPointer { nodes in
+        for id in 0..<count where live[id] {
+            for k in nodes[id].inputs.indices {
+                let new = remap[nodes[id].inputs[k]]
+                if new != nodes[id].inputs[k] { nodes[id].inputs[k] = new }
+            }
+            if kept != id { nodes.swapAt(kept, id) }
+            remap[id] = kept
+            kept += 1
         }
-        remap[id] = nodes.count
-        nodes.append(node)
     }
-    f.nodes = nodes
+    f.nodes.removeLast(count - kept)
     for i in f.parameters.indices { f.parameters[i].value = remap[f.parameters[i].value] }
     for i in f.outputs.indices { f.outputs[i].value = remap[f.outputs[i].value] }
     return true

@@ -47,12 +47,13 @@ struct Rewriter {
         return removed
     }
 
-    /// The new graph's nodes.
-    var nodes: [Node] {
-        if prefix == 0 { return tail }
+    /// The new graph's nodes. Consuming: the tail, usually nearly all of them, is moved into
+    /// the result, not copied.
+    consuming func takeNodes() -> [Node] {
         if tail.isEmpty { return Array(base[0..<prefix]) }
-        var all = Array(base[0..<prefix])
-        all.append(contentsOf: tail)
+        var all = tail
+        tail = []
+        if prefix > 0 { all.insert(contentsOf: base[0..<prefix], at: 0) }
         return all
     }
 
@@ -164,12 +165,14 @@ func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(D
         remap[id] = newID
         if newID != id { shifted = true }
     }
-    let r = sweep.rewriter
-    guard r.changed else { return LocalOutcome(changed: false, atFixpoint: true) }
-    f.nodes = r.nodes
+    guard sweep.rewriter.changed else { return LocalOutcome(changed: false, atFixpoint: true) }
+    let atFixpoint = sweep.atFixpoint
+    let rewriter = (consume sweep).rewriter
+    f.nodes = []  // the old array is freed as soon as the rewriter lets go of it
+    f.nodes = rewriter.takeNodes()
     for i in f.parameters.indices { f.parameters[i].value = remap[f.parameters[i].value] }
     for i in f.outputs.indices { f.outputs[i].value = remap[f.outputs[i].value] }
-    return LocalOutcome(changed: true, atFixpoint: sweep.atFixpoint)
+    return LocalOutcome(changed: true, atFixpoint: atFixpoint)
 }
 
 /// One sweep's state: the graph being rebuilt and whether a rewrite chain was cut off.

@@ -41,6 +41,31 @@ final class OptimizerGraphTests: XCTestCase {
         try assertEquivalent(f, o2, .close(rtol: 1e-9, atol: 1e-12), inputs: inputSets(f, random: 2, special: 0), "mlp -O2")
     }
 
+    /// CSE finds earlier equal nodes through the users of their latest operand; an operand
+    /// with more users than one chain holds (here 40 over 16) must still merge every duplicate,
+    /// commuted or not, and keep distinct ops apart.
+    func testCSEMergesDuplicatesOfAWidelyUsedOperand() throws {
+        var b = GraphBuilder(name: "wide")
+        let t = TensorType(.f64)
+        let ps = try (0..<40).map { (i: Int) throws(Diagnostic) -> ValueID in try b.parameter("p\(i)", t) }
+        let z = try b.unary(.exp, ps[0])
+        var outs: [ValueID] = []
+        for round in 0..<3 {
+            for (i, p) in ps.enumerated() {
+                outs.append(round == 1 ? try b.binary(.add, z, p) : try b.binary(.add, p, z))
+                outs.append(try b.binary(.sub, p, z))
+                if i % 2 == 0 { outs.append(try b.binary(.mul, p, z)) }
+            }
+        }
+        b.function.outputs = outs.enumerated().map { Output(name: "o\($0.offset)", value: $0.element) }
+        let optimized = try optimize(b.function, options: OptimizerOptions(level: 1))
+        let ops = optimized.nodes.map(\.op)
+        XCTAssertEqual(ops.filter { $0 == .add }.count, 40)
+        XCTAssertEqual(ops.filter { $0 == .sub }.count, 40)
+        XCTAssertEqual(ops.filter { $0 == .mul }.count, 20)
+        XCTAssertEqual(ops.filter { $0 == .exp }.count, 1)
+    }
+
     func testLevelsAndPassLists() throws {
         let f = try mlp()
         XCTAssertEqual(try optimize(f, options: OptimizerOptions(level: 0)), f)

@@ -1,0 +1,34 @@
+import XCTest
+@testable import GradIR
+
+final class OpTableTests: XCTestCase {
+    /// `Op.index` reads the enum's one-byte tag; tables indexed by it rely on the tag being
+    /// the declaration order.
+    func testIndexIsDeclarationOrder() {
+        XCTAssertEqual(MemoryLayout<Op>.size, 1)
+        for (k, op) in Op.allCases.enumerated() {
+            XCTAssertEqual(op.index, k, "\(op)")
+            XCTAssertEqual(Op(rawValue: op.name), op)
+        }
+    }
+
+    /// Equality and hashing by tag agree with identity of the case.
+    func testEqualityAndHashingDistinguishEveryOp() {
+        XCTAssertEqual(Set(Op.allCases).count, Op.allCases.count)
+        for a in Op.allCases {
+            for b in Op.allCases {
+                XCTAssertEqual(a == b, a.name == b.name)
+            }
+        }
+        XCTAssertEqual(Op.integerOpsForTest, Set(Op.allCases.filter(\.acceptsIntegers)))
+    }
+
+    /// `info` comes from a table built once; it must describe the same op it is asked for.
+    func testInfoTableMatchesFamilies() {
+        XCTAssertEqual(Op.add.info.family, .binary)
+        XCTAssertEqual(Op.const.info.family, .leaf)
+        XCTAssertEqual(Op.hessian.info.family, .derivative)
+        XCTAssertEqual(Op.softmax_cross_entropy.info.arity, .fixed(2))
+        XCTAssertEqual(Op.sum.info.attributes.map(\.key), [.axes, .keepdims])
+    }
+}
