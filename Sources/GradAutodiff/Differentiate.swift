@@ -64,7 +64,13 @@ private struct Expansion {
         }
         var parameterNames: [ValueID: String] = [:]
         for p in source.parameters { parameterNames[p.value] = p.name }
-        for (id, node) in source.nodes.enumerated() {
+        // Up to the first derivative request the new graph is the old one, id for id: copied
+        // wholesale (the parameter list is set from the source's at the end).
+        let firstRequest = source.nodes.firstIndex { $0.op.info.family == .derivative } ?? source.nodes.count
+        builder.function.nodes.append(contentsOf: source.nodes[0..<firstRequest])
+        remap.append(contentsOf: 0..<firstRequest)
+        for id in firstRequest..<source.nodes.count {
+            let node = source.nodes[id]
             builder.location = node.location
             switch node.op {
             case .input:

@@ -15,7 +15,9 @@ public struct GraphBuilder: Sendable {
         self.function = Function(name: name)
     }
 
-    public func type(of id: ValueID) -> TensorType { function.nodes[id].type }
+    /// Inlinable: called through captured `inout` builders in the VJP rules, where an opaque
+    /// call would copy the whole builder first.
+    @inlinable public func type(of id: ValueID) -> TensorType { function.nodes[id].type }
 
     /// Adds a parameter. `nameIsUnique` skips the (linear) duplicate-name check for callers
     /// that keep their own set of names, so declaring N parameters stays O(N).

@@ -27,7 +27,7 @@ struct ShapePass: LocalRewrite {
         case .reshape, .expand_dims, .squeeze:
             if r.type(x) == t { return x }
             if ShapePass.isReshapeLike(r.op(x)) {
-                let inner = r[x].inputs[0]
+                let inner = r.inputs(x)[0]
                 if r.type(inner) == t { return inner }
                 return try r.emit(.reshape, [inner], Attributes([.shape: .ints(t.shape)]), like: node)
             }
@@ -38,7 +38,7 @@ struct ShapePass: LocalRewrite {
             let perm = node.attrs.perm ?? Array((0..<t.rank).reversed())
             if perm == Array(0..<t.rank) { return x }
             if r.op(x) == .transpose {
-                let inner = r[x].inputs[0]
+                let inner = r.inputs(x)[0]
                 let rank = r.type(inner).rank
                 let innerPerm = r[x].attrs.perm ?? Array((0..<rank).reversed())
                 // out[i] = mid[perm[i]] = inner[innerPerm[perm[i]]]
@@ -49,7 +49,7 @@ struct ShapePass: LocalRewrite {
         case .broadcast_to:
             if r.type(x) == t { return x }
             if r.op(x) == .broadcast_to {
-                return try r.emit(.broadcast_to, [r[x].inputs[0]], node.attrs, like: node)
+                return try r.emit(.broadcast_to, [r.inputs(x)[0]], node.attrs, like: node)
             }
         case .slice:
             let shape = r.type(x).shape
@@ -77,7 +77,7 @@ struct ShapePass: LocalRewrite {
     /// sum(broadcast_to(y, S), axes) where the axes are exactly those the broadcast added or
     /// stretched → reshape(y)·n (fast-math only).
     private func sumOfBroadcast(_ node: Node, _ x: ValueID, _ r: inout Rewriter) throws(Diagnostic) -> ValueID? {
-        let y = r[x].inputs[0]
+        let y = r.inputs(x)[0]
         let from = r.type(y).shape
         let to = r.type(x).shape
         let extra = to.count - from.count

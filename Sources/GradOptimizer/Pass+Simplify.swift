@@ -29,7 +29,7 @@ struct SimplifyPass: LocalRewrite {
         func bcast(_ x: ValueID) throws(Diagnostic) -> ValueID? { try r.broadcast(x, to: t, like: node) }
         func negate(_ x: ValueID) throws(Diagnostic) -> ValueID? {
             guard r.type(x) == t else { return nil }
-            if r.op(x) == .neg { return r[x].inputs[0] }
+            if r.op(x) == .neg { return r.inputs(x)[0] }
             return try r.emit(.neg, [x], like: node)
         }
         switch node.op {
@@ -56,8 +56,8 @@ struct SimplifyPass: LocalRewrite {
                 if r.splat(b) == 0 { return try bcast(a) }
                 if r.splat(a) == 0 { return try bcast(b) }
             }
-            if r.op(b) == .neg { return try r.emit(.sub, [a, r[b].inputs[0]], like: node) }
-            if r.op(a) == .neg { return try r.emit(.sub, [b, r[a].inputs[0]], like: node) }
+            if r.op(b) == .neg { return try r.emit(.sub, [a, r.inputs(b)[0]], like: node) }
+            if r.op(a) == .neg { return try r.emit(.sub, [b, r.inputs(a)[0]], like: node) }
         case .sub:
             let (a, b) = (operand(0), operand(1))
             if r.isSplat(b, 0) { return try bcast(a) }
@@ -67,13 +67,13 @@ struct SimplifyPass: LocalRewrite {
                 if r.splat(b) == 0 { return try bcast(a) }
                 if r.splat(a) == 0 { return try negate(b) }
             }
-            if r.op(b) == .neg { return try r.emit(.add, [a, r[b].inputs[0]], like: node) }
+            if r.op(b) == .neg { return try r.emit(.add, [a, r.inputs(b)[0]], like: node) }
         case .neg:
             let x = operand(0)
-            if r.op(x) == .neg { return r[x].inputs[0] }
+            if r.op(x) == .neg { return r.inputs(x)[0] }
         case .abs:
             let x = operand(0)
-            if r.op(x) == .neg || r.op(x) == .abs { return try r.emit(.abs, [r[x].inputs[0]], like: node) }
+            if r.op(x) == .neg || r.op(x) == .abs { return try r.emit(.abs, [r.inputs(x)[0]], like: node) }
         case .pow:
             let (a, b) = (operand(0), operand(1))
             if r.isSplat(b, 1) { return try bcast(a) }
@@ -81,7 +81,7 @@ struct SimplifyPass: LocalRewrite {
             if fastMath, r.isSplat(b, 2), r.type(a) == t { return try r.emit(.square, [a], like: node) }
         case .reciprocal:
             let x = operand(0)
-            if fastMath, r.op(x) == .reciprocal { return r[x].inputs[0] }
+            if fastMath, r.op(x) == .reciprocal { return r.inputs(x)[0] }
         case .select:
             let (c, a, b) = (operand(0), operand(1), operand(2))
             if a == b { return try bcast(a) }

@@ -19,16 +19,16 @@ struct StabilizePass: LocalRewrite {
             let x = node.inputs[0]
             switch r.op(x) {
             case .softmax:
-                return try r.emit(.log_softmax, [r[x].inputs[0]], r[x].attrs, like: node)
+                return try r.emit(.log_softmax, [r.inputs(x)[0]], r[x].attrs, like: node)
             case .add:
-                let (a, b) = (r[x].inputs[0], r[x].inputs[1])
+                let (a, b) = (r.inputs(x)[0], r.inputs(x)[1])
                 if r.isSplat(a, 1), r.type(b) == t { return try r.emit(.log1p, [b], like: node) }
                 if r.isSplat(b, 1), r.type(a) == t { return try r.emit(.log1p, [a], like: node) }
             case .sum:
                 let s = r[x]
                 let e = s.inputs[0]
                 if r.op(e) == .exp {
-                    return try r.emit(.logsumexp, [r[e].inputs[0]], s.attrs, like: node)
+                    return try r.emit(.logsumexp, [r.inputs(e)[0]], s.attrs, like: node)
                 }
             default:
                 break
@@ -36,7 +36,7 @@ struct StabilizePass: LocalRewrite {
         case .sub:
             let (a, b) = (node.inputs[0], node.inputs[1])
             if r.op(a) == .exp, r.isSplat(b, 1), r.type(a) == t {
-                return try r.emit(.expm1, [r[a].inputs[0]], like: node)
+                return try r.emit(.expm1, [r.inputs(a)[0]], like: node)
             }
         case .neg:
             let x = node.inputs[0]
@@ -45,7 +45,7 @@ struct StabilizePass: LocalRewrite {
             }
         case .sum:
             let x = node.inputs[0]
-            if r.op(x) == .neg, let product = crossEntropyProduct(node, r, operand: r[x].inputs[0]) {
+            if r.op(x) == .neg, let product = crossEntropyProduct(node, r, operand: r.inputs(x)[0]) {
                 return try fusedCrossEntropy(product, node, node, &r)
             }
         default:
@@ -58,10 +58,10 @@ struct StabilizePass: LocalRewrite {
     private func crossEntropyProduct(_ sum: Node, _ r: Rewriter, operand: ValueID? = nil) -> (labels: ValueID, logits: ValueID, axis: Int)? {
         let m = operand ?? sum.inputs[0]
         guard r.op(m) == .mul, !sum.attrs.keepdims, let axes = sum.attrs.axes, axes.count == 1 else { return nil }
-        let (p, q) = (r[m].inputs[0], r[m].inputs[1])
+        let (p, q) = (r.inputs(m)[0], r.inputs(m)[1])
         let (labels, ls) = r.op(q) == .log_softmax ? (p, q) : (q, p)
         guard r.op(ls) == .log_softmax else { return nil }
-        let logits = r[ls].inputs[0]
+        let logits = r.inputs(ls)[0]
         let rank = r.type(logits).rank
         guard r.type(labels) == r.type(logits), r.type(m) == r.type(logits),
               let a = normalizeAxis(axes[0], rank: rank),

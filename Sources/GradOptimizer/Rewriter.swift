@@ -22,6 +22,8 @@ struct Rewriter {
     subscript(id: ValueID) -> Node { id < prefix ? base[id] : tail[id - prefix] }
     func type(_ id: ValueID) -> TensorType { id < prefix ? base[id].type : tail[id - prefix].type }
     func op(_ id: ValueID) -> Op { id < prefix ? base[id].op : tail[id - prefix].op }
+    /// The operands of `id` (without copying the whole node).
+    func inputs(_ id: ValueID) -> Operands { id < prefix ? base[id].inputs : tail[id - prefix].inputs }
 
     /// Keeps `base[id]` unchanged: free while nothing has changed so far.
     mutating func keepOriginal(_ id: ValueID, _ node: Node) -> ValueID {
@@ -33,7 +35,7 @@ struct Rewriter {
     }
 
     mutating func append(_ node: Node) -> ValueID {
-        if tail.isEmpty { tail.reserveCapacity(base.count - prefix + 16) }
+        if tail.isEmpty { tail.reserveCapacity(base.count + 16) }  // room for the prefix, too
         tail.append(node)
         return count - 1
     }
@@ -83,7 +85,10 @@ struct Rewriter {
     }
 
     /// The value every element of constant `id` has, if it is a constant with one value.
-    func splat(_ id: ValueID) -> Double? { op(id) == .const ? self[id].splatValue : nil }
+    func splat(_ id: ValueID) -> Double? {
+        guard op(id) == .const else { return nil }
+        return id < prefix ? base[id].splatValue : tail[id - prefix].splatValue
+    }
 
     /// Whether `id` is a constant all of whose elements are exactly `v` (bitwise for zeros:
     /// −0 and +0 differ; NaN never matches).

@@ -5,20 +5,20 @@
 #include <math.h>
 
 /* %24 = const : f64[3] */
-static const double gradc_94da17d3_0_c24[3] = {
+static const double gradc_d4f3a526_0_c24[3] = {
     (0x1p+0), (0x0p+0), (0x0p+0),
 };
 /* %28 = const : f64[3] */
-static const double gradc_94da17d3_0_c28[3] = {
+static const double gradc_d4f3a526_0_c28[3] = {
     (0x0p+0), (0x1p+0), (0x0p+0),
 };
 /* %32 = const : f64[3] */
-static const double gradc_94da17d3_0_c32[3] = {
+static const double gradc_d4f3a526_0_c32[3] = {
     (0x0p+0), (0x0p+0), (0x1p+0),
 };
 
 /* Function 0: 3 inputs, 8 outputs, 17 steps, 192 bytes of workspace. */
-int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *workspace) {
+int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *workspace) {
     const void *const *in = inputs;
     void *const *out = outputs;
     unsigned char *ws = (unsigned char *)workspace;
@@ -116,7 +116,7 @@ int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *work
             o[i0] = (double)t13;
         }
     }
-    /* %18 = mul(%17, %4) : f64[3] */
+    /* %19 = mul(%18, %4) : f64[3] */
     /* in place of %4 */
     {
         double *o = ((double *)(ws + 0));
@@ -124,26 +124,26 @@ int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *work
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l1 = p1[i0];
-            const double t18 = (0x1p+1) * l1;
-            o[i0] = (double)t18;
+            const double t19 = (0x1p+1) * l1;
+            o[i0] = (double)t19;
         }
     }
     /* %14 = mul(%1, %1) : f64[3] */
-    /* %15 = mul(%14, %8) : f64[3] */
-    /* %16 = neg(%15) : f64[3] */
-    /* %19 = mul(%16, %18) : f64[3] */
-    /* %20 = mul(%19, %10) : f64[3] */
-    /* %21 = mul(%20, %0) : f64[3] */
-    /* %22 = add(%12, %12) : f64[3] */
-    /* %23 = add(%22, %21) : f64[3] */
+    /* %15 = add(%12, %12) : f64[3] */
+    /* %16 = mul(%14, %8) : f64[3] */
+    /* %17 = neg(%16) : f64[3] */
+    /* %20 = mul(%17, %19) : f64[3] */
+    /* %21 = mul(%20, %10) : f64[3] */
+    /* %22 = mul(%21, %0) : f64[3] */
+    /* %23 = add(%15, %22) : f64[3] */
     {
         double *o = ((double *)out[5]);
         const double *p0 = ((const double *)in[1]);
-        const double *p1 = ((double *)(ws + 24));
-        const double *p2 = ((double *)(ws + 0));
-        const double *p3 = ((double *)(ws + 48));
-        const double *p4 = ((const double *)in[0]);
-        const double *p5 = ((double *)out[0]);
+        const double *p1 = ((double *)out[0]);
+        const double *p2 = ((double *)(ws + 24));
+        const double *p3 = ((double *)(ws + 0));
+        const double *p4 = ((double *)(ws + 48));
+        const double *p5 = ((const double *)in[0]);
         #pragma GCC ivdep
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
@@ -153,13 +153,13 @@ int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *work
             const double l4 = p4[i0];
             const double l5 = p5[i0];
             const double t14 = l0 * l0;
-            const double t15 = t14 * l1;
-            const double t16 = -t15;
-            const double t19 = t16 * l2;
-            const double t20 = t19 * l3;
+            const double t15 = l1 + l1;
+            const double t16 = t14 * l2;
+            const double t17 = -t16;
+            const double t20 = t17 * l3;
             const double t21 = t20 * l4;
-            const double t22 = l5 + l5;
-            const double t23 = t22 + t21;
+            const double t22 = t21 * l5;
+            const double t23 = t15 + t22;
             o[i0] = (double)t23;
         }
     }
@@ -167,7 +167,7 @@ int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *work
     /* %26 = mul(%25, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
-        const double *p0 = gradc_94da17d3_0_c24;
+        const double *p0 = gradc_d4f3a526_0_c24;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -184,7 +184,7 @@ int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *work
     /* %30 = mul(%29, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 96));
-        const double *p0 = gradc_94da17d3_0_c28;
+        const double *p0 = gradc_d4f3a526_0_c28;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -201,7 +201,7 @@ int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *work
     /* %34 = mul(%33, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 120));
-        const double *p0 = gradc_94da17d3_0_c32;
+        const double *p0 = gradc_d4f3a526_0_c32;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -224,12 +224,12 @@ int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *work
     /* %37 = mul(%24, %0) : f64[3] */
     /* %38 = mul(%37, %8) : f64[3] */
     /* %39 = neg(%38) : f64[3] */
-    /* %40 = mul(%39, %18) : f64[3] */
+    /* %40 = mul(%39, %19) : f64[3] */
     /* %41 = mul(%40, %10) : f64[3] */
     /* %42 = mul(%41, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
-        const double *p0 = gradc_94da17d3_0_c24;
+        const double *p0 = gradc_d4f3a526_0_c24;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -253,12 +253,12 @@ int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *work
     /* %44 = mul(%28, %0) : f64[3] */
     /* %45 = mul(%44, %8) : f64[3] */
     /* %46 = neg(%45) : f64[3] */
-    /* %47 = mul(%46, %18) : f64[3] */
+    /* %47 = mul(%46, %19) : f64[3] */
     /* %48 = mul(%47, %10) : f64[3] */
     /* %49 = mul(%48, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 96));
-        const double *p0 = gradc_94da17d3_0_c28;
+        const double *p0 = gradc_d4f3a526_0_c28;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -282,13 +282,13 @@ int gradc_94da17d3_0(const void *const *inputs, void *const *outputs, void *work
     /* %51 = mul(%32, %0) : f64[3] */
     /* %52 = mul(%51, %8) : f64[3] */
     /* %53 = neg(%52) : f64[3] */
-    /* %54 = mul(%53, %18) : f64[3] */
+    /* %54 = mul(%53, %19) : f64[3] */
     /* %55 = mul(%54, %10) : f64[3] */
     /* %56 = mul(%55, %0) : f64[3] */
     /* in place of %8 */
     {
         double *o = ((double *)(ws + 24));
-        const double *p0 = gradc_94da17d3_0_c32;
+        const double *p0 = gradc_d4f3a526_0_c32;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
