@@ -25,8 +25,9 @@ let package = Package(
         .executableTarget(name: "Iris", dependencies: ["Grad"], path: "Examples/Iris"),
         .executableTarget(name: "Tour", dependencies: ["Grad"], path: "Examples/Tour"),
         // libFuzzer targets (Scripts/fuzz.sh); without -DFUZZING they replay inputs once.
-        .executableTarget(name: "GradFuzzIR", dependencies: ["Grad"], path: "Tests/Fuzz/IR"),
-        .executableTarget(name: "GradFuzzGBC", dependencies: ["Grad"], path: "Tests/Fuzz/GBC"),
+        .target(name: "GradFuzzDriver", path: "Tests/Fuzz/Driver"),
+        .executableTarget(name: "GradFuzzIR", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/IR"),
+        .executableTarget(name: "GradFuzzGBC", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/GBC"),
         .target(name: "TestSupport", dependencies: ["Grad"], path: "Tests/TestSupport"),
         .testTarget(name: "GradIRTests", dependencies: ["GradIR", "TestSupport"]),
         .testTarget(name: "GradAutodiffTests", dependencies: ["Grad", "TestSupport"]),

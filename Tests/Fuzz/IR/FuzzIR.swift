@@ -1,16 +1,13 @@
 import Foundation
 import Grad
+import GradFuzzDriver
 
 // libFuzzer target for the `.ir` front end: parse (which type-checks every node) → verify →
 // print → parse again (must give the identical graph) → differentiate → verify → optimize
 // (verifier after every pass) → and, for small
 // functions, evaluate with the reference evaluator and the bytecode VM and print the results.
 //
-// Built two ways (see Scripts/fuzz.sh):
-// - `swift build --product GradFuzzIR`: a replay tool, `GradFuzzIR FILE|DIR…`, that runs each
-//   input once (regression fixtures, crash files from the fuzzer);
-// - `swift build --product GradFuzzIR -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING`: the
-//   libFuzzer binary (its `main` hands control to `LLVMFuzzerRunDriver`).
+// Built as a replay tool or a libFuzzer binary: see Tests/Fuzz/Driver.
 //
 // A diagnostic is a fine outcome; a trap or a broken invariant is a crash.
 
@@ -63,55 +60,9 @@ func fuzzIR(_ bytes: [UInt8]) {
     }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    fuzzIR(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
-    return 0
-}
-
-#if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-#endif
-
 @main
 struct FuzzIRMain {
     static func main() {
-        #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzOneInput))
-        #else
-        exit(replay(CommandLine.arguments.dropFirst(), fuzzIR))
-        #endif
+        fuzzMain(fuzzIR)
     }
-}
-
-/// Runs `body` once on every file named (a directory means every file in it, sorted);
-/// prints how many ran. A crash is the failure; the exit status is 2 for bad arguments.
-func replay(_ arguments: ArraySlice<String>, _ body: ([UInt8]) -> Void) -> Int32 {
-    guard !arguments.isEmpty else {
-        print("usage: \(CommandLine.arguments[0]) FILE|DIR…  (replays each input once)")
-        return 2
-    }
-    var count = 0
-    for argument in arguments {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
-            print("no such file: \(argument)")
-            return 2
-        }
-        let files = isDirectory.boolValue
-            ? ((try? FileManager.default.contentsOfDirectory(atPath: argument)) ?? []).sorted().map { argument + "/" + $0 }
-            : [argument]
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else { continue }
-            body([UInt8](data))
-            count += 1
-        }
-    }
-    print("replayed \(count) inputs, no crash")
-    return 0
 }
