@@ -204,12 +204,13 @@ private struct Expansion {
             guard g >= 0 else { continue }
             if isTarget[id - lowest] { total[id] = g }
             let node = builder.function.nodes[id]
-            let needs = node.inputs.map { $0 < relevant.count && relevant[$0] }
-            guard needs.contains(true) else { continue }
+            let needs = OperandNeeds(operands: node.inputs, relevant: relevant)
+            guard needs.any else { continue }
             builder.location = node.location
             let cotangents = try vjp(node, id, g, needs: needs, &builder, &constants)
-            for (k, input) in node.inputs.enumerated() where needs[k] {
-                if k < cotangents.count, let ct = cotangents[k], input >= lowest, input <= y {
+            for k in 0..<min(node.inputs.count, cotangents.count) where needs[k] {
+                let input = node.inputs[k]
+                if let ct = cotangents[k], input >= lowest, input <= y {
                     let earlier = reaching[input - lowest]
                     reaching[input - lowest] = earlier < 0 ? ct : try builder.binary(.add, earlier, ct)
                 }

@@ -11,7 +11,7 @@
 /// Where a local derivative is infinite (`sqrt`, `rsqrt`, `log`, `reciprocal` at 0, `div` by 0),
 /// a zero incoming gradient still sends back zero rather than 0·∞ = NaN, so a branch that
 /// `select` did not take stays out of the gradient: `grad(select(x > 0, sqrt(x), 0))` is 0 at 0.
-func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout GraphBuilder, _ constants: inout ConstantPool) throws(Diagnostic) -> [ValueID?] {
+func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: inout GraphBuilder, _ constants: inout ConstantPool) throws(Diagnostic) -> Cotangents {
     let x = node.inputs.first ?? out
     func c(_ v: Double) throws(Diagnostic) -> ValueID { try constants.scalar(v, b.type(of: out).dtype, &b) }
     /// `p·q`, or the other factor when one is the scalar constant 1 (exact: 1·x = x), so the
@@ -39,9 +39,9 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout G
         return []
     case .grad, .jacobian, .hessian:
         // Expanded before any backward pass reaches them.
-        return node.inputs.map { _ in nil }
+        return Cotangents(none: node.inputs.count)
     case .sign, .floor, .ceil, .eq, .ne, .lt, .le, .gt, .ge, .one_hot:
-        return node.inputs.map { _ in nil }
+        return Cotangents(none: node.inputs.count)
 
     // MARK: Elementwise unary
     case .neg: return [try neg(g)]
@@ -81,7 +81,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout G
         // Safe operands keep infinities out of the rules (and out of their derivatives):
         // where b = 0 the a-slope is b·a^0 = 0, and where a = 0 the b-slope uses ln 1 = 0.
         let (base, exponent) = (node.inputs[0], node.inputs[1])
-        var result: [ValueID?] = [nil, nil]
+        var result: Cotangents = [nil, nil]
         if needs[0] {
             let safeExponent = try b.add(.select, [b.binary(.eq, exponent, c(0)), c(1), exponent])
             let slope = try mul(exponent, b.binary(.pow, base, sub(safeExponent, c(1))))
@@ -97,7 +97,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout G
         let wins: Op = node.op == .maximum ? .gt : .lt
         let half = try mul(g, c(0.5))
         let tie = try b.binary(.eq, p, q)
-        var result: [ValueID?] = [nil, nil]
+        var result: Cotangents = [nil, nil]
         if needs[0] {
             let share = try b.add(.select, [tie, half, c(0)])
             result[0] = try unbroadcast(b.add(.select, [b.binary(wins, p, q), g, share]), 0)
@@ -140,7 +140,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout G
     // MARK: Linear algebra
     case .matmul:
         let (p, q) = (node.inputs[0], node.inputs[1])
-        var result: [ValueID?] = [nil, nil]
+        var result: Cotangents = [nil, nil]
         if needs[0] { result[0] = try unbroadcast(b.binary(.matmul, g, swapLastAxes(q, &b)), 0) }
         if needs[1] { result[1] = try unbroadcast(b.binary(.matmul, swapLastAxes(p, &b), g), 1) }
         return result
@@ -175,7 +175,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout G
     case .concat:
         let axis = normalizeAxis(node.attrs.axis ?? 0, rank: node.type.rank) ?? 0
         var offset = 0
-        var result: [ValueID?] = []
+        var result: Cotangents = []
         for (k, input) in node.inputs.enumerated() {
             let width = b.type(of: input).shape[axis]
             defer { offset += width }
@@ -213,7 +213,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: [Bool], _ b: inout G
         let rank = b.type(of: logits).rank
         let axis = normalizeAxis(node.attrs.axis ?? -1, rank: rank) ?? (rank - 1)
         let ge = try b.add(.expand_dims, [g], Attributes([.axis: .int(axis)]))
-        var result: [ValueID?] = [nil, nil]
+        var result: Cotangents = [nil, nil]
         if needs[0] {
             let probabilities = try b.add(.softmax, [logits], Attributes([.axis: .int(axis)]))
             let mass = try b.reduce(.sum, labels, axes: [axis], keepdims: true)
@@ -279,5 +279,73 @@ struct ConstantPool {
         let id = try b.constant(value, TensorType(dtype))
         ids[key] = id
         return id
+    }
+}
+
+/// Which operands of a node a backward pass needs a gradient for: those on a path to some x.
+/// (A view of the pass's relevance table, so asking allocates nothing.)
+struct OperandNeeds {
+    let operands: Operands
+    let relevant: [Bool]
+
+    subscript(k: Int) -> Bool {
+        let id = operands[k]
+        return id >= 0 && id < relevant.count && relevant[id]
+    }
+
+    var any: Bool { operands.indices.contains { self[$0] } }
+}
+
+/// The gradients a VJP rule sends to a node's operands, `nil` where none flows; up to three
+/// kept inline (one rule runs per node of a million-node backward pass).
+struct Cotangents: ExpressibleByArrayLiteral {
+    private var first: ValueID?
+    private var second: ValueID?
+    private var third: ValueID?
+    private var inlineCount = 0
+    private var spilled: [ValueID?]?
+
+    init(arrayLiteral values: ValueID?...) {
+        for v in values { append(v) }
+    }
+
+    /// `count` operands, none of which gets a gradient.
+    init(none count: Int) {
+        for _ in 0..<count { append(nil) }
+    }
+
+    var count: Int { spilled?.count ?? inlineCount }
+
+    subscript(k: Int) -> ValueID? {
+        get {
+            if let spilled { return spilled[k] }
+            switch k {
+            case 0: return first
+            case 1: return second
+            default: return third
+            }
+        }
+        set {
+            if spilled != nil {
+                spilled?[k] = newValue
+                return
+            }
+            switch k {
+            case 0: first = newValue
+            case 1: second = newValue
+            default: third = newValue
+            }
+        }
+    }
+
+    mutating func append(_ v: ValueID?) {
+        if spilled != nil {
+            spilled?.append(v)
+        } else if inlineCount < 3 {
+            inlineCount += 1
+            self[inlineCount - 1] = v
+        } else {
+            spilled = [first, second, third, v]
+        }
     }
 }
