@@ -1,10 +1,20 @@
 /// A position in a source file (1-based); `line == 0` means unknown.
 public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
-    public var line: Int
-    public var column: Int
+    // Stored in 32 bits (every node carries one; a source of 2³¹ lines is far beyond what the
+    // parser accepts), read and written as `Int`.
+    private var line32: Int32
+    private var column32: Int32
+    public var line: Int {
+        get { Int(line32) }
+        set { line32 = Int32(clamping: newValue) }
+    }
+    public var column: Int {
+        get { Int(column32) }
+        set { column32 = Int32(clamping: newValue) }
+    }
     public init(line: Int, column: Int) {
-        self.line = line
-        self.column = column
+        self.line32 = Int32(clamping: line)
+        self.column32 = Int32(clamping: column)
     }
     public static let unknown = SourceLocation(line: 0, column: 0)
     public var isKnown: Bool { line > 0 }

@@ -8,11 +8,12 @@ public enum NodeRole: UInt8, Hashable, Sendable {
 
 /// One SSA value: an op applied to earlier values.
 public struct Node: Hashable, Sendable {
+    // Field order packs a node into 64 bytes (op and role share the first word).
     public var op: Op
+    public var role: NodeRole
     public var inputs: Operands
     public var attrs: Attributes
     public var type: TensorType
-    public var role: NodeRole
     /// Where the node came from in the source (`.unknown` when built in Swift).
     public var location: SourceLocation
 

@@ -31,4 +31,14 @@ final class OpTableTests: XCTestCase {
         XCTAssertEqual(Op.softmax_cross_entropy.info.arity, .fixed(2))
         XCTAssertEqual(Op.sum.info.attributes.map(\.key), [.axes, .keepdims])
     }
+
+    /// A node is 64 bytes (graphs of millions of nodes are swept several times; the layout is
+    /// chosen for that): operands inline, 32-bit source positions, op and role side by side.
+    func testNodeLayoutStaysCompact() {
+        XCTAssertLessThanOrEqual(MemoryLayout<Node>.stride, 64)
+        XCTAssertLessThanOrEqual(MemoryLayout<Operands>.size, 24)
+        let far = SourceLocation(line: Int.max, column: -5)
+        XCTAssertEqual(far.line, Int(Int32.max))
+        XCTAssertEqual(far.column, -5)
+    }
 }
