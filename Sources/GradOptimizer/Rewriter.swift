@@ -87,7 +87,8 @@ struct Rewriter {
     /// The value every element of constant `id` has, if it is a constant with one value.
     func splat(_ id: ValueID) -> Double? {
         guard op(id) == .const else { return nil }
-        return id < prefix ? base[id].splatValue : tail[id - prefix].splatValue
+        // Through the stored `attrs` (a computed property of the element would copy the node).
+        return splatValue(of: id < prefix ? base[id].attrs : tail[id - prefix].attrs)
     }
 
     /// Whether `id` is a constant all of whose elements are exactly `v` (bitwise for zeros:
@@ -109,13 +110,15 @@ func splatAttributes(_ value: Double, _ type: TensorType) -> Attributes {
 
 extension Node {
     /// The value of a constant whose elements are all the same bits, else `nil`.
-    var splatValue: Double? {
-        guard op == .const else { return nil }
-        if let v = attrs.value { return v }
-        guard let values = attrs.values, let first = values.first else { return nil }
-        let bits = first.bitPattern
-        return values.allSatisfy({ $0.bitPattern == bits }) ? first : nil
-    }
+    var splatValue: Double? { op == .const ? GradOptimizer.splatValue(of: attrs) : nil }
+}
+
+/// The value of a constant with these attributes whose elements are all the same bits, else `nil`.
+func splatValue(of attrs: Attributes) -> Double? {
+    if let v = attrs.value { return v }
+    guard let values = attrs.values, let first = values.first else { return nil }
+    let bits = first.bitPattern
+    return values.allSatisfy({ $0.bitPattern == bits }) ? first : nil
 }
 
 /// A pass made of local rewrites.
