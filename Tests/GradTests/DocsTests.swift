@@ -17,4 +17,22 @@ final class DocsTests: XCTestCase {
             XCTAssertFalse(op.info.derivative.isEmpty)
         }
     }
+
+    /// Every relative link in the README and docs/ names a file that exists.
+    func testRelativeLinksResolve() throws {
+        let files = ["README.md", "BENCHMARKS.md"] + (try FileManager.default
+            .contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("docs").path)
+            .filter { $0.hasSuffix(".md") }.map { "docs/" + $0 })
+        let link = try NSRegularExpression(pattern: #"\]\(([^)#:\s]+)(#[^)]*)?\)"#)
+        for file in files {
+            let text = try repositoryFile(file)
+            let directory = (file as NSString).deletingLastPathComponent
+            for match in link.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                guard let range = Range(match.range(at: 1), in: text) else { continue }
+                let target = (directory as NSString).appendingPathComponent(String(text[range]))
+                let path = repositoryRoot.appendingPathComponent(target).standardizedFileURL.path
+                XCTAssertTrue(FileManager.default.fileExists(atPath: path), "\(file) links to missing \(text[range])")
+            }
+        }
+    }
 }
