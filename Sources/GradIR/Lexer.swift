@@ -152,6 +152,11 @@ func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
     var i = 0
     let n = bytes.count
     while i < n {
+        // Eight ASCII bytes at a time.
+        if i + 8 <= n, bytes.withUnsafeBytes({ $0.loadUnaligned(fromByteOffset: i, as: UInt64.self) }) & 0x8080_8080_8080_8080 == 0 {
+            i += 8
+            continue
+        }
         let b = bytes[i]
         if b < 0x80 {
             i += 1
@@ -317,10 +322,13 @@ struct Lexer {
 
     /// Skips the ASCII bytes that satisfy `accept` (one column each).
     private mutating func skipASCII(while accept: (UInt8) -> Bool) {
-        let from = pos
-        while pos < bytes.count, accept(bytes[pos]) { pos += 1 }
-        column += pos - from
+        var i = pos
+        while i < bytes.count, accept(bytes[i]) { i += 1 }
+        column += i - pos
+        pos = i
     }
+
+    private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
 
     private static func isIdentStart(_ b: UInt8) -> Bool {
         (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
@@ -349,9 +357,8 @@ struct Lexer {
     mutating func next() throws(Diagnostic) -> Token {
         // Skip blanks, comments and (inside groups) newlines.
         while let b = peek() {
-            if b == 0x20 || b == 0x09 || b == 0x0D {
-                pos += 1
-                column += 1
+            if Lexer.isBlank(b) {
+                skipASCII(while: Lexer.isBlank)
             } else if b == 0x23 {  // '#'
                 while let c = peek(), c != 0x0A {
                     if c == 0 { throw Diagnostic(.nulByte, at: here) }

@@ -370,8 +370,11 @@ struct Parser {
 
     // MARK: Statements
 
+    /// A name being assigned, with its optional type annotation.
+    typealias Target = (name: Token, type: TensorType?, typeLocation: SourceLocation)
+
     mutating func parseAssignment() throws(Diagnostic) {
-        var targets: [(name: Token, type: TensorType?, typeLocation: SourceLocation)] = []
+        var targets: [Target] = []
         while true {
             let what = targets.isEmpty ? "a statement (an assignment or 'return')" : "a name"
             let name = try bindableName(what, allowPercent: true)
@@ -389,31 +392,32 @@ struct Parser {
         }
         let eq = try expect("=", targets.count == 1 ? "'=' or ','" : "'='")
         let e = try parseExpr()
-        var ids: [ValueID]
         switch e.kind {
         case .tuple(let t):
             let tuple = tuples[t]
             if tuple.values.count != targets.count {
                 throw error(.wrongOutputCount(op: tuple.origin, expected: tuple.values.count, got: targets.count), at: eq.location)
             }
-            ids = tuple.values
+            for (target, id) in zip(targets, tuple.values) { try bind(target, to: id) }
         case .value(let id):
             if targets.count != 1 {
                 throw error(.wrongOutputCount(op: e.name.map(name) ?? builder.function.nodes[id].op.name, expected: 1, got: targets.count), at: eq.location)
             }
-            ids = [id]
+            try bind(targets[0], to: id)
         case .literal(let n):
             if targets.count != 1 {
                 throw error(.wrongOutputCount(op: "a number", expected: 1, got: targets.count), at: eq.location)
             }
-            ids = [try materialize(n, as: targets[0].type ?? TensorType(.f64), at: e.location)]
+            try bind(targets[0], to: try materialize(n, as: targets[0].type ?? TensorType(.f64), at: e.location))
         }
-        for (target, id) in zip(targets, ids) {
-            if let declared = target.type, declared != builder.type(of: id) {
-                throw error(.annotationMismatch(declared: declared, inferred: builder.type(of: id)), at: target.typeLocation)
-            }
-            scope[target.name.symbol] = id
+    }
+
+    /// Binds a name to a value, after checking its type annotation.
+    mutating func bind(_ target: Target, to id: ValueID) throws(Diagnostic) {
+        if let declared = target.type, declared != builder.type(of: id) {
+            throw error(.annotationMismatch(declared: declared, inferred: builder.type(of: id)), at: target.typeLocation)
         }
+        scope[target.name.symbol] = id
     }
 
     mutating func parseReturn(declared: [(TensorType, SourceLocation)]?) throws(Diagnostic) {
