@@ -455,11 +455,10 @@ struct Parser {
             let base = item.1 ?? "out\(k)"
             var name = base
             var suffix = 2
-            while used.contains(name) {
+            while !used.insert(name).inserted {
                 name = "\(base)_\(suffix)"
                 suffix += 1
             }
-            used.insert(name)
             outputs.append(Output(name: name, value: item.0))
         }
         if let declared {
