@@ -35,6 +35,9 @@ public struct GraphBuilder: Sendable {
     /// Appends `op(inputs, attrs)` after checking it with the op's type rule.
     @discardableResult
     public mutating func add(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes()) throws(Diagnostic) -> ValueID {
+        if let type = elementwiseTypeOfSameTypeOperands(op, inputs) {
+            return function.append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: role, location: location))
+        }
         let types = inputs.map { function.nodes[$0].type }
         let type: TensorType
         do {
@@ -47,14 +50,51 @@ public struct GraphBuilder: Sendable {
         return function.append(Node(op: op, inputs: Operands(inputs), attrs: attrs, type: type, role: role, location: location))
     }
 
+    /// A shortcut of `Op.inferType` for the most common nodes, which does not allocate: an
+    /// elementwise op whose operands all have the same type, accepted by the op. `nil` means
+    /// "use `inferType`", which also reports every error. (`GraphBuilderTests` checks that
+    /// the two agree.)
+    func elementwiseTypeOfSameTypeOperands(_ op: Op, _ inputs: [ValueID]) -> TensorType? {
+        guard let first = inputs.first else { return nil }
+        let t = function.nodes[first].type
+        let dtype = t.dtype
+        let unary = inputs.count == 1
+        let binary = inputs.count == 2 && function.nodes[inputs[1]].type == t
+        switch op {
+        case .neg, .abs, .sign, .square, .relu:
+            return unary && dtype.isNumeric ? t : nil
+        case .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .reciprocal, .sin, .cos, .tan, .tanh,
+             .sigmoid, .softplus, .erf, .floor, .ceil:
+            return unary && dtype.isFloat ? t : nil
+        case .add, .sub, .mul, .maximum, .minimum:
+            return binary && dtype.isNumeric ? t : nil
+        case .div, .pow, .atan2:
+            return binary && dtype.isFloat ? t : nil
+        case .eq, .ne:
+            return binary ? t.with(dtype: .bool) : nil
+        case .lt, .le, .gt, .ge:
+            return binary && dtype.isNumeric ? t.with(dtype: .bool) : nil
+        default:
+            return nil
+        }
+    }
+
     // MARK: Conveniences used by the parser, the autodiff rules and the library
+
+    /// `dtype` and `value`, the attributes of every constant: copying them and overwriting the
+    /// values in place costs one allocation, building them key by key three.
+    private static let constantAttributes = Attributes([.dtype: .dtype(.f64), .value: .float(0)])
 
     /// A scalar or splat constant.
     public mutating func constant(_ value: Double, _ type: TensorType) throws(Diagnostic) -> ValueID {
-        var attrs = Attributes()
+        var attrs = GraphBuilder.constantAttributes
         attrs[.dtype] = .dtype(type.dtype)
         if !type.shape.isEmpty { attrs[.shape] = .ints(type.shape) }
         attrs[.value] = .float(value)
+        if checkedElementCount(type.shape) != nil {
+            // What `Op.inferType` checks for a `const` with a dtype and a value.
+            return function.append(Node(op: .const, attrs: attrs, type: type, role: role, location: location))
+        }
         return try add(.const, [], attrs)
     }
 

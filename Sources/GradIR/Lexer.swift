@@ -2,11 +2,17 @@
 ///
 /// The lexer works on bytes so that it can report invalid UTF-8 and NUL bytes with an exact
 /// location. Newlines end statements, except inside `(…)` and `[…]` where they are skipped.
+///
+/// Made for large generated files: tokens are lexed as the parser asks for them
+/// (`TokenStream`), never all held at once, and hold no strings. A token is its kind, its byte
+/// range in the source, where it starts and, for a name, an interned `Symbol`: the parser
+/// compares and looks up names as integers, and makes a `String` only where one is kept
+/// (parameter and output names) or shown.
 
 // MARK: Tokens
 
 /// The kinds of token of the `.ir` language.
-enum TokenKind: Hashable, Sendable {
+enum TokenKind: UInt8, Sendable {
     /// `[A-Za-z_][A-Za-z0-9_]*` (keywords are identifiers too; the parser tells them apart).
     case identifier
     /// `%[A-Za-z0-9_.]+`
@@ -19,22 +25,123 @@ enum TokenKind: Hashable, Sendable {
     case eof
 }
 
-/// One token: its kind, its exact text and where it starts.
+/// An interned name: an index into `SymbolTable.names`.
+typealias Symbol = Int32
+
+/// One token. (The fields are ordered widest first, so a token takes 40 bytes.)
 struct Token: Sendable {
-    var kind: TokenKind
-    var text: String
+    /// The token's text is `source[start..<end]`.
+    var start: Int
+    var end: Int
     var location: SourceLocation
+    /// The interned text of an identifier or a `%`-name; -1 for other kinds.
+    var symbol: Symbol
+    /// The one or two bytes of a punctuation token (`Token.punctCode`); 0 for other kinds.
+    var punct: UInt16
+    var kind: TokenKind
 
-    func isPunct(_ p: String) -> Bool { kind == .punct && text == p }
-    func isIdentifier(_ s: String) -> Bool { kind == .identifier && text == s }
+    @inline(__always)
+    func isPunct(_ p: StaticString) -> Bool { kind == .punct && punct == Token.punctCode(p) }
+    @inline(__always)
+    func isKeyword(_ k: Keyword) -> Bool { kind == .identifier && symbol == k.rawValue }
 
-    /// How the token is named in "expected …, found …" messages.
-    var quoted: String {
-        switch kind {
-        case .newline: return "end of line"
-        case .eof: return "end of file"
-        default: return "'\(text)'"
+    /// Punctuation (one or two ASCII bytes) as a number: its first byte, plus its second byte
+    /// times 256.
+    @inline(__always)
+    static func punctCode(_ p: StaticString) -> UInt16 {
+        let first = UInt16(p.utf8Start[0])
+        return p.utf8CodeUnitCount == 1 ? first : first | UInt16(p.utf8Start[1]) << 8
+    }
+}
+
+/// Names the parser recognizes. They are interned before anything else, so a keyword's
+/// symbol is its raw value.
+enum Keyword: Symbol, CaseIterable, Sendable {
+    // Reserved: they cannot name a value, a parameter or a function.
+    case `func`, `return`, `as`, `true`, `false`, inf, nan
+    // Element types.
+    case f32, f64, i64, bool
+    // Callees the parser handles itself.
+    case grad, zeros, ones, fill
+
+    var text: String { String(describing: self) }
+    var isReserved: Bool { rawValue <= Keyword.nan.rawValue }
+}
+
+// MARK: Symbols
+
+/// Interns names: every distinct identifier or `%`-name of a source gets a `Symbol`, the
+/// keywords first, so that the parser compares and looks names up as integers.
+///
+/// A chained hash table over the names' bytes, with a hash that keeps numbered names close:
+/// the hash of `x17` is the hash of `x` plus 17. Generated code, and the printer's `%17`,
+/// use runs of such names, so their lookups touch neighbouring memory instead of scattering
+/// over a table of hundreds of thousands of names (a cache and TLB miss each).
+struct SymbolTable: Sendable {
+    /// The text of each symbol.
+    private(set) var names: [String] = []
+    /// The bytes of every name, back to back: symbol `s` is `bytes[offsets[s]..<offsets[s + 1]]`.
+    private var bytes: [UInt8] = []
+    private var offsets: [Int] = [0]
+    /// The hash of each symbol, and the next symbol in its bucket (-1: none).
+    private var hashes: [UInt32] = []
+    private var nextInBucket: [Symbol] = []
+    /// The first symbol of each bucket (-1: empty); a power of two of them, at least one per name.
+    private var buckets = [Symbol](repeating: -1, count: 64)
+
+    init() {
+        for k in Keyword.allCases {
+            let text = Array(k.text.utf8)
+            _ = intern(text, 0, text.count)
         }
+    }
+
+    /// The symbol of `source[start..<end]`, added if new; `nil` once `Symbol.max` names exist.
+    mutating func intern(_ source: [UInt8], _ start: Int, _ end: Int) -> Symbol? {
+        let hash = SymbolTable.hash(source, start, end)
+        var s = buckets[Int(hash) & (buckets.count - 1)]
+        while s >= 0 {
+            if hashes[Int(s)] == hash, equals(Int(s), source, start, end) { return s }
+            s = nextInBucket[Int(s)]
+        }
+        guard names.count < Int(Symbol.max) else { return nil }
+        let symbol = Symbol(names.count)
+        names.append(String(decoding: source[start..<end], as: UTF8.self))
+        bytes.append(contentsOf: source[start..<end])
+        offsets.append(bytes.count)
+        hashes.append(hash)
+        nextInBucket.append(-1)
+        if names.count > buckets.count {
+            buckets = [Symbol](repeating: -1, count: 2 * buckets.count)
+            for s in 0..<names.count { link(Symbol(s)) }
+        } else {
+            link(symbol)
+        }
+        return symbol
+    }
+
+    /// FNV-1a of the name without its trailing digits, plus the number they spell.
+    private static func hash(_ source: [UInt8], _ start: Int, _ end: Int) -> UInt32 {
+        var digits = end
+        while digits > start, source[digits - 1] >= 0x30, source[digits - 1] <= 0x39 { digits -= 1 }
+        var h: UInt32 = 0x811c_9dc5
+        for i in start..<digits { h = (h ^ UInt32(source[i])) &* 0x0100_0193 }
+        var number: UInt32 = 0
+        for i in digits..<end { number = number &* 10 &+ UInt32(source[i] - 0x30) }
+        return h &+ number
+    }
+
+    private mutating func link(_ s: Symbol) {
+        let b = Int(hashes[Int(s)]) & (buckets.count - 1)
+        nextInBucket[Int(s)] = buckets[b]
+        buckets[b] = s
+    }
+
+    private func equals(_ s: Int, _ source: [UInt8], _ start: Int, _ end: Int) -> Bool {
+        let from = offsets[s]
+        guard offsets[s + 1] - from == end - start else { return false }
+        for k in 0..<(end - start) where bytes[from + k] != source[start + k] { return false }
+        return true
     }
 }
 
@@ -45,6 +152,11 @@ func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int? {
     var i = 0
     let n = bytes.count
     while i < n {
+        // Eight ASCII bytes at a time.
+        if i + 8 <= n, bytes.withUnsafeBytes({ $0.loadUnaligned(fromByteOffset: i, as: UInt64.self) }) & 0x8080_8080_8080_8080 == 0 {
+            i += 8
+            continue
+        }
         let b = bytes[i]
         if b < 0x80 {
             i += 1
@@ -96,29 +208,97 @@ func sourceLocation(ofByte offset: Int, in bytes: [UInt8]) -> SourceLocation {
 
 // MARK: Lexer
 
+/// The tokens of a source, lexed as the parser asks for them, with one token of lookahead.
+///
+/// A lexing error does not stop the parser at once: the stream records it and ends (gives
+/// `.eof`), and `lexingError()` reports it in place of whatever the parser made of the cut
+/// input. So the error reported for a file with an invalid byte is that byte, wherever it is,
+/// as if the whole file had been lexed before parsing.
+///
+/// A class, so that the parser holding it stays small: debug builds copy the parser into a
+/// stack slot at each call of one of its non-mutating methods, and the parser's recursion
+/// limit (`Parser.maxDepth`) must fit in the stack of a debug build too.
+final class TokenStream {
+    // Only the parser that owns the stream uses it, so the runtime exclusivity checks of class
+    // properties are not needed (they cost ~5% of parsing).
+    @exclusivity(unchecked) private var lexer: Lexer
+    @exclusivity(unchecked) private(set) var current: Token
+    @exclusivity(unchecked) private(set) var next: Token
+    /// The lexing error that ended the stream.
+    private var error: Diagnostic?
+
+    init(_ bytes: [UInt8]) {
+        lexer = Lexer(bytes: bytes)
+        let none = Token(start: 0, end: 0, location: SourceLocation(line: 1, column: 1), symbol: -1, punct: 0, kind: .eof)
+        current = none
+        next = none
+        current = lex()
+        next = current.kind == .eof ? current : lex()
+    }
+
+    /// Moves to the next token; at the end, stays at `.eof`.
+    func advance() {
+        current = next
+        if next.kind != .eof { next = lex() }
+    }
+
+    /// The first lexing error of the whole source: lexes the rest of it if need be.
+    func lexingError() -> Diagnostic? {
+        while next.kind != .eof { next = lex() }
+        return error
+    }
+
+    var bytes: [UInt8] { lexer.bytes }
+
+    /// The text of a name.
+    func name(_ symbol: Symbol) -> String { lexer.symbols.names[Int(symbol)] }
+
+    /// The exact text of a token.
+    func text(_ t: Token) -> String { lexer.text(t) }
+
+    /// The next token; never called again once it gave `.eof`.
+    private func lex() -> Token {
+        do {
+            return try lexer.next()
+        } catch {
+            self.error = error
+            return Token(start: 0, end: 0, location: error.location, symbol: -1, punct: 0, kind: .eof)
+        }
+    }
+
+    /// Whether `func NAME` appears anywhere in the source (before any lexing error). Lexes
+    /// the source again: only error messages need it.
+    func declaresFunction(named name: String) -> Bool {
+        var lexer = Lexer(bytes: bytes)
+        var previous: Token? = nil
+        while let t = try? lexer.next(), t.kind != .eof {
+            if let p = previous, p.isKeyword(.func), t.kind == .identifier, lexer.symbols.names[Int(t.symbol)] == name {
+                return true
+            }
+            previous = t
+        }
+        return false
+    }
+}
+
 /// Turns UTF-8 bytes into tokens. Throws on bytes that cannot start a token.
 struct Lexer {
-    private let bytes: [UInt8]
+    let bytes: [UInt8]
     private var pos = 0
     private var line = 1
     private var column = 1
     /// Depth of open `(` and `[`: newlines inside them are not statement ends.
     private var groupDepth = 0
     private var lastEnd = SourceLocation(line: 1, column: 1)
+    private(set) var symbols = SymbolTable()
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
     }
 
-    /// Lexes the whole input; the last token is `.eof`.
-    static func tokenize(_ bytes: [UInt8]) throws(Diagnostic) -> [Token] {
-        var lexer = Lexer(bytes: bytes)
-        var tokens: [Token] = []
-        while true {
-            let t = try lexer.next()
-            tokens.append(t)
-            if t.kind == .eof { return tokens }
-        }
+    /// The exact text of a token.
+    func text(_ t: Token) -> String {
+        String(decoding: bytes[t.start..<t.end], as: UTF8.self)
     }
 
     private var here: SourceLocation { SourceLocation(line: line, column: column) }
@@ -140,26 +320,45 @@ struct Lexer {
         }
     }
 
+    /// Skips the ASCII bytes that satisfy `accept` (one column each).
+    private mutating func skipASCII(while accept: (UInt8) -> Bool) {
+        var i = pos
+        while i < bytes.count, accept(bytes[i]) { i += 1 }
+        column += i - pos
+        pos = i
+    }
+
+    private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
+
     private static func isIdentStart(_ b: UInt8) -> Bool {
         (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
     }
     private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
     private static func isIdentChar(_ b: UInt8) -> Bool { isIdentStart(b) || isDigit(b) }
 
-    private func text(_ from: Int) -> String {
+    private func text(from: Int) -> String {
         String(decoding: bytes[from..<pos], as: UTF8.self)
     }
 
-    private mutating func make(_ kind: TokenKind, _ start: Int, _ loc: SourceLocation) -> Token {
+    private mutating func make(_ kind: TokenKind, _ start: Int, _ loc: SourceLocation, punct: UInt16 = 0) -> Token {
         lastEnd = here
-        return Token(kind: kind, text: text(start), location: loc)
+        return Token(start: start, end: pos, location: loc, symbol: -1, punct: punct, kind: kind)
+    }
+
+    private mutating func name(_ kind: TokenKind, _ start: Int, _ loc: SourceLocation) throws(Diagnostic) -> Token {
+        guard let symbol = symbols.intern(bytes, start, pos) else {
+            throw Diagnostic(.other("more than \(Symbol.max) distinct names"), at: loc)
+        }
+        var t = make(kind, start, loc)
+        t.symbol = symbol
+        return t
     }
 
     mutating func next() throws(Diagnostic) -> Token {
         // Skip blanks, comments and (inside groups) newlines.
         while let b = peek() {
-            if b == 0x20 || b == 0x09 || b == 0x0D {
-                advance()
+            if Lexer.isBlank(b) {
+                skipASCII(while: Lexer.isBlank)
             } else if b == 0x23 {  // '#'
                 while let c = peek(), c != 0x0A {
                     if c == 0 { throw Diagnostic(.nulByte, at: here) }
@@ -174,22 +373,22 @@ struct Lexer {
         let start = pos
         let loc = here
         guard let b = peek() else {
-            return Token(kind: .eof, text: "", location: lastEnd)
+            return Token(start: start, end: start, location: lastEnd, symbol: -1, punct: 0, kind: .eof)
         }
         if b == 0x0A {
             advance()
-            return Token(kind: .newline, text: "\n", location: loc)
+            return Token(start: start, end: pos, location: loc, symbol: -1, punct: 0, kind: .newline)
         }
         if b == 0 { throw Diagnostic(.nulByte, at: loc) }
         if Lexer.isIdentStart(b) {
-            while let c = peek(), Lexer.isIdentChar(c) { advance() }
-            return make(.identifier, start, loc)
+            skipASCII(while: Lexer.isIdentChar)
+            return try name(.identifier, start, loc)
         }
         if b == 0x25 {  // '%'
             advance()
-            while let c = peek(), Lexer.isIdentChar(c) || c == 0x2E { advance() }
+            skipASCII { Lexer.isIdentChar($0) || $0 == 0x2E }
             if pos == start + 1 { throw Diagnostic(.unexpectedCharacter("%"), at: loc) }
-            return make(.percentName, start, loc)
+            return try name(.percentName, start, loc)
         }
         if Lexer.isDigit(b) {
             return try number(start, loc)
@@ -198,13 +397,18 @@ struct Lexer {
             // A non-ASCII scalar outside a comment: report it whole.
             advance()
             while let c = peek(), c & 0xC0 == 0x80 { advance() }
-            throw Diagnostic(.unexpectedCharacter(text(start)), at: loc)
+            throw Diagnostic(.unexpectedCharacter(text(from: start)), at: loc)
         }
         advance()
-        let two: [UInt8: UInt8] = [0x3D: 0x3D, 0x21: 0x3D, 0x3C: 0x3D, 0x3E: 0x3D, 0x2D: 0x3E]
-        if let second = two[b], peek() == second {
+        // `==`, `!=`, `<=`, `>=` and `->`.
+        let second: UInt8? = switch b {
+        case 0x3D, 0x21, 0x3C, 0x3E: 0x3D
+        case 0x2D: 0x3E
+        default: nil
+        }
+        if let second, peek() == second {
             advance()
-            return make(.punct, start, loc)
+            return make(.punct, start, loc, punct: UInt16(b) | UInt16(second) << 8)
         }
         switch b {
         case 0x28, 0x5B:  // ( [
@@ -214,40 +418,33 @@ struct Lexer {
         case 0x7B, 0x7D, 0x2C, 0x3A, 0x3B, 0x3D, 0x2B, 0x2D, 0x2A, 0x2F, 0x5E, 0x40, 0x3C, 0x3E:
             break
         default:
-            let shown = b < 0x20 || b == 0x7F ? "\\u{\(String(b, radix: 16))}" : text(start)
+            let shown = b < 0x20 || b == 0x7F ? "\\u{\(String(b, radix: 16))}" : text(from: start)
             throw Diagnostic(.unexpectedCharacter(shown), at: loc)
         }
-        return make(.punct, start, loc)
+        return make(.punct, start, loc, punct: UInt16(b))
     }
 
     /// `digits ('.' digits)? ([eE] [+-]? digits)?`; letters glued to it make it invalid.
     private mutating func number(_ start: Int, _ loc: SourceLocation) throws(Diagnostic) -> Token {
         var valid = true
-        while let c = peek(), Lexer.isDigit(c) { advance() }
+        skipASCII(while: Lexer.isDigit)
         if peek() == 0x2E {
             advance()
-            var digits = 0
-            while let c = peek(), Lexer.isDigit(c) {
-                advance()
-                digits += 1
-            }
-            if digits == 0 { valid = false }
+            let digitsStart = pos
+            skipASCII(while: Lexer.isDigit)
+            if pos == digitsStart { valid = false }
         }
         if let e = peek(), e == 0x65 || e == 0x45 {
             advance()
             if let s = peek(), s == 0x2B || s == 0x2D { advance() }
-            var digits = 0
-            while let c = peek(), Lexer.isDigit(c) {
-                advance()
-                digits += 1
-            }
-            if digits == 0 { valid = false }
+            let digitsStart = pos
+            skipASCII(while: Lexer.isDigit)
+            if pos == digitsStart { valid = false }
         }
-        while let c = peek(), Lexer.isIdentChar(c) || c == 0x2E {
-            advance()
-            valid = false
-        }
-        if !valid { throw Diagnostic(.invalidNumber(text(start)), at: loc) }
+        let glued = pos
+        skipASCII { Lexer.isIdentChar($0) || $0 == 0x2E }
+        if pos != glued { valid = false }
+        if !valid { throw Diagnostic(.invalidNumber(text(from: start)), at: loc) }
         return make(.number, start, loc)
     }
 }

@@ -31,23 +31,25 @@ public func parseModule(_ source: String, file: String? = nil) throws(Diagnostic
 
 /// Parses `.ir` source bytes (UTF-8) into a module; invalid UTF-8 and NUL bytes are located errors.
 public func parseModule(bytes: [UInt8], file: String? = nil) throws(Diagnostic) -> Module {
-    let source = String(decoding: bytes, as: UTF8.self)
-    if let bad = firstInvalidUTF8Offset(bytes) {
-        throw Diagnostic(.invalidUTF8, at: sourceLocation(ofByte: bad, in: bytes)).attaching(file: file, source: source)
+    // The text is only needed to show the line of an error.
+    func located(_ d: Diagnostic) -> Diagnostic {
+        d.attaching(file: file, source: String(decoding: bytes, as: UTF8.self))
     }
-    do {
-        let tokens = try Lexer.tokenize(bytes)
-        var parser = Parser(tokens: tokens)
-        return try parser.parseModule()
+    if let bad = firstInvalidUTF8Offset(bytes) {
+        throw located(Diagnostic(.invalidUTF8, at: sourceLocation(ofByte: bad, in: bytes)))
+    }
+    let tokens = TokenStream(bytes)
+    var parser = Parser(tokens)
+    do throws(Diagnostic) {
+        let module = try parser.parseModule()
+        if let e = tokens.lexingError() { throw e }
+        return module
     } catch {
-        var d = error
+        var d = tokens.lexingError() ?? error
         if !d.location.isKnown { d.location = SourceLocation(line: 1, column: 1) }
-        throw d.attaching(file: file, source: source)
+        throw located(d)
     }
 }
-
-/// Words that cannot name a value, a parameter or a function.
-let reservedWords: Set<String> = ["func", "return", "as", "true", "false", "inf", "nan"]
 
 /// Callee names handled by the parser itself rather than by the op table.
 let sugarNames: Set<String> = ["zeros", "ones", "fill"]
@@ -68,17 +70,30 @@ enum ExprKind {
     case value(ValueID)
     /// A weakly typed number, materialized once its context is known.
     case literal(Number)
-    /// Several values (from `grad` or a user function with several outputs).
-    case tuple([ValueID], names: [String?], origin: String)
+    /// Several values (from `grad` or a user function with several outputs): an index into
+    /// `Parser.tuples`.
+    case tuple(Int)
 }
 
+/// An expression while parsing. It holds no references (tuples are kept by the parser), so
+/// the copies the recursive descent makes are cheap.
 struct Expr {
     var kind: ExprKind
     var location: SourceLocation
     /// The identifier when the expression is a plain name.
-    var name: String? = nil
-    /// An output name suggested by the expression (`dz_dx` for a gradient).
-    var suggested: String? = nil
+    var name: Symbol? = nil
+    /// An output name suggested by the expression: that of element `element` of a tuple
+    /// (`dz_dx` for `grad(z, x, y)[0]`).
+    var suggested: (tuple: Int, element: Int)? = nil
+}
+
+/// The values of a `grad` or of a call of a function with several outputs.
+struct Tuple {
+    var values: [ValueID]
+    /// A suggested output name for each value.
+    var names: [String?]
+    /// The callee, for messages.
+    var origin: String
 }
 
 /// A keyword-argument value before it is checked against the op's attribute kinds.
@@ -97,34 +112,72 @@ struct KeywordArg {
 
 // MARK: Parser
 
+/// The values bound to names in the function being parsed, by symbol.
+struct Scope {
+    /// The value of each symbol, -1 when unbound.
+    private var values: [ValueID] = []
+    /// The symbols bound so far, to unbind them for the next function.
+    private var bound: [Symbol] = []
+
+    subscript(name: Symbol) -> ValueID? {
+        get {
+            let i = Int(name)
+            return i < values.count && values[i] >= 0 ? values[i] : nil
+        }
+        set {
+            let i = Int(name)
+            if i >= values.count { values += repeatElement(-1, count: i + 1 - values.count) }
+            if values[i] < 0 { bound.append(name) }
+            values[i] = newValue ?? -1
+        }
+    }
+
+    mutating func removeAll() {
+        for name in bound { values[Int(name)] = -1 }
+        bound.removeAll(keepingCapacity: true)
+    }
+}
+
 struct Parser {
     static let maxDepth = 256
 
-    let tokens: [Token]
-    var index = 0
+    let tokens: TokenStream
     var functions: [Function] = []
-    /// Every function name declared anywhere in the file (to tell "later" from "unknown").
-    var declaredNames: Set<String> = []
+    /// The tuples of the expressions of the function being parsed (see `ExprKind.tuple`).
+    var tuples: [Tuple] = []
 
     // Per-function state.
     var builder = GraphBuilder(name: "")
-    var scope: [String: ValueID] = [:]
+    var scope = Scope()
     var depth = 0
 
-    init(tokens: [Token]) {
-        self.tokens = tokens.isEmpty ? [Token(kind: .eof, text: "", location: SourceLocation(line: 1, column: 1))] : tokens
+    init(_ tokens: TokenStream) {
+        self.tokens = tokens
     }
 
     // MARK: Token helpers
 
-    var current: Token { tokens[min(index, tokens.count - 1)] }
+    /// The text of a name.
+    func name(_ symbol: Symbol) -> String { tokens.name(symbol) }
 
-    func peekToken(_ k: Int) -> Token { tokens[min(index + k, tokens.count - 1)] }
+    /// How a token is named in "expected …, found …" messages.
+    func quoted(_ t: Token) -> String {
+        switch t.kind {
+        case .newline: return "end of line"
+        case .eof: return "end of file"
+        default: return "'\(tokens.text(t))'"
+        }
+    }
+
+    var current: Token { tokens.current }
+
+    /// The token after `current`.
+    var nextToken: Token { tokens.next }
 
     @discardableResult
     mutating func advance() -> Token {
         let t = current
-        if index < tokens.count - 1 { index += 1 }
+        tokens.advance()
         return t
     }
 
@@ -133,11 +186,11 @@ struct Parser {
     }
 
     func expected(_ what: String) -> Diagnostic {
-        Diagnostic(.expected(what, found: current.quoted), at: current.location)
+        Diagnostic(.expected(what, found: quoted(current)), at: current.location)
     }
 
     @discardableResult
-    mutating func expect(_ punct: String, _ what: String? = nil) throws(Diagnostic) -> Token {
+    mutating func expect(_ punct: StaticString, _ what: String? = nil) throws(Diagnostic) -> Token {
         guard current.isPunct(punct) else { throw expected(what ?? "'\(punct)'") }
         return advance()
     }
@@ -153,10 +206,12 @@ struct Parser {
 
     mutating func leave() { depth -= 1 }
 
+    func isReserved(_ t: Token) -> Bool { t.kind == .identifier && Keyword(rawValue: t.symbol)?.isReserved == true }
+
     /// A name that may be bound: an identifier that is not reserved (or a `%`-name when allowed).
     mutating func bindableName(_ what: String, allowPercent: Bool) throws(Diagnostic) -> Token {
         let t = current
-        let ok = (t.kind == .identifier && !reservedWords.contains(t.text)) || (allowPercent && t.kind == .percentName)
+        let ok = (t.kind == .identifier && !isReserved(t)) || (allowPercent && t.kind == .percentName)
         guard ok else { throw expected(what) }
         return advance()
     }
@@ -164,13 +219,10 @@ struct Parser {
     // MARK: Module and functions
 
     mutating func parseModule() throws(Diagnostic) -> Module {
-        for i in 0..<(tokens.count - 1) where tokens[i].isIdentifier("func") && tokens[i + 1].kind == .identifier {
-            declaredNames.insert(tokens[i + 1].text)
-        }
         skipSeparators()
         if current.kind == .eof { throw error(.emptyFile, at: SourceLocation(line: 1, column: 1)) }
         while current.kind != .eof {
-            guard current.isIdentifier("func") else { throw expected("'func'") }
+            guard current.isKeyword(.func) else { throw expected("'func'") }
             try parseFunction()
             skipSeparators()
         }
@@ -181,8 +233,8 @@ struct Parser {
         let funcToken = advance()
         let nameToken = current
         guard nameToken.kind == .identifier else { throw expected("a function name") }
-        let name = nameToken.text
-        if reservedWords.contains(name) { throw expected("a function name") }
+        let name = self.name(nameToken.symbol)
+        if isReserved(nameToken) { throw expected("a function name") }
         if Op(rawValue: name) != nil || sugarNames.contains(name) {
             throw error(.expected("a function name that is not an op", found: "'\(name)'"), at: nameToken.location)
         }
@@ -192,7 +244,8 @@ struct Parser {
         advance()
         builder = GraphBuilder(name: name)
         builder.function.location = funcToken.location
-        scope = [:]
+        scope.removeAll()
+        tuples.removeAll()
         depth = 0
 
         try expect("(")
@@ -201,9 +254,9 @@ struct Parser {
                 let p = try bindableName("a parameter name", allowPercent: false)
                 try expect(":")
                 let (type, _) = try parseType()
-                if scope[p.text] != nil { throw error(.duplicateName(p.text), at: p.location) }
+                if scope[p.symbol] != nil { throw error(.duplicateName(self.name(p.symbol)), at: p.location) }
                 builder.location = p.location
-                scope[p.text] = try builder.parameter(p.text, type, nameIsUnique: true)
+                scope[p.symbol] = try builder.parameter(self.name(p.symbol), type, nameIsUnique: true)
                 guard current.isPunct(",") else { break }
                 advance()
             }
@@ -233,7 +286,7 @@ struct Parser {
             skipSeparators()
             if current.isPunct("}") { throw error(.noReturn(function: name), at: current.location) }
             if current.kind == .eof { throw expected("'}'") }
-            if current.isIdentifier("return") {
+            if current.isKeyword(.return) {
                 try parseReturn(declared: declared)
                 skipSeparators()
                 try expect("}", "'}' after the return statement")
@@ -251,7 +304,7 @@ struct Parser {
     mutating func parseType() throws(Diagnostic) -> (TensorType, SourceLocation) {
         let t = current
         guard t.kind == .identifier else { throw expected("a type") }
-        guard let dtype = DType(rawValue: t.text) else { throw error(.unknownType(t.text), at: t.location) }
+        guard let dtype = dtype(named: t) else { throw error(.unknownType(tokens.text(t)), at: t.location) }
         advance()
         var shape: [Int] = []
         if current.isPunct("[") {
@@ -281,25 +334,47 @@ struct Parser {
         }
         guard current.kind == .number else { throw expected(what) }
         let n = try number(current)
-        guard let v = n.int else { throw error(.expected("an integer", found: current.quoted), at: current.location) }
+        guard let v = n.int else { throw error(.expected("an integer", found: quoted(current)), at: current.location) }
         advance()
         return negative ? -v : v
     }
 
+    /// The element type a type name token names.
+    func dtype(named t: Token) -> DType? {
+        guard t.kind == .identifier else { return nil }
+        switch Keyword(rawValue: t.symbol) {
+        case .f32: return .f32
+        case .f64: return .f64
+        case .i64: return .i64
+        case .bool: return .bool
+        default: return nil
+        }
+    }
+
     /// The value of a number token (`invalidNumber` when it overflows).
     func number(_ t: Token) throws(Diagnostic) -> Number {
-        if t.text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
-            guard let d = Double(t.text), d.isFinite else { throw error(.invalidNumber(t.text), at: t.location) }
+        let digits = tokens.bytes[t.start..<t.end]
+        guard digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {  // has '.', 'e' or 'E'
+            guard let d = Double(tokens.text(t)), d.isFinite else { throw error(.invalidNumber(tokens.text(t)), at: t.location) }
             return Number(double: d, int: nil)
         }
-        guard let i = Int(t.text) else { throw error(.invalidNumber(t.text), at: t.location) }
+        var i = 0
+        for digit in digits {
+            let (times10, o1) = i.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int(digit - 0x30))
+            if o1 || o2 { throw error(.invalidNumber(tokens.text(t)), at: t.location) }
+            i = sum
+        }
         return Number(double: Double(i), int: i)
     }
 
     // MARK: Statements
 
+    /// A name being assigned, with its optional type annotation.
+    typealias Target = (name: Token, type: TensorType?, typeLocation: SourceLocation)
+
     mutating func parseAssignment() throws(Diagnostic) {
-        var targets: [(name: Token, type: TensorType?, typeLocation: SourceLocation)] = []
+        var targets: [Target] = []
         while true {
             let what = targets.isEmpty ? "a statement (an assignment or 'return')" : "a name"
             let name = try bindableName(what, allowPercent: true)
@@ -317,30 +392,32 @@ struct Parser {
         }
         let eq = try expect("=", targets.count == 1 ? "'=' or ','" : "'='")
         let e = try parseExpr()
-        var ids: [ValueID]
         switch e.kind {
-        case .tuple(let values, _, let origin):
-            if values.count != targets.count {
-                throw error(.wrongOutputCount(op: origin, expected: values.count, got: targets.count), at: eq.location)
+        case .tuple(let t):
+            let tuple = tuples[t]
+            if tuple.values.count != targets.count {
+                throw error(.wrongOutputCount(op: tuple.origin, expected: tuple.values.count, got: targets.count), at: eq.location)
             }
-            ids = values
+            for (target, id) in zip(targets, tuple.values) { try bind(target, to: id) }
         case .value(let id):
             if targets.count != 1 {
-                throw error(.wrongOutputCount(op: e.name ?? builder.function.nodes[id].op.name, expected: 1, got: targets.count), at: eq.location)
+                throw error(.wrongOutputCount(op: e.name.map(name) ?? builder.function.nodes[id].op.name, expected: 1, got: targets.count), at: eq.location)
             }
-            ids = [id]
+            try bind(targets[0], to: id)
         case .literal(let n):
             if targets.count != 1 {
                 throw error(.wrongOutputCount(op: "a number", expected: 1, got: targets.count), at: eq.location)
             }
-            ids = [try materialize(n, as: targets[0].type ?? TensorType(.f64), at: e.location)]
+            try bind(targets[0], to: try materialize(n, as: targets[0].type ?? TensorType(.f64), at: e.location))
         }
-        for (target, id) in zip(targets, ids) {
-            if let declared = target.type, declared != builder.type(of: id) {
-                throw error(.annotationMismatch(declared: declared, inferred: builder.type(of: id)), at: target.typeLocation)
-            }
-            scope[target.name.text] = id
+    }
+
+    /// Binds a name to a value, after checking its type annotation.
+    mutating func bind(_ target: Target, to id: ValueID) throws(Diagnostic) {
+        if let declared = target.type, declared != builder.type(of: id) {
+            throw error(.annotationMismatch(declared: declared, inferred: builder.type(of: id)), at: target.typeLocation)
         }
+        scope[target.name.symbol] = id
     }
 
     mutating func parseReturn(declared: [(TensorType, SourceLocation)]?) throws(Diagnostic) {
@@ -349,37 +426,39 @@ struct Parser {
         while true {
             let e = try parseExpr()
             var asName: Token? = nil
-            if current.isIdentifier("as") {
+            if current.isKeyword(.as) {
                 advance()
                 asName = try bindableName("an output name", allowPercent: false)
             }
             switch e.kind {
-            case .tuple(let values, let names, let origin):
-                if let asName, values.count != 1 {
-                    throw error(.expected("a single value before 'as'", found: "the \(values.count) results of \(origin)"), at: asName.location)
+            case .tuple(let t):
+                let tuple = tuples[t]
+                if let asName, tuple.values.count != 1 {
+                    throw error(.expected("a single value before 'as'", found: "the \(tuple.values.count) results of \(tuple.origin)"), at: asName.location)
                 }
-                for (k, v) in values.enumerated() {
-                    items.append((v, asName?.text ?? (k < names.count ? names[k] : nil)))
+                for (k, v) in tuple.values.enumerated() {
+                    items.append((v, asName.map { name($0.symbol) } ?? (k < tuple.names.count ? tuple.names[k] : nil)))
                 }
             case .value(let id):
-                items.append((id, asName?.text ?? e.name ?? e.suggested))
+                let suggested = e.suggested.flatMap { tuples[$0.tuple].names[$0.element] }
+                items.append((id, asName.map { name($0.symbol) } ?? e.name.map(name) ?? suggested))
             case .literal(let n):
-                items.append((try materialize(n, as: TensorType(.f64), at: e.location), asName?.text))
+                items.append((try materialize(n, as: TensorType(.f64), at: e.location), asName.map { name($0.symbol) }))
             }
             guard current.isPunct(",") else { break }
             advance()
         }
-        var used: Set<String> = []
+        var used = Set<String>(minimumCapacity: items.count)
         var outputs: [Output] = []
+        outputs.reserveCapacity(items.count)
         for (k, item) in items.enumerated() {
             let base = item.1 ?? "out\(k)"
             var name = base
             var suffix = 2
-            while used.contains(name) {
+            while !used.insert(name).inserted {
                 name = "\(base)_\(suffix)"
                 suffix += 1
             }
-            used.insert(name)
             outputs.append(Output(name: name, value: item.0))
         }
         if let declared {
@@ -412,9 +491,10 @@ struct Parser {
             return id
         case .literal(let n):
             return try materialize(n, as: TensorType(dtype), at: e.location)
-        case .tuple(let values, _, let origin):
-            if values.count == 1 { return values[0] }
-            throw error(.expected("a single value", found: "the \(values.count) results of \(origin) (assign them to several names, or pick one with [k])"), at: e.location)
+        case .tuple(let t):
+            let tuple = tuples[t]
+            if tuple.values.count == 1 { return tuple.values[0] }
+            throw error(.expected("a single value", found: "the \(tuple.values.count) results of \(tuple.origin) (assign them to several names, or pick one with [k])"), at: e.location)
         }
     }
 
@@ -423,7 +503,7 @@ struct Parser {
         switch e.kind {
         case .value(let id): return builder.type(of: id).dtype
         case .literal: return nil
-        case .tuple(let values, _, _): return values.first.map { builder.type(of: $0).dtype }
+        case .tuple(let t): return tuples[t].values.first.map { builder.type(of: $0).dtype }
         }
     }
 
@@ -442,16 +522,25 @@ struct Parser {
 
     // MARK: Expressions
 
-    static let comparisonOps: [String: Op] = ["==": .eq, "!=": .ne, "<": .lt, "<=": .le, ">": .gt, ">=": .ge]
+    /// The comparison op a token spells, if any.
+    static func comparison(_ t: Token) -> Op? {
+        if t.isPunct("==") { return .eq }
+        if t.isPunct("!=") { return .ne }
+        if t.isPunct("<") { return .lt }
+        if t.isPunct("<=") { return .le }
+        if t.isPunct(">") { return .gt }
+        if t.isPunct(">=") { return .ge }
+        return nil
+    }
 
     mutating func parseExpr() throws(Diagnostic) -> Expr {
         try enter()
         defer { leave() }
         let lhs = try parseAdditive()
-        guard current.kind == .punct, let op = Parser.comparisonOps[current.text] else { return lhs }
+        guard let op = Parser.comparison(current) else { return lhs }
         let opToken = advance()
         let rhs = try parseAdditive()
-        if current.kind == .punct, Parser.comparisonOps[current.text] != nil {
+        if Parser.comparison(current) != nil {
             throw expected("the end of the comparison (comparisons do not chain)")
         }
         return try binary(op, lhs, rhs, opToken)
@@ -462,7 +551,7 @@ struct Parser {
         while current.isPunct("+") || current.isPunct("-") {
             let opToken = advance()
             let rhs = try parseMultiplicative()
-            lhs = try binary(opToken.text == "+" ? .add : .sub, lhs, rhs, opToken)
+            lhs = try binary(opToken.isPunct("+") ? .add : .sub, lhs, rhs, opToken)
         }
         return lhs
     }
@@ -472,7 +561,7 @@ struct Parser {
         while current.isPunct("*") || current.isPunct("/") || current.isPunct("@") {
             let opToken = advance()
             let rhs = try parseUnary()
-            let op: Op = opToken.text == "*" ? .mul : opToken.text == "/" ? .div : .matmul
+            let op: Op = opToken.isPunct("*") ? .mul : opToken.isPunct("/") ? .div : .matmul
             lhs = try binary(op, lhs, rhs, opToken)
         }
         return lhs
@@ -549,23 +638,23 @@ struct Parser {
             advance()
             return Expr(kind: .literal(try number(t)), location: t.location)
         case .identifier:
-            if t.text == "inf" || t.text == "nan" {
+            if t.isKeyword(.inf) || t.isKeyword(.nan) {
                 advance()
-                return Expr(kind: .literal(Number(double: t.text == "inf" ? .infinity : .nan, int: nil)), location: t.location)
+                return Expr(kind: .literal(Number(double: t.isKeyword(.inf) ? .infinity : .nan, int: nil)), location: t.location)
             }
-            if peekToken(1).isPunct("(") {
+            if nextToken.isPunct("(") {
                 advance()
                 return try parseCall(t)
             }
-            if reservedWords.contains(t.text) { throw expected("an expression") }
-            guard let id = scope[t.text] else { throw error(.undefinedName(t.text), at: t.location) }
+            if isReserved(t) { throw expected("an expression") }
+            guard let id = scope[t.symbol] else { throw error(.undefinedName(name(t.symbol)), at: t.location) }
             advance()
-            return Expr(kind: .value(id), location: t.location, name: t.text)
+            return Expr(kind: .value(id), location: t.location, name: t.symbol)
         case .percentName:
-            guard let id = scope[t.text] else { throw error(.undefinedName(t.text), at: t.location) }
+            guard let id = scope[t.symbol] else { throw error(.undefinedName(name(t.symbol)), at: t.location) }
             advance()
             return Expr(kind: .value(id), location: t.location)
-        case .punct where t.text == "(":
+        case .punct where t.isPunct("("):
             advance()
             var e = try parseExpr()
             try expect(")", "')'")
@@ -586,15 +675,16 @@ struct Parser {
 
     mutating func parseIndex(_ e: Expr) throws(Diagnostic) -> Expr {
         let bracket = advance()
-        if case .tuple(let values, let names, let origin) = e.kind {
+        if case .tuple(let t) = e.kind {
+            let tuple = tuples[t]
             let at = current.location
             let i = try parseSignedInt("an integer index")
             try expect("]", "']'")
-            let k = i < 0 ? i + values.count : i
-            guard k >= 0, k < values.count else {
-                throw error(.expected("an index in 0..<\(values.count) for the results of \(origin)", found: "\(i)"), at: at)
+            let k = i < 0 ? i + tuple.values.count : i
+            guard k >= 0, k < tuple.values.count else {
+                throw error(.expected("an index in 0..<\(tuple.values.count) for the results of \(tuple.origin)", found: "\(i)"), at: at)
             }
-            return Expr(kind: .value(values[k]), location: e.location, suggested: k < names.count ? names[k] : nil)
+            return Expr(kind: .value(tuple.values[k]), location: e.location, suggested: k < tuple.names.count ? (t, k) : nil)
         }
         var items: [IndexItem] = []
         while true {
@@ -665,11 +755,11 @@ struct Parser {
         var args: [Expr] = []
         var keywords: [KeywordArg] = []
         while !current.isPunct(")") {
-            if current.kind == .identifier, peekToken(1).isPunct("=") {
+            if current.kind == .identifier, nextToken.isPunct("=") {
                 let key = advance()
                 advance()
-                if keywords.contains(where: { $0.key.text == key.text }) {
-                    throw error(.duplicateName(key.text), at: key.location)
+                if keywords.contains(where: { $0.key.symbol == key.symbol }) {
+                    throw error(.duplicateName(name(key.symbol)), at: key.location)
                 }
                 let at = current.location
                 keywords.append(KeywordArg(key: key, value: try parseAttrValue(), valueLocation: at))
@@ -682,12 +772,13 @@ struct Parser {
         }
         try expect(")", "',' or ')'")
 
-        let name = callee.text
-        if name == "grad" { return try gradCall(callee, args, keywords) }
+        let name = self.name(callee.symbol)
+        if callee.isKeyword(.grad) { return try gradCall(callee, args, keywords) }
         if let f = functions.first(where: { $0.name == name }) { return try inline(f, callee, args, keywords) }
-        if sugarNames.contains(name) { return try constantSugar(callee, args, keywords) }
+        if callee.isKeyword(.zeros) || callee.isKeyword(.ones) || callee.isKeyword(.fill) { return try constantSugar(callee, args, keywords) }
         if let op = Op(rawValue: name), op != .input { return try opCall(op, callee, args, keywords) }
-        if declaredNames.contains(name) { throw error(.unknownFunction(name), at: callee.location) }
+        // A function defined later in the file.
+        if tokens.declaresFunction(named: name) { throw error(.unknownFunction(name), at: callee.location) }
         throw error(.unknownOp(name), at: callee.location)
     }
 
@@ -705,16 +796,15 @@ struct Parser {
             return .numbers(list)
         }
         if current.kind == .identifier {
-            switch current.text {
-            case "true", "false":
-                return .bool(advance().text == "true")
-            case "inf", "nan":
+            if current.isKeyword(.true) || current.isKeyword(.false) {
+                return .bool(advance().isKeyword(.true))
+            }
+            if current.isKeyword(.inf) || current.isKeyword(.nan) {
                 return .number(try parseAttrNumber())
-            default:
-                if let d = DType(rawValue: current.text) {
-                    advance()
-                    return .dtype(d)
-                }
+            }
+            if let d = dtype(named: current) {
+                advance()
+                return .dtype(d)
             }
         }
         if current.isPunct("-") || current.kind == .number { return .number(try parseAttrNumber()) }
@@ -729,9 +819,9 @@ struct Parser {
         }
         let t = current
         let n: Number
-        if t.isIdentifier("inf") {
+        if t.isKeyword(.inf) {
             n = Number(double: .infinity, int: nil)
-        } else if t.isIdentifier("nan") {
+        } else if t.isKeyword(.nan) {
             n = Number(double: .nan, int: nil)
         } else if t.kind == .number {
             n = try number(t)
@@ -773,7 +863,7 @@ struct Parser {
 
     /// `grad(y, x1, x2, …)`: one `grad` node per `xi`, as a tuple.
     mutating func gradCall(_ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
-        if let k = keywords.first { throw error(.unknownAttribute(op: "grad", name: k.key.text), at: k.key.location) }
+        if let k = keywords.first { throw error(.unknownAttribute(op: "grad", name: name(k.key.symbol)), at: k.key.location) }
         guard args.count >= 2 else {
             throw error(.wrongArity(op: "grad", expected: "at least 2 operands", got: args.count), at: callee.location)
         }
@@ -783,14 +873,15 @@ struct Parser {
         for x in args.dropFirst() {
             let xid = try value(x)
             ids.append(try add(.grad, [y, xid], at: callee.location))
-            if let yn = args[0].name, let xn = x.name { names.append("d\(yn)_d\(xn)") } else { names.append(nil) }
+            if let yn = args[0].name, let xn = x.name { names.append("d\(name(yn))_d\(name(xn))") } else { names.append(nil) }
         }
-        return Expr(kind: .tuple(ids, names: names, origin: "grad"), location: callee.location)
+        tuples.append(Tuple(values: ids, names: names, origin: "grad"))
+        return Expr(kind: .tuple(tuples.count - 1), location: callee.location)
     }
 
     /// A call of an earlier `func`: its nodes are copied with the parameters replaced.
     mutating func inline(_ f: Function, _ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
-        if let k = keywords.first { throw error(.unknownAttribute(op: f.name, name: k.key.text), at: k.key.location) }
+        if let k = keywords.first { throw error(.unknownAttribute(op: f.name, name: name(k.key.symbol)), at: k.key.location) }
         guard args.count == f.parameters.count else {
             let n = f.parameters.count
             throw error(.wrongArity(op: f.name, expected: "\(n) operand\(n == 1 ? "" : "s")", got: args.count), at: callee.location)
@@ -822,26 +913,28 @@ struct Parser {
             outs.append(m)
         }
         if outs.count == 1 { return Expr(kind: .value(outs[0]), location: callee.location) }
-        return Expr(kind: .tuple(outs, names: outs.map { _ in nil }, origin: f.name), location: callee.location)
+        tuples.append(Tuple(values: outs, names: outs.map { _ in nil }, origin: f.name))
+        return Expr(kind: .tuple(tuples.count - 1), location: callee.location)
     }
 
     /// `zeros(shape=…, dtype=…)`, `ones(…)`, `fill(shape=…, value=…, dtype=…)` → `const`.
     mutating func constantSugar(_ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
-        let name = callee.text
+        let name = self.name(callee.symbol)
         guard args.isEmpty else { throw error(.wrongArity(op: name, expected: "0 operands", got: args.count), at: callee.location) }
         var dtype = DType.f64
         var shape: [Int] = []
         var fillValue: Double? = name == "zeros" ? 0 : name == "ones" ? 1 : nil
         for k in keywords {
             let kind: AttrKind
-            switch k.key.text {
+            let key = self.name(k.key.symbol)
+            switch key {
             case "shape": kind = .ints
             case "dtype": kind = .dtype
             case "value" where name == "fill": kind = .float
-            default: throw error(.unknownAttribute(op: name, name: k.key.text), at: k.key.location)
+            default: throw error(.unknownAttribute(op: name, name: key), at: k.key.location)
             }
             guard let v = Parser.coerce(k.value, to: kind) else {
-                throw error(.invalidAttribute(op: name, name: k.key.text, expected: Parser.describe(kind)), at: k.valueLocation)
+                throw error(.invalidAttribute(op: name, name: key, expected: Parser.describe(kind)), at: k.valueLocation)
             }
             switch v {
             case .ints(let s): shape = s
@@ -872,10 +965,11 @@ struct Parser {
 
         var attrs = Attributes()
         for k in keywords {
-            var keyName = k.key.text
+            let given = name(k.key.symbol)
+            var keyName = given
             var raw = k.value
             if info.family == .reduction, keyName == "axis" {
-                if keywords.contains(where: { $0.key.text == "axes" }) {
+                if keywords.contains(where: { name($0.key.symbol) == "axes" }) {
                     throw error(.invalidAttribute(op: op.name, name: "axis", expected: "either axis or axes, not both"), at: k.key.location)
                 }
                 guard case .number(let n) = raw, n.int != nil else {
@@ -885,10 +979,10 @@ struct Parser {
                 raw = .numbers([n])
             }
             guard let key = AttrKey(rawValue: keyName), let spec = info.attributes.first(where: { $0.key == key }) else {
-                throw error(.unknownAttribute(op: op.name, name: k.key.text), at: k.key.location)
+                throw error(.unknownAttribute(op: op.name, name: given), at: k.key.location)
             }
             guard let v = Parser.coerce(raw, to: spec.kind) else {
-                throw error(.invalidAttribute(op: op.name, name: k.key.text, expected: Parser.describe(spec.kind)), at: k.valueLocation)
+                throw error(.invalidAttribute(op: op.name, name: given, expected: Parser.describe(spec.kind)), at: k.valueLocation)
             }
             attrs[key] = v
         }
