@@ -36,7 +36,7 @@ public struct GraphBuilder: Sendable {
     @discardableResult
     public mutating func add(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes()) throws(Diagnostic) -> ValueID {
         if let type = elementwiseTypeOfSameTypeOperands(op, inputs) {
-            return function.append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: role, location: location))
+            return function.append(Node(op: op, inputs: Operands(inputs), attrs: attrs, type: type, role: role, location: location))
         }
         let types = inputs.map { function.nodes[$0].type }
         let type: TensorType
@@ -51,32 +51,14 @@ public struct GraphBuilder: Sendable {
     }
 
     /// A shortcut of `Op.inferType` for the most common nodes, which does not allocate: an
-    /// elementwise op whose operands all have the same type, accepted by the op. `nil` means
-    /// "use `inferType`", which also reports every error. (`GraphBuilderTests` checks that
-    /// the two agree.)
+    /// elementwise op whose operands all have the same type (`Op.sameTypeElementwiseResult`).
+    /// `nil` means "use `inferType`", which also reports every error. (`GraphBuilderTests`
+    /// checks that the two agree.)
     func elementwiseTypeOfSameTypeOperands(_ op: Op, _ inputs: [ValueID]) -> TensorType? {
-        guard let first = inputs.first else { return nil }
+        guard let first = inputs.first, inputs.count <= 2 else { return nil }
         let t = function.nodes[first].type
-        let dtype = t.dtype
-        let unary = inputs.count == 1
-        let binary = inputs.count == 2 && function.nodes[inputs[1]].type == t
-        switch op {
-        case .neg, .abs, .sign, .square, .relu:
-            return unary && dtype.isNumeric ? t : nil
-        case .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .reciprocal, .sin, .cos, .tan, .tanh,
-             .sigmoid, .softplus, .erf, .floor, .ceil:
-            return unary && dtype.isFloat ? t : nil
-        case .add, .sub, .mul, .maximum, .minimum:
-            return binary && dtype.isNumeric ? t : nil
-        case .div, .pow, .atan2:
-            return binary && dtype.isFloat ? t : nil
-        case .eq, .ne:
-            return binary ? t.with(dtype: .bool) : nil
-        case .lt, .le, .gt, .ge:
-            return binary && dtype.isNumeric ? t.with(dtype: .bool) : nil
-        default:
-            return nil
-        }
+        if inputs.count == 2 && function.nodes[inputs[1]].type != t { return nil }
+        return op.sameTypeElementwiseResult(t, operandCount: inputs.count)
     }
 
     // MARK: Conveniences used by the parser, the autodiff rules and the library

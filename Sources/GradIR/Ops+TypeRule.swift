@@ -1,6 +1,24 @@
 /// Shape and dtype inference: the result type of an op applied to operands of the given
 /// types, or a diagnostic saying what was expected.
 extension Op {
+    /// The result type of an elementwise op (unary, binary or comparison) whose
+    /// `operandCount` operands all have type `t`, or `nil` when the op is not elementwise, the
+    /// count is wrong or the dtype is not accepted. The same rule as `inferType` below (for
+    /// one operand type nothing broadcasts), stated through the op table, and without the
+    /// operand list `inferType` takes — the hot path of parsing and differentiating scalar
+    /// graphs.
+    public func sameTypeElementwiseResult(_ t: TensorType, operandCount: Int) -> TensorType? {
+        let accepted = t.dtype.isFloat || (t.dtype == .i64 && acceptsIntegers)
+        switch info.family {
+        case .unary: return operandCount == 1 && accepted ? t : nil
+        case .binary: return operandCount == 2 && accepted ? t : nil
+        case .comparison:
+            guard operandCount == 2, self == .eq || self == .ne || t.dtype.isNumeric else { return nil }
+            return t.with(dtype: .bool)
+        default: return nil
+        }
+    }
+
     public func inferType(_ operands: [TensorType], _ attrs: Attributes) throws(Diagnostic) -> TensorType {
         guard info.arity.accepts(operands.count) else {
             throw Diagnostic(.wrongArity(op: name, expected: info.arity.description, got: operands.count))
