@@ -35,8 +35,15 @@ public struct GraphBuilder: Sendable {
     /// Appends `op(inputs, attrs)` after checking it with the op's type rule.
     @discardableResult
     public mutating func add(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes()) throws(Diagnostic) -> ValueID {
+        try add(op, Operands(inputs), attrs)
+    }
+
+    /// `add` on operands already in a node's form (the unary and binary conveniences build
+    /// them without an array).
+    @discardableResult
+    public mutating func add(_ op: Op, _ inputs: Operands, _ attrs: Attributes = Attributes()) throws(Diagnostic) -> ValueID {
         if let type = elementwiseTypeOfSameTypeOperands(op, inputs) {
-            return function.append(Node(op: op, inputs: Operands(inputs), attrs: attrs, type: type, role: role, location: location))
+            return function.append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: role, location: location))
         }
         let types = inputs.map { function.nodes[$0].type }
         let type: TensorType
@@ -47,14 +54,14 @@ public struct GraphBuilder: Sendable {
             if !e.location.isKnown { e.location = location }
             throw e
         }
-        return function.append(Node(op: op, inputs: Operands(inputs), attrs: attrs, type: type, role: role, location: location))
+        return function.append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: role, location: location))
     }
 
     /// A shortcut of `Op.inferType` for the most common nodes, which does not allocate: an
     /// elementwise op whose operands all have the same type (`Op.sameTypeElementwiseResult`).
     /// `nil` means "use `inferType`", which also reports every error. (`GraphBuilderTests`
     /// checks that the two agree.)
-    func elementwiseTypeOfSameTypeOperands(_ op: Op, _ inputs: [ValueID]) -> TensorType? {
+    func elementwiseTypeOfSameTypeOperands(_ op: Op, _ inputs: Operands) -> TensorType? {
         guard let first = inputs.first, inputs.count <= 2 else { return nil }
         let t = function.nodes[first].type
         if inputs.count == 2 && function.nodes[inputs[1]].type != t { return nil }
@@ -88,8 +95,8 @@ public struct GraphBuilder: Sendable {
         try constant(0, type(of: id))
     }
 
-    public mutating func unary(_ op: Op, _ x: ValueID) throws(Diagnostic) -> ValueID { try add(op, [x]) }
-    public mutating func binary(_ op: Op, _ a: ValueID, _ b: ValueID) throws(Diagnostic) -> ValueID { try add(op, [a, b]) }
+    public mutating func unary(_ op: Op, _ x: ValueID) throws(Diagnostic) -> ValueID { try add(op, Operands(x)) }
+    public mutating func binary(_ op: Op, _ a: ValueID, _ b: ValueID) throws(Diagnostic) -> ValueID { try add(op, Operands(a, b)) }
 
     public mutating func reduce(_ op: Op, _ x: ValueID, axes: [Int]?, keepdims: Bool = false) throws(Diagnostic) -> ValueID {
         var attrs = Attributes()

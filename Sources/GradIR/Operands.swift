@@ -16,22 +16,36 @@ public struct Operands: RandomAccessCollection, MutableCollection, Hashable, Sen
     public init() {}
 
     public init<S: Sequence>(_ ids: S) where S.Element == ValueID {
-        var it = ids.makeIterator()
-        while let id = it.next() {
-            if spilled != nil {
-                spilled?.append(id)
-            } else if inlineCount < 3, let small = Int32(exactly: id) {
-                setInline(Int(inlineCount), small)
-                inlineCount += 1
-            } else {
-                spill()
-                spilled?.append(id)
-            }
-        }
+        for id in ids { append(id) }
     }
 
     public init(arrayLiteral ids: ValueID...) {
         self.init(ids)
+    }
+
+    /// One operand, without the array a literal builds.
+    public init(_ a: ValueID) {
+        self.init()
+        append(a)
+    }
+
+    /// Two operands, without the array a literal builds.
+    public init(_ a: ValueID, _ b: ValueID) {
+        self.init()
+        append(a)
+        append(b)
+    }
+
+    private mutating func append(_ id: ValueID) {
+        if spilled != nil {
+            spilled?.append(id)
+        } else if inlineCount < 3, let small = Int32(exactly: id) {
+            setInline(Int(inlineCount), small)
+            inlineCount += 1
+        } else {
+            spill()
+            spilled?.append(id)
+        }
     }
 
     public var startIndex: Int { 0 }

@@ -61,10 +61,13 @@ struct Rewriter {
 
     /// Appends `op(inputs, attrs)` with its type inferred; role and location come from `origin`.
     mutating func emit(_ op: Op, _ inputs: Operands, _ attrs: Attributes = Attributes(), like origin: Node) throws(Diagnostic) -> ValueID {
-        var types: [TensorType] = []
-        types.reserveCapacity(inputs.count)
-        for i in inputs { types.append(self.type(i)) }
-        let type = try op.inferType(types, attrs)
+        let type: TensorType
+        if let first = inputs.first, inputs.count == 1 || (inputs.count == 2 && self.type(inputs[1]) == self.type(first)),
+           let t = op.sameTypeElementwiseResult(self.type(first), operandCount: inputs.count) {
+            type = t
+        } else {
+            type = try op.inferType(inputs.map { self.type($0) }, attrs)
+        }
         changed = true
         return append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: origin.role, location: origin.location))
     }

@@ -28,7 +28,7 @@ final class GraphBuilderTests: XCTestCase {
             for inputs in operandLists {
                 let types = inputs.map { b.type(of: $0) }
                 let general = try? op.inferType(types, Attributes())
-                let fast = b.elementwiseTypeOfSameTypeOperands(op, inputs)
+                let fast = b.elementwiseTypeOfSameTypeOperands(op, Operands(inputs))
                 let label = "\(op) \(types)"
                 if let fast {
                     XCTAssertEqual(fast, general, label)
