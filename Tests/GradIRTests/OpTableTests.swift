@@ -42,3 +42,34 @@ final class OpTableTests: XCTestCase {
         XCTAssertEqual(far.column, -5)
     }
 }
+
+final class OperandsTests: XCTestCase {
+    /// Up to three 32-bit ids inline; more, or a larger id, in an array — the same values,
+    /// equality and hashing either way.
+    func testInlineAndSpilledOperandsBehaveAlike() {
+        let big = Int(Int32.max) + 7
+        let cases: [[ValueID]] = [[], [5], [1, 2], [3, 4, 5], [1, 2, 3, 4, 5], [big], [1, big, 3], Array(0..<40)]
+        for ids in cases {
+            let ops = Operands(ids)
+            XCTAssertEqual(Array(ops), ids)
+            XCTAssertEqual(ops.count, ids.count)
+            XCTAssertEqual(ops, Operands(ids.map { $0 }))
+            XCTAssertEqual(Set([ops, Operands(ids)]).count, 1)
+        }
+        XCTAssertEqual(Array(Operands(7)), [7])
+        XCTAssertEqual(Array(Operands(7, big)), [7, big])
+        XCTAssertEqual([1, 2] as Operands, Operands(1, 2))
+        XCTAssertNotEqual(Operands([1, 2]), Operands([1, 2, 3]))
+        XCTAssertNotEqual(Operands([1, 2]), Operands([2, 1]))
+    }
+
+    /// Writing an id too large for the inline slots moves the operands to the array.
+    func testWritingALargeIdSpills() {
+        var ops = Operands([1, 2, 3])
+        ops[1] = Int(Int32.max) + 1
+        XCTAssertEqual(Array(ops), [1, Int(Int32.max) + 1, 3])
+        ops[1] = 9
+        XCTAssertEqual(Array(ops), [1, 9, 3])
+        XCTAssertEqual(ops, Operands([1, 9, 3]))
+    }
+}
