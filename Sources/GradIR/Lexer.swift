@@ -64,7 +64,26 @@ enum Keyword: Symbol, CaseIterable, Sendable {
     // Callees the parser handles itself.
     case grad, zeros, ones, fill
 
-    var text: String { String(describing: self) }
+    var text: String {
+        switch self {
+        case .func: return "func"
+        case .return: return "return"
+        case .as: return "as"
+        case .true: return "true"
+        case .false: return "false"
+        case .inf: return "inf"
+        case .nan: return "nan"
+        case .f32: return "f32"
+        case .f64: return "f64"
+        case .i64: return "i64"
+        case .bool: return "bool"
+        case .grad: return "grad"
+        case .zeros: return "zeros"
+        case .ones: return "ones"
+        case .fill: return "fill"
+        }
+    }
+
     var isReserved: Bool { rawValue <= Keyword.nan.rawValue }
 }
 
@@ -89,12 +108,17 @@ struct SymbolTable: Sendable {
     /// The first symbol of each bucket (-1: empty); a power of two of them, at least one per name.
     private var buckets = [Symbol](repeating: -1, count: 64)
 
-    init() {
+    /// A table of the keywords, to start from.
+    static let keywords: SymbolTable = {
+        var table = SymbolTable()
         for k in Keyword.allCases {
             let text = Array(k.text.utf8)
-            _ = intern(text, 0, text.count)
+            _ = table.intern(text, 0, text.count)
         }
-    }
+        return table
+    }()
+
+    private init() {}
 
     /// The symbol of `source[start..<end]`, added if new; `nil` once `Symbol.max` names exist.
     mutating func intern(_ source: [UInt8], _ start: Int, _ end: Int) -> Symbol? {
@@ -107,7 +131,7 @@ struct SymbolTable: Sendable {
         guard names.count < Int(Symbol.max) else { return nil }
         let symbol = Symbol(names.count)
         names.append(String(decoding: source[start..<end], as: UTF8.self))
-        bytes.append(contentsOf: source[start..<end])
+        for i in start..<end { bytes.append(source[i]) }
         offsets.append(bytes.count)
         hashes.append(hash)
         nextInBucket.append(-1)
@@ -122,13 +146,20 @@ struct SymbolTable: Sendable {
 
     /// FNV-1a of the name without its trailing digits, plus the number they spell.
     private static func hash(_ source: [UInt8], _ start: Int, _ end: Int) -> UInt32 {
-        var digits = end
-        while digits > start, source[digits - 1] >= 0x30, source[digits - 1] <= 0x39 { digits -= 1 }
         var h: UInt32 = 0x811c_9dc5
-        for i in start..<digits { h = (h ^ UInt32(source[i])) &* 0x0100_0193 }
+        var prefix = h
         var number: UInt32 = 0
-        for i in digits..<end { number = number &* 10 &+ UInt32(source[i] - 0x30) }
-        return h &+ number
+        for i in start..<end {
+            let b = source[i]
+            h = (h ^ UInt32(b)) &* 0x0100_0193
+            if b >= 0x30 && b <= 0x39 {
+                number = number &* 10 &+ UInt32(b - 0x30)
+            } else {
+                prefix = h
+                number = 0
+            }
+        }
+        return prefix &+ number
     }
 
     private mutating func link(_ s: Symbol) {
@@ -290,7 +321,7 @@ struct Lexer {
     /// Depth of open `(` and `[`: newlines inside them are not statement ends.
     private var groupDepth = 0
     private var lastEnd = SourceLocation(line: 1, column: 1)
-    private(set) var symbols = SymbolTable()
+    private(set) var symbols = SymbolTable.keywords
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
@@ -330,10 +361,9 @@ struct Lexer {
 
     private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
 
-    private static func isIdentStart(_ b: UInt8) -> Bool {
-        (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
-    }
-    private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+    /// `A-Z`, `a-z` (setting bit 5 maps `A-Z` onto `a-z`; wrapping makes the rest large) or `_`.
+    private static func isIdentStart(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 || b == 0x5F }
+    private static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
     private static func isIdentChar(_ b: UInt8) -> Bool { isIdentStart(b) || isDigit(b) }
 
     private func text(from: Int) -> String {
