@@ -33,7 +33,7 @@ public struct GraphBuilder: Sendable {
     /// Appends `op(inputs, attrs)` after checking it with the op's type rule.
     @discardableResult
     public mutating func add(_ op: Op, _ inputs: [ValueID], _ attrs: Attributes = Attributes()) throws(Diagnostic) -> ValueID {
-        if let type = elementwiseTypeOfSameTypeOperands(op, inputs) {
+        if let type = shortcutType(op, inputs) {
             return function.append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: role, location: location))
         }
         let types = inputs.map { function.nodes[$0].type }
@@ -49,15 +49,16 @@ public struct GraphBuilder: Sendable {
     }
 
     /// A shortcut of `Op.inferType` for the most common nodes, which does not allocate: an
-    /// elementwise op whose operands all have the same type, accepted by the op. `nil` means
-    /// "use `inferType`", which also reports every error. (`GraphBuilderTests` checks that
-    /// the two agree.)
-    func elementwiseTypeOfSameTypeOperands(_ op: Op, _ inputs: [ValueID]) -> TensorType? {
+    /// elementwise op whose operands all have one type that the op accepts, and `grad`. `nil`
+    /// means "use `inferType`", which also reports every error. (`GraphBuilderTests` checks
+    /// that the two agree for every op.)
+    func shortcutType(_ op: Op, _ inputs: [ValueID]) -> TensorType? {
         guard let first = inputs.first else { return nil }
         let t = function.nodes[first].type
         let dtype = t.dtype
+        let second = inputs.count == 2 ? function.nodes[inputs[1]].type : nil
         let unary = inputs.count == 1
-        let binary = inputs.count == 2 && function.nodes[inputs[1]].type == t
+        let binary = second == t
         switch op {
         case .neg, .abs, .sign, .square, .relu:
             return unary && dtype.isNumeric ? t : nil
@@ -72,6 +73,9 @@ public struct GraphBuilder: Sendable {
             return binary ? t.with(dtype: .bool) : nil
         case .lt, .le, .gt, .ge:
             return binary && dtype.isNumeric ? t.with(dtype: .bool) : nil
+        case .grad:
+            guard let x = second, t.isScalar, dtype.isFloat, x.dtype.isFloat else { return nil }
+            return x
         default:
             return nil
         }

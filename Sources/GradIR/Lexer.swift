@@ -25,7 +25,7 @@ enum TokenKind: UInt8, Sendable {
     case eof
 }
 
-/// An interned name: an index into `SymbolTable.names`.
+/// An interned name: its number in a `SymbolTable`.
 typealias Symbol = Int32
 
 /// One token. (The fields are ordered widest first, so a token takes 40 bytes.)
@@ -97,8 +97,6 @@ enum Keyword: Symbol, CaseIterable, Sendable {
 /// use runs of such names, so their lookups touch neighbouring memory instead of scattering
 /// over a table of hundreds of thousands of names (a cache and TLB miss each).
 struct SymbolTable: Sendable {
-    /// The text of each symbol.
-    private(set) var names: [String] = []
     /// The bytes of every name, back to back: symbol `s` is `bytes[offsets[s]..<offsets[s + 1]]`.
     private var bytes: [UInt8] = []
     private var offsets: [Int] = [0]
@@ -120,6 +118,14 @@ struct SymbolTable: Sendable {
 
     private init() {}
 
+    /// The number of symbols.
+    var count: Int { hashes.count }
+
+    /// The text of a symbol (made when asked for: most names never need a `String`).
+    func name(_ s: Symbol) -> String {
+        String(decoding: bytes[offsets[Int(s)]..<offsets[Int(s) + 1]], as: UTF8.self)
+    }
+
     /// The symbol of `source[start..<end]`, added if new; `nil` once `Symbol.max` names exist.
     mutating func intern(_ source: [UInt8], _ start: Int, _ end: Int) -> Symbol? {
         let hash = SymbolTable.hash(source, start, end)
@@ -128,16 +134,15 @@ struct SymbolTable: Sendable {
             if hashes[Int(s)] == hash, equals(Int(s), source, start, end) { return s }
             s = nextInBucket[Int(s)]
         }
-        guard names.count < Int(Symbol.max) else { return nil }
-        let symbol = Symbol(names.count)
-        names.append(String(decoding: source[start..<end], as: UTF8.self))
+        guard count < Int(Symbol.max) else { return nil }
+        let symbol = Symbol(count)
         for i in start..<end { bytes.append(source[i]) }
         offsets.append(bytes.count)
         hashes.append(hash)
         nextInBucket.append(-1)
-        if names.count > buckets.count {
+        if count > buckets.count {
             buckets = [Symbol](repeating: -1, count: 2 * buckets.count)
-            for s in 0..<names.count { link(Symbol(s)) }
+            for s in 0..<count { link(Symbol(s)) }
         } else {
             link(symbol)
         }
@@ -282,7 +287,7 @@ final class TokenStream {
     var bytes: [UInt8] { lexer.bytes }
 
     /// The text of a name.
-    func name(_ symbol: Symbol) -> String { lexer.symbols.names[Int(symbol)] }
+    func name(_ symbol: Symbol) -> String { lexer.symbols.name(symbol) }
 
     /// The exact text of a token.
     func text(_ t: Token) -> String { lexer.text(t) }
@@ -303,7 +308,7 @@ final class TokenStream {
         var lexer = Lexer(bytes: bytes)
         var previous: Token? = nil
         while let t = try? lexer.next(), t.kind != .eof {
-            if let p = previous, p.isKeyword(.func), t.kind == .identifier, lexer.symbols.names[Int(t.symbol)] == name {
+            if let p = previous, p.isKeyword(.func), t.kind == .identifier, lexer.symbols.name(t.symbol) == name {
                 return true
             }
             previous = t

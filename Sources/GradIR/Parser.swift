@@ -871,12 +871,13 @@ struct Parser {
             throw error(.wrongArity(op: "grad", expected: "at least 2 operands", got: args.count), at: callee.location)
         }
         let y = try value(args[0])
+        let prefix = args[0].name.map { "d\(name($0))_d" }  // dz_dx
         var ids: [ValueID] = []
         var names: [String?] = []
         for x in args.dropFirst() {
             let xid = try value(x)
             ids.append(try add(.grad, [y, xid], at: callee.location))
-            if let yn = args[0].name, let xn = x.name { names.append("d\(name(yn))_d\(name(xn))") } else { names.append(nil) }
+            if let prefix, let xn = x.name { names.append(prefix + name(xn)) } else { names.append(nil) }
         }
         tuples.append(Tuple(values: ids, names: names, origin: "grad"))
         return Expr(kind: .tuple(tuples.count - 1), location: callee.location)

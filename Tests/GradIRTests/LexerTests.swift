@@ -51,7 +51,7 @@ final class LexerTests: XCTestCase {
                     XCTAssertEqual(round, 0, name)
                     expected[name] = s
                 }
-                XCTAssertEqual(table.names[Int(s)], name)
+                XCTAssertEqual(table.name(s), name)
             }
         }
         XCTAssertEqual(Set(expected.values).count, expected.count)
