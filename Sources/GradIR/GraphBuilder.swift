@@ -42,7 +42,7 @@ public struct GraphBuilder: Sendable {
     /// them without an array).
     @discardableResult
     public mutating func add(_ op: Op, _ inputs: Operands, _ attrs: Attributes = Attributes()) throws(Diagnostic) -> ValueID {
-        if let type = elementwiseTypeOfSameTypeOperands(op, inputs) {
+        if let type = shortcutType(op, inputs) {
             return function.append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: role, location: location))
         }
         let types = inputs.map { function.nodes[$0].type }
@@ -58,13 +58,19 @@ public struct GraphBuilder: Sendable {
     }
 
     /// A shortcut of `Op.inferType` for the most common nodes, which does not allocate: an
-    /// elementwise op whose operands all have the same type (`Op.sameTypeElementwiseResult`).
-    /// `nil` means "use `inferType`", which also reports every error. (`GraphBuilderTests`
-    /// checks that the two agree.)
-    func elementwiseTypeOfSameTypeOperands(_ op: Op, _ inputs: Operands) -> TensorType? {
+    /// elementwise op whose operands all have one type (`Op.sameTypeElementwiseResult`), and
+    /// `grad`. `nil` means "use `inferType`", which also reports every error.
+    /// (`GraphBuilderTests` checks that the two agree for every op.)
+    func shortcutType(_ op: Op, _ inputs: Operands) -> TensorType? {
         guard let first = inputs.first, inputs.count <= 2 else { return nil }
         let t = function.nodes[first].type
-        if inputs.count == 2 && function.nodes[inputs[1]].type != t { return nil }
+        let second = inputs.count == 2 ? function.nodes[inputs[1]].type : nil
+        if op == .grad {
+            // grad(y, x) has x's type (a scalar float y, a float x).
+            guard let x = second, t.isScalar, t.dtype.isFloat, x.dtype.isFloat else { return nil }
+            return x
+        }
+        if let second, second != t { return nil }
         return op.sameTypeElementwiseResult(t, operandCount: inputs.count)
     }
 

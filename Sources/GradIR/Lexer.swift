@@ -25,7 +25,7 @@ enum TokenKind: UInt8, Sendable {
     case eof
 }
 
-/// An interned name: an index into `SymbolTable.names`.
+/// An interned name: its number in a `SymbolTable`.
 typealias Symbol = Int32
 
 /// One token. (The fields are ordered widest first, so a token takes 40 bytes.)
@@ -64,7 +64,26 @@ enum Keyword: Symbol, CaseIterable, Sendable {
     // Callees the parser handles itself.
     case grad, zeros, ones, fill
 
-    var text: String { String(describing: self) }
+    var text: String {
+        switch self {
+        case .func: return "func"
+        case .return: return "return"
+        case .as: return "as"
+        case .true: return "true"
+        case .false: return "false"
+        case .inf: return "inf"
+        case .nan: return "nan"
+        case .f32: return "f32"
+        case .f64: return "f64"
+        case .i64: return "i64"
+        case .bool: return "bool"
+        case .grad: return "grad"
+        case .zeros: return "zeros"
+        case .ones: return "ones"
+        case .fill: return "fill"
+        }
+    }
+
     var isReserved: Bool { rawValue <= Keyword.nan.rawValue }
 }
 
@@ -78,8 +97,6 @@ enum Keyword: Symbol, CaseIterable, Sendable {
 /// use runs of such names, so their lookups touch neighbouring memory instead of scattering
 /// over a table of hundreds of thousands of names (a cache and TLB miss each).
 struct SymbolTable: Sendable {
-    /// The text of each symbol.
-    private(set) var names: [String] = []
     /// The bytes of every name, back to back: symbol `s` is `bytes[offsets[s]..<offsets[s + 1]]`.
     private var bytes: [UInt8] = []
     private var offsets: [Int] = [0]
@@ -89,11 +106,24 @@ struct SymbolTable: Sendable {
     /// The first symbol of each bucket (-1: empty); a power of two of them, at least one per name.
     private var buckets = [Symbol](repeating: -1, count: 64)
 
-    init() {
+    /// A table of the keywords, to start from.
+    static let keywords: SymbolTable = {
+        var table = SymbolTable()
         for k in Keyword.allCases {
             let text = Array(k.text.utf8)
-            _ = intern(text, 0, text.count)
+            _ = table.intern(text, 0, text.count)
         }
+        return table
+    }()
+
+    private init() {}
+
+    /// The number of symbols.
+    var count: Int { hashes.count }
+
+    /// The text of a symbol (made when asked for: most names never need a `String`).
+    func name(_ s: Symbol) -> String {
+        String(decoding: bytes[offsets[Int(s)]..<offsets[Int(s) + 1]], as: UTF8.self)
     }
 
     /// The symbol of `source[start..<end]`, added if new; `nil` once `Symbol.max` names exist.
@@ -104,16 +134,15 @@ struct SymbolTable: Sendable {
             if hashes[Int(s)] == hash, equals(Int(s), source, start, end) { return s }
             s = nextInBucket[Int(s)]
         }
-        guard names.count < Int(Symbol.max) else { return nil }
-        let symbol = Symbol(names.count)
-        names.append(String(decoding: source[start..<end], as: UTF8.self))
-        bytes.append(contentsOf: source[start..<end])
+        guard count < Int(Symbol.max) else { return nil }
+        let symbol = Symbol(count)
+        for i in start..<end { bytes.append(source[i]) }
         offsets.append(bytes.count)
         hashes.append(hash)
         nextInBucket.append(-1)
-        if names.count > buckets.count {
+        if count > buckets.count {
             buckets = [Symbol](repeating: -1, count: 2 * buckets.count)
-            for s in 0..<names.count { link(Symbol(s)) }
+            for s in 0..<count { link(Symbol(s)) }
         } else {
             link(symbol)
         }
@@ -122,13 +151,20 @@ struct SymbolTable: Sendable {
 
     /// FNV-1a of the name without its trailing digits, plus the number they spell.
     private static func hash(_ source: [UInt8], _ start: Int, _ end: Int) -> UInt32 {
-        var digits = end
-        while digits > start, source[digits - 1] >= 0x30, source[digits - 1] <= 0x39 { digits -= 1 }
         var h: UInt32 = 0x811c_9dc5
-        for i in start..<digits { h = (h ^ UInt32(source[i])) &* 0x0100_0193 }
+        var prefix = h
         var number: UInt32 = 0
-        for i in digits..<end { number = number &* 10 &+ UInt32(source[i] - 0x30) }
-        return h &+ number
+        for i in start..<end {
+            let b = source[i]
+            h = (h ^ UInt32(b)) &* 0x0100_0193
+            if b >= 0x30 && b <= 0x39 {
+                number = number &* 10 &+ UInt32(b - 0x30)
+            } else {
+                prefix = h
+                number = 0
+            }
+        }
+        return prefix &+ number
     }
 
     private mutating func link(_ s: Symbol) {
@@ -251,7 +287,7 @@ final class TokenStream {
     var bytes: [UInt8] { lexer.bytes }
 
     /// The text of a name.
-    func name(_ symbol: Symbol) -> String { lexer.symbols.names[Int(symbol)] }
+    func name(_ symbol: Symbol) -> String { lexer.symbols.name(symbol) }
 
     /// The exact text of a token.
     func text(_ t: Token) -> String { lexer.text(t) }
@@ -272,7 +308,7 @@ final class TokenStream {
         var lexer = Lexer(bytes: bytes)
         var previous: Token? = nil
         while let t = try? lexer.next(), t.kind != .eof {
-            if let p = previous, p.isKeyword(.func), t.kind == .identifier, lexer.symbols.names[Int(t.symbol)] == name {
+            if let p = previous, p.isKeyword(.func), t.kind == .identifier, lexer.symbols.name(t.symbol) == name {
                 return true
             }
             previous = t
@@ -290,7 +326,7 @@ struct Lexer {
     /// Depth of open `(` and `[`: newlines inside them are not statement ends.
     private var groupDepth = 0
     private var lastEnd = SourceLocation(line: 1, column: 1)
-    private(set) var symbols = SymbolTable()
+    private(set) var symbols = SymbolTable.keywords
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
@@ -330,10 +366,9 @@ struct Lexer {
 
     private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
 
-    private static func isIdentStart(_ b: UInt8) -> Bool {
-        (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
-    }
-    private static func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+    /// `A-Z`, `a-z` (setting bit 5 maps `A-Z` onto `a-z`; wrapping makes the rest large) or `_`.
+    private static func isIdentStart(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 || b == 0x5F }
+    private static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
     private static func isIdentChar(_ b: UInt8) -> Bool { isIdentStart(b) || isDigit(b) }
 
     private func text(from: Int) -> String {

@@ -374,42 +374,43 @@ struct Parser {
     typealias Target = (name: Token, type: TensorType?, typeLocation: SourceLocation)
 
     mutating func parseAssignment() throws(Diagnostic) {
-        var targets: [Target] = []
-        while true {
-            let what = targets.isEmpty ? "a statement (an assignment or 'return')" : "a name"
-            let name = try bindableName(what, allowPercent: true)
-            var type: TensorType? = nil
-            var typeLocation = name.location
-            if current.isPunct(":") {
-                advance()
-                let (t, l) = try parseType()
-                type = t
-                typeLocation = l
-            }
-            targets.append((name, type, typeLocation))
-            guard current.isPunct(",") else { break }
+        // The first target apart: most statements have only that one, and then no array is made.
+        let first = try parseTarget("a statement (an assignment or 'return')")
+        var others: [Target] = []
+        while current.isPunct(",") {
             advance()
+            others.append(try parseTarget("a name"))
         }
-        let eq = try expect("=", targets.count == 1 ? "'=' or ','" : "'='")
+        let count = 1 + others.count
+        let eq = try expect("=", count == 1 ? "'=' or ','" : "'='")
         let e = try parseExpr()
         switch e.kind {
         case .tuple(let t):
             let tuple = tuples[t]
-            if tuple.values.count != targets.count {
-                throw error(.wrongOutputCount(op: tuple.origin, expected: tuple.values.count, got: targets.count), at: eq.location)
+            if tuple.values.count != count {
+                throw error(.wrongOutputCount(op: tuple.origin, expected: tuple.values.count, got: count), at: eq.location)
             }
-            for (target, id) in zip(targets, tuple.values) { try bind(target, to: id) }
+            for (target, id) in zip([first] + others, tuple.values) { try bind(target, to: id) }
         case .value(let id):
-            if targets.count != 1 {
-                throw error(.wrongOutputCount(op: e.name.map(name) ?? builder.function.nodes[id].op.name, expected: 1, got: targets.count), at: eq.location)
+            if count != 1 {
+                throw error(.wrongOutputCount(op: e.name.map(name) ?? builder.function.nodes[id].op.name, expected: 1, got: count), at: eq.location)
             }
-            try bind(targets[0], to: id)
+            try bind(first, to: id)
         case .literal(let n):
-            if targets.count != 1 {
-                throw error(.wrongOutputCount(op: "a number", expected: 1, got: targets.count), at: eq.location)
+            if count != 1 {
+                throw error(.wrongOutputCount(op: "a number", expected: 1, got: count), at: eq.location)
             }
-            try bind(targets[0], to: try materialize(n, as: targets[0].type ?? TensorType(.f64), at: e.location))
+            try bind(first, to: try materialize(n, as: first.type ?? TensorType(.f64), at: e.location))
         }
+    }
+
+    /// `name` or `name: type`.
+    mutating func parseTarget(_ what: String) throws(Diagnostic) -> Target {
+        let name = try bindableName(what, allowPercent: true)
+        guard current.isPunct(":") else { return (name, nil, name.location) }
+        advance()
+        let (type, location) = try parseType()
+        return (name, type, location)
     }
 
     /// Binds a name to a value, after checking its type annotation.
@@ -546,7 +547,9 @@ struct Parser {
         return try binary(op, lhs, rhs, opToken)
     }
 
-    mutating func parseAdditive() throws(Diagnostic) -> Expr {
+    // parseAdditive, parseMultiplicative and parsePostfix are inlined into their only caller:
+    // fewer call levels for every operand.
+    @inline(__always) mutating func parseAdditive() throws(Diagnostic) -> Expr {
         var lhs = try parseMultiplicative()
         while current.isPunct("+") || current.isPunct("-") {
             let opToken = advance()
@@ -556,7 +559,7 @@ struct Parser {
         return lhs
     }
 
-    mutating func parseMultiplicative() throws(Diagnostic) -> Expr {
+    @inline(__always) mutating func parseMultiplicative() throws(Diagnostic) -> Expr {
         var lhs = try parseUnary()
         while current.isPunct("*") || current.isPunct("/") || current.isPunct("@") {
             let opToken = advance()
@@ -623,7 +626,7 @@ struct Parser {
         return try add(.reshape, [product], Attributes([.shape: .ints(shape)]), at: location)
     }
 
-    mutating func parsePostfix() throws(Diagnostic) -> Expr {
+    @inline(__always) mutating func parsePostfix() throws(Diagnostic) -> Expr {
         var e = try parsePrimary()
         while current.isPunct("[") {
             e = try parseIndex(e)
@@ -868,12 +871,13 @@ struct Parser {
             throw error(.wrongArity(op: "grad", expected: "at least 2 operands", got: args.count), at: callee.location)
         }
         let y = try value(args[0])
+        let prefix = args[0].name.map { "d\(name($0))_d" }  // dz_dx
         var ids: [ValueID] = []
         var names: [String?] = []
         for x in args.dropFirst() {
             let xid = try value(x)
             ids.append(try add(.grad, [y, xid], at: callee.location))
-            if let yn = args[0].name, let xn = x.name { names.append("d\(name(yn))_d\(name(xn))") } else { names.append(nil) }
+            if let prefix, let xn = x.name { names.append(prefix + name(xn)) } else { names.append(nil) }
         }
         tuples.append(Tuple(values: ids, names: names, origin: "grad"))
         return Expr(kind: .tuple(tuples.count - 1), location: callee.location)

@@ -1,8 +1,8 @@
 @testable import GradIR
 import XCTest
 
-/// `GraphBuilder`'s shortcuts (elementwise ops on operands of one type, constants) must give
-/// exactly what the general path, `Op.inferType`, gives.
+/// `GraphBuilder`'s shortcuts (elementwise ops on operands of one type, `grad`, constants)
+/// must give exactly what the general path, `Op.inferType`, gives.
 final class GraphBuilderTests: XCTestCase {
     /// Every op on every combination of operand types: where the shortcut answers, it answers
     /// like `inferType` (and never where `inferType` throws); it answers for every elementwise
@@ -28,7 +28,7 @@ final class GraphBuilderTests: XCTestCase {
             for inputs in operandLists {
                 let types = inputs.map { b.type(of: $0) }
                 let general = try? op.inferType(types, Attributes())
-                let fast = b.elementwiseTypeOfSameTypeOperands(op, Operands(inputs))
+                let fast = b.shortcutType(op, Operands(inputs))
                 let label = "\(op) \(types)"
                 if let fast {
                     XCTAssertEqual(fast, general, label)
@@ -38,7 +38,9 @@ final class GraphBuilderTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(shortcuts, 440)  // 20 types; each elementwise op on each accepted type
+        // Each elementwise op on each accepted type of the 20, and grad of the 2 float scalars
+        // with respect to the 10 float types.
+        XCTAssertEqual(shortcuts, 460)
     }
 
     /// Nodes built through the shortcuts equal nodes built through `inferType`.
@@ -47,11 +49,12 @@ final class GraphBuilderTests: XCTestCase {
         let x = try b.parameter("x", TensorType(.f64, [2, 3]))
         let y = try b.parameter("y", TensorType(.f64, [2, 3]))
         let n = try b.parameter("n", TensorType(.i64))
+        let s = try b.parameter("s", TensorType(.f32))
         let built = [
             try b.binary(.add, x, y), try b.binary(.atan2, x, y), try b.binary(.lt, x, y),
             try b.unary(.exp, x), try b.unary(.neg, n), try b.binary(.mul, n, n),
             try b.constant(2.5, TensorType(.f64)), try b.constant(-1, TensorType(.f32, [4])),
-            try b.constant(3, TensorType(.i64)),
+            try b.constant(3, TensorType(.i64)), try b.add(.grad, [b.unary(.exp, s), x]),
         ]
         for id in built {
             let node = b.function.nodes[id]
@@ -73,6 +76,8 @@ final class GraphBuilderTests: XCTestCase {
             XCTAssertEqual((e as? Diagnostic)?.location, SourceLocation(line: 7, column: 3))
         }
         XCTAssertThrowsError(try b.unary(.exp, n))
+        XCTAssertThrowsError(try b.add(.grad, [x, y]))  // not a scalar
+        XCTAssertThrowsError(try b.add(.grad, [s, n]))  // integer
         XCTAssertThrowsError(try b.constant(1, TensorType(.f64, [-1])))
     }
 
