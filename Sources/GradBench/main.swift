@@ -28,6 +28,7 @@ case "harness":
     }
 default:
     print("usage: GradBench vm | c [--quick] [--portable]")
+    print("       GradBench vm [--profile] [--matmul-threads N] [--matmul-kernel baseline|avx2|avx2FMA]")
     print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
     print("       GradBench harness --help")
 }
