@@ -133,6 +133,50 @@ final class VMMatmulKernelTests: XCTestCase {
         }
     }
 
+    /// Only GradKernelsAVX2 (called after the CPU check) may contain instructions a baseline
+    /// x86-64 CPU lacks: AVX (`v…`, ymm/zmm), BMI1/2, LZCNT, MOVBE, POPCNT. Catches, in the
+    /// build under test, Haswell-compiled code reaching baseline callers (e.g. a weak
+    /// stdlib specialization of that module chosen by the linker). `tzcnt` is allowed: it is
+    /// `rep bsf`, which older CPUs run as `bsf`.
+    func testNoHaswellInstructionsOutsideTheAVX2Module() throws {
+        try XCTSkipUnless(Self.isX86Linux, "x86-64 Linux only")
+        let objdump = "/usr/bin/objdump"
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: objdump), "no objdump")
+        let p = Process()
+        // grep keeps the function headers and the candidate lines (the whole listing is ~1M lines).
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "\(objdump) -d --no-show-raw-insn /proc/\(getpid())/exe | grep -E '>:$|\tv|%[yz]mm|\t(andn|bextr|bls|bzhi|mulx|pdep|pext|rorx|sarx|shlx|shrx|lzcnt|movbe|popcnt)'"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let haswellOnly: Set<Substring> = ["andn", "bextr", "blsi", "blsmsk", "blsr", "bzhi", "mulx", "pdep", "pext", "rorx",
+                                           "sarx", "shlx", "shrx", "lzcnt", "movbe", "popcnt"]
+        var function: Substring = ""
+        var offenders: [Substring: Substring] = [:]
+        var kernelInstructions = 0
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            if line.hasSuffix(">:"), let open = line.firstIndex(of: "<") {
+                function = line[line.index(after: open)..<line.index(line.endIndex, offsetBy: -2)]
+                continue
+            }
+            let fields = line.split(separator: "\t")
+            guard fields.count >= 2, let mnemonic = fields[1].split(separator: " ").first else { continue }
+            let avx = (mnemonic.hasPrefix("v") && mnemonic != "verr" && mnemonic != "verw") || line.contains("%ymm") || line.contains("%zmm")
+            guard avx || haswellOnly.contains(mnemonic) else { continue }
+            if function.contains("15GradKernelsAVX2") {
+                kernelInstructions += 1
+            } else {
+                offenders[function] = line
+            }
+        }
+        XCTAssertGreaterThan(kernelInstructions, 0, "the AVX2 kernels are in this binary")
+        XCTAssertEqual(offenders.count, 0, "Haswell-only instructions outside GradKernelsAVX2:\n" +
+                       offenders.prefix(10).map { "\($0.key): \($0.value)" }.joined(separator: "\n"))
+    }
+
     /// The tolerance check used above rejects a real difference.
     func testToleranceCheckCanFail() throws {
         let r = try XCTUnwrap(Tensor([1, -2, 3, 1e-20] as [Double], shape: [4]))
