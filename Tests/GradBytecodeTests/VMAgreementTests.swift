@@ -90,6 +90,27 @@ final class VMAgreementTests: XCTestCase {
         }
     }
 
+    /// Broadcast leaves read in runs across the fused loop's 256-element chunks (a chunk
+    /// starting mid-row, rows wrapping inside a chunk, repeated elements), with relu and
+    /// select on random signs, bit for bit.
+    func testChunkedBroadcasts() throws {
+        for dtype in ["f64", "f32"] {
+            let module = try Pipeline.parse("""
+                func f(x: \(dtype)[3,300], b: \(dtype)[300], c: \(dtype)[3,1], y: \(dtype)[7,5,11], d: \(dtype)[5,1], e: \(dtype)[11]) {
+                  r = relu(x + b) * c
+                  s = select(y > 0.0, y * d, e - y)
+                  return r, s, relu(y + e) - d
+                }
+                """)
+            let f = try Pipeline.function(module, named: nil)
+            var inputs: [String: Tensor] = [:]
+            for (j, p) in f.parameters.enumerated() {
+                inputs[p.name] = Tensor.random(f.type(of: p.value), seed: UInt64(j + 40))
+            }
+            try assertVMAgrees(f, inputs, "\(dtype) chunked broadcasts")
+        }
+    }
+
     /// Every function of every fixture of the core issue runs on the VM and agrees.
     func testFixtures() throws {
         let dir = repositoryRoot.appendingPathComponent("Tests/Fixtures")
