@@ -1,6 +1,15 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// GradKernelsAVX2 holds the VM's AVX2+FMA matmul micro-kernels: on x86-64 Linux that one
+/// module is compiled for Haswell-class CPUs (everything else stays baseline x86-64) and the
+/// VM calls it only after checking the CPU (GradBytecode/CPUFeatures.swift).
+#if arch(x86_64)
+let avx2Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]
+#else
+let avx2Settings: [SwiftSetting] = []
+#endif
+
 /// The pipeline is visible in the module graph:
 /// IR ← Autodiff ← Runtime ← Optimizer ← Bytecode / C ← Grad ← gradc.
 let package = Package(
@@ -15,7 +24,8 @@ let package = Package(
         .target(name: "GradAutodiff", dependencies: ["GradIR"]),
         .target(name: "GradRuntime", dependencies: ["GradIR"]),
         .target(name: "GradOptimizer", dependencies: ["GradIR", "GradRuntime"]),
-        .target(name: "GradBytecode", dependencies: ["GradIR", "GradRuntime"]),
+        .target(name: "GradKernelsAVX2", swiftSettings: avx2Settings),
+        .target(name: "GradBytecode", dependencies: ["GradIR", "GradRuntime", "GradKernelsAVX2"]),
         .target(name: "GradC", dependencies: ["GradIR", "GradRuntime", "GradBytecode"]),
         .target(name: "Grad", dependencies: ["GradIR", "GradAutodiff", "GradRuntime", "GradOptimizer", "GradBytecode", "GradC"]),
         .executableTarget(name: "gradc", dependencies: ["Grad"]),

@@ -14,9 +14,15 @@ public struct CompileOptions: Sendable {
     public var optimizer = OptimizerOptions()
     /// Functions whose values together need more bytes are refused before allocating.
     public var memoryLimit = defaultMemoryLimit
-    public init(optimizer: OptimizerOptions = OptimizerOptions(), memoryLimit: Int = defaultMemoryLimit) {
+    /// Bit-identical results: no fused multiply-add in matrix products, so `.bytecode` and `.c`
+    /// give bitwise the reference evaluator's outputs on every CPU (`VMLimits.portable`;
+    /// `CBackendOptions.portable`, which also drops `-march=native`). Off by default: matmul
+    /// outputs then differ by a few ulp of the largest partial sum where the CPU has FMA.
+    public var portable = false
+    public init(optimizer: OptimizerOptions = OptimizerOptions(), memoryLimit: Int = defaultMemoryLimit, portable: Bool = false) {
         self.optimizer = optimizer
         self.memoryLimit = memoryLimit
+        self.portable = portable
     }
 }
 
@@ -73,7 +79,9 @@ public func compile(_ function: Function, backend: Backend = .bytecode, options:
             return try ReferenceEvaluator.run(lowered, inputs: named)
         }
     case .bytecode:
-        let vm = try VirtualMachine(BytecodeProgram(function: lowered), limits: VMLimits(maxArenaBytes: Int.max))
+        var limits = VMLimits(maxArenaBytes: Int.max)
+        limits.portable = options.portable
+        let vm = try VirtualMachine(BytecodeProgram(function: lowered), limits: limits)
         let lock = NSLock()
         return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
             lock.lock()
@@ -82,7 +90,7 @@ public func compile(_ function: Function, backend: Backend = .bytecode, options:
         }
     case .c:
         // Emitted, compiled with the system cc through the per-user cache, loaded with dlopen.
-        let module = try CModule([lowered])
+        let module = try CModule([lowered], options: CBackendOptions(portable: options.portable))
         guard let kernel = module.kernels.first else { throw Diagnostic(.other("the C backend produced no function")) }
         return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
             try kernel.run(inputs)

@@ -165,7 +165,10 @@ enum Harness {
             "call_path": callPath(backend),
         ]
         for (k, v) in files { record[k] = v }
-        if let vm = vg as? VMRunner { record["vm_instructions"] = vm.vm.instructionCount }
+        if let vm = vg as? VMRunner {
+            record["vm_instructions"] = vm.vm.instructionCount
+            record["vm_matmul_kernel"] = vm.vm.matmulKernel.rawValue
+        }
         if let c = vg as? CRunner { record["cache_hit"] = c.module.report.cacheHit }
         return record
     }

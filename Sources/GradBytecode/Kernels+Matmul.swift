@@ -1,4 +1,5 @@
 import GradRuntime
+import GradKernelsAVX2
 import Dispatch
 // Matrix products.
 
@@ -17,10 +18,14 @@ struct MatrixLayout: Hashable {
 /// read in place (see `TransposeElision`). Large products split the column panels (or the
 /// rows, for narrow outputs) between two threads.
 ///
+/// The micro-kernel is this class's own `micro` (compiled for the package's target, SSE2 on
+/// x86-64) or, with `avx2`, one of GradKernelsAVX2 (V then has 4 f64 / 8 f32 lanes).
+///
 /// Summation order: every output element starts at +0 and adds a[i,p]·b[p,j] for p = 0, 1, …
-/// in increasing order (the k-blocks continue from the stored partial sum), one multiply and
-/// one add each, never fused — exactly the reference kernel's order, so the result is bitwise
-/// identical to the reference evaluator, whatever the blocking or thread split.
+/// in increasing order (the k-blocks continue from the stored partial sum) — exactly the
+/// reference kernel's order, whatever the blocking or thread split. With one multiply and one
+/// add per step (`micro`, or `avx2` not fused) the result is bitwise the reference
+/// evaluator's; with fused multiply-add each step rounds once instead of twice.
 final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatype>: @unchecked Sendable where V.Scalar == T {
     let a: Int
     let b: Int
@@ -34,16 +39,21 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
     let aBatch: [Int]
     let bBatch: [Int]
     let threads: Int
+    /// The AVX2 micro-kernel, or nil for `micro`.
+    let avx2: MatmulMicro?
     static var mr: Int { 6 }
     static var nr: Int { 2 * V.scalarCount }
     static var kc: Int { 256 }
-    static var mc: Int { 120 }
+    /// Rows of a packed block of A: kc·mc elements stay in L2 (f64: 144 KiB, f32: 120 KiB;
+    /// the C backend's choice, measured slightly faster than 120 for f64 with AVX2).
+    static var mc: Int { MemoryLayout<T>.stride == 8 ? 72 : 120 }
 
     /// `aTransposed`: `a` is the row-major source `[k, m]` of a transposed A (likewise
     /// `bTransposed`: `b` is `[n, k]`). Transposed operands are 2-D (no batch). Two threads
     /// share an unbatched product of at least `threshold` multiply-adds when `threads ≥ 2`.
     init(_ a: BytecodeOperand, _ b: BytecodeOperand, _ c: BytecodeOperand, aTransposed: Bool = false, bTransposed: Bool = false,
-         threads: Int = 1, threshold: Int = Int.max) {
+         threads: Int = 1, threshold: Int = Int.max, micro: MatmulMicro? = nil) {
+        avx2 = micro
         self.a = a.offset
         self.b = b.offset
         self.c = c.offset
@@ -181,8 +191,12 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
                     var i = i0
                     var q = 0
                     while i < i1 {
-                        micro(UnsafeRawPointer(packedA + q * (k1 - k0) * mr), panel, c + i * n + j0,
-                              rows: min(mr, i1 - i), w, k1 - k0, first: k0 == 0)
+                        let pa = UnsafeRawPointer(packedA + q * (k1 - k0) * mr)
+                        if let avx2 {
+                            avx2.run(k1 - k0, pa, panel, UnsafeMutableRawPointer(c + i * n + j0), n, min(mr, i1 - i), w, k0 == 0)
+                        } else {
+                            micro(pa, panel, c + i * n + j0, rows: min(mr, i1 - i), w, k1 - k0, first: k0 == 0)
+                        }
                         i += mr
                         q += 1
                     }
@@ -269,6 +283,36 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
         if rows > 3 { store(c + 3 * n, w, (x30, x31)) }
         if rows > 4 { store(c + 4 * n, w, (x40, x41)) }
         if rows > 5 { store(c + 5 * n, w, (x50, x51)) }
+    }
+}
+
+/// A micro-kernel of GradKernelsAVX2, wrapped so that baseline code can hold it. The
+/// initializers return nil unless the CPU runs that module's code (`CPUFeatures.haswell`):
+/// this is the check that keeps AVX2 instructions off older CPUs.
+struct MatmulMicro {
+    /// (kl, packed A, packed B panel, C, ldc, rows, columns, first): see `matmulAVX2MicroF64`.
+    let run: (Int, UnsafeRawPointer, UnsafeRawPointer, UnsafeMutableRawPointer, Int, Int, Int, Bool) -> Void
+
+    /// The f64 kernel (for V = SIMD4<Double>): `.avx2FMA` fused, `.avx2` not; nil for `.baseline`.
+    init?(f64 kernel: VMMatmulKernel) {
+        #if arch(x86_64) && os(Linux)
+        guard kernel != .baseline, CPUFeatures.haswell else { return nil }
+        let fused = kernel == .avx2FMA
+        run = { matmulAVX2MicroF64($0, $1, $2, $3, ldc: $4, rows: $5, columns: $6, first: $7, fused: fused) }
+        #else
+        return nil
+        #endif
+    }
+
+    /// The f32 kernel (for V = SIMD8<Float>).
+    init?(f32 kernel: VMMatmulKernel) {
+        #if arch(x86_64) && os(Linux)
+        guard kernel != .baseline, CPUFeatures.haswell else { return nil }
+        let fused = kernel == .avx2FMA
+        run = { matmulAVX2MicroF32($0, $1, $2, $3, ldc: $4, rows: $5, columns: $6, first: $7, fused: fused) }
+        #else
+        return nil
+        #endif
     }
 }
 

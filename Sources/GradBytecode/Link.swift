@@ -168,13 +168,24 @@ struct Linker {
             let sources = elision.transposedOperands[index] ?? [:]
             let a = sources[0] ?? inputs[0]
             let b = sources[1] ?? inputs[1]
-            if inputs[0].type.dtype == .f32 {
-                let k = MatmulKernel<Float, SIMD4<Float>>(a, b, output, aTransposed: sources[0] != nil, bTransposed: sources[1] != nil,
-                                                            threads: limits.matmulThreads, threshold: limits.parallelMatmulThreshold)
+            let (at, bt) = (sources[0] != nil, sources[1] != nil)
+            let (threads, threshold) = (limits.matmulThreads, limits.parallelMatmulThreshold)
+            // The AVX2 micro-kernels work on 2 × 4 f64 / 2 × 8 f32 lanes: the vector type V
+            // sets the width of the packed B panels to match.
+            switch (inputs[0].type.dtype == .f32, limits.resolvedMatmulKernel) {
+            case (true, .baseline):
+                let k = MatmulKernel<Float, SIMD4<Float>>(a, b, output, aTransposed: at, bTransposed: bt, threads: threads, threshold: threshold)
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
-            } else {
-                let k = MatmulKernel<Double, SIMD2<Double>>(a, b, output, aTransposed: sources[0] != nil, bTransposed: sources[1] != nil,
-                                                            threads: limits.matmulThreads, threshold: limits.parallelMatmulThreshold)
+            case (true, let kernel):
+                let k = MatmulKernel<Float, SIMD8<Float>>(a, b, output, aTransposed: at, bTransposed: bt, threads: threads, threshold: threshold,
+                                                            micro: MatmulMicro(f32: kernel))
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            case (false, .baseline):
+                let k = MatmulKernel<Double, SIMD2<Double>>(a, b, output, aTransposed: at, bTransposed: bt, threads: threads, threshold: threshold)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            case (false, let kernel):
+                let k = MatmulKernel<Double, SIMD4<Double>>(a, b, output, aTransposed: at, bTransposed: bt, threads: threads, threshold: threshold,
+                                                            micro: MatmulMicro(f64: kernel))
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
             }
             return

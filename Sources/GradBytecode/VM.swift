@@ -4,7 +4,8 @@ import Foundation
 // The virtual machine: validates a `BytecodeProgram`, links it to kernels, and runs it over
 // one preallocated arena.
 
-/// Bounds applied when a program is linked (a file cannot make the VM allocate more).
+/// Bounds and kernel choices applied when a program is linked (a file cannot make the VM
+/// allocate more).
 public struct VMLimits: Sendable {
     /// Largest arena (constants, inputs, outputs, workspace) in bytes. Default 4 GiB.
     public var maxArenaBytes: Int
@@ -13,9 +14,37 @@ public struct VMLimits: Sendable {
     /// Multiply-adds (m·n·k) from which a `matmul` uses `matmulThreads` threads. Below this,
     /// waking a second thread costs more than it saves (more so on a loaded machine).
     public var parallelMatmulThreshold = 1 << 22
+    /// Bit-identical results: no fused multiply-add in `matmul`, so every output is bitwise
+    /// the reference evaluator's, on every CPU. Off by default: on a CPU with AVX2 and FMA the
+    /// f32/f64 matmul fuses each multiply-add (rounds once per step), and outputs computed from
+    /// a matmul differ from the reference by a few ulp of the largest partial sum.
+    public var portable = false
+    /// Forces a matmul micro-kernel (tests, benchmarks); nil picks the fastest this CPU runs,
+    /// the fastest bitwise one when `portable`. A kernel the CPU lacks gives `.baseline`, and
+    /// `portable` turns `.avx2FMA` into `.avx2`.
+    public var matmulKernel: VMMatmulKernel?
     public init(maxArenaBytes: Int = 1 << 32) {
         self.maxArenaBytes = maxArenaBytes
     }
+
+    /// The micro-kernel these settings give on this CPU.
+    public var resolvedMatmulKernel: VMMatmulKernel {
+        let wanted = matmulKernel ?? .avx2FMA
+        if wanted == .baseline || !CPUFeatures.haswell { return .baseline }
+        return portable ? .avx2 : wanted
+    }
+}
+
+/// The micro-kernel of the VM's f32/f64 `matmul` (packing, blocking and threads are shared).
+public enum VMMatmulKernel: String, Sendable, CaseIterable {
+    /// Compiled for the package's target (SSE2 on x86-64): multiply, then add. Bitwise the
+    /// reference evaluator's.
+    case baseline
+    /// AVX2 (4 f64 / 8 f32 lanes), multiply, then add: bitwise the reference evaluator's.
+    /// x86-64 Linux on a CPU with AVX2 and FMA only.
+    case avx2
+    /// AVX2 with fused multiply-add: fastest, within a few ulp of the reference (not bitwise).
+    case avx2FMA
 }
 
 /// Operations of the scalar machine: one per rank-0 `f64` and `f32` elementwise op, plus `kernel`
@@ -76,6 +105,8 @@ public final class VirtualMachine: @unchecked Sendable {
     /// Number of instructions linked to the generic slow path (reference kernel on tensors
     /// copied out of the arena, allocating per call): i64 `matmul`/`dot`/reductions only.
     public let fallbackKernelCount: Int
+    /// The micro-kernel the f32/f64 matmuls were linked with (see `VMLimits.portable`).
+    public let matmulKernel: VMMatmulKernel
     /// How many times the generic slow path ran since the VM was linked (0 means
     /// `execute()` allocated nothing).
     public var fallbackCalls: Int { failureBox.fallbackCalls }
@@ -98,6 +129,7 @@ public final class VirtualMachine: @unchecked Sendable {
         self.code = linker.code
         self.kernels = linker.kernels
         self.fallbackKernelCount = linker.fallbackCount
+        self.matmulKernel = limits.resolvedMatmulKernel
         let scratchBytes = max(64, linker.kernels.map(\.scratchBytes).max() ?? 0)
         arena = UnsafeMutableRawPointer.allocate(byteCount: max(64, program.arenaBytes), alignment: 64)
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(64, program.arenaBytes))

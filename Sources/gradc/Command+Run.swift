@@ -5,7 +5,7 @@ enum RunCommand {
     static let help = """
     usage: gradc run MODEL.ir [--func NAME] [--backend reference|bytecode|c] [--portable] [--input NAME=SPEC]… [--seed N] [--output-dir DIR] [--trace]
                      [-O0|-O1|-O2] [--passes=P,…] [--fast-math] [--stats]
-           gradc run MODEL.gbc [--input NAME=SPEC]… [--seed N] [--output-dir DIR]
+           gradc run MODEL.gbc [--portable] [--input NAME=SPEC]… [--seed N] [--output-dir DIR]
 
     Evaluates a function (default: the last one in the file) and prints each output:
     its name, type and values. Derivative requests are expanded first. A .gbc file (from
@@ -14,7 +14,9 @@ enum RunCommand {
       --func NAME         the function to run
       --backend B         reference (default), bytecode (the VM) or c (generated C compiled
                           by the system cc, cached; see gradc cache --help)
-      --portable          c: compile without -march=native
+      --portable          bit-identical to the reference backend: no fused multiply-add in
+                          matrix products (bytecode and .gbc: the VM's bitwise matmul
+                          kernel; c: also compile without -march=native)
       --input NAME=SPEC   SPEC is a .npy file, a number (fills the tensor), [v,v,…] (row-major)
                           or random (uniform in [-1, 1)); inputs not given are random
       --seed N            seed for random inputs (default 1)
@@ -45,7 +47,8 @@ enum RunCommand {
             var signature = Function(name: program.name)
             for b in program.inputs { signature.addParameter(b.name, b.operand.type) }
             let named = try makeInputs(for: signature, specs: o.values["--input"] ?? [], seed: seed)
-            let limits = VMLimits(maxArenaBytes: try memoryLimit(o))
+            var limits = VMLimits(maxArenaBytes: try memoryLimit(o))
+            limits.portable = o.has("--portable")
             let vm = try VirtualMachine(program, limits: limits)
             let outputs = try vm.run(program.inputs.compactMap { named[$0.name] })
             try printOutputs(program.outputs.map(\.name), outputs, dir: o.value("--output-dir"))
@@ -67,7 +70,9 @@ enum RunCommand {
         case "reference":
             outputs = try ReferenceEvaluator.run(function, inputs: inputs)
         case "bytecode":
-            let vm = try VirtualMachine(BytecodeProgram(function: function), limits: VMLimits(maxArenaBytes: Int.max))
+            var limits = VMLimits(maxArenaBytes: Int.max)
+            limits.portable = o.has("--portable")
+            let vm = try VirtualMachine(BytecodeProgram(function: function), limits: limits)
             outputs = try vm.run(function.parameters.compactMap { inputs[$0.name] })
         case "c":
             let module: CModule

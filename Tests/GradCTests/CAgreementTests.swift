@@ -3,25 +3,6 @@ import Grad
 import TestSupport
 import XCTest
 
-/// Whether `a` agrees with `b` within `tolerance` times the largest magnitude in `b`
-/// (NaN where `b` is NaN, the same infinities).
-func closeToMax(_ a: Tensor, _ b: Tensor, tolerance: Double) -> Bool {
-    guard a.type == b.type else { return false }
-    let x = a.doubles
-    let y = b.doubles
-    let scale = y.filter(\.isFinite).map(abs).max() ?? 0
-    return zip(x, y).allSatisfy { p, q in
-        if q.isNaN || p.isNaN { return p.isNaN && q.isNaN }
-        if q.isInfinite || p.isInfinite { return p == q }
-        return abs(p - q) <= tolerance * scale
-    }
-}
-
-/// Whether `f` multiplies floating-point matrices (the C kernel may use fused multiply-add).
-func hasFloatMatmul(_ f: Function) -> Bool {
-    f.nodes.contains { $0.op == .matmul && $0.type.dtype.isFloat }
-}
-
 /// One cache directory per test run, in a temporary directory.
 let testEnvironment: [String: String] = {
     var env = ProcessInfo.processInfo.environment
@@ -58,8 +39,7 @@ struct CaseBatch {
                 XCTAssertEqual(got.count, expected.count, labels[k], file: file, line: line)
                 for (j, (g, e)) in zip(got, expected).enumerated() {
                     if fma && hasFloatMatmul(f) && g.dtype.isFloat {
-                        let tolerance = g.dtype == .f64 ? 1e-12 : 1e-5
-                        XCTAssertTrue(closeToMax(g, e, tolerance: tolerance), "\(labels[k]) output \(j) round \(round): C \(g) vs reference \(e)", file: file, line: line)
+                        XCTAssertTrue(closeToMax(g, e, tolerance: fusedMatmulTolerance(g.dtype)), "\(labels[k]) output \(j) round \(round): C \(g) vs reference \(e)", file: file, line: line)
                     } else {
                         XCTAssertTrue(sameBits(g, e), "\(labels[k]) output \(j) round \(round): C \(g) vs reference \(e)", file: file, line: line)
                     }

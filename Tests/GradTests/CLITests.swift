@@ -55,6 +55,32 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(w1.shape, [64, 32])
     }
 
+    /// `--portable` on the VM (from the model and from a .gbc file) gives the reference
+    /// backend's bits for every output of the MLP and its gradient.
+    func testPortableBytecodeMatchesReferenceBits() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-portable-\(UUID().uuidString)").path
+        let gbc = base + "/mlp.gbc"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        XCTAssertEqual(try run(["compile", "Examples/mlp.ir", "--backend", "bytecode", "-o", gbc]).status, 0)
+        let runs: [(String, [String])] = [
+            ("reference", ["run", "Examples/mlp.ir", "--backend", "reference"]),
+            ("bytecode", ["run", "Examples/mlp.ir", "--backend", "bytecode", "--portable"]),
+            ("gbc", ["run", gbc, "--portable"]),
+        ]
+        for (name, args) in runs {
+            let r = try run(args + ["--output-dir", base + "/" + name])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.err)")
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: base + "/reference").filter { $0.hasSuffix(".npy") }
+        XCTAssertEqual(files.count, 5)
+        for file in files {
+            let expected = try readNPYFile(base + "/reference/" + file)
+            for name in ["bytecode", "gbc"] {
+                XCTAssertTrue(sameBits(try readNPYFile(base + "/\(name)/" + file), expected), "\(name) \(file)")
+            }
+        }
+    }
+
     func readNPYFile(_ path: String) throws -> Tensor {
         try readNPY(path: path)
     }

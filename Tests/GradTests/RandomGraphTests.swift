@@ -8,7 +8,8 @@ import XCTest
 /// - gradients (and Hessians) pass finite differences;
 /// - the optimized graph computes the same values as the unoptimized one;
 /// - the bytecode VM and the C backend compute exactly (bit for bit) what the reference
-///   evaluator computes, on the optimized and on the unoptimized graph.
+///   evaluator computes, on the optimized and on the unoptimized graph (the VM in portable
+///   mode; with fused multiply-add its matmul outputs within tolerance).
 ///
 /// A failing case is shrunk (`shrink`: drop outputs, replace nodes by same-typed operands,
 /// shrink dimensions) and reported as an `.ir` file, with the `gradc check` command that feeds
@@ -158,15 +159,27 @@ enum Properties {
         return nil
     }
 
-    /// The VM, with and without optimization, bit for bit against the reference.
+    /// The VM, with and without optimization: portable, bit for bit against the reference;
+    /// with its default kernels (fused multiply-add in matmul on a CPU with AVX2 and FMA),
+    /// bit for bit except outputs computed from a float matmul, which agree within 1e-12 (f64)
+    /// / 1e-5 (f32) of their largest magnitude.
     static func bytecodeEqualsReference(_ c: FailingCase) -> String? {
         do {
             for level in [0, 2] {
                 let f = try lowered(c.function, level: level)
                 let expected = try ReferenceEvaluator.run(f, inputs: c.inputs)
-                let vm = try VirtualMachine(BytecodeProgram(function: f))
+                var portable = VMLimits()
+                portable.portable = true
+                let vm = try VirtualMachine(BytecodeProgram(function: f), limits: portable)
                 let got = try vm.run(f.parameters.compactMap { c.inputs[$0.name] })
-                if let m = firstMismatch(got, expected) { return "-O\(level): VM \(m)" }
+                if let m = firstMismatch(got, expected) { return "-O\(level): portable VM \(m)" }
+                let fast = try VirtualMachine(BytecodeProgram(function: f))
+                let fastGot = try fast.run(f.parameters.compactMap { c.inputs[$0.name] })
+                let fused = fast.matmulKernel == .avx2FMA ? floatMatmulOutputs(f) : []
+                for (k, (g, e)) in zip(fastGot, expected).enumerated() {
+                    let ok = fused.contains(k) ? closeToMax(g, e, tolerance: fusedMatmulTolerance(g.dtype)) : sameBits(g, e)
+                    if !ok { return "-O\(level): VM (\(fast.matmulKernel)) output \(k): \(g) vs reference \(e)" }
+                }
             }
         } catch {
             return "error: \(error)"

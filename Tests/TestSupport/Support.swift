@@ -45,3 +45,39 @@ public func sameBits(_ a: Tensor, _ b: Tensor) -> Bool {
     default: return false
     }
 }
+
+/// Whether `a` agrees with `b` within `tolerance` times the largest magnitude in `b`
+/// (NaN where `b` is NaN, the same infinities): how outputs of a matmul with fused
+/// multiply-add are compared with the reference (1e-12 for f64, 1e-5 for f32; 4 ulp of any
+/// element is within that too).
+public func closeToMax(_ a: Tensor, _ b: Tensor, tolerance: Double) -> Bool {
+    guard a.type == b.type else { return false }
+    let x = a.doubles
+    let y = b.doubles
+    let scale = y.filter(\.isFinite).map(abs).max() ?? 0
+    return zip(x, y).allSatisfy { p, q in
+        if q.isNaN || p.isNaN { return p.isNaN && q.isNaN }
+        if q.isInfinite || p.isInfinite { return p == q }
+        return abs(p - q) <= tolerance * scale
+    }
+}
+
+/// The tolerance of `closeToMax` for outputs of a fused matmul.
+public func fusedMatmulTolerance(_ d: DType) -> Double {
+    d == .f64 ? 1e-12 : 1e-5
+}
+
+/// Whether `f` multiplies floating-point matrices (a kernel may use fused multiply-add).
+public func hasFloatMatmul(_ f: Function) -> Bool {
+    f.nodes.contains { $0.op == .matmul && $0.type.dtype.isFloat }
+}
+
+/// Indices of the outputs of `f` computed from a floating-point matmul (directly or through
+/// other ops): the ones a fused multiply-add can change. Nodes are in topological order.
+public func floatMatmulOutputs(_ f: Function) -> Set<Int> {
+    var tainted = [Bool](repeating: false, count: f.nodes.count)
+    for (i, node) in f.nodes.enumerated() {
+        tainted[i] = (node.op == .matmul && node.type.dtype.isFloat) || node.inputs.contains { tainted[$0] }
+    }
+    return Set(f.outputs.indices.filter { tainted[f.outputs[$0].value] })
+}
