@@ -62,10 +62,8 @@ private struct Expansion {
         for (id, node) in source.nodes.enumerated() where node.op == .grad {
             gradsByY[node.inputs[0], default: []].append(id)
         }
-        var parameterNames: [ValueID: String] = [:]
-        for p in source.parameters { parameterNames[p.value] = p.name }
         // Up to the first derivative request the new graph is the old one, id for id: copied
-        // wholesale (the parameter list is set from the source's at the end).
+        // wholesale. (The parameter list is the source's, renumbered, at the end.)
         let firstRequest = source.nodes.firstIndex { $0.op.info.family == .derivative } ?? source.nodes.count
         builder.function.nodes.append(contentsOf: source.nodes[0..<firstRequest])
         remap.append(contentsOf: 0..<firstRequest)
@@ -74,8 +72,7 @@ private struct Expansion {
             builder.location = node.location
             switch node.op {
             case .input:
-                let name = parameterNames[id] ?? "arg\(id)"
-                remap.append(builder.function.addParameter(name, node.type, at: node.location))
+                remap.append(builder.function.append(node))  // named by the parameter list below
             case .grad:
                 if let done = pendingGrads[id] {
                     remap.append(done)

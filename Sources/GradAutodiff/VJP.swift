@@ -319,6 +319,7 @@ struct Cotangents: ExpressibleByArrayLiteral {
     subscript(k: Int) -> ValueID? {
         get {
             if let spilled { return spilled[k] }
+            precondition(k >= 0 && k < inlineCount, "cotangent index out of range")
             switch k {
             case 0: return first
             case 1: return second
@@ -330,6 +331,7 @@ struct Cotangents: ExpressibleByArrayLiteral {
                 spilled?[k] = newValue
                 return
             }
+            precondition(k >= 0 && k < inlineCount, "cotangent index out of range")
             switch k {
             case 0: first = newValue
             case 1: second = newValue
@@ -343,7 +345,7 @@ struct Cotangents: ExpressibleByArrayLiteral {
             spilled?.append(v)
         } else if inlineCount < 3 {
             inlineCount += 1
-            self[inlineCount - 1] = v
+            self[inlineCount - 1] = v  // in range now
         } else {
             spilled = [first, second, third, v]
         }

@@ -144,7 +144,8 @@ struct OperandIndex {
     subscript(key: CSEPass.SmallKey) -> ValueID? {
         if let hit = scan(key.a, key) { return hit }
         if key.b != key.a, let hit = scan(key.b, key) { return hit }
-        return isFull(key.a) && (key.b < 0 || isFull(key.b)) ? overflow[key] : nil
+        // Keys that could not be filed in a list (both lists full, or an id beyond 32 bits).
+        return overflow.isEmpty ? nil : overflow[key]
     }
 
     private func scan(_ operand: Int, _ key: CSEPass.SmallKey) -> ValueID? {
@@ -157,14 +158,11 @@ struct OperandIndex {
         return nil
     }
 
-    private func isFull(_ operand: Int) -> Bool {
-        operand >= 0 && operand < length.count && length[operand] >= OperandIndex.maxChain
-    }
-
     /// Records that node `id` (not yet recorded) has `key`.
     mutating func insert(_ key: CSEPass.SmallKey, as id: ValueID) {
         guard key.a >= 0, id >= 0, let id32 = Int32(exactly: id) else { overflow[key] = id; return }
         reserve(Swift.max(key.a, key.b, id) + 1)
+        assert(keys[id] == nil, "a node is recorded once (a second insert could close a cycle in a list)")
         var anchor = key.a
         if key.b >= 0, length[key.b] < length[key.a] { anchor = key.b }
         if length[anchor] >= OperandIndex.maxChain {

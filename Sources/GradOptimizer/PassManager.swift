@@ -30,8 +30,10 @@ struct PassManager {
         if options.verify { try verifyFunction(function, stage: "before optimization") }
         var f = consume function
         // A unit is clean when running it again would change nothing. A local unit's sweep
-        // ends at its own fixpoint; another unit's change makes it dirty again, except DCE's
-        // (removing dead nodes changes no live node's operands, all local rules look at).
+        // ends at its own fixpoint; another unit's change makes it dirty again, except DCE's:
+        // everything a live node depends on is live, so the rules see the same operands (and
+        // operands' operands) after DCE, the order is kept (so is CSE's normalization), and
+        // CSE loses only dead entries, which no live node equalled.
         var clean = [Bool](repeating: false, count: units.count)
         var round = 0
         while round < options.maxRounds, clean.contains(false) {
@@ -50,7 +52,10 @@ struct PassManager {
                     try verifyFunction(f, stage: "after pass '\(unit.map(\.rawValue).joined(separator: "+"))'")
                 }
                 if outcome.changed {
-                    for j in units.indices where j != k && !(unit == [.dce] && units[j] != [.dce]) { clean[j] = false }
+                    let onlyRemovedDeadCode = unit == [.dce]
+                    for j in units.indices where j != k && (!onlyRemovedDeadCode || units[j] == [.dce]) {
+                        clean[j] = false
+                    }
                 }
                 clean[k] = outcome.atFixpoint
             }

@@ -43,6 +43,7 @@ struct Rewriter {
     /// Removes and returns the nodes from `mark` on (all appended since the sweep's first
     /// change, so they are in the tail).
     mutating func removeTail(from mark: Int) -> [Node] {
+        assert(mark >= prefix, "only nodes appended during a rewrite are taken back")
         let start = mark - prefix
         let removed = Array(tail[start...])
         tail.removeSubrange(start...)
@@ -155,9 +156,10 @@ let maxSettleDepth = 8
 ///
 /// Nodes a rule emits are offered to the rules again right away (their operands are final by
 /// then), and every kept node is reported to the pass (CSE registers it). So one sweep leaves
-/// the graph at the pass's fixpoint: each kept node was seen by every rule with final operands,
-/// and rules only look at a node and its operands. A replacement whose type differs from the
-/// node's is refused (the node is kept), so a faulty rule cannot change the graph's types.
+/// the graph at the pass's fixpoint: each kept node was seen by every rule with its operands —
+/// and their operands, which some rules inspect — in final form, and no kept node equals an
+/// earlier one. A replacement whose type differs from the node's is refused (the node is
+/// kept), so a faulty rule cannot change the graph's types.
 func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(Diagnostic) -> LocalOutcome {
     let count = f.nodes.count
     var sweep = Sweep(rewriter: Rewriter(base: f.nodes))
@@ -210,6 +212,11 @@ private struct Sweep {
                     rewriter.changed = true
                     return replacement
                 }
+                // A faulty rule's replacement of another type: the node is kept; what the rule
+                // emitted stays behind, dead, for DCE (and `changed` stays set, so the bug shows
+                // as an extra round — in verifying builds as an internal error).
+            } else {
+                assert(rewriter.count == mark, "a rule that keeps the node must not emit nodes")
             }
         }
         let id = original.map { rewriter.keepOriginal($0, node) } ?? rewriter.append(node)

@@ -26,6 +26,22 @@ final class DifferentiationTests: XCTestCase {
         assertAllClose(out[2], [1.5, -2, 3].map { Foundation.cos($0) + 3 * $0 * $0 }, rtol: 1e-14)
     }
 
+    /// More operands than a node keeps inline (concat of five, one of them used twice, one
+    /// not differentiated): each gets its slice of the weights, summed where it repeats.
+    func testConcatOfManyOperandsSplitsTheGradient() throws {
+        let out = try gradients("""
+        func f(a: f64[2], b: f64[1], c: f64[3], d: f64[2]) {
+          w = const(dtype=f64, shape=[10], values=[1,2,3,4,5,6,7,8,9,10])
+          y = sum(w * concat(a, b, c, a, d, axis=0))
+          return grad(y, a, b, c)
+        }
+        """, ["a": Tensor([1, 2] as [Double], shape: [2])!, "b": Tensor([3] as [Double], shape: [1])!,
+              "c": Tensor([4, 5, 6] as [Double], shape: [3])!, "d": Tensor([7, 8] as [Double], shape: [2])!])
+        XCTAssertEqual(out[0], [1 + 7, 2 + 8])
+        XCTAssertEqual(out[1], [3])
+        XCTAssertEqual(out[2], [4, 5, 6])
+    }
+
     func testEqualValuedInputsKeepSeparateGradients() throws {
         let out = try gradients("""
         func f(a: f64, b: f64) {

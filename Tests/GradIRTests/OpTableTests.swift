@@ -71,5 +71,8 @@ final class OperandsTests: XCTestCase {
         ops[1] = 9
         XCTAssertEqual(Array(ops), [1, 9, 3])
         XCTAssertEqual(ops, Operands([1, 9, 3]))
+        // Spilled and inline forms of the same ids are one value (equal, same hash).
+        XCTAssertEqual(Set([ops, Operands([1, 9, 3])]).count, 1)
+        XCTAssertEqual(ops.hashValue, Operands([1, 9, 3]).hashValue)
     }
 }

@@ -41,29 +41,47 @@ final class OptimizerGraphTests: XCTestCase {
         try assertEquivalent(f, o2, .close(rtol: 1e-9, atol: 1e-12), inputs: inputSets(f, random: 2, special: 0), "mlp -O2")
     }
 
-    /// CSE finds earlier equal nodes through the users of their latest operand; an operand
-    /// with more users than one chain holds (here 40 over 16) must still merge every duplicate,
-    /// commuted or not, and keep distinct ops apart.
-    func testCSEMergesDuplicatesOfAWidelyUsedOperand() throws {
+    /// CSE files a node under the operand with the shorter use list and scans both lists;
+    /// lists stop at 16 entries. Here `u` and `v` each get 20 distinct unary users first, so
+    /// both lists are full and the binary nodes on (u, v) go to the overflow dictionary: every
+    /// duplicate (commuted or not) must still merge, and distinct ops stay apart. Also 40
+    /// parameters each used against `u` (filed under the parameter's short list).
+    func testCSEMergesDuplicatesOfWidelyUsedOperands() throws {
         var b = GraphBuilder(name: "wide")
         let t = TensorType(.f64)
-        let ps = try (0..<40).map { (i: Int) throws(Diagnostic) -> ValueID in try b.parameter("p\(i)", t) }
-        let z = try b.unary(.exp, ps[0])
+        let u = try b.parameter("u", t)
+        let v = try b.parameter("v", t)
+        let unaryOps: [Op] = [.neg, .abs, .exp, .log, .sqrt, .square, .sin, .cos, .tan, .tanh,
+                              .sigmoid, .relu, .softplus, .erf, .floor, .ceil, .log1p, .expm1, .rsqrt, .reciprocal]
         var outs: [ValueID] = []
+        for _ in 0..<2 {
+            for op in unaryOps {
+                outs.append(try b.unary(op, u))
+                outs.append(try b.unary(op, v))
+            }
+        }
         for round in 0..<3 {
-            for (i, p) in ps.enumerated() {
-                outs.append(round == 1 ? try b.binary(.add, z, p) : try b.binary(.add, p, z))
-                outs.append(try b.binary(.sub, p, z))
-                if i % 2 == 0 { outs.append(try b.binary(.mul, p, z)) }
+            outs.append(round == 1 ? try b.binary(.add, v, u) : try b.binary(.add, u, v))
+            outs.append(try b.binary(.sub, u, v))
+            outs.append(try b.binary(.sub, v, u))
+            outs.append(try b.binary(.mul, u, v))
+        }
+        let ps = try (0..<40).map { (i: Int) throws(Diagnostic) -> ValueID in try b.parameter("p\(i)", t) }
+        for round in 0..<3 {
+            for p in ps {
+                outs.append(try b.binary(.maximum, u, p))
+                outs.append(try b.binary(.atan2, p, u))
             }
         }
         b.function.outputs = outs.enumerated().map { Output(name: "o\($0.offset)", value: $0.element) }
         let optimized = try optimize(b.function, options: OptimizerOptions(level: 1))
         let ops = optimized.nodes.map(\.op)
-        XCTAssertEqual(ops.filter { $0 == .add }.count, 40)
-        XCTAssertEqual(ops.filter { $0 == .sub }.count, 40)
-        XCTAssertEqual(ops.filter { $0 == .mul }.count, 20)
-        XCTAssertEqual(ops.filter { $0 == .exp }.count, 1)
+        for op in unaryOps { XCTAssertEqual(ops.filter { $0 == op }.count, 2, "\(op)") }
+        XCTAssertEqual(ops.filter { $0 == .add }.count, 1)
+        XCTAssertEqual(ops.filter { $0 == .sub }.count, 2)
+        XCTAssertEqual(ops.filter { $0 == .mul }.count, 1)
+        XCTAssertEqual(ops.filter { $0 == .maximum }.count, 40)
+        XCTAssertEqual(ops.filter { $0 == .atan2 }.count, 40)
     }
 
     func testLevelsAndPassLists() throws {
