@@ -319,7 +319,7 @@ struct Cotangents: ExpressibleByArrayLiteral {
     subscript(k: Int) -> ValueID? {
         get {
             if let spilled { return spilled[k] }
-            precondition(k >= 0 && k < inlineCount, "cotangent index out of range")
+            precondition(k >= 0 && k < inlineCount, "cotangent index out of range")  // trap-ok: indices come from the VJP rules, never from input
             switch k {
             case 0: return first
             case 1: return second
@@ -331,7 +331,7 @@ struct Cotangents: ExpressibleByArrayLiteral {
                 spilled?[k] = newValue
                 return
             }
-            precondition(k >= 0 && k < inlineCount, "cotangent index out of range")
+            precondition(k >= 0 && k < inlineCount, "cotangent index out of range")  // trap-ok: indices come from the VJP rules, never from input
             switch k {
             case 0: first = newValue
             case 1: second = newValue

@@ -55,7 +55,7 @@ public struct Operands: RandomAccessCollection, MutableCollection, Hashable, Sen
     public subscript(i: Int) -> ValueID {
         get {
             if let spilled { return spilled[i] }
-            precondition(i >= 0 && i < Int(inlineCount), "operand index out of range")
+            precondition(i >= 0 && i < Int(inlineCount), "operand index out of range")  // trap-ok: Array's contract; arity is checked by the type rules before any rule indexes
             switch i {
             case 0: return Int(a)
             case 1: return Int(b)
@@ -67,7 +67,7 @@ public struct Operands: RandomAccessCollection, MutableCollection, Hashable, Sen
                 spilled?[i] = newValue
                 return
             }
-            precondition(i >= 0 && i < Int(inlineCount), "operand index out of range")
+            precondition(i >= 0 && i < Int(inlineCount), "operand index out of range")  // trap-ok: Array's contract; arity is checked by the type rules before any rule indexes
             if let small = Int32(exactly: newValue) {
                 setInline(i, small)
             } else {
