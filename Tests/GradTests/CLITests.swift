@@ -5,11 +5,19 @@ import XCTest
 
 /// Runs the built `gradc` executable as a user would.
 final class CLITests: XCTestCase {
+    /// The `gradc` of the same build as this test binary (which sits next to the products —
+    /// on Linux the running executable itself, on macOS inside an `.xctest` bundle), so a
+    /// `--scratch-path` build never tests a stale `.build/debug/gradc`.
     var gradc: URL {
-        // The test bundle sits next to the products of the same build.
-        let products = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }
-            .map { URL(fileURLWithPath: $0.bundlePath).deletingLastPathComponent() }
-            ?? repositoryRoot.appendingPathComponent(".build/debug")
+        var candidates: [URL] = []
+        let running = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        if running.path != "/proc/self/exe" { candidates.append(running.deletingLastPathComponent()) }
+        if let bundle = Bundle.allBundles.first(where: { $0.bundlePath.hasSuffix(".xctest") }) {
+            candidates.append(URL(fileURLWithPath: bundle.bundlePath).deletingLastPathComponent())
+        }
+        candidates.append(repositoryRoot.appendingPathComponent(".build/debug"))
+        let products = candidates.first { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("gradc").path) }
+            ?? candidates[candidates.count - 1]
         return products.appendingPathComponent("gradc")
     }
 
