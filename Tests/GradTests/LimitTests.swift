@@ -76,16 +76,3 @@ final class LimitTests: XCTestCase {
         XCTAssertNoThrow(try compile(f, backend: .bytecode, options: CompileOptions(memoryLimit: 64 << 20)))
     }
 }
-
-func runProcess(_ path: String, _ args: [String]) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = args
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-}

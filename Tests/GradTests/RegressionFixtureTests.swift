@@ -111,22 +111,9 @@ final class RegressionFixtureTests: XCTestCase {
         for tool in ["GradFuzzIR", "GradFuzzGBC"] {
             let path = products.appendingPathComponent(tool).path
             guard FileManager.default.isExecutableFile(atPath: path) else { continue }
-            let r = try runTool(path, [Self.directory])
+            let r = try runProcess(path, [Self.directory])
             XCTAssertEqual(r.status, 0, "\(tool): \(r.output)")
             XCTAssertTrue(r.output.contains("no crash"), r.output)
         }
-    }
-
-    func runTool(_ path: String, _ args: [String]) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }

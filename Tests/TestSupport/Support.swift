@@ -81,3 +81,18 @@ public func floatMatmulOutputs(_ f: Function) -> Set<Int> {
     }
     return Set(f.outputs.indices.filter { tainted[f.outputs[$0].value] })
 }
+
+/// Runs an executable with arguments; returns its exit status and its stdout and stderr
+/// together.
+public func runProcess(_ path: String, _ args: [String]) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
