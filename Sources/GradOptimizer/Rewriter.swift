@@ -25,16 +25,24 @@ struct Rewriter {
     /// The operands of `id` (without copying the whole node).
     func inputs(_ id: ValueID) -> Operands { id < prefix ? base[id].inputs : tail[id - prefix].inputs }
 
-    /// Keeps `base[id]` unchanged: free while nothing has changed so far.
-    mutating func keepOriginal(_ id: ValueID, _ node: Node) -> ValueID {
-        if tail.isEmpty && id == prefix {
-            prefix += 1
-            return id
-        }
-        return append(node)
+    /// The id `node` gets when kept: `original` itself while nothing before it has moved (see
+    /// `keep`), else the next id.
+    func idWhenKept(original: ValueID?) -> ValueID {
+        if let original, tail.isEmpty && original == prefix { return original }
+        return count
     }
 
-    mutating func append(_ node: Node) -> ValueID {
+    /// Keeps `node` as `idWhenKept(original:)`: free while nothing has changed so far (the
+    /// node stays in `base`), else moved into the tail.
+    mutating func keep(_ node: consuming Node, original: ValueID?) {
+        if let original, tail.isEmpty && original == prefix {
+            prefix += 1
+        } else {
+            _ = append(node)
+        }
+    }
+
+    mutating func append(_ node: consuming Node) -> ValueID {
         if tail.isEmpty { tail.reserveCapacity(base.count + 16) }  // room for the prefix, too
         tail.append(node)
         return count - 1
@@ -174,7 +182,7 @@ func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(D
                 if new != old { node.inputs[k] = new }
             }
         }
-        let newID = try sweep.settle(node, original: shifted ? nil : id, depth: 0, &pass)
+        let newID = try sweep.settle(consume node, original: shifted ? nil : id, depth: 0, &pass)
         remap[id] = newID
         if newID != id { shifted = true }
     }
@@ -196,7 +204,7 @@ private struct Sweep {
     /// The value `node` becomes: a replacement from the rules (whose own new nodes are settled
     /// first, recursively) or the node itself, kept. `original` is the node's id in the old
     /// graph while nothing before it has moved (it is then kept without a copy).
-    mutating func settle<P: LocalRewrite>(_ node: Node, original: ValueID?, depth: Int, _ pass: inout P) throws(Diagnostic) -> ValueID {
+    mutating func settle<P: LocalRewrite>(_ node: consuming Node, original: ValueID?, depth: Int, _ pass: inout P) throws(Diagnostic) -> ValueID {
         if node.op != .input {
             let mark = rewriter.count
             if var replacement = try pass.rewrite(node, &rewriter) {
@@ -219,8 +227,9 @@ private struct Sweep {
                 assert(rewriter.count == mark, "a rule that keeps the node must not emit nodes")
             }
         }
-        let id = original.map { rewriter.keepOriginal($0, node) } ?? rewriter.append(node)
+        let id = rewriter.idWhenKept(original: original)
         pass.kept(node, as: id)
+        rewriter.keep(node, original: original)  // moved, not copied
         return id
     }
 
