@@ -4,22 +4,9 @@ import Grad
 // The `vm` workload set: time per evaluation (forward + gradient) on the reference evaluator
 // and on the bytecode VM, and for scalar graphs the VM's cost per instruction.
 
-/// Seconds per call of `body`: the best of 5 batches, each batch running for ≥ `budget` / 5.
+/// Seconds per call of `body`: the best batch of `timeCalls` (CBench.swift).
 func timePerCall(budget: Double, _ body: () -> Void) -> Double {
-    body()
-    var best = Double.infinity
-    for _ in 0..<5 {
-        var calls = 0
-        let start = DispatchTime.now().uptimeNanoseconds
-        var elapsed = 0.0
-        repeat {
-            body()
-            calls += 1
-            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        } while elapsed < budget / 5
-        best = min(best, elapsed / Double(calls))
-    }
-    return best
+    timeCalls(budget: budget, body).min
 }
 
 func formatSeconds(_ s: Double) -> String {

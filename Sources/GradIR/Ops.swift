@@ -216,7 +216,6 @@ extension Op {
     /// Whether the op accepts i64 operands (all ops accept floats).
     public var acceptsIntegers: Bool { Op.integerOps[index] }
     private static let integerOps: [Bool] = allCases.map { integerOpList.contains($0) }
-    static var integerOpsForTest: Set<Op> { integerOpList }
     private static let integerOpList: Set<Op> = [.neg, .abs, .sign, .square, .relu, .add, .sub, .mul, .maximum, .minimum, .sum, .prod, .max, .min, .cumsum, .matmul, .dot]
 }
 
