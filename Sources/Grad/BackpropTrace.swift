@@ -42,7 +42,7 @@ extension BackpropTrace {
             let output = f.outputs.first { $0.value == id }.map { " → \($0.name)" } ?? ""
             return "\(name(id)) = \(call)\(output)"
         }
-        let isForward: (Node) -> Bool = { $0.op != .input && $0.op.info.family != .derivative }
+        let isForward: (Node) -> Bool = { $0.op != .input && $0.op.family != .derivative }
 
         // Forward values of every node.
         var probe = f

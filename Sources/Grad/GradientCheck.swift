@@ -40,7 +40,7 @@ public enum GradientChecker {
     public static func check(_ function: Function, inputs: [String: Tensor], options: CheckOptions = CheckOptions()) throws(Diagnostic) -> [DerivativeCheck] {
         var results: [DerivativeCheck] = []
         var rng = SplitMix64(seed: options.seed)
-        for (id, node) in function.nodes.enumerated() where node.op.info.family == .derivative {
+        for (id, node) in function.nodes.enumerated() where node.op.family == .derivative {
             results.append(try checkOne(function, id, inputs: inputs, options: options, rng: &rng))
         }
         return results

@@ -21,7 +21,9 @@ public enum Pipeline {
     }
 
     /// Runs the pipeline up to `stage`.
-    public static func lower(_ module: Module, to stage: Stage, options: OptimizerOptions = OptimizerOptions()) throws(Diagnostic) -> Module {
+    /// Each stage takes over its input's graphs (a caller passing its last use of `module`
+    /// saves copying them).
+    public static func lower(_ module: consuming Module, to stage: Stage, options: OptimizerOptions = OptimizerOptions()) throws(Diagnostic) -> Module {
         switch stage {
         case .parsed:
             return module
@@ -30,7 +32,9 @@ public enum Pipeline {
         case .optimized:
             var m = try Differentiator.expand(module)
             for i in m.functions.indices {
-                m.functions[i] = try optimize(m.functions[i], options: options)
+                var f = Function(name: "")
+                swap(&f, &m.functions[i])
+                m.functions[i] = try optimize(f, options: options)
             }
             return m
         }

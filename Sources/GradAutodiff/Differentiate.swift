@@ -10,17 +10,25 @@
 /// expanded nodes: second and higher derivatives come for free.
 public enum Differentiator {
     /// Expands the derivative requests of every function of `module`.
-    public static func expand(_ module: Module) throws(Diagnostic) -> Module {
-        var out = module
-        for i in out.functions.indices {
-            out.functions[i] = try expand(out.functions[i])
+    public static func expand(_ module: consuming Module) throws(Diagnostic) -> Module {
+        var functions = module.functions
+        module.functions = []
+        for i in functions.indices {
+            // Moved out and back, so each function's node array is passed on uniquely owned.
+            var f = Function(name: "")
+            swap(&f, &functions[i])
+            functions[i] = try expand(f)
         }
-        return out
+        module.functions = functions
+        return module
     }
 
     /// Expands the derivative requests of `function`. Node roles mark the appended nodes
     /// as `.gradient`.
-    public static func expand(_ function: Function) throws(Diagnostic) -> Function {
+    ///
+    /// The nodes before the first request are the new graph's too: when the caller hands over
+    /// the function (its last use), they stay where they are and the gradient is appended.
+    public static func expand(_ function: consuming Function) throws(Diagnostic) -> Function {
         guard function.hasDerivativeRequests else { return function }
         var expansion = Expansion(source: function)
         return try expansion.run()
@@ -35,7 +43,11 @@ public let maxJacobianElements = 1 << 24
 
 /// State of one expansion: the new graph being built and the map from old to new values.
 private struct Expansion {
+    /// The source's parameters and outputs (its nodes are split between `builder` and `rest`).
     let source: Function
+    /// The source's nodes from the first derivative request on, the first being `restStart`.
+    let rest: [Node]
+    let restStart: Int
     var builder: GraphBuilder
     /// New value of each old node.
     var remap: [ValueID]
@@ -44,31 +56,42 @@ private struct Expansion {
     /// Scalar constants shared by every rule of every backward pass of this expansion.
     var constants = ConstantPool()
 
-    init(source: Function) {
-        self.source = source
+    init(source: consuming Function) {
+        // Up to the first derivative request the new graph is the old one, id for id: those
+        // nodes are taken over (moved, not copied, when the array is not shared), the rest is
+        // kept aside and rebuilt. (The parameter list is the source's, renumbered, at the end.)
+        var nodes = source.nodes
+        source.nodes = []
+        let firstRequest = nodes.firstIndex { $0.op.isDerivativeRequest } ?? nodes.count
+        let total = nodes.count
+        rest = Array(nodes[firstRequest...])
+        restStart = firstRequest
+        // Room for roughly as many gradient nodes, reserved once (so a million-node graph is
+        // not moved and re-faulted at every doubling) and before the rest is cut off (so a
+        // shared array is copied once).
+        nodes.reserveCapacity(2 * total + 16)
+        nodes.removeSubrange(firstRequest...)
         var f = Function(name: source.name)
         f.location = source.location
-        // The copy of the forward graph plus roughly as many gradient nodes: reserved once,
-        // so a million-node graph is not moved and re-faulted at every doubling.
-        f.nodes.reserveCapacity(2 * source.nodes.count + 16)
+        f.nodes = nodes
+        self.source = source
         self.builder = GraphBuilder(f)
         self.remap = []
-        self.remap.reserveCapacity(source.nodes.count)
+        self.remap.reserveCapacity(total)
+        self.remap.append(contentsOf: 0..<firstRequest)
     }
+
+    /// Node `id` of the source, for ids from `restStart` on.
+    func sourceNode(_ id: ValueID) -> Node { rest[id - restStart] }
 
     mutating func run() throws(Diagnostic) -> Function {
         // Old `grad` nodes grouped by their y, so one backward pass serves `grad(y, x1, x2, …)`.
         var gradsByY: [ValueID: [ValueID]] = [:]
-        for (id, node) in source.nodes.enumerated() where node.op == .grad {
-            gradsByY[node.inputs[0], default: []].append(id)
+        for (k, node) in rest.enumerated() where node.op == .grad {
+            gradsByY[node.inputs[0], default: []].append(restStart + k)
         }
-        // Up to the first derivative request the new graph is the old one, id for id: copied
-        // wholesale. (The parameter list is the source's, renumbered, at the end.)
-        let firstRequest = source.nodes.firstIndex { $0.op.info.family == .derivative } ?? source.nodes.count
-        builder.function.nodes.append(contentsOf: source.nodes[0..<firstRequest])
-        remap.append(contentsOf: 0..<firstRequest)
-        for id in firstRequest..<source.nodes.count {
-            let node = source.nodes[id]
+        for id in restStart..<(restStart + rest.count) {
+            let node = sourceNode(id)
             builder.location = node.location
             switch node.op {
             case .input:
@@ -80,10 +103,11 @@ private struct Expansion {
                 }
                 // Every request on the same y whose x already exists shares this backward pass;
                 // an x defined later cannot be an ancestor of y, so its gradient is zero anyway.
-                let group = (gradsByY[node.inputs[0]] ?? [id]).filter { source.nodes[$0].inputs[1] < id }
+                let group = (gradsByY[node.inputs[0]] ?? [id]).filter { sourceNode($0).inputs[1] < id }
                 let y = remap[node.inputs[0]]
-                let xs = group.map { remap[source.nodes[$0].inputs[1]] }
+                let xs = group.map { remap[sourceNode($0).inputs[1]] }
                 let grads = try gradients(of: y, wrt: xs)
+                pendingGrads.reserveCapacity(pendingGrads.count + group.count)
                 for (old, g) in zip(group, grads) where old != id {
                     pendingGrads[old] = g
                 }
@@ -190,16 +214,12 @@ private struct Expansion {
         let span = max(y - lowest + 1, 0)
         var reaching = [ValueID](repeating: -1, count: span)
         if span > 0 { reaching[y - lowest] = seed }
-        var total: [ValueID: ValueID] = [:]
-        var isTarget = [Bool](repeating: false, count: span)
-        for x in xs where x >= lowest && x <= y { isTarget[x - lowest] = true }
         var id = y
         while id >= lowest {
             defer { id -= 1 }
             guard id < relevant.count, relevant[id] else { continue }
             let g = reaching[id - lowest]
             guard g >= 0 else { continue }
-            if isTarget[id - lowest] { total[id] = g }
             let node = builder.function.nodes[id]
             let needs = OperandNeeds(operands: node.inputs, relevant: relevant)
             guard needs.any else { continue }
@@ -213,10 +233,13 @@ private struct Expansion {
                 }
             }
         }
+        // A value's gradient is complete once the sweep has passed it (only later nodes add
+        // to it), so each x's is what reached it; none reached an x off every path to y.
         var result: [ValueID] = []
+        result.reserveCapacity(xs.count)
         for x in xs {
-            if let g = total[x] {
-                result.append(g)
+            if x >= lowest, x <= y, reaching[x - lowest] >= 0 {
+                result.append(reaching[x - lowest])
             } else {
                 result.append(try builder.zeros(like: x))
             }

@@ -18,9 +18,14 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     /// seed's multiplications never enter the graph.
     func mul(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID {
         let (tp, tq) = (b.type(of: p), b.type(of: q))
-        if tq == tp || tq.isScalar, isOne(p, b.function.nodes), tp.isScalar { return q }
-        if tp == tq || tp.isScalar, isOne(q, b.function.nodes), tq.isScalar { return p }
+        if tq == tp || tq.isScalar, isOne(p), tp.isScalar { return q }
+        if tp == tq || tp.isScalar, isOne(q), tq.isScalar { return p }
         return try b.binary(.mul, p, q)
+    }
+    /// Whether `id` is a scalar constant equal to 1 (read in place: passing the node array
+    /// would retain it on every multiplication).
+    func isOne(_ id: ValueID) -> Bool {
+        b.function.nodes[id].op == .const && b.function.nodes[id].type.isScalar && b.function.nodes[id].attrs.value == 1
     }
     func div(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.div, p, q) }
     func add(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.add, p, q) }
@@ -257,11 +262,6 @@ func swapLastAxes(_ v: ValueID, _ b: inout GraphBuilder) throws(Diagnostic) -> V
     var perm = Array(0..<r)
     perm.swapAt(r - 1, r - 2)
     return try b.transpose(v, perm)
-}
-
-/// Whether `id` is a scalar constant equal to 1.
-private func isOne(_ id: ValueID, _ nodes: [Node]) -> Bool {
-    nodes[id].op == .const && nodes[id].type.isScalar && nodes[id].attrs.value == 1
 }
 
 /// One node per scalar constant (value, dtype) in a backward pass, instead of one per use.

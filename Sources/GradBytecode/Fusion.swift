@@ -31,7 +31,7 @@ public let maxFusionGroupSize = 16
 /// `f64` for float unary/binary ops, comparisons of floats and selects of floats.
 public func fusedComputeType(_ node: Node, in f: Function) -> DType? {
     let t: DType
-    switch node.op.info.family {
+    switch node.op.family {
     case .unary, .binary, .select:
         t = node.type.dtype
     case .comparison:

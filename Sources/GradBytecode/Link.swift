@@ -92,7 +92,7 @@ struct Linker {
                 }
             }
             for (j, m) in ops.enumerated() {
-                switch m.op.info.family {
+                switch m.op.family {
                 case .unary, .binary, .comparison, .select: break
                 case .leaf, .reduction, .linalg, .shape, .nn, .derivative: throw invalid("\(m.op.name) cannot be fused")
                 }
@@ -121,7 +121,7 @@ struct Linker {
 
     mutating func linkOp(_ op: Op, _ attrs: Attributes, _ inputs: [BytecodeOperand], _ output: BytecodeOperand) throws(Diagnostic) {
         let computeType: DType? = {
-            switch op.info.family {
+            switch op.family {
             case .unary, .binary, .select: return output.type.dtype
             case .comparison: return inputs.first?.type.dtype
             case .leaf, .reduction, .linalg, .shape, .nn, .derivative: return nil
@@ -270,7 +270,7 @@ extension Linker {
         for (k, i) in inputs.enumerated() {
             guard i.type.dtype == ((op == .select && k == 0) ? .bool : dtype) else { return false }
         }
-        guard output.type.dtype == (op.info.family == .comparison ? .bool : dtype) else { return false }
+        guard output.type.dtype == (op.family == .comparison ? .bool : dtype) else { return false }
         let regs = inputs.map { Int32($0.offset >> 3) }
         code.append(ScalarInstruction(op: opcode, d: Int32(output.offset >> 3), a: regs[0],
                                       b: regs.count > 1 ? regs[1] : 0, c: regs.count > 2 ? regs[2] : 0))

@@ -51,7 +51,7 @@ public struct Schedule: Sendable {
         for (id, node) in nodes.enumerated() where needed[id] {
             order.append(id)
             for input in node.inputs { useCount[input] += 1 }
-            switch node.op.info.family {
+            switch node.op.family {
             case .derivative:
                 throw Diagnostic(.invalidOperand(op: node.op.name, "derivative requests must be expanded before scheduling"), at: node.location)
             case .leaf:

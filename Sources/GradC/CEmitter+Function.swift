@@ -136,7 +136,7 @@ final class FunctionEmitter {
         case .kernel(let id):
             let node = f.nodes[id]
             guard node.type.rank == 0 else { return nil }
-            switch node.op.info.family {
+            switch node.op.family {
             case .unary, .binary, .comparison, .select: return [id]
             case .shape: return node.op == .cast ? [id] : nil
             case .leaf, .reduction, .linalg, .nn, .derivative: return nil
@@ -278,7 +278,7 @@ final class FunctionEmitter {
             return cCast(operands[0], from: type(node.inputs[0]).dtype, to: node.type.dtype)
         }
         let computeType: DType
-        switch node.op.info.family {
+        switch node.op.family {
         case .comparison: computeType = type(node.inputs[0]).dtype
         default: computeType = node.type.dtype
         }

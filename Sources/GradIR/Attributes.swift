@@ -69,12 +69,12 @@ public func formatNumber(_ v: Double) -> String {
 public struct Attributes: Hashable, Sendable {
     public private(set) var items: [(key: AttrKey, value: AttrValue)] = []
 
-    public init() {}
+    @inlinable public init() {}
     public init(_ pairs: [AttrKey: AttrValue]) {
         for (k, v) in pairs { self[k] = v }
     }
 
-    public var isEmpty: Bool { items.isEmpty }
+    @inlinable public var isEmpty: Bool { items.isEmpty }
 
     public subscript(key: AttrKey) -> AttrValue? {
         get { items.first { $0.key == key }?.value }

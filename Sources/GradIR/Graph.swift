@@ -17,6 +17,7 @@ public struct Node: Hashable, Sendable {
     /// Where the node came from in the source (`.unknown` when built in Swift).
     public var location: SourceLocation
 
+    @inlinable
     public init(op: Op, inputs: Operands = [], attrs: Attributes = Attributes(), type: TensorType,
                 role: NodeRole = .forward, location: SourceLocation = .unknown) {
         self.op = op
@@ -102,7 +103,7 @@ public struct Function: Hashable, Sendable {
 
     /// Whether any node is still a `grad`, `jacobian` or `hessian` request.
     public var hasDerivativeRequests: Bool {
-        nodes.contains { $0.op.info.family == .derivative }
+        nodes.contains { $0.op.isDerivativeRequest }
     }
 }
 

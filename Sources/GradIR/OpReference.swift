@@ -24,7 +24,7 @@ public func opReferenceMarkdown() -> String {
         out += "\n## \(title)\n\n"
         out += "| op | operands | attributes | dtypes | meaning | derivative |\n"
         out += "|---|---|---|---|---|---|\n"
-        for op in Op.allCases where op.info.family == family {
+        for op in Op.allCases where op.family == family {
             let info = op.info
             let attrs = info.attributes.map { "`\($0.key.rawValue)`: \($0.kind.rawValue)\($0.required ? "" : "?")" }
                 .joined(separator: ", ")

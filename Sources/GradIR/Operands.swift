@@ -6,14 +6,16 @@
 /// derivative requests) and ids beyond 32 bits live in an array.
 public struct Operands: RandomAccessCollection, MutableCollection, Hashable, Sendable, ExpressibleByArrayLiteral,
                         CustomStringConvertible {
-    private var a: Int32 = 0
-    private var b: Int32 = 0
-    private var c: Int32 = 0
-    private var inlineCount: UInt8 = 0
+    // Inlinable (with the storage visible to other modules): passes read and renumber
+    // operands millions of times, and an opaque call per access showed up in profiles.
+    @usableFromInline var a: Int32 = 0
+    @usableFromInline var b: Int32 = 0
+    @usableFromInline var c: Int32 = 0
+    @usableFromInline var inlineCount: UInt8 = 0
     /// All the operands, when they do not fit inline; `nil` otherwise.
-    private var spilled: [ValueID]?
+    @usableFromInline var spilled: [ValueID]?
 
-    public init() {}
+    @inlinable public init() {}
 
     public init<S: Sequence>(_ ids: S) where S.Element == ValueID {
         for id in ids { append(id) }
@@ -24,19 +26,19 @@ public struct Operands: RandomAccessCollection, MutableCollection, Hashable, Sen
     }
 
     /// One operand, without the array a literal builds.
-    public init(_ a: ValueID) {
+    @inlinable public init(_ a: ValueID) {
         self.init()
         append(a)
     }
 
     /// Two operands, without the array a literal builds.
-    public init(_ a: ValueID, _ b: ValueID) {
+    @inlinable public init(_ a: ValueID, _ b: ValueID) {
         self.init()
         append(a)
         append(b)
     }
 
-    private mutating func append(_ id: ValueID) {
+    @inlinable mutating func append(_ id: ValueID) {
         if spilled != nil {
             spilled?.append(id)
         } else if inlineCount < 3, let small = Int32(exactly: id) {
@@ -48,11 +50,11 @@ public struct Operands: RandomAccessCollection, MutableCollection, Hashable, Sen
         }
     }
 
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { spilled?.count ?? Int(inlineCount) }
-    public var count: Int { spilled?.count ?? Int(inlineCount) }
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { spilled?.count ?? Int(inlineCount) }
+    @inlinable public var count: Int { spilled?.count ?? Int(inlineCount) }
 
-    public subscript(i: Int) -> ValueID {
+    @inlinable public subscript(i: Int) -> ValueID {
         get {
             if let spilled { return spilled[i] }
             precondition(i >= 0 && i < Int(inlineCount), "operand index out of range")  // trap-ok: Array's contract; arity is checked by the type rules before any rule indexes
@@ -77,7 +79,7 @@ public struct Operands: RandomAccessCollection, MutableCollection, Hashable, Sen
         }
     }
 
-    private mutating func setInline(_ i: Int, _ v: Int32) {
+    @inlinable mutating func setInline(_ i: Int, _ v: Int32) {
         switch i {
         case 0: a = v
         case 1: b = v
@@ -86,7 +88,7 @@ public struct Operands: RandomAccessCollection, MutableCollection, Hashable, Sen
     }
 
     /// Moves the inline operands into an array.
-    private mutating func spill() {
+    @usableFromInline mutating func spill() {
         var all: [ValueID] = []
         all.reserveCapacity(Int(inlineCount) + 1)
         for i in 0..<Int(inlineCount) { all.append(self[i]) }
@@ -95,7 +97,7 @@ public struct Operands: RandomAccessCollection, MutableCollection, Hashable, Sen
         (a, b, c) = (0, 0, 0)
     }
 
-    public static func == (x: Operands, y: Operands) -> Bool {
+    @inlinable public static func == (x: Operands, y: Operands) -> Bool {
         guard x.count == y.count else { return false }
         for i in 0..<x.count where x[i] != y[i] { return false }
         return true

@@ -80,15 +80,28 @@ extension Op {
 
     /// Position of the case in declaration order (0 ..< `allCases.count`), for tables
     /// indexed by op. An op is a one-byte tag, so this is a load, not a switch or a lookup.
-    @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+    @inlinable @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
 
     /// Ops compare and hash by their tag. (The `String` raw value would otherwise be hashed
     /// and compared as text — a cost paid per node by CSE on million-node graphs.)
-    public static func == (a: Op, b: Op) -> Bool { a.index == b.index }
-    public func hash(into h: inout Hasher) { h.combine(UInt8(truncatingIfNeeded: index)) }
+    @inlinable public static func == (a: Op, b: Op) -> Bool { a.index == b.index }
+    @inlinable public func hash(into h: inout Hasher) { h.combine(UInt8(truncatingIfNeeded: index)) }
 
     /// The op's static description (built once per op).
     public var info: OpInfo { Op.infos[index] }
+
+    /// The op's family, without copying its `info` (whose arrays and strings a copy retains:
+    /// a scan of a million nodes would pay that per node).
+    public var family: OpFamily { Op.families[index] }
+    private static let families: [OpFamily] = infos.map(\.family)
+
+    /// Whether the op is a derivative request (`grad`, `jacobian`, `hessian`).
+    @inlinable public var isDerivativeRequest: Bool {
+        switch self {
+        case .grad, .jacobian, .hessian: return true
+        default: return false
+        }
+    }
     private static let infos: [OpInfo] = allCases.map(\.makeInfo)
 
     private var makeInfo: OpInfo {

@@ -2,8 +2,8 @@
 public enum DType: String, CaseIterable, Hashable, Sendable, CustomStringConvertible {
     case f32, f64, i64, bool
 
-    public var isFloat: Bool { self == .f32 || self == .f64 }
-    public var isNumeric: Bool { self != .bool }
+    @inlinable public var isFloat: Bool { self == .f32 || self == .f64 }
+    @inlinable public var isNumeric: Bool { self != .bool }
     /// Size of one element in bytes (as laid out in `.npy` files and C buffers).
     public var byteSize: Int {
         switch self {
@@ -27,13 +27,13 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
     public var dtype: DType
     public var shape: [Int]
 
-    public init(_ dtype: DType, _ shape: [Int] = []) {
+    @inlinable public init(_ dtype: DType, _ shape: [Int] = []) {
         self.dtype = dtype
         self.shape = shape
     }
 
-    public var rank: Int { shape.count }
-    public var isScalar: Bool { shape.isEmpty }
+    @inlinable public var rank: Int { shape.count }
+    @inlinable public var isScalar: Bool { shape.isEmpty }
 
     /// Number of elements; only meaningful for validated shapes (see `checkedElementCount`).
     public var count: Int { shape.reduce(1, *) }

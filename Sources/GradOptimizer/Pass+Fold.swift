@@ -28,7 +28,7 @@ struct FoldPass: LocalRewrite {
     mutating func rewrite(_ node: Node, _ r: inout Rewriter) throws(Diagnostic) -> ValueID? {
         guard !node.inputs.isEmpty, r.op(node.inputs[0]) == .const else { return nil }
         for i in node.inputs where r.op(i) != .const { return nil }
-        switch node.op.info.family {
+        switch node.op.family {
         case .leaf, .derivative:
             return nil
         default:
@@ -65,7 +65,7 @@ struct FoldPass: LocalRewrite {
             break
         }
         let elementwise: Bool
-        switch node.op.info.family {
+        switch node.op.family {
         case .unary, .binary, .comparison, .select: elementwise = true
         default: elementwise = node.op == .cast
         }

@@ -34,6 +34,14 @@ final class OpTableTests: XCTestCase {
         XCTAssertEqual(Op.sum.info.attributes.map(\.key), [.axes, .keepdims])
     }
 
+    /// The shortcuts `family` and `isDerivativeRequest` (which copy no `info`) agree with it.
+    func testFamilyShortcutsAgreeWithInfo() {
+        for op in Op.allCases {
+            XCTAssertEqual(op.family, op.info.family, "\(op)")
+            XCTAssertEqual(op.isDerivativeRequest, op.info.family == .derivative, "\(op)")
+        }
+    }
+
     /// A node is 64 bytes (graphs of millions of nodes are swept several times; the layout is
     /// chosen for that): operands inline, 32-bit source positions, op and role side by side.
     func testNodeLayoutStaysCompact() {
