@@ -126,5 +126,5 @@ public struct OptimizerOptions: Sendable {
 /// original nodes as soon as the first pass has rebuilt them (peak memory on large graphs).
 public func optimize(_ function: consuming Function, options: OptimizerOptions = OptimizerOptions()) throws(Diagnostic) -> Function {
     var manager = PassManager(options: options)
-    return try manager.run(function)
+    return try manager.run(consume function)
 }

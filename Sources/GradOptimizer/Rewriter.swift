@@ -1,71 +1,91 @@
-/// The machinery every local pass shares: one walk over the nodes in order that rebuilds the
-/// node array with a remap (O(n), never quadratic).
+/// The machinery every local pass shares: one walk over the nodes in order that rewrites the
+/// node array in place with a remap (O(n), never quadratic).
 ///
 /// For each node, the pass sees the node with its operands already rewritten (they refer to
 /// the new graph) and either keeps it or returns a replacement value — an existing node or one
 /// it emitted. New nodes are appended after their operands, so the order stays topological.
+///
+/// In place: the new graph grows at the front of the function's own array while the old nodes
+/// are taken from behind it, so a sweep allocates no second array of a million nodes (nor
+/// faults one in) and moves nodes instead of copying them. A removed node leaves a free slot;
+/// a node emitted when there is none pushes the next old node out of its slot into
+/// `displaced`, which is read first, so the old nodes are still seen in order.
 struct Rewriter {
-    /// The new graph is `base[0..<prefix]` followed by `tail`: until the first change, kept
-    /// nodes are not copied at all (a pass that changes nothing costs one scan).
-    private let base: [Node]
-    private(set) var prefix = 0
-    private var tail: [Node] = []
+    /// Slots `0..<count` hold the new graph, `count..<readPosition` are free (`Node.hole`),
+    /// `readPosition...` are old nodes not yet taken.
+    private var nodes: [Node]
+    /// The new graph's size: the id the next appended node gets.
+    private(set) var count = 0
+    private var readPosition = 0
+    /// Old nodes not yet taken that an appended node pushed out of their slot, in order from
+    /// `displacedHead`; they come before `nodes[readPosition...]`.
+    private var displaced: [Node] = []
+    private var displacedHead = 0
     /// Whether anything was replaced or emitted.
     var changed = false
 
-    init(base: [Node]) {
-        self.base = base
+    init(nodes: consuming [Node]) {
+        self.nodes = consume nodes
     }
 
-    var count: Int { prefix + tail.count }
-
-    subscript(id: ValueID) -> Node { id < prefix ? base[id] : tail[id - prefix] }
-    func type(_ id: ValueID) -> TensorType { id < prefix ? base[id].type : tail[id - prefix].type }
-    func op(_ id: ValueID) -> Op { id < prefix ? base[id].op : tail[id - prefix].op }
+    subscript(id: ValueID) -> Node { nodes[id] }
+    func type(_ id: ValueID) -> TensorType { nodes[id].type }
+    func op(_ id: ValueID) -> Op { nodes[id].op }
     /// The operands of `id` (without copying the whole node).
-    func inputs(_ id: ValueID) -> Operands { id < prefix ? base[id].inputs : tail[id - prefix].inputs }
+    func inputs(_ id: ValueID) -> Operands { nodes[id].inputs }
 
-    /// The id `node` gets when kept: `original` itself while nothing before it has moved (see
-    /// `keep`), else the next id.
-    func idWhenKept(original: ValueID?) -> ValueID {
-        if let original, tail.isEmpty && original == prefix { return original }
-        return count
-    }
-
-    /// Keeps `node` as `idWhenKept(original:)`: free while nothing has changed so far (the
-    /// node stays in `base`), else moved into the tail.
-    mutating func keep(_ node: consuming Node, original: ValueID?) {
-        if let original, tail.isEmpty && original == prefix {
-            prefix += 1
+    /// Moves the next old node (in the original order) out of the array.
+    mutating func takeNextOriginal() -> Node {
+        var node = Node.hole
+        if displacedHead < displaced.count {
+            swap(&node, &displaced[displacedHead])
+            displacedHead += 1
+            if displacedHead == displaced.count {
+                displaced.removeAll(keepingCapacity: true)
+                displacedHead = 0
+            }
         } else {
-            _ = append(node)
+            swap(&node, &nodes[readPosition])
+            readPosition += 1
         }
+        return node
     }
 
+    /// Appends `node` to the new graph (moved, not copied) and returns its id.
     mutating func append(_ node: consuming Node) -> ValueID {
-        if tail.isEmpty { tail.reserveCapacity(base.count + 16) }  // room for the prefix, too
-        tail.append(node)
+        var incoming = node
+        if count < readPosition {
+            swap(&incoming, &nodes[count])  // a free slot; the hole goes away with `incoming`
+        } else if readPosition < nodes.count {
+            swap(&incoming, &nodes[readPosition])  // no free slot: the next old node moves aside
+            displaced.append(incoming)
+            readPosition += 1
+        } else {
+            nodes.append(incoming)
+            readPosition += 1
+        }
+        count += 1
         return count - 1
     }
 
-    /// Removes and returns the nodes from `mark` on (all appended since the sweep's first
-    /// change, so they are in the tail).
+    /// Removes and returns the nodes from `mark` on (the slots become free).
     mutating func removeTail(from mark: Int) -> [Node] {
-        assert(mark >= prefix, "only nodes appended during a rewrite are taken back")
-        let start = mark - prefix
-        let removed = Array(tail[start...])
-        tail.removeSubrange(start...)
+        var removed: [Node] = []
+        removed.reserveCapacity(count - mark)
+        for id in mark..<count {
+            var node = Node.hole
+            swap(&node, &nodes[id])
+            removed.append(node)
+        }
+        count = mark
         return removed
     }
 
-    /// The new graph's nodes. Consuming: the tail, usually nearly all of them, is moved into
-    /// the result, not copied.
+    /// The new graph's nodes, once every old node has been taken.
     consuming func takeNodes() -> [Node] {
-        if tail.isEmpty { return Array(base[0..<prefix]) }
-        var all = tail
-        tail = []
-        if prefix > 0 { all.insert(contentsOf: base[0..<prefix], at: 0) }
-        return all
+        assert(displacedHead == displaced.count && readPosition == nodes.count, "every old node is taken before the graph is")
+        nodes.removeLast(nodes.count - count)
+        return nodes
     }
 
     /// Appends `op(inputs, attrs)` with its type inferred; role and location come from `origin`.
@@ -98,9 +118,8 @@ struct Rewriter {
 
     /// The value every element of constant `id` has, if it is a constant with one value.
     func splat(_ id: ValueID) -> Double? {
-        guard op(id) == .const else { return nil }
-        // Through the stored `attrs` (a computed property of the element would copy the node).
-        return splatValue(of: id < prefix ? base[id].attrs : tail[id - prefix].attrs)
+        guard nodes[id].op == .const else { return nil }
+        return splatValue(of: nodes[id].attrs)
     }
 
     /// Whether `id` is a constant all of whose elements are exactly `v` (bitwise for zeros:
@@ -121,6 +140,9 @@ func splatAttributes(_ value: Double, _ type: TensorType) -> Attributes {
 }
 
 extension Node {
+    /// What a free slot of the rewriter's array holds (no storage of its own).
+    static var hole: Node { Node(op: .input, type: TensorType(.f64)) }
+
     /// The value of a constant whose elements are all the same bits, else `nil`.
     var splatValue: Double? { op == .const ? GradOptimizer.splatValue(of: attrs) : nil }
 }
@@ -170,11 +192,13 @@ let maxSettleDepth = 8
 /// kept), so a faulty rule cannot change the graph's types.
 func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(Diagnostic) -> LocalOutcome {
     let count = f.nodes.count
-    var sweep = Sweep(rewriter: Rewriter(base: f.nodes))
+    var nodes: [Node] = []
+    swap(&nodes, &f.nodes)  // uniquely owned by the rewriter (unless the caller shares it)
+    var sweep = Sweep(rewriter: Rewriter(nodes: consume nodes))
     var remap = [ValueID](repeating: 0, count: count)
     var shifted = false
     for id in 0..<count {
-        var node = f.nodes[id]
+        var node = sweep.rewriter.takeNextOriginal()
         if shifted {
             for k in node.inputs.indices {
                 let old = node.inputs[k]
@@ -182,15 +206,14 @@ func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(D
                 if new != old { node.inputs[k] = new }
             }
         }
-        let newID = try sweep.settle(consume node, original: shifted ? nil : id, depth: 0, &pass)
+        let newID = try sweep.settle(consume node, depth: 0, &pass)
         remap[id] = newID
         if newID != id { shifted = true }
     }
-    guard sweep.rewriter.changed else { return LocalOutcome(changed: false, atFixpoint: true) }
+    let changed = sweep.rewriter.changed
     let atFixpoint = sweep.atFixpoint
-    let rewriter = (consume sweep).rewriter
-    f.nodes = []  // the old array is freed as soon as the rewriter lets go of it
-    f.nodes = rewriter.takeNodes()
+    f.nodes = (consume sweep).rewriter.takeNodes()
+    guard changed else { return LocalOutcome(changed: false, atFixpoint: true) }
     for i in f.parameters.indices { f.parameters[i].value = remap[f.parameters[i].value] }
     for i in f.outputs.indices { f.outputs[i].value = remap[f.outputs[i].value] }
     return LocalOutcome(changed: true, atFixpoint: atFixpoint)
@@ -202,9 +225,8 @@ private struct Sweep {
     var atFixpoint = true
 
     /// The value `node` becomes: a replacement from the rules (whose own new nodes are settled
-    /// first, recursively) or the node itself, kept. `original` is the node's id in the old
-    /// graph while nothing before it has moved (it is then kept without a copy).
-    mutating func settle<P: LocalRewrite>(_ node: consuming Node, original: ValueID?, depth: Int, _ pass: inout P) throws(Diagnostic) -> ValueID {
+    /// first, recursively) or the node itself, kept.
+    mutating func settle<P: LocalRewrite>(_ node: consuming Node, depth: Int, _ pass: inout P) throws(Diagnostic) -> ValueID {
         if node.op != .input {
             let mark = rewriter.count
             if var replacement = try pass.rewrite(node, &rewriter) {
@@ -227,10 +249,8 @@ private struct Sweep {
                 assert(rewriter.count == mark, "a rule that keeps the node must not emit nodes")
             }
         }
-        let id = rewriter.idWhenKept(original: original)
-        pass.kept(node, as: id)
-        rewriter.keep(node, original: original)  // moved, not copied
-        return id
+        pass.kept(node, as: rewriter.count)
+        return rewriter.append(node)  // moved, not copied
     }
 
     /// Takes back the nodes emitted since `mark` and settles each in order (it may fold,
@@ -243,7 +263,7 @@ private struct Sweep {
             for k in node.inputs.indices where node.inputs[k] >= mark {
                 node.inputs[k] = settled[node.inputs[k] - mark]
             }
-            settled.append(try settle(node, original: nil, depth: depth, &pass))
+            settled.append(try settle(node, depth: depth, &pass))
         }
         return value >= mark ? settled[value - mark] : value
     }
