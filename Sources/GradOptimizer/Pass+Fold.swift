@@ -42,7 +42,7 @@ struct FoldPass: LocalRewrite {
               node.inputs.allSatisfy({ r.type($0).count <= FoldPass.maxElements }) else { return nil }
         var tensors: [Tensor] = []
         for i in node.inputs {
-            guard let t = try? evaluateOp(.const, r[i].attrs, [], resultType: r.type(i)) else { return nil }
+            guard let t = try? evaluateOp(.const, r.attrs(i), [], resultType: r.type(i)) else { return nil }
             tensors.append(t)
         }
         guard let result = try? evaluateOp(node.op, node.attrs, tensors, resultType: node.type),

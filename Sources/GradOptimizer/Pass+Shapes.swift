@@ -40,7 +40,7 @@ struct ShapePass: LocalRewrite {
             if r.op(x) == .transpose {
                 let inner = r.inputs(x)[0]
                 let rank = r.type(inner).rank
-                let innerPerm = r[x].attrs.perm ?? Array((0..<rank).reversed())
+                let innerPerm = r.attrs(x).perm ?? Array((0..<rank).reversed())
                 // out[i] = mid[perm[i]] = inner[innerPerm[perm[i]]]
                 let composed = perm.map { innerPerm[$0] }
                 if composed == Array(0..<rank) { return inner }

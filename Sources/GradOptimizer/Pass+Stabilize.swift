@@ -19,7 +19,7 @@ struct StabilizePass: LocalRewrite {
             let x = node.inputs[0]
             switch r.op(x) {
             case .softmax:
-                return try r.emit(.log_softmax, [r.inputs(x)[0]], r[x].attrs, like: node)
+                return try r.emit(.log_softmax, [r.inputs(x)[0]], r.attrs(x), like: node)
             case .add:
                 let (a, b) = (r.inputs(x)[0], r.inputs(x)[1])
                 if r.isSplat(a, 1), r.type(b) == t { return try r.emit(.log1p, [b], like: node) }
@@ -65,7 +65,7 @@ struct StabilizePass: LocalRewrite {
         let rank = r.type(logits).rank
         guard r.type(labels) == r.type(logits), r.type(m) == r.type(logits),
               let a = normalizeAxis(axes[0], rank: rank),
-              let lsAxis = normalizeAxis(r[ls].attrs.axis ?? -1, rank: rank), a == lsAxis else { return nil }
+              let lsAxis = normalizeAxis(r.attrs(ls).axis ?? -1, rank: rank), a == lsAxis else { return nil }
         return (labels, logits, a)
     }
 

@@ -9,83 +9,100 @@
 /// are taken from behind it, so a sweep allocates no second array of a million nodes (nor
 /// faults one in) and moves nodes instead of copying them. A removed node leaves a free slot;
 /// a node emitted when there is none pushes the next old node out of its slot into
-/// `displaced`, which is read first, so the old nodes are still seen in order.
+/// `displaced`, which is read first, so the old nodes are still seen in order. A graph that
+/// grows past the array's end continues in `overflow`.
+///
+/// The slots are the array's storage, lent by `applyLocal` for the sweep: free slots are
+/// uninitialized memory, so moving a node in or out costs no reference counting. `finish`
+/// fills them before the storage is handed back.
 struct Rewriter {
-    /// Slots `0..<count` hold the new graph, `count..<readPosition` are free (`Node.hole`),
-    /// `readPosition...` are old nodes not yet taken.
-    private var nodes: [Node]
+    /// Slots `0..<min(count, slots.count)` hold the new graph, `count..<readPosition` are free
+    /// (uninitialized), `readPosition..<slots.count` are old nodes not yet taken.
+    private let slots: UnsafeMutableBufferPointer<Node>
+    /// The new graph's nodes from id `slots.count` on (only once every slot holds one).
+    private var overflow: [Node] = []
     /// The new graph's size: the id the next appended node gets.
     private(set) var count = 0
     private var readPosition = 0
     /// Old nodes not yet taken that an appended node pushed out of their slot, in order from
-    /// `displacedHead`; they come before `nodes[readPosition...]`.
+    /// `displacedHead`; they come before `slots[readPosition...]`.
     private var displaced: [Node] = []
     private var displacedHead = 0
     /// Whether anything was replaced or emitted.
     var changed = false
 
-    init(nodes: consuming [Node]) {
-        self.nodes = consume nodes
+    init(slots: UnsafeMutableBufferPointer<Node>) {
+        self.slots = slots
     }
 
-    subscript(id: ValueID) -> Node { nodes[id] }
-    func type(_ id: ValueID) -> TensorType { nodes[id].type }
-    func op(_ id: ValueID) -> Op { nodes[id].op }
-    /// The operands of `id` (without copying the whole node).
-    func inputs(_ id: ValueID) -> Operands { nodes[id].inputs }
+    /// Slot `i`, which the caller knows to be in range.
+    private func slot(_ i: Int) -> UnsafeMutablePointer<Node> {
+        slots.baseAddress.unsafelyUnwrapped + i  // in range, so the storage is not empty
+    }
 
-    /// Moves the next old node (in the original order) out of the array.
+    subscript(id: ValueID) -> Node { id < slots.count ? slots[id] : overflow[id - slots.count] }
+    func type(_ id: ValueID) -> TensorType { id < slots.count ? slots[id].type : overflow[id - slots.count].type }
+    func op(_ id: ValueID) -> Op { id < slots.count ? slots[id].op : overflow[id - slots.count].op }
+    /// The operands of `id` (without copying the whole node).
+    func inputs(_ id: ValueID) -> Operands { id < slots.count ? slots[id].inputs : overflow[id - slots.count].inputs }
+    /// The attributes of `id` (without copying the whole node).
+    func attrs(_ id: ValueID) -> Attributes { id < slots.count ? slots[id].attrs : overflow[id - slots.count].attrs }
+
+    /// Moves the next old node (in the original order) out of its slot.
     mutating func takeNextOriginal() -> Node {
-        var node = Node.hole
         if displacedHead < displaced.count {
+            var node = Node.hole
             swap(&node, &displaced[displacedHead])
             displacedHead += 1
             if displacedHead == displaced.count {
                 displaced.removeAll(keepingCapacity: true)
                 displacedHead = 0
             }
-        } else {
-            swap(&node, &nodes[readPosition])
-            readPosition += 1
+            return node
         }
-        return node
+        precondition(readPosition < slots.count, "no old node left to take")  // trap-ok: applyLocal takes each old node once
+        readPosition += 1
+        return slot(readPosition - 1).move()
     }
 
     /// Appends `node` to the new graph (moved, not copied) and returns its id.
     mutating func append(_ node: consuming Node) -> ValueID {
-        var incoming = node
         if count < readPosition {
-            swap(&incoming, &nodes[count])  // a free slot; the hole goes away with `incoming`
-        } else if readPosition < nodes.count {
-            swap(&incoming, &nodes[readPosition])  // no free slot: the next old node moves aside
-            displaced.append(incoming)
+            slot(count).initialize(to: node)  // a free slot
+        } else if readPosition < slots.count {
+            // No free slot: the next old node moves aside.
+            displaced.append(slot(readPosition).move())
+            slot(readPosition).initialize(to: node)
             readPosition += 1
         } else {
-            nodes.append(incoming)
-            readPosition += 1
+            overflow.append(node)
         }
         count += 1
         return count - 1
     }
 
-    /// Removes and returns the nodes from `mark` on (the slots become free).
+    /// Removes and returns the nodes from `mark` on (their slots become free).
     mutating func removeTail(from mark: Int) -> [Node] {
         var removed: [Node] = []
         removed.reserveCapacity(count - mark)
-        for id in mark..<count {
-            var node = Node.hole
-            swap(&node, &nodes[id])
-            removed.append(node)
+        for id in min(mark, slots.count)..<min(count, slots.count) { removed.append(slot(id).move()) }
+        if count > slots.count {
+            let start = max(mark - slots.count, 0)
+            removed.append(contentsOf: overflow[start...])
+            overflow.removeSubrange(start...)
         }
         count = mark
         return removed
     }
 
-    /// The new graph's nodes, once every old node has been taken.
-    consuming func takeNodes() -> [Node] {
-        assert(displacedHead == displaced.count && readPosition == nodes.count, "every old node is taken before the graph is")
-        nodes.removeLast(nodes.count - count)
-        return nodes
+    /// Fills the free slots with placeholder nodes, so the storage is fully initialized again,
+    /// and returns how many there are (at the end of a sweep: the slots past the new graph)
+    /// and the nodes past the array's end.
+    consuming func finish() -> (freeSlots: Int, overflow: [Node]) {
+        // Free slots exist only while the new graph is shorter than the array.
+        let free = max(readPosition - count, 0)
+        for i in (readPosition - free)..<readPosition { slot(i).initialize(to: Node.hole) }
+        return (free, overflow)
     }
 
     /// Appends `op(inputs, attrs)` with its type inferred; role and location come from `origin`.
@@ -118,8 +135,8 @@ struct Rewriter {
 
     /// The value every element of constant `id` has, if it is a constant with one value.
     func splat(_ id: ValueID) -> Double? {
-        guard nodes[id].op == .const else { return nil }
-        return splatValue(of: nodes[id].attrs)
+        guard op(id) == .const else { return nil }
+        return splatValue(of: attrs(id))
     }
 
     /// Whether `id` is a constant all of whose elements are exactly `v` (bitwise for zeros:
@@ -140,7 +157,7 @@ func splatAttributes(_ value: Double, _ type: TensorType) -> Attributes {
 }
 
 extension Node {
-    /// What a free slot of the rewriter's array holds (no storage of its own).
+    /// A placeholder for a free slot (no storage of its own).
     static var hole: Node { Node(op: .input, type: TensorType(.f64)) }
 
     /// The value of a constant whose elements are all the same bits, else `nil`.
@@ -192,27 +209,37 @@ let maxSettleDepth = 8
 /// kept), so a faulty rule cannot change the graph's types.
 func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(Diagnostic) -> LocalOutcome {
     let count = f.nodes.count
-    var nodes: [Node] = []
-    swap(&nodes, &f.nodes)  // uniquely owned by the rewriter (unless the caller shares it)
-    var sweep = Sweep(rewriter: Rewriter(nodes: consume nodes))
     var remap = [ValueID](repeating: 0, count: count)
-    var shifted = false
-    for id in 0..<count {
-        var node = sweep.rewriter.takeNextOriginal()
-        if shifted {
-            for k in node.inputs.indices {
-                let old = node.inputs[k]
-                let new = remap[old]
-                if new != old { node.inputs[k] = new }
+    var result: Result<(changed: Bool, atFixpoint: Bool), Diagnostic> = .success((false, true))
+    var freeSlots = 0
+    var overflow: [Node] = []
+    f.nodes.withUnsafeMutableBufferPointer { slots in
+        var sweep = Sweep(rewriter: Rewriter(slots: slots))
+        do throws(Diagnostic) {
+            var shifted = false
+            for id in 0..<count {
+                var node = sweep.rewriter.takeNextOriginal()
+                if shifted {
+                    for k in node.inputs.indices {
+                        let old = node.inputs[k]
+                        let new = remap[old]
+                        if new != old { node.inputs[k] = new }
+                    }
+                }
+                let newID = try sweep.settle(consume node, depth: 0, &pass)
+                remap[id] = newID
+                if newID != id { shifted = true }
             }
+            result = .success((sweep.rewriter.changed, sweep.atFixpoint))
+        } catch {
+            result = .failure(error)
         }
-        let newID = try sweep.settle(consume node, depth: 0, &pass)
-        remap[id] = newID
-        if newID != id { shifted = true }
+        // On an error too: the storage must be whole again before the array gets it back.
+        (freeSlots, overflow) = (consume sweep).rewriter.finish()
     }
-    let changed = sweep.rewriter.changed
-    let atFixpoint = sweep.atFixpoint
-    f.nodes = (consume sweep).rewriter.takeNodes()
+    f.nodes.removeLast(freeSlots)
+    f.nodes.append(contentsOf: overflow)
+    let (changed, atFixpoint) = try result.get()
     guard changed else { return LocalOutcome(changed: false, atFixpoint: true) }
     for i in f.parameters.indices { f.parameters[i].value = remap[f.parameters[i].value] }
     for i in f.outputs.indices { f.outputs[i].value = remap[f.outputs[i].value] }
