@@ -51,8 +51,9 @@ private struct Expansion {
     var builder: GraphBuilder
     /// New value of each old node.
     var remap: [ValueID]
-    /// Results of `grad` requests already computed together with an earlier one of the same y.
-    var pendingGrads: [ValueID: ValueID] = [:]
+    /// Results of `grad` requests already computed together with an earlier one of the same y,
+    /// by position in `rest` (−1: none).
+    var pendingGrads: [ValueID]
     /// Scalar constants shared by every rule of every backward pass of this expansion.
     var constants = ConstantPool()
 
@@ -79,6 +80,7 @@ private struct Expansion {
         self.remap = []
         self.remap.reserveCapacity(total)
         self.remap.append(contentsOf: 0..<firstRequest)
+        self.pendingGrads = [ValueID](repeating: -1, count: rest.count)
     }
 
     /// Node `id` of the source, for ids from `restStart` on.
@@ -97,8 +99,8 @@ private struct Expansion {
             case .input:
                 remap.append(builder.function.append(node))  // named by the parameter list below
             case .grad:
-                if let done = pendingGrads[id] {
-                    remap.append(done)
+                if pendingGrads[id - restStart] >= 0 {
+                    remap.append(pendingGrads[id - restStart])
                     continue
                 }
                 // Every request on the same y whose x already exists shares this backward pass;
@@ -107,9 +109,8 @@ private struct Expansion {
                 let y = remap[node.inputs[0]]
                 let xs = group.map { remap[sourceNode($0).inputs[1]] }
                 let grads = try gradients(of: y, wrt: xs)
-                pendingGrads.reserveCapacity(pendingGrads.count + group.count)
                 for (old, g) in zip(group, grads) where old != id {
-                    pendingGrads[old] = g
+                    pendingGrads[old - restStart] = g
                 }
                 remap.append(grads[group.firstIndex(of: id) ?? 0])
             case .jacobian:

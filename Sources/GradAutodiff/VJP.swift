@@ -265,8 +265,13 @@ func swapLastAxes(_ v: ValueID, _ b: inout GraphBuilder) throws(Diagnostic) -> V
 }
 
 /// One node per scalar constant (value, dtype) in a backward pass, instead of one per use.
+///
+/// A backward pass asks for the same few constants (0, 1, 2, −0.5) at nearly every node: the
+/// first `recentCapacity` are found by a short scan, without hashing.
 struct ConstantPool {
     private var ids: [Key: ValueID] = [:]
+    private var recent: [(key: Key, id: ValueID)] = []
+    private static let recentCapacity = 8
 
     private struct Key: Hashable {
         var bits: UInt64
@@ -275,9 +280,14 @@ struct ConstantPool {
 
     mutating func scalar(_ value: Double, _ dtype: DType, _ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
         let key = Key(bits: value.bitPattern, dtype: dtype)
+        for entry in recent where entry.key == key { return entry.id }
         if let id = ids[key] { return id }
         let id = try b.constant(value, TensorType(dtype))
-        ids[key] = id
+        if recent.count < ConstantPool.recentCapacity {
+            recent.append((key, id))
+        } else {
+            ids[key] = id
+        }
         return id
     }
 }

@@ -2,9 +2,13 @@
 public enum AttrKey: String, CaseIterable, Hashable, Sendable, Comparable {
     case axes, axis, keepdims, perm, shape, start, stop, step, low, high, depth, reverse, dtype, value, values
 
-    public static func < (a: AttrKey, b: AttrKey) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!  // trap-ok: every case is in allCases
-    }
+    /// Position of the case in declaration order (a key is a one-byte tag).
+    @inlinable @inline(__always) var index: UInt8 { unsafeBitCast(self, to: UInt8.self) }
+
+    /// Keys compare and hash by their tag, not (as `RawRepresentable` would) by their names.
+    @inlinable public static func == (a: AttrKey, b: AttrKey) -> Bool { a.index == b.index }
+    @inlinable public func hash(into h: inout Hasher) { h.combine(index) }
+    public static func < (a: AttrKey, b: AttrKey) -> Bool { a.index < b.index }
 }
 
 /// An attribute value: an integer, a list of integers, a boolean, a number, a list of
@@ -114,12 +118,16 @@ public struct Attributes: Hashable, Sendable {
     public var depth: Int? { if case .int(let v)? = self[.depth] { return v }; return nil }
     public var reverse: Bool { if case .bool(let v)? = self[.reverse] { return v }; return false }
     public var dtype: DType? { if case .dtype(let v)? = self[.dtype] { return v }; return nil }
-    public var value: Double? {
-        switch self[.value] {
-        case .float(let v)?: return v
-        case .int(let v)?: return Double(v)
-        default: return nil
+    /// Inlinable: the optimizer asks every constant operand for it.
+    @inlinable public var value: Double? {
+        for item in items where item.key == .value {
+            switch item.value {
+            case .float(let v): return v
+            case .int(let v): return Double(v)
+            default: return nil
+            }
         }
+        return nil
     }
     public var values: [Double]? {
         switch self[.values] {

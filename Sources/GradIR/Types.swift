@@ -2,6 +2,9 @@
 public enum DType: String, CaseIterable, Hashable, Sendable, CustomStringConvertible {
     case f32, f64, i64, bool
 
+    /// Hashed by its tag, not (as `RawRepresentable` would) by its name.
+    @inlinable public func hash(into h: inout Hasher) { h.combine(unsafeBitCast(self, to: UInt8.self)) }
+
     @inlinable public var isFloat: Bool { self == .f32 || self == .f64 }
     @inlinable public var isNumeric: Bool { self != .bool }
     /// Size of one element in bytes (as laid out in `.npy` files and C buffers).

@@ -25,6 +25,30 @@ final class OpTableTests: XCTestCase {
                        [.neg, .abs, .sign, .square, .relu, .add, .sub, .mul, .maximum, .minimum, .sum, .prod, .max, .min, .cumsum, .matmul, .dot])
     }
 
+    /// Attribute keys and dtypes compare, hash and order by tag too; the order is the
+    /// declaration order the canonical printer relies on.
+    func testAttrKeyAndDTypeTagsAgreeWithTheirCases() {
+        XCTAssertEqual(Set(AttrKey.allCases).count, AttrKey.allCases.count)
+        XCTAssertEqual(Set(DType.allCases).count, DType.allCases.count)
+        for (i, a) in AttrKey.allCases.enumerated() {
+            for (j, b) in AttrKey.allCases.enumerated() {
+                XCTAssertEqual(a == b, i == j)
+                XCTAssertEqual(a < b, i < j)
+            }
+        }
+        var attrs = Attributes()
+        attrs[.value] = .float(2)
+        attrs[.dtype] = .dtype(.f32)
+        attrs[.axes] = .ints([1])
+        XCTAssertEqual(attrs.items.map(\.key), [.axes, .dtype, .value])
+        XCTAssertEqual(attrs.value, 2)
+        attrs[.value] = .int(-3)
+        XCTAssertEqual(attrs.value, -3)
+        attrs[.value] = .bool(true)
+        XCTAssertNil(attrs.value)
+        XCTAssertNil(Attributes().value)
+    }
+
     /// `info` comes from a table built once; it must describe the same op it is asked for.
     func testInfoTableMatchesFamilies() {
         XCTAssertEqual(Op.add.info.family, .binary)
