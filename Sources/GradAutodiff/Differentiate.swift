@@ -67,10 +67,11 @@ private struct Expansion {
         let total = nodes.count
         rest = Array(nodes[firstRequest...])
         restStart = firstRequest
-        // Room for roughly as many gradient nodes, reserved once (so a million-node graph is
-        // not moved and re-faulted at every doubling) and before the rest is cut off (so a
-        // shared array is copied once).
-        nodes.reserveCapacity(2 * total + 16)
+        // Room for gradient nodes: an array that grew by doubling often has it already (then
+        // nothing moves); else room for as many gradient nodes as forward ones is reserved at
+        // once, not a doubling at a time (and before the rest is cut off, so a shared array
+        // is copied once).
+        if nodes.capacity < total + total / 2 { nodes.reserveCapacity(2 * total + 16) }
         nodes.removeSubrange(firstRequest...)
         var f = Function(name: source.name)
         f.location = source.location
