@@ -13,13 +13,12 @@
 /// `select` did not take stays out of the gradient: `grad(select(x > 0, sqrt(x), 0))` is 0 at 0.
 func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: inout GraphBuilder, _ constants: inout ConstantPool) throws(Diagnostic) -> Cotangents {
     let x = node.inputs.first ?? out
-    func c(_ v: Double) throws(Diagnostic) -> ValueID { try constants.scalar(v, b.type(of: out).dtype, &b) }
+    func c(_ v: Double) throws(Diagnostic) -> ValueID { try constants.scalar(v, b.dtype(of: out), &b) }
     /// `p·q`, or the other factor when one is the scalar constant 1 (exact: 1·x = x), so the
     /// seed's multiplications never enter the graph.
     func mul(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID {
-        let (tp, tq) = (b.type(of: p), b.type(of: q))
-        if tq == tp || tq.isScalar, isOne(p), tp.isScalar { return q }
-        if tp == tq || tp.isScalar, isOne(q), tq.isScalar { return p }
+        if b.isScalar(q), isOne(p) { return q }  // isOne(p): p is a scalar too
+        if b.isScalar(p), isOne(q) { return p }
         return try b.binary(.mul, p, q)
     }
     /// Whether `id` is a scalar constant equal to 1 (read in place: passing the node array
@@ -36,12 +35,13 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         try b.add(.select, [b.binary(.eq, g, c(0)), c(0), product])
     }
     func unbroadcast(_ v: ValueID, _ operand: Int) throws(Diagnostic) -> ValueID {
-        try sumToShape(v, b.type(of: node.inputs[operand]).shape, &b)
+        if b.sameShape(v, node.inputs[operand]) { return v }  // the usual case, without copying shapes
+        return try sumToShape(v, b.type(of: node.inputs[operand]).shape, &b)
     }
 
     switch node.op {
     case .input, .const:
-        return []
+        return Cotangents()
     case .grad, .jacobian, .hessian:
         // Expanded before any backward pass reaches them.
         return Cotangents(none: node.inputs.count)
@@ -49,39 +49,39 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         return Cotangents(none: node.inputs.count)
 
     // MARK: Elementwise unary
-    case .neg: return [try neg(g)]
-    case .abs: return [try mul(g, b.unary(.sign, x))]
-    case .exp: return [try mul(g, out)]
-    case .log: return [try scaled(div(g, x))]
-    case .log1p: return [try div(g, add(c(1), x))]
-    case .expm1: return [try mul(g, add(out, c(1)))]
-    case .sqrt: return [try scaled(div(g, mul(c(2), out)))]
-    case .rsqrt: return [try scaled(mul(g, mul(c(-0.5), div(out, x))))]
-    case .square: return [try mul(g, mul(c(2), x))]
-    case .reciprocal: return [try scaled(neg(mul(g, b.unary(.square, out))))]
-    case .sin: return [try mul(g, b.unary(.cos, x))]
-    case .cos: return [try neg(mul(g, b.unary(.sin, x)))]
-    case .tan: return [try mul(g, add(c(1), b.unary(.square, out)))]
-    case .tanh: return [try mul(g, sub(c(1), b.unary(.square, out)))]
-    case .sigmoid: return [try mul(g, mul(out, sub(c(1), out)))]
-    case .relu: return [try b.add(.select, [b.binary(.gt, x, c(0)), g, c(0)])]
-    case .softplus: return [try mul(g, b.unary(.sigmoid, x))]
+    case .neg: return Cotangents(try neg(g))
+    case .abs: return Cotangents(try mul(g, b.unary(.sign, x)))
+    case .exp: return Cotangents(try mul(g, out))
+    case .log: return Cotangents(try scaled(div(g, x)))
+    case .log1p: return Cotangents(try div(g, add(c(1), x)))
+    case .expm1: return Cotangents(try mul(g, add(out, c(1))))
+    case .sqrt: return Cotangents(try scaled(div(g, mul(c(2), out))))
+    case .rsqrt: return Cotangents(try scaled(mul(g, mul(c(-0.5), div(out, x)))))
+    case .square: return Cotangents(try mul(g, mul(c(2), x)))
+    case .reciprocal: return Cotangents(try scaled(neg(mul(g, b.unary(.square, out)))))
+    case .sin: return Cotangents(try mul(g, b.unary(.cos, x)))
+    case .cos: return Cotangents(try neg(mul(g, b.unary(.sin, x))))
+    case .tan: return Cotangents(try mul(g, add(c(1), b.unary(.square, out))))
+    case .tanh: return Cotangents(try mul(g, sub(c(1), b.unary(.square, out))))
+    case .sigmoid: return Cotangents(try mul(g, mul(out, sub(c(1), out))))
+    case .relu: return Cotangents(try b.add(.select, [b.binary(.gt, x, c(0)), g, c(0)]))
+    case .softplus: return Cotangents(try mul(g, b.unary(.sigmoid, x)))
     case .erf:
         let slope = try mul(c(2 / Double.pi.squareRoot()), b.unary(.exp, neg(b.unary(.square, x))))
-        return [try mul(g, slope)]
+        return Cotangents(try mul(g, slope))
 
     // MARK: Elementwise binary (gradients summed back over broadcast axes)
     case .add:
-        return [needs[0] ? try unbroadcast(g, 0) : nil, needs[1] ? try unbroadcast(g, 1) : nil]
+        return Cotangents(needs[0] ? try unbroadcast(g, 0) : nil, needs[1] ? try unbroadcast(g, 1) : nil)
     case .sub:
-        return [needs[0] ? try unbroadcast(g, 0) : nil, needs[1] ? try unbroadcast(neg(g), 1) : nil]
+        return Cotangents(needs[0] ? try unbroadcast(g, 0) : nil, needs[1] ? try unbroadcast(neg(g), 1) : nil)
     case .mul:
         let (p, q) = (node.inputs[0], node.inputs[1])
-        return [needs[0] ? try unbroadcast(mul(g, q), 0) : nil, needs[1] ? try unbroadcast(mul(g, p), 1) : nil]
+        return Cotangents(needs[0] ? try unbroadcast(mul(g, q), 0) : nil, needs[1] ? try unbroadcast(mul(g, p), 1) : nil)
     case .div:
         let q = node.inputs[1]
-        return [needs[0] ? try unbroadcast(scaled(div(g, q)), 0) : nil,
-                needs[1] ? try unbroadcast(scaled(neg(div(mul(g, out), q))), 1) : nil]
+        return Cotangents(needs[0] ? try unbroadcast(scaled(div(g, q)), 0) : nil,
+                needs[1] ? try unbroadcast(scaled(neg(div(mul(g, out), q))), 1) : nil)
     case .pow:
         // Safe operands keep infinities out of the rules (and out of their derivatives):
         // where b = 0 the a-slope is b·a^0 = 0, and where a = 0 the b-slope uses ln 1 = 0.
@@ -115,32 +115,32 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     case .atan2:
         let (p, q) = (node.inputs[0], node.inputs[1])
         let denominator = try add(b.unary(.square, p), b.unary(.square, q))
-        return [needs[0] ? try unbroadcast(div(mul(g, q), denominator), 0) : nil,
-                needs[1] ? try unbroadcast(neg(div(mul(g, p), denominator)), 1) : nil]
+        return Cotangents(needs[0] ? try unbroadcast(div(mul(g, q), denominator), 0) : nil,
+                needs[1] ? try unbroadcast(neg(div(mul(g, p), denominator)), 1) : nil)
     case .select:
         let cond = node.inputs[0]
-        return [nil,
+        return Cotangents(nil,
                 needs[1] ? try unbroadcast(b.add(.select, [cond, g, c(0)]), 1) : nil,
-                needs[2] ? try unbroadcast(b.add(.select, [cond, c(0), g]), 2) : nil]
+                needs[2] ? try unbroadcast(b.add(.select, [cond, c(0), g]), 2) : nil)
 
     // MARK: Reductions
     case .sum:
-        return [try expandReduced(g, node, &b)]
+        return Cotangents(try expandReduced(g, node, &b))
     case .mean:
         let xType = b.type(of: x)
         let n = xType.count / max(node.type.count, 1)
-        return [try div(expandReduced(g, node, &b), c(Double(n)))]
+        return Cotangents(try div(expandReduced(g, node, &b), c(Double(n))))
     case .max, .min:
         // The gradient is shared evenly among the elements equal to the extremum.
         let extremum = try expandReduced(out, node, &b)
         let mask = try b.cast(b.binary(.eq, x, extremum), to: node.type.dtype)
         let count = try expandReduced(b.reduce(.sum, mask, axes: node.attrs.axes, keepdims: node.attrs.keepdims), node, &b)
-        return [try div(mul(expandReduced(g, node, &b), mask), count)]
+        return Cotangents(try div(mul(expandReduced(g, node, &b), mask), count))
     case .prod:
-        return [try div(mul(expandReduced(g, node, &b), expandReduced(out, node, &b)), x)]
+        return Cotangents(try div(mul(expandReduced(g, node, &b), expandReduced(out, node, &b)), x))
     case .logsumexp:
         let shifted = try sub(x, expandReduced(out, node, &b))
-        return [try mul(expandReduced(g, node, &b), b.unary(.exp, shifted))]
+        return Cotangents(try mul(expandReduced(g, node, &b), b.unary(.exp, shifted)))
 
     // MARK: Linear algebra
     case .matmul:
@@ -153,16 +153,16 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         let perm = node.attrs.perm ?? Array((0..<node.type.rank).reversed())
         var inverse = [Int](repeating: 0, count: perm.count)
         for (i, p) in perm.enumerated() { inverse[p] = i }
-        return [try b.transpose(g, inverse)]
+        return Cotangents(try b.transpose(g, inverse))
     case .dot:
         let (p, q) = (node.inputs[0], node.inputs[1])
-        return [needs[0] ? try mul(g, q) : nil, needs[1] ? try mul(g, p) : nil]
+        return Cotangents(needs[0] ? try mul(g, q) : nil, needs[1] ? try mul(g, p) : nil)
 
     // MARK: Shape
     case .reshape, .expand_dims, .squeeze:
-        return [try b.reshape(g, b.type(of: x).shape)]
+        return Cotangents(try b.reshape(g, b.type(of: x).shape))
     case .broadcast_to:
-        return [try unbroadcast(g, 0)]
+        return Cotangents(try unbroadcast(g, 0))
     case .slice:
         let shape = b.type(of: x).shape
         let (start, step) = (node.attrs.start ?? [], node.attrs.step ?? [])
@@ -171,12 +171,12 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
             let n = node.type.shape[i]
             high.append(n == 0 ? shape[i] - start[i] : shape[i] - (start[i] + (n - 1) * step[i] + 1))
         }
-        return [try b.add(.pad, [g], Attributes([.low: .ints(start), .high: .ints(high), .step: .ints(step)]))]
+        return Cotangents(try b.add(.pad, [g], Attributes([.low: .ints(start), .high: .ints(high), .step: .ints(step)])))
     case .pad:
         let shape = b.type(of: x).shape
         let (low, step) = (node.attrs.low ?? [], node.attrs.step ?? [])
         let stop = shape.indices.map { i in shape[i] == 0 ? low[i] : low[i] + (shape[i] - 1) * step[i] + 1 }
-        return [try b.add(.slice, [g], Attributes([.start: .ints(low), .stop: .ints(stop), .step: .ints(step)]))]
+        return Cotangents(try b.add(.slice, [g], Attributes([.start: .ints(low), .stop: .ints(stop), .step: .ints(step)])))
     case .concat:
         let axis = normalizeAxis(node.attrs.axis ?? 0, rank: node.type.rank) ?? 0
         var offset = 0
@@ -199,20 +199,20 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     case .cumsum:
         var attrs = node.attrs
         attrs[.reverse] = node.attrs.reverse ? nil : .bool(true)
-        return [try b.add(.cumsum, [g], attrs)]
+        return Cotangents(try b.add(.cumsum, [g], attrs))
     case .cast:
         let from = b.type(of: x).dtype
-        return [from.isFloat && node.type.dtype.isFloat ? try b.cast(g, to: from) : nil]
+        return Cotangents(from.isFloat && node.type.dtype.isFloat ? try b.cast(g, to: from) : nil)
 
     // MARK: Neural-network helpers
     case .softmax:
         let axis = node.attrs.axis ?? -1
         let dotted = try b.reduce(.sum, mul(g, out), axes: [axis], keepdims: true)
-        return [try mul(out, sub(g, dotted))]
+        return Cotangents(try mul(out, sub(g, dotted)))
     case .log_softmax:
         let axis = node.attrs.axis ?? -1
         let total = try b.reduce(.sum, g, axes: [axis], keepdims: true)
-        return [try sub(g, mul(b.unary(.exp, out), total))]
+        return Cotangents(try sub(g, mul(b.unary(.exp, out), total)))
     case .softmax_cross_entropy:
         let (logits, labels) = (node.inputs[0], node.inputs[1])
         let rank = b.type(of: logits).rank
@@ -317,6 +317,19 @@ struct Cotangents: ExpressibleByArrayLiteral {
 
     init(arrayLiteral values: ValueID?...) {
         for v in values { append(v) }
+    }
+
+    // The rules' one-, two- and three-operand results, without the array a literal builds
+    // (one per node of a million-node backward pass).
+    init() {}
+    init(_ a: ValueID?) {
+        (first, inlineCount) = (a, 1)
+    }
+    init(_ a: ValueID?, _ b: ValueID?) {
+        (first, second, inlineCount) = (a, b, 2)
+    }
+    init(_ a: ValueID?, _ b: ValueID?, _ c: ValueID?) {
+        (first, second, third, inlineCount) = (a, b, c, 3)
     }
 
     /// `count` operands, none of which gets a gradient.

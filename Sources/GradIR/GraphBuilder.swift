@@ -18,6 +18,10 @@ public struct GraphBuilder: Sendable {
     /// Inlinable: called through captured `inout` builders in the VJP rules, where an opaque
     /// call would copy the whole builder first.
     @inlinable public func type(of id: ValueID) -> TensorType { function.nodes[id].type }
+    /// Parts of a node's type, read in place (a `TensorType` copy retains its shape array).
+    @inlinable public func dtype(of id: ValueID) -> DType { function.nodes[id].type.dtype }
+    @inlinable public func isScalar(_ id: ValueID) -> Bool { function.nodes[id].type.shape.isEmpty }
+    @inlinable public func sameShape(_ a: ValueID, _ b: ValueID) -> Bool { function.nodes[a].type.shape == function.nodes[b].type.shape }
 
     /// Adds a parameter. `nameIsUnique` skips the (linear) duplicate-name check for callers
     /// that keep their own set of names, so declaring N parameters stays O(N).

@@ -5,10 +5,20 @@ func eliminateDeadCode(_ f: inout Function) -> Bool {
     var live = [Bool](repeating: false, count: count)
     for o in f.outputs where o.value >= 0 && o.value < count { live[o.value] = true }
     for p in f.parameters where p.value >= 0 && p.value < count { live[p.value] = true }
-    var liveCount = 0
-    for id in stride(from: count - 1, through: 0, by: -1) where live[id] {
-        liveCount += 1
-        for input in f.nodes[id].inputs where input >= 0 && input < id { live[input] = true }
+    // Marks from the outputs back: a node's operands come before it. (Through the storage,
+    // operand by operand: on a million nodes, copying each node's operand list showed.)
+    let liveCount = f.nodes.withUnsafeBufferPointer { nodes in
+        live.withUnsafeMutableBufferPointer { live in
+            var n = 0
+            for id in stride(from: count - 1, through: 0, by: -1) where live[id] {
+                n += 1
+                for k in 0..<nodes[id].inputs.count {
+                    let input = nodes[id].inputs[k]
+                    if input >= 0 && input < id { live[input] = true }
+                }
+            }
+            return n
+        }
     }
     guard liveCount < count else { return false }
     // Compacts in place: live nodes move down over dead ones (no second array of a million
@@ -16,14 +26,17 @@ func eliminateDeadCode(_ f: inout Function) -> Bool {
     var remap = [ValueID](repeating: -1, count: count)
     var kept = 0
     f.nodes.withUnsafeMutableBufferPointer { nodes in
-        for id in 0..<count where live[id] {
-            for k in nodes[id].inputs.indices {
-                let new = remap[nodes[id].inputs[k]]
-                if new != nodes[id].inputs[k] { nodes[id].inputs[k] = new }
+        remap.withUnsafeMutableBufferPointer { remap in
+            for id in 0..<count where live[id] {
+                for k in 0..<nodes[id].inputs.count {
+                    let old = nodes[id].inputs[k]
+                    let new = remap[old]
+                    if new != old { nodes[id].inputs[k] = new }
+                }
+                if kept != id { nodes.swapAt(kept, id) }
+                remap[id] = kept
+                kept += 1
             }
-            if kept != id { nodes.swapAt(kept, id) }
-            remap[id] = kept
-            kept += 1
         }
     }
     f.nodes.removeLast(count - kept)
