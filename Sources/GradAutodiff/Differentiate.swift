@@ -184,21 +184,26 @@ private struct Expansion {
 
     /// Marks the nodes on a path from some `x` to `y`: only their gradients are built.
     func relevantNodes(from y: ValueID, wrt xs: [ValueID]) -> [Bool] {
-        let nodes = builder.function.nodes
         var dependsOnX = [Bool](repeating: false, count: y + 1)
         let lowest = xs.min() ?? y
         for x in xs where x <= y { dependsOnX[x] = true }
-        if lowest <= y {
-            for id in lowest...y where !dependsOnX[id] {
-                dependsOnX[id] = nodes[id].inputs.contains { dependsOnX[$0] }
-            }
-        }
         var relevant = [Bool](repeating: false, count: y + 1)
-        guard dependsOnX[y] else { return relevant }
-        relevant[y] = true
-        for id in stride(from: y, through: max(lowest, 0), by: -1) where relevant[id] {
-            for input in nodes[id].inputs where dependsOnX[input] {
-                relevant[input] = true
+        // Through the storage, operand by operand (a million nodes, two passes).
+        builder.function.nodes.withUnsafeBufferPointer { nodes in
+            if lowest <= y {
+                for id in lowest...y where !dependsOnX[id] {
+                    for k in 0..<nodes[id].inputs.count where dependsOnX[nodes[id].inputs[k]] {
+                        dependsOnX[id] = true
+                        break
+                    }
+                }
+            }
+            guard dependsOnX[y] else { return }
+            relevant[y] = true
+            for id in stride(from: y, through: max(lowest, 0), by: -1) where relevant[id] {
+                for k in 0..<nodes[id].inputs.count where dependsOnX[nodes[id].inputs[k]] {
+                    relevant[nodes[id].inputs[k]] = true
+                }
             }
         }
         return relevant
@@ -222,9 +227,9 @@ private struct Expansion {
             guard id < relevant.count, relevant[id] else { continue }
             let g = reaching[id - lowest]
             guard g >= 0 else { continue }
-            let node = builder.function.nodes[id]
-            let needs = OperandNeeds(operands: node.inputs, relevant: relevant)
+            let needs = OperandNeeds(operands: builder.function.nodes[id].inputs, relevant: relevant)
             guard needs.any else { continue }
+            let node = builder.function.nodes[id]  // a copy: the rule appends to the array
             builder.location = node.location
             let cotangents = try vjp(node, id, g, needs: needs, &builder, &constants)
             for k in 0..<min(node.inputs.count, cotangents.count) where needs[k] {

@@ -293,17 +293,31 @@ struct ConstantPool {
 }
 
 /// Which operands of a node a backward pass needs a gradient for: those on a path to some x.
-/// (A view of the pass's relevance table, so asking allocates nothing.)
+/// Read out of the pass's relevance table once, into bits (the first 64 operands) and an
+/// array beyond, so the answer holds no reference to the table.
 struct OperandNeeds {
-    let operands: Operands
-    let relevant: [Bool]
+    private var bits: UInt64 = 0
+    private var more: [Bool]?
 
-    subscript(k: Int) -> Bool {
-        let id = operands[k]
-        return id >= 0 && id < relevant.count && relevant[id]
+    init(operands: Operands, relevant: [Bool]) {
+        for k in 0..<operands.count {
+            let id = operands[k]
+            let needed = id >= 0 && id < relevant.count && relevant[id]
+            if k < 64 {
+                if needed { bits |= 1 << UInt64(k) }
+            } else {
+                more = (more ?? []) + [needed]
+            }
+        }
     }
 
-    var any: Bool { operands.indices.contains { self[$0] } }
+    subscript(k: Int) -> Bool {
+        if k < 64 { return k >= 0 && bits & (1 << UInt64(k)) != 0 }
+        guard let more, k - 64 < more.count else { return false }
+        return more[k - 64]
+    }
+
+    var any: Bool { bits != 0 || more?.contains(true) == true }
 }
 
 /// The gradients a VJP rule sends to a node's operands, `nil` where none flows; up to three
