@@ -30,6 +30,7 @@ func eliminateDeadCode(_ f: inout Function) -> Bool {
             for id in 0..<count where live[id] {
                 for k in 0..<nodes[id].inputs.count {
                     let old = nodes[id].inputs[k]
+                    guard old >= 0 && old < id else { continue }  // malformed (the verifier's to report): left as is
                     let new = remap[old]
                     if new != old { nodes[id].inputs[k] = new }
                 }

@@ -40,13 +40,30 @@ struct Rewriter {
         slots.baseAddress.unsafelyUnwrapped + i  // in range, so the storage is not empty
     }
 
-    subscript(id: ValueID) -> Node { id < slots.count ? slots[id] : overflow[id - slots.count] }
-    func type(_ id: ValueID) -> TensorType { id < slots.count ? slots[id].type : overflow[id - slots.count].type }
-    func op(_ id: ValueID) -> Op { id < slots.count ? slots[id].op : overflow[id - slots.count].op }
+    // Rules read only the new graph's ids (operands are renumbered before a rule sees them);
+    // a slot past `count` may be uninitialized.
+    subscript(id: ValueID) -> Node {
+        assert(id < count, "a rule reads only the new graph")
+        return id < slots.count ? slots[id] : overflow[id - slots.count]
+    }
+    func type(_ id: ValueID) -> TensorType {
+        assert(id < count, "a rule reads only the new graph")
+        return id < slots.count ? slots[id].type : overflow[id - slots.count].type
+    }
+    func op(_ id: ValueID) -> Op {
+        assert(id < count, "a rule reads only the new graph")
+        return id < slots.count ? slots[id].op : overflow[id - slots.count].op
+    }
     /// The operands of `id` (without copying the whole node).
-    func inputs(_ id: ValueID) -> Operands { id < slots.count ? slots[id].inputs : overflow[id - slots.count].inputs }
+    func inputs(_ id: ValueID) -> Operands {
+        assert(id < count, "a rule reads only the new graph")
+        return id < slots.count ? slots[id].inputs : overflow[id - slots.count].inputs
+    }
     /// The attributes of `id` (without copying the whole node).
-    func attrs(_ id: ValueID) -> Attributes { id < slots.count ? slots[id].attrs : overflow[id - slots.count].attrs }
+    func attrs(_ id: ValueID) -> Attributes {
+        assert(id < count, "a rule reads only the new graph")
+        return id < slots.count ? slots[id].attrs : overflow[id - slots.count].attrs
+    }
 
     /// Moves the next old node (in the original order) out of its slot.
     mutating func takeNextOriginal() -> Node {
@@ -237,9 +254,11 @@ func applyLocal<P: LocalRewrite>(_ pass: inout P, to f: inout Function) throws(D
         // On an error too: the storage must be whole again before the array gets it back.
         (freeSlots, overflow) = (consume sweep).rewriter.finish()
     }
+    // After an error the nodes are a mix of old and new (whole, but meaningless): callers
+    // pass the error on and drop the function.
+    let (changed, atFixpoint) = try result.get()
     f.nodes.removeLast(freeSlots)
     f.nodes.append(contentsOf: overflow)
-    let (changed, atFixpoint) = try result.get()
     guard changed else { return LocalOutcome(changed: false, atFixpoint: true) }
     for i in f.parameters.indices { f.parameters[i].value = remap[f.parameters[i].value] }
     for i in f.outputs.indices { f.outputs[i].value = remap[f.outputs[i].value] }
