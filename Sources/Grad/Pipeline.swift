@@ -34,7 +34,7 @@ public enum Pipeline {
             for i in m.functions.indices {
                 var f = Function(name: "")
                 swap(&f, &m.functions[i])
-                m.functions[i] = try optimize(f, options: options)
+                m.functions[i] = try optimize(consume f, options: options)  // `consume`: else f's reference lives on and the sweep copies
             }
             return m
         }

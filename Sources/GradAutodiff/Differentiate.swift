@@ -17,7 +17,7 @@ public enum Differentiator {
             // Moved out and back, so each function's node array is passed on uniquely owned.
             var f = Function(name: "")
             swap(&f, &functions[i])
-            functions[i] = try expand(f)
+            functions[i] = try expand(consume f)
         }
         module.functions = functions
         return module
@@ -30,7 +30,7 @@ public enum Differentiator {
     /// the function (its last use), they stay where they are and the gradient is appended.
     public static func expand(_ function: consuming Function) throws(Diagnostic) -> Function {
         guard function.hasDerivativeRequests else { return function }
-        var expansion = Expansion(source: function)
+        var expansion = Expansion(source: consume function)
         return try expansion.run()
     }
 }
