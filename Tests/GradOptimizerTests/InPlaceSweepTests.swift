@@ -39,6 +39,19 @@ final class InPlaceSweepTests: XCTestCase {
         XCTAssertEqual(try optimize(o, options: options), o)
     }
 
+    /// A caller that keeps its function (its node array shared with the optimizer's copy)
+    /// still has it unchanged afterwards: the in-place sweep writes to storage of its own.
+    func testKeptInputIsLeftUntouched() throws {
+        let f = try XCTUnwrap(parseExpanded(growingSource(6)).functions.first)
+        let before = printFunction(f)
+        let o = try optimize(f, options: OptimizerOptions(level: 2, fastMath: true, verify: true))
+        XCTAssertEqual(printFunction(f), before)
+        XCTAssertNotEqual(printFunction(o), before, "the optimizer did change its own copy")
+        // Handed over (nothing else holds its nodes), the same function optimizes to the same.
+        let fresh = try XCTUnwrap(parseExpanded(growingSource(6)).functions.first)
+        XCTAssertEqual(try optimize(consume fresh, options: OptimizerOptions(level: 2, fastMath: true, verify: true)), o)
+    }
+
     /// The same rewrite one pass at a time (`--passes=shapes`): the sweep of a lone pass takes
     /// the same in-place path.
     func testSinglePassGrowsInPlaceToo() throws {
