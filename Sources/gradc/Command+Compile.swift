@@ -31,9 +31,8 @@ enum CompileCommand {
         guard backend == "bytecode" else {
             throw UsageError(message: "unknown or unavailable backend '\(backend)' for compile: expected bytecode or c")
         }
-        let module = try Pipeline.load(path: path)
-        let parsed = try Pipeline.function(module, named: o.value("--func"))
-        let lowered = try located(path) { try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o)) }
+        let parsed = try Pipeline.function(Pipeline.load(path: path), named: o.value("--func"))
+        let lowered = try lowerHandingOver(Module(functions: [consume parsed]), path: path, to: .optimized, options: try optimizerOptions(o))
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let program = try BytecodeProgram(function: function)
         let out = o.value("-o") ?? ((path as NSString).deletingPathExtension + ".gbc")

@@ -39,19 +39,20 @@ enum EmitCommand {
         if let name = o.value("--func") {
             module = Module(functions: [try Pipeline.function(module, named: name)])
         }
-        let lowered = try located(path) { try Pipeline.lower(module, to: stage, options: try optimizerOptions(o)) }
-        switch o.value("--format") ?? "ir" {
+        let format = o.value("--format") ?? "ir"
+        // Bytecode and C always show the optimized function, whatever the stage.
+        let shown = format == "ir" || format == "dot" ? stage : .optimized
+        let lowered = try lowerHandingOver(consume module, path: path, to: shown, options: try optimizerOptions(o))
+        switch format {
         case "ir":
             print(printModule(lowered), terminator: "")
         case "dot":
             print(printDot(try Pipeline.function(lowered, named: nil)), terminator: "")
         case "bytecode":
-            let optimized = try located(path) { try Pipeline.lower(module, to: .optimized, options: try optimizerOptions(o)) }
-            print(try BytecodeProgram(function: Pipeline.function(optimized, named: nil)).disassembly(), terminator: "")
+            print(try BytecodeProgram(function: Pipeline.function(lowered, named: nil)).disassembly(), terminator: "")
         case "c", "h":
-            let optimized = try located(path) { try Pipeline.lower(module, to: .optimized, options: try optimizerOptions(o)) }
-            let source = try emitC(optimized.functions)
-            print(o.value("--format") == "c" ? source.source : source.header, terminator: "")
+            let source = try emitC(lowered.functions)
+            print(format == "c" ? source.source : source.header, terminator: "")
         case let other:
             throw UsageError(message: "unknown format '\(other)': expected ir, dot, bytecode, c or h")
         }

@@ -107,6 +107,17 @@ func located<T>(_ path: String, _ body: () throws -> T) throws -> T {
     }
 }
 
+/// `Pipeline.lower` of a module the command hands over (it keeps no other reference, so the
+/// passes rewrite its nodes in place instead of copying them first), with diagnostics
+/// located in the model file.
+func lowerHandingOver(_ module: consuming Module, path: String, to stage: Stage, options: OptimizerOptions) throws -> Module {
+    do {
+        return try Pipeline.lower(consume module, to: stage, options: options)
+    } catch {
+        throw error.attaching(file: path, source: try? String(contentsOfFile: path, encoding: .utf8))
+    }
+}
+
 func memoryLimit(_ o: Options) throws -> Int {
     guard let text = o.value("--max-memory") else { return defaultMemoryLimit }
     let multipliers: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
