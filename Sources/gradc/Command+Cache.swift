@@ -38,9 +38,11 @@ enum CacheCommand {
 
 /// `gradc compile MODEL.ir --backend c -o DIR`: writes DIR/model.c, model.h and model.so.
 func compileToC(_ o: Options, path: String) throws -> ExitStatus {
-    let module = try Pipeline.load(path: path)
-    let chosen = try o.value("--func").map { Module(functions: [try Pipeline.function(module, named: $0)]) } ?? module
-    let lowered = try located(path) { try Pipeline.lower(chosen, to: .optimized, options: try optimizerOptions(o)) }
+    var chosen = try Pipeline.load(path: path)
+    if let name = o.value("--func") {
+        chosen = Module(functions: [try Pipeline.function(chosen, named: name)])
+    }
+    let lowered = try lowerHandingOver(consume chosen, path: path, to: .optimized, options: try optimizerOptions(o))
     let options = CBackendOptions(portable: o.has("--portable"))
     let source = try emitC(lowered.functions, options: options.emit)
     let dir = o.value("-o") ?? (path as NSString).deletingLastPathComponent
