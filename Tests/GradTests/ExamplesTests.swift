@@ -170,18 +170,8 @@ final class ExamplesTests: XCTestCase {
         guard let exe = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
             throw XCTSkip("\(name) is not built (run `swift build --build-tests` or `swift build --product \(name)`)")
         }
-        let process = Process()
-        process.executableURL = exe
-        process.arguments = arguments
-        process.currentDirectoryURL = repositoryRoot
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        XCTAssertEqual(process.terminationStatus, 0, "\(name) \(arguments.joined(separator: " ")) failed:\n\(text)")
+        let (status, text) = try runProcess(exe.path, arguments, in: repositoryRoot)
+        XCTAssertEqual(status, 0, "\(name) \(arguments.joined(separator: " ")) failed:\n\(text)")
         return text
     }
 

@@ -82,12 +82,13 @@ public func floatMatmulOutputs(_ f: Function) -> Set<Int> {
     return Set(f.outputs.indices.filter { tainted[f.outputs[$0].value] })
 }
 
-/// Runs an executable with arguments; returns its exit status and its stdout and stderr
-/// together.
-public func runProcess(_ path: String, _ args: [String]) throws -> (status: Int32, output: String) {
+/// Runs an executable with arguments (in `directory`, if given); returns its exit status and
+/// its stdout and stderr together.
+public func runProcess(_ path: String, _ args: [String], in directory: URL? = nil) throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
+    if let directory { p.currentDirectoryURL = directory }
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = pipe
