@@ -20,6 +20,15 @@ public struct DerivativeCheck: Sendable {
     public var passed: Bool
     /// Why a comparison could not be made (non-finite values), if so.
     public var note: String?
+    /// What to try when the analytic derivative is NaN where finite differences are finite.
+    public var hint: String?
+
+    /// The usual cause of a NaN gradient with finite differences that are finite.
+    public static let nanGradientHint = "the derivative is NaN where finite differences are finite. "
+        + "If the function uses select to avoid an invalid value (1/x, sqrt, log at 0), a NaN or inf "
+        + "in the branch that was not taken reaches the gradient through a matrix product (@); compute "
+        + "that branch on a safe input: select(ok, f(select(ok, x, 1)), fallback). See docs/language.md, "
+        + "\"Zero gradients are strong zeros\"."
 }
 
 public struct CheckOptions: Sendable {
@@ -75,11 +84,10 @@ public enum GradientChecker {
             let wrt = probe.nodes[x]
             probe.nodes[x] = Node(op: .input, type: wrt.type, location: wrt.location)
             probe.parameters.append(Parameter(name: xName, value: x))
-            let forward = try ReferenceEvaluator.run({ () -> Function in
-                var g = f
-                g.outputs = [Output(name: "x", value: x)]
-                return g
-            }(), inputs: inputs)
+            // x's value, which may itself depend on other derivative requests.
+            var upstream = f
+            upstream.outputs = [Output(name: "x", value: x)]
+            let forward = try ReferenceEvaluator.run(Differentiator.expand(upstream), inputs: inputs)
             probeInputs[xName] = forward[0]
         }
         var target = y
@@ -114,6 +122,7 @@ public enum GradientChecker {
         var maxRel = 0.0
         var passed = true
         var note: String?
+        var hint: String?
         for j in elements {
             let h = cbrt(eps) * Swift.max(1, Swift.abs(xValues[j]))
             var plus = xValues
@@ -135,6 +144,7 @@ public enum GradientChecker {
                     if numeric.isFinite != exact.isFinite || (exact.isNaN != numeric.isNaN) {
                         note = "non-finite value (analytic \(exact), numeric \(numeric)) at element \(j)"
                         passed = false
+                        if exact.isNaN && numeric.isFinite { hint = DerivativeCheck.nanGradientHint }
                     }
                     continue
                 }
@@ -147,7 +157,7 @@ public enum GradientChecker {
         }
         probeInputs[xName] = x0
         return DerivativeCheck(label: label(f, id), type: node.type, compared: elements.count * tCount,
-                               maxAbsError: maxAbs, maxRelError: maxRel, passed: passed, note: note)
+                               maxAbsError: maxAbs, maxRelError: maxRel, passed: passed, note: note, hint: hint)
     }
 }
 

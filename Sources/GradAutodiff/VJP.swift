@@ -6,11 +6,16 @@
 /// Conventions at non-differentiable points (the minimum-norm subgradient where one exists):
 /// `relu′(0) = 0`, `abs′(0) = 0`, ties of `max`/`min`/`maximum`/`minimum` share the gradient
 /// evenly; `sign`, `floor`, `ceil` have zero gradient; `pow(a, b)` gives 0 for the a-gradient
-/// where b = 0 and 0 for the b-gradient where a = 0; `sqrt′(0) = +inf`.
+/// where b = 0 and 0 for the b-gradient where a = 0; `atan2` has zero gradient at the origin;
+/// `sqrt′(0) = +inf`.
 ///
-/// Where a local derivative is infinite (`sqrt`, `rsqrt`, `log`, `reciprocal` at 0, `div` by 0),
-/// a zero incoming gradient still sends back zero rather than 0·∞ = NaN, so a branch that
-/// `select` did not take stays out of the gradient: `grad(select(x > 0, sqrt(x), 0))` is 0 at 0.
+/// Zero cotangents are strong zeros. A rule multiplies the incoming gradient by a local slope
+/// with `zmul` (and divides with `zdiv`): exactly `g·slope` wherever that is a number, and
+/// exactly 0 where g is 0 even if the slope is infinite or NaN (`sqrt`, `log`, `div` at 0, or
+/// any op fed an inf/NaN by a `select` branch that was not taken). Because `zmul` is linear in
+/// `g` — it is not a `select` on `g == 0` — the backward graph stays a linear function of `g`,
+/// and differentiating it again keeps every term, also at points where some `g` is exactly 0.
+/// The one rule that cannot keep a zero cotangent zero is `matmul` (`g @ bᵀ` sums 0·inf).
 func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: inout GraphBuilder, _ constants: inout ConstantPool) throws(Diagnostic) -> Cotangents {
     let x = node.inputs.first ?? out
     func c(_ v: Double) throws(Diagnostic) -> ValueID { try constants.scalar(v, b.dtype(of: out), &b) }
@@ -21,6 +26,15 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         if b.isScalar(p), isOne(q) { return p }
         return try b.binary(.mul, p, q)
     }
+    /// The strong-zero product `zmul(v, slope)` of a cotangent `v` and a slope, or the other
+    /// factor when one is the scalar constant 1 (exact, as in `mul`).
+    func scale(_ v: ValueID, _ slope: ValueID) throws(Diagnostic) -> ValueID {
+        if b.isScalar(slope), isOne(v) { return slope }
+        if b.isScalar(v), isOne(slope) { return v }
+        return try b.binary(.zmul, v, slope)
+    }
+    /// The strong-zero quotient `zdiv(v, d)` of a cotangent `v` by a denominator.
+    func divide(_ v: ValueID, _ d: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.zdiv, v, d) }
     /// Whether `id` is a scalar constant equal to 1 (read in place: passing the node array
     /// would retain it on every multiplication).
     func isOne(_ id: ValueID) -> Bool {
@@ -30,10 +44,6 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     func add(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.add, p, q) }
     func sub(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID { try b.binary(.sub, p, q) }
     func neg(_ p: ValueID) throws(Diagnostic) -> ValueID { try b.unary(.neg, p) }
-    /// `g ⊙ slope`, but exactly 0 where g is 0 (even where slope is infinite or NaN).
-    func scaled(_ product: ValueID) throws(Diagnostic) -> ValueID {
-        try b.add(.select, [b.binary(.eq, g, c(0)), c(0), product])
-    }
     func unbroadcast(_ v: ValueID, _ operand: Int) throws(Diagnostic) -> ValueID {
         if b.sameShape(v, node.inputs[operand]) { return v }  // the usual case, without copying shapes
         return try sumToShape(v, b.type(of: node.inputs[operand]).shape, &b)
@@ -50,25 +60,25 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
 
     // MARK: Elementwise unary
     case .neg: return Cotangents(try neg(g))
-    case .abs: return Cotangents(try mul(g, b.unary(.sign, x)))
-    case .exp: return Cotangents(try mul(g, out))
-    case .log: return Cotangents(try scaled(div(g, x)))
-    case .log1p: return Cotangents(try div(g, add(c(1), x)))
-    case .expm1: return Cotangents(try mul(g, add(out, c(1))))
-    case .sqrt: return Cotangents(try scaled(div(g, mul(c(2), out))))
-    case .rsqrt: return Cotangents(try scaled(mul(g, mul(c(-0.5), div(out, x)))))
-    case .square: return Cotangents(try mul(g, mul(c(2), x)))
-    case .reciprocal: return Cotangents(try scaled(neg(mul(g, b.unary(.square, out)))))
-    case .sin: return Cotangents(try mul(g, b.unary(.cos, x)))
-    case .cos: return Cotangents(try neg(mul(g, b.unary(.sin, x))))
-    case .tan: return Cotangents(try mul(g, add(c(1), b.unary(.square, out))))
-    case .tanh: return Cotangents(try mul(g, sub(c(1), b.unary(.square, out))))
-    case .sigmoid: return Cotangents(try mul(g, mul(out, sub(c(1), out))))
+    case .abs: return Cotangents(try scale(g, b.unary(.sign, x)))
+    case .exp: return Cotangents(try scale(g, out))
+    case .log: return Cotangents(try divide(g, x))
+    case .log1p: return Cotangents(try divide(g, add(c(1), x)))
+    case .expm1: return Cotangents(try scale(g, add(out, c(1))))
+    case .sqrt: return Cotangents(try divide(g, mul(c(2), out)))
+    case .rsqrt: return Cotangents(try scale(g, mul(c(-0.5), div(out, x))))
+    case .square: return Cotangents(try scale(g, mul(c(2), x)))
+    case .reciprocal: return Cotangents(try neg(scale(g, b.unary(.square, out))))
+    case .sin: return Cotangents(try scale(g, b.unary(.cos, x)))
+    case .cos: return Cotangents(try neg(scale(g, b.unary(.sin, x))))
+    case .tan: return Cotangents(try scale(g, add(c(1), b.unary(.square, out))))
+    case .tanh: return Cotangents(try scale(g, sub(c(1), b.unary(.square, out))))
+    case .sigmoid: return Cotangents(try scale(g, mul(out, sub(c(1), out))))
     case .relu: return Cotangents(try b.add(.select, [b.binary(.gt, x, c(0)), g, c(0)]))
-    case .softplus: return Cotangents(try mul(g, b.unary(.sigmoid, x)))
+    case .softplus: return Cotangents(try scale(g, b.unary(.sigmoid, x)))
     case .erf:
         let slope = try mul(c(2 / Double.pi.squareRoot()), b.unary(.exp, neg(b.unary(.square, x))))
-        return Cotangents(try mul(g, slope))
+        return Cotangents(try scale(g, slope))
 
     // MARK: Elementwise binary (gradients summed back over broadcast axes)
     case .add:
@@ -77,24 +87,33 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         return Cotangents(needs[0] ? try unbroadcast(g, 0) : nil, needs[1] ? try unbroadcast(neg(g), 1) : nil)
     case .mul:
         let (p, q) = (node.inputs[0], node.inputs[1])
-        return Cotangents(needs[0] ? try unbroadcast(mul(g, q), 0) : nil, needs[1] ? try unbroadcast(mul(g, p), 1) : nil)
+        return Cotangents(needs[0] ? try unbroadcast(scale(g, q), 0) : nil, needs[1] ? try unbroadcast(scale(g, p), 1) : nil)
     case .div:
         let q = node.inputs[1]
-        return Cotangents(needs[0] ? try unbroadcast(scaled(div(g, q)), 0) : nil,
-                needs[1] ? try unbroadcast(scaled(neg(div(mul(g, out), q))), 1) : nil)
+        return Cotangents(needs[0] ? try unbroadcast(divide(g, q), 0) : nil,
+                needs[1] ? try unbroadcast(neg(divide(scale(g, out), q)), 1) : nil)
+    case .zmul:
+        // The zero of `p` stays strong in the gradient it sends to q: 0 even where g is
+        // infinite (the adjoint of a cotangent, in a second derivative, can be).
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        return Cotangents(needs[0] ? try unbroadcast(scale(g, q), 0) : nil, needs[1] ? try unbroadcast(scale(p, g), 1) : nil)
+    case .zdiv:
+        let q = node.inputs[1]
+        return Cotangents(needs[0] ? try unbroadcast(divide(g, q), 0) : nil,
+                needs[1] ? try unbroadcast(neg(divide(scale(out, g), q)), 1) : nil)
     case .pow:
-        // Safe operands keep infinities out of the rules (and out of their derivatives):
-        // where b = 0 the a-slope is b·a^0 = 0, and where a = 0 the b-slope uses ln 1 = 0.
+        // The a-slope b·a^(b−1) is a strong-zero product, so it is 0 where b = 0 even where
+        // a^(−1) is infinite, and its derivative in b there is still a^(−1). Where a = 0 the
+        // b-slope uses ln 1 = 0 (the convention; the true one-sided limit is 0 or infinite).
         let (base, exponent) = (node.inputs[0], node.inputs[1])
         var result: Cotangents = [nil, nil]
         if needs[0] {
-            let safeExponent = try b.add(.select, [b.binary(.eq, exponent, c(0)), c(1), exponent])
-            let slope = try mul(exponent, b.binary(.pow, base, sub(safeExponent, c(1))))
-            result[0] = try unbroadcast(scaled(mul(g, slope)), 0)
+            let slope = try scale(exponent, b.binary(.pow, base, sub(exponent, c(1))))
+            result[0] = try unbroadcast(scale(g, slope), 0)
         }
         if needs[1] {
             let safeBase = try b.add(.select, [b.binary(.eq, base, c(0)), c(1), base])
-            result[1] = try unbroadcast(mul(g, mul(out, b.unary(.log, safeBase))), 1)
+            result[1] = try unbroadcast(scale(g, mul(out, b.unary(.log, safeBase))), 1)
         }
         return result
     case .maximum, .minimum:
@@ -115,8 +134,8 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     case .atan2:
         let (p, q) = (node.inputs[0], node.inputs[1])
         let denominator = try add(b.unary(.square, p), b.unary(.square, q))
-        return Cotangents(needs[0] ? try unbroadcast(div(mul(g, q), denominator), 0) : nil,
-                needs[1] ? try unbroadcast(neg(div(mul(g, p), denominator)), 1) : nil)
+        return Cotangents(needs[0] ? try unbroadcast(divide(scale(g, q), denominator), 0) : nil,
+                needs[1] ? try unbroadcast(neg(divide(scale(g, p), denominator)), 1) : nil)
     case .select:
         let cond = node.inputs[0]
         return Cotangents(nil,
@@ -135,12 +154,16 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         let extremum = try expandReduced(out, node, &b)
         let mask = try b.cast(b.binary(.eq, x, extremum), to: node.type.dtype)
         let count = try expandReduced(b.reduce(.sum, mask, axes: node.attrs.axes, keepdims: node.attrs.keepdims), node, &b)
-        return Cotangents(try div(mul(expandReduced(g, node, &b), mask), count))
+        // mask/count is 0/0 = NaN where the extremum is NaN (a NaN maximum has a NaN
+        // gradient), but a zero g still sends back 0.
+        return Cotangents(try scale(expandReduced(g, node, &b), div(mask, count)))
     case .prod:
-        return Cotangents(try div(mul(expandReduced(g, node, &b), expandReduced(out, node, &b)), x))
+        // The product of the other elements, without dividing by x (exact where x = 0, and
+        // a polynomial in x, so every higher derivative is right there too).
+        return Cotangents(try scale(expandReduced(g, node, &b), productOfOthers(node, &b)))
     case .logsumexp:
         let shifted = try sub(x, expandReduced(out, node, &b))
-        return Cotangents(try mul(expandReduced(g, node, &b), b.unary(.exp, shifted)))
+        return Cotangents(try scale(expandReduced(g, node, &b), b.unary(.exp, shifted)))
 
     // MARK: Linear algebra
     case .matmul:
@@ -156,7 +179,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         return Cotangents(try b.transpose(g, inverse))
     case .dot:
         let (p, q) = (node.inputs[0], node.inputs[1])
-        return Cotangents(needs[0] ? try mul(g, q) : nil, needs[1] ? try mul(g, p) : nil)
+        return Cotangents(needs[0] ? try scale(g, q) : nil, needs[1] ? try scale(g, p) : nil)
 
     // MARK: Shape
     case .reshape, .expand_dims, .squeeze:
@@ -207,12 +230,12 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     // MARK: Neural-network helpers
     case .softmax:
         let axis = node.attrs.axis ?? -1
-        let dotted = try b.reduce(.sum, mul(g, out), axes: [axis], keepdims: true)
-        return Cotangents(try mul(out, sub(g, dotted)))
+        let dotted = try b.reduce(.sum, scale(g, out), axes: [axis], keepdims: true)
+        return Cotangents(try scale(sub(g, dotted), out))
     case .log_softmax:
         let axis = node.attrs.axis ?? -1
         let total = try b.reduce(.sum, g, axes: [axis], keepdims: true)
-        return Cotangents(try sub(g, mul(b.unary(.exp, out), total)))
+        return Cotangents(try sub(g, scale(total, b.unary(.exp, out))))
     case .softmax_cross_entropy:
         let (logits, labels) = (node.inputs[0], node.inputs[1])
         let rank = b.type(of: logits).rank
@@ -222,11 +245,11 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         if needs[0] {
             let probabilities = try b.add(.softmax, [logits], Attributes([.axis: .int(axis)]))
             let mass = try b.reduce(.sum, labels, axes: [axis], keepdims: true)
-            result[0] = try mul(ge, sub(mul(probabilities, mass), labels))
+            result[0] = try scale(ge, sub(mul(probabilities, mass), labels))
         }
         if needs[1] {
             let logp = try b.add(.log_softmax, [logits], Attributes([.axis: .int(axis)]))
-            result[1] = try neg(mul(ge, logp))
+            result[1] = try neg(scale(ge, logp))
         }
         return result
     }
@@ -254,6 +277,55 @@ func expandReduced(_ v: ValueID, _ node: Node, _ b: inout GraphBuilder) throws(D
     let axes = (node.attrs.axes ?? Array(0..<xShape.count)).compactMap { normalizeAxis($0, rank: xShape.count) }
     let kept = xShape.indices.map { axes.contains($0) ? 1 : xShape[$0] }
     return try b.broadcast(b.reshape(v, kept), to: xShape)
+}
+
+/// For a `prod` node over `axes` of x: for every element of x, the product of the other
+/// elements of its reduced slice, shaped like x.
+/// ```
+/// others_i = (x_0 ⋯ x_{i−1}) · (x_{i+1} ⋯ x_{n−1})
+/// ```
+/// The reduced axes are moved last and flattened to one axis of length n; exclusive prefix
+/// and suffix products along it come from a Hillis–Steele scan (⌈log₂ n⌉ shifted products each
+/// way), so the rule costs O(n log n) and never divides.
+func productOfOthers(_ node: Node, _ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
+    let x = node.inputs[0]
+    let t = b.type(of: x)
+    let reduced = Set((node.attrs.axes ?? Array(0..<t.rank)).compactMap { normalizeAxis($0, rank: t.rank) })
+    let kept = (0..<t.rank).filter { !reduced.contains($0) }
+    let perm = kept + reduced.sorted()
+    let n = reduced.reduce(1) { $0 * t.shape[$1] }
+    let m = kept.reduce(1) { $0 * t.shape[$1] }
+    let permuted = perm.map { t.shape[$0] }
+    let rows = try b.reshape(b.transpose(x, perm), [m, n])
+    let one = try b.constant(1, TensorType(t.dtype, [m, 1]))
+    func ones(_ k: Int) throws(Diagnostic) -> ValueID {
+        k == 1 ? one : try b.constant(1, TensorType(t.dtype, [m, k]))
+    }
+    func columns(_ v: ValueID, _ start: Int, _ stop: Int) throws(Diagnostic) -> ValueID {
+        try b.slice(v, axis: 1, start: start, stop: stop)
+    }
+    func joined(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID {
+        try b.add(.concat, [p, q], Attributes([.axis: .int(1)]))
+    }
+    var others = try ones(n)
+    if n > 1 {
+        // Inclusive scans: after the step with shift s, element i holds the product of the
+        // (up to 2s) elements ending (prefix) or starting (suffix) at i.
+        var prefix = rows
+        var suffix = rows
+        var shift = 1
+        while shift < n {
+            prefix = try b.binary(.mul, prefix, joined(ones(shift), columns(prefix, 0, n - shift)))
+            suffix = try b.binary(.mul, suffix, joined(columns(suffix, shift, n), ones(shift)))
+            shift *= 2
+        }
+        let before = try joined(one, columns(prefix, 0, n - 1))
+        let after = try joined(columns(suffix, 1, n), one)
+        others = try b.binary(.mul, before, after)
+    }
+    var inverse = [Int](repeating: 0, count: perm.count)
+    for (i, p) in perm.enumerated() { inverse[p] = i }
+    return try b.transpose(b.reshape(others, permuted), inverse)
 }
 
 /// Swaps the last two axes (the matrix transpose of a batched matrix).

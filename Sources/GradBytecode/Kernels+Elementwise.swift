@@ -196,6 +196,8 @@ final class FusedKernel<T: RealScalar & KernelNumber> {
         case .maximum: binary(ScalarMath.maximum)
         case .minimum: binary(ScalarMath.minimum)
         case .atan2: binary(ScalarMath.atan2)
+        case .zmul: binary(ScalarMath.zmul)
+        case .zdiv: binary(ScalarMath.zdiv)
         case .eq: compare { $0 == $1 }
         case .ne: compare { $0 != $1 }
         case .lt: compare { $0 < $1 }

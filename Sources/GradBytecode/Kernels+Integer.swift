@@ -85,7 +85,7 @@ final class IntegerElementwiseKernel: VMKernel {
         case .select:
             for i in 0..<count { store(base, i, load(base, 0, i) != 0 ? load(base, 1, i) : load(base, 2, i)) }
         case .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .reciprocal, .sin, .cos, .tan, .tanh, .sigmoid,
-             .softplus, .erf, .floor, .ceil, .div, .pow, .atan2,
+             .softplus, .erf, .floor, .ceil, .div, .pow, .atan2, .zmul, .zdiv,
              .input, .const, .sum, .mean, .max, .min, .prod, .logsumexp, .matmul, .transpose, .dot,
              .reshape, .broadcast_to, .slice, .pad, .concat, .expand_dims, .squeeze, .cumsum, .one_hot, .cast,
              .softmax, .log_softmax, .softmax_cross_entropy, .grad, .jacobian, .hessian:
@@ -103,7 +103,7 @@ func integerElementwiseSupports(_ op: Op) -> Bool {
          .eq, .ne, .lt, .le, .gt, .ge, .select:
         return true
     case .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .reciprocal, .sin, .cos, .tan, .tanh, .sigmoid,
-         .softplus, .erf, .floor, .ceil, .div, .pow, .atan2,
+         .softplus, .erf, .floor, .ceil, .div, .pow, .atan2, .zmul, .zdiv,
          .input, .const, .sum, .mean, .max, .min, .prod, .logsumexp, .matmul, .transpose, .dot,
          .reshape, .broadcast_to, .slice, .pad, .concat, .expand_dims, .squeeze, .cumsum, .one_hot, .cast,
          .softmax, .log_softmax, .softmax_cross_entropy, .grad, .jacobian, .hessian:

@@ -340,6 +340,8 @@ func scalarOpcode(_ op: Op) -> ScalarOpcode? {
     case .maximum: return .maximum
     case .minimum: return .minimum
     case .atan2: return .atan2
+    case .zmul: return .zmul
+    case .zdiv: return .zdiv
     case .eq: return .eq
     case .ne: return .ne
     case .lt: return .lt

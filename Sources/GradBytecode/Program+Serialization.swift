@@ -5,7 +5,7 @@ import GradRuntime
 // ```
 // offset  size  field
 //      0     8  magic  89 'G' 'B' 'C' 0D 0A 1A 0A
-//      8     4  format version (UInt32, little endian) = 1
+//      8     4  format version (UInt32, little endian) = 2
 //     12     4  reserved, 0
 //     16     8  payload length in bytes (UInt64)
 //     24     8  FNV-1a 64 checksum of the payload
@@ -32,7 +32,7 @@ import GradRuntime
 /// The file magic: a non-ASCII first byte, "GBC", then CR LF SUB LF (catches text-mode damage).
 public let bytecodeMagic: [UInt8] = [0x89, 0x47, 0x42, 0x43, 0x0D, 0x0A, 0x1A, 0x0A]
 /// The format version this build reads and writes.
-public let bytecodeFormatVersion: UInt32 = 1
+public let bytecodeFormatVersion: UInt32 = 2
 
 private let headerSize = 32
 

@@ -54,13 +54,13 @@ enum ScalarOpcode: UInt8 {
     case kernel
     case neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, square, reciprocal
     case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
-    case add, sub, mul, div, pow, maximum, minimum, atan2
+    case add, sub, mul, div, pow, maximum, minimum, atan2, zmul, zdiv
     case eq, ne, lt, le, gt, ge, select
     // The same operations on f32 registers (the low 4 bytes of the word), in the same order:
     // `opF.rawValue == op.rawValue + f32Shift`.
     case negF, absF, signF, expF, logF, log1pF, expm1F, sqrtF, rsqrtF, squareF, reciprocalF
     case sinF, cosF, tanF, tanhF, sigmoidF, reluF, softplusF, erfF, floorF, ceilF
-    case addF, subF, mulF, divF, powF, maximumF, minimumF, atan2F
+    case addF, subF, mulF, divF, powF, maximumF, minimumF, atan2F, zmulF, zdivF
     case eqF, neF, ltF, leF, gtF, geF, selectF
 
     /// Distance from an f64 opcode to its f32 twin.
@@ -246,6 +246,8 @@ func runScalarMachine(_ code: UnsafeBufferPointer<ScalarInstruction>, _ kernels:
         case .maximum: w(ins.d, ScalarMath.maximum(r(ins.a), r(ins.b)))
         case .minimum: w(ins.d, ScalarMath.minimum(r(ins.a), r(ins.b)))
         case .atan2: w(ins.d, ScalarMath.atan2(r(ins.a), r(ins.b)))
+        case .zmul: w(ins.d, ScalarMath.zmul(r(ins.a), r(ins.b)))
+        case .zdiv: w(ins.d, ScalarMath.zdiv(r(ins.a), r(ins.b)))
         case .eq: wb(ins.d, r(ins.a) == r(ins.b))
         case .ne: wb(ins.d, r(ins.a) != r(ins.b))
         case .lt: wb(ins.d, r(ins.a) < r(ins.b))
@@ -284,6 +286,8 @@ func runScalarMachine(_ code: UnsafeBufferPointer<ScalarInstruction>, _ kernels:
         case .maximumF: wf(ins.d, ScalarMath.maximum(rf(ins.a), rf(ins.b)))
         case .minimumF: wf(ins.d, ScalarMath.minimum(rf(ins.a), rf(ins.b)))
         case .atan2F: wf(ins.d, ScalarMath.atan2(rf(ins.a), rf(ins.b)))
+        case .zmulF: wf(ins.d, ScalarMath.zmul(rf(ins.a), rf(ins.b)))
+        case .zdivF: wf(ins.d, ScalarMath.zdiv(rf(ins.a), rf(ins.b)))
         case .eqF: wb(ins.d, rf(ins.a) == rf(ins.b))
         case .neF: wb(ins.d, rf(ins.a) != rf(ins.b))
         case .ltF: wb(ins.d, rf(ins.a) < rf(ins.b))

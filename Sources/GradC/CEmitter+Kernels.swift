@@ -11,7 +11,7 @@ extension FunctionEmitter {
             return  // no step: parameters, constants and views have their buffers already
         case .neg, .abs, .sign, .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .square, .reciprocal,
              .sin, .cos, .tan, .tanh, .sigmoid, .relu, .softplus, .erf, .floor, .ceil,
-             .add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2,
+             .add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2, .zmul, .zdiv,
              .eq, .ne, .lt, .le, .gt, .ge, .select, .cast:
             var leaves: [ValueID] = []
             for i in node.inputs where !leaves.contains(i) { leaves.append(i) }

@@ -99,7 +99,7 @@ extension Op {
              .sigmoid, .softplus, .erf, .floor, .ceil:
             try requireFloat(operands[0])
             return operands[0]
-        case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2:
+        case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2, .zmul, .zdiv:
             try sameDType(operands)
             try requireNumeric(operands[0])
             return TensorType(operands[0].dtype, try broadcast(operands))

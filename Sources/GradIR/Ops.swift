@@ -10,6 +10,8 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
     // Elementwise binary (NumPy broadcasting)
     case add, sub, mul, div, pow, maximum, minimum, atan2
+    // The strong-zero product and quotient the derivative rules multiply cotangents with
+    case zmul, zdiv
     // Comparisons (→ bool) and selection
     case eq, ne, lt, le, gt, ge, select
     // Reductions
@@ -141,7 +143,13 @@ extension Op {
         case .pow: return binary("aᵇ (C `pow`).", "g·b·a^(b−1) (0 where b = 0); g·out·ln a (0 where a = 0).")
         case .maximum: return binary("Elementwise max(a, b) (NaN if either is NaN).", "g to the larger; ties split evenly (g/2 each).")
         case .minimum: return binary("Elementwise min(a, b) (NaN if either is NaN).", "g to the smaller; ties split evenly (g/2 each).")
-        case .atan2: return binary("atan2(a, b): the angle of the point (b, a).", "g·b/(a²+b²), −g·a/(a²+b²).")
+        case .atan2: return binary("atan2(a, b): the angle of the point (b, a).", "g·b/(a²+b²), −g·a/(a²+b²); 0 at the origin where g = 0.")
+        case .zmul:
+            return binary("Strong-zero product: a·b, except that a zero `a` wins — where a = ±0 and b is ±inf or NaN the result is a (not NaN).",
+                          "a: zmul(g, b); b: zmul(a, g) (a zero `a` stays strong). Linear in each operand, so it differentiates again.")
+        case .zdiv:
+            return binary("Strong-zero quotient: a/b, except that a zero `a` wins — where a = ±0 and b is ±0 or NaN the result is a (not NaN).",
+                          "a: zdiv(g, b); b: −zdiv(zmul(out, g), b).")
         case .eq: return comparison("a == b.")
         case .ne: return comparison("a != b.")
         case .lt: return comparison("a < b.")

@@ -8,7 +8,11 @@
 /// x + (−y) → x − y   (−y) + x → x − y   x − (−y) → x + y
 /// −(−x) → x      |−x| → |x|     ||x|| → |x|    pow(x, 1) → x    pow(x, ±0) → 1 (C: even for NaN)
 /// select(true, a, b) → a   select(false, a, b) → b   select(c, a, a) → a
+/// zmul(a, c) → a·c  (c a finite constant)     zmul(c, b) → c·b  (c a non-zero constant)
+/// zdiv(a, c) → a/c  (c a non-zero, non-NaN constant)     zdiv(c, b) → c/b  (c non-zero)
 /// ```
+/// (The last four: a constant that cannot meet the strong-zero case makes `zmul`/`zdiv` the
+/// ordinary product or quotient, bit for bit; the `mul`/`div` rules then apply.)
 /// (A result that must broadcast to the node's shape becomes `broadcast_to`.)
 ///
 /// Rules that are NOT exact and never run by default: `x + 0 → x` (−0 + 0 = +0), `x·0 → 0`
@@ -31,6 +35,11 @@ struct SimplifyPass: LocalRewrite {
             guard r.type(x) == t else { return nil }
             if r.op(x) == .neg { return r.inputs(x)[0] }
             return try r.emit(.neg, [x], like: node)
+        }
+        /// A splat constant's value as the kernels see it (rounded to f32 for f32 tensors).
+        func constantValue(_ x: ValueID) -> Double? {
+            guard let v = r.splat(x) else { return nil }
+            return t.dtype == .f32 ? Double(Float(v)) : v
         }
         switch node.op {
         case .mul:
@@ -68,6 +77,14 @@ struct SimplifyPass: LocalRewrite {
                 if r.splat(a) == 0 { return try negate(b) }
             }
             if r.op(b) == .neg { return try r.emit(.add, [a, r.inputs(b)[0]], like: node) }
+        case .zmul:
+            let (a, b) = (operand(0), operand(1))
+            if let v = constantValue(b), v.isFinite { return try r.emit(.mul, [a, b], like: node) }
+            if let v = constantValue(a), v != 0 { return try r.emit(.mul, [a, b], like: node) }
+        case .zdiv:
+            let (a, b) = (operand(0), operand(1))
+            if let v = constantValue(b), v != 0, !v.isNaN { return try r.emit(.div, [a, b], like: node) }
+            if let v = constantValue(a), v != 0 { return try r.emit(.div, [a, b], like: node) }
         case .neg:
             let x = operand(0)
             if r.op(x) == .neg { return r.inputs(x)[0] }

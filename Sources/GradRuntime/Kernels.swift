@@ -59,6 +59,8 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
     case .div: return try realBinary(op, inputs, rt, ScalarMath.div, ScalarMath.div)
     case .pow: return try realBinary(op, inputs, rt, ScalarMath.pow, ScalarMath.pow)
     case .atan2: return try realBinary(op, inputs, rt, ScalarMath.atan2, ScalarMath.atan2)
+    case .zmul: return try realBinary(op, inputs, rt, ScalarMath.zmul, ScalarMath.zmul)
+    case .zdiv: return try realBinary(op, inputs, rt, ScalarMath.zdiv, ScalarMath.zdiv)
 
     // MARK: Comparisons and selection (IEEE: every comparison with NaN is false except `ne`)
     case .eq: return try comparison(op, inputs, rt, { $0 == $1 }, { $0 == $1 }, { $0 == $1 }, { $0 == $1 })

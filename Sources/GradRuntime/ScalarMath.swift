@@ -224,6 +224,30 @@ public enum ScalarMath {
         return b < a ? b : a
     }
 
+    /// Strong-zero product: a zero `a` wins over an infinite or NaN `b`.
+    /// ```
+    /// zmul(a, b) = a      if a = ±0 and b is ±inf or NaN
+    ///              a · b  otherwise
+    /// ```
+    /// The derivative rules multiply a cotangent `a` by a local slope `b` with it, so that a
+    /// zero cotangent sends back exactly zero even where the slope is infinite (an untaken
+    /// `select` branch, `sqrt` at 0), while staying linear in `a` (so second derivatives keep
+    /// every term). Equal to `a · b` bit for bit wherever that is not NaN.
+    /// C: `(a == 0 && !isfinite(b)) ? a : a * b`.
+    @inlinable public static func zmul<T: RealScalar>(_ a: T, _ b: T) -> T {
+        a == 0 && !b.isFinite ? a : a * b
+    }
+
+    /// Strong-zero quotient: a zero `a` wins over a zero or NaN `b`.
+    /// ```
+    /// zdiv(a, b) = a      if a = ±0 and b is ±0 or NaN
+    ///              a / b  otherwise
+    /// ```
+    /// C: `(a == 0 && !(b != 0 && b == b)) ? a : a / b`.
+    @inlinable public static func zdiv<T: RealScalar>(_ a: T, _ b: T) -> T {
+        a == 0 && !(b != 0 && !b.isNaN) ? a : a / b
+    }
+
     // MARK: Int64 (wrapping two's-complement arithmetic; never traps)
 
     /// −x, wrapping: `neg(Int64.min) == Int64.min`. C: `(int64_t)(0 - (uint64_t)x)`.

@@ -44,6 +44,7 @@ enum CheckCommand {
         var rows: [[String]] = [["function", "derivative", "type", "compared", "max abs err", "max rel err", "result"]]
         var failed = 0
         var total = 0
+        var hints: [String] = []
         for f in functions {
             let specs = (o.values["--input"] ?? []).filter { spec in
                 f.parameters.contains { spec.hasPrefix($0.name + "=") }
@@ -51,9 +52,10 @@ enum CheckCommand {
             let limit = try memoryLimit(o)
             try located(path) { try Pipeline.checkMemory(Differentiator.expand(f), limit: limit) }
             let inputs = try makeInputs(for: f, specs: specs, seed: options.seed)
-            for r in try GradientChecker.check(f, inputs: inputs, options: options) {
+            for r in try located(path, { try GradientChecker.check(f, inputs: inputs, options: options) }) {
                 total += 1
                 if !r.passed { failed += 1 }
+                if let h = r.hint, !hints.contains(h) { hints.append(h) }
                 rows.append([f.name, r.label, r.type.description, String(r.compared),
                              String(format: "%.2e", r.maxAbsError), String(format: "%.2e", r.maxRelError),
                              r.passed ? "ok" : "FAIL" + (r.note.map { " (\($0))" } ?? "")])
@@ -65,6 +67,7 @@ enum CheckCommand {
         }
         print(formatTable(rows))
         print("\(total - failed) passed, \(failed) failed")
+        for h in hints { print("hint: \(h)") }
         return failed == 0 ? .ok : .checkFailed
     }
 }

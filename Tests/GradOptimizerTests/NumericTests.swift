@@ -13,7 +13,7 @@ final class OptimizerNumericTests: XCTestCase {
     static let expressions: [(ops: [Op], template: String)] = [
         ([.neg, .abs, .sign, .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .square, .reciprocal,
           .sin, .cos, .tan, .tanh, .sigmoid, .relu, .softplus, .erf, .floor, .ceil], "OP(A)"),
-        ([.add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2], "OP(A, B)"),
+        ([.add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2, .zmul, .zdiv], "OP(A, B)"),
         ([.eq, .ne, .lt, .le, .gt, .ge], "select(OP(A, B), A, B)"),
         ([.select], "select(c, A, B)"),
         ([.sum, .mean, .max, .min, .prod, .logsumexp], "OP(A, axes=[1], keepdims=true) + B"),

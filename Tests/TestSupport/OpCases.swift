@@ -102,6 +102,12 @@ public enum OpCases {
             }
         }
         cases.append(binary(.div, [2, 3], [3], anywhere, positive))
+        cases.append(binary(.zdiv, [2, 3], [3], anywhere, positive))
+        cases.append(binary(.zmul, [2, 1], [1, 3]))
+        if backends {
+            cases.append(binary(.zmul, [], []))
+            cases.append(binary(.zdiv, [], [], anywhere, positive))
+        }
         cases.append(binary(.div, [], [2, 2], anywhere, positive))
         cases.append(binary(.pow, [2, 3], [3], positive, anywhere))
         cases.append(binary(.pow, [2, 3], [], positive, anywhere))

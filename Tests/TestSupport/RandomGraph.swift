@@ -90,7 +90,12 @@ public struct RandomGraphGenerator {
             return try fb.apply(op, [a, b])
         case 5:
             let b = pick(pool.filter { broadcastShapes($0.shape, a.shape) != nil })
-            return int(0...1) == 0 ? try a / positive(b) : try fb.apply(.pow, [positive(a), b])
+            switch int(0...3) {
+            case 0: return try a / positive(b)
+            case 1: return try fb.apply(.zdiv, [a, positive(b)])
+            case 2: return try fb.apply(.zmul, [a, b])
+            default: return try fb.apply(.pow, [positive(a), b])
+            }
         case 6:
             guard a.type.rank > 0 else { return try a * a }
             let op = pick([Op.sum, .mean, .max, .min, .logsumexp, .prod])

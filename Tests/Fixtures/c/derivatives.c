@@ -5,20 +5,20 @@
 #include <math.h>
 
 /* %24 = const : f64[3] */
-static const double gradc_d4f3a526_0_c24[3] = {
+static const double gradc_cd103234_0_c24[3] = {
     (0x1p+0), (0x0p+0), (0x0p+0),
 };
 /* %28 = const : f64[3] */
-static const double gradc_d4f3a526_0_c28[3] = {
+static const double gradc_cd103234_0_c28[3] = {
     (0x0p+0), (0x1p+0), (0x0p+0),
 };
 /* %32 = const : f64[3] */
-static const double gradc_d4f3a526_0_c32[3] = {
+static const double gradc_cd103234_0_c32[3] = {
     (0x0p+0), (0x0p+0), (0x1p+0),
 };
 
 /* Function 0: 3 inputs, 8 outputs, 17 steps, 192 bytes of workspace. */
-int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *workspace) {
+int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *workspace) {
     const void *const *in = inputs;
     void *const *out = outputs;
     unsigned char *ws = (unsigned char *)workspace;
@@ -77,7 +77,7 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
             o[i0] = (double)t10;
         }
     }
-    /* %11 = mul(%8, %10) : f64[3] */
+    /* %11 = zmul(%8, %10) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
         const double *p0 = ((double *)(ws + 24));
@@ -86,11 +86,11 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
-            const double t11 = l0 * l1;
+            const double t11 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
             o[i0] = (double)t11;
         }
     }
-    /* %12 = mul(%11, %1) : f64[3] */
+    /* %12 = zmul(%11, %1) : f64[3] */
     {
         double *o = ((double *)out[0]);
         const double *p0 = ((double *)(ws + 72));
@@ -99,11 +99,11 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
-            const double t12 = l0 * l1;
+            const double t12 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
             o[i0] = (double)t12;
         }
     }
-    /* %13 = mul(%11, %0) : f64[3] */
+    /* %13 = zmul(%11, %0) : f64[3] */
     {
         double *o = ((double *)out[3]);
         const double *p0 = ((double *)(ws + 72));
@@ -112,7 +112,7 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
-            const double t13 = l0 * l1;
+            const double t13 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
             o[i0] = (double)t13;
         }
     }
@@ -128,13 +128,13 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
             o[i0] = (double)t19;
         }
     }
-    /* %14 = mul(%1, %1) : f64[3] */
+    /* %14 = zmul(%1, %1) : f64[3] */
     /* %15 = add(%12, %12) : f64[3] */
-    /* %16 = mul(%14, %8) : f64[3] */
+    /* %16 = zmul(%8, %14) : f64[3] */
     /* %17 = neg(%16) : f64[3] */
-    /* %20 = mul(%17, %19) : f64[3] */
-    /* %21 = mul(%20, %10) : f64[3] */
-    /* %22 = mul(%21, %0) : f64[3] */
+    /* %20 = zmul(%17, %19) : f64[3] */
+    /* %21 = zmul(%20, %10) : f64[3] */
+    /* %22 = zmul(%21, %0) : f64[3] */
     /* %23 = add(%15, %22) : f64[3] */
     {
         double *o = ((double *)out[5]);
@@ -152,22 +152,22 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
             const double l3 = p3[i0];
             const double l4 = p4[i0];
             const double l5 = p5[i0];
-            const double t14 = l0 * l0;
+            const double t14 = ((l0 == 0 && !isfinite(l0)) ? l0 : l0 * l0);
             const double t15 = l1 + l1;
-            const double t16 = t14 * l2;
+            const double t16 = ((l2 == 0 && !isfinite(t14)) ? l2 : l2 * t14);
             const double t17 = -t16;
-            const double t20 = t17 * l3;
-            const double t21 = t20 * l4;
-            const double t22 = t21 * l5;
+            const double t20 = ((t17 == 0 && !isfinite(l3)) ? t17 : t17 * l3);
+            const double t21 = ((t20 == 0 && !isfinite(l4)) ? t20 : t20 * l4);
+            const double t22 = ((t21 == 0 && !isfinite(l5)) ? t21 : t21 * l5);
             const double t23 = t15 + t22;
             o[i0] = (double)t23;
         }
     }
-    /* %25 = mul(%24, %10) : f64[3] */
-    /* %26 = mul(%25, %1) : f64[3] */
+    /* %25 = zmul(%24, %10) : f64[3] */
+    /* %26 = zmul(%25, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
-        const double *p0 = gradc_d4f3a526_0_c24;
+        const double *p0 = gradc_cd103234_0_c24;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -175,16 +175,16 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
             const double l0 = p0[i0];
             const double l1 = p1[i0];
             const double l2 = p2[i0];
-            const double t25 = l0 * l1;
-            const double t26 = t25 * l2;
+            const double t25 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
+            const double t26 = ((t25 == 0 && !isfinite(l2)) ? t25 : t25 * l2);
             o[i0] = (double)t26;
         }
     }
-    /* %29 = mul(%28, %10) : f64[3] */
-    /* %30 = mul(%29, %1) : f64[3] */
+    /* %29 = zmul(%28, %10) : f64[3] */
+    /* %30 = zmul(%29, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 96));
-        const double *p0 = gradc_d4f3a526_0_c28;
+        const double *p0 = gradc_cd103234_0_c28;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -192,16 +192,16 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
             const double l0 = p0[i0];
             const double l1 = p1[i0];
             const double l2 = p2[i0];
-            const double t29 = l0 * l1;
-            const double t30 = t29 * l2;
+            const double t29 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
+            const double t30 = ((t29 == 0 && !isfinite(l2)) ? t29 : t29 * l2);
             o[i0] = (double)t30;
         }
     }
-    /* %33 = mul(%32, %10) : f64[3] */
-    /* %34 = mul(%33, %1) : f64[3] */
+    /* %33 = zmul(%32, %10) : f64[3] */
+    /* %34 = zmul(%33, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 120));
-        const double *p0 = gradc_d4f3a526_0_c32;
+        const double *p0 = gradc_cd103234_0_c32;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -209,8 +209,8 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
             const double l0 = p0[i0];
             const double l1 = p1[i0];
             const double l2 = p2[i0];
-            const double t33 = l0 * l1;
-            const double t34 = t33 * l2;
+            const double t33 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
+            const double t34 = ((t33 == 0 && !isfinite(l2)) ? t33 : t33 * l2);
             o[i0] = (double)t34;
         }
     }
@@ -221,15 +221,15 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
         for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 3, ((double *)(ws + 96)) + i * 3, 24);
         for (long i = 0; i < 1; i++) memcpy(o + i * 9 + 6, ((double *)(ws + 120)) + i * 3, 24);
     }
-    /* %37 = mul(%24, %0) : f64[3] */
-    /* %38 = mul(%37, %8) : f64[3] */
+    /* %37 = zmul(%24, %0) : f64[3] */
+    /* %38 = zmul(%8, %37) : f64[3] */
     /* %39 = neg(%38) : f64[3] */
-    /* %40 = mul(%39, %19) : f64[3] */
-    /* %41 = mul(%40, %10) : f64[3] */
-    /* %42 = mul(%41, %0) : f64[3] */
+    /* %40 = zmul(%39, %19) : f64[3] */
+    /* %41 = zmul(%40, %10) : f64[3] */
+    /* %42 = zmul(%41, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
-        const double *p0 = gradc_d4f3a526_0_c24;
+        const double *p0 = gradc_cd103234_0_c24;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -241,24 +241,24 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
             const double l2 = p2[i0];
             const double l3 = p3[i0];
             const double l4 = p4[i0];
-            const double t37 = l0 * l1;
-            const double t38 = t37 * l2;
+            const double t37 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
+            const double t38 = ((l2 == 0 && !isfinite(t37)) ? l2 : l2 * t37);
             const double t39 = -t38;
-            const double t40 = t39 * l3;
-            const double t41 = t40 * l4;
-            const double t42 = t41 * l1;
+            const double t40 = ((t39 == 0 && !isfinite(l3)) ? t39 : t39 * l3);
+            const double t41 = ((t40 == 0 && !isfinite(l4)) ? t40 : t40 * l4);
+            const double t42 = ((t41 == 0 && !isfinite(l1)) ? t41 : t41 * l1);
             o[i0] = (double)t42;
         }
     }
-    /* %44 = mul(%28, %0) : f64[3] */
-    /* %45 = mul(%44, %8) : f64[3] */
+    /* %44 = zmul(%28, %0) : f64[3] */
+    /* %45 = zmul(%8, %44) : f64[3] */
     /* %46 = neg(%45) : f64[3] */
-    /* %47 = mul(%46, %19) : f64[3] */
-    /* %48 = mul(%47, %10) : f64[3] */
-    /* %49 = mul(%48, %0) : f64[3] */
+    /* %47 = zmul(%46, %19) : f64[3] */
+    /* %48 = zmul(%47, %10) : f64[3] */
+    /* %49 = zmul(%48, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 96));
-        const double *p0 = gradc_d4f3a526_0_c28;
+        const double *p0 = gradc_cd103234_0_c28;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -270,25 +270,25 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
             const double l2 = p2[i0];
             const double l3 = p3[i0];
             const double l4 = p4[i0];
-            const double t44 = l0 * l1;
-            const double t45 = t44 * l2;
+            const double t44 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
+            const double t45 = ((l2 == 0 && !isfinite(t44)) ? l2 : l2 * t44);
             const double t46 = -t45;
-            const double t47 = t46 * l3;
-            const double t48 = t47 * l4;
-            const double t49 = t48 * l1;
+            const double t47 = ((t46 == 0 && !isfinite(l3)) ? t46 : t46 * l3);
+            const double t48 = ((t47 == 0 && !isfinite(l4)) ? t47 : t47 * l4);
+            const double t49 = ((t48 == 0 && !isfinite(l1)) ? t48 : t48 * l1);
             o[i0] = (double)t49;
         }
     }
-    /* %51 = mul(%32, %0) : f64[3] */
-    /* %52 = mul(%51, %8) : f64[3] */
+    /* %51 = zmul(%32, %0) : f64[3] */
+    /* %52 = zmul(%8, %51) : f64[3] */
     /* %53 = neg(%52) : f64[3] */
-    /* %54 = mul(%53, %19) : f64[3] */
-    /* %55 = mul(%54, %10) : f64[3] */
-    /* %56 = mul(%55, %0) : f64[3] */
+    /* %54 = zmul(%53, %19) : f64[3] */
+    /* %55 = zmul(%54, %10) : f64[3] */
+    /* %56 = zmul(%55, %0) : f64[3] */
     /* in place of %8 */
     {
         double *o = ((double *)(ws + 24));
-        const double *p0 = gradc_d4f3a526_0_c32;
+        const double *p0 = gradc_cd103234_0_c32;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -300,12 +300,12 @@ int gradc_d4f3a526_0(const void *const *inputs, void *const *outputs, void *work
             const double l2 = p2[i0];
             const double l3 = p3[i0];
             const double l4 = p4[i0];
-            const double t51 = l0 * l1;
-            const double t52 = t51 * l2;
+            const double t51 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
+            const double t52 = ((l2 == 0 && !isfinite(t51)) ? l2 : l2 * t51);
             const double t53 = -t52;
-            const double t54 = t53 * l3;
-            const double t55 = t54 * l4;
-            const double t56 = t55 * l1;
+            const double t54 = ((t53 == 0 && !isfinite(l3)) ? t53 : t53 * l3);
+            const double t55 = ((t54 == 0 && !isfinite(l4)) ? t54 : t54 * l4);
+            const double t56 = ((t55 == 0 && !isfinite(l1)) ? t55 : t55 * l1);
             o[i0] = (double)t56;
         }
     }
