@@ -38,6 +38,7 @@ let package = Package(
         .target(name: "GradFuzzDriver", path: "Tests/Fuzz/Driver"),
         .executableTarget(name: "GradFuzzIR", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/IR"),
         .executableTarget(name: "GradFuzzGBC", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/GBC"),
+        .executableTarget(name: "GradFuzzNPY", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/NPY"),
         .target(name: "TestSupport", dependencies: ["Grad"], path: "Tests/TestSupport"),
         .testTarget(name: "GradIRTests", dependencies: ["GradIR", "TestSupport"]),
         .testTarget(name: "GradAutodiffTests", dependencies: ["Grad", "TestSupport"]),

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets for a set time each, from a seed corpus of every fixture.
 #
-#   Scripts/fuzz.sh [SECONDS] [ir|gbc]...      (default: 600 seconds, both targets)
+#   Scripts/fuzz.sh [SECONDS] [ir|gbc|npy]...      (default: 600 seconds, every target)
 #
 # - GradFuzzIR  (.ir parser + type checker, print/parse round trip, differentiate, optimize,
 #   reference and VM evaluation of small functions): seeds are Tests/Fixtures/*.ir,
 #   Examples/*.ir and Tests/Fixtures/regressions/*.ir; dictionary Tests/Fuzz/ir.dict.
 # - GradFuzzGBC (.gbc decoder + VM linker/validator + run): seeds are every function of every
 #   .ir seed compiled with `gradc compile --backend bytecode`, plus regressions/*.gbc.
+# - GradFuzzNPY (.npy reader, and write/read round trip of what it accepts): seeds are
+#   Tests/Fixtures/npy/*.npy and regressions/*.npy.
 #
 # Built with -sanitize=fuzzer,address into .build/fuzz (the normal build is untouched).
 # Corpora, logs and crash files go to out/fuzz/. A crash file is replayed with the normal
@@ -19,7 +21,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(ir gbc)
+[ ${#targets[@]} -eq 0 ] && targets=(ir gbc npy)
 
 out=out/fuzz
 mkdir -p "$out"
@@ -54,11 +56,19 @@ seed_gbc() {
   cp Tests/Fixtures/regressions/*.gbc "$dir"/ 2>/dev/null || true
 }
 
+seed_npy() {
+  local dir="$out/npy-seeds"
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp Tests/Fixtures/npy/*.npy "$dir"/
+  cp Tests/Fixtures/regressions/*.npy "$dir"/ 2>/dev/null || true
+}
+
 for target in "${targets[@]}"; do
   case "$target" in
     ir) product=GradFuzzIR; seed_ir; extra=(-dict=Tests/Fuzz/ir.dict -max_len=4096) ;;
     gbc) product=GradFuzzGBC; seed_gbc; extra=(-max_len=65536) ;;
-    *) echo "unknown target '$target' (ir or gbc)" >&2; exit 2 ;;
+    npy) product=GradFuzzNPY; seed_npy; extra=(-max_len=65536) ;;
+    *) echo "unknown target '$target' (ir, gbc or npy)" >&2; exit 2 ;;
   esac
   swift build "${flags[@]}" --product "$product"
   echo "$stamp" > .build/fuzz/sources.stamp
