@@ -93,11 +93,6 @@ public struct ExecutionPlan: Sendable {
         return t.count * t.dtype.byteSize
     }
 
-    /// Whether `op` produces a view of its operand (same bytes, new shape).
-    public static func isView(_ op: Op) -> Bool {
-        op == .reshape || op == .expand_dims || op == .squeeze
-    }
-
     /// Schedules, fuses and plans buffers for `f`.
     ///
     /// `fuse`: form fusion groups (off gives one step per node, each elementwise node a
@@ -121,7 +116,7 @@ public struct ExecutionPlan: Sendable {
 
         // Storage roots: views share their operand's buffer.
         var root = Array(0..<nodes.count)
-        for id in schedule.order where Self.isView(nodes[id].op) {
+        for id in schedule.order where nodes[id].op.isView {
             root[id] = root[nodes[id].inputs[0]]
         }
 
@@ -133,7 +128,7 @@ public struct ExecutionPlan: Sendable {
         for id in schedule.order {
             let node = nodes[id]
             if node.op == .const { constants.append(id) }
-            if node.op == .input || node.op == .const || Self.isView(node.op) { continue }
+            if node.op == .input || node.op == .const || node.op.isView { continue }
             if let g = groupOf[id] {
                 let group = groups[g]
                 guard group.root == id else { continue }
@@ -227,7 +222,7 @@ public struct ExecutionPlan: Sendable {
                 slotOf[r] = -1
             }
         }
-        for id in schedule.order where Self.isView(nodes[id].op) {
+        for id in schedule.order where nodes[id].op.isView {
             locations[id] = locations[root[id]]
         }
         workspaceBytes = (workspaceBytes + 63) / 64 * 64

@@ -30,16 +30,8 @@ public let maxFusionGroupSize = 16
 /// The type an elementwise node computes in, if it can be part of a fused loop: `f32` or
 /// `f64` for float unary/binary ops, comparisons of floats and selects of floats.
 public func fusedComputeType(_ node: Node, in f: Function) -> DType? {
-    let t: DType
-    switch node.op.family {
-    case .unary, .binary, .select:
-        t = node.type.dtype
-    case .comparison:
-        guard let first = node.inputs.first, first >= 0, first < f.nodes.count else { return nil }
-        t = f.nodes[first].type.dtype
-    case .leaf, .reduction, .linalg, .shape, .nn, .derivative:
-        return nil
-    }
+    guard let e = node.op.elementwise, let first = node.inputs.first, first >= 0, first < f.nodes.count else { return nil }
+    let t = e.computeDType(result: node.type.dtype, firstOperand: f.nodes[first].type.dtype)
     return t.isFloat ? t : nil
 }
 

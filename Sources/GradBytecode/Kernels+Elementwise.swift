@@ -43,7 +43,7 @@ final class FusedKernel<T: RealScalar & KernelNumber> {
     let leafOffsets: [Int]
     let leafIsBool: [Bool]
     let leafAccess: [LeafAccess]
-    let ops: [Op]
+    let ops: [ElementwiseOp]
     let args: [(Int, Int, Int)]
     let outOffset: Int
     let outIsBool: Bool
@@ -54,7 +54,7 @@ final class FusedKernel<T: RealScalar & KernelNumber> {
         leafOffsets = leaves.map(\.offset)
         leafIsBool = leaves.map { $0.type.dtype == .bool }
         leafAccess = leaves.map { LeafAccess(leaf: $0.type.shape, out: output.type.shape) }
-        self.ops = ops.map(\.op)
+        self.ops = ops.compactMap(\.op.elementwise)  // the linker admits elementwise ops only
         args = ops.map { m in (m.args.count > 0 ? m.args[0] : 0, m.args.count > 1 ? m.args[1] : 0, m.args.count > 2 ? m.args[2] : 0) }
         outOffset = output.offset
         outIsBool = output.type.dtype == .bool
@@ -151,59 +151,56 @@ final class FusedKernel<T: RealScalar & KernelNumber> {
     }
 
     @inline(__always)
-    func apply(_ op: Op, _ a: (Int, Int, Int), _ regs: UnsafeMutablePointer<UnsafeMutablePointer<T>>,
+    func apply(_ op: ElementwiseOp, _ a: (Int, Int, Int), _ regs: UnsafeMutablePointer<UnsafeMutablePointer<T>>,
                _ d: UnsafeMutablePointer<T>, _ n: Int) {
         let x = regs[a.0]
         let y = regs[a.1]
-        @inline(__always) func unary(_ f: (T) -> T) {
-            for i in 0..<n { d[i] = f(x[i]) }
+        // Each case passes its op as a literal, so `real`'s switch folds and the loop is the
+        // op's formula alone (which vectorizes where the formula does).
+        @inline(__always) func unary(_ k: ElementwiseOp) {
+            for i in 0..<n { d[i] = k.real(x[i], x[i], x[i]) }
         }
-        @inline(__always) func binary(_ f: (T, T) -> T) {
-            for i in 0..<n { d[i] = f(x[i], y[i]) }
-        }
-        @inline(__always) func compare(_ f: (T, T) -> Bool) {
-            for i in 0..<n { d[i] = f(x[i], y[i]) ? 1 : 0 }
+        @inline(__always) func binary(_ k: ElementwiseOp) {
+            for i in 0..<n { d[i] = k.real(x[i], y[i], y[i]) }
         }
         switch op {
-        case .neg: unary { -$0 }
-        case .abs: unary { $0.magnitude }
-        case .sign: unary(ScalarMath.sign)
-        case .exp: unary(ScalarMath.exp)
-        case .log: unary(ScalarMath.log)
-        case .log1p: unary(ScalarMath.log1p)
-        case .expm1: unary(ScalarMath.expm1)
-        case .sqrt: unary(ScalarMath.sqrt)
-        case .rsqrt: unary(ScalarMath.rsqrt)
-        case .square: unary { $0 * $0 }
-        case .reciprocal: unary { 1 / $0 }
-        case .sin: unary(ScalarMath.sin)
-        case .cos: unary(ScalarMath.cos)
-        case .tan: unary(ScalarMath.tan)
-        case .tanh: unary(ScalarMath.tanh)
-        case .sigmoid: unary(ScalarMath.sigmoid)
-        // ScalarMath.relu's value (x if x > 0 or NaN, else +0) as one comparison, which
-        // vectorizes for f64 too (its branches made f64 relu 25× slower than f32).
-        case .relu: unary { $0 <= 0 ? 0 : $0 }
-        case .softplus: unary(ScalarMath.softplus)
-        case .erf: unary(ScalarMath.erf)
-        case .floor: unary(ScalarMath.floor)
-        case .ceil: unary(ScalarMath.ceil)
-        case .add: binary { $0 + $1 }
-        case .sub: binary { $0 - $1 }
-        case .mul: binary { $0 * $1 }
-        case .div: binary { $0 / $1 }
-        case .pow: binary(ScalarMath.pow)
-        case .maximum: binary(ScalarMath.maximum)
-        case .minimum: binary(ScalarMath.minimum)
-        case .atan2: binary(ScalarMath.atan2)
-        case .zmul: binary(ScalarMath.zmul)
-        case .zdiv: binary(ScalarMath.zdiv)
-        case .eq: compare { $0 == $1 }
-        case .ne: compare { $0 != $1 }
-        case .lt: compare { $0 < $1 }
-        case .le: compare { $0 <= $1 }
-        case .gt: compare { $0 > $1 }
-        case .ge: compare { $0 >= $1 }
+        case .neg: unary(.neg)
+        case .abs: unary(.abs)
+        case .sign: unary(.sign)
+        case .exp: unary(.exp)
+        case .log: unary(.log)
+        case .log1p: unary(.log1p)
+        case .expm1: unary(.expm1)
+        case .sqrt: unary(.sqrt)
+        case .rsqrt: unary(.rsqrt)
+        case .square: unary(.square)
+        case .reciprocal: unary(.reciprocal)
+        case .sin: unary(.sin)
+        case .cos: unary(.cos)
+        case .tan: unary(.tan)
+        case .tanh: unary(.tanh)
+        case .sigmoid: unary(.sigmoid)
+        case .relu: unary(.relu)
+        case .softplus: unary(.softplus)
+        case .erf: unary(.erf)
+        case .floor: unary(.floor)
+        case .ceil: unary(.ceil)
+        case .add: binary(.add)
+        case .sub: binary(.sub)
+        case .mul: binary(.mul)
+        case .div: binary(.div)
+        case .pow: binary(.pow)
+        case .maximum: binary(.maximum)
+        case .minimum: binary(.minimum)
+        case .atan2: binary(.atan2)
+        case .zmul: binary(.zmul)
+        case .zdiv: binary(.zdiv)
+        case .eq: binary(.eq)
+        case .ne: binary(.ne)
+        case .lt: binary(.lt)
+        case .le: binary(.le)
+        case .gt: binary(.gt)
+        case .ge: binary(.ge)
         case .select:
             let z = regs[a.2]
             // Both operands loaded first, so the choice is a blend rather than a branch
@@ -212,11 +209,6 @@ final class FusedKernel<T: RealScalar & KernelNumber> {
                 let (a, b) = (y[i], z[i])
                 d[i] = x[i] != 0 ? a : b
             }
-        case .input, .const, .sum, .mean, .max, .min, .prod, .logsumexp, .matmul, .transpose, .dot,
-             .reshape, .broadcast_to, .slice, .pad, .concat, .expand_dims, .squeeze, .cumsum, .one_hot, .cast,
-             .softmax, .log_softmax, .softmax_cross_entropy, .grad, .jacobian, .hessian:
-            // Rejected by the linker; leave the destination as it is.
-            break
         }
     }
 }

@@ -92,10 +92,7 @@ struct Linker {
                 }
             }
             for (j, m) in ops.enumerated() {
-                switch m.op.family {
-                case .unary, .binary, .comparison, .select: break
-                case .leaf, .reduction, .linalg, .shape, .nn, .derivative: throw invalid("\(m.op.name) cannot be fused")
-                }
+                guard m.op.elementwise != nil else { throw invalid("\(m.op.name) cannot be fused") }
                 guard m.op.info.arity.accepts(m.args.count), m.args.allSatisfy({ $0 >= 0 && $0 < leaves.count + j }) else {
                     throw invalid("fused op \(j) (\(m.op.name)) has invalid operands \(m.args)")
                 }
@@ -120,13 +117,7 @@ struct Linker {
     }
 
     mutating func linkOp(_ op: Op, _ attrs: Attributes, _ inputs: [BytecodeOperand], _ output: BytecodeOperand) throws(Diagnostic) {
-        let computeType: DType? = {
-            switch op.family {
-            case .unary, .binary, .select: return output.type.dtype
-            case .comparison: return inputs.first?.type.dtype
-            case .leaf, .reduction, .linalg, .shape, .nn, .derivative: return nil
-            }
-        }()
+        let computeType = op.elementwise.map { $0.computeDType(result: output.type.dtype, firstOperand: inputs.first?.type.dtype ?? output.type.dtype) }
         let floatType = inputs.first.map { $0.type.dtype.isFloat } ?? false
         if let t = computeType, t.isFloat {
             // Elementwise on floats: the scalar machine for f64 scalars, a one-op fused loop otherwise.
@@ -203,7 +194,7 @@ struct Linker {
             break
         }
         switch op {
-        case .reshape, .expand_dims, .squeeze:
+        case _ where op.isView:
             add(CopyKernel(from: inputs[0].offset, to: output.offset, bytes: output.byteCount))
         case .transpose:
             let x = inputs[0].type
@@ -246,8 +237,8 @@ struct Linker {
                 throw invalid("cumsum of bool")
             }
         default:
-            if computeType != nil, integerElementwiseSupports(op) {
-                add(IntegerElementwiseKernel(op: op, inputs: inputs, output: output))
+            if let e = op.elementwise, e.hasIntegerForm {
+                add(IntegerElementwiseKernel(op: e, inputs: inputs, output: output))
                 return
             }
             // Generic slow path: the reference kernel on tensors copied out of the arena.
@@ -264,7 +255,7 @@ extension Linker {
     mutating func addScalar(_ dtype: DType, _ op: Op, _ inputs: [BytecodeOperand], _ output: BytecodeOperand) -> Bool {
         guard output.type.rank == 0, output.offset % 8 == 0, (output.offset >> 3) < Int(Int32.max),
               inputs.allSatisfy({ $0.type.rank == 0 && $0.offset % 8 == 0 && ($0.offset >> 3) < Int(Int32.max) }),
-              op.info.arity.accepts(inputs.count), let opcode = scalarOpcode(op, dtype) else { return false }
+              op.info.arity.accepts(inputs.count), let e = op.elementwise, let opcode = ScalarOpcode(e, dtype) else { return false }
         // Register types exactly as the opcode reads and writes them (a fused group from a
         // file may name a bool leaf anywhere; such a group stays a fused loop).
         for (k, i) in inputs.enumerated() {
@@ -297,63 +288,6 @@ final class ClosureKernel: VMKernel {
         self.body = body
     }
     func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) { body(base, scratch) }
-}
-
-/// The scalar-machine opcode of a rank-0 elementwise op computed in `dtype` (f32 or f64).
-func scalarOpcode(_ op: Op, _ dtype: DType) -> ScalarOpcode? {
-    guard let f64 = scalarOpcode(op) else { return nil }
-    switch dtype {
-    case .f64: return f64
-    case .f32: return ScalarOpcode(rawValue: f64.rawValue + ScalarOpcode.f32Shift)
-    case .i64, .bool: return nil
-    }
-}
-
-func scalarOpcode(_ op: Op) -> ScalarOpcode? {
-    switch op {
-    case .neg: return .neg
-    case .abs: return .abs
-    case .sign: return .sign
-    case .exp: return .exp
-    case .log: return .log
-    case .log1p: return .log1p
-    case .expm1: return .expm1
-    case .sqrt: return .sqrt
-    case .rsqrt: return .rsqrt
-    case .square: return .square
-    case .reciprocal: return .reciprocal
-    case .sin: return .sin
-    case .cos: return .cos
-    case .tan: return .tan
-    case .tanh: return .tanh
-    case .sigmoid: return .sigmoid
-    case .relu: return .relu
-    case .softplus: return .softplus
-    case .erf: return .erf
-    case .floor: return .floor
-    case .ceil: return .ceil
-    case .add: return .add
-    case .sub: return .sub
-    case .mul: return .mul
-    case .div: return .div
-    case .pow: return .pow
-    case .maximum: return .maximum
-    case .minimum: return .minimum
-    case .atan2: return .atan2
-    case .zmul: return .zmul
-    case .zdiv: return .zdiv
-    case .eq: return .eq
-    case .ne: return .ne
-    case .lt: return .lt
-    case .le: return .le
-    case .gt: return .gt
-    case .ge: return .ge
-    case .select: return .select
-    case .input, .const, .sum, .mean, .max, .min, .prod, .logsumexp, .matmul, .transpose, .dot,
-         .reshape, .broadcast_to, .slice, .pad, .concat, .expand_dims, .squeeze, .cumsum, .one_hot, .cast,
-         .softmax, .log_softmax, .softmax_cross_entropy, .grad, .jacobian, .hessian:
-        return nil
-    }
 }
 
 // MARK: - Index maps (same definitions as the reference kernels)

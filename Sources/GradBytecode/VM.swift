@@ -47,24 +47,34 @@ public enum VMMatmulKernel: String, Sendable, CaseIterable {
     case avx2FMA
 }
 
-/// Operations of the scalar machine: one per rank-0 `f64` and `f32` elementwise op, plus `kernel`
-/// (run tensor kernel `d`). Registers are the arena's 8-byte words (register r = bytes
-/// 8r ..< 8r+8); a bool result is one byte 0/1 at the start of its register.
-enum ScalarOpcode: UInt8 {
-    case kernel
-    case neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, square, reciprocal
-    case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
-    case add, sub, mul, div, pow, maximum, minimum, atan2, zmul, zdiv
-    case eq, ne, lt, le, gt, ge, select
-    // The same operations on f32 registers (the low 4 bytes of the word), in the same order:
-    // `opF.rawValue == op.rawValue + f32Shift`.
-    case negF, absF, signF, expF, logF, log1pF, expm1F, sqrtF, rsqrtF, squareF, reciprocalF
-    case sinF, cosF, tanF, tanhF, sigmoidF, reluF, softplusF, erfF, floorF, ceilF
-    case addF, subF, mulF, divF, powF, maximumF, minimumF, atan2F, zmulF, zdivF
-    case eqF, neF, ltF, leF, gtF, geF, selectF
+/// An operation of the scalar machine: `kernel` (run tensor kernel `d`), or an elementwise
+/// op on rank-0 `f64` or `f32` registers — every `ElementwiseOp` in both types, derived from
+/// the op, not listed. Registers are the arena's 8-byte words (register r = bytes
+/// 8r ..< 8r+8; an f32 is the low 4 bytes); a bool result is one byte 0/1 at the start of
+/// its register.
+///
+/// Layout of `raw`: 0 is `kernel`; otherwise bit 0 is set, bit 1 is f32, bits 2–3 the form
+/// (0: real result, 1: comparison writing a bool, 2: `select` reading a bool), bits 8–15 the
+/// op's `ElementwiseOp.index`.
+struct ScalarOpcode: Hashable {
+    let raw: UInt16
 
-    /// Distance from an f64 opcode to its f32 twin.
-    static var f32Shift: UInt8 { ScalarOpcode.negF.rawValue - ScalarOpcode.neg.rawValue }
+    static let kernel = ScalarOpcode(raw: 0)
+
+    private init(raw: UInt16) { self.raw = raw }
+
+    /// The opcode of `op` computed in `dtype`, or `nil` for a dtype the machine has no
+    /// registers of (i64, bool).
+    init?(_ op: ElementwiseOp, _ dtype: DType) {
+        guard dtype.isFloat else { return nil }
+        let form: UInt16 = op == .select ? 2 : (op.isComparison ? 1 : 0)
+        raw = 1 | (dtype == .f32 ? 2 : 0) | form << 2 | UInt16(op.index) << 8
+    }
+
+    var isF32: Bool { raw & 2 != 0 }
+    var form: UInt16 { (raw >> 2) & 3 }
+    /// The elementwise op (valid when `raw != 0`: every opcode is made from one).
+    var elementwise: ElementwiseOp { unsafeBitCast(UInt8(truncatingIfNeeded: raw >> 8), to: ElementwiseOp.self) }  // trap-ok: built by init only
 }
 
 /// One compact instruction: opcode and up to four register numbers (20 bytes).
@@ -208,97 +218,34 @@ func runScalarMachine(_ code: UnsafeBufferPointer<ScalarInstruction>, _ kernels:
                       _ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) {
     guard var ip = code.baseAddress else { return }
     let end = ip + code.count
-    @inline(__always) func r(_ i: Int32) -> Double { base.load(fromByteOffset: Int(i) &<< 3, as: Double.self) }
-    @inline(__always) func w(_ i: Int32, _ v: Double) { base.storeBytes(of: v, toByteOffset: Int(i) &<< 3, as: Double.self) }
-    @inline(__always) func rf(_ i: Int32) -> Float { base.load(fromByteOffset: Int(i) &<< 3, as: Float.self) }
-    @inline(__always) func wf(_ i: Int32, _ v: Float) { base.storeBytes(of: v, toByteOffset: Int(i) &<< 3, as: Float.self) }
-    @inline(__always) func wb(_ i: Int32, _ v: Bool) { base.storeBytes(of: v ? 1 : 0, toByteOffset: Int(i) &<< 3, as: UInt8.self) }
     while ip < end {
         let ins = ip.pointee
-        switch ins.op {
-        case .kernel: kernels[Int(ins.d)].run(base, scratch)
-        case .neg: w(ins.d, ScalarMath.neg(r(ins.a)))
-        case .abs: w(ins.d, ScalarMath.abs(r(ins.a)))
-        case .sign: w(ins.d, ScalarMath.sign(r(ins.a)))
-        case .exp: w(ins.d, ScalarMath.exp(r(ins.a)))
-        case .log: w(ins.d, ScalarMath.log(r(ins.a)))
-        case .log1p: w(ins.d, ScalarMath.log1p(r(ins.a)))
-        case .expm1: w(ins.d, ScalarMath.expm1(r(ins.a)))
-        case .sqrt: w(ins.d, ScalarMath.sqrt(r(ins.a)))
-        case .rsqrt: w(ins.d, ScalarMath.rsqrt(r(ins.a)))
-        case .square: w(ins.d, ScalarMath.square(r(ins.a)))
-        case .reciprocal: w(ins.d, ScalarMath.reciprocal(r(ins.a)))
-        case .sin: w(ins.d, ScalarMath.sin(r(ins.a)))
-        case .cos: w(ins.d, ScalarMath.cos(r(ins.a)))
-        case .tan: w(ins.d, ScalarMath.tan(r(ins.a)))
-        case .tanh: w(ins.d, ScalarMath.tanh(r(ins.a)))
-        case .sigmoid: w(ins.d, ScalarMath.sigmoid(r(ins.a)))
-        case .relu: w(ins.d, ScalarMath.relu(r(ins.a)))
-        case .softplus: w(ins.d, ScalarMath.softplus(r(ins.a)))
-        case .erf: w(ins.d, ScalarMath.erf(r(ins.a)))
-        case .floor: w(ins.d, ScalarMath.floor(r(ins.a)))
-        case .ceil: w(ins.d, ScalarMath.ceil(r(ins.a)))
-        case .add: w(ins.d, r(ins.a) + r(ins.b))
-        case .sub: w(ins.d, r(ins.a) - r(ins.b))
-        case .mul: w(ins.d, r(ins.a) * r(ins.b))
-        case .div: w(ins.d, r(ins.a) / r(ins.b))
-        case .pow: w(ins.d, ScalarMath.pow(r(ins.a), r(ins.b)))
-        case .maximum: w(ins.d, ScalarMath.maximum(r(ins.a), r(ins.b)))
-        case .minimum: w(ins.d, ScalarMath.minimum(r(ins.a), r(ins.b)))
-        case .atan2: w(ins.d, ScalarMath.atan2(r(ins.a), r(ins.b)))
-        case .zmul: w(ins.d, ScalarMath.zmul(r(ins.a), r(ins.b)))
-        case .zdiv: w(ins.d, ScalarMath.zdiv(r(ins.a), r(ins.b)))
-        case .eq: wb(ins.d, r(ins.a) == r(ins.b))
-        case .ne: wb(ins.d, r(ins.a) != r(ins.b))
-        case .lt: wb(ins.d, r(ins.a) < r(ins.b))
-        case .le: wb(ins.d, r(ins.a) <= r(ins.b))
-        case .gt: wb(ins.d, r(ins.a) > r(ins.b))
-        case .ge: wb(ins.d, r(ins.a) >= r(ins.b))
-        case .select:
-            let c = base.load(fromByteOffset: Int(ins.a) &<< 3, as: UInt8.self)
-            w(ins.d, c != 0 ? r(ins.b) : r(ins.c))
-        case .negF: wf(ins.d, ScalarMath.neg(rf(ins.a)))
-        case .absF: wf(ins.d, ScalarMath.abs(rf(ins.a)))
-        case .signF: wf(ins.d, ScalarMath.sign(rf(ins.a)))
-        case .expF: wf(ins.d, ScalarMath.exp(rf(ins.a)))
-        case .logF: wf(ins.d, ScalarMath.log(rf(ins.a)))
-        case .log1pF: wf(ins.d, ScalarMath.log1p(rf(ins.a)))
-        case .expm1F: wf(ins.d, ScalarMath.expm1(rf(ins.a)))
-        case .sqrtF: wf(ins.d, ScalarMath.sqrt(rf(ins.a)))
-        case .rsqrtF: wf(ins.d, ScalarMath.rsqrt(rf(ins.a)))
-        case .squareF: wf(ins.d, ScalarMath.square(rf(ins.a)))
-        case .reciprocalF: wf(ins.d, ScalarMath.reciprocal(rf(ins.a)))
-        case .sinF: wf(ins.d, ScalarMath.sin(rf(ins.a)))
-        case .cosF: wf(ins.d, ScalarMath.cos(rf(ins.a)))
-        case .tanF: wf(ins.d, ScalarMath.tan(rf(ins.a)))
-        case .tanhF: wf(ins.d, ScalarMath.tanh(rf(ins.a)))
-        case .sigmoidF: wf(ins.d, ScalarMath.sigmoid(rf(ins.a)))
-        case .reluF: wf(ins.d, ScalarMath.relu(rf(ins.a)))
-        case .softplusF: wf(ins.d, ScalarMath.softplus(rf(ins.a)))
-        case .erfF: wf(ins.d, ScalarMath.erf(rf(ins.a)))
-        case .floorF: wf(ins.d, ScalarMath.floor(rf(ins.a)))
-        case .ceilF: wf(ins.d, ScalarMath.ceil(rf(ins.a)))
-        case .addF: wf(ins.d, rf(ins.a) + rf(ins.b))
-        case .subF: wf(ins.d, rf(ins.a) - rf(ins.b))
-        case .mulF: wf(ins.d, rf(ins.a) * rf(ins.b))
-        case .divF: wf(ins.d, rf(ins.a) / rf(ins.b))
-        case .powF: wf(ins.d, ScalarMath.pow(rf(ins.a), rf(ins.b)))
-        case .maximumF: wf(ins.d, ScalarMath.maximum(rf(ins.a), rf(ins.b)))
-        case .minimumF: wf(ins.d, ScalarMath.minimum(rf(ins.a), rf(ins.b)))
-        case .atan2F: wf(ins.d, ScalarMath.atan2(rf(ins.a), rf(ins.b)))
-        case .zmulF: wf(ins.d, ScalarMath.zmul(rf(ins.a), rf(ins.b)))
-        case .zdivF: wf(ins.d, ScalarMath.zdiv(rf(ins.a), rf(ins.b)))
-        case .eqF: wb(ins.d, rf(ins.a) == rf(ins.b))
-        case .neF: wb(ins.d, rf(ins.a) != rf(ins.b))
-        case .ltF: wb(ins.d, rf(ins.a) < rf(ins.b))
-        case .leF: wb(ins.d, rf(ins.a) <= rf(ins.b))
-        case .gtF: wb(ins.d, rf(ins.a) > rf(ins.b))
-        case .geF: wb(ins.d, rf(ins.a) >= rf(ins.b))
-        case .selectF:
-            let c = base.load(fromByteOffset: Int(ins.a) &<< 3, as: UInt8.self)
-            wf(ins.d, c != 0 ? rf(ins.b) : rf(ins.c))
+        if ins.op == .kernel {
+            kernels[Int(ins.d)].run(base, scratch)
+        } else if ins.op.isF32 {
+            scalarStep(ins, base, Float.self)
+        } else {
+            scalarStep(ins, base, Double.self)
         }
         ip += 1
+    }
+}
+
+/// One elementwise instruction on registers of type `T`, with `ElementwiseOp.real` (the
+/// reference kernels' formula).
+@inline(__always)
+func scalarStep<T: RealScalar>(_ ins: ScalarInstruction, _ base: UnsafeMutableRawPointer, _: T.Type) {
+    @inline(__always) func r(_ i: Int32) -> T { base.load(fromByteOffset: Int(i) &<< 3, as: T.self) }
+    @inline(__always) func w(_ i: Int32, _ v: T) { base.storeBytes(of: v, toByteOffset: Int(i) &<< 3, as: T.self) }
+    switch ins.op.form {
+    case 0:
+        w(ins.d, ins.op.elementwise.real(r(ins.a), r(ins.b), 0))
+    case 1:
+        let v: UInt8 = ins.op.elementwise.real(r(ins.a), r(ins.b), 0) != 0 ? 1 : 0
+        base.storeBytes(of: v, toByteOffset: Int(ins.d) &<< 3, as: UInt8.self)
+    default:
+        let c = base.load(fromByteOffset: Int(ins.a) &<< 3, as: UInt8.self)
+        w(ins.d, c != 0 ? r(ins.b) : r(ins.c))
     }
 }
 

@@ -34,12 +34,9 @@ public struct CBackendOptions: Sendable, Hashable {
     }
 }
 
-/// GCC folds calls of these libm functions with constant arguments (through MPFR, correctly
-/// rounded) and rewrites some (`pow(x, 2.0)` → `x*x`); glibc's results can differ in the last
-/// bit, so the C backend keeps them real calls to libm, the same calls the reference makes.
-/// (`sqrt`, `fabs`, `floor`, `ceil` are exact and stay builtins.)
-public let noBuiltinFlags: [String] = ["exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "erf", "pow", "atan2"]
-    .flatMap { ["-fno-builtin-\($0)", "-fno-builtin-\($0)f"] }
+/// Keeps the inexact libm functions real calls to libm, the same calls the reference makes
+/// (`inexactLibmFunctions` says why).
+public let noBuiltinFlags: [String] = inexactLibmFunctions.flatMap { ["-fno-builtin-\($0)", "-fno-builtin-\($0)f"] }
 
 /// What a C build did (for `--verbose` output and the benchmarks).
 public struct CBuildReport: Sendable {

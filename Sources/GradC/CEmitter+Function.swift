@@ -136,11 +136,7 @@ final class FunctionEmitter {
         case .kernel(let id):
             let node = f.nodes[id]
             guard node.type.rank == 0 else { return nil }
-            switch node.op.family {
-            case .unary, .binary, .comparison, .select: return [id]
-            case .shape: return node.op == .cast ? [id] : nil
-            case .leaf, .reduction, .linalg, .nn, .derivative: return nil
-            }
+            return node.op.elementwise != nil || node.op == .cast ? [id] : nil
         }
     }
 
@@ -277,15 +273,10 @@ final class FunctionEmitter {
         if node.op == .cast {
             return cCast(operands[0], from: type(node.inputs[0]).dtype, to: node.type.dtype)
         }
-        let computeType: DType
-        switch node.op.family {
-        case .comparison: computeType = type(node.inputs[0]).dtype
-        default: computeType = node.type.dtype
-        }
-        guard let e = cElementwise(node.op, operands, computeType) else {
+        guard let e = node.op.elementwise else {
             throw Diagnostic(.other("C backend: \(node.op.name) is not elementwise"))
         }
-        return e
+        return cElementwise(e, operands, e.computeDType(result: node.type.dtype, firstOperand: type(node.inputs[0]).dtype))
     }
 
     // MARK: Straight-line scalar code

@@ -6,16 +6,17 @@ import GradBytecode
 extension FunctionEmitter {
     func emitKernel(_ id: ValueID) throws(Diagnostic) {
         let node = f.nodes[id]
-        switch node.op {
-        case .input, .const, .reshape, .expand_dims, .squeeze:
-            return  // no step: parameters, constants and views have their buffers already
-        case .neg, .abs, .sign, .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .square, .reciprocal,
-             .sin, .cos, .tan, .tanh, .sigmoid, .relu, .softplus, .erf, .floor, .ceil,
-             .add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2, .zmul, .zdiv,
-             .eq, .ne, .lt, .le, .gt, .ge, .select, .cast:
+        func elementwise() throws(Diagnostic) {
             var leaves: [ValueID] = []
             for i in node.inputs where !leaves.contains(i) { leaves.append(i) }
             try emitElementwise(root: id, members: [id], leaves: leaves)
+        }
+        guard let op = node.op.structural else { return try elementwise() }
+        switch op {
+        case .input, .const, .reshape, .expand_dims, .squeeze:
+            return  // no step: parameters, constants and views have their buffers already
+        case .cast:
+            try elementwise()
         case .broadcast_to:
             try emitCopy(id, from: node.inputs[0], strides: broadcastStrides(type(node.inputs[0]).shape, to: node.type.shape), offset: 0)
         case .transpose:
@@ -155,10 +156,10 @@ extension FunctionEmitter {
         switch node.op {
         case .sum, .mean, .logsumexp:
             identity = cLiteral(0, d)
-            combine = { cElementwise(.add, [$0, $1], d) ?? "" }
+            combine = { cElementwise(.add, [$0, $1], d) }
         case .prod:
             identity = cLiteral(1, d)
-            combine = { cElementwise(.mul, [$0, $1], d) ?? "" }
+            combine = { cElementwise(.mul, [$0, $1], d) }
         case .max:
             identity = real ? "(-INFINITY)" : "INT64_MIN"
             combine = { cMaximum($0, $1, real: real) }
@@ -292,7 +293,7 @@ extension FunctionEmitter {
             w.open("for (long j = 0; j < \(n); j++)")
         }
         w.line("const long k = a * \(n * inner) + j * \(inner) + b;")
-        w.line("acc = \(cElementwise(.add, ["acc", "x[k]"], t.dtype) ?? "");")
+        w.line("acc = \(cElementwise(.add, ["acc", "x[k]"], t.dtype));")
         w.line("o[k] = acc;")
         w.close()
         w.close()
@@ -311,7 +312,7 @@ extension FunctionEmitter {
         w.line("const \(ct) *a = \(try pointer(node.inputs[0]));")
         w.line("const \(ct) *b = \(try pointer(node.inputs[1]));")
         w.line("\(ct) acc = \(cLiteral(0, d));")
-        w.line("for (long i = 0; i < \(n); i++) acc = \(cElementwise(.add, ["acc", cElementwise(.mul, ["a[i]", "b[i]"], d) ?? ""], d) ?? "");")
+        w.line("for (long i = 0; i < \(n); i++) acc = \(cElementwise(.add, ["acc", cElementwise(.mul, ["a[i]", "b[i]"], d)], d));")
         w.line("*\(try destination(id)) = acc;")
         w.close()
     }

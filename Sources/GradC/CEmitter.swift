@@ -91,7 +91,7 @@ private func makeHeader(prefix: String, abis: [CFunctionABI], threads: Bool, fma
     w.line(" *")
     w.line(" * Build: cc -O2 -ffp-contract=off -c model.c" + (threads ? " -pthread" : "") + "   (the .c needs only libc and libm: link with -lm)")
     w.line(" * For bit-identical results with gradc also pass -fno-builtin-<f> for each libm function")
-    w.line(" * f in exp log log1p expm1 sin cos tan tanh erf pow atan2 (and their float forms), so that")
+    w.line(" * f in \(inexactLibmFunctions.joined(separator: " ")) (and their float forms), so that")
     w.line(" * the compiler calls libm instead of folding or rewriting them.")
     w.line(" *")
     w.line(" * Every function has the signature")

@@ -3,8 +3,8 @@ import GradRuntime
 // GradRuntime/ScalarMath.swift (the one numeric truth).
 
 /// The C expression of elementwise `op` on operand expressions `x` (variables, so they may be
-/// repeated), computing in `t` (the operands' dtype). `nil` for ops that are not elementwise.
-func cElementwise(_ op: Op, _ x: [String], _ t: DType) -> String? {
+/// repeated), computing in `t` (the op's compute dtype).
+func cElementwise(_ op: ElementwiseOp, _ x: [String], _ t: DType) -> String {
     let real = t.isFloat
     let f = t == .f32 ? "f" : ""
     let one = t == .f32 ? "1.0f" : "1.0"
@@ -52,10 +52,6 @@ func cElementwise(_ op: Op, _ x: [String], _ t: DType) -> String? {
     case .gt: return "(\(x[0]) > \(x[1]))"
     case .ge: return "(\(x[0]) >= \(x[1]))"
     case .select: return "(\(x[0]) ? \(x[1]) : \(x[2]))"
-    case .input, .const, .sum, .mean, .max, .min, .prod, .logsumexp, .matmul, .transpose, .dot,
-         .reshape, .broadcast_to, .slice, .pad, .concat, .expand_dims, .squeeze, .cumsum, .one_hot, .cast,
-         .softmax, .log_softmax, .softmax_cross_entropy, .grad, .jacobian, .hessian:
-        return nil
     }
 }
 

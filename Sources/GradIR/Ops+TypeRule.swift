@@ -77,7 +77,26 @@ extension Op {
             return s
         }
 
-        switch self {
+        if let e = elementwise {
+            // Operands broadcast together; comparisons give bool, `select` takes a bool
+            // condition, every other elementwise op keeps its operands' dtype.
+            if e == .select {
+                if operands[0].dtype != .bool { throw fail(.unsupportedDType(op: name, operands[0], expected: "a bool condition")) }
+                try sameDType([operands[1], operands[2]])
+                return TensorType(operands[1].dtype, try broadcast(operands))
+            }
+            try sameDType(operands)
+            if e.isComparison {
+                if e != .eq && e != .ne && !operands[0].dtype.isNumeric {
+                    throw fail(.unsupportedDType(op: name, operands[0], expected: "f32, f64 or i64"))
+                }
+                return TensorType(.bool, try broadcast(operands))
+            }
+            try requireNumeric(operands[0])
+            return TensorType(operands[0].dtype, try broadcast(operands))
+        }
+        guard let structural else { throw fail(.other("\(name) is neither elementwise nor structural")) }
+        switch structural {
         case .input:
             throw fail(.other("an input's type is declared, not inferred"))
         case .const:
@@ -92,27 +111,6 @@ extension Op {
                 throw fail(.missingAttribute(op: name, name: "value"))
             }
             return TensorType(dtype, shape)
-        case .neg, .abs, .sign, .square, .relu:
-            try requireNumeric(operands[0])
-            return operands[0]
-        case .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .reciprocal, .sin, .cos, .tan, .tanh,
-             .sigmoid, .softplus, .erf, .floor, .ceil:
-            try requireFloat(operands[0])
-            return operands[0]
-        case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2, .zmul, .zdiv:
-            try sameDType(operands)
-            try requireNumeric(operands[0])
-            return TensorType(operands[0].dtype, try broadcast(operands))
-        case .eq, .ne, .lt, .le, .gt, .ge:
-            try sameDType(operands)
-            if (self != .eq && self != .ne) && !operands[0].dtype.isNumeric {
-                throw fail(.unsupportedDType(op: name, operands[0], expected: "f32, f64 or i64"))
-            }
-            return TensorType(.bool, try broadcast(operands))
-        case .select:
-            if operands[0].dtype != .bool { throw fail(.unsupportedDType(op: name, operands[0], expected: "a bool condition")) }
-            try sameDType([operands[1], operands[2]])
-            return TensorType(operands[1].dtype, try broadcast(operands))
         case .sum, .mean, .max, .min, .prod, .logsumexp:
             try requireNumeric(operands[0])
             return TensorType(operands[0].dtype, try reducedShape(operands[0]))

@@ -62,6 +62,20 @@ public enum OpFamily: String, Hashable, Sendable {
     case leaf, unary, binary, comparison, select, reduction, linalg, shape, nn, derivative
 }
 
+/// Facts about an op that passes and backends act on, stated once in its table row.
+public struct OpTraits: OptionSet, Hashable, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// Operands may be `i64` (every op accepts floats).
+    public static let integers = OpTraits(rawValue: 1 << 0)
+    /// `op(a, b)` equals `op(b, a)` bit for bit (CSE merges the two orders).
+    public static let commutative = OpTraits(rawValue: 1 << 1)
+    /// The result is the operand's elements, unchanged, in a new shape: backends give it the
+    /// operand's buffer and compute nothing.
+    public static let view = OpTraits(rawValue: 1 << 2)
+}
+
 /// The static description of an op: what the docs, the parser and the verifier know of it.
 public struct OpInfo: Sendable {
     public var family: OpFamily
@@ -71,6 +85,7 @@ public struct OpInfo: Sendable {
     public var doc: String
     /// The derivative rule in words, including the convention at non-differentiable points.
     public var derivative: String
+    public var traits: OpTraits = []
 }
 
 private func attr(_ key: AttrKey, _ kind: AttrKind, required: Bool = false) -> AttrSpec {
@@ -115,34 +130,34 @@ extension Op {
             return OpInfo(family: .leaf, arity: .fixed(0),
                           attributes: [attr(.shape, .ints), attr(.dtype, .dtype, required: true), attr(.value, .float), attr(.values, .floats)],
                           doc: "A constant: `value` repeated over `shape`, or the row-major list `values`.", derivative: "Zero.")
-        case .neg: return unary("Negation −x.", "−g.")
-        case .abs: return unary("Absolute value |x|.", "g·sign(x); abs′(0) = 0.")
-        case .sign: return unary("Sign: −1, 0 or 1 (NaN stays NaN).", "Zero everywhere (also at 0).")
+        case .neg: return unary("Negation −x.", "−g.", [.integers])
+        case .abs: return unary("Absolute value |x|.", "g·sign(x); abs′(0) = 0.", [.integers])
+        case .sign: return unary("Sign: −1, 0 or 1 (NaN stays NaN).", "Zero everywhere (also at 0).", [.integers])
         case .exp: return unary("Exponential eˣ.", "g·eˣ, reusing the output.")
         case .log: return unary("Natural logarithm ln x (−inf at 0, NaN below).", "g/x (+inf at 0; exactly 0 where g = 0).")
         case .log1p: return unary("ln(1 + x), accurate for small x.", "g/(1 + x).")
         case .expm1: return unary("eˣ − 1, accurate for small x.", "g·(out + 1).")
         case .sqrt: return unary("Square root √x.", "g/(2·√x); +inf at 0, but exactly 0 where g = 0 (so an untaken `select` branch stays out).")
         case .rsqrt: return unary("Reciprocal square root 1/√x.", "−g·out/(2x); exactly 0 where g = 0.")
-        case .square: return unary("x².", "2·g·x.")
+        case .square: return unary("x².", "2·g·x.", [.integers])
         case .reciprocal: return unary("1/x.", "−g·out²; exactly 0 where g = 0.")
         case .sin: return unary("Sine.", "g·cos x.")
         case .cos: return unary("Cosine.", "−g·sin x.")
         case .tan: return unary("Tangent.", "g·(1 + out²).")
         case .tanh: return unary("Hyperbolic tangent.", "g·(1 − out²).")
         case .sigmoid: return unary("Logistic σ(x) = 1/(1 + e⁻ˣ).", "g·out·(1 − out).")
-        case .relu: return unary("max(x, 0).", "g where x > 0, else 0; relu′(0) = 0.")
+        case .relu: return unary("max(x, 0).", "g where x > 0, else 0; relu′(0) = 0.", [.integers])
         case .softplus: return unary("ln(1 + eˣ), computed as max(x,0) + log1p(e^−|x|).", "g·σ(x).")
         case .erf: return unary("Error function.", "g·2/√π·e^(−x²).")
         case .floor: return unary("Round toward −inf.", "Zero everywhere.")
         case .ceil: return unary("Round toward +inf.", "Zero everywhere.")
-        case .add: return binary("a + b.", "g, g (each summed over its broadcast axes).")
-        case .sub: return binary("a − b.", "g, −g.")
-        case .mul: return binary("a · b.", "g·b, g·a.")
+        case .add: return binary("a + b.", "g, g (each summed over its broadcast axes).", [.integers, .commutative])
+        case .sub: return binary("a − b.", "g, −g.", [.integers])
+        case .mul: return binary("a · b.", "g·b, g·a.", [.integers, .commutative])
         case .div: return binary("a / b (IEEE).", "g/b, −g·out/b; exactly 0 where g = 0.")
         case .pow: return binary("aᵇ (C `pow`).", "g·b·a^(b−1) (0 where b = 0); g·out·ln a (0 where a = 0).")
-        case .maximum: return binary("Elementwise max(a, b) (NaN if either is NaN).", "g to the larger; ties split evenly (g/2 each).")
-        case .minimum: return binary("Elementwise min(a, b) (NaN if either is NaN).", "g to the smaller; ties split evenly (g/2 each).")
+        case .maximum: return binary("Elementwise max(a, b) (NaN if either is NaN).", "g to the larger; ties split evenly (g/2 each).", [.integers])
+        case .minimum: return binary("Elementwise min(a, b) (NaN if either is NaN).", "g to the smaller; ties split evenly (g/2 each).", [.integers])
         case .atan2: return binary("atan2(a, b): the angle of the point (b, a).", "g·b/(a²+b²), −g·a/(a²+b²); 0 at the origin where g = 0.")
         case .zmul:
             return binary("Strong-zero product: a·b, except that a zero `a` wins — where a = ±0 and b is ±inf or NaN the result is a (not NaN).",
@@ -150,8 +165,8 @@ extension Op {
         case .zdiv:
             return binary("Strong-zero quotient: a/b, except that a zero `a` wins — where a = ±0 and b is ±0 or NaN the result is a (not NaN).",
                           "a: zdiv(g, b); b: −zdiv(zmul(out, g), b).")
-        case .eq: return comparison("a == b.")
-        case .ne: return comparison("a != b.")
+        case .eq: return comparison("a == b.", [.commutative])
+        case .ne: return comparison("a != b.", [.commutative])
         case .lt: return comparison("a < b.")
         case .le: return comparison("a <= b.")
         case .gt: return comparison("a > b.")
@@ -160,24 +175,24 @@ extension Op {
             return OpInfo(family: .select, arity: .fixed(3), attributes: [],
                           doc: "select(c, a, b): a where c is true, else b (broadcast).",
                           derivative: "c: none; a: g where c, else 0; b: g where not c, else 0.")
-        case .sum: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Sum over `axes` (all by default).", derivative: "g broadcast back over the reduced axes.")
+        case .sum: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Sum over `axes` (all by default).", derivative: "g broadcast back over the reduced axes.", traits: [.integers])
         case .mean: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Mean over `axes` (all by default).", derivative: "g/n broadcast back over the reduced axes.")
-        case .max: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Maximum over `axes` (NaN if any element is NaN).", derivative: "g shared evenly among the elements equal to the maximum.")
-        case .min: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Minimum over `axes` (NaN if any element is NaN).", derivative: "g shared evenly among the elements equal to the minimum.")
-        case .prod: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Product over `axes`.", derivative: "g·out/x (NaN where x = 0).")
+        case .max: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Maximum over `axes` (NaN if any element is NaN).", derivative: "g shared evenly among the elements equal to the maximum.", traits: [.integers])
+        case .min: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Minimum over `axes` (NaN if any element is NaN).", derivative: "g shared evenly among the elements equal to the minimum.", traits: [.integers])
+        case .prod: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Product over `axes`.", derivative: "g times the product of the other elements (exact where x = 0; no division).", traits: [.integers])
         case .logsumexp: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "ln Σ eˣ over `axes`, computed stably as m + ln Σ e^(x−m) with m the maximum (−inf when all are −inf).", derivative: "g·e^(x − out), i.e. g·softmax(x).")
         case .matmul:
             return OpInfo(family: .linalg, arity: .fixed(2), attributes: [],
                           doc: "Matrix product a[…,m,k] @ b[…,k,n] → […,m,n], batch dimensions broadcast.",
-                          derivative: "g @ bᵀ, aᵀ @ g (each summed over broadcast batch dimensions).")
+                          derivative: "g @ bᵀ, aᵀ @ g (each summed over broadcast batch dimensions).", traits: [.integers])
         case .transpose:
             return OpInfo(family: .linalg, arity: .fixed(1), attributes: [attr(.perm, .ints)],
                           doc: "Permutes axes: out.shape[i] = x.shape[perm[i]] (default: reversed).", derivative: "g transposed by the inverse permutation.")
         case .dot:
-            return OpInfo(family: .linalg, arity: .fixed(2), attributes: [], doc: "Inner product of two vectors Σ aᵢbᵢ.", derivative: "g·b, g·a.")
+            return OpInfo(family: .linalg, arity: .fixed(2), attributes: [], doc: "Inner product of two vectors Σ aᵢbᵢ.", derivative: "g·b, g·a.", traits: [.integers])
         case .reshape:
             return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.shape, .ints, required: true)],
-                          doc: "Same elements in row-major order, new shape.", derivative: "g reshaped back.")
+                          doc: "Same elements in row-major order, new shape.", derivative: "g reshaped back.", traits: [.view])
         case .broadcast_to:
             return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.shape, .ints, required: true)],
                           doc: "NumPy broadcast of x to `shape`.", derivative: "g summed over the broadcast axes.")
@@ -196,13 +211,13 @@ extension Op {
                           doc: "Joins tensors along `axis`.", derivative: "g sliced into the pieces.")
         case .expand_dims:
             return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.axis, .int, required: true)],
-                          doc: "Inserts an axis of length 1 at `axis`.", derivative: "g reshaped back.")
+                          doc: "Inserts an axis of length 1 at `axis`.", derivative: "g reshaped back.", traits: [.view])
         case .squeeze:
             return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.axes, .ints)],
-                          doc: "Removes axes of length 1 (`axes`, or all of them).", derivative: "g reshaped back.")
+                          doc: "Removes axes of length 1 (`axes`, or all of them).", derivative: "g reshaped back.", traits: [.view])
         case .cumsum:
             return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.axis, .int, required: true), attr(.reverse, .bool)],
-                          doc: "Running sum along `axis` (from the end when `reverse`).", derivative: "Running sum of g in the other direction.")
+                          doc: "Running sum along `axis` (from the end when `reverse`).", derivative: "Running sum of g in the other direction.", traits: [.integers])
         case .one_hot:
             return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.depth, .int, required: true), attr(.dtype, .dtype)],
                           doc: "i64 labels → one-hot vectors of length `depth` on a new last axis (`dtype`, default f64); labels out of range give all zeros.",
@@ -234,18 +249,25 @@ extension Op {
         }
     }
 
+    /// The op's traits (read from a table: no copy of `info`).
+    @inlinable public var traits: OpTraits { OpTraits(rawValue: Op.traitBits[index]) }
+    @usableFromInline static let traitBits: [UInt8] = infos.map(\.traits.rawValue)
+
     /// Whether the op accepts i64 operands (all ops accept floats).
-    public var acceptsIntegers: Bool { Op.integerOps[index] }
-    private static let integerOps: [Bool] = allCases.map { integerOpList.contains($0) }
-    private static let integerOpList: Set<Op> = [.neg, .abs, .sign, .square, .relu, .add, .sub, .mul, .maximum, .minimum, .sum, .prod, .max, .min, .cumsum, .matmul, .dot]
+    @inlinable public var acceptsIntegers: Bool { traits.contains(.integers) }
+    /// Whether the result is a view of the operand (`reshape`, `expand_dims`, `squeeze`).
+    @inlinable public var isView: Bool { traits.contains(.view) }
+    /// Whether swapping the two operands gives the same bits (`add`, `mul`, `eq`, `ne`).
+    @inlinable public var isCommutative: Bool { traits.contains(.commutative) }
 }
 
-private func unary(_ doc: String, _ derivative: String) -> OpInfo {
-    OpInfo(family: .unary, arity: .fixed(1), attributes: [], doc: doc, derivative: derivative)
+private func unary(_ doc: String, _ derivative: String, _ traits: OpTraits = []) -> OpInfo {
+    OpInfo(family: .unary, arity: .fixed(1), attributes: [], doc: doc, derivative: derivative, traits: traits)
 }
-private func binary(_ doc: String, _ derivative: String) -> OpInfo {
-    OpInfo(family: .binary, arity: .fixed(2), attributes: [], doc: doc, derivative: derivative)
+private func binary(_ doc: String, _ derivative: String, _ traits: OpTraits = []) -> OpInfo {
+    OpInfo(family: .binary, arity: .fixed(2), attributes: [], doc: doc, derivative: derivative, traits: traits)
 }
-private func comparison(_ doc: String) -> OpInfo {
-    OpInfo(family: .comparison, arity: .fixed(2), attributes: [], doc: doc + " Elementwise, broadcast, gives bool.", derivative: "None (bool output).")
+private func comparison(_ doc: String, _ traits: OpTraits = []) -> OpInfo {
+    OpInfo(family: .comparison, arity: .fixed(2), attributes: [], doc: doc + " Elementwise, broadcast, gives bool.", derivative: "None (bool output).",
+           traits: traits)
 }

@@ -32,7 +32,7 @@ struct CSEPass: LocalRewrite {
         case 1: return SmallKey(op: node.op, a: node.inputs[0], b: -1)
         case 2:
             let (a, b) = (node.inputs[0], node.inputs[1])
-            if CSEPass.isCommutative(node.op), a > b { return SmallKey(op: node.op, a: b, b: a) }
+            if node.op.isCommutative, a > b { return SmallKey(op: node.op, a: b, b: a) }
             return SmallKey(op: node.op, a: a, b: b)
         default: return nil
         }
@@ -45,15 +45,8 @@ struct CSEPass: LocalRewrite {
         var splat: Bool
     }
 
-    static func isCommutative(_ op: Op) -> Bool {
-        switch op {
-        case .add, .mul, .eq, .ne: return true
-        default: return false
-        }
-    }
-
     func key(_ node: Node) -> Node {
-        guard CSEPass.isCommutative(node.op), node.inputs.count == 2, node.inputs[0] > node.inputs[1] else { return node }
+        guard node.op.isCommutative, node.inputs.count == 2, node.inputs[0] > node.inputs[1] else { return node }
         var k = node
         k.inputs = [node.inputs[1], node.inputs[0]]
         return k

@@ -28,12 +28,7 @@ struct FoldPass: LocalRewrite {
     mutating func rewrite(_ node: Node, _ r: inout Rewriter) throws(Diagnostic) -> ValueID? {
         guard !node.inputs.isEmpty, r.op(node.inputs[0]) == .const else { return nil }
         for i in node.inputs where r.op(i) != .const { return nil }
-        switch node.op.family {
-        case .leaf, .derivative:
-            return nil
-        default:
-            break
-        }
+        if node.op.family == .leaf || node.op.family == .derivative { return nil }
 
         if let v = splatResult(node, r) {
             return r.constant(v, node.type, like: node)
@@ -58,18 +53,8 @@ struct FoldPass: LocalRewrite {
             guard let v = r.splat(i) else { return nil }
             splats.append(v)
         }
-        switch node.op {
-        case .broadcast_to, .reshape, .expand_dims, .squeeze:
-            return splats[0]
-        default:
-            break
-        }
-        let elementwise: Bool
-        switch node.op.family {
-        case .unary, .binary, .comparison, .select: elementwise = true
-        default: elementwise = node.op == .cast
-        }
-        guard elementwise else { return nil }
+        if node.op == .broadcast_to || node.op.isView { return splats[0] }
+        guard node.op.elementwise != nil || node.op == .cast else { return nil }
         let key = MemoKey(op: node.op, dtypes: node.inputs.map { r.type($0).dtype }, bits: splats.map(\.bitPattern),
                           result: node.type.dtype)
         if node.attrs.isEmpty, let v = memo[key] { return v }

@@ -16,17 +16,13 @@
 struct ShapePass: LocalRewrite {
     var fastMath: Bool
 
-    static func isReshapeLike(_ op: Op) -> Bool {
-        op == .reshape || op == .expand_dims || op == .squeeze
-    }
-
     mutating func rewrite(_ node: Node, _ r: inout Rewriter) throws(Diagnostic) -> ValueID? {
         let t = node.type
         guard let x = node.inputs.first else { return nil }
         switch node.op {
         case .reshape, .expand_dims, .squeeze:
             if r.type(x) == t { return x }
-            if ShapePass.isReshapeLike(r.op(x)) {
+            if r.op(x).isView {
                 let inner = r.inputs(x)[0]
                 if r.type(inner) == t { return inner }
                 return try r.emit(.reshape, [inner], Attributes([.shape: .ints(t.shape)]), like: node)

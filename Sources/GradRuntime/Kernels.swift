@@ -21,55 +21,13 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
     }
     let rt = resultType
 
-    switch op {
+    if let e = op.elementwise { return try elementwiseKernel(e, inputs, rt) }
+    guard let structural = op.structural else { throw operandMismatch(op, inputs) }
+    switch structural {
     case .input:
         throw Diagnostic(.invalidOperand(op: op.name, "an input has no value until the caller provides one"))
     case .const:
         return try constantKernel(attrs, rt)
-
-    // MARK: Elementwise unary
-    case .neg: return try numericUnary(op, inputs, rt, ScalarMath.neg, ScalarMath.neg, ScalarMath.neg)
-    case .abs: return try numericUnary(op, inputs, rt, ScalarMath.abs, ScalarMath.abs, ScalarMath.abs)
-    case .sign: return try numericUnary(op, inputs, rt, ScalarMath.sign, ScalarMath.sign, ScalarMath.sign)
-    case .square: return try numericUnary(op, inputs, rt, ScalarMath.square, ScalarMath.square, ScalarMath.square)
-    case .relu: return try numericUnary(op, inputs, rt, ScalarMath.relu, ScalarMath.relu, ScalarMath.relu)
-    case .exp: return try realUnary(op, inputs, rt, ScalarMath.exp, ScalarMath.exp)
-    case .log: return try realUnary(op, inputs, rt, ScalarMath.log, ScalarMath.log)
-    case .log1p: return try realUnary(op, inputs, rt, ScalarMath.log1p, ScalarMath.log1p)
-    case .expm1: return try realUnary(op, inputs, rt, ScalarMath.expm1, ScalarMath.expm1)
-    case .sqrt: return try realUnary(op, inputs, rt, ScalarMath.sqrt, ScalarMath.sqrt)
-    case .rsqrt: return try realUnary(op, inputs, rt, ScalarMath.rsqrt, ScalarMath.rsqrt)
-    case .reciprocal: return try realUnary(op, inputs, rt, ScalarMath.reciprocal, ScalarMath.reciprocal)
-    case .sin: return try realUnary(op, inputs, rt, ScalarMath.sin, ScalarMath.sin)
-    case .cos: return try realUnary(op, inputs, rt, ScalarMath.cos, ScalarMath.cos)
-    case .tan: return try realUnary(op, inputs, rt, ScalarMath.tan, ScalarMath.tan)
-    case .tanh: return try realUnary(op, inputs, rt, ScalarMath.tanh, ScalarMath.tanh)
-    case .sigmoid: return try realUnary(op, inputs, rt, ScalarMath.sigmoid, ScalarMath.sigmoid)
-    case .softplus: return try realUnary(op, inputs, rt, ScalarMath.softplus, ScalarMath.softplus)
-    case .erf: return try realUnary(op, inputs, rt, ScalarMath.erf, ScalarMath.erf)
-    case .floor: return try realUnary(op, inputs, rt, ScalarMath.floor, ScalarMath.floor)
-    case .ceil: return try realUnary(op, inputs, rt, ScalarMath.ceil, ScalarMath.ceil)
-
-    // MARK: Elementwise binary
-    case .add: return try numericBinary(op, inputs, rt, ScalarMath.add, ScalarMath.add, ScalarMath.add)
-    case .sub: return try numericBinary(op, inputs, rt, ScalarMath.sub, ScalarMath.sub, ScalarMath.sub)
-    case .mul: return try numericBinary(op, inputs, rt, ScalarMath.mul, ScalarMath.mul, ScalarMath.mul)
-    case .maximum: return try numericBinary(op, inputs, rt, ScalarMath.maximum, ScalarMath.maximum, ScalarMath.maximum)
-    case .minimum: return try numericBinary(op, inputs, rt, ScalarMath.minimum, ScalarMath.minimum, ScalarMath.minimum)
-    case .div: return try realBinary(op, inputs, rt, ScalarMath.div, ScalarMath.div)
-    case .pow: return try realBinary(op, inputs, rt, ScalarMath.pow, ScalarMath.pow)
-    case .atan2: return try realBinary(op, inputs, rt, ScalarMath.atan2, ScalarMath.atan2)
-    case .zmul: return try realBinary(op, inputs, rt, ScalarMath.zmul, ScalarMath.zmul)
-    case .zdiv: return try realBinary(op, inputs, rt, ScalarMath.zdiv, ScalarMath.zdiv)
-
-    // MARK: Comparisons and selection (IEEE: every comparison with NaN is false except `ne`)
-    case .eq: return try comparison(op, inputs, rt, { $0 == $1 }, { $0 == $1 }, { $0 == $1 }, { $0 == $1 })
-    case .ne: return try comparison(op, inputs, rt, { $0 != $1 }, { $0 != $1 }, { $0 != $1 }, { $0 != $1 })
-    case .lt: return try comparison(op, inputs, rt, { $0 < $1 }, { $0 < $1 }, { $0 < $1 }, nil)
-    case .le: return try comparison(op, inputs, rt, { $0 <= $1 }, { $0 <= $1 }, { $0 <= $1 }, nil)
-    case .gt: return try comparison(op, inputs, rt, { $0 > $1 }, { $0 > $1 }, { $0 > $1 }, nil)
-    case .ge: return try comparison(op, inputs, rt, { $0 >= $1 }, { $0 >= $1 }, { $0 >= $1 }, nil)
-    case .select: return try selectKernel(op, inputs, rt)
 
     // MARK: Reductions
     case .sum: return try reductionKernel(op, .sum, attrs, inputs, rt)
@@ -108,62 +66,33 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
 
 // MARK: - Elementwise dispatch
 
-func realUnary(_ op: Op, _ inputs: [Tensor], _ rt: TensorType,
-               _ f32: (Float) -> Float, _ f64: (Double) -> Double) throws(Diagnostic) -> Tensor {
-    switch inputs[0].storage {
-    case .f32(let v): return try makeTensor(.f32(v.map(f32)), rt.shape, op)
-    case .f64(let v): return try makeTensor(.f64(v.map(f64)), rt.shape, op)
-    case .i64, .bool: throw operandMismatch(op, inputs)
+/// An elementwise op with NumPy broadcasting, every element computed by
+/// `ElementwiseOp.real` (floats) or `ElementwiseOp.integer` (i64; bool as 0/1).
+func elementwiseKernel(_ e: ElementwiseOp, _ inputs: [Tensor], _ rt: TensorType) throws(Diagnostic) -> Tensor {
+    let op = e.op
+    if e == .select { return try selectKernel(op, inputs, rt) }
+    let x = inputs[0]
+    let y = inputs.count > 1 ? inputs[1] : inputs[0]
+    let s = rt.shape
+    func out<R>(_ a: [R], _ b: [R], _ f: (R, R) -> R) -> [R] {
+        e.arity == 1 ? a.map { f($0, $0) } : zipBroadcast(a, x.shape, b, y.shape, s, f)
     }
-}
-
-func numericUnary(_ op: Op, _ inputs: [Tensor], _ rt: TensorType,
-                  _ f32: (Float) -> Float, _ f64: (Double) -> Double, _ i64: (Int64) -> Int64) throws(Diagnostic) -> Tensor {
-    switch inputs[0].storage {
-    case .f32(let v): return try makeTensor(.f32(v.map(f32)), rt.shape, op)
-    case .f64(let v): return try makeTensor(.f64(v.map(f64)), rt.shape, op)
-    case .i64(let v): return try makeTensor(.i64(v.map(i64)), rt.shape, op)
-    case .bool: throw operandMismatch(op, inputs)
-    }
-}
-
-func realBinary(_ op: Op, _ inputs: [Tensor], _ rt: TensorType,
-                _ f32: (Float, Float) -> Float, _ f64: (Double, Double) -> Double) throws(Diagnostic) -> Tensor {
-    let (x, y) = (inputs[0], inputs[1])
     switch (x.storage, y.storage) {
-    case (.f32(let a), .f32(let b)): return try makeTensor(.f32(zipBroadcast(a, x.shape, b, y.shape, rt.shape, f32)), rt.shape, op)
-    case (.f64(let a), .f64(let b)): return try makeTensor(.f64(zipBroadcast(a, x.shape, b, y.shape, rt.shape, f64)), rt.shape, op)
-    default: throw operandMismatch(op, inputs)
+    case (.f32(let a), .f32(let b)):
+        let r = out(a, b) { e.real($0, $1, 0) }
+        return try makeTensor(e.isComparison ? .bool(r.map { $0 != 0 }) : .f32(r), s, op)
+    case (.f64(let a), .f64(let b)):
+        let r = out(a, b) { e.real($0, $1, 0) }
+        return try makeTensor(e.isComparison ? .bool(r.map { $0 != 0 }) : .f64(r), s, op)
+    case (.i64(let a), .i64(let b)):
+        guard e.hasIntegerForm else { throw operandMismatch(op, inputs) }
+        let r = out(a, b) { p, q in e.integer(p, q, 0) ?? 0 }
+        return try makeTensor(e.isComparison ? .bool(r.map { $0 != 0 }) : .i64(r), s, op)
+    case (.bool(let a), .bool(let b)) where e == .eq || e == .ne:
+        return try makeTensor(.bool(out(a, b) { p, q in (p == q) == (e == .eq) }), s, op)
+    default:
+        throw operandMismatch(op, inputs)
     }
-}
-
-func numericBinary(_ op: Op, _ inputs: [Tensor], _ rt: TensorType,
-                   _ f32: (Float, Float) -> Float, _ f64: (Double, Double) -> Double,
-                   _ i64: (Int64, Int64) -> Int64) throws(Diagnostic) -> Tensor {
-    let (x, y) = (inputs[0], inputs[1])
-    switch (x.storage, y.storage) {
-    case (.f32(let a), .f32(let b)): return try makeTensor(.f32(zipBroadcast(a, x.shape, b, y.shape, rt.shape, f32)), rt.shape, op)
-    case (.f64(let a), .f64(let b)): return try makeTensor(.f64(zipBroadcast(a, x.shape, b, y.shape, rt.shape, f64)), rt.shape, op)
-    case (.i64(let a), .i64(let b)): return try makeTensor(.i64(zipBroadcast(a, x.shape, b, y.shape, rt.shape, i64)), rt.shape, op)
-    default: throw operandMismatch(op, inputs)
-    }
-}
-
-func comparison(_ op: Op, _ inputs: [Tensor], _ rt: TensorType,
-                _ f32: (Float, Float) -> Bool, _ f64: (Double, Double) -> Bool, _ i64: (Int64, Int64) -> Bool,
-                _ bool: ((Bool, Bool) -> Bool)?) throws(Diagnostic) -> Tensor {
-    let (x, y) = (inputs[0], inputs[1])
-    let out: [Bool]
-    switch (x.storage, y.storage) {
-    case (.f32(let a), .f32(let b)): out = zipBroadcast(a, x.shape, b, y.shape, rt.shape, f32)
-    case (.f64(let a), .f64(let b)): out = zipBroadcast(a, x.shape, b, y.shape, rt.shape, f64)
-    case (.i64(let a), .i64(let b)): out = zipBroadcast(a, x.shape, b, y.shape, rt.shape, i64)
-    case (.bool(let a), .bool(let b)):
-        guard let bool else { throw operandMismatch(op, inputs) }
-        out = zipBroadcast(a, x.shape, b, y.shape, rt.shape, bool)
-    default: throw operandMismatch(op, inputs)
-    }
-    return try makeTensor(.bool(out), rt.shape, op)
 }
 
 func selectKernel(_ op: Op, _ inputs: [Tensor], _ rt: TensorType) throws(Diagnostic) -> Tensor {

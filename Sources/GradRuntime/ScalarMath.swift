@@ -47,6 +47,13 @@ public protocol RealScalar: BinaryFloatingPoint, Sendable {
     static func atan2(_ a: Self, _ b: Self) -> Self
 }
 
+/// The libm functions among `RealScalar`'s requirements whose results are not exact (every
+/// one but `sqrt`, `floor`, `ceil`): a C compiler may fold them with constant arguments
+/// (correctly rounded, through MPFR) or rewrite them (`pow(x, 2.0)` → `x*x`), where glibc's
+/// result can differ in the last bit, so generated C must call them for real. Their float
+/// forms carry an `f` suffix.
+public let inexactLibmFunctions = ["exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "erf", "pow", "atan2"]
+
 extension Float: RealScalar {
     @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
     @inlinable public static func log(_ x: Float) -> Float { logf(x) }
@@ -159,9 +166,8 @@ public enum ScalarMath {
     /// ```
     /// C: `x > 0 ? x : (x != x ? x : 0.0f)`.
     @inlinable public static func relu<T: RealScalar>(_ x: T) -> T {
-        if x > 0 { return x }
-        if x.isNaN { return x }
-        return 0
+        // One comparison (NaN <= 0 is false): the form that vectorizes, also for f64.
+        x <= 0 ? 0 : x
     }
 
     /// Reciprocal square root.

@@ -25,6 +25,26 @@ final class OpTableTests: XCTestCase {
                        [.neg, .abs, .sign, .square, .relu, .add, .sub, .mul, .maximum, .minimum, .sum, .prod, .max, .min, .cumsum, .matmul, .dot])
     }
 
+    /// `ElementwiseOp` and `StructuralOp` partition `Op`: every op is exactly one of them, by
+    /// name, and the elementwise ones are the unary, binary, comparison and select families.
+    func testElementwiseAndStructuralOpsPartitionTheOps() {
+        for op in Op.allCases {
+            let elementwise: Set<OpFamily> = [.unary, .binary, .comparison, .select]
+            XCTAssertEqual(op.elementwise != nil, elementwise.contains(op.family), "\(op)")
+            XCTAssertEqual(op.elementwise == nil, op.structural != nil, "\(op)")
+            XCTAssertEqual(op.elementwise?.op ?? op.structural?.op, op)
+        }
+        XCTAssertEqual(ElementwiseOp.allCases.count + StructuralOp.allCases.count, Op.allCases.count)
+        XCTAssertEqual(Set(ElementwiseOp.allCases.map(\.op)).count, ElementwiseOp.allCases.count)
+        XCTAssertEqual(Set(StructuralOp.allCases.map(\.op)).count, StructuralOp.allCases.count)
+        for e in ElementwiseOp.allCases {
+            XCTAssertEqual(e.index, ElementwiseOp.allCases.firstIndex(of: e))
+            XCTAssertEqual(e.arity, e.op.info.arity == .fixed(1) ? 1 : (e == .select ? 3 : 2))
+        }
+        XCTAssertEqual(Set(Op.allCases.filter(\.isView)), [.reshape, .expand_dims, .squeeze])
+        XCTAssertEqual(Set(Op.allCases.filter(\.isCommutative)), [.add, .mul, .eq, .ne])
+    }
+
     /// Attribute keys and dtypes compare, hash and order by tag too; the order is the
     /// declaration order the canonical printer relies on.
     func testAttrKeyAndDTypeTagsAgreeWithTheirCases() {

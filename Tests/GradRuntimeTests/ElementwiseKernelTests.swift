@@ -139,4 +139,31 @@ final class ElementwiseKernelTests: XCTestCase {
         XCTAssertEqual(ScalarMath.minimum(0.0, -0.0).sign, .plus)
         XCTAssertTrue(ScalarMath.relu(-0.0 as Float).sign == .plus)
     }
+
+    /// The integer form of each elementwise op exists exactly where the type rules accept i64
+    /// (the op table's `integers` trait) or the op is a comparison or `select`.
+    func testIntegerFormsMatchTheOpTable() {
+        for e in ElementwiseOp.allCases {
+            XCTAssertEqual(e.hasIntegerForm, e.op.acceptsIntegers || e.isComparison || e == .select, "\(e)")
+        }
+    }
+
+    /// `zmul`/`zdiv`: the ordinary product and quotient, except that a zero first operand wins
+    /// over an infinite or NaN second one (keeping its sign).
+    func testStrongZeroProductAndQuotient() {
+        let nan = Double.nan, inf = Double.infinity
+        for (a, b) in [(2.0, 3.0), (-0.0, 5.0), (0.0, -5.0), (1.0, inf), (inf, 0.0), (nan, 0.0), (nan, 1.0)] {
+            XCTAssertEqual(ScalarMath.zmul(a, b).bitPattern, (a * b).bitPattern, "zmul(\(a), \(b))")
+        }
+        XCTAssertEqual(ScalarMath.zmul(0.0, inf).bitPattern, (0.0).bitPattern)
+        XCTAssertEqual(ScalarMath.zmul(-0.0, nan).bitPattern, (-0.0).bitPattern)
+        XCTAssertEqual(ScalarMath.zmul(Float(0), Float.nan), 0)
+        for (a, b) in [(2.0, 3.0), (1.0, 0.0), (-1.0, -0.0), (0.0, inf), (nan, 0.0), (inf, inf)] {
+            let q = a / b
+            XCTAssertTrue(ScalarMath.zdiv(a, b).bitPattern == q.bitPattern || (q.isNaN && ScalarMath.zdiv(a, b).isNaN), "zdiv(\(a), \(b))")
+        }
+        XCTAssertEqual(ScalarMath.zdiv(0.0, 0.0).bitPattern, (0.0).bitPattern)
+        XCTAssertEqual(ScalarMath.zdiv(-0.0, nan).bitPattern, (-0.0).bitPattern)
+        XCTAssertEqual(ScalarMath.zdiv(Float(0), Float(-0.0)), 0)
+    }
 }

@@ -1,0 +1,69 @@
+/// The two kinds of ops, as enums of their own, so that a layer which handles only one kind
+/// switches exhaustively over exactly those ops: the elementwise layers (scalar semantics, VM
+/// scalar machine and fused loops, C formulas) over `ElementwiseOp`, the kernel layers over
+/// `StructuralOp`. Adding an op to `Op` and to one of these (a test checks they partition
+/// `Op`) makes the compiler list every place to update, with no hand-kept list of the ops a
+/// layer does *not* handle.
+
+/// An op computed element by element: unary and binary ops, comparisons and `select`
+/// (families `.unary`, `.binary`, `.comparison`, `.select`). Raw values are the op names.
+public enum ElementwiseOp: String, CaseIterable, Hashable, Sendable {
+    case neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, square, reciprocal
+    case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
+    case add, sub, mul, div, pow, maximum, minimum, atan2
+    case zmul, zdiv
+    case eq, ne, lt, le, gt, ge, select
+
+    /// Position in declaration order (a one-byte tag, like `Op.index`).
+    @inlinable @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+
+    /// The op this is.
+    @inlinable public var op: Op { ElementwiseOp.ops[index] }
+    @usableFromInline static let ops: [Op] = allCases.map { e in Op(rawValue: e.rawValue) ?? .input }  // a test checks every name
+
+    /// Number of operands (1, 2, or 3 for `select`).
+    @inlinable public var arity: Int { ElementwiseOp.arities[index] }
+    @usableFromInline static let arities: [Int] = allCases.map { e in
+        switch e.op.family {
+        case .unary: return 1
+        case .select: return 3
+        default: return 2
+        }
+    }
+
+    /// Whether the result is `bool` (a comparison): the op then computes in its operands'
+    /// dtype, every other elementwise op in its result's.
+    @inlinable public var isComparison: Bool { op.family == .comparison }
+
+    /// The dtype the op computes in, given its result's and its first operand's.
+    @inlinable public func computeDType(result: DType, firstOperand: DType) -> DType {
+        isComparison ? firstOperand : result
+    }
+}
+
+/// Every op that is not elementwise: leaves, reductions, linear algebra, shape ops, the
+/// neural-network helpers and the derivative requests. Raw values are the op names.
+public enum StructuralOp: String, CaseIterable, Hashable, Sendable {
+    case input, const
+    case sum, mean, max, min, prod, logsumexp
+    case matmul, transpose, dot
+    case reshape, broadcast_to, slice, pad, concat, expand_dims, squeeze, cumsum, one_hot, cast
+    case softmax, log_softmax, softmax_cross_entropy
+    case grad, jacobian, hessian
+
+    @inlinable @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
+
+    /// The op this is.
+    @inlinable public var op: Op { StructuralOp.ops[index] }
+    @usableFromInline static let ops: [Op] = allCases.map { s in Op(rawValue: s.rawValue) ?? .input }  // a test checks every name
+}
+
+extension Op {
+    /// The op as an elementwise op, or `nil` for a structural one.
+    @inlinable public var elementwise: ElementwiseOp? { Op.elementwiseOps[index] }
+    /// The op as a structural op, or `nil` for an elementwise one.
+    @inlinable public var structural: StructuralOp? { Op.structuralOps[index] }
+
+    @usableFromInline static let elementwiseOps: [ElementwiseOp?] = allCases.map { ElementwiseOp(rawValue: $0.rawValue) }
+    @usableFromInline static let structuralOps: [StructuralOp?] = allCases.map { StructuralOp(rawValue: $0.rawValue) }
+}
