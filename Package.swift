@@ -10,8 +10,12 @@ let avx2Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .wh
 let avx2Settings: [SwiftSetting] = []
 #endif
 
-/// The pipeline is visible in the module graph:
-/// IR ← Autodiff ← Runtime ← Optimizer ← Bytecode / C ← Grad ← gradc.
+/// The pipeline is visible in the module graph (the dependencies below, and no others):
+///   IR ← Autodiff                      the VJP rules
+///   IR ← Runtime ← Optimizer           reference semantics; passes that fold with them
+///   IR ← Lowering ← Bytecode, C        schedule, fusion, buffer plan; the VM; the C backend
+///   (Bytecode and C also use Runtime)  ← Grad (library, pipeline) ← gradc (CLI)
+/// IR: types, op table, graph, parser; Runtime: tensors, scalar semantics, reference kernels.
 let package = Package(
     name: "gradc",
     platforms: [.macOS(.v13)],
@@ -25,9 +29,10 @@ let package = Package(
         .target(name: "GradRuntime", dependencies: ["GradIR"]),
         .target(name: "GradOptimizer", dependencies: ["GradIR", "GradRuntime"]),
         .target(name: "GradKernelsAVX2", swiftSettings: avx2Settings),
-        .target(name: "GradBytecode", dependencies: ["GradIR", "GradRuntime", "GradKernelsAVX2"]),
-        .target(name: "GradC", dependencies: ["GradIR", "GradRuntime", "GradBytecode"]),
-        .target(name: "Grad", dependencies: ["GradIR", "GradAutodiff", "GradRuntime", "GradOptimizer", "GradBytecode", "GradC"]),
+        .target(name: "GradLowering", dependencies: ["GradIR"]),
+        .target(name: "GradBytecode", dependencies: ["GradIR", "GradRuntime", "GradLowering", "GradKernelsAVX2"]),
+        .target(name: "GradC", dependencies: ["GradIR", "GradRuntime", "GradLowering"]),
+        .target(name: "Grad", dependencies: ["GradIR", "GradAutodiff", "GradRuntime", "GradOptimizer", "GradLowering", "GradBytecode", "GradC"]),
         .executableTarget(name: "gradc", dependencies: ["Grad"]),
         .executableTarget(name: "GradBench", dependencies: ["Grad"]),
         .executableTarget(name: "Digits", dependencies: ["Grad"], path: "Examples/Digits"),

@@ -1,3 +1,4 @@
+import GradLowering
 import GradRuntime
 import GradKernelsAVX2
 import Dispatch
@@ -41,12 +42,10 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
     let threads: Int
     /// The AVX2 micro-kernel, or nil for `micro`.
     let avx2: MatmulMicro?
-    static var mr: Int { 6 }
-    static var nr: Int { 2 * V.scalarCount }
-    static var kc: Int { 256 }
-    /// Rows of a packed block of A: kc·mc elements stay in L2 (f64: 144 KiB, f32: 120 KiB;
-    /// the C backend's choice, measured slightly faster than 120 for f64 with AVX2).
-    static var mc: Int { MemoryLayout<T>.stride == 8 ? 72 : 120 }
+    static var mr: Int { MatmulBlocking.mr }
+    static var nr: Int { MatmulBlocking.nr(lanes: V.scalarCount) }
+    static var kc: Int { MatmulBlocking.kc }
+    static var mc: Int { MatmulBlocking.mc(MemoryLayout<T>.stride == 8 ? .f64 : .f32) }
 
     /// `aTransposed`: `a` is the row-major source `[k, m]` of a transposed A (likewise
     /// `bTransposed`: `b` is `[n, k]`). Transposed operands are 2-D (no batch). Two threads
@@ -67,8 +66,7 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
         let (aSize, bSize) = (m * k, k * n)
         aBatch = aTransposed ? [0] : broadcastIndexMap(from: Array(a.type.shape.dropLast(2)), to: batch).map { $0 * aSize }
         bBatch = bTransposed ? [0] : broadcastIndexMap(from: Array(b.type.shape.dropLast(2)), to: batch).map { $0 * bSize }
-        let work = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: k).partialValue
-        self.threads = threads >= 2 && work >= threshold && aBatch.count == 1 && (m >= 4 * Self.mr || n >= 4 * Self.nr) ? 2 : 1
+        self.threads = threads >= 2 && aBatch.count == 1 && MatmulBlocking.splits(m: m, n: n, k: k, nr: Self.nr, threshold: threshold) ? 2 : 1
     }
 
     var panels: Int { (n + Self.nr - 1) / Self.nr }

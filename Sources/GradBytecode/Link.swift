@@ -133,7 +133,7 @@ struct Linker {
         switch op {
         case .sum, .mean, .max, .min, .prod, .logsumexp:
             guard floatType, let x else { break }
-            let axes = normalizedAxesList(attrs.axes, rank: x.type.rank)
+            let axes = normalizedAxes(attrs.axes, rank: x.type.rank)
             if x.type.dtype == .f32 {
                 let k = ReduceKernel<Float>(op, x, output, axes: axes)
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
@@ -288,56 +288,4 @@ final class ClosureKernel: VMKernel {
         self.body = body
     }
     func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) { body(base, scratch) }
-}
-
-// MARK: - Index maps (same definitions as the reference kernels)
-
-/// For every element of `shape` in row-major order, `offset + Σ index[d]·strides[d]`.
-func stridedIndexMap(shape: [Int], strides: [Int], offset: Int = 0) -> [Int] {
-    let count = shape.reduce(1, *)
-    if count == 0 { return [] }
-    var out = [Int](repeating: 0, count: count)
-    let rank = shape.count
-    if rank == 0 {
-        out[0] = offset
-        return out
-    }
-    var index = [Int](repeating: 0, count: rank)
-    var position = offset
-    let last = rank - 1
-    var i = 0
-    while i < count {
-        var p = position
-        for _ in 0..<shape[last] {
-            out[i] = p
-            p += strides[last]
-            i += 1
-        }
-        var d = last - 1
-        while d >= 0 {
-            index[d] += 1
-            position += strides[d]
-            if index[d] < shape[d] { break }
-            position -= strides[d] * shape[d]
-            index[d] = 0
-            d -= 1
-        }
-        if d < 0 { break }
-    }
-    return out
-}
-
-/// The NumPy broadcasting map from `inShape` to `outShape`.
-func broadcastIndexMap(from inShape: [Int], to outShape: [Int]) -> [Int] {
-    let offset = outShape.count - inShape.count
-    let inStrides = rowMajorStrides(inShape)
-    var strides = [Int](repeating: 0, count: outShape.count)
-    for i in inShape.indices where inShape[i] != 1 { strides[offset + i] = inStrides[i] }
-    return stridedIndexMap(shape: outShape, strides: strides)
-}
-
-/// Reduction axes normalized and sorted (all axes when `nil`).
-func normalizedAxesList(_ axes: [Int]?, rank: Int) -> [Int] {
-    guard let axes else { return Array(0..<rank) }
-    return Set(axes.compactMap { normalizeAxis($0, rank: rank) }).sorted()
 }

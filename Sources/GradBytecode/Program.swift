@@ -1,3 +1,4 @@
+import GradLowering
 import GradRuntime
 // The bytecode program: the serializable form of a compiled function.
 

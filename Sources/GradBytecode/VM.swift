@@ -1,3 +1,4 @@
+import GradLowering
 import GradRuntime
 import Foundation
 
@@ -13,7 +14,7 @@ public struct VMLimits: Sendable {
     public var matmulThreads = 2
     /// Multiply-adds (m·n·k) from which a `matmul` uses `matmulThreads` threads. Below this,
     /// waking a second thread costs more than it saves (more so on a loaded machine).
-    public var parallelMatmulThreshold = 1 << 22
+    public var parallelMatmulThreshold = MatmulBlocking.parallelThreshold
     /// Bit-identical results: no fused multiply-add in `matmul`, so every output is bitwise
     /// the reference evaluator's, on every CPU. Off by default: on a CPU with AVX2 and FMA the
     /// f32/f64 matmul fuses each multiply-add (rounds once per step), and outputs computed from

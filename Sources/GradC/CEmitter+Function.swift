@@ -1,5 +1,5 @@
 import GradRuntime
-import GradBytecode
+import GradLowering
 
 /// Emits one function from its execution plan (schedule, fusion groups, buffer plan).
 ///
@@ -42,7 +42,7 @@ final class FunctionEmitter {
         self.f = plan.function
         self.index = index
         self.options = options
-        stridedTransposes = findStridedTransposes(plan)
+        stridedTransposes = plan.transposesReadInPlace()
         scratchOffset = (plan.workspaceBytes + 63) / 64 * 64
         var scratch = 0
         for step in plan.steps {
@@ -386,47 +386,6 @@ func matmulShape(_ f: Function, _ id: ValueID) -> (dtype: DType, m: Int, n: Int,
     return (node.type.dtype, m, n, k)
 }
 
-/// The 2-D transposes of `plan` whose every reader is a 2-D floating-point `matmul` (not an
-/// output), such that the transpose's operand is still intact when the last product reads it:
-/// no step from the transpose up to that product writes into the operand's buffer.
-func findStridedTransposes(_ plan: ExecutionPlan) -> Set<ValueID> {
-    let f = plan.function
-    var stepOf: [ValueID: Int] = [:]
-    for (i, step) in plan.steps.enumerated() {
-        switch step {
-        case .kernel(let id): stepOf[id] = i
-        case .fused(let g, _): stepOf[g.root] = i
-        }
-    }
-    var candidates: [ValueID: Int] = [:]  // transpose → last reading step
-    var rejected: Set<ValueID> = []
-    for id in plan.schedule.order {
-        let node = f.nodes[id]
-        for input in node.inputs where f.nodes[input].op == .transpose {
-            let isProduct = node.op == .matmul && node.type.rank == 2 && node.type.dtype.isFloat
-                && f.nodes[input].type.rank == 2
-            if isProduct, let i = stepOf[id] {
-                candidates[input] = max(candidates[input] ?? -1, i)
-            } else {
-                rejected.insert(input)
-            }
-        }
-    }
-    var result: Set<ValueID> = []
-    for (t, lastRead) in candidates where !rejected.contains(t) && !plan.schedule.isOutput[t] {
-        guard let first = stepOf[t] else { continue }
-        let source = plan.storageRoot[f.nodes[t].inputs[0]]
-        var intact = true
-        if case .workspace(let slot, _)? = plan.locations[source] {
-            for v in plan.slots[slot].values where v != source {
-                if let i = stepOf[v], i >= first, i <= lastRead { intact = false }
-            }
-        }
-        if intact { result.insert(t) }
-    }
-    return result
-}
-
 // MARK: - Loop nests
 
 /// A loop nest over `dims` (outermost first) with one stride list per operand; axes of length
@@ -457,13 +416,4 @@ struct LoopNest {
             i -= 1
         }
     }
-}
-
-/// Strides (in elements) of a row-major `shape` read as broadcast to `out` (0 on broadcast axes).
-func broadcastStrides(_ shape: [Int], to out: [Int]) -> [Int] {
-    let own = rowMajorStrides(shape)
-    let offset = out.count - shape.count
-    var s = [Int](repeating: 0, count: out.count)
-    for i in shape.indices where shape[i] != 1 { s[offset + i] = own[i] }
-    return s
 }

@@ -1,5 +1,5 @@
 import GradRuntime
-import GradBytecode
+import GradLowering
 
 // The C of every non-elementwise op (and of elementwise ops the plan did not fuse).
 

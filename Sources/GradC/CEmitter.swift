@@ -1,5 +1,5 @@
 import GradRuntime
-import GradBytecode
+import GradLowering
 
 /// Options of the C emitter.
 public struct CEmitOptions: Sendable, Hashable {

@@ -1,3 +1,4 @@
+import GradLowering
 import GradRuntime
 // The C matrix-multiply kernel emitted into modules that need one: BLIS-style loops (blocks of
 // B packed into NR-wide panels, blocks of A into MR-high panels, zero-padded at the edges)
@@ -23,9 +24,11 @@ struct MatmulTile {
     var mc: Int
     var nc: Int
 
+    /// The AVX2-width tile (8 f32 / 4 f64 lanes) with `MatmulBlocking`'s blocking.
     static func of(_ d: DType) -> MatmulTile {
-        d == .f32 ? MatmulTile(mr: 6, nr: 16, vw: 8, kc: 256, mc: 120, nc: 2048)
-            : MatmulTile(mr: 6, nr: 8, vw: 4, kc: 256, mc: 72, nc: 2048)
+        let lanes = d == .f32 ? 8 : 4
+        return MatmulTile(mr: MatmulBlocking.mr, nr: MatmulBlocking.nr(lanes: lanes), vw: lanes, kc: MatmulBlocking.kc,
+                          mc: MatmulBlocking.mc(d), nc: MatmulBlocking.nc)
     }
 
     /// Elements of packing scratch one serial product of this shape needs: an A block and a
@@ -38,13 +41,10 @@ struct MatmulTile {
     }
 }
 
-/// Problems with at least this many multiply-adds (M·N·K) run on two threads when threads
-/// are enabled (a thread start costs ~20 µs; below this the split does not pay on 2 cores).
-let matmulThreadThreshold = 4_000_000
-
-/// Whether an `m`×`n`×`k` product is split over two threads (the C driver's test).
+/// Whether an `m`×`n`×`k` product is split over two threads (`MatmulBlocking.splits`; the
+/// generated driver makes the same test at run time).
 func matmulSplits(m: Int, n: Int, k: Int, tile: MatmulTile) -> Bool {
-    m * n * k >= matmulThreadThreshold && (n >= 2 * tile.nr || m >= 2 * tile.mr)
+    MatmulBlocking.splits(m: m, n: n, k: k, nr: tile.nr)
 }
 
 /// Bytes of packing scratch an `m`×`n`×`k` product needs (both threads' when it splits).
@@ -180,7 +180,8 @@ func matmulKernelSource(_ d: DType, threads: Bool, fma: Bool) -> String {
     w.close()
     w.close()
     w.line("")
-    let split = "(double)M * (double)N * (double)K >= \(matmulThreadThreshold).0 && (N >= \(2 * nr) || M >= \(2 * mr))"
+    let panels = MatmulBlocking.panelsPerSplit
+    let split = "(double)M * (double)N * (double)K >= \(MatmulBlocking.parallelThreshold).0 && (N >= \(panels * nr) || M >= \(panels * mr))"
     if threads {
         w.line("struct GRADCPFX_job_\(s) { long M, N, K; const \(t) *A; long rsa, csa; const \(t) *B; long rsb, csb; \(t) *C; long ldc; \(t) *pack; };")
         w.open("static void *GRADCPFX_worker_\(s)(void *arg)")

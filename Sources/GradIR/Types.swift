@@ -64,28 +64,6 @@ public func checkedElementCount(_ shape: [Int]) -> Int? {
     return n
 }
 
-/// The strides of a strided view (`slice`, `pad`): `strides[d] · steps[d]`, and 0 on an axis
-/// whose `extents[d]` (the number of elements stepped over: the slice's result, the padded
-/// operand) is at most 1, where the step is never taken. So a huge step on such an axis, which
-/// the type rules accept, cannot overflow; on the other axes the product is below the element
-/// count.
-public func steppedStrides(_ strides: [Int], _ steps: [Int], extents: [Int]) -> [Int] {
-    strides.indices.map { d in
-        d < steps.count && d < extents.count && extents[d] > 1 ? strides[d] * steps[d] : 0
-    }
-}
-
-/// Row-major strides of `shape` in elements.
-public func rowMajorStrides(_ shape: [Int]) -> [Int] {
-    var strides = [Int](repeating: 1, count: shape.count)
-    var s = 1
-    for i in stride(from: shape.count - 1, through: 0, by: -1) {
-        strides[i] = s
-        s *= shape[i]
-    }
-    return strides
-}
-
 /// NumPy broadcasting of two shapes, or `nil` when they are incompatible.
 public func broadcastShapes(_ a: [Int], _ b: [Int]) -> [Int]? {
     let n = max(a.count, b.count)

@@ -1,62 +1,7 @@
 // Index arithmetic and storage plumbing shared by the reference kernels.
 //
-// The kernels describe data movement as index maps: `map[i]` is the input element that output
-// element `i` reads (or −1 for "zero"). One odometer (`stridedIndexMap`) builds them all.
-
-// MARK: - Index maps
-
-/// For every element of `shape` in row-major order, `offset + Σ index[d]·strides[d]`.
-///
-/// Broadcasting (stride 0), transposition (permuted strides) and slicing (scaled strides plus
-/// an offset) are all this one map.
-func stridedIndexMap(shape: [Int], strides: [Int], offset: Int = 0) -> [Int] {
-    let count = shape.reduce(1, *)
-    if count == 0 { return [] }
-    var out = [Int](repeating: 0, count: count)
-    let rank = shape.count
-    if rank == 0 {
-        out[0] = offset
-        return out
-    }
-    var index = [Int](repeating: 0, count: rank)
-    var position = offset
-    let last = rank - 1
-    let lastDim = shape[last]
-    let lastStride = strides[last]
-    var i = 0
-    while i < count {
-        // Innermost axis as a tight loop, then carry into the outer axes.
-        var p = position
-        for _ in 0..<lastDim {
-            out[i] = p
-            p += lastStride
-            i += 1
-        }
-        var d = last - 1
-        while d >= 0 {
-            index[d] += 1
-            position += strides[d]
-            if index[d] < shape[d] { break }
-            position -= strides[d] * shape[d]
-            index[d] = 0
-            d -= 1
-        }
-    }
-    return out
-}
-
-/// The index map of NumPy broadcasting: for every element of `outShape`, the element of a
-/// tensor of shape `inShape` that it reads. `inShape` must broadcast to `outShape`.
-func broadcastIndexMap(from inShape: [Int], to outShape: [Int]) -> [Int] {
-    if inShape == outShape { return Array(0..<outShape.reduce(1, *)) }
-    let offset = outShape.count - inShape.count
-    let inStrides = rowMajorStrides(inShape)
-    var strides = [Int](repeating: 0, count: outShape.count)
-    for i in inShape.indices where inShape[i] != 1 {
-        strides[offset + i] = inStrides[i]
-    }
-    return stridedIndexMap(shape: outShape, strides: strides)
-}
+// The kernels describe data movement as index maps (GradIR/Shape+Strides.swift): `map[i]` is
+// the input element that output element `i` reads (or −1 for "zero").
 
 /// The order in which a reduction over `axes` visits the elements of a tensor of `shape`:
 /// `order[g·n ..< (g+1)·n]` are the `n` elements that make output element `g`, in increasing
@@ -71,12 +16,6 @@ func reductionOrder(shape: [Int], axes: [Int]) -> (order: [Int], groups: Int, n:
     let groups = kept.reduce(1) { $0 * shape[$1] }
     let n = inner.reduce(1) { $0 * shape[$1] }
     return (order, groups, n)
-}
-
-/// Axes of a reduction attribute, normalized and sorted (all axes when `nil`).
-func normalizedAxes(_ axes: [Int]?, rank: Int) -> [Int] {
-    guard let axes else { return Array(0..<rank) }
-    return Set(axes.compactMap { normalizeAxis($0, rank: rank) }).sorted()
 }
 
 // MARK: - Generic elementwise loops

@@ -1,4 +1,3 @@
-import GradRuntime
 // Scheduling: which nodes run, in which order, and who reads each value.
 //
 // Part of the backend-neutral execution plan shared by the bytecode VM and the C backend

@@ -1,4 +1,3 @@
-import GradRuntime
 // Fusion of elementwise chains: part of the backend-neutral execution plan.
 
 /// A chain (in fact a tree) of elementwise nodes evaluated in one loop over the elements of

@@ -1,4 +1,3 @@
-import GradRuntime
 // The execution plan: schedule + fusion + buffer plan, shared by the VM and the C backend.
 
 /// Where a value's elements live while the function runs.
@@ -99,83 +98,129 @@ public struct ExecutionPlan: Sendable {
     /// one-node group). `inPlace`: let a fused root reuse a dying leaf's buffer.
     public init(_ f: Function, fuse: Bool = true, inPlace: Bool = true) throws(Diagnostic) {
         let schedule = try Schedule(f)
-        let nodes = f.nodes
+        let (groups, groupOf) = fuse ? formFusionGroups(f, schedule: schedule) : Self.singleNodeGroups(f, schedule)
+        let root = Self.storageRoots(f, schedule)
+        var program = Self.steps(f, schedule, groups: groups, groupOf: groupOf, root: root)
+        var lastUse = Self.lastUses(program.reads, count: f.nodes.count)
+        var (locations, outputCopies) = Self.placeOutputs(f, root: root, stepCount: program.steps.count, lastUse: &lastUse)
+        for (k, p) in f.parameters.enumerated() { locations[p.value] = .input(k) }
+        for c in program.constants { locations[c] = .constant(c) }
+        let (slots, workspaceBytes) = Self.allocateWorkspace(f, &program, root: root, lastUse: lastUse,
+                                                            locations: &locations, inPlace: inPlace)
+        for id in schedule.order where f.nodes[id].op.isView {
+            locations[id] = locations[root[id]]
+        }
+        self.function = f
+        self.schedule = schedule
+        self.steps = program.steps
+        self.locations = locations
+        self.storageRoot = root
+        self.slots = slots
+        self.workspaceBytes = workspaceBytes
+        self.constants = program.constants
+        self.outputCopies = outputCopies
+    }
+
+    // MARK: Phases
+
+    /// Without fusion: each float elementwise node (but scalar f64 ones, which the VM's
+    /// scalar machine runs) is a group of its own.
+    private static func singleNodeGroups(_ f: Function, _ schedule: Schedule) -> (groups: [FusionGroup], groupOf: [Int?]) {
         var groups: [FusionGroup] = []
-        var groupOf = [Int?](repeating: nil, count: nodes.count)
-        if fuse {
-            (groups, groupOf) = formFusionGroups(f, schedule: schedule)
-        } else {
-            for id in schedule.order {
-                guard let t = fusedComputeType(nodes[id], in: f), !isScalarF64Elementwise(nodes[id], in: f) else { continue }
-                var seen: [ValueID] = []
-                for i in nodes[id].inputs where !seen.contains(i) { seen.append(i) }
-                groupOf[id] = groups.count
-                groups.append(FusionGroup(root: id, nodes: [id], leaves: seen, dtype: t))
-            }
-        }
-
-        // Storage roots: views share their operand's buffer.
-        var root = Array(0..<nodes.count)
-        for id in schedule.order where nodes[id].op.isView {
-            root[id] = root[nodes[id].inputs[0]]
-        }
-
-        // Steps, and the reads of each step (as storage roots).
-        var steps: [PlanStep] = []
-        var stepReads: [[ValueID]] = []
-        var stepWrites: [ValueID] = []
-        var constants: [ValueID] = []
+        var groupOf = [Int?](repeating: nil, count: f.nodes.count)
         for id in schedule.order {
-            let node = nodes[id]
-            if node.op == .const { constants.append(id) }
+            guard let t = fusedComputeType(f.nodes[id], in: f), !isScalarF64Elementwise(f.nodes[id], in: f) else { continue }
+            var seen: [ValueID] = []
+            for i in f.nodes[id].inputs where !seen.contains(i) { seen.append(i) }
+            groupOf[id] = groups.count
+            groups.append(FusionGroup(root: id, nodes: [id], leaves: seen, dtype: t))
+        }
+        return (groups, groupOf)
+    }
+
+    /// Storage roots: a view shares its operand's buffer (transitively).
+    private static func storageRoots(_ f: Function, _ schedule: Schedule) -> [ValueID] {
+        var root = Array(0..<f.nodes.count)
+        for id in schedule.order where f.nodes[id].op.isView {
+            root[id] = root[f.nodes[id].inputs[0]]
+        }
+        return root
+    }
+
+    /// The steps in execution order, with what each reads (as storage roots) and writes.
+    private struct Steps {
+        var steps: [PlanStep] = []
+        var reads: [[ValueID]] = []
+        var writes: [ValueID] = []
+        var constants: [ValueID] = []
+    }
+
+    private static func steps(_ f: Function, _ schedule: Schedule, groups: [FusionGroup], groupOf: [Int?], root: [ValueID]) -> Steps {
+        var s = Steps()
+        for id in schedule.order {
+            let node = f.nodes[id]
+            if node.op == .const { s.constants.append(id) }
             if node.op == .input || node.op == .const || node.op.isView { continue }
             if let g = groupOf[id] {
                 let group = groups[g]
                 guard group.root == id else { continue }
-                steps.append(.fused(group, inPlaceOf: nil))
-                stepReads.append(group.leaves.map { root[$0] })
+                s.steps.append(.fused(group, inPlaceOf: nil))
+                s.reads.append(group.leaves.map { root[$0] })
             } else {
-                steps.append(.kernel(id))
-                stepReads.append(node.inputs.map { root[$0] })
+                s.steps.append(.kernel(id))
+                s.reads.append(node.inputs.map { root[$0] })
             }
-            stepWrites.append(id)
+            s.writes.append(id)
         }
+        return s
+    }
 
-        // Liveness: the last step reading each storage root (outputs copied at the end live on).
-        let end = steps.count
-        var lastUse = [Int](repeating: -1, count: nodes.count)
-        for (i, reads) in stepReads.enumerated() {
-            for r in reads { lastUse[r] = max(lastUse[r], i) }
+    /// Liveness: the last step reading each storage root (−1: none).
+    private static func lastUses(_ reads: [[ValueID]], count: Int) -> [Int] {
+        var lastUse = [Int](repeating: -1, count: count)
+        for (i, r) in reads.enumerated() {
+            for v in r { lastUse[v] = max(lastUse[v], i) }
         }
+        return lastUse
+    }
 
-        // Outputs: the computing step writes straight into the caller's buffer where it can.
-        var locations = [BufferLocation?](repeating: nil, count: nodes.count)
-        var outputCopies: [OutputCopy] = []
+    /// Outputs: the computing step writes straight into the caller's buffer where it can; a
+    /// value returned twice, an input or a constant is copied at the end (and lives on).
+    private static func placeOutputs(_ f: Function, root: [ValueID], stepCount: Int,
+                                     lastUse: inout [Int]) -> ([BufferLocation?], [OutputCopy]) {
+        var locations = [BufferLocation?](repeating: nil, count: f.nodes.count)
+        var copies: [OutputCopy] = []
         for (k, output) in f.outputs.enumerated() {
             let r = root[output.value]
-            let op = nodes[r].op
+            let op = f.nodes[r].op
             if locations[r] == nil, op != .input, op != .const {
                 locations[r] = .output(k)
             } else {
-                outputCopies.append(OutputCopy(value: output.value, output: k))
-                lastUse[r] = end
+                copies.append(OutputCopy(value: output.value, output: k))
+                lastUse[r] = stepCount
             }
         }
-        for (k, p) in f.parameters.enumerated() { locations[p.value] = .input(k) }
-        for c in constants { locations[c] = .constant(c) }
+        return (locations, copies)
+    }
 
-        // Workspace: best-fit reuse of free slots, freed after the last read.
+    /// Workspace: each value a step writes gets a slot, freed after its last read; a fused
+    /// root may take over a leaf that dies at that step (`inPlace`), otherwise the best-fitting
+    /// free slot, otherwise a new one. Returns the slots and the workspace size.
+    private static func allocateWorkspace(_ f: Function, _ program: inout Steps, root: [ValueID], lastUse: [Int],
+                                          locations: inout [BufferLocation?], inPlace: Bool) -> ([BufferSlot], Int) {
+        let nodes = f.nodes
+        let end = program.steps.count
         var slots: [BufferSlot] = []
         var free: [Int] = []
         var slotOf = [Int](repeating: -1, count: nodes.count)
         var workspaceBytes = 0
         var dying: [[ValueID]] = Array(repeating: [], count: end + 1)
         for id in nodes.indices where lastUse[id] >= 0 && lastUse[id] < end { dying[lastUse[id]].append(id) }
-        for (i, written) in stepWrites.enumerated() {
+        for (i, written) in program.writes.enumerated() {
             let bytes = nodes[written].type.count * nodes[written].type.dtype.byteSize
             if locations[written] == nil {
                 var reused: ValueID?
-                if inPlace, case .fused(let g, _) = steps[i] {
+                if inPlace, case .fused(let g, _) = program.steps[i] {
                     for leaf in g.leaves {
                         let r = root[leaf]
                         let lt = nodes[leaf].type
@@ -191,7 +236,7 @@ public struct ExecutionPlan: Sendable {
                         slotOf[r] = -1
                         slots[slotOf[written]].values.append(written)
                         locations[written] = locations[r]
-                        steps[i] = .fused(g, inPlaceOf: leaf)
+                        program.steps[i] = .fused(g, inPlaceOf: leaf)
                     }
                 }
                 if reused == nil {
@@ -222,19 +267,6 @@ public struct ExecutionPlan: Sendable {
                 slotOf[r] = -1
             }
         }
-        for id in schedule.order where nodes[id].op.isView {
-            locations[id] = locations[root[id]]
-        }
-        workspaceBytes = (workspaceBytes + 63) / 64 * 64
-
-        self.function = f
-        self.schedule = schedule
-        self.steps = steps
-        self.locations = locations
-        self.storageRoot = root
-        self.slots = slots
-        self.workspaceBytes = workspaceBytes
-        self.constants = constants
-        self.outputCopies = outputCopies
+        return (slots, (workspaceBytes + 63) / 64 * 64)
     }
 }
