@@ -307,8 +307,10 @@ func productOfOthers(_ node: Node, _ b: inout GraphBuilder) throws(Diagnostic) -
     func joined(_ p: ValueID, _ q: ValueID) throws(Diagnostic) -> ValueID {
         try b.add(.concat, [p, q], Attributes([.axis: .int(1)]))
     }
-    var others = try ones(n)
-    if n > 1 {
+    var others: ValueID
+    if n <= 1 {
+        others = try ones(n)
+    } else {
         // Inclusive scans: after the step with shift s, element i holds the product of the
         // (up to 2s) elements ending (prefix) or starting (suffix) at i.
         var prefix = rows
