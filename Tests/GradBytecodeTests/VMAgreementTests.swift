@@ -43,53 +43,9 @@ func assertVMOutputs(_ got: [Tensor], _ expected: [Tensor], _ vm: VirtualMachine
     }
 }
 
+/// VM paths beyond the conformance harness (Tests/GradTests/ConformanceTests.swift, which runs
+/// every op, the edge values and every fixture on every backend).
 final class VMAgreementTests: XCTestCase {
-    /// The every-op table (Tests/TestSupport/OpCases.swift) with the backend extras: larger
-    /// shapes that exercise the blocked matmul, chunked fused loops and reduction layouts.
-    static var cases: [OpCase] { OpCases.table(backends: true) }
-
-    func testEveryOpF64() throws { try run(.f64) }
-    func testEveryOpF32() throws { try run(.f32) }
-
-    func run(_ dtype: DType) throws {
-        var rng = SplitMix64(seed: 7)
-        for c in Self.cases {
-            let (f, inputs, _) = try c.makeFunction(dtype, rng: &rng)
-            try assertVMAgrees(f, inputs, "\(dtype) \(c.name)")
-        }
-    }
-
-    /// Edge values through the scalar machine and the fused loops: ±0, ±inf, NaN.
-    func testEdgeValues() throws {
-        let specials: [Double] = [0, -0.0, 1, -1, .infinity, -.infinity, .nan, 1e308, -2.5]
-        for dtype in [DType.f64, .f32] {
-            for shape in [[Int](), [9]] {
-                let fb = FunctionBuilder("edges")
-                let x = try fb.input("x", dtype, shape)
-                let y = try fb.input("y", dtype, shape)
-                var outs: [Value] = []
-                for op: Op in [.neg, .abs, .sign, .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .square, .reciprocal,
-                               .sin, .cos, .tan, .tanh, .sigmoid, .relu, .softplus, .erf, .floor, .ceil] {
-                    outs.append(try fb.apply(op, [x]))
-                }
-                for op: Op in [.add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2] {
-                    outs.append(try fb.apply(op, [x, y]))
-                }
-                for op: Op in [.eq, .ne, .lt, .le, .gt, .ge] { outs.append(try fb.apply(op, [x, y])) }
-                for o in outs { try fb.output(o) }
-                for (xs, ys) in [(specials, specials.reversed()), (specials, specials)] {
-                    let n = shape.isEmpty ? 1 : 9
-                    for start in 0..<(shape.isEmpty ? 9 : 1) {
-                        let xv = Array(xs[start..<(start + n)])
-                        let yv = Array(Array(ys)[start..<(start + n)])
-                        try assertVMAgrees(fb.function, ["x": Tensor(TensorType(dtype, shape), doubles: xv),
-                                                          "y": Tensor(TensorType(dtype, shape), doubles: yv)], "edges \(dtype) \(xv) \(yv)")
-                    }
-                }
-            }
-        }
-    }
-
     /// Broadcast leaves read in runs across the fused loop's 256-element chunks (a chunk
     /// starting mid-row, rows wrapping inside a chunk, repeated elements), with relu and
     /// select on random signs, bit for bit.
@@ -108,23 +64,6 @@ final class VMAgreementTests: XCTestCase {
                 inputs[p.name] = Tensor.random(f.type(of: p.value), seed: UInt64(j + 40))
             }
             try assertVMAgrees(f, inputs, "\(dtype) chunked broadcasts")
-        }
-    }
-
-    /// Every function of every fixture of the core issue runs on the VM and agrees.
-    func testFixtures() throws {
-        let dir = repositoryRoot.appendingPathComponent("Tests/Fixtures")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".ir") }.sorted()
-        XCTAssertFalse(files.isEmpty)
-        for file in files {
-            let module = try Pipeline.load(path: dir.appendingPathComponent(file).path)
-            for (k, f) in module.functions.enumerated() {
-                var inputs: [String: Tensor] = [:]
-                for (j, p) in f.parameters.enumerated() {
-                    inputs[p.name] = Tensor.random(f.type(of: p.value), seed: UInt64(100 * k + j + 1))
-                }
-                try assertVMAgrees(f, inputs, "\(file) \(f.name)")
-            }
         }
     }
 

@@ -49,78 +49,9 @@ struct CaseBatch {
     }
 }
 
+/// C paths beyond the conformance harness (Tests/GradTests/ConformanceTests.swift, which runs
+/// every op, the edge values and every fixture on every backend).
 final class CAgreementTests: XCTestCase {
-    /// The every-op table (Tests/TestSupport/OpCases.swift) with the backend extras: larger
-    /// shapes that exercise the blocked matmul, chunked fused loops and reduction layouts.
-    static var cases: [OpCase] { OpCases.table(backends: true) }
-
-    func testEveryOpF64() throws { try run(.f64) }
-    func testEveryOpF32() throws { try run(.f32) }
-
-    func run(_ dtype: DType) throws {
-        var rng = SplitMix64(seed: 7)
-        var batch = CaseBatch()
-        for c in Self.cases {
-            let (f, inputs, _) = try c.makeFunction(dtype, rng: &rng)
-            try batch.add(f, inputs, "\(dtype) \(c.name)")
-        }
-        try batch.assertCAgrees()
-    }
-
-    /// Edge values through straight-line scalar code and fused loops: ±0, ±inf, NaN.
-    func testEdgeValues() throws {
-        let specials: [Double] = [0, -0.0, 1, -1, .infinity, -.infinity, .nan, 1e308, -2.5]
-        var batch = CaseBatch()
-        for dtype in [DType.f64, .f32] {
-            for shape in [[Int](), [9]] {
-                let fb = FunctionBuilder("edges")
-                let x = try fb.input("x", dtype, shape)
-                let y = try fb.input("y", dtype, shape)
-                var outs: [Value] = []
-                for op: Op in [.neg, .abs, .sign, .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .square, .reciprocal,
-                               .sin, .cos, .tan, .tanh, .sigmoid, .relu, .softplus, .erf, .floor, .ceil] {
-                    outs.append(try fb.apply(op, [x]))
-                }
-                for op: Op in [.add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2] {
-                    outs.append(try fb.apply(op, [x, y]))
-                }
-                for op: Op in [.eq, .ne, .lt, .le, .gt, .ge] { outs.append(try fb.apply(op, [x, y])) }
-                outs.append(try x.cast(.i64))
-                outs.append(try x.cast(.bool))
-                for o in outs { try fb.output(o) }
-                for (xs, ys) in [(specials, specials.reversed()), (specials, specials)] {
-                    let n = shape.isEmpty ? 1 : 9
-                    for start in 0..<(shape.isEmpty ? 9 : 1) {
-                        let xv = Array(xs[start..<(start + n)])
-                        let yv = Array(Array(ys)[start..<(start + n)])
-                        try batch.add(fb.function, ["x": Tensor(TensorType(dtype, shape), doubles: xv),
-                                                    "y": Tensor(TensorType(dtype, shape), doubles: yv)], "edges \(dtype) \(xv) \(yv)")
-                    }
-                }
-            }
-        }
-        try batch.assertCAgrees()
-    }
-
-    /// Every function of every fixture runs through C and agrees with the reference.
-    func testFixtures() throws {
-        let dir = repositoryRoot.appendingPathComponent("Tests/Fixtures")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".ir") }.sorted()
-        XCTAssertFalse(files.isEmpty)
-        var batch = CaseBatch()
-        for file in files {
-            let module = try Pipeline.load(path: dir.appendingPathComponent(file).path)
-            for (k, f) in module.functions.enumerated() {
-                var inputs: [String: Tensor] = [:]
-                for (j, p) in f.parameters.enumerated() {
-                    inputs[p.name] = Tensor.random(f.type(of: p.value), seed: UInt64(100 * k + j + 1))
-                }
-                try batch.add(f, inputs, "\(file) \(f.name)")
-            }
-        }
-        try batch.assertCAgrees()
-    }
-
     /// Matrix products through every path of the kernel: transposed operands read in place
     /// (and a transpose that must stay materialized), edge tiles, K and M blocking with packing,
     /// the two-thread split; within tolerance with FMA and bit for bit without it.

@@ -170,18 +170,19 @@ public enum OpCases {
         return cases
     }
 
-    /// The ops a table covers (comparisons through `select`, `select` itself, casts).
-    public static func coveredOps(_ cases: [OpCase]) -> Set<Op> {
+    /// The ops a table covers: those of the graph each case builds for its output (the
+    /// ancestors of `out`, not the weighted loss and gradients around it).
+    public static func coveredOps(_ cases: [OpCase]) throws -> Set<Op> {
         var ops = Set<Op>()
+        var rng = SplitMix64(seed: 1)
         for c in cases {
-            let head = c.name.split(separator: " ")[0]
-            if head.hasPrefix("select(") {
-                ops.insert(.select)
-                if let op = Op(rawValue: String(head.dropFirst("select(".count).dropLast())) { ops.insert(op) }
-            } else if head == "select" {
-                ops.insert(.select)
-            } else if let op = Op(rawValue: String(head)) {
-                ops.insert(op)
+            let f = try c.makeFunction(.f64, rng: &rng).function
+            guard let out = f.outputs.first?.value else { continue }
+            var reached = [Bool](repeating: false, count: f.nodes.count)
+            reached[out] = true
+            for id in stride(from: out, through: 0, by: -1) where reached[id] {
+                ops.insert(f.nodes[id].op)
+                for i in f.nodes[id].inputs { reached[i] = true }
             }
         }
         return ops

@@ -1,0 +1,165 @@
+import Foundation
+import Grad
+import XCTest
+
+/// The backend conformance harness: one set of cases — the every-op table (OpCases), a table
+/// of edge values through every elementwise op, and every fixture — run on every backend and
+/// compared with the reference evaluator by one rule.
+///
+/// The rule: outputs are bitwise the reference's (NaN matches NaN; −0 ≠ +0), because every
+/// kernel follows the reference formulas and summation orders; except outputs computed from a
+/// float matrix product when the backend fuses its multiply-adds (the VM's `.avx2FMA` kernel
+/// on a CPU with AVX2 and FMA, the C backend without `portable`): those agree within 1e-12
+/// (f64) / 1e-5 (f32) of the output's largest magnitude.
+public enum Conformance {
+    /// A backend configuration the harness runs.
+    public enum Backend: CustomStringConvertible, Sendable {
+        case vm(fuse: Bool, inPlace: Bool, portable: Bool)
+        case c(fma: Bool)
+
+        /// Every VM configuration (fusion and in-place reuse on and off, portable or not) and
+        /// the C backend with its default flags. (Without fused multiply-add, C differs only in
+        /// its matmul kernel: CAgreementTests.testMatmulPaths runs both.)
+        public static let all: [Backend] = [
+            .vm(fuse: true, inPlace: true, portable: false), .vm(fuse: false, inPlace: false, portable: false),
+            .vm(fuse: true, inPlace: false, portable: false), .vm(fuse: true, inPlace: true, portable: true),
+            .c(fma: true),
+        ]
+        public static var vm: [Backend] { all.filter { if case .vm = $0 { return true } else { return false } } }
+        public static var c: [Backend] { all.filter { if case .c = $0 { return true } else { return false } } }
+
+        public var description: String {
+            switch self {
+            case .vm(let fuse, let inPlace, let portable): return "VM (fuse \(fuse), in-place \(inPlace), portable \(portable))"
+            case .c(let fma): return "C (fma \(fma))"
+            }
+        }
+    }
+
+    /// A function (derivatives expanded, optimized) with its inputs.
+    public struct Case {
+        public var label: String
+        public var function: Function
+        public var inputs: [String: Tensor]
+
+        public init(_ label: String, _ f: Function, _ inputs: [String: Tensor]) throws {
+            self.label = label
+            function = try optimize(Differentiator.expand(f))
+            self.inputs = inputs
+        }
+    }
+
+    // MARK: The cases
+
+    /// The every-op table with the backend extras (larger shapes for the blocked matmul,
+    /// chunked fused loops and reduction layouts), in `dtype`.
+    public static func everyOp(_ dtype: DType) throws -> [Case] {
+        var rng = SplitMix64(seed: 7)
+        return try OpCases.table(backends: true).map { c in
+            let (f, inputs, _) = try c.makeFunction(dtype, rng: &rng)
+            return try Case("\(dtype) \(c.name)", f, inputs)
+        }
+    }
+
+    /// The edge values every elementwise op sees (as x and y, in two pairings): ±0, ±1, ±inf,
+    /// NaN, a huge and an ordinary number.
+    public static let edgeValues: [Double] = [0, -0.0, 1, -1, .infinity, -.infinity, .nan, 1e308, -2.5]
+
+    /// Every float elementwise op (from `ElementwiseOp`, so a new op is included) and the
+    /// casts to i64 and bool on the edge values, as scalars (the VM's scalar machine, C's
+    /// straight-line code) and as vectors (fused loops), f64 and f32.
+    public static func edges() throws -> [Case] {
+        var cases: [Case] = []
+        for dtype in [DType.f64, .f32] {
+            for shape in [[Int](), [edgeValues.count]] {
+                let fb = FunctionBuilder("edges")
+                let x = try fb.input("x", dtype, shape)
+                let y = try fb.input("y", dtype, shape)
+                for e in ElementwiseOp.allCases where e != .select {
+                    try fb.output(fb.apply(e.op, e.arity == 1 ? [x] : [x, y]))
+                }
+                try fb.output(select(fb.apply(.gt, [x, y]), x, y))
+                try fb.output(x.cast(.i64))
+                try fb.output(x.cast(.bool))
+                let n = shape.isEmpty ? 1 : edgeValues.count
+                for ys in [Array(edgeValues.reversed()), edgeValues] {
+                    for start in 0..<(shape.isEmpty ? edgeValues.count : 1) {
+                        let xv = Array(edgeValues[start..<(start + n)])
+                        let yv = Array(ys[start..<(start + n)])
+                        cases.append(try Case("edges \(dtype) \(xv) \(yv)", fb.function,
+                                              ["x": Tensor(TensorType(dtype, shape), doubles: xv), "y": Tensor(TensorType(dtype, shape), doubles: yv)]))
+                    }
+                }
+            }
+        }
+        return cases
+    }
+
+    /// Every function of every fixture in Tests/Fixtures, on seeded random inputs.
+    public static func fixtures() throws -> [Case] {
+        let dir = repositoryRoot.appendingPathComponent("Tests/Fixtures")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".ir") }.sorted()
+        var cases: [Case] = []
+        for file in files {
+            let module = try Pipeline.load(path: dir.appendingPathComponent(file).path)
+            for (k, f) in module.functions.enumerated() {
+                var inputs: [String: Tensor] = [:]
+                for (j, p) in f.parameters.enumerated() {
+                    inputs[p.name] = Tensor.random(f.type(of: p.value), seed: UInt64(100 * k + j + 1))
+                }
+                cases.append(try Case("\(file) \(f.name)", f, inputs))
+            }
+        }
+        return cases
+    }
+
+    /// The ops the cases' graphs contain (derivative nodes included, as the backends see them).
+    public static func ops(_ cases: [Case]) -> Set<Op> {
+        Set(cases.flatMap { $0.function.nodes.map(\.op) })
+    }
+
+    // MARK: Running
+
+    /// Runs every case on `backend` (twice, to catch state left between calls) and asserts
+    /// the harness's rule against the reference evaluator. The C backend compiles all the
+    /// cases into one module (one cc run); without a C compiler C cases are skipped.
+    public static func assertAgree(_ cases: [Case], on backend: Backend, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        switch backend {
+        case .vm(let fuse, let inPlace, let portable):
+            var limits = VMLimits()
+            limits.portable = portable
+            for c in cases {
+                let vm = try VirtualMachine(BytecodeProgram(function: c.function, fuse: fuse, inPlace: inPlace), limits: limits)
+                if portable { XCTAssertNotEqual(vm.matmulKernel, .avx2FMA, c.label, file: file, line: line) }
+                let fusedOutputs = vm.matmulKernel == .avx2FMA ? floatMatmulOutputs(c.function) : []
+                try check(c, fusedOutputs: fusedOutputs, backend: backend, file: file, line: line) { try vm.run($0) }
+            }
+        case .c(let fma):
+            guard (try? CCompiler.find(environment: environment)) != nil, !cases.isEmpty else { return }
+            let module = try CModule(cases.map(\.function), options: CBackendOptions(emit: CEmitOptions(fma: fma)), environment: environment)
+            for (k, c) in cases.enumerated() {
+                let fusedOutputs = fma ? floatMatmulOutputs(c.function) : []
+                try check(c, fusedOutputs: fusedOutputs, backend: backend, file: file, line: line) { try module.kernels[k].run($0) }
+            }
+        }
+    }
+
+    static func check(_ c: Case, fusedOutputs: Set<Int>, backend: Backend, file: StaticString, line: UInt,
+                      _ run: ([Tensor]) throws -> [Tensor]) throws {
+        let expected = try ReferenceEvaluator.run(c.function, inputs: c.inputs)
+        let ordered = c.function.parameters.compactMap { c.inputs[$0.name] }
+        for round in 0..<2 {
+            let got = try run(ordered)
+            XCTAssertEqual(got.count, expected.count, "\(c.label) on \(backend)", file: file, line: line)
+            for (k, (g, e)) in zip(got, expected).enumerated() {
+                let what = "\(c.label) on \(backend), output \(k), round \(round): \(g) vs reference \(e)"
+                if fusedOutputs.contains(k) && g.dtype.isFloat {
+                    XCTAssertTrue(closeToMax(g, e, tolerance: fusedMatmulTolerance(g.dtype)), what, file: file, line: line)
+                } else {
+                    XCTAssertTrue(sameBits(g, e), what, file: file, line: line)
+                }
+            }
+        }
+    }
+}
