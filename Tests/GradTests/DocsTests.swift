@@ -18,6 +18,18 @@ final class DocsTests: XCTestCase {
         }
     }
 
+    /// The README's list of ops (the paragraph starting "Ops:") names every op a user writes:
+    /// all but `input`, `const` (literals) and the derivative requests, described above it.
+    func testReadmeListsEveryOp() throws {
+        let readme = try repositoryFile("README.md")
+        guard let start = readme.range(of: "\nOps: ") else { return XCTFail("README has no \"Ops:\" paragraph") }
+        let paragraph = readme[start.upperBound...].components(separatedBy: "\n\n")[0]
+        let words = Set(paragraph.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") }).map(String.init))
+        for op in Op.allCases where op != .input && op != .const && op.family != .derivative {
+            XCTAssertTrue(words.contains(op.name), "README's op list lacks \(op.name)")
+        }
+    }
+
     /// Every relative link in the README and docs/ names a file that exists.
     func testRelativeLinksResolve() throws {
         let files = ["README.md", "BENCHMARKS.md"] + (try FileManager.default
