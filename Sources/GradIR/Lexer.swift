@@ -9,6 +9,29 @@
 /// compares and looks up names as integers, and makes a `String` only where one is kept
 /// (parameter and output names) or shown.
 
+/// The identifier rule of the `.ir` language, stated once: `[A-Za-z_][A-Za-z0-9_]*`, ASCII
+/// only. The lexer reads names by it; names that reach gradc by other routes (the function,
+/// input and output names of a `.gbc` file, which become file paths and terminal output) are
+/// checked against it.
+public enum Identifier {
+    /// The rule as a regular expression, for messages.
+    public static let pattern = "[A-Za-z_][A-Za-z0-9_]*"
+    /// `A-Z`, `a-z` (setting bit 5 maps `A-Z` onto `a-z`; wrapping makes the rest large) or `_`.
+    @inline(__always) static func isStart(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 || b == 0x5F }
+    @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
+    @inline(__always) static func isContinuation(_ b: UInt8) -> Bool { isStart(b) || isDigit(b) }
+
+    /// Whether the whole of `s` is one identifier.
+    public static func isValid(_ s: String) -> Bool {
+        var bytes = s.utf8.makeIterator()
+        guard let first = bytes.next(), isStart(first) else { return false }
+        while let b = bytes.next() {
+            guard isContinuation(b) else { return false }
+        }
+        return true
+    }
+}
+
 // MARK: Tokens
 
 /// The kinds of token of the `.ir` language.
@@ -366,10 +389,9 @@ struct Lexer {
 
     private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
 
-    /// `A-Z`, `a-z` (setting bit 5 maps `A-Z` onto `a-z`; wrapping makes the rest large) or `_`.
-    private static func isIdentStart(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 || b == 0x5F }
-    private static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
-    private static func isIdentChar(_ b: UInt8) -> Bool { isIdentStart(b) || isDigit(b) }
+    private static func isIdentStart(_ b: UInt8) -> Bool { Identifier.isStart(b) }
+    private static func isDigit(_ b: UInt8) -> Bool { Identifier.isDigit(b) }
+    private static func isIdentChar(_ b: UInt8) -> Bool { Identifier.isContinuation(b) }
 
     private func text(from: Int) -> String {
         String(decoding: bytes[from..<pos], as: UTF8.self)

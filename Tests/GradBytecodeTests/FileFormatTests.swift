@@ -150,3 +150,46 @@ final class FileFormatTests: XCTestCase {
         }
     }
 }
+
+/// The `.gbc` files in Tests/Fixtures/regressions/ (replayed by RegressionFixtureTests and the
+/// fuzz seeds) must be in the current format: a file the decoder refuses by its version tests
+/// nothing. (Until format v3 they were version 1 files, refused at the header since v2.)
+final class RegressionFileFormatTests: XCTestCase {
+    func load(_ name: String) throws -> BytecodeProgram {
+        let url = repositoryRoot.appendingPathComponent("Tests/Fixtures/regressions/\(name)")
+        return try BytecodeProgram(serialized: [UInt8](try Data(contentsOf: url)), verifyChecksum: false)
+    }
+
+    func testEveryRegressionFileDecodes() throws {
+        let directory = repositoryRoot.appendingPathComponent("Tests/Fixtures/regressions").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".gbc") }
+        XCTAssertFalse(names.isEmpty)
+        for name in names {
+            XCTAssertNoThrow(try load(name), name)
+        }
+    }
+
+    /// gbc-pad-huge-step.gbc still holds what it was kept for: a `pad` stepping by ≥ 2⁶² along
+    /// an axis of extent 1, in a program the VM accepts and runs (the kernel used to overflow).
+    func testPadHugeStepReachesTheKernel() throws {
+        let p = try load("gbc-pad-huge-step.gbc")
+        let hugePads = p.instructions.filter {
+            guard case .op(.pad, let attrs, let ins, _, _) = $0, let step = attrs.step, ins.count == 1 else { return false }
+            return zip(step, ins[0].type.shape).contains { $0 >= 1 << 62 && $1 == 1 }
+        }
+        XCTAssertFalse(hugePads.isEmpty)
+        let vm = try VirtualMachine(p, limits: VMLimits(maxArenaBytes: 16 << 20))
+        _ = try vm.run(p.inputs.map { Tensor.random($0.operand.type, seed: 1) })
+    }
+
+    /// gbc-vm-init-throw*.gbc: refused by validation (the error path of `VirtualMachine.init`).
+    func testVMInitThrowFilesAreRefusedByValidation() throws {
+        for (name, expected) in [("gbc-vm-init-throw.gbc", "instruction 4: invalid attribute 'axes' of prod"),
+                                 ("gbc-vm-init-throw-2.gbc", "instruction 5: invalid attribute 'axes' of logsumexp")] {
+            let p = try load(name)
+            XCTAssertThrowsError(try VirtualMachine(p, limits: VMLimits(maxArenaBytes: 16 << 20))) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(name): \(error)")
+            }
+        }
+    }
+}
