@@ -12,7 +12,7 @@ struct KernelSelector {
     var fallbackCount = 0
     /// Transposes read in place by matmuls (see `TransposeElision`).
     var elision: TransposeElision
-    /// Index of the instruction being linked.
+    /// Index of the instruction being selected for.
     var index = 0
     /// Threading settings for the matmul kernels.
     let limits: VMLimits

@@ -31,11 +31,12 @@ import GradRuntime
 // instruction and attribute tags — are part of this format, written out above. Function,
 // input and output names must follow the `.ir` identifier rule (they become file names and
 // terminal output) and be unique among the inputs and among the outputs. A change to any of
-// this needs a new format version: `FileFormatTests` decodes a file frozen at each version.
+// this needs a new format version: `OpIdentityTests` reads a file frozen at this version.
 //
 // Reading never trusts a length: every count is checked against the bytes that remain
-// before anything is allocated, and the loaded program is then validated by
-// `VirtualMachine.init` (offsets, alignment, shapes, ops) before it can run.
+// before anything is allocated, and the loaded program is then checked by
+// `BytecodeProgram.validate` (Program+Validation.swift, run by `VirtualMachine.init`) before
+// it can run.
 
 /// The file magic: a non-ASCII first byte, "GBC", then CR LF SUB LF (catches text-mode damage).
 public let bytecodeMagic: [UInt8] = [0x89, 0x47, 0x42, 0x43, 0x0D, 0x0A, 0x1A, 0x0A]
@@ -188,20 +189,6 @@ extension BytecodeProgram {
 
 // MARK: - Reading
 
-/// `s` for an error message: printable ASCII as is, every other character as `\u{…}`, at
-/// most 40 characters (a hostile name must not print forged lines or terminal escapes).
-func displayed(_ s: String) -> String {
-    var out = "'"
-    for (k, c) in s.unicodeScalars.enumerated() {
-        if k == 40 {
-            out += "…"
-            break
-        }
-        out += (0x20...0x7E).contains(c.value) && c != "'" && c != "\\" ? String(c) : "\\u{\(String(c.value, radix: 16, uppercase: true))}"
-    }
-    return out + "'"
-}
-
 struct ByteReader {
     let bytes: [UInt8]
     var position: Int
@@ -269,7 +256,7 @@ struct ByteReader {
     /// A string that follows the `.ir` identifier rule.
     mutating func identifier(_ what: String) throws(Diagnostic) -> String {
         let s = try string(what)
-        guard Identifier.isValid(s) else { throw fail("\(what) \(displayed(s)) is not an identifier (\(Identifier.pattern))") }
+        guard Identifier.isValid(s) else { throw fail("\(what) \(Identifier.quoted(s)) is not an identifier (\(Identifier.pattern))") }
         return s
     }
     /// Reads the name table and resolves every name once.
@@ -355,8 +342,8 @@ struct ByteReader {
 extension BytecodeProgram {
     /// Reads a `.gbc` file. A truncated, corrupt or hostile file gives a diagnostic; nothing is
     /// allocated beyond what the file's own bytes can justify. (`verifyChecksum: false` is for
-    /// tests that exercise the structural checks behind the checksum.) Run the result through
-    /// `VirtualMachine.init`, which validates every offset, shape and op.
+    /// tests that exercise the structural checks behind the checksum.) Names are checked here;
+    /// everything else by `validate` (which `VirtualMachine.init` runs).
     public init(serialized bytes: [UInt8], verifyChecksum: Bool = true) throws(Diagnostic) {
         guard bytes.count >= headerSize, Array(bytes[0..<8]) == bytecodeMagic else {
             throw Diagnostic(.other("not a gradc bytecode file (bad magic number or shorter than the \(headerSize)-byte header)"))

@@ -30,6 +30,22 @@ public enum Identifier {
         }
         return true
     }
+
+    /// `s` in quotes for a message: printable ASCII as is, every other character as `\u{…}`,
+    /// at most 40 characters (a name from a file must not print forged lines or terminal
+    /// escapes).
+    public static func quoted(_ s: String) -> String {
+        var out = "'"
+        for (k, c) in s.unicodeScalars.enumerated() {
+            if k == 40 {
+                out += "…"
+                break
+            }
+            let plain = (0x20...0x7E).contains(c.value) && c != "'" && c != "\\"
+            out += plain ? String(c) : "\\u{\(String(c.value, radix: 16, uppercase: true))}"
+        }
+        return out + "'"
+    }
 }
 
 // MARK: Tokens
