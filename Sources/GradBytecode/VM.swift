@@ -121,17 +121,13 @@ public final class VirtualMachine: @unchecked Sendable {
     /// Validates and links `program`. Every operand's byte range, alignment, shape and op is
     /// checked so that running the program can never touch memory outside the arena.
     public init(_ program: BytecodeProgram, limits: VMLimits = VMLimits()) throws(Diagnostic) {
-        try validateLayout(program, limits: limits)
-        var linker = Linker(program: program, failure: failureBox)
-        linker.limits = limits
-        linker.elision = TransposeElision(program)
-        for (index, instruction) in program.instructions.enumerated() {
-            do {
-                try linker.link(instruction, at: index)
-            } catch {
-                throw Diagnostic(.other("invalid bytecode: instruction \(index): \(error.message)"))
-            }
+        let validated: ValidatedProgram
+        do {
+            validated = try ValidatedProgram(program, limits: limits)
+        } catch {
+            throw error.diagnostic
         }
+        let linker = KernelSelector(validated, limits: limits, failure: failureBox)
         self.program = program
         self.code = linker.code
         self.kernels = linker.kernels

@@ -159,6 +159,8 @@ func printOutputs(_ names: [String], _ outputs: [Tensor], dir: String?) throws {
     if let dir {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for (name, value) in zip(names, outputs) {
+            // Loaded names are identifiers already; never build a path from anything else.
+            guard Identifier.isValid(name) else { throw Diagnostic(.io("refusing to write output \(Identifier.quoted(name)): not an identifier (\(Identifier.pattern))")) }
             let file = (dir as NSString).appendingPathComponent(name + ".npy")
             try writeNPY(value, path: file)
             print("wrote \(file) (\(value.type))")
