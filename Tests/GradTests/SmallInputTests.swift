@@ -57,7 +57,7 @@ final class SmallInputTests: XCTestCase {
 
     /// A 200-byte file declaring an f64[2⁴⁰] input (8 TiB) in an arena of 64 bytes: once an
     /// abort ("failed to allocate 8796093022240 bytes", exit 134) because the random input was
-    /// made before the file was validated.
+    /// made before the file was validated. (Also Tests/Fixtures/regressions/gbc-run-huge-input.gbc.)
     func testHugeDeclaredInputIsRefusedBeforeAllocating() throws {
         let path = try write(program(inputs: [TensorType(.f64, [1 << 20, 1 << 20])], arenaBytes: 64))
         let r = try run(["run", path])
