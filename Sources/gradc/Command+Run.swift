@@ -14,9 +14,9 @@ enum RunCommand {
       --func NAME         the function to run
       --backend B         reference (default), bytecode (the VM) or c (generated C compiled
                           by the system cc, cached; see gradc cache --help)
-      --portable          bit-identical to the reference backend: no fused multiply-add in
-                          matrix products (bytecode and .gbc: the VM's bitwise matmul
-                          kernel; c: also compile without -march=native)
+      --portable          bit-identical to the reference backend (NaN signs aside): no fused
+                          multiply-add in matrix products (bytecode and .gbc: the VM's
+                          bitwise matmul kernel; c: also compile without -march=native)
       --input NAME=SPEC   SPEC is a .npy file, a number (fills the tensor), [v,v,…] (row-major)
                           or random (uniform in [-1, 1)); inputs not given are random
       --seed N            seed for random inputs (default 1)
