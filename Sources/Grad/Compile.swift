@@ -28,13 +28,16 @@ public struct CompileOptions: Sendable {
 }
 
 /// A function ready to call: derivative requests expanded, optimized, lowered to a backend.
-public final class Executable {
+///
+/// Safe to call from several threads: the reference backend keeps no state, the VM and the C
+/// kernel serialize calls on their one arena or workspace.
+public final class Executable: Sendable {
     /// The function that runs (expanded and optimized).
     public let function: Function
     public let backend: Backend
-    private let run: ([Tensor]) throws(Diagnostic) -> [Tensor]
+    private let run: @Sendable ([Tensor]) throws(Diagnostic) -> [Tensor]
 
-    init(function: Function, backend: Backend, run: @escaping ([Tensor]) throws(Diagnostic) -> [Tensor]) {
+    init(function: Function, backend: Backend, run: @escaping @Sendable ([Tensor]) throws(Diagnostic) -> [Tensor]) {
         self.function = function
         self.backend = backend
         self.run = run
@@ -83,11 +86,8 @@ public func compile(_ function: Function, backend: Backend = .bytecode, options:
         var limits = VMLimits(maxArenaBytes: Int.max)
         limits.portable = options.portable
         let vm = try VirtualMachine(BytecodeProgram(function: lowered), limits: limits)
-        let lock = NSLock()
         return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
-            lock.lock()
-            defer { lock.unlock() }
-            return try vm.run(inputs)
+            try vm.run(inputs)
         }
     case .c:
         // Emitted, compiled with the system cc through the per-user cache, loaded with dlopen.

@@ -31,6 +31,7 @@ public enum DiagnosticKind: Hashable, Sendable {
     case invalidNumber(String)
     case expected(String, found: String)
     case nestingTooDeep(limit: Int)
+    case inliningBudgetExceeded(callee: String, nodes: Int, limit: Int)
     case unknownType(String)
     case unknownOp(String)
     case unknownFunction(String)
@@ -73,6 +74,8 @@ public enum DiagnosticKind: Hashable, Sendable {
         case .invalidNumber(let s): return "invalid number '\(s)'"
         case .expected(let what, let found): return "expected \(what), found \(found)"
         case .nestingTooDeep(let limit): return "expression nested more than \(limit) levels deep"
+        case .inliningBudgetExceeded(let callee, let nodes, let limit):
+            return "inlining this call of '\(callee)' would give the file \(nodes) nodes, more than the inlining budget of \(limit) (ParseLimits.maxInlinedNodes): every call copies the callee, so functions that call each other several times grow exponentially"
         case .unknownType(let s): return "unknown type '\(s)': expected f32, f64, i64 or bool"
         case .unknownOp(let s): return "unknown op or function '\(s)'"
         case .unknownFunction(let s): return "no function named '\(s)'"

@@ -24,13 +24,28 @@
 
 // MARK: Public entry points
 
+/// Bounds on what parsing a file may build (like `VMLimits` for a `.gbc` file): a small file
+/// must not make the parser use unbounded stack, memory or time.
+public struct ParseLimits: Sendable {
+    /// How deeply expressions may nest (the parser recurses; the limit must fit the stack of a
+    /// debug build too).
+    public var maxDepth = 256
+    /// The most nodes a file's functions may have together once calls are inlined (4 Mi
+    /// nodes, 256 MiB). A call copies the callee's nodes, so 40 two-line functions each
+    /// calling the previous one twice would make 2⁴⁰; the budget is checked at each call, and
+    /// the call that crosses it is the error's location.
+    public var maxInlinedNodes = 1 << 22
+
+    public init() {}
+}
+
 /// Parses `.ir` source text into a module.
-public func parseModule(_ source: String, file: String? = nil) throws(Diagnostic) -> Module {
-    try parseModule(bytes: Array(source.utf8), file: file)
+public func parseModule(_ source: String, file: String? = nil, limits: ParseLimits = ParseLimits()) throws(Diagnostic) -> Module {
+    try parseModule(bytes: Array(source.utf8), file: file, limits: limits)
 }
 
 /// Parses `.ir` source bytes (UTF-8) into a module; invalid UTF-8 and NUL bytes are located errors.
-public func parseModule(bytes: [UInt8], file: String? = nil) throws(Diagnostic) -> Module {
+public func parseModule(bytes: [UInt8], file: String? = nil, limits: ParseLimits = ParseLimits()) throws(Diagnostic) -> Module {
     // The text is only needed to show the line of an error.
     func located(_ d: Diagnostic) -> Diagnostic {
         d.attaching(file: file, source: String(decoding: bytes, as: UTF8.self))
@@ -39,7 +54,7 @@ public func parseModule(bytes: [UInt8], file: String? = nil) throws(Diagnostic) 
         throw located(Diagnostic(.invalidUTF8, at: sourceLocation(ofByte: bad, in: bytes)))
     }
     let tokens = TokenStream(bytes)
-    var parser = Parser(tokens)
+    var parser = Parser(tokens, limits: limits)
     do throws(Diagnostic) {
         let module = try parser.parseModule()
         if let e = tokens.lexingError() { throw e }
@@ -186,6 +201,35 @@ struct KeywordArg {
 
 // MARK: Parser
 
+/// Output names made unique: a name already taken gets the first free suffix, `x`, `x_2`,
+/// `x_3`, … . Each name remembers the suffix to try next, so n repeats of one name cost O(n)
+/// probes, not O(n²) (`return x, x, …` with 20 000 repeats took a minute). Suffixes below
+/// the remembered one were all taken, and names are never released, so the result is the
+/// same as searching from `_2` every time.
+struct UniqueNames {
+    private var used: Set<String>
+    private var nextSuffix: [String: Int] = [:]
+    /// Candidate names tried so far (the work the tests bound).
+    private(set) var probes = 0
+
+    init(capacity: Int = 0) {
+        used = Set(minimumCapacity: capacity)
+    }
+
+    mutating func unique(_ base: String) -> String {
+        var name = base
+        var suffix = nextSuffix[base] ?? 2
+        probes += 1
+        while !used.insert(name).inserted {
+            name = "\(base)_\(suffix)"
+            suffix += 1
+            probes += 1
+        }
+        if name != base { nextSuffix[base] = suffix }
+        return name
+    }
+}
+
 /// The values bound to names in the function being parsed, by symbol.
 struct Scope {
     /// The value of each symbol, -1 when unbound.
@@ -213,10 +257,15 @@ struct Scope {
 }
 
 struct Parser {
-    static let maxDepth = 256
 
     let tokens: TokenStream
+    let limits: ParseLimits
     var functions: [Function] = []
+    /// The index in `functions` of each function's name (a file may define 10⁵ functions: a
+    /// linear search per definition and per call made parsing quadratic).
+    var functionIndex: [String: Int] = [:]
+    /// Nodes of the functions in `functions` (the current one's are in `builder`).
+    var finishedNodes = 0
     /// The tuples of the expressions of the function being parsed (see `ExprKind.tuple`).
     var tuples: [Tuple] = []
 
@@ -225,8 +274,9 @@ struct Parser {
     var scope = Scope()
     var depth = 0
 
-    init(_ tokens: TokenStream) {
+    init(_ tokens: TokenStream, limits: ParseLimits) {
         self.tokens = tokens
+        self.limits = limits
     }
 
     // MARK: Token helpers
@@ -275,7 +325,7 @@ struct Parser {
 
     mutating func enter() throws(Diagnostic) {
         depth += 1
-        if depth > Parser.maxDepth { throw error(.nestingTooDeep(limit: Parser.maxDepth), at: current.location) }
+        if depth > limits.maxDepth { throw error(.nestingTooDeep(limit: limits.maxDepth), at: current.location) }
     }
 
     mutating func leave() { depth -= 1 }
@@ -312,7 +362,7 @@ struct Parser {
         if Op(rawValue: name) != nil || sugarNames.contains(name) {
             throw error(.expected("a function name that is not an op", found: "'\(name)'"), at: nameToken.location)
         }
-        if functions.contains(where: { $0.name == name }) {
+        if functionIndex[name] != nil {
             throw error(.duplicateFunction(name), at: nameToken.location)
         }
         advance()
@@ -371,7 +421,9 @@ struct Parser {
                 throw expected("end of statement")
             }
         }
+        functionIndex[name] = functions.count
         functions.append(builder.function)
+        finishedNodes += builder.function.nodes.count
     }
 
     /// `f64`, `f32[3,4]`, … with the shape validated.
@@ -545,18 +597,11 @@ struct Parser {
             guard current.isPunct(",") else { break }
             advance()
         }
-        var used = Set<String>(minimumCapacity: items.count)
+        var names = UniqueNames(capacity: items.count)
         var outputs: [Output] = []
         outputs.reserveCapacity(items.count)
         for (k, item) in items.enumerated() {
-            let base = item.1 ?? "out\(k)"
-            var name = base
-            var suffix = 2
-            while !used.insert(name).inserted {
-                name = "\(base)_\(suffix)"
-                suffix += 1
-            }
-            outputs.append(Output(name: name, value: item.0))
+            outputs.append(Output(name: names.unique(item.1 ?? "out\(k)"), value: item.0))
         }
         if let declared {
             if declared.count != outputs.count {
@@ -886,7 +931,7 @@ struct Parser {
 
         let name = self.name(callee.symbol)
         if callee.isKeyword(.grad) { return try gradCall(callee, args, keywords) }
-        if let f = functions.first(where: { $0.name == name }) { return try inline(f, callee, args, keywords) }
+        if let k = functionIndex[name] { return try inline(functions[k], callee, args, keywords) }
         if callee.isKeyword(.zeros) || callee.isKeyword(.ones) || callee.isKeyword(.fill) { return try constantSugar(callee, args, keywords) }
         if let op = Op(rawValue: name), op != .input { return try opCall(op, callee, args, keywords) }
         // A function defined later in the file.
@@ -1022,22 +1067,26 @@ struct Parser {
             }
             argIDs.append(id)
         }
-        var map: [ValueID: ValueID] = [:]
+        let nodes = finishedNodes + builder.function.nodes.count + f.nodes.count - f.parameters.count
+        guard nodes <= limits.maxInlinedNodes else {
+            throw error(.inliningBudgetExceeded(callee: f.name, nodes: nodes, limit: limits.maxInlinedNodes), at: callee.location)
+        }
+        // The callee's value ids are 0..<f.nodes.count: an array maps them (-1: not defined).
+        var map = [ValueID](repeating: -1, count: f.nodes.count)
         for (p, id) in zip(f.parameters, argIDs) { map[p.value] = id }
-        for (i, node) in f.nodes.enumerated() where node.op != .input {
-            var copy = node
-            var inputs: [ValueID] = []
-            for v in node.inputs {
-                guard let m = map[v] else { throw error(.other("cannot inline '\(f.name)': node %\(i) uses a value that is not defined"), at: callee.location) }
-                inputs.append(m)
+        for i in f.nodes.indices where f.nodes[i].op != .input {
+            var copy = f.nodes[i]
+            for j in copy.inputs.indices {
+                let v = copy.inputs[j]
+                guard v >= 0, v < i, map[v] >= 0 else { throw error(.other("cannot inline '\(f.name)': node %\(i) uses a value that is not defined"), at: callee.location) }
+                copy.inputs[j] = map[v]
             }
-            copy.inputs = Operands(inputs)
             map[i] = builder.function.append(copy)
         }
         var outs: [ValueID] = []
         for o in f.outputs {
-            guard let m = map[o.value] else { throw error(.other("cannot inline '\(f.name)': output '\(o.name)' is not defined"), at: callee.location) }
-            outs.append(m)
+            guard o.value >= 0, o.value < map.count, map[o.value] >= 0 else { throw error(.other("cannot inline '\(f.name)': output '\(o.name)' is not defined"), at: callee.location) }
+            outs.append(map[o.value])
         }
         if outs.count == 1 { return Expr(kind: .value(outs[0]), location: callee.location) }
         tuples.append(Tuple(values: outs, names: outs.map { _ in nil }, origin: f.name))
