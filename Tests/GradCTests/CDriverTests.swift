@@ -8,6 +8,7 @@ final class CDriverTests: XCTestCase {
     func tempDir(_ name: String) throws -> String {
         let dir = NSTemporaryDirectory() + "gradc-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         return dir
     }
 
