@@ -5,34 +5,43 @@ import GradRuntime
 // ```
 // offset  size  field
 //      0     8  magic  89 'G' 'B' 'C' 0D 0A 1A 0A
-//      8     4  format version (UInt32, little endian) = 2
+//      8     4  format version (UInt32, little endian) = 3
 //     12     4  reserved, 0
 //     16     8  payload length in bytes (UInt64)
 //     24     8  FNV-1a 64 checksum of the payload
 //     32     …  payload
 // ```
 // Payload (all integers little endian; strings are UInt32 length + UTF-8):
-// name, arenaBytes u64, workspaceOffset u64,
+// names: u16 count × string — every op, attribute key and dtype the file uses, by its `.ir`
+// name, in order of first use; a *name* below is a u16 index into this table.
+// function name, arenaBytes u64, workspaceOffset u64,
 // constants: u32 count × (node u64, operand, u64 length + bytes),
 // inputs, outputs: u32 count × (name, operand),
-// instructions: u32 count × (tag u8, …) — 0 op: opcode u8, attributes, u32 n × operand,
-// result operand, node u64; 1 fused: dtype u8, u32 n × (opcode u8, u8 n × u32 register),
+// instructions: u32 count × (tag u8, …) — 0 op: op name, attributes, u32 n × operand,
+// result operand, node u64; 1 fused: dtype name, u32 n × (op name, u8 n × u32 register),
 // u32 n × leaf operand, result operand, u32 n × node u64; 2 copy: operand, operand.
-// Operand: dtype u8, rank u8, rank × dimension u64, byte offset u64.
-// Attributes: u8 count × (key u8, tag u8, value): 0 int i64, 1 ints (u32 n × i64), 2 bool u8,
-// 3 float f64 bits, 4 floats (u32 n × f64 bits), 5 dtype u8.
+// Operand: dtype name, rank u8, rank × dimension u64, byte offset u64.
+// Attributes: u8 count × (key name, tag u8, value), keys in alphabetical order:
+// 0 int i64, 1 ints (u32 n × i64), 2 bool u8, 3 float f64 bits, 4 floats (u32 n × f64 bits),
+// 5 dtype name.
 //
-// Opcodes are indices into `Op.allCases`, dtypes into `DType.allCases`, keys into
-// `AttrKey.allCases` (the format version changes when those lists do).
+// Ops, attribute keys and dtypes are stored by name, never by their position in an enum:
+// adding a case anywhere in `Op`, `AttrKey` or `DType` changes no file (version 2 stored
+// positions, so inserting an op renumbered every later one). The numbers that remain —
+// instruction and attribute tags — are part of this format, written out above. Function,
+// input and output names must follow the `.ir` identifier rule (they become file names and
+// terminal output) and be unique among the inputs and among the outputs. A change to any of
+// this needs a new format version: `OpIdentityTests` reads a file frozen at this version.
 //
 // Reading never trusts a length: every count is checked against the bytes that remain
-// before anything is allocated, and the loaded program is then validated by
-// `VirtualMachine.init` (offsets, alignment, shapes, ops) before it can run.
+// before anything is allocated, and the loaded program is then checked by
+// `BytecodeProgram.validate` (Program+Validation.swift, run by `VirtualMachine.init`) before
+// it can run.
 
 /// The file magic: a non-ASCII first byte, "GBC", then CR LF SUB LF (catches text-mode damage).
 public let bytecodeMagic: [UInt8] = [0x89, 0x47, 0x42, 0x43, 0x0D, 0x0A, 0x1A, 0x0A]
 /// The format version this build reads and writes.
-public let bytecodeFormatVersion: UInt32 = 2
+public let bytecodeFormatVersion: UInt32 = 3
 
 private let headerSize = 32
 
@@ -49,7 +58,12 @@ func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
 
 struct ByteWriter {
     var bytes: [UInt8] = []
+    /// The name table: every op, attribute key and dtype name written, in order of first use.
+    var names: [String] = []
+    var nameIndex: [String: Int] = [:]
+
     mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func int(_ v: Int) { u64(UInt64(bitPattern: Int64(v))) }
@@ -59,16 +73,26 @@ struct ByteWriter {
         count(utf8.count)
         bytes.append(contentsOf: utf8)
     }
+    /// A reference to `s` in the name table (added on first use).
+    mutating func name(_ s: String) {
+        let index = nameIndex[s] ?? names.count
+        if index == names.count {
+            names.append(s)
+            nameIndex[s] = index
+        }
+        u16(UInt16(truncatingIfNeeded: index))
+    }
     mutating func operand(_ o: BytecodeOperand) {
-        u8(UInt8(DType.allCases.firstIndex(of: o.type.dtype) ?? 0))
+        name(o.type.dtype.rawValue)
         u8(UInt8(truncatingIfNeeded: o.type.rank))
         for d in o.type.shape { int(d) }
         int(o.offset)
     }
     mutating func attributes(_ a: Attributes) {
         u8(UInt8(truncatingIfNeeded: a.items.count))
-        for (key, value) in a.items {
-            u8(UInt8(AttrKey.allCases.firstIndex(of: key) ?? 0))
+        // By name, so that the bytes do not depend on the order of `AttrKey`'s cases.
+        for (key, value) in a.items.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            name(key.rawValue)
             switch value {
             case .int(let v):
                 u8(0)
@@ -89,7 +113,7 @@ struct ByteWriter {
                 for x in v { u64(x.bitPattern) }
             case .dtype(let d):
                 u8(5)
-                u8(UInt8(DType.allCases.firstIndex(of: d) ?? 0))
+                name(d.rawValue)
             }
         }
     }
@@ -121,7 +145,7 @@ extension BytecodeProgram {
             switch instruction {
             case .op(let op, let attrs, let ins, let out, let node):
                 w.u8(0)
-                w.u8(UInt8(Op.allCases.firstIndex(of: op) ?? 0))
+                w.name(op.name)
                 w.attributes(attrs)
                 w.count(ins.count)
                 for o in ins { w.operand(o) }
@@ -129,10 +153,10 @@ extension BytecodeProgram {
                 w.int(node)
             case .fused(let dtype, let ops, let leaves, let out, let nodes):
                 w.u8(1)
-                w.u8(UInt8(DType.allCases.firstIndex(of: dtype) ?? 0))
+                w.name(dtype.rawValue)
                 w.count(ops.count)
                 for m in ops {
-                    w.u8(UInt8(Op.allCases.firstIndex(of: m.op) ?? 0))
+                    w.name(m.op.name)
                     w.u8(UInt8(truncatingIfNeeded: m.args.count))
                     for a in m.args { w.count(a) }
                 }
@@ -147,14 +171,18 @@ extension BytecodeProgram {
                 w.operand(to)
             }
         }
+        var payload = ByteWriter()
+        payload.u16(UInt16(truncatingIfNeeded: w.names.count))
+        for n in w.names { payload.string(n) }
+        payload.bytes += w.bytes
         var file = bytecodeMagic
         var h = ByteWriter()
         h.u32(bytecodeFormatVersion)
         h.u32(0)
-        h.u64(UInt64(w.bytes.count))
-        h.u64(fnv1a(w.bytes[...]))
+        h.u64(UInt64(payload.bytes.count))
+        h.u64(fnv1a(payload.bytes[...]))
         file += h.bytes
-        file += w.bytes
+        file += payload.bytes
         return file
     }
 }
@@ -165,6 +193,17 @@ struct ByteReader {
     let bytes: [UInt8]
     var position: Int
     let end: Int
+    /// The file's name table, and each name as an op, attribute key and dtype (nil: not one).
+    var names: [String] = []
+    var ops: [Op?] = []
+    var keys: [AttrKey?] = []
+    var dtypes: [DType?] = []
+
+    init(bytes: [UInt8], position: Int, end: Int) {
+        self.bytes = bytes
+        self.position = position
+        self.end = end
+    }
 
     var remaining: Int { end - position }
 
@@ -178,6 +217,11 @@ struct ByteReader {
     }
     mutating func u8(_ what: String) throws(Diagnostic) -> UInt8 {
         try take(1, what).first ?? 0
+    }
+    mutating func u16(_ what: String) throws(Diagnostic) -> UInt16 {
+        var v: UInt16 = 0
+        for (i, b) in try take(2, what).enumerated() { v |= UInt16(b) << (8 * i) }
+        return v
     }
     mutating func u32(_ what: String) throws(Diagnostic) -> UInt32 {
         var v: UInt32 = 0
@@ -209,15 +253,40 @@ struct ByteReader {
         guard let s = String(validating: try take(n, what), as: UTF8.self) else { throw fail("\(what) is not UTF-8") }
         return s
     }
+    /// A string that follows the `.ir` identifier rule.
+    mutating func identifier(_ what: String) throws(Diagnostic) -> String {
+        let s = try string(what)
+        guard Identifier.isValid(s) else { throw fail("\(what) \(Identifier.quoted(s)) is not an identifier (\(Identifier.pattern))") }
+        return s
+    }
+    /// Reads the name table and resolves every name once.
+    mutating func nameTable() throws(Diagnostic) {
+        let n = Int(try u16("name count"))
+        guard n <= remaining / 5 else { throw fail("name count \(n) does not fit in the \(remaining) bytes left") }
+        for k in 0..<n { names.append(try identifier("name \(k)")) }
+        ops = names.map { Op(rawValue: $0) }
+        keys = names.map { AttrKey(rawValue: $0) }
+        dtypes = names.map { DType(rawValue: $0) }
+    }
+    /// The index of a name in the table.
+    mutating func name(_ what: String) throws(Diagnostic) -> Int {
+        let i = Int(try u16(what))
+        guard i < names.count else { throw fail("name \(i) of \(what) is not in the table of \(names.count) names") }
+        return i
+    }
+    /// A name the table resolves to a case of `table`, or "unknown KIND 'name'".
+    mutating func resolve<T>(_ table: [T?], _ kind: String, _ what: String) throws(Diagnostic) -> T {
+        let i = try name(what)
+        guard let value = table[i] else {
+            throw fail("unknown \(kind) '\(names[i])' in \(what) (written by a newer gradc?)")
+        }
+        return value
+    }
     mutating func dtype(_ what: String) throws(Diagnostic) -> DType {
-        let i = Int(try u8(what))
-        guard i < DType.allCases.count else { throw fail("unknown dtype \(i) in \(what)") }
-        return DType.allCases[i]
+        try resolve(dtypes, "dtype", what)
     }
     mutating func op(_ what: String) throws(Diagnostic) -> Op {
-        let i = Int(try u8(what))
-        guard i < Op.allCases.count else { throw fail("unknown opcode \(i) in \(what)") }
-        return Op.allCases[i]
+        try resolve(ops, "op", what)
     }
     mutating func operand(_ what: String) throws(Diagnostic) -> BytecodeOperand {
         let dtype = try dtype(what)
@@ -233,9 +302,7 @@ struct ByteReader {
         var a = Attributes()
         let n = Int(try u8("attribute count of \(what)"))
         for _ in 0..<n {
-            let k = Int(try u8("attribute key"))
-            guard k < AttrKey.allCases.count else { throw fail("unknown attribute key \(k) in \(what)") }
-            let key = AttrKey.allCases[k]
+            let key = try resolve(keys, "attribute", "attribute of \(what)")
             let tag = try u8("attribute tag")
             switch tag {
             case 0: a[key] = .int(try signedInt("attribute \(key)"))
@@ -259,13 +326,24 @@ struct ByteReader {
         }
         return a
     }
+    /// Input or output bindings: identifier names, none twice.
+    mutating func bindings(_ what: String) throws(Diagnostic) -> [BytecodeBinding] {
+        var list: [BytecodeBinding] = []
+        var seen = Set<String>()
+        for k in 0..<(try count("\(what) count", minSize: 15)) {
+            let name = try identifier("name of \(what) \(k)")
+            guard seen.insert(name).inserted else { throw fail("\(what) \(k) is named '\(name)' like an earlier \(what)") }
+            list.append(BytecodeBinding(name: name, operand: try operand("\(what) \(name)")))
+        }
+        return list
+    }
 }
 
 extension BytecodeProgram {
     /// Reads a `.gbc` file. A truncated, corrupt or hostile file gives a diagnostic; nothing is
     /// allocated beyond what the file's own bytes can justify. (`verifyChecksum: false` is for
-    /// tests that exercise the structural checks behind the checksum.) Run the result through
-    /// `VirtualMachine.init`, which validates every offset, shape and op.
+    /// tests that exercise the structural checks behind the checksum.) Names are checked here;
+    /// everything else by `validate` (which `VirtualMachine.init` runs).
     public init(serialized bytes: [UInt8], verifyChecksum: Bool = true) throws(Diagnostic) {
         guard bytes.count >= headerSize, Array(bytes[0..<8]) == bytecodeMagic else {
             throw Diagnostic(.other("not a gradc bytecode file (bad magic number or shorter than the \(headerSize)-byte header)"))
@@ -273,7 +351,10 @@ extension BytecodeProgram {
         var header = ByteReader(bytes: bytes, position: 8, end: headerSize)
         let version = try header.u32("version")
         guard version == bytecodeFormatVersion else {
-            throw Diagnostic(.other("unsupported gradc bytecode version \(version) (this gradc reads version \(bytecodeFormatVersion))"))
+            let hint = version < bytecodeFormatVersion
+                ? "compile the model again with `gradc compile MODEL.ir --backend bytecode`"
+                : "it was written by a newer gradc"
+            throw Diagnostic(.other("unsupported gradc bytecode version \(version): this gradc reads version \(bytecodeFormatVersion) only; \(hint)"))
         }
         _ = try header.u32("reserved")
         let length = try header.u64("payload length")
@@ -285,27 +366,21 @@ extension BytecodeProgram {
             throw Diagnostic(.other("invalid bytecode file: checksum mismatch (the file is corrupt)"))
         }
         var r = ByteReader(bytes: bytes, position: headerSize, end: bytes.count)
-        let name = try r.string("function name")
+        try r.nameTable()
+        let name = try r.identifier("function name")
         let arenaBytes = try r.int("arena size")
         let workspaceOffset = try r.int("workspace offset")
         var constants: [BytecodeConstant] = []
-        for _ in 0..<(try r.count("constant count", minSize: 26)) {
+        for _ in 0..<(try r.count("constant count", minSize: 27)) {
             let node = try r.int("constant node")
             let operand = try r.operand("constant")
             let n = try r.int("constant length", limit: r.remaining)
             constants.append(BytecodeConstant(node: node, operand: operand, bytes: Array(try r.take(n, "constant data"))))
         }
-        var bindings: [[BytecodeBinding]] = []
-        for what in ["input", "output"] {
-            var list: [BytecodeBinding] = []
-            for _ in 0..<(try r.count("\(what) count", minSize: 14)) {
-                let n = try r.string("\(what) name")
-                list.append(BytecodeBinding(name: n, operand: try r.operand(what)))
-            }
-            bindings.append(list)
-        }
+        let inputs = try r.bindings("input")
+        let outputs = try r.bindings("output")
         var instructions: [BytecodeInstruction] = []
-        let count = try r.count("instruction count", minSize: 20)
+        let count = try r.count("instruction count", minSize: 23)
         instructions.reserveCapacity(count)
         for i in 0..<count {
             let what = "instruction \(i)"
@@ -314,14 +389,14 @@ extension BytecodeProgram {
                 let op = try r.op(what)
                 let attrs = try r.attributes(what)
                 var ins: [BytecodeOperand] = []
-                for _ in 0..<(try r.count("operand count of \(what)", minSize: 10)) { ins.append(try r.operand(what)) }
+                for _ in 0..<(try r.count("operand count of \(what)", minSize: 11)) { ins.append(try r.operand(what)) }
                 let out = try r.operand(what)
                 let node = try r.int("node of \(what)")
                 instructions.append(.op(op, attrs, inputs: ins, output: out, node: node))
             case 1:
                 let dtype = try r.dtype(what)
                 var ops: [MicroOp] = []
-                for _ in 0..<(try r.count("fused op count of \(what)", minSize: 2)) {
+                for _ in 0..<(try r.count("fused op count of \(what)", minSize: 3)) {
                     let op = try r.op(what)
                     let n = Int(try r.u8(what))
                     var args: [Int] = []
@@ -329,7 +404,7 @@ extension BytecodeProgram {
                     ops.append(MicroOp(op: op, args: args))
                 }
                 var leaves: [BytecodeOperand] = []
-                for _ in 0..<(try r.count("leaf count of \(what)", minSize: 10)) { leaves.append(try r.operand(what)) }
+                for _ in 0..<(try r.count("leaf count of \(what)", minSize: 11)) { leaves.append(try r.operand(what)) }
                 let out = try r.operand(what)
                 var nodes: [Int] = []
                 for _ in 0..<(try r.count("node count of \(what)", minSize: 8)) { nodes.append(try r.int("node of \(what)")) }
@@ -343,6 +418,6 @@ extension BytecodeProgram {
         }
         guard r.remaining == 0 else { throw r.fail("\(r.remaining) unexpected bytes after the last instruction") }
         self.init(name: name, arenaBytes: arenaBytes, workspaceOffset: workspaceOffset, constants: constants,
-                  inputs: bindings[0], outputs: bindings[1], instructions: instructions)
+                  inputs: inputs, outputs: outputs, instructions: instructions)
     }
 }

@@ -44,6 +44,10 @@ public enum BytecodeInstruction: Hashable, Sendable {
 public struct BytecodeBinding: Hashable, Sendable {
     public var name: String
     public var operand: BytecodeOperand
+    public init(name: String, operand: BytecodeOperand) {
+        self.name = name
+        self.operand = operand
+    }
 }
 
 /// Constant data placed in the arena before the first run.
@@ -52,6 +56,11 @@ public struct BytecodeConstant: Hashable, Sendable {
     public var operand: BytecodeOperand
     /// `operand.byteCount` bytes, the elements in the arena's representation.
     public var bytes: [UInt8]
+    public init(node: Int, operand: BytecodeOperand, bytes: [UInt8]) {
+        self.node = node
+        self.operand = operand
+        self.bytes = bytes
+    }
 }
 
 /// A compiled function for the VM: arena layout, constants, calling convention and

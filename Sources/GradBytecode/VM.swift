@@ -54,9 +54,7 @@ public enum VMMatmulKernel: String, Sendable, CaseIterable {
 /// 8r ..< 8r+8; an f32 is the low 4 bytes); a bool result is one byte 0/1 at the start of
 /// its register.
 ///
-/// Layout of `raw`: 0 is `kernel`; otherwise bit 0 is set, bit 1 is f32, bits 2–3 the form
-/// (0: real result, 1: comparison writing a bool, 2: `select` reading a bool), bits 8–15 the
-/// op's `ElementwiseOp.index`.
+/// `raw` is 0 for `kernel`, else 1 + 2·`ElementwiseOp.index` + (1 for f32).
 struct ScalarOpcode: Hashable {
     let raw: UInt16
 
@@ -68,14 +66,12 @@ struct ScalarOpcode: Hashable {
     /// registers of (i64, bool).
     init?(_ op: ElementwiseOp, _ dtype: DType) {
         guard dtype.isFloat else { return nil }
-        let form: UInt16 = op == .select ? 2 : (op.isComparison ? 1 : 0)
-        raw = 1 | (dtype == .f32 ? 2 : 0) | form << 2 | UInt16(op.index) << 8
+        raw = 1 + 2 * UInt16(op.index) + (dtype == .f32 ? 1 : 0)
     }
 
-    var isF32: Bool { raw & 2 != 0 }
-    var form: UInt16 { (raw >> 2) & 3 }
+    var isF32: Bool { raw & 1 == 0 }
     /// The elementwise op (valid when `raw != 0`: every opcode is made from one).
-    var elementwise: ElementwiseOp { unsafeBitCast(UInt8(truncatingIfNeeded: raw >> 8), to: ElementwiseOp.self) }  // trap-ok: built by init only
+    var elementwise: ElementwiseOp { unsafeBitCast(UInt8(truncatingIfNeeded: (raw - 1) >> 1), to: ElementwiseOp.self) }  // trap-ok: built by init only
 }
 
 /// One compact instruction: opcode and up to four register numbers (20 bytes).
@@ -125,17 +121,13 @@ public final class VirtualMachine: @unchecked Sendable {
     /// Validates and links `program`. Every operand's byte range, alignment, shape and op is
     /// checked so that running the program can never touch memory outside the arena.
     public init(_ program: BytecodeProgram, limits: VMLimits = VMLimits()) throws(Diagnostic) {
-        try validateLayout(program, limits: limits)
-        var linker = Linker(program: program, failure: failureBox)
-        linker.limits = limits
-        linker.elision = TransposeElision(program)
-        for (index, instruction) in program.instructions.enumerated() {
-            do {
-                try linker.link(instruction, at: index)
-            } catch {
-                throw Diagnostic(.other("invalid bytecode: instruction \(index): \(error.message)"))
-            }
+        let validated: ValidatedProgram
+        do {
+            validated = try ValidatedProgram(program, limits: limits)
+        } catch {
+            throw error.diagnostic
         }
+        let linker = KernelSelector(validated, limits: limits, failure: failureBox)
         self.program = program
         self.code = linker.code
         self.kernels = linker.kernels
@@ -232,21 +224,56 @@ func runScalarMachine(_ code: UnsafeBufferPointer<ScalarInstruction>, _ kernels:
     }
 }
 
-/// One elementwise instruction on registers of type `T`, with `ElementwiseOp.real` (the
-/// reference kernels' formula).
-@inline(__always)
+/// One elementwise instruction on registers of type `T`: one jump over the op, whose case
+/// calls `ElementwiseOp.real` on a literal op (the reference kernels' formula, its switch
+/// folded away). A comparison writes a bool byte, `select` reads one.
+@_transparent
 func scalarStep<T: RealScalar>(_ ins: ScalarInstruction, _ base: UnsafeMutableRawPointer, _: T.Type) {
     @inline(__always) func r(_ i: Int32) -> T { base.load(fromByteOffset: Int(i) &<< 3, as: T.self) }
-    @inline(__always) func w(_ i: Int32, _ v: T) { base.storeBytes(of: v, toByteOffset: Int(i) &<< 3, as: T.self) }
-    switch ins.op.form {
-    case 0:
-        w(ins.d, ins.op.elementwise.real(r(ins.a), r(ins.b), 0))
-    case 1:
-        let v: UInt8 = ins.op.elementwise.real(r(ins.a), r(ins.b), 0) != 0 ? 1 : 0
-        base.storeBytes(of: v, toByteOffset: Int(ins.d) &<< 3, as: UInt8.self)
-    default:
+    @inline(__always) func w(_ v: T) { base.storeBytes(of: v, toByteOffset: Int(ins.d) &<< 3, as: T.self) }
+    @inline(__always) func wb(_ v: T) { base.storeBytes(of: v != 0 ? 1 : 0, toByteOffset: Int(ins.d) &<< 3, as: UInt8.self) }
+    let (x, y) = (r(ins.a), r(ins.b))
+    switch ins.op.elementwise {
+    case .neg: w(ElementwiseOp.neg.real(x, y, 0))
+    case .abs: w(ElementwiseOp.abs.real(x, y, 0))
+    case .sign: w(ElementwiseOp.sign.real(x, y, 0))
+    case .exp: w(ElementwiseOp.exp.real(x, y, 0))
+    case .log: w(ElementwiseOp.log.real(x, y, 0))
+    case .log1p: w(ElementwiseOp.log1p.real(x, y, 0))
+    case .expm1: w(ElementwiseOp.expm1.real(x, y, 0))
+    case .sqrt: w(ElementwiseOp.sqrt.real(x, y, 0))
+    case .rsqrt: w(ElementwiseOp.rsqrt.real(x, y, 0))
+    case .square: w(ElementwiseOp.square.real(x, y, 0))
+    case .reciprocal: w(ElementwiseOp.reciprocal.real(x, y, 0))
+    case .sin: w(ElementwiseOp.sin.real(x, y, 0))
+    case .cos: w(ElementwiseOp.cos.real(x, y, 0))
+    case .tan: w(ElementwiseOp.tan.real(x, y, 0))
+    case .tanh: w(ElementwiseOp.tanh.real(x, y, 0))
+    case .sigmoid: w(ElementwiseOp.sigmoid.real(x, y, 0))
+    case .relu: w(ElementwiseOp.relu.real(x, y, 0))
+    case .softplus: w(ElementwiseOp.softplus.real(x, y, 0))
+    case .erf: w(ElementwiseOp.erf.real(x, y, 0))
+    case .floor: w(ElementwiseOp.floor.real(x, y, 0))
+    case .ceil: w(ElementwiseOp.ceil.real(x, y, 0))
+    case .add: w(ElementwiseOp.add.real(x, y, 0))
+    case .sub: w(ElementwiseOp.sub.real(x, y, 0))
+    case .mul: w(ElementwiseOp.mul.real(x, y, 0))
+    case .div: w(ElementwiseOp.div.real(x, y, 0))
+    case .pow: w(ElementwiseOp.pow.real(x, y, 0))
+    case .maximum: w(ElementwiseOp.maximum.real(x, y, 0))
+    case .minimum: w(ElementwiseOp.minimum.real(x, y, 0))
+    case .atan2: w(ElementwiseOp.atan2.real(x, y, 0))
+    case .zmul: w(ElementwiseOp.zmul.real(x, y, 0))
+    case .zdiv: w(ElementwiseOp.zdiv.real(x, y, 0))
+    case .eq: wb(ElementwiseOp.eq.real(x, y, 0))
+    case .ne: wb(ElementwiseOp.ne.real(x, y, 0))
+    case .lt: wb(ElementwiseOp.lt.real(x, y, 0))
+    case .le: wb(ElementwiseOp.le.real(x, y, 0))
+    case .gt: wb(ElementwiseOp.gt.real(x, y, 0))
+    case .ge: wb(ElementwiseOp.ge.real(x, y, 0))
+    case .select:
         let c = base.load(fromByteOffset: Int(ins.a) &<< 3, as: UInt8.self)
-        w(ins.d, c != 0 ? r(ins.b) : r(ins.c))
+        w(c != 0 ? y : r(ins.c))
     }
 }
 

@@ -41,8 +41,9 @@ func cElementwise(_ op: ElementwiseOp, _ x: [String], _ t: DType) -> String {
     case .div: return "\(x[0]) / \(x[1])"
     case .pow: return "pow\(f)(\(x[0]), \(x[1]))"
     case .atan2: return "atan2\(f)(\(x[0]), \(x[1]))"
-    case .zmul: return "((\(x[0]) == 0 && !isfinite(\(x[1]))) ? \(x[0]) : \(x[0]) * \(x[1]))"
-    case .zdiv: return "((\(x[0]) == 0 && !(\(x[1]) != 0 && \(x[1]) == \(x[1]))) ? \(x[0]) : \(x[0]) / \(x[1]))"
+    // ScalarMath.zmul/zdiv: the product (quotient), or `a` where that is NaN and `a` is 0.
+    case .zmul: return "((\(x[0]) * \(x[1]) != \(x[0]) * \(x[1]) && \(x[0]) == 0) ? \(x[0]) : \(x[0]) * \(x[1]))"
+    case .zdiv: return "((\(x[0]) / \(x[1]) != \(x[0]) / \(x[1]) && \(x[0]) == 0) ? \(x[0]) : \(x[0]) / \(x[1]))"
     case .maximum: return cMaximum(x[0], x[1], real: real)
     case .minimum: return cMinimum(x[0], x[1], real: real)
     case .eq: return "(\(x[0]) == \(x[1]))"

@@ -9,6 +9,45 @@
 /// compares and looks up names as integers, and makes a `String` only where one is kept
 /// (parameter and output names) or shown.
 
+/// The identifier rule of the `.ir` language, stated once: `[A-Za-z_][A-Za-z0-9_]*`, ASCII
+/// only. The lexer reads names by it; names that reach gradc by other routes (the function,
+/// input and output names of a `.gbc` file, which become file paths and terminal output) are
+/// checked against it.
+public enum Identifier {
+    /// The rule as a regular expression, for messages.
+    public static let pattern = "[A-Za-z_][A-Za-z0-9_]*"
+    /// `A-Z`, `a-z` (setting bit 5 maps `A-Z` onto `a-z`; wrapping makes the rest large) or `_`.
+    @inline(__always) static func isStart(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 || b == 0x5F }
+    @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
+    @inline(__always) static func isContinuation(_ b: UInt8) -> Bool { isStart(b) || isDigit(b) }
+
+    /// Whether the whole of `s` is one identifier.
+    public static func isValid(_ s: String) -> Bool {
+        var bytes = s.utf8.makeIterator()
+        guard let first = bytes.next(), isStart(first) else { return false }
+        while let b = bytes.next() {
+            guard isContinuation(b) else { return false }
+        }
+        return true
+    }
+
+    /// `s` in quotes for a message: printable ASCII as is, every other character as `\u{…}`,
+    /// at most 40 characters (a name from a file must not print forged lines or terminal
+    /// escapes).
+    public static func quoted(_ s: String) -> String {
+        var out = "'"
+        for (k, c) in s.unicodeScalars.enumerated() {
+            if k == 40 {
+                out += "…"
+                break
+            }
+            let plain = (0x20...0x7E).contains(c.value) && c != "'" && c != "\\"
+            out += plain ? String(c) : "\\u{\(String(c.value, radix: 16, uppercase: true))}"
+        }
+        return out + "'"
+    }
+}
+
 // MARK: Tokens
 
 /// The kinds of token of the `.ir` language.
@@ -366,10 +405,9 @@ struct Lexer {
 
     private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
 
-    /// `A-Z`, `a-z` (setting bit 5 maps `A-Z` onto `a-z`; wrapping makes the rest large) or `_`.
-    private static func isIdentStart(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 || b == 0x5F }
-    private static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
-    private static func isIdentChar(_ b: UInt8) -> Bool { isIdentStart(b) || isDigit(b) }
+    private static func isIdentStart(_ b: UInt8) -> Bool { Identifier.isStart(b) }
+    private static func isDigit(_ b: UInt8) -> Bool { Identifier.isDigit(b) }
+    private static func isIdentChar(_ b: UInt8) -> Bool { Identifier.isContinuation(b) }
 
     private func text(from: Int) -> String {
         String(decoding: bytes[from..<pos], as: UTF8.self)

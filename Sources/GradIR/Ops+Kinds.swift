@@ -32,8 +32,14 @@ public enum ElementwiseOp: String, CaseIterable, Hashable, Sendable {
     }
 
     /// Whether the result is `bool` (a comparison): the op then computes in its operands'
-    /// dtype, every other elementwise op in its result's.
-    @inlinable public var isComparison: Bool { op.family == .comparison }
+    /// dtype, every other elementwise op in its result's. (A switch, so that it folds for a
+    /// literal op; a test checks it against the op table's families.)
+    @inlinable @inline(__always) public var isComparison: Bool {
+        switch self {
+        case .eq, .ne, .lt, .le, .gt, .ge: return true
+        default: return false
+        }
+    }
 
     /// The dtype the op computes in, given its result's and its first operand's.
     @inlinable public func computeDType(result: DType, firstOperand: DType) -> DType {

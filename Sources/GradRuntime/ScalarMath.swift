@@ -239,9 +239,13 @@ public enum ScalarMath {
     /// zero cotangent sends back exactly zero even where the slope is infinite (an untaken
     /// `select` branch, `sqrt` at 0), while staying linear in `a` (so second derivatives keep
     /// every term). Equal to `a · b` bit for bit wherever that is not NaN.
-    /// C: `(a == 0 && !isfinite(b)) ? a : a * b`.
+    /// Computed as the product, replaced by `a` when it is NaN and `a` is zero (the product is
+    /// NaN with a zero `a` exactly when `b` is infinite or NaN): one multiply and a rarely
+    /// taken test on the result. C: `(p != p && a == 0) ? a : p` with `p = a * b`.
     @inlinable public static func zmul<T: RealScalar>(_ a: T, _ b: T) -> T {
-        a == 0 && !b.isFinite ? a : a * b
+        let p = a * b
+        if _slowPath(p.isNaN) { return a == 0 ? a : p }  // a branch, not a blend: off the dependency chain
+        return p
     }
 
     /// Strong-zero quotient: a zero `a` wins over a zero or NaN `b`.
@@ -249,9 +253,12 @@ public enum ScalarMath {
     /// zdiv(a, b) = a      if a = ±0 and b is ±0 or NaN
     ///              a / b  otherwise
     /// ```
-    /// C: `(a == 0 && !(b != 0 && b == b)) ? a : a / b`.
+    /// Computed like `zmul`: the quotient, replaced by `a` when it is NaN and `a` is zero (a
+    /// zero `a` gives NaN exactly when `b` is ±0 or NaN). C: `(q != q && a == 0) ? a : q`.
     @inlinable public static func zdiv<T: RealScalar>(_ a: T, _ b: T) -> T {
-        a == 0 && !(b != 0 && !b.isNaN) ? a : a / b
+        let q = a / b
+        if _slowPath(q.isNaN) { return a == 0 ? a : q }
+        return q
     }
 
     // MARK: Int64 (wrapping two's-complement arithmetic; never traps)

@@ -150,3 +150,118 @@ final class FileFormatTests: XCTestCase {
         }
     }
 }
+
+/// The `.gbc` files in Tests/Fixtures/regressions/ (replayed by RegressionFixtureTests and the
+/// fuzz seeds) must be in the current format: a file the decoder refuses by its version tests
+/// nothing. (Until format v3 they were version 1 files, refused at the header since v2.)
+final class RegressionFileFormatTests: XCTestCase {
+    func load(_ name: String) throws -> BytecodeProgram {
+        let url = repositoryRoot.appendingPathComponent("Tests/Fixtures/regressions/\(name)")
+        return try BytecodeProgram(serialized: [UInt8](try Data(contentsOf: url)), verifyChecksum: false)
+    }
+
+    func testEveryRegressionFileDecodes() throws {
+        let directory = repositoryRoot.appendingPathComponent("Tests/Fixtures/regressions").path
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".gbc") }
+        XCTAssertFalse(names.isEmpty)
+        for name in names {
+            XCTAssertNoThrow(try load(name), name)
+        }
+    }
+
+    /// gbc-pad-huge-step.gbc still holds what it was kept for: a `pad` stepping by ≥ 2⁶² along
+    /// an axis of extent 1, in a program the VM accepts and runs (the kernel used to overflow).
+    func testPadHugeStepReachesTheKernel() throws {
+        let p = try load("gbc-pad-huge-step.gbc")
+        let hugePads = p.instructions.filter {
+            guard case .op(.pad, let attrs, let ins, _, _) = $0, let step = attrs.step, ins.count == 1 else { return false }
+            return zip(step, ins[0].type.shape).contains { $0 >= 1 << 62 && $1 == 1 }
+        }
+        XCTAssertFalse(hugePads.isEmpty)
+        let vm = try VirtualMachine(p, limits: VMLimits(maxArenaBytes: 16 << 20))
+        _ = try vm.run(p.inputs.map { Tensor.random($0.operand.type, seed: 1) })
+    }
+
+    /// gbc-vm-init-throw*.gbc: refused by validation (the error path of `VirtualMachine.init`).
+    func testVMInitThrowFilesAreRefusedByValidation() throws {
+        for (name, expected) in [("gbc-vm-init-throw.gbc", "instruction 4: invalid attribute 'axes' of prod"),
+                                 ("gbc-vm-init-throw-2.gbc", "instruction 5: invalid attribute 'axes' of logsumexp")] {
+            let p = try load(name)
+            XCTAssertThrowsError(try VirtualMachine(p, limits: VMLimits(maxArenaBytes: 16 << 20))) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(name): \(error)")
+            }
+        }
+    }
+}
+
+/// Names and bindings in a `.gbc` file are untrusted: names become file names
+/// (`gradc run --output-dir`) and terminal output, and a binding's type decides how the caller's
+/// bytes are read. Each test crafts a file from a valid program.
+final class UntrustedFileTests: XCTestCase {
+    func decode(_ p: BytecodeProgram) throws -> BytecodeProgram {
+        try BytecodeProgram(serialized: p.serialized())
+    }
+
+    func refusal(_ p: BytecodeProgram) -> String {
+        do {
+            _ = try VirtualMachine(decode(p))
+            return "accepted"
+        } catch {
+            return (error as? Diagnostic)?.message ?? "\(error)"
+        }
+    }
+
+    func testNamesMustBeIdentifiers() throws {
+        let valid = try ValidationErrorTests.valid()
+        XCTAssertNoThrow(try decode(valid))
+        let crafted: [(WritableKeyPath<BytecodeProgram, String>, String, String)] = [
+            (\.outputs[0].name, "../../x", "name of output 0 '../../x' is not an identifier"),
+            (\.outputs[1].name, "/etc/passwd", "name of output 1 '/etc/passwd' is not an identifier"),
+            (\.outputs[0].name, "s\nforged: f64 = 1", "name of output 0 's\\u{A}forged: f64 = 1' is not an identifier"),
+            (\.inputs[0].name, "\u{1B}[2J\u{1B}[31mx", "name of input 0 '\\u{1B}[2J\\u{1B}[31mx' is not an identifier"),
+            (\.inputs[2].name, "", "name of input 2 '' is not an identifier"),
+            (\.inputs[1].name, "y\u{202E}", "name of input 1 'y\\u{202E}' is not an identifier"),
+            (\.name, "f\r", "function name 'f\\u{D}' is not an identifier"),
+        ]
+        for (path, name, expected) in crafted {
+            var p = valid
+            p[keyPath: path] = name
+            let message = refusal(p)
+            XCTAssertTrue(message.contains(expected + " ([A-Za-z_][A-Za-z0-9_]*)"), message)
+            XCTAssertFalse(message.unicodeScalars.contains { $0.value < 0x20 || $0.value > 0x7E && $0 != "…" }, "message prints raw control characters: \(message.debugDescription)")
+        }
+    }
+
+    func testNamesAreUnique() throws {
+        var p = try ValidationErrorTests.valid()
+        p.outputs[2].name = "s"
+        XCTAssertTrue(refusal(p).contains("output 2 is named 's' like an earlier output"), refusal(p))
+        var q = try ValidationErrorTests.valid()
+        q.inputs[1].name = "x"
+        XCTAssertTrue(refusal(q).contains("input 1 is named 'x' like an earlier input"), refusal(q))
+    }
+
+    /// A binding whose dtype or shape disagrees with the instructions that read or write its
+    /// bytes used to load and reinterpret the caller's bytes.
+    func testBindingsMustAgreeWithTheInstructions() throws {
+        var wrongInputDType = try ValidationErrorTests.valid()
+        wrongInputDType.inputs[0].operand.type = TensorType(.i64, [4])
+        XCTAssertEqual(refusal(wrongInputDType),
+                       "invalid bytecode: instruction 0, operand 0 uses f64[4] at byte 8, but that is input 0: i64[4] at byte 8 (a constant, input or output is used only whole, in its own dtype)")
+        var wrongInputShape = try ValidationErrorTests.valid()
+        wrongInputShape.inputs[1].operand.type = TensorType(.f64, [2])
+        XCTAssertEqual(refusal(wrongInputShape),
+                       "invalid bytecode: instruction 0, operand 2 uses f64[4] at byte 40, but that is input 1: f64[2] at byte 40 (a constant, input or output is used only whole, in its own dtype)")
+        var wrongOutputDType = try ValidationErrorTests.valid()
+        wrongOutputDType.outputs[2].operand.type = TensorType(.i64, [4])
+        XCTAssertEqual(refusal(wrongOutputDType),
+                       "invalid bytecode: instruction 2, result uses f64[4] at byte 128, but that is output 2: i64[4] at byte 128 (a constant, input or output is used only whole, in its own dtype)")
+        var wrongConstant = try ValidationErrorTests.valid()
+        wrongConstant.constants[0].operand.type = TensorType(.i64)
+        XCTAssertEqual(refusal(wrongConstant),
+                       "invalid bytecode: instruction 0, operand 1 uses f64 at byte 0, but that is constant 0: i64 at byte 0 (a constant, input or output is used only whole, in its own dtype)")
+        // A view of a binding (same bytes, same dtype, another shape) is fine: instruction 5
+        // copies x as f64[2,2].
+        XCTAssertEqual(refusal(try ValidationErrorTests.valid()), "accepted")
+    }
+}

@@ -40,6 +40,7 @@ final class OpTableTests: XCTestCase {
         for e in ElementwiseOp.allCases {
             XCTAssertEqual(e.index, ElementwiseOp.allCases.firstIndex(of: e))
             XCTAssertEqual(e.arity, e.op.info.arity == .fixed(1) ? 1 : (e == .select ? 3 : 2))
+            XCTAssertEqual(e.isComparison, e.op.family == .comparison, "\(e)")
         }
         XCTAssertEqual(Set(Op.allCases.filter(\.isView)), [.reshape, .expand_dims, .squeeze])
         XCTAssertEqual(Set(Op.allCases.filter(\.isCommutative)), [.add, .mul, .eq, .ne])

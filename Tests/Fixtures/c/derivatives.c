@@ -5,20 +5,20 @@
 #include <math.h>
 
 /* %24 = const : f64[3] */
-static const double gradc_cd103234_0_c24[3] = {
+static const double gradc_e4ab8c61_0_c24[3] = {
     (0x1p+0), (0x0p+0), (0x0p+0),
 };
 /* %28 = const : f64[3] */
-static const double gradc_cd103234_0_c28[3] = {
+static const double gradc_e4ab8c61_0_c28[3] = {
     (0x0p+0), (0x1p+0), (0x0p+0),
 };
 /* %32 = const : f64[3] */
-static const double gradc_cd103234_0_c32[3] = {
+static const double gradc_e4ab8c61_0_c32[3] = {
     (0x0p+0), (0x0p+0), (0x1p+0),
 };
 
 /* Function 0: 3 inputs, 8 outputs, 17 steps, 192 bytes of workspace. */
-int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *workspace) {
+int gradc_e4ab8c61_0(const void *const *inputs, void *const *outputs, void *workspace) {
     const void *const *in = inputs;
     void *const *out = outputs;
     unsigned char *ws = (unsigned char *)workspace;
@@ -86,7 +86,7 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
-            const double t11 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
+            const double t11 = ((l0 * l1 != l0 * l1 && l0 == 0) ? l0 : l0 * l1);
             o[i0] = (double)t11;
         }
     }
@@ -99,7 +99,7 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
-            const double t12 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
+            const double t12 = ((l0 * l1 != l0 * l1 && l0 == 0) ? l0 : l0 * l1);
             o[i0] = (double)t12;
         }
     }
@@ -112,7 +112,7 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
         for (long i0 = 0; i0 < 3; i0++) {
             const double l0 = p0[i0];
             const double l1 = p1[i0];
-            const double t13 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
+            const double t13 = ((l0 * l1 != l0 * l1 && l0 == 0) ? l0 : l0 * l1);
             o[i0] = (double)t13;
         }
     }
@@ -152,13 +152,13 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
             const double l3 = p3[i0];
             const double l4 = p4[i0];
             const double l5 = p5[i0];
-            const double t14 = ((l0 == 0 && !isfinite(l0)) ? l0 : l0 * l0);
+            const double t14 = ((l0 * l0 != l0 * l0 && l0 == 0) ? l0 : l0 * l0);
             const double t15 = l1 + l1;
-            const double t16 = ((l2 == 0 && !isfinite(t14)) ? l2 : l2 * t14);
+            const double t16 = ((l2 * t14 != l2 * t14 && l2 == 0) ? l2 : l2 * t14);
             const double t17 = -t16;
-            const double t20 = ((t17 == 0 && !isfinite(l3)) ? t17 : t17 * l3);
-            const double t21 = ((t20 == 0 && !isfinite(l4)) ? t20 : t20 * l4);
-            const double t22 = ((t21 == 0 && !isfinite(l5)) ? t21 : t21 * l5);
+            const double t20 = ((t17 * l3 != t17 * l3 && t17 == 0) ? t17 : t17 * l3);
+            const double t21 = ((t20 * l4 != t20 * l4 && t20 == 0) ? t20 : t20 * l4);
+            const double t22 = ((t21 * l5 != t21 * l5 && t21 == 0) ? t21 : t21 * l5);
             const double t23 = t15 + t22;
             o[i0] = (double)t23;
         }
@@ -167,7 +167,7 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
     /* %26 = zmul(%25, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
-        const double *p0 = gradc_cd103234_0_c24;
+        const double *p0 = gradc_e4ab8c61_0_c24;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -175,8 +175,8 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
             const double l0 = p0[i0];
             const double l1 = p1[i0];
             const double l2 = p2[i0];
-            const double t25 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
-            const double t26 = ((t25 == 0 && !isfinite(l2)) ? t25 : t25 * l2);
+            const double t25 = ((l0 * l1 != l0 * l1 && l0 == 0) ? l0 : l0 * l1);
+            const double t26 = ((t25 * l2 != t25 * l2 && t25 == 0) ? t25 : t25 * l2);
             o[i0] = (double)t26;
         }
     }
@@ -184,7 +184,7 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
     /* %30 = zmul(%29, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 96));
-        const double *p0 = gradc_cd103234_0_c28;
+        const double *p0 = gradc_e4ab8c61_0_c28;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -192,8 +192,8 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
             const double l0 = p0[i0];
             const double l1 = p1[i0];
             const double l2 = p2[i0];
-            const double t29 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
-            const double t30 = ((t29 == 0 && !isfinite(l2)) ? t29 : t29 * l2);
+            const double t29 = ((l0 * l1 != l0 * l1 && l0 == 0) ? l0 : l0 * l1);
+            const double t30 = ((t29 * l2 != t29 * l2 && t29 == 0) ? t29 : t29 * l2);
             o[i0] = (double)t30;
         }
     }
@@ -201,7 +201,7 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
     /* %34 = zmul(%33, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 120));
-        const double *p0 = gradc_cd103234_0_c32;
+        const double *p0 = gradc_e4ab8c61_0_c32;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         #pragma GCC ivdep
@@ -209,8 +209,8 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
             const double l0 = p0[i0];
             const double l1 = p1[i0];
             const double l2 = p2[i0];
-            const double t33 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
-            const double t34 = ((t33 == 0 && !isfinite(l2)) ? t33 : t33 * l2);
+            const double t33 = ((l0 * l1 != l0 * l1 && l0 == 0) ? l0 : l0 * l1);
+            const double t34 = ((t33 * l2 != t33 * l2 && t33 == 0) ? t33 : t33 * l2);
             o[i0] = (double)t34;
         }
     }
@@ -229,7 +229,7 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
     /* %42 = zmul(%41, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
-        const double *p0 = gradc_cd103234_0_c24;
+        const double *p0 = gradc_e4ab8c61_0_c24;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -241,12 +241,12 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
             const double l2 = p2[i0];
             const double l3 = p3[i0];
             const double l4 = p4[i0];
-            const double t37 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
-            const double t38 = ((l2 == 0 && !isfinite(t37)) ? l2 : l2 * t37);
+            const double t37 = ((l0 * l1 != l0 * l1 && l0 == 0) ? l0 : l0 * l1);
+            const double t38 = ((l2 * t37 != l2 * t37 && l2 == 0) ? l2 : l2 * t37);
             const double t39 = -t38;
-            const double t40 = ((t39 == 0 && !isfinite(l3)) ? t39 : t39 * l3);
-            const double t41 = ((t40 == 0 && !isfinite(l4)) ? t40 : t40 * l4);
-            const double t42 = ((t41 == 0 && !isfinite(l1)) ? t41 : t41 * l1);
+            const double t40 = ((t39 * l3 != t39 * l3 && t39 == 0) ? t39 : t39 * l3);
+            const double t41 = ((t40 * l4 != t40 * l4 && t40 == 0) ? t40 : t40 * l4);
+            const double t42 = ((t41 * l1 != t41 * l1 && t41 == 0) ? t41 : t41 * l1);
             o[i0] = (double)t42;
         }
     }
@@ -258,7 +258,7 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
     /* %49 = zmul(%48, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 96));
-        const double *p0 = gradc_cd103234_0_c28;
+        const double *p0 = gradc_e4ab8c61_0_c28;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -270,12 +270,12 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
             const double l2 = p2[i0];
             const double l3 = p3[i0];
             const double l4 = p4[i0];
-            const double t44 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
-            const double t45 = ((l2 == 0 && !isfinite(t44)) ? l2 : l2 * t44);
+            const double t44 = ((l0 * l1 != l0 * l1 && l0 == 0) ? l0 : l0 * l1);
+            const double t45 = ((l2 * t44 != l2 * t44 && l2 == 0) ? l2 : l2 * t44);
             const double t46 = -t45;
-            const double t47 = ((t46 == 0 && !isfinite(l3)) ? t46 : t46 * l3);
-            const double t48 = ((t47 == 0 && !isfinite(l4)) ? t47 : t47 * l4);
-            const double t49 = ((t48 == 0 && !isfinite(l1)) ? t48 : t48 * l1);
+            const double t47 = ((t46 * l3 != t46 * l3 && t46 == 0) ? t46 : t46 * l3);
+            const double t48 = ((t47 * l4 != t47 * l4 && t47 == 0) ? t47 : t47 * l4);
+            const double t49 = ((t48 * l1 != t48 * l1 && t48 == 0) ? t48 : t48 * l1);
             o[i0] = (double)t49;
         }
     }
@@ -288,7 +288,7 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
     /* in place of %8 */
     {
         double *o = ((double *)(ws + 24));
-        const double *p0 = gradc_cd103234_0_c32;
+        const double *p0 = gradc_e4ab8c61_0_c32;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -300,12 +300,12 @@ int gradc_cd103234_0(const void *const *inputs, void *const *outputs, void *work
             const double l2 = p2[i0];
             const double l3 = p3[i0];
             const double l4 = p4[i0];
-            const double t51 = ((l0 == 0 && !isfinite(l1)) ? l0 : l0 * l1);
-            const double t52 = ((l2 == 0 && !isfinite(t51)) ? l2 : l2 * t51);
+            const double t51 = ((l0 * l1 != l0 * l1 && l0 == 0) ? l0 : l0 * l1);
+            const double t52 = ((l2 * t51 != l2 * t51 && l2 == 0) ? l2 : l2 * t51);
             const double t53 = -t52;
-            const double t54 = ((t53 == 0 && !isfinite(l3)) ? t53 : t53 * l3);
-            const double t55 = ((t54 == 0 && !isfinite(l4)) ? t54 : t54 * l4);
-            const double t56 = ((t55 == 0 && !isfinite(l1)) ? t55 : t55 * l1);
+            const double t54 = ((t53 * l3 != t53 * l3 && t53 == 0) ? t53 : t53 * l3);
+            const double t55 = ((t54 * l4 != t54 * l4 && t54 == 0) ? t54 : t54 * l4);
+            const double t56 = ((t55 * l1 != t55 * l1 && t55 == 0) ? t55 : t55 * l1);
             o[i0] = (double)t56;
         }
     }

@@ -1,58 +1,32 @@
 import GradRuntime
-// Load-time validation and linking: every check that makes a program safe to run.
+// Kernel selection: turns the instructions of a validated program into scalar-machine code
+// and tensor kernels. Every check lives in Program+Validation.swift; this file only chooses.
 
-func invalid(_ message: String) -> Diagnostic {
-    Diagnostic(.other(message))
-}
-
-/// Checks that an operand's type is valid and its bytes lie in the arena, aligned.
-func checkOperand(_ o: BytecodeOperand, arenaBytes: Int, _ what: @autoclosure () -> String) throws(Diagnostic) {
-    guard let n = checkedElementCount(o.type.shape) else { throw invalid("\(what()): invalid shape \(o.type.shape)") }
-    let size = o.type.dtype.byteSize
-    let (bytes, overflow1) = n.multipliedReportingOverflow(by: size)
-    let (end, overflow2) = o.offset.addingReportingOverflow(bytes)
-    guard !overflow1, !overflow2, o.offset >= 0, end <= arenaBytes else {
-        throw invalid("\(what()): bytes \(o.offset)..<\(o.offset &+ bytes) are outside the arena of \(arenaBytes) bytes")
-    }
-    guard o.offset % size == 0 else { throw invalid("\(what()): offset \(o.offset) is not aligned to \(size) bytes") }
-}
-
-func validateLayout(_ p: BytecodeProgram, limits: VMLimits) throws(Diagnostic) {
-    guard p.arenaBytes >= 0, p.arenaBytes <= limits.maxArenaBytes else {
-        throw invalid("invalid bytecode: arena of \(p.arenaBytes) bytes exceeds the limit of \(limits.maxArenaBytes)")
-    }
-    guard p.workspaceOffset >= 0, p.workspaceOffset <= p.arenaBytes else {
-        throw invalid("invalid bytecode: workspace offset \(p.workspaceOffset) outside the arena")
-    }
-    for (i, c) in p.constants.enumerated() {
-        try checkOperand(c.operand, arenaBytes: p.arenaBytes, "invalid bytecode: constant \(i)")
-        guard c.bytes.count == c.operand.byteCount else {
-            throw invalid("invalid bytecode: constant \(i) has \(c.bytes.count) bytes, expected \(c.operand.byteCount)")
-        }
-    }
-    for (i, b) in p.inputs.enumerated() { try checkOperand(b.operand, arenaBytes: p.arenaBytes, "invalid bytecode: input \(i)") }
-    for (i, b) in p.outputs.enumerated() { try checkOperand(b.operand, arenaBytes: p.arenaBytes, "invalid bytecode: output \(i)") }
-}
-
-/// Turns instructions into scalar-machine code and kernels.
-struct Linker {
+/// Chooses the VM's code and kernels for a validated program (`VirtualMachine.init`).
+struct KernelSelector {
     let program: BytecodeProgram
     let failure: FailureBox
     var code: [ScalarInstruction] = []
     var kernels: [any VMKernel] = []
-    /// Number of `FallbackKernel`s linked.
+    /// Number of `FallbackKernel`s chosen.
     var fallbackCount = 0
     /// Transposes read in place by matmuls (see `TransposeElision`).
-    var elision = TransposeElision()
-    /// Index of the instruction being linked.
+    var elision: TransposeElision
+    /// Index of the instruction being selected for.
     var index = 0
     /// Threading settings for the matmul kernels.
-    var limits = VMLimits()
+    let limits: VMLimits
 
-    init(program: BytecodeProgram, failure: FailureBox) {
-        self.program = program
+    /// Selects code for every instruction of `validated`.
+    init(_ validated: ValidatedProgram, limits: VMLimits, failure: FailureBox) {
+        program = validated.program
         self.failure = failure
+        self.limits = limits
+        elision = TransposeElision(program)
         code.reserveCapacity(program.instructions.count)
+        for (index, instruction) in program.instructions.enumerated() {
+            select(instruction, at: index)
+        }
     }
 
     /// Adds a generic kernel through a closure created where its concrete type is known, so
@@ -67,56 +41,21 @@ struct Linker {
         kernels.append(kernel)
     }
 
-    mutating func link(_ instruction: BytecodeInstruction, at index: Int) throws(Diagnostic) {
+    mutating func select(_ instruction: BytecodeInstruction, at index: Int) {
         self.index = index
-        let arenaBytes = program.arenaBytes
         switch instruction {
         case .copy(let from, let to):
-            try checkOperand(from, arenaBytes: arenaBytes, "copy source")
-            try checkOperand(to, arenaBytes: arenaBytes, "copy destination")
-            guard from.byteCount == to.byteCount else { throw invalid("copy of \(from.type) into \(to.type)") }
             add(CopyKernel(from: from.offset, to: to.offset, bytes: to.byteCount))
-
-        case .fused(let dtype, let ops, let leaves, let output, let nodes):
-            guard dtype.isFloat else { throw invalid("fused expression in \(dtype)") }
-            guard !ops.isEmpty, ops.count <= 256, leaves.count <= 256, nodes.count <= 256 else {
-                throw invalid("fused expression with \(ops.count) ops and \(leaves.count) leaves")
-            }
-            try checkOperand(output, arenaBytes: arenaBytes, "fused output")
-            guard output.type.dtype == dtype || output.type.dtype == .bool else { throw invalid("fused \(dtype) expression writes \(output.type)") }
-            for (k, leaf) in leaves.enumerated() {
-                try checkOperand(leaf, arenaBytes: arenaBytes, "fused leaf \(k)")
-                guard leaf.type.dtype == dtype || leaf.type.dtype == .bool else { throw invalid("fused \(dtype) expression reads \(leaf.type)") }
-                guard broadcastShapes(leaf.type.shape, output.type.shape) == output.type.shape else {
-                    throw invalid("fused leaf \(leaf.type) does not broadcast to \(output.type)")
-                }
-            }
-            for (j, m) in ops.enumerated() {
-                guard m.op.elementwise != nil else { throw invalid("\(m.op.name) cannot be fused") }
-                guard m.op.info.arity.accepts(m.args.count), m.args.allSatisfy({ $0 >= 0 && $0 < leaves.count + j }) else {
-                    throw invalid("fused op \(j) (\(m.op.name)) has invalid operands \(m.args)")
-                }
-            }
+        case .fused(let dtype, let ops, let leaves, let output, _):
             if ops.count == 1, addScalar(dtype, ops[0].op, ops[0].args.map { leaves[$0] }, output) { return }
             addFused(dtype, ops, leaves, output)
-
         case .op(let op, let attrs, let inputs, let output, _):
-            switch op {
-            case .input, .grad, .jacobian, .hessian: throw invalid("\(op.name) is not an instruction")
-            default: break
-            }
-            for (k, o) in inputs.enumerated() { try checkOperand(o, arenaBytes: arenaBytes, "operand \(k) of \(op.name)") }
-            try checkOperand(output, arenaBytes: arenaBytes, "result of \(op.name)")
-            let inferred = try op.inferType(inputs.map(\.type), attrs)
-            guard inferred == output.type else {
-                throw invalid("\(op.name) of \(inputs.map(\.type.description).joined(separator: ", ")) gives \(inferred), not \(output.type)")
-            }
             if elision.skipped.contains(index) { return }
-            try linkOp(op, attrs, inputs, output)
+            selectOp(op, attrs, inputs, output)
         }
     }
 
-    mutating func linkOp(_ op: Op, _ attrs: Attributes, _ inputs: [BytecodeOperand], _ output: BytecodeOperand) throws(Diagnostic) {
+    mutating func selectOp(_ op: Op, _ attrs: Attributes, _ inputs: [BytecodeOperand], _ output: BytecodeOperand) {
         let computeType = op.elementwise.map { $0.computeDType(result: output.type.dtype, firstOperand: inputs.first?.type.dtype ?? output.type.dtype) }
         let floatType = inputs.first.map { $0.type.dtype.isFloat } ?? false
         if let t = computeType, t.isFloat {
@@ -234,7 +173,9 @@ struct Linker {
                 let k = CumsumKernel<Int64>(inputs[0], output, axis: axis, reverse: attrs.reverse)
                 add(scratch: 0) { k.run($0, $1) }
             case .bool:
-                throw invalid("cumsum of bool")
+                // The type rule refuses it; the generic path would report it.
+                fallbackCount += 1
+                add(FallbackKernel(op: op, attrs: attrs, inputs: inputs, output: output, failure: failure))
             }
         default:
             if let e = op.elementwise, e.hasIntegerForm {
@@ -248,7 +189,7 @@ struct Linker {
     }
 }
 
-extension Linker {
+extension KernelSelector {
     /// Emits one scalar-machine instruction for a rank-0 f32/f64 elementwise op whose
     /// operands and result are 8-byte aligned registers; returns false (nothing emitted)
     /// otherwise.
