@@ -37,6 +37,7 @@ let package = Package(
         .executableTarget(name: "GradFuzzIR", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/IR"),
         .executableTarget(name: "GradFuzzGBC", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/GBC"),
         .executableTarget(name: "GradFuzzNPY", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/NPY"),
+        .executableTarget(name: "GradFuzzGBCRun", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/GBCRun"),
         .target(name: "TestSupport", dependencies: ["Grad"], path: "Tests/TestSupport"),
         .testTarget(name: "GradIRTests", dependencies: ["GradIR", "TestSupport"]),
         .testTarget(name: "GradAutodiffTests", dependencies: ["Grad", "TestSupport"]),

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets for a set time each, from a seed corpus of every fixture.
 #
-#   Scripts/fuzz.sh [SECONDS] [ir|gbc|npy]...      (default: 600 seconds, every target)
+#   Scripts/fuzz.sh [SECONDS] [ir|gbc|gbcrun|npy]...      (default: 600 seconds, every target)
 #
 # - GradFuzzIR  (.ir parser + type checker, print/parse round trip, differentiate, optimize,
 #   reference and VM evaluation of small functions): seeds are Tests/Fixtures/*.ir,
 #   Examples/*.ir and Tests/Fixtures/regressions/*.ir; dictionary Tests/Fuzz/ir.dict.
 # - GradFuzzGBC (.gbc decoder + VM linker/validator + run): seeds are every function of every
 #   .ir seed compiled with `gradc compile --backend bytecode`, plus regressions/*.gbc.
+# - GradFuzzGBCRun (`gradc run MODEL.gbc` as the command runs it: Pipeline.linkBytecode, then
+#   Pipeline.runBytecode with inputs made from the file's declared bindings): the same seeds.
 # - GradFuzzNPY (.npy reader, and write/read round trip of what it accepts): seeds are
 #   Tests/Fixtures/npy/*.npy and regressions/*.npy.
 #
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(ir gbc npy)
+[ ${#targets[@]} -eq 0 ] && targets=(ir gbc gbcrun npy)
 
 out=out/fuzz
 mkdir -p "$out"
@@ -43,8 +45,8 @@ seed_ir() {
   cp Tests/Fixtures/regressions/*.ir "$dir"/ 2>/dev/null || true
 }
 
-seed_gbc() {
-  local dir="$out/gbc-seeds"
+seed_gbc() {  # seed_gbc TARGET: into $out/TARGET-seeds
+  local dir="$out/$1-seeds"
   rm -rf "$dir" && mkdir -p "$dir"
   swift build --product gradc >/dev/null
   for model in Tests/Fixtures/*.ir Examples/*.ir; do
@@ -66,9 +68,10 @@ seed_npy() {
 for target in "${targets[@]}"; do
   case "$target" in
     ir) product=GradFuzzIR; seed_ir; extra=(-dict=Tests/Fuzz/ir.dict -max_len=4096) ;;
-    gbc) product=GradFuzzGBC; seed_gbc; extra=(-max_len=65536) ;;
+    gbc) product=GradFuzzGBC; seed_gbc gbc; extra=(-max_len=65536) ;;
+    gbcrun) product=GradFuzzGBCRun; seed_gbc gbcrun; extra=(-max_len=65536) ;;
     npy) product=GradFuzzNPY; seed_npy; extra=(-max_len=65536) ;;
-    *) echo "unknown target '$target' (ir, gbc or npy)" >&2; exit 2 ;;
+    *) echo "unknown target '$target' (ir, gbc, gbcrun or npy)" >&2; exit 2 ;;
   esac
   swift build "${flags[@]}" --product "$product"
   echo "$stamp" > .build/fuzz/sources.stamp

@@ -15,9 +15,10 @@ public struct CompileOptions: Sendable {
     /// Functions whose values together need more bytes are refused before allocating.
     public var memoryLimit = defaultMemoryLimit
     /// Bit-identical results: no fused multiply-add in matrix products, so `.bytecode` and `.c`
-    /// give bitwise the reference evaluator's outputs on every CPU (`VMLimits.portable`;
-    /// `CBackendOptions.portable`, which also drops `-march=native`). Off by default: matmul
-    /// outputs then differ by a few ulp of the largest partial sum where the CPU has FMA.
+    /// give bitwise the reference evaluator's outputs on every CPU, NaN sign and payload aside
+    /// (`VMLimits.portable`; `CBackendOptions.portable`, which also drops `-march=native`).
+    /// Off by default: where the CPU has FMA, matrix products then keep the bound of
+    /// docs/numerics.md, and may differ in kind (finite, ±inf, NaN) where they overflow.
     public var portable = false
     public init(optimizer: OptimizerOptions = OptimizerOptions(), memoryLimit: Int = defaultMemoryLimit, portable: Bool = false) {
         self.optimizer = optimizer

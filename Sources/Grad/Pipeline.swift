@@ -9,10 +9,7 @@ public enum Stage: String, CaseIterable, Sendable {
 public enum Pipeline {
     /// Reads and parses a `.ir` file. Errors carry the file name, line, column and source line.
     public static func load(path: String) throws(Diagnostic) -> Module {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw Diagnostic(.io("cannot read '\(path)'"))
-        }
-        return try parseModule(bytes: [UInt8](data), file: path)
+        try parseModule(bytes: readFile(path: path), file: path)
     }
 
     /// Parses `.ir` text.

@@ -62,8 +62,8 @@ public final class CModule: @unchecked Sendable {
         let cache = try CCache.open(environment: environment)
         let flags = options.flags(threads: src.usesThreads, straightLine: src.straightLine,
                                   gcc: !compiler.identity.lowercased().contains("clang"))
-        let built = try cache.sharedObject(source: src.source, compiler: compiler, flags: flags)
-        let lib = try CLibrary(path: built.path)
+        let built = try cache.load(source: src.source, compiler: compiler, flags: flags)
+        let lib = built.library
         var kernels: [CKernel] = []
         for abi in src.functions { kernels.append(try CKernel(library: lib, abi: abi)) }
         source = src

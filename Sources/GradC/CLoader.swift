@@ -12,10 +12,12 @@ typealias CEntry = @convention(c) (UnsafePointer<UnsafeRawPointer?>?, UnsafePoin
 /// A shared object opened with `dlopen(RTLD_NOW | RTLD_LOCAL)`; closed when released.
 public final class CLibrary: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
+    /// The file the library stands for (in messages).
     public let path: String
 
-    public init(path: String) throws(Diagnostic) {
-        guard let h = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+    /// Opens `file` (by default `path`); the cache opens a checked private copy of its entry.
+    public init(path: String, loadingFrom file: String? = nil) throws(Diagnostic) {
+        guard let h = dlopen(file ?? path, RTLD_NOW | RTLD_LOCAL) else {
             let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
             throw Diagnostic(.other("cannot load '\(path)': \(reason)"))
         }

@@ -3,17 +3,64 @@
 
 /// The SHA-256 digest of `bytes`.
 public func sha256<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
-    var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-    var message = Array(bytes)
-    let bitLength = UInt64(message.count) &* 8
-    message.append(0x80)
-    while message.count % 64 != 56 { message.append(0) }
-    for i in (0..<8).reversed() { message.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
-    var w = [UInt32](repeating: 0, count: 64)
-    for chunk in stride(from: 0, to: message.count, by: 64) {
+    var hasher = SHA256()
+    hasher.update(Array(bytes))
+    return hasher.finalize()
+}
+
+/// SHA-256 over data given in pieces, so a large file is hashed in fixed-size chunks.
+public struct SHA256: Sendable {
+    private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    /// Bytes not yet compressed (fewer than 64).
+    private var pending: [UInt8] = []
+    private var length: UInt64 = 0
+
+    public init() {}
+
+    public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        length &+= UInt64(bytes.count)
+        var rest = bytes[...]
+        if !pending.isEmpty {
+            let take = min(64 - pending.count, rest.count)
+            pending += rest.prefix(take)
+            rest = rest.dropFirst(take)
+            guard pending.count == 64 else { return }
+            compress(pending[...])
+            pending.removeAll(keepingCapacity: true)
+        }
+        var block: [UInt8] = []
+        block.reserveCapacity(64)
+        while rest.count >= 64 {
+            block.removeAll(keepingCapacity: true)
+            block += rest.prefix(64)
+            compress(block[...])
+            rest = rest.dropFirst(64)
+        }
+        pending += rest
+    }
+
+    /// The digest of everything passed to `update`.
+    public func finalize() -> [UInt8] {
+        var copy = self
+        var tail = pending + [0x80]
+        while tail.count % 64 != 56 { tail.append(0) }
+        let bitLength = length &* 8
+        for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
+        for block in stride(from: 0, to: tail.count, by: 64) { copy.compress(tail[block..<(block + 64)]) }
+        var out: [UInt8] = []
+        for word in copy.h {
+            for shift in [24, 16, 8, 0] { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
+        }
+        return out
+    }
+
+    /// One 64-byte block (FIPS 180-4, 6.2.2).
+    private mutating func compress(_ block: ArraySlice<UInt8>) {
+        var w = [UInt32](repeating: 0, count: 64)
+        let base = block.startIndex
         for i in 0..<16 {
-            let b = chunk + 4 * i
-            w[i] = UInt32(message[b]) << 24 | UInt32(message[b + 1]) << 16 | UInt32(message[b + 2]) << 8 | UInt32(message[b + 3])
+            let b = base + 4 * i
+            w[i] = UInt32(block[b]) << 24 | UInt32(block[b + 1]) << 16 | UInt32(block[b + 2]) << 8 | UInt32(block[b + 3])
         }
         for i in 16..<64 {
             let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
@@ -46,11 +93,29 @@ public func sha256<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt
         h[6] = h[6] &+ g
         h[7] = h[7] &+ hh
     }
-    var out: [UInt8] = []
-    for word in h {
-        for shift in [24, 16, 8, 0] { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
+}
+
+/// HMAC-SHA-256 (RFC 2104) over data given in pieces: a tag only a holder of `key` can make.
+public struct HMACSHA256: Sendable {
+    private var inner = SHA256()
+    private var outer = SHA256()
+
+    public init(key: [UInt8]) {
+        var k = key.count > 64 ? sha256(key) : key
+        k += [UInt8](repeating: 0, count: 64 - k.count)
+        inner.update(k.map { $0 ^ 0x36 })
+        outer.update(k.map { $0 ^ 0x5c })
     }
-    return out
+
+    public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        inner.update(bytes)
+    }
+
+    public func finalize() -> [UInt8] {
+        var o = outer
+        o.update(inner.finalize())
+        return o.finalize()
+    }
 }
 
 /// The SHA-256 of a string's UTF-8 bytes, as 64 lowercase hex digits.

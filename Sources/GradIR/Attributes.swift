@@ -58,6 +58,20 @@ public enum AttrValue: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+extension AttrValue {
+    /// The `value` of an i64 constant holding `v`: a number when a double holds it exactly
+    /// (|v| ≤ 2^53, the form the optimizer computes with), else the integer itself, so that
+    /// no i64 constant is rounded (`Attributes.exactValue` tells the two apart).
+    public static func int64Value(_ v: Int) -> AttrValue {
+        v.magnitude <= 1 << 53 ? .float(Double(v)) : .int(v)
+    }
+
+    /// The `values` of an i64 constant, by the rule of `int64Value`.
+    public static func int64Values(_ v: [Int]) -> AttrValue {
+        v.allSatisfy { $0.magnitude <= 1 << 53 } ? .floats(v.map(Double.init)) : .ints(v)
+    }
+}
+
 /// Shortest text that reads back as exactly `v` (`inf`, `-inf`, `nan` for the specials).
 public func formatNumber(_ v: Double) -> String {
     if v.isNaN { return "nan" }
@@ -135,5 +149,18 @@ public struct Attributes: Hashable, Sendable {
         case .ints(let v)?: return v.map(Double.init)
         default: return nil
         }
+    }
+
+    /// `value` when a double holds it exactly; `nil` for an integer beyond ±2^53 (which
+    /// `value` rounds). Passes that compute with doubles read this one.
+    public var exactValue: Double? {
+        if case .int(let v)? = self[.value], v.magnitude > 1 << 53 { return nil }
+        return value
+    }
+
+    /// `values` when doubles hold them exactly, by the rule of `exactValue`.
+    public var exactValues: [Double]? {
+        if case .ints(let v)? = self[.values], v.contains(where: { $0.magnitude > 1 << 53 }) { return nil }
+        return values
     }
 }

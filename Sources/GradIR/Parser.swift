@@ -56,12 +56,86 @@ let sugarNames: Set<String> = ["zeros", "ones", "fill"]
 
 // MARK: Expressions
 
-/// A number as written: its value, and its integer value when written without `.` or `e`.
+/// A number as written: the nearest double, and the exact integer when its value is one
+/// (`12`, `-7`, `1e3`, `2.50e1`; read from the digits, never through the double).
 struct Number: Sendable {
     var double: Double
-    var int: Int?
+    /// Whether the value is an integer, however large.
+    var isInteger = false
+    /// The integer's magnitude, exactly, when it is below 2^64.
+    var magnitude: UInt64? = nil
+    var negative = false
+    /// The literal's bytes in the source (for messages); `nil` for `inf` and `nan`.
+    var span: Range<Int>? = nil
 
-    var negated: Number { Number(double: -double, int: int.map { 0 &- $0 }) }
+    init(double: Double) {
+        self.double = double
+    }
+
+    init(integer: UInt64) {
+        double = Double(integer)
+        isInteger = true
+        magnitude = integer
+    }
+
+    /// The exact value when it is an integer in i64's range −2^63 … 2^63 − 1.
+    var int: Int? {
+        guard let m = magnitude else { return nil }
+        if negative { return m <= 1 << 63 ? Int(truncatingIfNeeded: 0 &- m) : nil }
+        return m < 1 << 63 ? Int(m) : nil
+    }
+
+    var negated: Number {
+        var n = self
+        n.double = -double
+        n.negative.toggle()
+        return n
+    }
+
+    /// Whether the value is an integer, and its magnitude when below 2^64, from the bytes of a
+    /// number token (`digits ('.' digits)? ([eE] [+-]? digits)?`, checked by the lexer).
+    static func exactInteger(_ bytes: ArraySlice<UInt8>) -> (isInteger: Bool, magnitude: UInt64?) {
+        var digits: [UInt8] = []  // significant digits of mantissa, leading zeros dropped
+        var fractionDigits = 0
+        var exponent = 0
+        var exponentNegative = false
+        var part = 0  // 0: integer part, 1: fraction, 2: exponent
+        for b in bytes {
+            switch b {
+            case 0x2E: part = 1
+            case 0x65, 0x45: part = 2
+            case 0x2D: exponentNegative = true
+            case 0x2B: break
+            default:
+                let d = b &- 0x30
+                if part == 2 {
+                    exponent = min(exponent * 10 + Int(d), 1_000_000)  // beyond, the double is 0 or inf
+                } else {
+                    if part == 1 { fractionDigits += 1 }
+                    if !(digits.isEmpty && d == 0) { digits.append(d) }
+                }
+            }
+        }
+        if digits.isEmpty { return (true, 0) }
+        let scale = (exponentNegative ? -exponent : exponent) - fractionDigits
+        var kept = digits[...]
+        var zeros = 0
+        if scale < 0 {
+            guard -scale <= digits.count, digits.suffix(-scale).allSatisfy({ $0 == 0 }) else { return (false, nil) }
+            kept = digits.dropLast(-scale)
+        } else {
+            zeros = scale
+        }
+        if kept.count + zeros > 20 { return (true, nil) }  // at least 10^20 > 2^64
+        var m: UInt64 = 0
+        for d in kept + [UInt8](repeating: 0, count: zeros) {
+            let (times10, o1) = m.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(d))
+            if o1 || o2 { return (true, nil) }
+            m = sum
+        }
+        return (true, m)
+    }
 }
 
 /// What an expression evaluates to while parsing.
@@ -333,10 +407,14 @@ struct Parser {
             negative = true
         }
         guard current.kind == .number else { throw expected(what) }
-        let n = try number(current)
-        guard let v = n.int else { throw error(.expected("an integer", found: quoted(current)), at: current.location) }
+        var n = try number(current)
+        if negative { n = n.negated }
+        guard let v = n.int else {
+            let range = n.isInteger ? " \(Parser.int64Range)" : ""
+            throw error(.expected("an integer\(range)", found: "'\(text(of: n))'"), at: current.location)
+        }
         advance()
-        return negative ? -v : v
+        return v
     }
 
     /// The element type a type name token names.
@@ -351,21 +429,39 @@ struct Parser {
         }
     }
 
-    /// The value of a number token (`invalidNumber` when it overflows).
+    /// The value of a number token (`invalidNumber` when its double would be infinite).
     func number(_ t: Token) throws(Diagnostic) -> Number {
-        let digits = tokens.bytes[t.start..<t.end]
-        guard digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {  // has '.', 'e' or 'E'
+        let bytes = tokens.bytes[t.start..<t.end]
+        var n: Number
+        if bytes.count <= 19, bytes.allSatisfy({ $0 &- 0x30 < 10 }) {
+            // The common case, digits below 10^19: no text made. UInt64 → Double rounds to nearest.
+            var m: UInt64 = 0
+            for digit in bytes { m = m * 10 + UInt64(digit - 0x30) }
+            n = Number(integer: m)
+        } else {
             guard let d = Double(tokens.text(t)), d.isFinite else { throw error(.invalidNumber(tokens.text(t)), at: t.location) }
-            return Number(double: d, int: nil)
+            n = Number(double: d)
+            (n.isInteger, n.magnitude) = Number.exactInteger(bytes)
         }
-        var i = 0
-        for digit in digits {
-            let (times10, o1) = i.multipliedReportingOverflow(by: 10)
-            let (sum, o2) = times10.addingReportingOverflow(Int(digit - 0x30))
-            if o1 || o2 { throw error(.invalidNumber(tokens.text(t)), at: t.location) }
-            i = sum
-        }
-        return Number(double: Double(i), int: i)
+        n.span = t.start..<t.end
+        return n
+    }
+
+    /// A literal as written, for messages.
+    func text(of n: Number) -> String {
+        guard let span = n.span else { return formatNumber(n.double) }
+        return (n.negative ? "-" : "") + String(decoding: tokens.bytes[span], as: UTF8.self)
+    }
+
+    /// The range of an integer, for messages.
+    static let int64Range = "from -9223372036854775808 to 9223372036854775807"
+
+    /// The exact i64 a literal stands for: a located error when its value is not an integer
+    /// (`1.5`, `inf`) or lies outside i64's range.
+    func int64(_ n: Number, at location: SourceLocation) throws(Diagnostic) -> Int {
+        if let v = n.int { return v }
+        let why = n.isInteger ? "does not fit in i64 (integers \(Parser.int64Range))" : "is not an integer, but an i64 value is needed here"
+        throw error(.invalidOperand(op: "const", "\(text(of: n)) \(why)"), at: location)
     }
 
     // MARK: Statements
@@ -477,9 +573,22 @@ struct Parser {
     // MARK: Values
 
     /// A scalar (or, with a shaped type, splat) constant for a weakly typed literal.
-    mutating func materialize(_ n: Number, as type: TensorType, at location: SourceLocation) throws(Diagnostic) -> ValueID {
-        if type.dtype == .i64, n.int == nil, n.double.rounded() != n.double || !n.double.isFinite {
-            throw error(.invalidOperand(op: "const", "\(formatNumber(n.double)) is not an integer, but an i64 value is needed here"), at: location)
+    /// A constant of `type` holding literal `n`: exactly for i64 (an integer in range, else an
+    /// error at `literal`), 0 or 1 for bool.
+    mutating func materialize(_ n: Number, as type: TensorType, at location: SourceLocation,
+                              literal: SourceLocation? = nil) throws(Diagnostic) -> ValueID {
+        switch type.dtype {
+        case .i64:
+            let v = try int64(n, at: literal ?? location)
+            var attrs = Attributes([.dtype: .dtype(.i64), .value: .int64Value(v)])
+            if !type.shape.isEmpty { attrs[.shape] = .ints(type.shape) }
+            return try add(.const, [], attrs, at: location)
+        case .bool:
+            guard n.double == 0 || n.double == 1 else {
+                throw error(.invalidOperand(op: "const", "\(text(of: n)) is neither 0 nor 1, but a bool value is needed here"), at: literal ?? location)
+            }
+        case .f32, .f64:
+            break
         }
         builder.location = location
         return try builder.constant(n.double, type)
@@ -643,7 +752,7 @@ struct Parser {
         case .identifier:
             if t.isKeyword(.inf) || t.isKeyword(.nan) {
                 advance()
-                return Expr(kind: .literal(Number(double: t.isKeyword(.inf) ? .infinity : .nan, int: nil)), location: t.location)
+                return Expr(kind: .literal(Number(double: t.isKeyword(.inf) ? .infinity : .nan)), location: t.location)
             }
             if nextToken.isPunct("(") {
                 advance()
@@ -823,9 +932,9 @@ struct Parser {
         let t = current
         let n: Number
         if t.isKeyword(.inf) {
-            n = Number(double: .infinity, int: nil)
+            n = Number(double: .infinity)
         } else if t.isKeyword(.nan) {
-            n = Number(double: .nan, int: nil)
+            n = Number(double: .nan)
         } else if t.kind == .number {
             n = try number(t)
         } else {
@@ -833,6 +942,20 @@ struct Parser {
         }
         advance()
         return negative ? n.negated : n
+    }
+
+    /// What an attribute of `kind` expects, for the message refusing `raw` (naming i64's
+    /// range when `raw` holds an integer beyond it).
+    static func describe(_ kind: AttrKind, refusing raw: RawAttr) -> String {
+        let tooLarge: Bool
+        switch raw {
+        case .number(let n): tooLarge = n.isInteger && n.int == nil
+        case .numbers(let ns): tooLarge = ns.contains { $0.isInteger && $0.int == nil }
+        case .bool, .dtype: tooLarge = false
+        }
+        if tooLarge, kind == .int { return "an integer \(int64Range)" }
+        if tooLarge, kind == .ints { return "a list of integers \(int64Range)" }
+        return describe(kind)
     }
 
     static func describe(_ kind: AttrKind) -> String {
@@ -927,7 +1050,8 @@ struct Parser {
         guard args.isEmpty else { throw error(.wrongArity(op: name, expected: "0 operands", got: args.count), at: callee.location) }
         var dtype = DType.f64
         var shape: [Int] = []
-        var fillValue: Double? = name == "zeros" ? 0 : name == "ones" ? 1 : nil
+        // The literal itself (not its double), so that an i64 fill is exact.
+        var fillValue: (Number, SourceLocation)? = name == "fill" ? nil : (Number(integer: name == "zeros" ? 0 : 1), callee.location)
         for k in keywords {
             let kind: AttrKind
             let key = self.name(k.key.symbol)
@@ -938,17 +1062,17 @@ struct Parser {
             default: throw error(.unknownAttribute(op: name, name: key), at: k.key.location)
             }
             guard let v = Parser.coerce(k.value, to: kind) else {
-                throw error(.invalidAttribute(op: name, name: key, expected: Parser.describe(kind)), at: k.valueLocation)
+                throw error(.invalidAttribute(op: name, name: key, expected: Parser.describe(kind, refusing: k.value)), at: k.valueLocation)
             }
-            switch v {
-            case .ints(let s): shape = s
-            case .dtype(let d): dtype = d
-            case .float(let f): fillValue = f
+            switch (v, k.value) {
+            case (.ints(let s), _): shape = s
+            case (.dtype(let d), _): dtype = d
+            case (.float, .number(let n)): fillValue = (n, k.valueLocation)
             default: break
             }
         }
-        guard let fillValue else { throw error(.missingAttribute(op: name, name: "value"), at: callee.location) }
-        let id = try materialize(Number(double: fillValue, int: nil), as: TensorType(dtype, shape), at: callee.location)
+        guard let (fill, literal) = fillValue else { throw error(.missingAttribute(op: name, name: "value"), at: callee.location) }
+        let id = try materialize(fill, as: TensorType(dtype, shape), at: callee.location, literal: literal)
         return Expr(kind: .value(id), location: callee.location)
     }
 
@@ -968,6 +1092,7 @@ struct Parser {
         for a in args { ids.append(try value(a, dtype: dtype(of: a) ?? context)) }
 
         var attrs = Attributes()
+        var constantLiterals: [(AttrKey, RawAttr, SourceLocation)] = []
         for k in keywords {
             let given = name(k.key.symbol)
             var keyName = given
@@ -977,7 +1102,7 @@ struct Parser {
                     throw error(.invalidAttribute(op: op.name, name: "axis", expected: "either axis or axes, not both"), at: k.key.location)
                 }
                 guard case .number(let n) = raw, n.int != nil else {
-                    throw error(.invalidAttribute(op: op.name, name: "axis", expected: Parser.describe(.int)), at: k.valueLocation)
+                    throw error(.invalidAttribute(op: op.name, name: "axis", expected: Parser.describe(.int, refusing: raw)), at: k.valueLocation)
                 }
                 keyName = "axes"
                 raw = .numbers([n])
@@ -986,9 +1111,13 @@ struct Parser {
                 throw error(.unknownAttribute(op: op.name, name: given), at: k.key.location)
             }
             guard let v = Parser.coerce(raw, to: spec.kind) else {
-                throw error(.invalidAttribute(op: op.name, name: given, expected: Parser.describe(spec.kind)), at: k.valueLocation)
+                throw error(.invalidAttribute(op: op.name, name: given, expected: Parser.describe(spec.kind, refusing: raw)), at: k.valueLocation)
             }
             attrs[key] = v
+            if op == .const, key == .value || key == .values { constantLiterals.append((key, raw, k.valueLocation)) }
+        }
+        if op == .const, let dtype = attrs.dtype, dtype == .i64 || dtype == .bool {
+            try exactConstant(&attrs, dtype, constantLiterals)
         }
 
         let rank = ids.first.map { builder.type(of: $0).rank }
@@ -1016,6 +1145,28 @@ struct Parser {
             return Expr(kind: .value(try matmul(ids[0], ids[1], at: callee.location)), location: callee.location)
         }
         return Expr(kind: .value(try add(op, ids, attrs, at: callee.location)), location: callee.location)
+    }
+
+    /// The `value`/`values` of an i64 or bool `const` from their literals: i64 exactly (every
+    /// literal an integer in range), bool only 0 or 1; a located error otherwise.
+    func exactConstant(_ attrs: inout Attributes, _ dtype: DType, _ literals: [(AttrKey, RawAttr, SourceLocation)]) throws(Diagnostic) {
+        for (key, raw, location) in literals {
+            let numbers: [Number]
+            switch raw {
+            case .number(let n): numbers = [n]
+            case .numbers(let ns): numbers = ns
+            case .bool, .dtype: continue
+            }
+            if dtype == .bool {
+                if let bad = numbers.first(where: { $0.double != 0 && $0.double != 1 }) {
+                    throw error(.invalidOperand(op: "const", "\(text(of: bad)) is neither 0 nor 1, but a bool value is needed here"), at: location)
+                }
+                continue
+            }
+            var ints: [Int] = []
+            for n in numbers { ints.append(try int64(n, at: location)) }
+            attrs[key] = key == .value ? .int64Value(ints[0]) : .int64Values(ints)
+        }
     }
 
     /// Replaces the one `-1` of a reshape target by the dimension that keeps the element count.

@@ -38,11 +38,13 @@ struct CSEPass: LocalRewrite {
         }
     }
 
-    /// A constant's identity, with numbers compared by bit pattern.
+    /// A constant's identity, with numbers compared by bit pattern (`integers`: the bits are
+    /// those of i64s, from a constant a double cannot hold exactly).
     struct ConstKey: Hashable {
         var type: TensorType
         var bits: [UInt64]
         var splat: Bool
+        var integers = false
     }
 
     func key(_ node: Node) -> Node {
@@ -54,7 +56,7 @@ struct CSEPass: LocalRewrite {
 
     /// A scalar constant's identity in plain integers: its bits and its dtype.
     static func scalarConstKey(_ node: Node) -> SmallKey? {
-        guard node.type.shape.isEmpty, node.attrs.values == nil, let v = node.attrs.value else { return nil }
+        guard node.type.shape.isEmpty, node.attrs.values == nil, let v = node.attrs.exactValue else { return nil }
         let dtype: Int
         switch node.type.dtype {
         case .f32: dtype = 0
@@ -66,6 +68,14 @@ struct CSEPass: LocalRewrite {
     }
 
     static func constKey(_ node: Node) -> ConstKey? {
+        switch (node.attrs[.value], node.attrs[.values]) {
+        case (.int(let v)?, nil) where node.attrs.exactValue == nil:
+            return ConstKey(type: node.type, bits: [UInt64(bitPattern: Int64(v))], splat: true, integers: true)
+        case (nil, .ints(let vs)?) where node.attrs.exactValues == nil:
+            return ConstKey(type: node.type, bits: vs.map { UInt64(bitPattern: Int64($0)) }, splat: false, integers: true)
+        default:
+            break
+        }
         if let v = node.attrs.value, node.attrs.values == nil {
             return ConstKey(type: node.type, bits: [v.bitPattern], splat: true)
         }

@@ -10,7 +10,8 @@ import GradRuntime
 /// - Anything else folds only when its operands and result have at most `maxElements`
 ///   elements, so graphs stay small.
 /// - A kernel error (e.g. a malformed node) leaves the node alone; the run-time reports it.
-/// - i64 results beyond ±2⁵³ are not folded (constants hold doubles).
+/// - i64 constants beyond ±2⁵³ are held as integers (`AttrValue.int64Value`); the splat path,
+///   which computes with doubles, leaves them to the general one.
 struct FoldPass: LocalRewrite {
     static let maxElements = 4096
 
@@ -40,8 +41,8 @@ struct FoldPass: LocalRewrite {
             guard let t = try? evaluateOp(.const, r.attrs(i), [], resultType: r.type(i)) else { return nil }
             tensors.append(t)
         }
-        guard let result = try? evaluateOp(node.op, node.attrs, tensors, resultType: node.type),
-              let attrs = constantAttributes(result) else { return nil }
+        guard let result = try? evaluateOp(node.op, node.attrs, tensors, resultType: node.type) else { return nil }
+        let attrs = constantAttributes(result)
         r.changed = true
         return r.append(Node(op: .const, attrs: attrs, type: node.type, role: node.role, location: node.location))
     }
@@ -63,27 +64,35 @@ struct FoldPass: LocalRewrite {
             scalars.append(Tensor(TensorType(r.type(i).dtype), doubles: [v]))
         }
         guard let t = try? evaluateOp(node.op, node.attrs, scalars, resultType: TensorType(node.type.dtype)),
-              let attrs = constantAttributes(t), let v = attrs.value else { return nil }
+              let v = constantAttributes(t).exactValue else { return nil }
         if node.attrs.isEmpty { memo[key] = v }
         return v
     }
 }
 
 /// The attributes of a constant holding `t` (`value` when every element has the same bits),
-/// or `nil` when an element cannot be held exactly in a double.
-func constantAttributes(_ t: Tensor) -> Attributes? {
+/// exactly.
+func constantAttributes(_ t: Tensor) -> Attributes {
+    var attrs = Attributes()
+    if !t.shape.isEmpty { attrs[.shape] = .ints(t.shape) }
+    attrs[.dtype] = .dtype(t.dtype)
     let values: [Double]
     switch t.storage {
     case .f32(let v): values = v.map { Double($0) }
     case .f64(let v): values = v
+    case .i64(let v) where v.contains(where: { $0.magnitude > 1 << 53 }):
+        // Beyond what a double holds: the integers themselves.
+        let ints = v.map { Int($0) }
+        if ints.allSatisfy({ $0 == ints[0] }) {
+            attrs[.value] = .int64Value(ints[0])
+        } else {
+            attrs[.values] = .int64Values(ints)
+        }
+        return attrs
     case .i64(let v):
-        guard v.allSatisfy({ $0.magnitude <= (1 << 53) }) else { return nil }
         values = v.map { Double($0) }
     case .bool(let v): values = v.map { $0 ? 1 : 0 }
     }
-    var attrs = Attributes()
-    if !t.shape.isEmpty { attrs[.shape] = .ints(t.shape) }
-    attrs[.dtype] = .dtype(t.dtype)
     if let first = values.first, values.allSatisfy({ $0.bitPattern == first.bitPattern }) {
         attrs[.value] = .float(first)
     } else if values.isEmpty {

@@ -181,10 +181,11 @@ extension Node {
     var splatValue: Double? { op == .const ? GradOptimizer.splatValue(of: attrs) : nil }
 }
 
-/// The value of a constant with these attributes whose elements are all the same bits, else `nil`.
+/// The value of a constant with these attributes whose elements are all the same bits, else
+/// `nil` (also for an i64 beyond ±2^53, which a double cannot hold: such constants are opaque).
 func splatValue(of attrs: Attributes) -> Double? {
-    if let v = attrs.value { return v }
-    guard let values = attrs.values, let first = values.first else { return nil }
+    if let v = attrs.exactValue { return v }
+    guard let values = attrs.exactValues, let first = values.first else { return nil }
     let bits = first.bitPattern
     return values.allSatisfy({ $0.bitPattern == bits }) ? first : nil
 }

@@ -14,7 +14,7 @@ enum CompileCommand {
                     function of the file (or --func); the .c needs only libc and libm
       -o FILE       output file (default: MODEL.gbc next to the model); a directory for c
       --portable    c: compile without -march=native and without fused multiply-add
-                    (bit-identical to the reference); for bytecode pass it to `gradc run`
+                    (bit-identical to the reference, NaN signs aside); for bytecode pass it to `gradc run`
                     instead (the VM picks its kernels when it loads the file)
       --func NAME   the function to compile
     """

@@ -14,9 +14,9 @@ enum RunCommand {
       --func NAME         the function to run
       --backend B         reference (default), bytecode (the VM) or c (generated C compiled
                           by the system cc, cached; see gradc cache --help)
-      --portable          bit-identical to the reference backend: no fused multiply-add in
-                          matrix products (bytecode and .gbc: the VM's bitwise matmul
-                          kernel; c: also compile without -march=native)
+      --portable          bit-identical to the reference backend (NaN signs aside): no fused
+                          multiply-add in matrix products (bytecode and .gbc: the VM's
+                          bitwise matmul kernel; c: also compile without -march=native)
       --input NAME=SPEC   SPEC is a .npy file, a number (fills the tensor), [v,v,…] (row-major)
                           or random (uniform in [-1, 1)); inputs not given are random
       --seed N            seed for random inputs (default 1)
@@ -43,15 +43,16 @@ enum RunCommand {
         let path = try o.modelPath()
         let seed = try parseSeed(o.value("--seed"))
         if isBytecodeFile(path) {
-            let program = try loadBytecode(path: path)
-            var signature = Function(name: program.name)
-            for b in program.inputs { signature.addParameter(b.name, b.operand.type) }
-            let named = try makeInputs(for: signature, specs: o.values["--input"] ?? [], seed: seed)
-            var limits = VMLimits(maxArenaBytes: try memoryLimit(o))
+            // Validated and linked first, the memory checked next, the inputs made last.
+            let limit = try memoryLimit(o)
+            var limits = VMLimits(maxArenaBytes: limit)
             limits.portable = o.has("--portable")
-            let vm = try VirtualMachine(program, limits: limits)
-            let outputs = try vm.run(program.inputs.compactMap { named[$0.name] })
-            try printOutputs(program.outputs.map(\.name), outputs, dir: o.value("--output-dir"))
+            let vm = try Pipeline.linkBytecode(try Pipeline.readFile(path: path), file: path, limits: limits)
+            let specs = o.values["--input"] ?? []
+            let outputs = try Pipeline.runBytecode(vm, memoryLimit: limit) { signature in
+                try makeInputs(for: signature, specs: specs, seed: seed)
+            }
+            try printOutputs(vm.program.outputs.map(\.name), outputs, dir: o.value("--output-dir"))
             return .ok
         }
         let module = try Pipeline.load(path: path)
@@ -177,20 +178,14 @@ func printOutputs(_ names: [String], _ outputs: [Tensor], dir: String?) throws {
     }
 }
 
-/// Whether `path` is a bytecode file (by extension or magic number).
+/// Whether `path` is a bytecode file (by extension or magic number). Anything unreadable (a
+/// directory, a missing file) is not; loading it then reports why.
 func isBytecodeFile(_ path: String) -> Bool {
     if path.hasSuffix(".gbc") { return true }
     guard let h = FileHandle(forReadingAtPath: path) else { return false }
     defer { try? h.close() }
-    return [UInt8](h.readData(ofLength: 8)) == bytecodeMagic
-}
-
-/// Reads and decodes a `.gbc` file (validated again when the VM links it).
-func loadBytecode(path: String) throws(Diagnostic) -> BytecodeProgram {
-    guard let data = FileManager.default.contents(atPath: path) else { throw Diagnostic(.io("cannot read '\(path)'")) }
-    do {
-        return try BytecodeProgram(serialized: [UInt8](data))
-    } catch {
-        throw Diagnostic(.io("\(path): \(error.message)"))
-    }
+    // `read(upToCount:)` throws; `readData(ofLength:)` traps (a `try!` inside Foundation) on a
+    // directory, which `FileHandle(forReadingAtPath:)` opens on Linux.
+    guard let head = try? h.read(upToCount: 8) else { return false }
+    return [UInt8](head) == bytecodeMagic
 }

@@ -3,7 +3,9 @@ import Grad
 
 /// Builds the input tensors of a function from `--input name=spec` options:
 /// `name=file.npy`, `name=1.5` (fills the tensor), `name=[1,2,3]` (row-major values) or
-/// `name=random` (uniform in [-1, 1), seeded). Inputs not given are random.
+/// `name=random` (uniform in [-1, 1), seeded). Inputs not given are random. Values are read
+/// in the input's dtype, never through a double: i64 exactly, bool as `true`/`false`/`1`/`0`
+/// (docs/cli.md, "Inputs").
 func makeInputs(for f: Function, specs: [String], seed: UInt64) throws -> [String: Tensor] {
     var given: [String: String] = [:]
     for spec in specs {
@@ -39,27 +41,65 @@ private func tensor(from spec: String, name: String, type: TensorType, rng: inou
         return t
     }
     let body = spec.hasPrefix("[") && spec.hasSuffix("]") ? String(spec.dropFirst().dropLast()) : spec
-    var values: [Double] = []
-    for part in body.split(separator: ",") {
-        let text = part.trimmingCharacters(in: .whitespaces)
-        guard let v = parseNumber(text, dtype: type.dtype) else {
-            throw UsageError(message: "input '\(name)': '\(text)' is not a number (expected a value, [v,…], a .npy file or random)")
+    let texts = body.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    guard texts.count == 1 || texts.count == type.count else {
+        throw UsageError(message: "input '\(name)' of type \(type) needs 1 or \(type.count) values, got \(texts.count)")
+    }
+    /// Every element read by `read` (one value fills the tensor), or an error naming the input.
+    func elements<T>(_ read: (String) -> T?, _ problem: (String) -> String) throws -> [T] {
+        var values: [T] = []
+        for text in texts {
+            guard let v = read(text) else {
+                throw UsageError(message: "input '\(name)' of type \(type.dtype): '\(text)' \(problem(text))")
+            }
+            values.append(v)
         }
-        values.append(v)
+        return values.count == type.count ? values : [T](repeating: values[0], count: type.count)
     }
-    guard values.count == 1 || values.count == type.count else {
-        throw UsageError(message: "input '\(name)' of type \(type) needs 1 or \(type.count) values, got \(values.count)")
+    let notANumber = { (_: String) in "is not a number (expected a value, [v,…], a .npy file or random)" }
+    let storage: Tensor.Storage
+    switch type.dtype {
+    case .f64: storage = .f64(try elements(Double.init(inputText:), notANumber))
+    case .f32: storage = .f32(try elements(Float.init(inputText:), notANumber))
+    case .i64: storage = .i64(try elements({ Int64($0) }, integerProblem))
+    case .bool: storage = .bool(try elements(bool, { _ in "is not a bool (expected true, false, 1 or 0)" }))
     }
-    return Tensor(type, doubles: values)
+    guard let t = Tensor(storage, shape: type.shape) else {
+        throw UsageError(message: "input '\(name)' of type \(type) cannot be made from '\(spec)'")
+    }
+    return t
 }
 
-private func parseNumber(_ text: String, dtype: DType) -> Double? {
+extension BinaryFloatingPoint where Self: LosslessStringConvertible {
+    /// A real element as written, rounded once to the type (f32 is not read through a double);
+    /// `inf`, `+inf`, `-inf` and `nan` too.
+    init?(inputText text: String) {
+        switch text {
+        case "inf", "+inf": self = .infinity
+        case "-inf": self = -.infinity
+        case "nan": self = .nan
+        default:
+            guard let v = Self(text) else { return nil }
+            self = v
+        }
+    }
+}
+
+/// Why `text` is not an i64 element (`Int64(text)` refused it): every integer is read exactly,
+/// so one outside i64's range is refused, not rounded or clamped.
+private func integerProblem(_ text: String) -> String {
+    let digits = text.hasPrefix("-") || text.hasPrefix("+") ? text.dropFirst() : text[...]
+    if !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+        return "does not fit in i64 (integers from \(Int64.min) to \(Int64.max))"
+    }
+    return "is not an integer (i64 values are written as digits with an optional sign)"
+}
+
+/// A bool element: exactly `true`, `false`, `1` or `0`.
+private func bool(_ text: String) -> Bool? {
     switch text {
-    case "true": return 1
-    case "false": return 0
-    case "inf", "+inf": return .infinity
-    case "-inf": return -.infinity
-    case "nan": return .nan
-    default: return Double(text)
+    case "true", "1": return true
+    case "false", "0": return false
+    default: return nil
     }
 }

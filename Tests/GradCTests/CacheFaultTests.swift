@@ -27,11 +27,14 @@ final class CacheFaultTests: XCTestCase {
         }
     }
 
-    func sandbox(_ name: String) throws -> Sandbox {
+    /// `compile` makes the wrapper's shell code for a build (after logging it) from the
+    /// sandbox's directory; by default it waits while `slow` exists, then runs `cc`.
+    func sandbox(_ name: String, compile: ((_ dir: String) -> String)? = nil) throws -> Sandbox {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: gradc), "gradc not built next to the tests")
         try XCTSkipUnless((try? CCompiler.find()) != nil, "no C compiler")
         let dir = NSTemporaryDirectory() + "gradc-fault-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         let model = dir + "/m.ir"
         try "func m(x: f64[8,8], w: f64[8,8]) {\n  y = sum(tanh(x @ w))\n  return y, grad(y, w)\n}\n"
             .write(toFile: model, atomically: true, encoding: .utf8)
@@ -42,8 +45,7 @@ final class CacheFaultTests: XCTestCase {
         #!/bin/sh
         case "$1" in --version) exec cc "$@" ;; esac
         echo "$$ $*" >> '\(log)'
-        while [ -e '\(slow)' ]; do sleep 0.1; done
-        exec cc "$@"
+        \(compile?(dir) ?? "while [ -e '\(slow)' ]; do sleep 0.1; done\nexec cc \"$@\"")
 
         """.write(toFile: wrapper, atomically: true, encoding: .utf8)
         chmod(wrapper, 0o755)
@@ -53,11 +55,11 @@ final class CacheFaultTests: XCTestCase {
         return Sandbox(dir: dir, model: model, log: log, slow: slow, environment: env)
     }
 
-    func start(_ s: Sandbox) throws -> (Process, Pipe) {
+    func start(_ s: Sandbox, _ arguments: [String]? = nil, environment: [String: String] = [:]) throws -> (Process, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: gradc)
-        p.arguments = ["run", s.model, "--backend", "c", "--seed", "5"]
-        p.environment = s.environment
+        p.arguments = arguments ?? ["run", s.model, "--backend", "c", "--seed", "5"]
+        p.environment = s.environment.merging(environment) { $1 }
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
@@ -74,7 +76,7 @@ final class CacheFaultTests: XCTestCase {
     /// kill -9 during a compile, then compile again: works, and the entry is whole.
     func testKilledCompileThenCompileAgain() throws {
         let s = try sandbox("kill")
-        FileManager.default.createFile(atPath: s.slow, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: s.slow, contents: Data()))
         let victim = try start(s)
         let deadline = Date().addingTimeInterval(60)
         while s.compiles == 0, Date() < deadline { usleep(20_000) }
@@ -133,5 +135,109 @@ final class CacheFaultTests: XCTestCase {
         XCTAssertEqual(Set(results.map(\.output)).count, 1)
         XCTAssertEqual(s.compiles, 1, "processes that miss together wait for one build")
         XCTAssertEqual(try CCache(directory: s.environment["GRADC_CACHE_DIR"] ?? "").info().entries, 1)
+    }
+
+    // MARK: Timeouts and odd entries (issue 13 §3)
+
+    /// Whether `pid` is gone (or a zombie nobody has reaped yet).
+    func isDead(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+    }
+
+    /// Waits for `started` while polling, up to a generous safety limit (the fix makes it end in
+    /// about a second; without it the process would wait for the hung compiler forever).
+    func finish(_ started: (Process, Pipe), within limit: TimeInterval) -> (status: Int32, output: String)? {
+        let output = DispatchQueue(label: "gradc-output")
+        nonisolated(unsafe) var data = Data()
+        let read = DispatchSemaphore(value: 0)
+        output.async {
+            data = started.1.fileHandleForReading.readDataToEndOfFile()
+            read.signal()
+        }
+        let deadline = Date().addingTimeInterval(limit)
+        while started.0.isRunning, Date() < deadline { usleep(20_000) }
+        if started.0.isRunning {
+            kill(started.0.processIdentifier, SIGKILL)
+            started.0.waitUntilExit()
+            return nil
+        }
+        _ = read.wait(timeout: .now() + 5)
+        return (started.0.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A compiler that hangs (its child too) is killed with its whole process group after
+    /// GRADC_CC_TIMEOUT, with an error naming the variable; the next build works.
+    func testHungCompilerIsKilledAfterTimeout() throws {
+        let s = try sandbox("hung") { dir in
+            "[ -e '\(dir)/hung-once' ] && exec cc \"$@\"\ntouch '\(dir)/hung-once'\nsleep 300 & echo $! > '\(dir)/sleeper'\nwait"
+        }
+        let r = try XCTUnwrap(finish(try start(s, environment: ["GRADC_CC_TIMEOUT": "0.5"]), within: 60), "gradc waited for the hung compiler")
+        XCTAssertNotEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("did not finish within 0.5 s and was killed"), r.output)
+        XCTAssertTrue(r.output.contains("GRADC_CC_TIMEOUT"), r.output)
+        let sleeper = try XCTUnwrap(Int32(String(contentsOfFile: s.dir + "/sleeper", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let deadline = Date().addingTimeInterval(10)
+        while !isDead(sleeper), Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(isDead(sleeper), "the compiler's child was killed too")
+        if !isDead(sleeper) { kill(sleeper, SIGKILL) }
+
+        let again = finish(try start(s, environment: ["GRADC_CC_TIMEOUT": "60"]))
+        XCTAssertEqual(again.status, 0, again.output)
+        XCTAssertTrue(again.output.contains("y: f64 ="), again.output)
+    }
+
+    /// A process holding an entry's lock with a hung compile does not block the others: after
+    /// GRADC_CACHE_LOCK_TIMEOUT they compile themselves and succeed.
+    func testLockHeldByHungCompileIsGivenUp() throws {
+        let s = try sandbox("lockwait") { dir in
+            "if mkdir '\(dir)/first' 2>/dev/null; then sleep 300; fi\nexec cc \"$@\""
+        }
+        let holder = try start(s, environment: ["GRADC_CC_TIMEOUT": "600"])
+        defer {
+            // The holder's hung wrapper leads its own process group: end it, then the holder.
+            let log = (try? String(contentsOfFile: s.log, encoding: .utf8)) ?? ""
+            if let pid = log.split(separator: " ").first.flatMap({ Int32($0) }) { kill(-pid, SIGKILL) }
+            kill(holder.0.processIdentifier, SIGKILL)
+            holder.0.waitUntilExit()
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while s.compiles == 0, Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(s.compiles, 1, "the holder's compile never started")
+
+        let waiter = try XCTUnwrap(finish(try start(s, environment: ["GRADC_CACHE_LOCK_TIMEOUT": "0.3"]), within: 60),
+                                   "the second process waited on the hung holder's lock")
+        XCTAssertEqual(waiter.status, 0, waiter.output)
+        XCTAssertTrue(waiter.output.contains("y: f64 ="), waiter.output)
+        XCTAssertEqual(s.compiles, 2)
+        XCTAssertTrue(holder.0.isRunning, "the holder is still hung")
+    }
+
+    /// A directory at the entry's path: `gradc run` rebuilds past it, and `gradc cache --clear`
+    /// removes one.
+    func testDirectoryAtEntryPathRunAndClear() throws {
+        let s = try sandbox("direntry")
+        let first = finish(try start(s))
+        XCTAssertEqual(first.status, 0, first.output)
+        let cacheDir = s.environment["GRADC_CACHE_DIR"] ?? ""
+        let entries = try FileManager.default.contentsOfDirectory(atPath: cacheDir).filter { $0.hasPrefix("gradc-") && $0.hasSuffix(".so") }
+        let entry = cacheDir + "/" + (try XCTUnwrap(entries.first))
+        for clear in [false, true] {
+            XCTAssertEqual(unlink(entry), 0)
+            XCTAssertEqual(mkdir(entry, 0o700), 0)
+            XCTAssertTrue(FileManager.default.createFile(atPath: entry + "/inside", contents: Data("x".utf8)))
+            if clear {
+                let r = finish(try start(s, ["cache", "--clear"]))
+                XCTAssertEqual(r.status, 0, r.output)
+                XCTAssertFalse(FileManager.default.fileExists(atPath: entry), "cache --clear leaves the directory: \(r.output)")
+            } else {
+                let r = finish(try start(s))
+                XCTAssertEqual(r.status, 0, r.output)
+                XCTAssertEqual(r.output, first.output)
+                var st = stat()
+                XCTAssertEqual(lstat(entry, &st), 0)
+                XCTAssertEqual(st.st_mode & S_IFMT, S_IFREG)
+            }
+        }
     }
 }

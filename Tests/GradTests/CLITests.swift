@@ -37,9 +37,7 @@ final class CLITests: XCTestCase {
     }
 
     func temporaryFile(_ text: String, name: String = "model.ir") throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let url = dir.appendingPathComponent(name)
+        let url = try temporaryDirectory("cli").appendingPathComponent(name)
         try text.write(to: url, atomically: true, encoding: .utf8)
         return url.path
     }
@@ -56,7 +54,7 @@ final class CLITests: XCTestCase {
     }
 
     func testRunWritesNPY() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-out-\(UUID().uuidString)").path
+        let dir = try temporaryDirectory("out").path
         let r = try run(["run", "Examples/mlp.ir", "--output-dir", dir])
         XCTAssertEqual(r.status, 0, r.err)
         let w1 = try readNPYFile(dir + "/dloss_dw1.npy")
@@ -66,9 +64,8 @@ final class CLITests: XCTestCase {
     /// `--portable` on the VM (from the model and from a .gbc file) gives the reference
     /// backend's bits for every output of the MLP and its gradient.
     func testPortableBytecodeMatchesReferenceBits() throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-portable-\(UUID().uuidString)").path
+        let base = try temporaryDirectory("portable").path
         let gbc = base + "/mlp.gbc"
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         XCTAssertEqual(try run(["compile", "Examples/mlp.ir", "--backend", "bytecode", "-o", gbc]).status, 0)
         let runs: [(String, [String])] = [
             ("reference", ["run", "Examples/mlp.ir", "--backend", "reference"]),
@@ -86,6 +83,40 @@ final class CLITests: XCTestCase {
             for name in ["bytecode", "gbc"] {
                 XCTAssertTrue(sameBits(try readNPYFile(base + "/\(name)/" + file), expected), "\(name) \(file)")
             }
+        }
+    }
+
+    /// `--input` reads i64 exactly and bool as true/false/1/0, on every backend; anything
+    /// else is refused naming the input (it used to go through a double: 2^53 + 1 rounded,
+    /// nan → 0, 1.5 → 1, 0.5 → true, all with exit 0).
+    func testIntegerAndBoolInputsAreExact() throws {
+        let model = "Tests/Fixtures/integers.ir"
+        for backend in ["reference", "bytecode", "c"] {
+            for (n, b) in [("9007199254740993", "1"), ("-9223372036854775808", "false"), ("+7", "true"), ("9223372036854775807", "0")] {
+                let r = try run(["run", model, "--backend", backend, "--input", "n=\(n)", "--input", "b=\(b)"])
+                XCTAssertEqual(r.status, 0, r.err)
+                let above = try XCTUnwrap(Int64(n)) &+ 9_007_199_254_740_993  // wraps like i64 arithmetic
+                XCTAssertTrue(r.out.contains("out7: bool = \(b == "1" || b == "true")\n"), r.out)
+                XCTAssertTrue(r.out.contains("above: i64 = \(above)\n"), "\(backend) n=\(n): \(r.out)")
+                XCTAssertTrue(r.out.contains("top: i64[2] =\n[9223372036854775807, 9223372036854775807]"), r.out)
+            }
+        }
+        let refused: [(String, String)] = [
+            ("n=1.5", "input 'n' of type i64: '1.5' is not an integer"),
+            ("n=nan", "input 'n' of type i64: 'nan' is not an integer"),
+            ("n=inf", "input 'n' of type i64: 'inf' is not an integer"),
+            ("n=1e3", "input 'n' of type i64: '1e3' is not an integer"),
+            ("n=9223372036854775808", "input 'n' of type i64: '9223372036854775808' does not fit in i64"),
+            ("n=-9223372036854775809", "input 'n' of type i64: '-9223372036854775809' does not fit in i64"),
+            ("b=0.5", "input 'b' of type bool: '0.5' is not a bool (expected true, false, 1 or 0)"),
+            ("b=2", "input 'b' of type bool: '2' is not a bool"),
+            ("b=-1", "input 'b' of type bool: '-1' is not a bool"),
+        ]
+        for (spec, message) in refused {
+            let r = try run(["run", model, "--input", spec])
+            XCTAssertEqual(r.status, 2, "\(spec): \(r.out)")
+            XCTAssertTrue(r.err.contains(message), "\(spec): \(r.err)")
+            XCTAssertEqual(r.out, "", spec)
         }
     }
 
@@ -154,7 +185,7 @@ final class CLITests: XCTestCase {
 
     /// Examples/embed-c: a plain C program built with cc against the emitted .c/.h only.
     func testEmbedCExample() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-embed-\(UUID().uuidString)").path
+        let dir = try temporaryDirectory("embed").path
         let r = try run(["compile", "Examples/embed-c/rosenbrock.ir", "--backend", "c", "-o", dir])
         XCTAssertEqual(r.status, 0, r.err)
         let cc = Process()

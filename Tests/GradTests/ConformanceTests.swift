@@ -7,21 +7,17 @@ import XCTest
 /// `Conformance`): backends × {the every-op table in f64 and f32, the edge values, every
 /// fixture}.
 final class ConformanceTests: XCTestCase {
-    /// One compile cache for the run's C modules, removed afterwards.
-    static let cache = NSTemporaryDirectory() + "gradc-conformance-\(getpid())"
+    /// One compile cache for the run's C modules, removed when the test process ends.
     var environment: [String: String] {
-        var env = ProcessInfo.processInfo.environment
-        env["GRADC_CACHE_DIR"] = Self.cache
-        return env
-    }
-
-    override class func tearDown() {
-        try? FileManager.default.removeItem(atPath: cache)
-        super.tearDown()
+        get throws {
+            var env = ProcessInfo.processInfo.environment
+            env["GRADC_CACHE_DIR"] = try TemporaryDirectory.forProcess("conformance").path
+            return env
+        }
     }
 
     func run(_ cases: [Conformance.Case], _ backends: [Conformance.Backend]) throws {
-        for b in backends { try Conformance.assertAgree(cases, on: b, environment: environment) }
+        for b in backends { try Conformance.assertAgree(cases, on: b, environment: try environment) }
     }
 
     func testEveryOpF64OnTheVM() throws { try run(Conformance.everyOp(.f64), Conformance.Backend.vm) }
@@ -30,6 +26,7 @@ final class ConformanceTests: XCTestCase {
     func testEveryOpF32InC() throws { try run(Conformance.everyOp(.f32), Conformance.Backend.c) }
     func testEdgeValues() throws { try run(Conformance.edges(), Conformance.Backend.all) }
     func testFixtures() throws { try run(Conformance.fixtures(), Conformance.Backend.all) }
+    func testMatmulEdges() throws { try run(Conformance.matmulEdges(), Conformance.Backend.all + [.c(fma: false)]) }
 
     /// The cases' graphs, as the backends receive them, contain every op but the leaves'
     /// `input` and the derivative requests (which are expanded before any backend).

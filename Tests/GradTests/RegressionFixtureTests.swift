@@ -108,7 +108,7 @@ final class RegressionFixtureTests: XCTestCase {
     /// The fuzz targets' own harness (built as replay tools) on every regression file.
     func testFuzzReplayTools() throws {
         let products = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
-        for tool in ["GradFuzzIR", "GradFuzzGBC"] {
+        for tool in ["GradFuzzIR", "GradFuzzGBC", "GradFuzzGBCRun"] {
             let path = products.appendingPathComponent(tool).path
             guard FileManager.default.isExecutableFile(atPath: path) else { continue }
             let r = try runProcess(path, [Self.directory])
