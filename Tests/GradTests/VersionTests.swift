@@ -1,0 +1,16 @@
+import Foundation
+import Grad
+import TestSupport
+import XCTest
+
+/// The version is stated once (`gradcVersion`); the files that must carry the same text agree.
+final class VersionTests: XCTestCase {
+    func testVersionIsSemanticAndTheChangelogStartsWithIt() throws {
+        let parts = gradcVersion.split(separator: ".", omittingEmptySubsequences: false)
+        XCTAssertEqual(parts.count, 3, gradcVersion)
+        XCTAssertTrue(parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }, gradcVersion)
+        let changelog = try repositoryFile("CHANGELOG.md")
+        let first = changelog.split(separator: "\n").first { $0.hasPrefix("## ") }
+        XCTAssertEqual(first, "## \(gradcVersion)", "CHANGELOG.md's newest section names the current version")
+    }
+}
