@@ -5,10 +5,10 @@ import XCTest
 
 /// The cache, the loader, the standalone output and the ABI, with no user text in the C.
 final class CDriverTests: XCTestCase {
+    /// A fresh directory, removed when the test ends (also the world-writable one and the one
+    /// given to another user by `testUnsafeCacheDirectoriesAreRefused`).
     func tempDir(_ name: String) throws -> String {
-        let dir = NSTemporaryDirectory() + "gradc-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        try temporaryDirectory(name).path
     }
 
     func scaled(_ factor: Double, name: String = "scale") throws -> Function {

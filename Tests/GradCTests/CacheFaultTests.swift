@@ -32,9 +32,7 @@ final class CacheFaultTests: XCTestCase {
     func sandbox(_ name: String, compile: ((_ dir: String) -> String)? = nil) throws -> Sandbox {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: gradc), "gradc not built next to the tests")
         try XCTSkipUnless((try? CCompiler.find()) != nil, "no C compiler")
-        let dir = NSTemporaryDirectory() + "gradc-fault-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try temporaryDirectory("fault-\(name)").path
         let model = dir + "/m.ir"
         try "func m(x: f64[8,8], w: f64[8,8]) {\n  y = sum(tanh(x @ w))\n  return y, grad(y, w)\n}\n"
             .write(toFile: model, atomically: true, encoding: .utf8)

@@ -17,10 +17,7 @@ final class SmallInputTests: XCTestCase {
 
     /// A fresh directory, removed when the test ends.
     func scratchDirectory() throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-small-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url.path
+        try temporaryDirectory("small").path
     }
 
     /// Writes `program` as a `.gbc` file.
