@@ -13,4 +13,11 @@ final class VersionTests: XCTestCase {
         let first = changelog.split(separator: "\n").first { $0.hasPrefix("## ") }
         XCTAssertEqual(first, "## \(gradcVersion)", "CHANGELOG.md's newest section names the current version")
     }
+
+    func testPythonModuleCarriesTheVersion() throws {
+        let pyproject = try repositoryFile("python/pyproject.toml")
+        XCTAssertTrue(pyproject.contains("\nversion = \"\(gradcVersion)\"\n"), "python/pyproject.toml's version is gradcVersion")
+        let module = try repositoryFile("python/gradc/__init__.py")
+        XCTAssertTrue(module.contains("\n__version__ = \"\(gradcVersion)\"\n"), "python/gradc/__init__.py's __version__ is gradcVersion")
+    }
 }
