@@ -31,7 +31,7 @@ public struct VMLimits: Sendable {
     /// The micro-kernel these settings give on this CPU.
     public var resolvedMatmulKernel: VMMatmulKernel {
         let wanted = matmulKernel ?? .avx2FMA
-        if wanted == .baseline || !CPUFeatures.haswell { return .baseline }
+        if wanted == .baseline || !CPUFeatures.avx2FMA { return .baseline }
         return portable ? .avx2 : wanted
     }
 }

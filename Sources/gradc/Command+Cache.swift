@@ -50,7 +50,7 @@ func compileToC(_ o: Options, path: String) throws -> ExitStatus {
     }
     let lowered = try lowerHandingOver(consume chosen, path: path, to: .optimized, options: try optimizerOptions(o))
     let options = CBackendOptions(portable: o.has("--portable"))
-    let source = try emitC(lowered.functions, options: options.emit)
+    let source = try emitC(lowered.functions, options: options.emit, names: try cNames(o, lowered.functions))
     let dir = o.value("-o") ?? (path as NSString).deletingLastPathComponent
     let outDir = dir.isEmpty ? "." : dir
     try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
@@ -70,7 +70,7 @@ func compileToC(_ o: Options, path: String) throws -> ExitStatus {
     }
     print("wrote \(c), \(h), \(so)")
     for (k, abi) in source.functions.enumerated() {
-        print("  \(abi.symbol): function \(k) '\(lowered.functions[k].name)', \(abi.inputs.count) inputs, \(abi.outputs.count) outputs, \(abi.workspaceBytes) bytes of workspace")
+        print("  \(abi.symbol): function \(k), \(abi.inputs.count) inputs, \(abi.outputs.count) outputs, \(abi.workspaceBytes) bytes of workspace")
     }
     return .ok
 }
