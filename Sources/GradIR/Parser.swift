@@ -46,6 +46,12 @@ public func parseModule(_ source: String, file: String? = nil, limits: ParseLimi
 
 /// Parses `.ir` source bytes (UTF-8) into a module; invalid UTF-8 and NUL bytes are located errors.
 public func parseModule(bytes: [UInt8], file: String? = nil, limits: ParseLimits = ParseLimits()) throws(Diagnostic) -> Module {
+    try onLargeStack(stackBytes: parserStackBytes) { () throws(Diagnostic) -> Module in
+        try parseModuleOnThisStack(bytes: bytes, file: file, limits: limits)
+    }
+}
+
+private func parseModuleOnThisStack(bytes: [UInt8], file: String?, limits: ParseLimits) throws(Diagnostic) -> Module {
     // The text is only needed to show the line of an error.
     func located(_ d: Diagnostic) -> Diagnostic {
         d.attaching(file: file, source: String(decoding: bytes, as: UTF8.self))
