@@ -31,7 +31,7 @@ public struct VMLimits: Sendable {
     /// The micro-kernel these settings give on this CPU.
     public var resolvedMatmulKernel: VMMatmulKernel {
         let wanted = matmulKernel ?? .avx2FMA
-        if wanted == .baseline || !CPUFeatures.haswell { return .baseline }
+        if wanted == .baseline || !CPUFeatures.avx2FMA { return .baseline }
         return portable ? .avx2 : wanted
     }
 }
@@ -54,24 +54,27 @@ public enum VMMatmulKernel: String, Sendable, CaseIterable {
 /// 8r ..< 8r+8; an f32 is the low 4 bytes); a bool result is one byte 0/1 at the start of
 /// its register.
 ///
-/// `raw` is 0 for `kernel`, else 1 + 2·`ElementwiseOp.index` + (1 for f32).
+/// `raw` is the `ElementwiseOp.index` for an f64 op, that plus `f32Bit` for an f32 op, and
+/// `kernelBit` for `kernel`: the f64 opcodes — the common case — are the op's own index, so
+/// the machine's dispatch is one compare and one jump table (no decoding arithmetic).
 struct ScalarOpcode: Hashable {
-    let raw: UInt16
+    let raw: UInt8
 
-    static let kernel = ScalarOpcode(raw: 0)
+    static let f32Bit: UInt8 = 0x40
+    static let kernelBit: UInt8 = 0x80
+    static let kernel = ScalarOpcode(raw: kernelBit)
 
-    private init(raw: UInt16) { self.raw = raw }
+    private init(raw: UInt8) { self.raw = raw }
 
     /// The opcode of `op` computed in `dtype`, or `nil` for a dtype the machine has no
-    /// registers of (i64, bool).
+    /// registers of (i64, bool). (Elementwise ops number fewer than 64; a test checks it.)
     init?(_ op: ElementwiseOp, _ dtype: DType) {
-        guard dtype.isFloat else { return nil }
-        raw = 1 + 2 * UInt16(op.index) + (dtype == .f32 ? 1 : 0)
+        guard dtype.isFloat, op.index < Int(ScalarOpcode.f32Bit) else { return nil }
+        raw = UInt8(op.index) | (dtype == .f32 ? ScalarOpcode.f32Bit : 0)
     }
 
-    var isF32: Bool { raw & 1 == 0 }
-    /// The elementwise op (valid when `raw != 0`: every opcode is made from one).
-    var elementwise: ElementwiseOp { unsafeBitCast(UInt8(truncatingIfNeeded: (raw - 1) >> 1), to: ElementwiseOp.self) }  // trap-ok: built by init only
+    /// The elementwise op (valid unless `kernel`: every other opcode is made from one).
+    var elementwise: ElementwiseOp { unsafeBitCast(raw & (ScalarOpcode.f32Bit - 1), to: ElementwiseOp.self) }  // trap-ok: built by init only
 }
 
 /// One compact instruction: opcode and up to four register numbers (20 bytes).
@@ -207,12 +210,12 @@ func runScalarMachine(_ code: UnsafeBufferPointer<ScalarInstruction>, _ kernels:
     let end = ip + code.count
     while ip < end {
         let ins = ip.pointee
-        if ins.op == .kernel {
-            kernels[Int(ins.d)].run(base, scratch)
-        } else if ins.op.isF32 {
+        if ins.op.raw < ScalarOpcode.f32Bit {
+            scalarStep(ins, base, Double.self)
+        } else if ins.op.raw < ScalarOpcode.kernelBit {
             scalarStep(ins, base, Float.self)
         } else {
-            scalarStep(ins, base, Double.self)
+            kernels[Int(ins.d)].run(base, scratch)
         }
         ip += 1
     }

@@ -72,8 +72,8 @@ final class CDriverTests: XCTestCase {
         let dir = try tempDir("standalone")
         try emitted.source.write(toFile: dir + "/model.c", atomically: true, encoding: .utf8)
         try emitted.header.write(toFile: dir + "/model.h", atomically: true, encoding: .utf8)
-        let sym = emitted.prefix + "_0"
-        let upper = sym.uppercased()
+        let sym = "mlp"
+        let upper = sym
         let main = """
         #include <stdio.h>
         #include <stdlib.h>

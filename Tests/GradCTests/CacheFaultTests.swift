@@ -137,6 +137,19 @@ final class CacheFaultTests: XCTestCase {
 
     // MARK: Timeouts and odd entries (issue 13 §3)
 
+    /// Ends every compiler wrapper the sandbox logged that still runs, with its process group (a
+    /// wrapper leads its own: Foundation starts each child in a new group), so a failing test
+    /// leaves no sleeper.
+    func killWrappers(_ s: Sandbox) {
+        let log = (try? String(contentsOfFile: s.log, encoding: .utf8)) ?? ""
+        for line in log.split(separator: "\n") {
+            guard let pid = line.split(separator: " ").first.flatMap({ Int32($0) }),
+                  let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: command, as: UTF8.self).contains(s.dir) else { continue }
+            kill(-pid, SIGKILL)
+        }
+    }
+
     /// Whether `pid` is gone (or a zombie nobody has reaped yet).
     func isDead(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
@@ -170,6 +183,7 @@ final class CacheFaultTests: XCTestCase {
         let s = try sandbox("hung") { dir in
             "[ -e '\(dir)/hung-once' ] && exec cc \"$@\"\ntouch '\(dir)/hung-once'\nsleep 300 & echo $! > '\(dir)/sleeper'\nwait"
         }
+        defer { killWrappers(s) }
         let r = try XCTUnwrap(finish(try start(s, environment: ["GRADC_CC_TIMEOUT": "0.5"]), within: 60), "gradc waited for the hung compiler")
         XCTAssertNotEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("did not finish within 0.5 s and was killed"), r.output)
@@ -193,9 +207,7 @@ final class CacheFaultTests: XCTestCase {
         }
         let holder = try start(s, environment: ["GRADC_CC_TIMEOUT": "600"])
         defer {
-            // The holder's hung wrapper leads its own process group: end it, then the holder.
-            let log = (try? String(contentsOfFile: s.log, encoding: .utf8)) ?? ""
-            if let pid = log.split(separator: " ").first.flatMap({ Int32($0) }) { kill(-pid, SIGKILL) }
+            killWrappers(s)
             kill(holder.0.processIdentifier, SIGKILL)
             holder.0.waitUntilExit()
         }
