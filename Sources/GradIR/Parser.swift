@@ -48,6 +48,12 @@ public func parseModule(_ source: String, file: String? = nil, limits: ParseLimi
 /// errors. A UTF-8 byte order mark at the start is skipped (editors on Windows write one).
 public func parseModule(bytes: [UInt8], file: String? = nil, limits: ParseLimits = ParseLimits()) throws(Diagnostic) -> Module {
     if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { return try parseModule(bytes: Array(bytes.dropFirst(3)), file: file, limits: limits) }
+    return try onLargeStack(stackBytes: parserStackBytes) { () throws(Diagnostic) -> Module in
+        try parseModuleOnThisStack(bytes: bytes, file: file, limits: limits)
+    }
+}
+
+private func parseModuleOnThisStack(bytes: [UInt8], file: String?, limits: ParseLimits) throws(Diagnostic) -> Module {
     // The text is only needed to show the line of an error.
     func located(_ d: Diagnostic) -> Diagnostic {
         d.attaching(file: file, source: String(decoding: bytes, as: UTF8.self))
@@ -262,16 +268,36 @@ struct Scope {
     }
 }
 
-struct Parser {
-
-    let tokens: TokenStream
+/// The functions parsed so far, found by name, with the parse limits. A class, so that the
+/// parser stays small (see `TokenStream`: the nesting limit must fit a debug build's stack).
+final class FunctionTable {
     let limits: ParseLimits
-    var functions: [Function] = []
-    /// The index in `functions` of each function's name (a file may define 10⁵ functions: a
-    /// linear search per definition and per call made parsing quadratic).
-    var functionIndex: [String: Int] = [:]
-    /// Nodes of the functions in `functions` (the current one's are in `builder`).
-    var finishedNodes = 0
+    private(set) var functions: [Function] = []
+    /// The index in `functions` of each name (a file may define 10⁵ functions: a linear
+    /// search per definition and per call made parsing quadratic).
+    private var index: [String: Int] = [:]
+    /// Nodes of all the functions in `functions`.
+    private(set) var nodeCount = 0
+
+    init(limits: ParseLimits) {
+        self.limits = limits
+    }
+
+    func function(named name: String) -> Function? {
+        index[name].map { functions[$0] }
+    }
+
+    func append(_ f: Function) {
+        index[f.name] = functions.count
+        functions.append(f)
+        nodeCount += f.nodes.count
+    }
+}
+
+struct Parser {
+    let tokens: TokenStream
+    /// The functions defined before the one being parsed.
+    let table: FunctionTable
     /// The tuples of the expressions of the function being parsed (see `ExprKind.tuple`).
     var tuples: [Tuple] = []
 
@@ -282,7 +308,7 @@ struct Parser {
 
     init(_ tokens: TokenStream, limits: ParseLimits) {
         self.tokens = tokens
-        self.limits = limits
+        table = FunctionTable(limits: limits)
     }
 
     // MARK: Token helpers
@@ -331,7 +357,7 @@ struct Parser {
 
     mutating func enter() throws(Diagnostic) {
         depth += 1
-        if depth > limits.maxDepth { throw error(.nestingTooDeep(limit: limits.maxDepth), at: current.location) }
+        if depth > table.limits.maxDepth { throw error(.nestingTooDeep(limit: table.limits.maxDepth), at: current.location) }
     }
 
     mutating func leave() { depth -= 1 }
@@ -356,7 +382,7 @@ struct Parser {
             try parseFunction()
             skipSeparators()
         }
-        return Module(functions: functions)
+        return Module(functions: table.functions)
     }
 
     mutating func parseFunction() throws(Diagnostic) {
@@ -368,7 +394,7 @@ struct Parser {
         if Op(rawValue: name) != nil || sugarNames.contains(name) {
             throw error(.expected("a function name that is not an op", found: "'\(name)'"), at: nameToken.location)
         }
-        if functionIndex[name] != nil {
+        if table.function(named: name) != nil {
             throw error(.duplicateFunction(name), at: nameToken.location)
         }
         advance()
@@ -427,9 +453,7 @@ struct Parser {
                 throw expected("end of statement")
             }
         }
-        functionIndex[name] = functions.count
-        functions.append(builder.function)
-        finishedNodes += builder.function.nodes.count
+        table.append(builder.function)
     }
 
     /// `f64`, `f32[3,4]`, … with the shape validated.
@@ -924,7 +948,7 @@ struct Parser {
 
         let name = self.name(callee.symbol)
         if callee.isKeyword(.grad) { return try gradCall(callee, args, keywords) }
-        if let k = functionIndex[name] { return try inline(functions[k], callee, args, keywords) }
+        if let f = table.function(named: name) { return try inline(f, callee, args, keywords) }
         if callee.isKeyword(.zeros) || callee.isKeyword(.ones) || callee.isKeyword(.fill) { return try constantSugar(callee, args, keywords) }
         if let op = Op(rawValue: name), op != .input { return try opCall(op, callee, args, keywords) }
         throw unknownCallee(name, at: callee.location)
@@ -940,13 +964,13 @@ struct Parser {
             return Diagnostic(.unknownFunction(name), at: location,
                               hint: "'\(name)' is defined further down: a function can call only the functions defined above it")
         }
-        return Diagnostic(.unknownOp(name), at: location, hint: Suggestions.unknownCallee(name, functions: functions.map(\.name)))
+        return Diagnostic(.unknownOp(name), at: location, hint: Suggestions.unknownCallee(name, functions: table.functions.map(\.name)))
     }
 
     /// The error for a name with no value, with a hint at what was meant.
     @inline(never)
     func undefined(_ t: Token) -> Diagnostic {
-        let hint = Suggestions.undefinedName(name(t.symbol), inScope: scope.boundSymbols.map(name), functions: functions.map(\.name))
+        let hint = Suggestions.undefinedName(name(t.symbol), inScope: scope.boundSymbols.map(name), functions: table.functions.map(\.name))
         return Diagnostic(.undefinedName(name(t.symbol)), at: t.location, hint: hint)
     }
 
@@ -1078,9 +1102,10 @@ struct Parser {
             }
             argIDs.append(id)
         }
-        let nodes = finishedNodes + builder.function.nodes.count + f.nodes.count - f.parameters.count
-        guard nodes <= limits.maxInlinedNodes else {
-            throw error(.inliningBudgetExceeded(callee: f.name, nodes: nodes, limit: limits.maxInlinedNodes), at: callee.location)
+        let nodes = table.nodeCount + builder.function.nodes.count + f.nodes.count - f.parameters.count
+        let limit = table.limits.maxInlinedNodes
+        guard nodes <= limit else {
+            throw error(.inliningBudgetExceeded(callee: f.name, nodes: nodes, limit: limit), at: callee.location)
         }
         // The callee's value ids are 0..<f.nodes.count: an array maps them (-1: not defined).
         var map = [ValueID](repeating: -1, count: f.nodes.count)

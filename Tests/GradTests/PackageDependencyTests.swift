@@ -42,6 +42,7 @@ final class PackageDependencyTests: XCTestCase {
         }
 
         let app = dir.appendingPathComponent("app")
+        addTeardownBlock { Self.removeSwiftPMLocks(of: app) }
         try FileManager.default.createDirectory(at: app.appendingPathComponent("Sources/app"), withIntermediateDirectories: true)
         try """
         // swift-tools-version:6.0
@@ -110,6 +111,17 @@ final class PackageDependencyTests: XCTestCase {
         let a = try XCTUnwrap(Tensor((0..<63).map { Double($0 % 5) - 2 }, shape: [7, 9]))
         let b = try XCTUnwrap(Tensor((0..<90).map { Double($0 % 7) * 0.5 }, shape: [9, 10]))
         return s + (try evaluate(mm, ["a": a, "b": b]).map { $0.doubles[0] })
+    }
+
+    /// SwiftPM leaves lock files for a package in the temporary directory, named after the
+    /// package's path with `/` as `_` (`_tmp_gradc-package-…_app_.build.lock`): removed too.
+    static func removeSwiftPMLocks(of package: URL) {
+        let temporary = URL(fileURLWithPath: NSTemporaryDirectory())
+        let stem = package.path.replacingOccurrences(of: "/", with: "_") + "_"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+        for name in names where name.hasPrefix(stem) {
+            try? FileManager.default.removeItem(at: temporary.appendingPathComponent(name))
+        }
     }
 
     /// `name` found on PATH (then /opt/swift/usr/bin for swift), or nil.
