@@ -59,8 +59,14 @@ public final class Executable: Sendable {
         return try run(inputs)
     }
 
-    /// Calls with inputs by name.
+    /// Calls with inputs by name. A name the function does not have is reported first, with
+    /// the names it has (a misspelt input would otherwise show up as another one missing).
     public func callAsFunction(_ inputs: [String: Tensor]) throws(Diagnostic) -> [Tensor] {
+        let names = function.parameters.map(\.name)
+        let known = Set(names)
+        if let unknown = inputs.keys.sorted().first(where: { !known.contains($0) }) {
+            throw Diagnostic(.unknownInput(unknown, expected: names), hint: Suggestions.didYouMean(unknown, among: names))
+        }
         var ordered: [Tensor] = []
         for p in function.parameters {
             guard let t = inputs[p.name] else { throw Diagnostic(.missingInput(p.name)) }

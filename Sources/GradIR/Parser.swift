@@ -44,9 +44,11 @@ public func parseModule(_ source: String, file: String? = nil, limits: ParseLimi
     try parseModule(bytes: Array(source.utf8), file: file, limits: limits)
 }
 
-/// Parses `.ir` source bytes (UTF-8) into a module; invalid UTF-8 and NUL bytes are located errors.
+/// Parses `.ir` source bytes (UTF-8) into a module; invalid UTF-8 and NUL bytes are located
+/// errors. A UTF-8 byte order mark at the start is skipped (editors on Windows write one).
 public func parseModule(bytes: [UInt8], file: String? = nil, limits: ParseLimits = ParseLimits()) throws(Diagnostic) -> Module {
-    try onLargeStack(stackBytes: parserStackBytes) { () throws(Diagnostic) -> Module in
+    if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { return try parseModule(bytes: Array(bytes.dropFirst(3)), file: file, limits: limits) }
+    return try onLargeStack(stackBytes: parserStackBytes) { () throws(Diagnostic) -> Module in
         try parseModuleOnThisStack(bytes: bytes, file: file, limits: limits)
     }
 }
@@ -68,6 +70,7 @@ private func parseModuleOnThisStack(bytes: [UInt8], file: String?, limits: Parse
     } catch {
         var d = tokens.lexingError() ?? error
         if !d.location.isKnown { d.location = SourceLocation(line: 1, column: 1) }
+        if d.hint == nil { d.hint = Suggestions.syntax(d, bytes: bytes) }
         throw located(d)
     }
 }
@@ -255,6 +258,9 @@ struct Scope {
             values[i] = newValue ?? -1
         }
     }
+
+    /// The symbols bound now (for error hints).
+    var boundSymbols: [Symbol] { bound.filter { self[$0] != nil } }
 
     mutating func removeAll() {
         for name in bound { values[Int(name)] = -1 }
@@ -785,23 +791,10 @@ struct Parser {
         return Expr(kind: .value(id), location: a.location)
     }
 
-    /// `a @ b` with NumPy semantics for 1-D operands (expand_dims, matmul, reshape).
+    /// `a @ b` with NumPy semantics for 1-D operands (`GraphBuilder.matmul`).
     mutating func matmul(_ a: ValueID, _ b: ValueID, at location: SourceLocation) throws(Diagnostic) -> ValueID {
-        let (ta, tb) = (builder.type(of: a), builder.type(of: b))
-        if (ta.rank >= 2 && tb.rank >= 2) || ta.rank == 0 || tb.rank == 0 {
-            return try add(.matmul, [a, b], at: location)
-        }
-        if ta.dtype != tb.dtype { throw error(.dtypeMismatch(op: "matmul", [ta, tb]), at: location) }
-        let ka = ta.shape[ta.rank - 1]
-        let kb = tb.rank == 1 ? tb.shape[0] : tb.shape[tb.rank - 2]
-        if ka != kb { throw error(.shapeMismatch(op: "matmul", [ta, tb]), at: location) }
-        let a2 = ta.rank == 1 ? try add(.expand_dims, [a], Attributes([.axis: .int(0)]), at: location) : a
-        let b2 = tb.rank == 1 ? try add(.expand_dims, [b], Attributes([.axis: .int(1)]), at: location) : b
-        let product = try add(.matmul, [a2, b2], at: location)
-        var shape = builder.type(of: product).shape
-        if tb.rank == 1 { shape.removeLast() }
-        if ta.rank == 1 { shape.remove(at: shape.count - (tb.rank == 1 ? 1 : 2)) }
-        return try add(.reshape, [product], Attributes([.shape: .ints(shape)]), at: location)
+        builder.location = location
+        return try builder.matmul(a, b)
     }
 
     @inline(__always) mutating func parsePostfix() throws(Diagnostic) -> Expr {
@@ -828,11 +821,11 @@ struct Parser {
                 return try parseCall(t)
             }
             if isReserved(t) { throw expected("an expression") }
-            guard let id = scope[t.symbol] else { throw error(.undefinedName(name(t.symbol)), at: t.location) }
+            guard let id = scope[t.symbol] else { throw undefined(t) }
             advance()
             return Expr(kind: .value(id), location: t.location, name: t.symbol)
         case .percentName:
-            guard let id = scope[t.symbol] else { throw error(.undefinedName(name(t.symbol)), at: t.location) }
+            guard let id = scope[t.symbol] else { throw undefined(t) }
             advance()
             return Expr(kind: .value(id), location: t.location)
         case .punct where t.isPunct("("):
@@ -958,9 +951,27 @@ struct Parser {
         if let f = table.function(named: name) { return try inline(f, callee, args, keywords) }
         if callee.isKeyword(.zeros) || callee.isKeyword(.ones) || callee.isKeyword(.fill) { return try constantSugar(callee, args, keywords) }
         if let op = Op(rawValue: name), op != .input { return try opCall(op, callee, args, keywords) }
-        // A function defined later in the file.
-        if tokens.declaresFunction(named: name) { throw error(.unknownFunction(name), at: callee.location) }
-        throw error(.unknownOp(name), at: callee.location)
+        throw unknownCallee(name, at: callee.location)
+    }
+
+    // The errors for unknown names are made out of line: the recursive parse functions that
+    // throw them keep small stack frames (`ParseLimits.maxDepth` must fit a debug build's stack).
+
+    /// The error for a call of a name that is no op and no function defined above, with a hint.
+    @inline(never)
+    func unknownCallee(_ name: String, at location: SourceLocation) -> Diagnostic {
+        if tokens.declaresFunction(named: name) {
+            return Diagnostic(.unknownFunction(name), at: location,
+                              hint: "'\(name)' is defined further down: a function can call only the functions defined above it")
+        }
+        return Diagnostic(.unknownOp(name), at: location, hint: Suggestions.unknownCallee(name, functions: table.functions.map(\.name)))
+    }
+
+    /// The error for a name with no value, with a hint at what was meant.
+    @inline(never)
+    func undefined(_ t: Token) -> Diagnostic {
+        let hint = Suggestions.undefinedName(name(t.symbol), inScope: scope.boundSymbols.map(name), functions: table.functions.map(\.name))
+        return Diagnostic(.undefinedName(name(t.symbol)), at: t.location, hint: hint)
     }
 
     /// `NUMBER`, `-NUMBER`, `inf`, `nan`, `true`, `false`, a dtype, or `[numbers]`.
@@ -1245,9 +1256,9 @@ struct Parser {
 
     /// Replaces the one `-1` of a reshape target by the dimension that keeps the element count.
     func resolveReshape(_ shape: [Int], of t: TensorType, at location: SourceLocation) throws(Diagnostic) -> [Int] {
-        let others = shape.filter { $0 != -1 }
-        let bad = Diagnostic(.invalidAttribute(op: "reshape", name: "shape", expected: "one -1 and dimensions whose product divides \(t.count) (the size of \(t)), got \(AttrValue.ints(shape))"), at: location)
-        guard shape.count - others.count == 1, let known = checkedElementCount(others), known > 0, t.count % known == 0 else { throw bad }
-        return shape.map { $0 == -1 ? t.count / known : $0 }
+        guard let resolved = resolvedReshapeShape(shape, count: t.count) else {
+            throw Diagnostic(.invalidAttribute(op: "reshape", name: "shape", expected: "one -1 and dimensions whose product divides \(t.count) (the size of \(t)), got \(AttrValue.ints(shape))"), at: location)
+        }
+        return resolved
     }
 }
