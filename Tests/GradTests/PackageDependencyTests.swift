@@ -42,7 +42,6 @@ final class PackageDependencyTests: XCTestCase {
         }
 
         let app = dir.appendingPathComponent("app")
-        addTeardownBlock { Self.removeSwiftPMLocks(of: app) }
         try FileManager.default.createDirectory(at: app.appendingPathComponent("Sources/app"), withIntermediateDirectories: true)
         try """
         // swift-tools-version:6.0
@@ -57,10 +56,10 @@ final class PackageDependencyTests: XCTestCase {
         """.write(to: app.appendingPathComponent("Package.swift"), atomically: true, encoding: .utf8)
         try Self.appSource.write(to: app.appendingPathComponent("Sources/app/main.swift"), atomically: true, encoding: .utf8)
 
-        // The scratch package's SwiftPM caches stay in the temporary directory too.
-        let build = try runProcess(swift, ["build", "--package-path", app.path, "--disable-dependency-cache",
-                                           "--cache-path", dir.appendingPathComponent("cache").path,
-                                           "--manifest-cache", "local"])
+        // The scratch package's SwiftPM caches and locks stay in the temporary directory too.
+        let build = try runSwift(swift, ["build", "--package-path", app.path, "--disable-dependency-cache",
+                                         "--cache-path", dir.appendingPathComponent("cache").path,
+                                         "--manifest-cache", "local"], scratch: dir)
         XCTAssertEqual(build.status, 0, "swift build of the scratch package failed:\n\(build.output.suffix(4000))")
         let resolved = try String(contentsOf: app.appendingPathComponent("Package.resolved"), encoding: .utf8)
         XCTAssertTrue(resolved.contains("\"version\" : \"\(gradcVersion)\""), "resolved by version:\n\(resolved)")
@@ -113,15 +112,24 @@ final class PackageDependencyTests: XCTestCase {
         return s + (try evaluate(mm, ["a": a, "b": b]).map { $0.doubles[0] })
     }
 
-    /// SwiftPM leaves lock files for a package in the temporary directory, named after the
-    /// package's path with `/` as `_` (`_tmp_gradc-package-…_app_.build.lock`): removed too.
-    static func removeSwiftPMLocks(of package: URL) {
-        let temporary = TemporaryDirectory.systemRoot
-        let stem = package.path.replacingOccurrences(of: "/", with: "_") + "_"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
-        for name in names where name.hasPrefix(stem) {
-            try? FileManager.default.removeItem(at: temporary.appendingPathComponent(name))
-        }
+    /// Runs `swift` with TMPDIR inside `scratch` (SwiftPM leaves lock files for a package in
+    /// its temporary directory; this way they go when the test's directory does).
+    func runSwift(_ swift: String, _ args: [String], scratch: URL) throws -> (status: Int32, output: String) {
+        let tmp = scratch.appendingPathComponent("tmp")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: swift)
+        p.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = tmp.path
+        p.environment = environment
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     /// `name` found on PATH (then /opt/swift/usr/bin for swift), or nil.
