@@ -116,7 +116,7 @@ final class PackageDependencyTests: XCTestCase {
     /// SwiftPM leaves lock files for a package in the temporary directory, named after the
     /// package's path with `/` as `_` (`_tmp_gradc-package-…_app_.build.lock`): removed too.
     static func removeSwiftPMLocks(of package: URL) {
-        let temporary = URL(fileURLWithPath: NSTemporaryDirectory())
+        let temporary = TemporaryDirectory.systemRoot
         let stem = package.path.replacingOccurrences(of: "/", with: "_") + "_"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
         for name in names where name.hasPrefix(stem) {
