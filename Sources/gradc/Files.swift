@@ -36,11 +36,31 @@ struct ModelFile {
         return ModelFile(name: path, bytes: try readAll(handle, path: path))
     }
 
+    /// The most bytes read as a model (an endless stream must not exhaust memory).
+    static let maxBytes = 1 << 30
+
+    /// Reads to the end, in chunks. A text model (one that does not start with the `.gbc`
+    /// magic) ends at its first NUL byte, which the parser then reports, so `/dev/zero` or
+    /// random bytes fail at once instead of being read without end.
     private static func readAll(_ handle: FileHandle, path: String) throws -> [UInt8] {
-        do {
-            return [UInt8](try handle.readToEnd() ?? Data())
-        } catch {
-            throw Diagnostic(.io("cannot read '\(path)': \(describe(error))"))
+        var bytes: [UInt8] = []
+        while true {
+            let chunk: Data
+            do {
+                guard let data = try handle.read(upToCount: 1 << 20), !data.isEmpty else { return bytes }
+                chunk = data
+            } catch {
+                throw Diagnostic(.io("cannot read '\(path)': \(describe(error))"))
+            }
+            let start = bytes.count
+            bytes.append(contentsOf: chunk)
+            let isText = bytes.count >= bytecodeMagic.count && Array(bytes.prefix(bytecodeMagic.count)) != bytecodeMagic
+            if isText, let nul = bytes[Swift.max(0, start - bytecodeMagic.count)...].firstIndex(of: 0) {
+                return Array(bytes[...nul])
+            }
+            guard bytes.count <= maxBytes else {
+                throw Diagnostic(.io("cannot read '\(path)': it is larger than \(formatBytes(maxBytes)), the most gradc reads as a model"))
+            }
         }
     }
 

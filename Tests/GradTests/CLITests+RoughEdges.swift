@@ -125,6 +125,11 @@ extension CLITests {
         r = try run(["run", "/nonexistent.ir"])
         XCTAssertEqual(r.status, 3)
         XCTAssertTrue(r.err.contains("error: cannot read '/nonexistent.ir': no such file"), r.err)
+        // A stream is read until its first NUL byte (a model's text has none): /dev/zero fails
+        // at once instead of being read without end.
+        r = try run(["run", "/dev/zero"])
+        XCTAssertEqual(r.status, 3)
+        XCTAssertTrue(r.err.hasPrefix("/dev/zero:1:1: error: unexpected NUL byte"), r.err)
     }
 
     /// A decimal input beyond the dtype's range is refused, naming the input, as an
@@ -182,5 +187,17 @@ extension CLITests {
         r = try run(["run", try temporaryFile("func f(x: f64, weights: f64) {\n  return x * weights\n}\n"), "--input", "weight=1"])
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.err.contains("gradc: function 'f' has no input 'weight' (inputs: x, weights)\nhint: did you mean 'weights'?\n"), r.err)
+    }
+}
+
+extension CLITests {
+    /// An error raised while differentiating names the model file in every verb.
+    func testDifferentiationErrorsNameTheFile() throws {
+        let model = "Tests/Fixtures/regressions/jacobian-too-large.ir"
+        for verb in ["run", "emit", "check"] {
+            let r = try run([verb, model])
+            XCTAssertEqual(r.status, 3, verb)
+            XCTAssertTrue(r.err.hasPrefix("\(model):4:10: error: the Jacobian of a f64[100000] value"), "\(verb): \(r.err)")
+        }
     }
 }
