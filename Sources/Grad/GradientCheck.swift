@@ -12,6 +12,8 @@ import Foundation
 public struct DerivativeCheck: Sendable {
     /// `dzdx = grad(%11, x)`: the output name if the request is returned, then the request.
     public var label: String
+    /// The request's node in the checked function (`gradc check` labels it from the source).
+    public var request: ValueID
     public var type: TensorType
     /// Number of elements of the derivative compared (a sample when x is large).
     public var compared: Int
@@ -156,7 +158,7 @@ public enum GradientChecker {
             }
         }
         probeInputs[xName] = x0
-        return DerivativeCheck(label: label(f, id), type: node.type, compared: elements.count * tCount,
+        return DerivativeCheck(label: label(f, id), request: id, type: node.type, compared: elements.count * tCount,
                                maxAbsError: maxAbs, maxRelError: maxRel, passed: passed, note: note, hint: hint)
     }
 }

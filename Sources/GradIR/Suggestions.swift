@@ -70,6 +70,7 @@ public enum Suggestions {
         case "pi": return "there are no named constants: write 3.141592653589793"
         case "e": return "there are no named constants: write 2.718281828459045, or exp(1)"
         case "True", "False": return "comparisons give bool values; there are no bool literals in expressions"
+        case "f32", "f64", "i64", "bool": return "'\(name)' is a dtype, not a value: give it as an attribute, as in cast(x, dtype=\(name))"
         default: break
         }
         if Op(rawValue: name) != nil || functions.contains(name) || sugarNames.contains(name) {
@@ -153,7 +154,7 @@ public enum Suggestions {
     }
 
     /// The offset of the byte at `location` (line, and column counted in Unicode scalars).
-    static func byteOffset(of location: SourceLocation, in bytes: [UInt8]) -> Int? {
+    public static func byteOffset(of location: SourceLocation, in bytes: [UInt8]) -> Int? {
         var line = 1
         var column = 1
         for (i, b) in bytes.enumerated() {

@@ -18,6 +18,8 @@ enum ExitStatus: Int32 {
 /// A usage error: printed with the verb's help hint.
 struct UsageError: Error {
     var message: String
+    /// What the user may have meant, printed on a line of its own.
+    var hint: String? = nil
 }
 
 enum CLI {
@@ -40,9 +42,11 @@ enum CLI {
     exit codes:
       0  success
       1  gradc check: some derivative disagrees with finite differences
-      2  bad command line
+      2  bad command line (also --func naming no function, an -o that cannot be written)
       3  invalid model or input (the message names file:line:col)
       4  a backend failed
+
+    A model path of - reads standard input.
 
     Run `gradc <verb> --help` for the options of each verb.
     """
@@ -78,16 +82,16 @@ enum CLI {
                 print("gradc \(version)")
                 return .ok
             default:
-                throw UsageError(message: "unknown verb '\(verb)'")
+                throw UsageError(message: "unknown verb '\(verb)'", hint: Suggestions.didYouMean(verb, among: verbs + ["doc", "help"]))
             }
         } catch let e as UsageError {
-            printError("gradc: \(e.message)\nRun `gradc --help` for usage.")
+            printError("gradc: \(e.message)" + (e.hint.map { "\nhint: \($0)" } ?? "") + "\nRun `gradc --help` for usage.")
             return .usage
         } catch let d as Diagnostic {
             printError(d.description)
             return .invalidInput
         } catch {
-            printError("gradc: \(error)")
+            printError("gradc: \(describe(error))")
             return .invalidInput
         }
     }
@@ -151,7 +155,7 @@ struct Options {
                     guard inline == nil else { throw UsageError(message: "\(key) takes no value") }
                     flags.insert(key)
                 } else {
-                    throw UsageError(message: "unknown option '\(key)'")
+                    throw UsageError(message: "unknown option '\(key)'", hint: Suggestions.didYouMean(key, among: (valued.union(known)).sorted()))
                 }
             } else {
                 positional.append(a)
@@ -162,11 +166,14 @@ struct Options {
     func value(_ key: String) -> String? { values[key]?.last }
     func has(_ key: String) -> Bool { flags.contains(key) }
 
-    /// The single model path, or a usage error.
+    /// The single model path (`-` for standard input), or a usage error.
     func modelPath() throws -> String {
         guard positional.count == 1 else {
             throw UsageError(message: positional.isEmpty ? "missing model file" : "expected one model file, got \(positional.count)")
         }
         return positional[0]
     }
+
+    /// The model file, read.
+    func model() throws -> ModelFile { try ModelFile.read(modelPath()) }
 }

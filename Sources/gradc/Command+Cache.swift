@@ -42,25 +42,22 @@ enum CacheCommand {
     }
 }
 
-/// `gradc compile MODEL.ir --backend c -o DIR`: writes DIR/model.c, model.h and model.so.
-func compileToC(_ o: Options, path: String) throws -> ExitStatus {
-    var chosen = try Pipeline.load(path: path)
-    if let name = o.value("--func") {
-        chosen = Module(functions: [try Pipeline.function(chosen, named: name)])
+/// `gradc compile MODEL.ir --backend c -o DIR`: writes DIR/model.c, model.h and model.so
+/// (replacing them if they exist).
+func compileToC(_ o: Options, model: ModelFile, into outDir: String) throws -> ExitStatus {
+    var chosen = try model.module()
+    if o.value("--func") != nil {
+        chosen = Module(functions: [try model.function(chosen, o)])
     }
-    let lowered = try lowerHandingOver(consume chosen, path: path, to: .optimized, options: try optimizerOptions(o))
+    let lowered = try model.lowerHandingOver(consume chosen, to: .optimized, options: try optimizerOptions(o))
     let options = CBackendOptions(portable: o.has("--portable"))
     let source = try emitC(lowered.functions, options: options.emit, names: try cNames(o, lowered.functions))
-    let dir = o.value("-o") ?? (path as NSString).deletingLastPathComponent
-    let outDir = dir.isEmpty ? "." : dir
-    try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-    let c = outDir + "/model.c"
-    let h = outDir + "/model.h"
-    let so = outDir + "/model.so"
-    guard FileManager.default.createFile(atPath: c, contents: Data(source.source.utf8)),
-          FileManager.default.createFile(atPath: h, contents: Data(source.header.utf8)) else {
-        throw Diagnostic(.io("cannot write into '\(outDir)'"))
-    }
+    try OutputPath.directory(outDir, option: "-o", writes: "model.c, model.h and model.so")
+    let c = (outDir as NSString).appendingPathComponent("model.c")
+    let h = (outDir as NSString).appendingPathComponent("model.h")
+    let so = (outDir as NSString).appendingPathComponent("model.so")
+    try OutputPath.file(c, Data(source.source.utf8), option: "-o")
+    try OutputPath.file(h, Data(source.header.utf8), option: "-o")
     let compiler = try CCompiler.find()
     do {
         try compiler.compileSharedObject(source: c, output: so, flags: options.flags(threads: source.usesThreads, straightLine: source.straightLine))

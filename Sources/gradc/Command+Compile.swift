@@ -7,12 +7,14 @@ enum CompileCommand {
            gradc compile MODEL.ir --backend c -o DIR [--func NAME] [--prefix NAME] [--portable] [-O0|-O1|-O2]
 
     Expands derivative requests, optimizes and compiles a function (default: the last one in
-    the file) for a backend, and writes the result.
+    the file) for a backend, and writes the result. MODEL.ir may be - (standard input).
 
       --backend B   bytecode: a .gbc file for the VM (run it with `gradc run MODEL.gbc`)
                     c: DIR/model.c, model.h (the documented ABI) and model.so, every
                     function of the file (or --func); the .c needs only libc and libm
-      -o FILE       output file (default: MODEL.gbc next to the model); a directory for c
+      -o FILE|DIR   bytecode: the .gbc file (default: MODEL.gbc next to the model; needed
+                    for a model read from standard input). c: required, the directory
+                    (made if missing). Files already there are replaced
       --portable    c: compile without -march=native and without fused multiply-add
                     (bit-identical to the reference, NaN signs aside); for bytecode pass it to `gradc run`
                     instead (the VM picks its kernels when it loads the file)
@@ -29,20 +31,27 @@ enum CompileCommand {
             print(help)
             return .ok
         }
-        let path = try o.modelPath()
         let backend = o.value("--backend") ?? "bytecode"
-        if backend == "c" { return try compileToC(o, path: path) }
-        guard backend == "bytecode" else {
+        guard backend == "bytecode" || backend == "c" else {
             throw UsageError(message: "unknown or unavailable backend '\(backend)' for compile: expected bytecode or c")
         }
-        let parsed = try Pipeline.function(Pipeline.load(path: path), named: o.value("--func"))
-        let lowered = try lowerHandingOver(Module(functions: [consume parsed]), path: path, to: .optimized, options: try optimizerOptions(o))
+        let path = try o.modelPath()
+        if backend == "c" {
+            guard let dir = o.value("-o") else {
+                throw UsageError(message: "compile --backend c needs -o DIR, the directory to write model.c, model.h and model.so into (made if missing)")
+            }
+            return try compileToC(o, model: try o.model(), into: dir)
+        }
+        guard o.value("-o") != nil || path != "-" else {
+            throw UsageError(message: "compile needs -o FILE for a model read from standard input")
+        }
+        let model = try o.model()
+        let parsed = try model.function(model.module(), o)
+        let lowered = try model.lowerHandingOver(Module(functions: [consume parsed]), to: .optimized, options: try optimizerOptions(o))
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let program = try BytecodeProgram(function: function)
         let out = o.value("-o") ?? ((path as NSString).deletingPathExtension + ".gbc")
-        guard FileManager.default.createFile(atPath: out, contents: Data(program.serialized())) else {
-            throw Diagnostic(.io("cannot write '\(out)'"))
-        }
+        try OutputPath.file(out, Data(program.serialized()), option: o.value("-o") == nil ? "the output file" : "-o")
         print("wrote \(out) (\(program.instructions.count) instructions, arena \(program.arenaBytes) bytes)")
         return .ok
     }

@@ -6,7 +6,7 @@ enum EmitCommand {
     usage: gradc emit MODEL.ir [--stage parsed|differentiated|optimized] [--format ir|dot|bytecode|c|h] [--func NAME] [-O0|-O1|-O2]
                   [--passes=P,…] [--fast-math] [--stats]
 
-    Prints the model at a stage of the pipeline.
+    Prints the model at a stage of the pipeline. MODEL.ir may be - (standard input).
 
       --stage S     parsed, differentiated (grad/jacobian/hessian expanded into ordinary
                     nodes) or optimized (default)
@@ -30,19 +30,19 @@ enum EmitCommand {
             print(help)
             return .ok
         }
-        let path = try o.modelPath()
+        let model = try o.model()
         let stageName = o.value("--stage") ?? "optimized"
         guard let stage = Stage(rawValue: stageName) else {
             throw UsageError(message: "unknown stage '\(stageName)': expected parsed, differentiated or optimized")
         }
-        var module = try Pipeline.load(path: path)
-        if let name = o.value("--func") {
-            module = Module(functions: [try Pipeline.function(module, named: name)])
+        var module = try model.module()
+        if o.value("--func") != nil {
+            module = Module(functions: [try model.function(module, o)])
         }
         let format = o.value("--format") ?? "ir"
         // Bytecode and C always show the optimized function, whatever the stage.
         let shown = format == "ir" || format == "dot" ? stage : .optimized
-        let lowered = try lowerHandingOver(consume module, path: path, to: shown, options: try optimizerOptions(o))
+        let lowered = try model.lowerHandingOver(consume module, to: shown, options: try optimizerOptions(o))
         switch format {
         case "ir":
             print(printModule(lowered), terminator: "")

@@ -9,7 +9,8 @@ enum RunCommand {
 
     Evaluates a function (default: the last one in the file) and prints each output:
     its name, type and values. Derivative requests are expanded first. A .gbc file (from
-    `gradc compile --backend bytecode`) runs on the bytecode VM.
+    `gradc compile --backend bytecode`) runs on the bytecode VM. MODEL may be - (or
+    /dev/stdin) to read the model from standard input.
 
       --func NAME         the function to run
       --backend B         reference (default), bytecode (the VM) or c (generated C compiled
@@ -18,9 +19,11 @@ enum RunCommand {
                           multiply-add in matrix products (bytecode and .gbc: the VM's
                           bitwise matmul kernel; c: also compile without -march=native)
       --input NAME=SPEC   SPEC is a .npy file, a number (fills the tensor), [v,v,…] (row-major)
-                          or random (uniform in [-1, 1)); inputs not given are random
+                          or random (uniform in [-1, 1)); inputs not given are random;
+                          a number beyond the dtype's range (1e400) is refused
       --seed N            seed for random inputs (default 1)
-      --output-dir DIR    write each output to DIR/NAME.npy instead of printing it
+      --output-dir DIR    write each output to DIR/NAME.npy instead of printing it (DIR is
+                          made if missing; files already there are replaced)
       --max-memory BYTES  refuse models whose values need more (default 4 GiB; K, M, G suffixes)
       --trace             also print backpropagation step by step: every node's inputs,
                           output and local derivatives (forward pass), then every node's
@@ -40,14 +43,14 @@ enum RunCommand {
             print(help)
             return .ok
         }
-        let path = try o.modelPath()
+        let model = try o.model()
         let seed = try parseSeed(o.value("--seed"))
-        if isBytecodeFile(path) {
+        if model.isBytecode {
             // Validated and linked first, the memory checked next, the inputs made last.
             let limit = try memoryLimit(o)
             var limits = VMLimits(maxArenaBytes: limit)
             limits.portable = o.has("--portable")
-            let vm = try Pipeline.linkBytecode(try Pipeline.readFile(path: path), file: path, limits: limits)
+            let vm = try Pipeline.linkBytecode(model.bytes, file: model.name, limits: limits)
             let specs = o.values["--input"] ?? []
             let outputs = try Pipeline.runBytecode(vm, memoryLimit: limit) { signature in
                 try makeInputs(for: signature, specs: specs, seed: seed)
@@ -55,12 +58,11 @@ enum RunCommand {
             try printOutputs(vm.program.outputs.map(\.name), outputs, dir: o.value("--output-dir"))
             return .ok
         }
-        let module = try Pipeline.load(path: path)
-        let parsed = try Pipeline.function(module, named: o.value("--func"))
-        let lowered = try located(path) { try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o)) }
+        let parsed = try model.function(model.module(), o)
+        let lowered = try model.located { try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o)) }
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let limit = try memoryLimit(o)
-        try located(path) { try Pipeline.checkMemory(function, limit: limit) }
+        try model.located { try Pipeline.checkMemory(function, limit: limit) }
         let inputs = try makeInputs(for: parsed, specs: o.values["--input"] ?? [], seed: seed)
         if o.has("--trace") {
             print(try BackpropTrace(parsed, inputs: inputs))
@@ -97,26 +99,6 @@ func parseSeed(_ text: String?) throws -> UInt64 {
     guard let text else { return 1 }
     guard let v = UInt64(text) else { throw UsageError(message: "--seed expects a non-negative integer, got '\(text)'") }
     return v
-}
-
-/// Runs `body`, adding the model's file name and source line to a diagnostic that lacks them.
-func located<T>(_ path: String, _ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let d as Diagnostic {
-        throw d.attaching(file: path, source: try? String(contentsOfFile: path, encoding: .utf8))
-    }
-}
-
-/// `Pipeline.lower` of a module the command hands over (it keeps no other reference, so the
-/// passes rewrite its nodes in place instead of copying them first), with diagnostics
-/// located in the model file.
-func lowerHandingOver(_ module: consuming Module, path: String, to stage: Stage, options: OptimizerOptions) throws -> Module {
-    do {
-        return try Pipeline.lower(consume module, to: stage, options: options)
-    } catch {
-        throw error.attaching(file: path, source: try? String(contentsOfFile: path, encoding: .utf8))
-    }
 }
 
 func memoryLimit(_ o: Options) throws -> Int {
@@ -158,7 +140,7 @@ func optimizerOptions(_ o: Options) throws -> OptimizerOptions {
 /// Prints outputs (name, type, values), or writes DIR/NAME.npy for each.
 func printOutputs(_ names: [String], _ outputs: [Tensor], dir: String?) throws {
     if let dir {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try OutputPath.directory(dir, option: "--output-dir", writes: "the outputs (NAME.npy)")
         for (name, value) in zip(names, outputs) {
             // Loaded names are identifiers already; never build a path from anything else.
             guard Identifier.isValid(name) else { throw Diagnostic(.io("refusing to write output \(Identifier.quoted(name)): not an identifier (\(Identifier.pattern))")) }
@@ -176,16 +158,4 @@ func printOutputs(_ names: [String], _ outputs: [Tensor], dir: String?) throws {
             print("\(name): \(value.type) =\n\(text)")
         }
     }
-}
-
-/// Whether `path` is a bytecode file (by extension or magic number). Anything unreadable (a
-/// directory, a missing file) is not; loading it then reports why.
-func isBytecodeFile(_ path: String) -> Bool {
-    if path.hasSuffix(".gbc") { return true }
-    guard let h = FileHandle(forReadingAtPath: path) else { return false }
-    defer { try? h.close() }
-    // `read(upToCount:)` throws; `readData(ofLength:)` traps (a `try!` inside Foundation) on a
-    // directory, which `FileHandle(forReadingAtPath:)` opens on Linux.
-    guard let head = try? h.read(upToCount: 8) else { return false }
-    return [UInt8](head) == bytecodeMagic
 }

@@ -15,7 +15,8 @@ func makeInputs(for f: Function, specs: [String], seed: UInt64) throws -> [Strin
         let name = String(spec[..<eq])
         guard f.parameters.contains(where: { $0.name == name }) else {
             let known = f.parameters.map(\.name).joined(separator: ", ")
-            throw UsageError(message: "function '\(f.name)' has no input '\(name)' (inputs: \(known))")
+            throw UsageError(message: "function '\(f.name)' has no input '\(name)' (inputs: \(known))",
+                             hint: Suggestions.didYouMean(name, among: f.parameters.map(\.name)))
         }
         given[name] = String(spec[spec.index(after: eq)...])
     }
@@ -56,11 +57,17 @@ private func tensor(from spec: String, name: String, type: TensorType, rng: inou
         }
         return values.count == type.count ? values : [T](repeating: values[0], count: type.count)
     }
-    let notANumber = { (_: String) in "is not a number (expected a value, [v,…], a .npy file or random)" }
+    /// Why `text` is not an element of a float dtype whose largest finite value is `largest`.
+    func realProblem(_ largest: String) -> (String) -> String {
+        { text in
+            isDecimal(text) ? "is beyond the range of \(type.dtype) (largest finite magnitude \(largest); write inf for infinity)"
+                : "is not a number (expected a value, [v,…], a .npy file or random)"
+        }
+    }
     let storage: Tensor.Storage
     switch type.dtype {
-    case .f64: storage = .f64(try elements(Double.init(inputText:), notANumber))
-    case .f32: storage = .f32(try elements(Float.init(inputText:), notANumber))
+    case .f64: storage = .f64(try elements(Double.init(inputText:), realProblem("\(Double.greatestFiniteMagnitude)")))
+    case .f32: storage = .f32(try elements(Float.init(inputText:), realProblem("\(Float.greatestFiniteMagnitude)")))
     case .i64: storage = .i64(try elements({ Int64($0) }, integerProblem))
     case .bool: storage = .bool(try elements(bool, { _ in "is not a bool (expected true, false, 1 or 0)" }))
     }
@@ -72,17 +79,26 @@ private func tensor(from spec: String, name: String, type: TensorType, rng: inou
 
 extension BinaryFloatingPoint where Self: LosslessStringConvertible {
     /// A real element as written, rounded once to the type (f32 is not read through a double);
-    /// `inf`, `+inf`, `-inf` and `nan` too.
+    /// `inf`, `+inf`, `-inf` and `nan` too. A decimal number beyond the type's range is refused
+    /// (`1e400` for f64), as an overflowing literal in a `.ir` file is, rather than read as inf.
     init?(inputText text: String) {
         switch text {
         case "inf", "+inf": self = .infinity
         case "-inf": self = -.infinity
         case "nan": self = .nan
         default:
-            guard let v = Self(text) else { return nil }
+            guard let v = Self(text), v.isFinite || !isDecimal(text) else { return nil }
             self = v
         }
     }
+}
+
+/// Whether `text` is written as a decimal number (an optional sign, then a digit or a point),
+/// not as one of the words `Double(_:)` also reads (`infinity`, `nan`).
+private func isDecimal(_ text: String) -> Bool {
+    let body = text.hasPrefix("-") || text.hasPrefix("+") ? text.dropFirst() : text[...]
+    guard let first = body.first else { return false }
+    return first.isASCII && (first.isNumber || first == ".")
 }
 
 /// Why `text` is not an i64 element (`Int64(text)` refused it): every integer is read exactly,

@@ -21,15 +21,24 @@ final class CLITests: XCTestCase {
         return products.appendingPathComponent("gradc")
     }
 
-    func run(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    /// Runs gradc in `directory` (default: the repository), with `stdin` as its standard input
+    /// (default: none).
+    func run(_ args: [String], stdin: String? = nil, in directory: URL? = nil) throws -> (status: Int32, out: String, err: String) {
         let p = Process()
         p.executableURL = gradc
         p.arguments = args
-        p.currentDirectoryURL = repositoryRoot
+        p.currentDirectoryURL = directory ?? repositoryRoot
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
+        let input = Pipe()
+        p.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try p.run()
+        if let stdin {
+            signal(SIGPIPE, SIG_IGN)  // gradc may exit before reading: a failed write, not a killed test
+            try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
+            try? input.fileHandleForWriting.close()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
