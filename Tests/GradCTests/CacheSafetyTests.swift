@@ -112,7 +112,7 @@ final class CacheSafetyTests: XCTestCase {
     /// A cache directory named through a symbolic link is refused however it is spelled
     /// (`link/` made lstat follow the link).
     func testSymlinkCacheDirectoryIsRefusedInEverySpelling() throws {
-        let base = try temporaryDirectory("linkdir")
+        let base: String = try temporaryDirectory("linkdir")
         let real = base + "/real"
         XCTAssertEqual(mkdir(real, 0o700), 0)
         XCTAssertEqual(symlink(real, base + "/link"), 0)
@@ -127,7 +127,7 @@ final class CacheSafetyTests: XCTestCase {
     /// A parent that others can write without the sticky bit, or (as root) one owned by another
     /// user, could have the cache renamed away and replaced: refused. A sticky one like /tmp is fine.
     func testParentsOthersCouldRenameAreRefused() throws {
-        let base = try temporaryDirectory("parents")
+        let base: String = try temporaryDirectory("parents")
         let open = base + "/open"
         XCTAssertEqual(mkdir(open, 0o700), 0)
         XCTAssertEqual(chmod(open, 0o777), 0)
