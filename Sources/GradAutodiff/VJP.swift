@@ -55,7 +55,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     case .grad, .jacobian, .hessian:
         // Expanded before any backward pass reaches them.
         return Cotangents(none: node.inputs.count)
-    case .sign, .floor, .ceil, .eq, .ne, .lt, .le, .gt, .ge, .one_hot:
+    case .sign, .floor, .ceil, .floordiv, .eq, .ne, .lt, .le, .gt, .ge, .one_hot:
         return Cotangents(none: node.inputs.count)
 
     // MARK: Elementwise unary
@@ -136,6 +136,11 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         let denominator = try add(b.unary(.square, p), b.unary(.square, q))
         return Cotangents(needs[0] ? try unbroadcast(divide(scale(g, q), denominator), 0) : nil,
                 needs[1] ? try unbroadcast(neg(divide(scale(g, p), denominator)), 1) : nil)
+    case .mod:
+        // mod(a, b) = a − b·floordiv(a, b), floordiv piecewise constant.
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        return Cotangents(needs[0] ? try unbroadcast(g, 0) : nil,
+                needs[1] ? try unbroadcast(neg(scale(g, b.binary(.floordiv, p, q))), 1) : nil)
     case .select:
         let cond = node.inputs[0]
         return Cotangents(nil,

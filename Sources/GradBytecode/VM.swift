@@ -263,6 +263,8 @@ func scalarStep<T: RealScalar>(_ ins: ScalarInstruction, _ base: UnsafeMutableRa
     case .maximum: w(ElementwiseOp.maximum.real(x, y, 0))
     case .minimum: w(ElementwiseOp.minimum.real(x, y, 0))
     case .atan2: w(ElementwiseOp.atan2.real(x, y, 0))
+    case .floordiv: w(ElementwiseOp.floordiv.real(x, y, 0))
+    case .mod: w(ElementwiseOp.mod.real(x, y, 0))
     case .zmul: w(ElementwiseOp.zmul.real(x, y, 0))
     case .zdiv: w(ElementwiseOp.zdiv.real(x, y, 0))
     case .eq: wb(ElementwiseOp.eq.real(x, y, 0))

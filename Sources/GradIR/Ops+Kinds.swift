@@ -10,7 +10,7 @@
 public enum ElementwiseOp: String, CaseIterable, Hashable, Sendable {
     case neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, square, reciprocal
     case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
-    case add, sub, mul, div, pow, maximum, minimum, atan2
+    case add, sub, mul, div, pow, maximum, minimum, atan2, floordiv, mod
     case zmul, zdiv
     case eq, ne, lt, le, gt, ge, select
 

@@ -9,7 +9,7 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     case neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, square, reciprocal
     case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
     // Elementwise binary (NumPy broadcasting)
-    case add, sub, mul, div, pow, maximum, minimum, atan2
+    case add, sub, mul, div, pow, maximum, minimum, atan2, floordiv, mod
     // The strong-zero product and quotient the derivative rules multiply cotangents with
     case zmul, zdiv
     // Comparisons (→ bool) and selection
@@ -159,6 +159,12 @@ extension Op {
         case .maximum: return binary("Elementwise max(a, b) (NaN if either is NaN).", "g to the larger; ties split evenly (g/2 each).", [.integers])
         case .minimum: return binary("Elementwise min(a, b) (NaN if either is NaN).", "g to the smaller; ties split evenly (g/2 each).", [.integers])
         case .atan2: return binary("atan2(a, b): the angle of the point (b, a).", "g·b/(a²+b²), −g·a/(a²+b²); 0 at the origin where g = 0.")
+        case .floordiv:
+            return binary("Floor division ⌊a / b⌋ with NumPy's convention (`floor_divide`): i64 rounds toward −inf, 0 where b = 0, wraps for i64 min / −1; floats round the exact-remainder quotient (a / b where b = 0).",
+                          "Zero everywhere (piecewise constant).", [.integers])
+        case .mod:
+            return binary("a − b·floordiv(a, b) with NumPy's convention (`mod`): the sign of b (a zero is ±0 like b); i64 gives 0 where b = 0, floats fmod (NaN).",
+                          "a: g; b: −g·floordiv(a, b).", [.integers])
         case .zmul:
             return binary("Strong-zero product: a·b, except that a zero `a` wins — where a = ±0 and b is ±inf or NaN the result is a (not NaN).",
                           "a: zmul(g, b); b: zmul(a, g) (a zero `a` stays strong). Linear in each operand, so it differentiates again.")

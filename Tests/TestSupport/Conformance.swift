@@ -105,6 +105,36 @@ public enum Conformance {
         return cases
     }
 
+    /// The i64 edge values: 0, ±1, ±2, ±7, 3 and the extremes (wrapping, division by 0 and −1).
+    public static let integerEdgeValues: [Int64] = [0, 1, -1, 2, -2, 7, -7, 3, .max, .min]
+
+    /// Every elementwise op with an integer form (from `ElementwiseOp`, so a new op is
+    /// included) on i64 edge values, as scalars and vectors, in two pairings each; and the
+    /// casts from i64 to f64, f32 and bool.
+    public static func integerEdges() throws -> [Case] {
+        var cases: [Case] = []
+        for shape in [[Int](), [integerEdgeValues.count]] {
+            let fb = FunctionBuilder("integer_edges")
+            let x = try fb.input("x", .i64, shape)
+            let y = try fb.input("y", .i64, shape)
+            for e in ElementwiseOp.allCases where e != .select && e.hasIntegerForm {
+                try fb.output(fb.apply(e.op, e.arity == 1 ? [x] : [x, y]))
+            }
+            try fb.output(select(fb.apply(.gt, [x, y]), x, y))
+            for d in [DType.f64, .f32, .bool] { try fb.output(x.cast(d)) }
+            let n = shape.isEmpty ? 1 : integerEdgeValues.count
+            for ys in [Array(integerEdgeValues.reversed()), Array(integerEdgeValues.dropFirst(3) + integerEdgeValues.prefix(3))] {
+                for start in 0..<(shape.isEmpty ? integerEdgeValues.count : 1) {
+                    let xv = Array(integerEdgeValues[start..<(start + n)])
+                    let yv = Array(ys[start..<(start + n)])
+                    cases.append(try Case("integer edges \(xv) \(yv)", fb.function,
+                                          ["x": try XCTUnwrap(Tensor(.i64(xv), shape: shape)), "y": try XCTUnwrap(Tensor(.i64(yv), shape: shape))]))
+                }
+            }
+        }
+        return cases
+    }
+
     /// Matrix products at the edges of the fused multiply-add contract (docs/numerics.md):
     /// `c = a @ b`, `sum(c·c)` and its gradient, f64 and f32, inner dimensions 3, 64 and 300,
     /// operands of both signs scaled so the products are ordinary, subnormal, close to the

@@ -112,6 +112,16 @@ public enum OpCases {
         cases.append(binary(.pow, [2, 3], [3], positive, anywhere))
         cases.append(binary(.pow, [2, 3], [], positive, anywhere))
         if backends { cases.append(binary(.pow, [], [], positive, anywhere)) }
+        // Floor division and modulo away from their jumps (a/b never crosses an integer):
+        // floordiv 0 and −1, mod with a divisor of the other sign (the sign fix-up) and mod 2.
+        cases.append(binary(.floordiv, [2, 3], [3], 0.2...0.8, 1...2))
+        cases.append(binary(.floordiv, [2, 1], [1, 3], -0.8 ... -0.2, 1...2))
+        cases.append(binary(.mod, [2, 3], [3], 0.2...0.8, -3 ... -2.5))
+        cases.append(binary(.mod, [2, 1], [1, 3], 2.6...2.9, 1...1.2))
+        if backends {
+            cases.append(binary(.floordiv, [], [], -0.8 ... -0.2, 1...2))
+            cases.append(binary(.mod, [], [], 0.2...0.8, -3 ... -2.5))
+        }
         for op: Op in [.eq, .ne, .lt, .le, .gt, .ge] {
             cases.append(selectOn(op, [2, 3], [3]))
             if backends { cases.append(selectOn(op, [], [])) }
