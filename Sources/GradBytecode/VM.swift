@@ -117,17 +117,22 @@ public final class VirtualMachine: @unchecked Sendable {
     /// How many times the generic slow path ran since the VM was linked (0 means
     /// `execute()` allocated nothing).
     public var fallbackCalls: Int { failureBox.fallbackCalls }
+    /// The error of the last `execute()`, if a kernel failed (`run` throws it).
+    public var failure: Diagnostic? { failureBox.diagnostic }
 
     /// Validates and links `program`. Every operand's byte range, alignment, shape and op is
     /// checked so that running the program can never touch memory outside the arena.
-    public init(_ program: BytecodeProgram, limits: VMLimits = VMLimits()) throws(Diagnostic) {
+    /// `locations`: the source location of each node of the function the program was lowered
+    /// from (`function.nodes.map(\.location)`), named by run-time errors such as an index out
+    /// of range; a program read from a file has none.
+    public init(_ program: BytecodeProgram, limits: VMLimits = VMLimits(), locations: [SourceLocation]) throws(Diagnostic) {
         let validated: ValidatedProgram
         do {
             validated = try ValidatedProgram(program, limits: limits)
         } catch {
             throw error.diagnostic
         }
-        let linker = KernelSelector(validated, limits: limits, failure: failureBox)
+        let linker = KernelSelector(validated, limits: limits, failure: failureBox, locations: locations)
         self.program = program
         self.code = linker.code
         self.kernels = linker.kernels
@@ -149,6 +154,11 @@ public final class VirtualMachine: @unchecked Sendable {
         }
     }
 
+    /// Validates and links `program`, with no source locations (see the other initializer).
+    public convenience init(_ program: BytecodeProgram, limits: VMLimits = VMLimits()) throws(Diagnostic) {
+        try self.init(program, limits: limits, locations: [])
+    }
+
     deinit {
         arena.deallocate()
         scratch.deallocate()
@@ -166,8 +176,10 @@ public final class VirtualMachine: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: arena + o.offset, count: o.byteCount)
     }
 
-    /// Runs the program on the inputs currently in the arena. Allocates nothing.
+    /// Runs the program on the inputs currently in the arena. Allocates nothing. A kernel that
+    /// fails (an index out of range) stops writing and leaves `failure` set.
     public func execute() {
+        failureBox.diagnostic = nil
         let base = arena
         let scratch = self.scratch
         code.withUnsafeBufferPointer { code in
@@ -188,7 +200,6 @@ public final class VirtualMachine: @unchecked Sendable {
             }
             writeTensor(t, to: arena + binding.operand.offset)
         }
-        failureBox.diagnostic = nil
         execute()
         if let d = failureBox.diagnostic { throw d }
         return program.outputs.map { readTensor(arena + $0.operand.offset, $0.operand.type) }

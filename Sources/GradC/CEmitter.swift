@@ -20,6 +20,13 @@ public struct CEmitOptions: Sendable, Hashable {
     }
 }
 
+/// The status an emitted function returns when workspace was NULL and could not be allocated.
+public let cAllocationFailureStatus: Int32 = 1
+/// The status an emitted function returns when an index of an indexing op (`take`,
+/// `scatter_add`, …) is out of range: every index is checked before it is used, so no read
+/// or write leaves a buffer; the outputs are then unspecified.
+public let cIndexOutOfRangeStatus: Int32 = 2
+
 /// The ABI of one emitted function.
 public struct CFunctionABI: Sendable, Hashable {
     /// The exported symbol: `int SYMBOL(const void *const *inputs, void *const *outputs, void *workspace)`.
@@ -105,7 +112,9 @@ private func makeHeader(prefix: String, abis: [CFunctionABI], threads: Bool, fma
     w.line(" * workspace  SYMBOL_WORKSPACE_BYTES bytes of scratch memory (64-byte aligned is fastest),")
     w.line(" *            reusable across calls but not shared by concurrent calls; NULL makes the")
     w.line(" *            function allocate and free its own.")
-    w.line(" * returns    0 on success, 1 if workspace was NULL and could not be allocated.")
+    w.line(" * returns    0 on success, \(cAllocationFailureStatus) if workspace was NULL and could not be allocated,")
+    w.line(" *            \(cIndexOutOfRangeStatus) if an index input of take/scatter_add/... was out of range (nothing was")
+    w.line(" *            read or written out of bounds; the outputs are then unspecified).")
     w.line(" *")
     w.line(" * GRADC_FUNCTION_<k> names function k of the module (and its _NUM_INPUTS, _NUM_OUTPUTS,")
     w.line(" * _WORKSPACE_BYTES) independently of the model's hash; define GRADC_NO_ALIASES before")
