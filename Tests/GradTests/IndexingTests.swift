@@ -91,4 +91,32 @@ final class IndexingTests: XCTestCase {
             XCTAssertTrue(taken[1].doubles.contains(0), "row 4 of x is never read: its gradient is 0")
         }
     }
+
+    /// The Swift functions build the same nodes as the `.ir` calls.
+    func testLibraryFunctionsMatchTheLanguage() throws {
+        let fb = FunctionBuilder("lib")
+        let x = try fb.input("x", .f64, [3, 2])
+        let i = try fb.input("i", .i64, [4])
+        let j = try fb.input("j", .i64, [3, 1])
+        let t = try take(x, i, axis: 0)
+        try fb.output(t, "t")
+        try fb.output(takeAlongAxis(x, j, axis: -1), "a")
+        try fb.output(scatterAdd(x, i, t, axis: 0), "s")
+        try fb.output(scatterAddAlongAxis(x, j, takeAlongAxis(x, j, axis: 1), axis: 1), "s2")
+        try fb.output(argmax(x, axes: [1]) + argmin(x), "m")
+        try fb.output(floordiv(i, i) + mod(i, i) + fb.iota(shape: [4]), "q")
+        let source = """
+            func lib(x: f64[3,2], i: i64[4], j: i64[3,1]) {
+              t = take(x, i, axis=0)
+              a = take_along_axis(x, j, axis=-1)
+              s = scatter_add(x, i, t, axis=0)
+              s2 = scatter_add_along_axis(x, j, take_along_axis(x, j, axis=1), axis=1)
+              m = argmax(x, axes=[1]) + argmin(x)
+              q = floordiv(i, i) + mod(i, i) + iota(shape=[4], axis=0, dtype=i64)
+              return t, a, s, s2, m, q
+            }
+            """
+        let parsed = try XCTUnwrap(Pipeline.parse(source).functions.first)
+        XCTAssertEqual(printFunction(fb.function), printFunction(parsed))
+    }
 }
