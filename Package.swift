@@ -1,15 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// GradKernelsAVX2 holds the VM's AVX2+FMA matmul micro-kernels: on x86-64 Linux that one
-/// module is compiled for Haswell-class CPUs (everything else stays baseline x86-64) and the
-/// VM calls it only after checking the CPU (GradBytecode/CPUFeatures.swift).
-#if arch(x86_64)
-let avx2Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]
-#else
-let avx2Settings: [SwiftSetting] = []
-#endif
-
 /// The pipeline is visible in the module graph (the dependencies below, and no others):
 ///   IR ← Autodiff                      the VJP rules
 ///   IR ← Runtime ← Optimizer           reference semantics; passes that fold with them
@@ -28,7 +19,9 @@ let package = Package(
         .target(name: "GradAutodiff", dependencies: ["GradIR"]),
         .target(name: "GradRuntime", dependencies: ["GradIR"]),
         .target(name: "GradOptimizer", dependencies: ["GradIR", "GradRuntime"]),
-        .target(name: "GradKernelsAVX2", swiftSettings: avx2Settings),
+        // The VM's AVX2+FMA matmul micro-kernels: C whose functions carry
+        // `target("avx2,fma")` (no unsafe flags), called after a CPU check (CPUFeatures.swift).
+        .target(name: "GradKernelsAVX2"),
         .target(name: "GradLowering", dependencies: ["GradIR"]),
         .target(name: "GradBytecode", dependencies: ["GradIR", "GradRuntime", "GradLowering", "GradKernelsAVX2"]),
         .target(name: "GradC", dependencies: ["GradIR", "GradRuntime", "GradLowering"]),

@@ -7,7 +7,8 @@
  *
  * (Examples/embed-c/build.sh does the three steps.) Nothing from gradc is linked: model.c
  * needs only libc and libm. The function of rosenbrock.ir returns f(x, y) and its gradient;
- * this program runs gradient descent with it.
+ * this program runs gradient descent with it. The header names it after the .ir function
+ * (`rosenbrock`, or `--prefix NAME`), with its sizes as rosenbrock_NUM_INPUTS, … .
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +17,14 @@
 int main(void) {
     double x = -1.2, y = 1.0;          /* inputs[0], inputs[1] */
     double f, dfdx, dfdy;              /* outputs[0..2] */
-    static unsigned char workspace[GRADC_FUNCTION_0_WORKSPACE_BYTES + 1];
+    static unsigned char workspace[rosenbrock_WORKSPACE_BYTES + 1];
 
-    const void *inputs[GRADC_FUNCTION_0_NUM_INPUTS] = {&x, &y};
-    void *outputs[GRADC_FUNCTION_0_NUM_OUTPUTS] = {&f, &dfdx, &dfdy};
+    const void *inputs[rosenbrock_NUM_INPUTS] = {&x, &y};
+    void *outputs[rosenbrock_NUM_OUTPUTS] = {&f, &dfdx, &dfdy};
 
     const double step = 1e-3;
     for (int it = 0; it <= 20000; it++) {
-        if (GRADC_FUNCTION_0(inputs, outputs, workspace) != 0) {
+        if (rosenbrock(inputs, outputs, workspace) != 0) {
             fprintf(stderr, "gradc function failed\n");
             return 1;
         }

@@ -28,13 +28,16 @@ public struct CompileOptions: Sendable {
 }
 
 /// A function ready to call: derivative requests expanded, optimized, lowered to a backend.
-public final class Executable {
+///
+/// Safe to call from several threads: the reference backend keeps no state, the VM and the C
+/// kernel serialize calls on their one arena or workspace.
+public final class Executable: Sendable {
     /// The function that runs (expanded and optimized).
     public let function: Function
     public let backend: Backend
-    private let run: ([Tensor]) throws(Diagnostic) -> [Tensor]
+    private let run: @Sendable ([Tensor]) throws(Diagnostic) -> [Tensor]
 
-    init(function: Function, backend: Backend, run: @escaping ([Tensor]) throws(Diagnostic) -> [Tensor]) {
+    init(function: Function, backend: Backend, run: @escaping @Sendable ([Tensor]) throws(Diagnostic) -> [Tensor]) {
         self.function = function
         self.backend = backend
         self.run = run
@@ -56,8 +59,14 @@ public final class Executable {
         return try run(inputs)
     }
 
-    /// Calls with inputs by name.
+    /// Calls with inputs by name. A name the function does not have is reported first, with
+    /// the names it has (a misspelt input would otherwise show up as another one missing).
     public func callAsFunction(_ inputs: [String: Tensor]) throws(Diagnostic) -> [Tensor] {
+        let names = function.parameters.map(\.name)
+        let known = Set(names)
+        if let unknown = inputs.keys.sorted().first(where: { !known.contains($0) }) {
+            throw Diagnostic(.unknownInput(unknown, expected: names), hint: Suggestions.didYouMean(unknown, among: names))
+        }
         var ordered: [Tensor] = []
         for p in function.parameters {
             guard let t = inputs[p.name] else { throw Diagnostic(.missingInput(p.name)) }
@@ -83,11 +92,8 @@ public func compile(_ function: Function, backend: Backend = .bytecode, options:
         var limits = VMLimits(maxArenaBytes: Int.max)
         limits.portable = options.portable
         let vm = try VirtualMachine(BytecodeProgram(function: lowered), limits: limits, locations: lowered.nodes.map(\.location))
-        let lock = NSLock()
         return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
-            lock.lock()
-            defer { lock.unlock() }
-            return try vm.run(inputs)
+            try vm.run(inputs)
         }
     case .c:
         // Emitted, compiled with the system cc through the per-user cache, loaded with dlopen.

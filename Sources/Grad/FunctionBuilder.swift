@@ -72,6 +72,13 @@ public final class FunctionBuilder {
         Value(self, try builder.constant(value, TensorType(dtype, shape)))
     }
 
+    /// A constant of `shape` holding `values` in row-major order (`const(values=[…])`).
+    public func constant(values: [Double], _ dtype: DType = .f64, _ shape: [Int]) throws(Diagnostic) -> Value {
+        var attrs = Attributes([.dtype: .dtype(dtype), .values: .floats(values)])
+        if !shape.isEmpty { attrs[.shape] = .ints(shape) }
+        return try apply(.const, [], attrs)
+    }
+
     /// Appends `op(operands, attrs)`, checked by the op's type rule.
     public func apply(_ op: Op, _ operands: [Value], _ attrs: Attributes = Attributes()) throws(Diagnostic) -> Value {
         for v in operands { try check(v) }

@@ -41,8 +41,10 @@ public enum Pipeline {
     public static func function(_ module: Module, named name: String?) throws(Diagnostic) -> Function {
         if let name {
             guard let f = module.function(named: name) else {
-                let known = module.functions.map(\.name).joined(separator: ", ")
-                throw Diagnostic(.unknownFunction(name + (known.isEmpty ? "" : " (the file defines: \(known))")))
+                let names = module.functions.map(\.name)
+                let defined = "the file defines " + names.map { "'\($0)'" }.joined(separator: ", ")
+                let hint = Suggestions.didYouMean(name, among: names).map { "\($0) (\(defined))" } ?? defined
+                throw Diagnostic(.unknownFunction(name), hint: names.isEmpty ? nil : hint)
             }
             return f
         }

@@ -1,8 +1,20 @@
+// The library spelling of every op of the op table (docs/library.md lists them; a test walks
+// `Op.allCases` against this file). Each op is a free function named after it (camelCased:
+// `log_softmax` → `logSoftmax`); operators and methods are the usual Swift spellings of some
+// of them. Shapes broadcast as in the `.ir` language, and a `Double` operand is a weakly
+// typed literal that takes the other operand's dtype.
+
 // MARK: Operators
 
 /// Binary op with weakly typed literals on either side.
 private func binary(_ op: Op, _ a: Value, _ b: Value) throws(Diagnostic) -> Value {
     try a.builder.apply(op, [a, b])
+}
+private func binary(_ op: Op, _ a: Value, _ b: Double) throws(Diagnostic) -> Value {
+    try binary(op, a, a.builder.literal(b, like: a))
+}
+private func binary(_ op: Op, _ a: Double, _ b: Value) throws(Diagnostic) -> Value {
+    try binary(op, b.builder.literal(a, like: b), b)
 }
 
 extension Value {
@@ -12,40 +24,47 @@ extension Value {
     public static func / (a: Value, b: Value) throws(Diagnostic) -> Value { try binary(.div, a, b) }
     public static prefix func - (a: Value) throws(Diagnostic) -> Value { try a.builder.apply(.neg, [a]) }
 
-    public static func + (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.add, a, a.builder.literal(b, like: a)) }
-    public static func - (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.sub, a, a.builder.literal(b, like: a)) }
-    public static func * (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.mul, a, a.builder.literal(b, like: a)) }
-    public static func / (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.div, a, a.builder.literal(b, like: a)) }
-    public static func + (a: Double, b: Value) throws(Diagnostic) -> Value { try binary(.add, b.builder.literal(a, like: b), b) }
-    public static func - (a: Double, b: Value) throws(Diagnostic) -> Value { try binary(.sub, b.builder.literal(a, like: b), b) }
-    public static func * (a: Double, b: Value) throws(Diagnostic) -> Value { try binary(.mul, b.builder.literal(a, like: b), b) }
-    public static func / (a: Double, b: Value) throws(Diagnostic) -> Value { try binary(.div, b.builder.literal(a, like: b), b) }
+    public static func + (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.add, a, b) }
+    public static func - (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.sub, a, b) }
+    public static func * (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.mul, a, b) }
+    public static func / (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.div, a, b) }
+    public static func + (a: Double, b: Value) throws(Diagnostic) -> Value { try binary(.add, a, b) }
+    public static func - (a: Double, b: Value) throws(Diagnostic) -> Value { try binary(.sub, a, b) }
+    public static func * (a: Double, b: Value) throws(Diagnostic) -> Value { try binary(.mul, a, b) }
+    public static func / (a: Double, b: Value) throws(Diagnostic) -> Value { try binary(.div, a, b) }
 
-    /// Matrix product (the `@` of the .ir language).
-    public func matmul(_ other: Value) throws(Diagnostic) -> Value { try binary(.matmul, self, other) }
+    // Elementwise comparisons (→ bool), spelled as Swift's SIMD comparisons: `x .> 0`.
+    public static func .== (a: Value, b: Value) throws(Diagnostic) -> Value { try binary(.eq, a, b) }
+    public static func .!= (a: Value, b: Value) throws(Diagnostic) -> Value { try binary(.ne, a, b) }
+    public static func .< (a: Value, b: Value) throws(Diagnostic) -> Value { try binary(.lt, a, b) }
+    public static func .<= (a: Value, b: Value) throws(Diagnostic) -> Value { try binary(.le, a, b) }
+    public static func .> (a: Value, b: Value) throws(Diagnostic) -> Value { try binary(.gt, a, b) }
+    public static func .>= (a: Value, b: Value) throws(Diagnostic) -> Value { try binary(.ge, a, b) }
+    public static func .== (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.eq, a, b) }
+    public static func .!= (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.ne, a, b) }
+    public static func .< (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.lt, a, b) }
+    public static func .<= (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.le, a, b) }
+    public static func .> (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.gt, a, b) }
+    public static func .>= (a: Value, b: Double) throws(Diagnostic) -> Value { try binary(.ge, a, b) }
+
+    /// Matrix product with the `@` of the `.ir` language: a 1-D operand is a row on the left,
+    /// a column on the right (NumPy's rules; `GraphBuilder.matmul`).
+    public func matmul(_ other: Value) throws(Diagnostic) -> Value { try Grad.matmul(self, other) }
     public func dot(_ other: Value) throws(Diagnostic) -> Value { try binary(.dot, self, other) }
     /// `self^exponent`; like `x^2` in the .ir language, an exponent of 2 gives `square`.
-    public func pow(_ exponent: Double) throws(Diagnostic) -> Value {
-        if exponent == 2 { return try builder.apply(.square, [self]) }
-        return try binary(.pow, self, builder.literal(exponent, like: self))
-    }
+    public func pow(_ exponent: Double) throws(Diagnostic) -> Value { try Grad.pow(self, exponent) }
     public func pow(_ exponent: Value) throws(Diagnostic) -> Value { try binary(.pow, self, exponent) }
 
-    public func reshaped(_ shape: [Int]) throws(Diagnostic) -> Value {
-        try builder.apply(.reshape, [self], Attributes([.shape: .ints(shape)]))
-    }
-    public func transposed(_ perm: [Int]? = nil) throws(Diagnostic) -> Value {
-        var attrs = Attributes()
-        attrs[.perm] = .ints(perm ?? Array((0..<type.rank).reversed()))
-        return try builder.apply(.transpose, [self], attrs)
-    }
-    /// Python-style slice of one axis.
+    /// The same elements in a new shape; one dimension may be `-1` (inferred, as in the language).
+    public func reshaped(_ shape: [Int]) throws(Diagnostic) -> Value { try reshape(self, shape) }
+    /// Axes permuted by `perm` (default: reversed, NumPy's `x.T`).
+    public func transposed(_ perm: [Int]? = nil) throws(Diagnostic) -> Value { try transpose(self, perm: perm) }
+    /// Python-style slice of one axis (`start`/`stop` may be negative or `nil`).
     public func sliced(axis: Int = 0, _ start: Int?, _ stop: Int?, step: Int = 1) throws(Diagnostic) -> Value {
         Value(builder, try builder.builder.slice(id, axis: axis, start: start, stop: stop, step: step))
     }
-    public func cast(_ dtype: DType) throws(Diagnostic) -> Value {
-        try builder.apply(.cast, [self], Attributes([.dtype: .dtype(dtype)]))
-    }
+    public func broadcast(to shape: [Int]) throws(Diagnostic) -> Value { try Grad.broadcast(self, to: shape) }
+    public func cast(_ dtype: DType) throws(Diagnostic) -> Value { try Grad.cast(self, dtype) }
 }
 
 // MARK: Elementwise functions
@@ -53,21 +72,66 @@ extension Value {
 /// Applies a unary op.
 public func apply(_ op: Op, _ x: Value) throws(Diagnostic) -> Value { try x.builder.apply(op, [x]) }
 
+public func neg(_ x: Value) throws(Diagnostic) -> Value { try apply(.neg, x) }
+public func abs(_ x: Value) throws(Diagnostic) -> Value { try apply(.abs, x) }
+public func sign(_ x: Value) throws(Diagnostic) -> Value { try apply(.sign, x) }
 public func exp(_ x: Value) throws(Diagnostic) -> Value { try apply(.exp, x) }
 public func log(_ x: Value) throws(Diagnostic) -> Value { try apply(.log, x) }
+public func log1p(_ x: Value) throws(Diagnostic) -> Value { try apply(.log1p, x) }
+public func expm1(_ x: Value) throws(Diagnostic) -> Value { try apply(.expm1, x) }
 public func sqrt(_ x: Value) throws(Diagnostic) -> Value { try apply(.sqrt, x) }
+public func rsqrt(_ x: Value) throws(Diagnostic) -> Value { try apply(.rsqrt, x) }
+public func square(_ x: Value) throws(Diagnostic) -> Value { try apply(.square, x) }
+public func reciprocal(_ x: Value) throws(Diagnostic) -> Value { try apply(.reciprocal, x) }
 public func sin(_ x: Value) throws(Diagnostic) -> Value { try apply(.sin, x) }
 public func cos(_ x: Value) throws(Diagnostic) -> Value { try apply(.cos, x) }
+public func tan(_ x: Value) throws(Diagnostic) -> Value { try apply(.tan, x) }
 public func tanh(_ x: Value) throws(Diagnostic) -> Value { try apply(.tanh, x) }
 public func sigmoid(_ x: Value) throws(Diagnostic) -> Value { try apply(.sigmoid, x) }
 public func relu(_ x: Value) throws(Diagnostic) -> Value { try apply(.relu, x) }
-public func abs(_ x: Value) throws(Diagnostic) -> Value { try apply(.abs, x) }
-public func square(_ x: Value) throws(Diagnostic) -> Value { try apply(.square, x) }
-public func maximum(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try a.builder.apply(.maximum, [a, b]) }
-public func minimum(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try a.builder.apply(.minimum, [a, b]) }
-public func select(_ c: Value, _ a: Value, _ b: Value) throws(Diagnostic) -> Value { try a.builder.apply(.select, [c, a, b]) }
+public func softplus(_ x: Value) throws(Diagnostic) -> Value { try apply(.softplus, x) }
+public func erf(_ x: Value) throws(Diagnostic) -> Value { try apply(.erf, x) }
+public func floor(_ x: Value) throws(Diagnostic) -> Value { try apply(.floor, x) }
+public func ceil(_ x: Value) throws(Diagnostic) -> Value { try apply(.ceil, x) }
 
-// MARK: Reductions and neural-network helpers
+public func add(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.add, a, b) }
+public func sub(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.sub, a, b) }
+public func mul(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.mul, a, b) }
+public func div(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.div, a, b) }
+public func pow(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.pow, a, b) }
+/// `a^b` with a literal exponent; 2 gives `square`, as `x^2` does in the `.ir` language.
+public func pow(_ a: Value, _ b: Double) throws(Diagnostic) -> Value {
+    if b == 2 { return try square(a) }
+    return try binary(.pow, a, b)
+}
+public func maximum(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.maximum, a, b) }
+public func maximum(_ a: Value, _ b: Double) throws(Diagnostic) -> Value { try binary(.maximum, a, b) }
+public func minimum(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.minimum, a, b) }
+public func minimum(_ a: Value, _ b: Double) throws(Diagnostic) -> Value { try binary(.minimum, a, b) }
+public func atan2(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.atan2, a, b) }
+/// Strong-zero product: `a·b`, except that a zero `a` gives `a` where `b` is inf or NaN.
+public func zmul(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.zmul, a, b) }
+/// Strong-zero quotient: `a/b`, except that a zero `a` gives `a` where `b` is 0 or NaN.
+public func zdiv(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.zdiv, a, b) }
+/// NumPy's `floor_divide` and `mod` (on i64 and floats; the remainder has the sign of `b`).
+public func floordiv(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.floordiv, a, b) }
+public func floordiv(_ a: Value, _ b: Double) throws(Diagnostic) -> Value { try binary(.floordiv, a, b) }
+public func mod(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.mod, a, b) }
+public func mod(_ a: Value, _ b: Double) throws(Diagnostic) -> Value { try binary(.mod, a, b) }
+
+public func eq(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.eq, a, b) }
+public func ne(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.ne, a, b) }
+public func lt(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.lt, a, b) }
+public func le(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.le, a, b) }
+public func gt(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.gt, a, b) }
+public func ge(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.ge, a, b) }
+
+/// `a` where `c` is true, else `b` (broadcast); a `Double` branch takes the other's dtype.
+public func select(_ c: Value, _ a: Value, _ b: Value) throws(Diagnostic) -> Value { try a.builder.apply(.select, [c, a, b]) }
+public func select(_ c: Value, _ a: Value, _ b: Double) throws(Diagnostic) -> Value { try select(c, a, a.builder.literal(b, like: a)) }
+public func select(_ c: Value, _ a: Double, _ b: Value) throws(Diagnostic) -> Value { try select(c, b.builder.literal(a, like: b), b) }
+
+// MARK: Reductions
 
 private func reduction(_ op: Op, _ x: Value, _ axes: [Int]?, _ keepdims: Bool) throws(Diagnostic) -> Value {
     var attrs = Attributes()
@@ -80,7 +144,77 @@ public func sum(_ x: Value, axes: [Int]? = nil, keepdims: Bool = false) throws(D
 public func mean(_ x: Value, axes: [Int]? = nil, keepdims: Bool = false) throws(Diagnostic) -> Value { try reduction(.mean, x, axes, keepdims) }
 public func max(_ x: Value, axes: [Int]? = nil, keepdims: Bool = false) throws(Diagnostic) -> Value { try reduction(.max, x, axes, keepdims) }
 public func min(_ x: Value, axes: [Int]? = nil, keepdims: Bool = false) throws(Diagnostic) -> Value { try reduction(.min, x, axes, keepdims) }
+public func prod(_ x: Value, axes: [Int]? = nil, keepdims: Bool = false) throws(Diagnostic) -> Value { try reduction(.prod, x, axes, keepdims) }
 public func logsumexp(_ x: Value, axes: [Int]? = nil, keepdims: Bool = false) throws(Diagnostic) -> Value { try reduction(.logsumexp, x, axes, keepdims) }
+
+// MARK: Linear algebra
+
+/// `a @ b` (see `Value.matmul`).
+public func matmul(_ a: Value, _ b: Value) throws(Diagnostic) -> Value {
+    try a.builder.check(b)
+    try a.builder.check(a)
+    return Value(a.builder, try a.builder.builder.matmul(a.id, b.id))
+}
+public func dot(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.dot, a, b) }
+/// Axes permuted: `out.shape[i] = x.shape[perm[i]]` (default: reversed).
+public func transpose(_ x: Value, perm: [Int]? = nil) throws(Diagnostic) -> Value {
+    try x.builder.apply(.transpose, [x], Attributes([.perm: .ints(perm ?? Array((0..<x.type.rank).reversed()))]))
+}
+
+// MARK: Shape and data movement
+
+/// The same elements in row-major order, in `shape`; one dimension may be `-1`.
+public func reshape(_ x: Value, _ shape: [Int]) throws(Diagnostic) -> Value {
+    let target = shape.contains(-1) ? resolvedReshapeShape(shape, count: x.type.count) ?? shape : shape
+    return try x.builder.apply(.reshape, [x], Attributes([.shape: .ints(target)]))
+}
+public func broadcast(_ x: Value, to shape: [Int]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.broadcast_to, [x], Attributes([.shape: .ints(shape)]))
+}
+/// `x[start:stop:step]` on every axis, in the op's normalized form (0 ≤ start ≤ stop ≤ dim,
+/// step ≥ 1); `Value.sliced` takes Python bounds for one axis.
+public func slice(_ x: Value, start: [Int], stop: [Int], step: [Int]? = nil) throws(Diagnostic) -> Value {
+    let steps = step ?? [Int](repeating: 1, count: start.count)
+    return try x.builder.apply(.slice, [x], Attributes([.start: .ints(start), .stop: .ints(stop), .step: .ints(steps)]))
+}
+/// Zero padding: element `i` of an axis goes to `low + i·step`, and `high` zeros follow the last.
+public func pad(_ x: Value, low: [Int], high: [Int], step: [Int]? = nil) throws(Diagnostic) -> Value {
+    let steps = step ?? [Int](repeating: 1, count: low.count)
+    return try x.builder.apply(.pad, [x], Attributes([.low: .ints(low), .high: .ints(high), .step: .ints(steps)]))
+}
+/// Joins `values` (at least one) along `axis`.
+public func concat(_ values: [Value], axis: Int) throws(Diagnostic) -> Value {
+    guard let first = values.first else { throw Diagnostic(.wrongArity(op: "concat", expected: Op.concat.info.arity.description, got: 0)) }
+    let rank = first.type.rank
+    return try first.builder.apply(.concat, values, Attributes([.axis: .int(normalizeAxis(axis, rank: rank) ?? axis)]))
+}
+/// Inserts an axis of length 1 at `axis` (of the result: −1 appends one).
+public func expandDims(_ x: Value, axis: Int) throws(Diagnostic) -> Value {
+    try x.builder.apply(.expand_dims, [x], Attributes([.axis: .int(normalizeAxis(axis, rank: x.type.rank + 1) ?? axis)]))
+}
+/// Removes the axes of length 1 in `axes` (all of them by default).
+public func squeeze(_ x: Value, axes: [Int]? = nil) throws(Diagnostic) -> Value {
+    var attrs = Attributes()
+    if let axes { attrs[.axes] = .ints(axes.map { normalizeAxis($0, rank: x.type.rank) ?? $0 }) }
+    return try x.builder.apply(.squeeze, [x], attrs)
+}
+/// Running sum along `axis` (from the end when `reverse`).
+public func cumsum(_ x: Value, axis: Int, reverse: Bool = false) throws(Diagnostic) -> Value {
+    var attrs = Attributes([.axis: .int(normalizeAxis(axis, rank: x.type.rank) ?? axis)])
+    if reverse { attrs[.reverse] = .bool(true) }
+    return try x.builder.apply(.cumsum, [x], attrs)
+}
+/// i64 labels → one-hot vectors of length `depth` on a new last axis (`dtype`, default f64).
+public func oneHot(_ labels: Value, depth: Int, dtype: DType? = nil) throws(Diagnostic) -> Value {
+    var attrs = Attributes([.depth: .int(depth)])
+    if let dtype { attrs[.dtype] = .dtype(dtype) }
+    return try labels.builder.apply(.one_hot, [labels], attrs)
+}
+public func cast(_ x: Value, _ dtype: DType) throws(Diagnostic) -> Value {
+    try x.builder.apply(.cast, [x], Attributes([.dtype: .dtype(dtype)]))
+}
+
+// MARK: Neural-network helpers
 
 private func axisAttrs(_ axis: Int?, _ x: Value) -> Attributes {
     guard let axis else { return Attributes() }
@@ -118,9 +252,6 @@ public func scatterAdd(_ base: Value, _ indices: Value, _ updates: Value, axis: 
 public func scatterAddAlongAxis(_ base: Value, _ indices: Value, _ updates: Value, axis: Int) throws(Diagnostic) -> Value {
     try base.builder.apply(.scatter_add_along_axis, [base, indices, updates], axisAttrs(axis, base))
 }
-/// NumPy's `floor_divide` and `mod` (on i64 and floats).
-public func floordiv(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try a.builder.apply(.floordiv, [a, b]) }
-public func mod(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try a.builder.apply(.mod, [a, b]) }
 
 extension FunctionBuilder {
     /// `iota(shape=…, axis=…, dtype=…)`: every element's index along `axis`.

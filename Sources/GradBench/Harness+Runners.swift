@@ -60,11 +60,11 @@ protocol HarnessRunner: AnyObject {
 /// The bytecode VM's low-level path: inputs written into its arena once, `execute()` per call,
 /// outputs read from the arena.
 final class VMRunner: HarnessRunner {
-    let vm: VirtualMachine
+    let vm: VMSession
     let types: [TensorType]
 
     init(_ f: Function, bindings: [(array: Int, offset: Int)], inputs: HarnessInputs) throws {
-        vm = try VirtualMachine(BytecodeProgram(function: f), limits: VMLimits(maxArenaBytes: Int.max))
+        vm = try VirtualMachine(BytecodeProgram(function: f), limits: VMLimits(maxArenaBytes: Int.max)).makeSession()
         types = f.outputs.map { f.type(of: $0.value) }
         // The checked path once (it reports kernel failures), which also fills the arena's inputs.
         let tensors = try zip(f.parameters, bindings).map { p, b in try inputs.tensor(b, f.type(of: p.value)) }

@@ -274,7 +274,7 @@ enum Harness {
         let pipe = Pipe()
         p.standardOutput = pipe
         try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = try pipe.fileHandleForReading.readToEnd() ?? Data()
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw HarnessError("\(path) \(args.joined(separator: " ")) exited \(p.terminationStatus)") }
         let text = String(decoding: data, as: UTF8.self)

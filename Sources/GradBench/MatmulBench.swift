@@ -26,7 +26,7 @@ func runMatmulBenchmark(_ args: [String]) {
             var limits = VMLimits(maxArenaBytes: Int.max)
             limits.matmulKernel = kernel
             limits.matmulThreads = threads
-            guard let vm = try? VirtualMachine(BytecodeProgram(function: f), limits: limits), (try? vm.run(inputs)) != nil else {
+            guard let vm = (try? VirtualMachine(BytecodeProgram(function: f), limits: limits))?.makeSession(), (try? vm.run(inputs)) != nil else {
                 print("VM \(kernel.rawValue): failed")
                 continue
             }

@@ -127,7 +127,7 @@ func runVMBenchmarks(_ args: [String]) {
     for (name, f) in workloads {
         do {
             let program = try BytecodeProgram(function: f)
-            let vm = try VirtualMachine(program, limits: limits)
+            let vm = try VirtualMachine(program, limits: limits).makeSession()
             var named: [String: Tensor] = [:]
             var ordered: [Tensor] = []
             for (k, p) in f.parameters.enumerated() {

@@ -5,15 +5,13 @@ import Glibc
 // Which optional instruction sets this CPU has, for choosing kernels at link time.
 
 enum CPUFeatures {
-    /// Whether the CPU runs code compiled for `-target-cpu haswell` (the GradKernelsAVX2
-    /// module): AVX2 and FMA, and the scalar extensions LLVM may use with them. Read once from
-    /// the `flags` line of `/proc/cpuinfo` (the kernel lists `avx` only when the OS saves the
-    /// ymm registers); false when that file cannot be read, so an unknown CPU gets the
-    /// baseline kernels rather than an illegal instruction.
-    static let haswell: Bool = {
+    /// Whether the CPU runs the GradKernelsAVX2 functions (`target("avx2,fma")`): AVX2 and
+    /// FMA. Read once from the `flags` line of `/proc/cpuinfo` (the kernel lists `avx` only
+    /// when the OS saves the ymm registers); false when that file cannot be read, so an
+    /// unknown CPU gets the baseline kernels rather than an illegal instruction.
+    static let avx2FMA: Bool = {
         guard let flags = cpuinfoFlags() else { return false }
-        let needed = ["avx", "avx2", "fma", "bmi1", "bmi2", "abm", "movbe", "f16c", "popcnt"]
-        return needed.allSatisfy { flags.contains(Substring($0)) }
+        return ["avx", "avx2", "fma"].allSatisfy { flags.contains(Substring($0)) }
     }()
 
     /// The words of the first `flags` line of `/proc/cpuinfo` (all processors of a machine

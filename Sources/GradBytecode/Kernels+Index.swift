@@ -2,8 +2,8 @@ import GradRuntime
 // Indexing kernels: take, scatter_add (and their along-axis forms), iota, argmax/argmin, with
 // the reference kernels' semantics (GradRuntime/Kernels+Index.swift). Every index is checked
 // before any data moves; an index out of range is reported through the VM's `FailureBox`
-// (naming the op, its source location and the value) and the kernel writes nothing more, so
-// no read or write ever leaves the operands' buffers.
+// under the arena it ran on (naming the op, its source location and the value) and the kernel
+// writes nothing more, so no read or write ever leaves the operands' buffers.
 
 /// Where an indexing kernel reports an index out of range.
 struct IndexFailureSite {
@@ -12,10 +12,8 @@ struct IndexFailureSite {
     let location: SourceLocation
     let failure: FailureBox
 
-    func report(_ index: Int64, length: Int) {
-        if failure.diagnostic == nil {
-            failure.diagnostic = Diagnostic(.indexOutOfRange(op: op.name, index: index, axis: axis, length: length), at: location)
-        }
+    func report(_ index: Int64, length: Int, arena: UnsafeMutableRawPointer) {
+        failure.report(Diagnostic(.indexOutOfRange(op: op.name, index: index, axis: axis, length: length), at: location), arena: arena)
     }
 }
 
@@ -26,7 +24,7 @@ func checkedIndices(_ base: UnsafeMutableRawPointer, _ offset: Int, _ count: Int
                     _ site: IndexFailureSite) -> UnsafeBufferPointer<Int64>? {
     let ix = UnsafeBufferPointer(start: (base + offset).assumingMemoryBound(to: Int64.self), count: count)
     if let bad = firstInvalidIndex(ix, length: layout.n) {
-        site.report(bad, length: layout.n)
+        site.report(bad, length: layout.n, arena: base)
         return nil
     }
     return ix

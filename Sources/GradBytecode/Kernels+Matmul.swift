@@ -285,18 +285,18 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
 }
 
 /// A micro-kernel of GradKernelsAVX2, wrapped so that baseline code can hold it. The
-/// initializers return nil unless the CPU runs that module's code (`CPUFeatures.haswell`):
+/// initializers return nil unless the CPU runs that module's code (`CPUFeatures.avx2FMA`):
 /// this is the check that keeps AVX2 instructions off older CPUs.
 struct MatmulMicro {
-    /// (kl, packed A, packed B panel, C, ldc, rows, columns, first): see `matmulAVX2MicroF64`.
+    /// (kl, packed A, packed B panel, C, ldc, rows, columns, first): see GradKernelsAVX2.h.
     let run: (Int, UnsafeRawPointer, UnsafeRawPointer, UnsafeMutableRawPointer, Int, Int, Int, Bool) -> Void
 
     /// The f64 kernel (for V = SIMD4<Double>): `.avx2FMA` fused, `.avx2` not; nil for `.baseline`.
     init?(f64 kernel: VMMatmulKernel) {
         #if arch(x86_64) && os(Linux)
-        guard kernel != .baseline, CPUFeatures.haswell else { return nil }
+        guard kernel != .baseline, CPUFeatures.avx2FMA else { return nil }
         let fused = kernel == .avx2FMA
-        run = { matmulAVX2MicroF64($0, $1, $2, $3, ldc: $4, rows: $5, columns: $6, first: $7, fused: fused) }
+        run = { grad_avx2_matmul_f64($0, $1, $2, $3, $4, $5, $6, $7, fused) }
         #else
         return nil
         #endif
@@ -305,9 +305,9 @@ struct MatmulMicro {
     /// The f32 kernel (for V = SIMD8<Float>).
     init?(f32 kernel: VMMatmulKernel) {
         #if arch(x86_64) && os(Linux)
-        guard kernel != .baseline, CPUFeatures.haswell else { return nil }
+        guard kernel != .baseline, CPUFeatures.avx2FMA else { return nil }
         let fused = kernel == .avx2FMA
-        run = { matmulAVX2MicroF32($0, $1, $2, $3, ldc: $4, rows: $5, columns: $6, first: $7, fused: fused) }
+        run = { grad_avx2_matmul_f32($0, $1, $2, $3, $4, $5, $6, $7, fused) }
         #else
         return nil
         #endif

@@ -205,7 +205,6 @@ final class FallbackKernel: VMKernel {
     }
     var scratchBytes: Int { 0 }
     func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) {
-        failure.fallbackCalls += 1
         let operands = inputs.map { readTensor(base + $0.offset, $0.type) }
         do {
             let result = try evaluateOp(op, attrs, operands, resultType: output.type)
@@ -213,8 +212,9 @@ final class FallbackKernel: VMKernel {
             bytes.withUnsafeBytes { src in
                 if let s = src.baseAddress { (base + output.offset).copyMemory(from: s, byteCount: min(src.count, output.byteCount)) }
             }
+            failure.record(nil, arena: base)
         } catch {
-            if failure.diagnostic == nil { failure.diagnostic = error }
+            failure.record(error, arena: base)
         }
     }
 }

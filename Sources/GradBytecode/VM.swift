@@ -3,7 +3,7 @@ import GradRuntime
 import Foundation
 
 // The virtual machine: validates a `BytecodeProgram`, links it to kernels, and runs it over
-// one preallocated arena.
+// preallocated arenas, one per session (VM+Session.swift).
 
 /// Bounds and kernel choices applied when a program is linked (a file cannot make the VM
 /// allocate more).
@@ -31,7 +31,7 @@ public struct VMLimits: Sendable {
     /// The micro-kernel these settings give on this CPU.
     public var resolvedMatmulKernel: VMMatmulKernel {
         let wanted = matmulKernel ?? .avx2FMA
-        if wanted == .baseline || !CPUFeatures.haswell { return .baseline }
+        if wanted == .baseline || !CPUFeatures.avx2FMA { return .baseline }
         return portable ? .avx2 : wanted
     }
 }
@@ -54,24 +54,27 @@ public enum VMMatmulKernel: String, Sendable, CaseIterable {
 /// 8r ..< 8r+8; an f32 is the low 4 bytes); a bool result is one byte 0/1 at the start of
 /// its register.
 ///
-/// `raw` is 0 for `kernel`, else 1 + 2·`ElementwiseOp.index` + (1 for f32).
+/// `raw` is the `ElementwiseOp.index` for an f64 op, that plus `f32Bit` for an f32 op, and
+/// `kernelBit` for `kernel`: the f64 opcodes — the common case — are the op's own index, so
+/// the machine's dispatch is one compare and one jump table (no decoding arithmetic).
 struct ScalarOpcode: Hashable {
-    let raw: UInt16
+    let raw: UInt8
 
-    static let kernel = ScalarOpcode(raw: 0)
+    static let f32Bit: UInt8 = 0x40
+    static let kernelBit: UInt8 = 0x80
+    static let kernel = ScalarOpcode(raw: kernelBit)
 
-    private init(raw: UInt16) { self.raw = raw }
+    private init(raw: UInt8) { self.raw = raw }
 
     /// The opcode of `op` computed in `dtype`, or `nil` for a dtype the machine has no
-    /// registers of (i64, bool).
+    /// registers of (i64, bool). (Elementwise ops number fewer than 64; a test checks it.)
     init?(_ op: ElementwiseOp, _ dtype: DType) {
-        guard dtype.isFloat else { return nil }
-        raw = 1 + 2 * UInt16(op.index) + (dtype == .f32 ? 1 : 0)
+        guard dtype.isFloat, op.index < Int(ScalarOpcode.f32Bit) else { return nil }
+        raw = UInt8(op.index) | (dtype == .f32 ? ScalarOpcode.f32Bit : 0)
     }
 
-    var isF32: Bool { raw & 1 == 0 }
-    /// The elementwise op (valid when `raw != 0`: every opcode is made from one).
-    var elementwise: ElementwiseOp { unsafeBitCast(UInt8(truncatingIfNeeded: (raw - 1) >> 1), to: ElementwiseOp.self) }  // trap-ok: built by init only
+    /// The elementwise op (valid unless `kernel`: every other opcode is made from one).
+    var elementwise: ElementwiseOp { unsafeBitCast(raw & (ScalarOpcode.f32Bit - 1), to: ElementwiseOp.self) }  // trap-ok: built by init only
 }
 
 /// One compact instruction: opcode and up to four register numbers (20 bytes).
@@ -90,35 +93,33 @@ protocol VMKernel: AnyObject {
     var scratchBytes: Int { get }
 }
 
-/// A linked, runnable program.
+/// A linked, runnable program, safe to share between threads.
 ///
-/// Not reentrant: one evaluation at a time per instance (the arena is shared state). Two
-/// levels of API:
-/// - `run(_:)` takes and returns `Tensor`s (copies in and out).
-/// - `inputBuffer(_:)`, `execute()`, `outputBuffer(_:)` work on the arena directly, with no
-///   allocation per call (for benchmarks and training loops).
-public final class VirtualMachine: @unchecked Sendable {
-    public let program: BytecodeProgram
-    let arena: UnsafeMutableRawPointer
-    let scratch: UnsafeMutableRawPointer
-    let code: [ScalarInstruction]
-    let kernels: [any VMKernel]
-    let failureBox = FailureBox()
+/// Linking produces code and kernels that are immutable and keep no state between runs (they
+/// read and write only the arena and scratch memory they are handed); all mutable state is
+/// an arena, owned by a `VMSession`. `run(_:)` uses the VM's own session under a lock, so
+/// concurrent calls serialize (like `CKernel.run`). For parallel evaluations, or the
+/// allocation-free arena API (`inputBuffer(_:)`, `execute()`, `outputBuffer(_:)`: benchmarks
+/// and training loops), make a session per thread with `makeSession()`: sessions share the
+/// linked code, each has its own arena.
+public final class VirtualMachine: @unchecked Sendable {  // safe: `linked` is immutable, `shared` is used under `lock` only
+    let linked: LinkedProgram
+    private let lock = NSLock()
+    private let shared: VMSession
 
+    public var program: BytecodeProgram { linked.program }
     /// Number of instructions the scalar machine runs per evaluation.
-    public var instructionCount: Int { code.count }
+    public var instructionCount: Int { linked.code.count }
     /// Number of those that are tensor kernels.
-    public var kernelCount: Int { kernels.count }
+    public var kernelCount: Int { linked.kernels.count }
     /// Number of instructions linked to the generic slow path (reference kernel on tensors
     /// copied out of the arena, allocating per call): i64 `matmul`/`dot`/reductions only.
-    public let fallbackKernelCount: Int
+    public var fallbackKernelCount: Int { linked.fallbackKernelCount }
     /// The micro-kernel the f32/f64 matmuls were linked with (see `VMLimits.portable`).
-    public let matmulKernel: VMMatmulKernel
-    /// How many times the generic slow path ran since the VM was linked (0 means
-    /// `execute()` allocated nothing).
-    public var fallbackCalls: Int { failureBox.fallbackCalls }
-    /// The error of the last `execute()`, if a kernel failed (`run` throws it).
-    public var failure: Diagnostic? { failureBox.diagnostic }
+    public var matmulKernel: VMMatmulKernel { linked.matmulKernel }
+    /// How many times the generic slow path ran since the VM was linked, in every session
+    /// (0 means `execute()` allocated nothing).
+    public var fallbackCalls: Int { linked.failures.fallbackCalls }
 
     /// Validates and links `program`. Every operand's byte range, alignment, shape and op is
     /// checked so that running the program can never touch memory outside the arena.
@@ -132,26 +133,8 @@ public final class VirtualMachine: @unchecked Sendable {
         } catch {
             throw error.diagnostic
         }
-        let linker = KernelSelector(validated, limits: limits, failure: failureBox, locations: locations)
-        self.program = program
-        self.code = linker.code
-        self.kernels = linker.kernels
-        self.fallbackKernelCount = linker.fallbackCount
-        self.matmulKernel = limits.resolvedMatmulKernel
-        let scratchBytes = max(64, linker.kernels.map(\.scratchBytes).max() ?? 0)
-        arena = UnsafeMutableRawPointer.allocate(byteCount: max(64, program.arenaBytes), alignment: 64)
-        arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(64, program.arenaBytes))
-        scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
-        scratch.initializeMemory(as: UInt8.self, repeating: 0, count: scratchBytes)
-        for c in program.constants {
-            c.bytes.withUnsafeBytes { src in
-                if let s = src.baseAddress { (arena + c.operand.offset).copyMemory(from: s, byteCount: c.bytes.count) }
-            }
-            if c.operand.type.dtype == .bool {
-                let p = (arena + c.operand.offset).assumingMemoryBound(to: UInt8.self)
-                for i in 0..<c.bytes.count { p[i] = p[i] != 0 ? 1 : 0 }
-            }
-        }
+        linked = LinkedProgram(validated, limits: limits, locations: locations)
+        shared = VMSession(linked)
     }
 
     /// Validates and links `program`, with no source locations (see the other initializer).
@@ -159,58 +142,77 @@ public final class VirtualMachine: @unchecked Sendable {
         try self.init(program, limits: limits, locations: [])
     }
 
-    deinit {
-        arena.deallocate()
-        scratch.deallocate()
-    }
-
-    /// The arena bytes of input `index` (write the input's elements here before `execute()`).
-    public func inputBuffer(_ index: Int) -> UnsafeMutableRawBufferPointer {
-        let o = program.inputs[index].operand
-        return UnsafeMutableRawBufferPointer(start: arena + o.offset, count: o.byteCount)
-    }
-
-    /// The arena bytes of output `index` (valid after `execute()`, until the next one).
-    public func outputBuffer(_ index: Int) -> UnsafeRawBufferPointer {
-        let o = program.outputs[index].operand
-        return UnsafeRawBufferPointer(start: arena + o.offset, count: o.byteCount)
-    }
-
-    /// Runs the program on the inputs currently in the arena. Allocates nothing. A kernel that
-    /// fails (an index out of range) stops writing and leaves `failure` set.
-    public func execute() {
-        failureBox.diagnostic = nil
-        let base = arena
-        let scratch = self.scratch
-        code.withUnsafeBufferPointer { code in
-            kernels.withUnsafeBufferPointer { kernels in
-                runScalarMachine(code, kernels, base, scratch)
-            }
-        }
+    /// A new session: its own arena (constants in place), the VM's linked code.
+    public func makeSession() -> VMSession {
+        VMSession(linked)
     }
 
     /// Copies `inputs` (in parameter order, types checked) in, runs, copies the outputs out.
+    /// Calls from several threads serialize.
     public func run(_ inputs: [Tensor]) throws(Diagnostic) -> [Tensor] {
-        guard inputs.count == program.inputs.count else {
-            throw Diagnostic(.other("\(program.name) takes \(program.inputs.count) inputs, got \(inputs.count)"))
-        }
-        for (binding, t) in zip(program.inputs, inputs) {
-            guard binding.operand.type == t.type else {
-                throw Diagnostic(.inputTypeMismatch(name: binding.name, expected: binding.operand.type, got: t.type))
-            }
-            writeTensor(t, to: arena + binding.operand.offset)
-        }
-        execute()
-        if let d = failureBox.diagnostic { throw d }
-        return program.outputs.map { readTensor(arena + $0.operand.offset, $0.operand.type) }
+        lock.lock()
+        defer { lock.unlock() }
+        return try shared.run(inputs)
     }
 }
 
-/// Where a fallback kernel reports an error (kernels cannot throw).
-final class FailureBox: @unchecked Sendable {
-    var diagnostic: Diagnostic?
+/// What linking a program produces: shared, never written after `init`, by every session.
+final class LinkedProgram: @unchecked Sendable {  // safe: immutable; kernels keep no state, `failures` locks
+    let program: BytecodeProgram
+    let code: [ScalarInstruction]
+    let kernels: [any VMKernel]
+    let fallbackKernelCount: Int
+    let matmulKernel: VMMatmulKernel
+    let scratchBytes: Int
+    let failures = FailureBox()
+
+    init(_ validated: ValidatedProgram, limits: VMLimits, locations: [SourceLocation]) {
+        let selector = KernelSelector(validated, limits: limits, failure: failures, locations: locations)
+        program = validated.program
+        code = selector.code
+        kernels = selector.kernels
+        fallbackKernelCount = selector.fallbackCount
+        matmulKernel = limits.resolvedMatmulKernel
+        scratchBytes = max(64, selector.kernels.map(\.scratchBytes).max() ?? 0)
+    }
+}
+
+/// Where fallback kernels report errors (kernels cannot throw), per arena: sessions running at
+/// the same time share the kernels, so an error is filed under the arena it happened in.
+final class FailureBox: @unchecked Sendable {  // safe: every access holds `lock`
+    private let lock = NSLock()
+    private var failures: [UnsafeMutableRawPointer: Diagnostic] = [:]
+    private var calls = 0
+
     /// Runs of `FallbackKernel` (the allocating generic path) since the VM was linked.
-    var fallbackCalls = 0
+    var fallbackCalls: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return calls
+    }
+
+    /// Counts one fallback run on `arena`, and keeps its first error.
+    func record(_ error: Diagnostic?, arena: UnsafeMutableRawPointer) {
+        lock.lock()
+        defer { lock.unlock() }
+        calls += 1
+        if let error, failures[arena] == nil { failures[arena] = error }
+    }
+
+    /// Keeps `error` as the first error on `arena` (a kernel that failed, e.g. on an index out
+    /// of range; not a fallback run).
+    func report(_ error: Diagnostic, arena: UnsafeMutableRawPointer) {
+        lock.lock()
+        defer { lock.unlock() }
+        if failures[arena] == nil { failures[arena] = error }
+    }
+
+    /// The first error on `arena` since the last `take`, cleared.
+    func take(arena: UnsafeMutableRawPointer) -> Diagnostic? {
+        lock.lock()
+        defer { lock.unlock() }
+        return failures.removeValue(forKey: arena)
+    }
 }
 
 // MARK: - The scalar machine
@@ -224,12 +226,12 @@ func runScalarMachine(_ code: UnsafeBufferPointer<ScalarInstruction>, _ kernels:
     let end = ip + code.count
     while ip < end {
         let ins = ip.pointee
-        if ins.op == .kernel {
-            kernels[Int(ins.d)].run(base, scratch)
-        } else if ins.op.isF32 {
+        if ins.op.raw < ScalarOpcode.f32Bit {
+            scalarStep(ins, base, Double.self)
+        } else if ins.op.raw < ScalarOpcode.kernelBit {
             scalarStep(ins, base, Float.self)
         } else {
-            scalarStep(ins, base, Double.self)
+            kernels[Int(ins.d)].run(base, scratch)
         }
         ip += 1
     }
@@ -313,24 +315,4 @@ func readTensor(_ p: UnsafeRawPointer, _ type: TensorType) -> Tensor {
     case .bool: storage = .bool(UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: n).map { $0 != 0 })
     }
     return Tensor(storage, shape: type.shape) ?? Tensor(type, doubles: [0])
-}
-
-extension VirtualMachine {
-    /// Seconds spent in each scalar-machine instruction over `repeats` runs of the program
-    /// (for profiling; the arena holds whatever inputs were last written).
-    public func profile(repeats: Int = 10) -> [Double] {
-        var times = [Double](repeating: 0, count: code.count)
-        for _ in 0..<repeats {
-            code.withUnsafeBufferPointer { code in
-                kernels.withUnsafeBufferPointer { kernels in
-                    for i in 0..<code.count {
-                        let start = DispatchTime.now().uptimeNanoseconds
-                        runScalarMachine(UnsafeBufferPointer(rebasing: code[i..<(i + 1)]), kernels, arena, scratch)
-                        times[i] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(repeats)
-                    }
-                }
-            }
-        }
-        return times
-    }
 }

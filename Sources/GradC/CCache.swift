@@ -6,9 +6,6 @@ import Glibc
 import Darwin
 #endif
 
-/// The version of gradc that generated code belongs to (part of every cache key).
-public let gradcVersion = "0.1.0"
-
 /// The per-user cache of compiled shared objects (docs/cache.md has the threat model).
 ///
 /// - Directory: `$GRADC_CACHE_DIR`, else `$XDG_CACHE_HOME/gradc`, else `~/.cache/gradc`;

@@ -118,7 +118,7 @@ private final class PipeReader: @unchecked Sendable {
 
     init(_ handle: FileHandle) {
         DispatchQueue.global().async {
-            let data = handle.readDataToEndOfFile()
+            let data = (try? handle.readToEnd()) ?? Data()  // throws, where readDataToEndOfFile traps
             self.lock.lock()
             self.collected = data
             self.lock.unlock()

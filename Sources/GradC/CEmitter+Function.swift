@@ -57,7 +57,9 @@ final class FunctionEmitter {
         workspaceBytes = scratchOffset + scratch
     }
 
-    var fn: String { "GRADCPFX_\(index)" }
+    /// The function's internal (static) name, also the prefix of its constants and parts;
+    /// `emitC` exports it under its C name.
+    var fn: String { "GRADCPFX_f\(index)" }
 
     func type(_ id: ValueID) -> TensorType { f.nodes[id].type }
 
@@ -112,12 +114,12 @@ final class FunctionEmitter {
         }
         (failureStatement, emittedFailure) = ("{ free(owned); return \(cIndexOutOfRangeStatus); }", false)
         w.line("/* Function \(index): \(f.parameters.count) inputs, \(f.outputs.count) outputs, \(plan.steps.count) steps, \(workspaceBytes) bytes of workspace. */")
-        w.open("int \(fn)(const void *const *inputs, void *const *outputs, void *workspace)")
+        w.open("static int \(fn)(const void *const *inputs, void *const *outputs, void *workspace)")
         w.line("const void *const *in = inputs;")
         w.line("void *const *out = outputs;")
         w.line("unsigned char *ws = (unsigned char *)workspace;")
         w.line("void *owned = NULL;")
-        w.line("(void)in; (void)out;")
+        w.line("(void)in; (void)out; (void)ws;")
         if workspaceBytes > 0 {
             w.open("if (ws == NULL)")
             w.line("owned = malloc(\(workspaceBytes));")
@@ -372,7 +374,7 @@ final class FunctionEmitter {
     func emitLoops(_ nest: LoopNest, prefix: String, ivdep: Bool, base: [String]? = nil,
                             _ body: ([String]) throws(Diagnostic) -> Void) throws(Diagnostic) {
         for (j, n) in nest.dims.enumerated() {
-            if ivdep && j == nest.dims.count - 1 { w.line("#pragma GCC ivdep") }
+            if ivdep && j == nest.dims.count - 1 { w.line("GRADC_IVDEP") }
             w.open("for (long \(prefix)\(j) = 0; \(prefix)\(j) < \(n); \(prefix)\(j)++)")
         }
         var indices: [String] = []

@@ -26,10 +26,56 @@ public final class CLibrary: @unchecked Sendable {
     }
 
     func symbol(_ name: String) throws(Diagnostic) -> CEntry {
+        unsafeBitCast(try address(name), to: CEntry.self)
+    }
+
+    func address(_ name: String) throws(Diagnostic) -> UnsafeMutableRawPointer {
         guard let p = dlsym(handle, name) else {
             throw Diagnostic(.other("'\(path)' has no symbol \(name)"))
         }
-        return unsafeBitCast(p, to: CEntry.self)
+        return p
+    }
+
+    /// The ABI of exported function `name`, read from the library's own metadata
+    /// (`name_num_inputs`, `name_input(i)`, …: docs/c-abi.md). The library is code gradc
+    /// generated, but its answers are still checked (counts, dtypes, ranks, shapes and sizes
+    /// within bounds) before they become types.
+    public func functionABI(named name: String) throws(Diagnostic) -> CFunctionABI {
+        guard Identifier.isValid(name), name.utf8.count <= maxCNameLength else {
+            throw Diagnostic(.other("\(Identifier.quoted(name)) cannot name a gradc C function: not an identifier of at most \(maxCNameLength) characters"))
+        }
+        typealias Count = @convention(c) () -> Int32
+        typealias Size = @convention(c) () -> Int64
+        typealias Info = @convention(c) (Int32) -> UnsafeRawPointer?
+        let version = unsafeBitCast(try address(name + "_abi_version"), to: Count.self)()
+        guard version == Int32(cABIVersion) else {
+            throw Diagnostic(.other("'\(path)': \(name) has C ABI version \(version); this gradc reads version \(cABIVersion)"))
+        }
+        let workspace = unsafeBitCast(try address(name + "_workspace_bytes"), to: Size.self)()
+        guard workspace >= 0, workspace <= Int64(Int32.max) * 64 else {
+            throw Diagnostic(.other("'\(path)': \(name) reports a workspace of \(workspace) bytes"))
+        }
+        func tensors(_ word: String) throws(Diagnostic) -> (types: [TensorType], names: [String?]) {
+            let count = unsafeBitCast(try address(name + "_num_\(word)s"), to: Count.self)()
+            let info = unsafeBitCast(try address(name + "_\(word)"), to: Info.self)
+            guard (0...4096).contains(count) else {
+                throw Diagnostic(.other("'\(path)': \(name) reports \(count) \(word)s"))
+            }
+            var types: [TensorType] = []
+            var names: [String?] = []
+            for i in 0..<count {
+                guard let p = info(i), let t = CTensorInfo(p) else {
+                    throw Diagnostic(.other("'\(path)': \(name)_\(word)(\(i)) is missing or malformed"))
+                }
+                types.append(t.type)
+                names.append(t.name)
+            }
+            return (types, names)
+        }
+        let inputs = try tensors("input")
+        let outputs = try tensors("output")
+        return CFunctionABI(symbol: name, workspaceBytes: Int(workspace), inputs: inputs.types, outputs: outputs.types,
+                            inputNames: inputs.names, outputNames: outputs.names)
     }
 
     deinit {
@@ -48,11 +94,23 @@ public final class CKernel: @unchecked Sendable {
     let workspace: UnsafeMutableRawPointer?
     let lock = NSLock()
 
+    /// Loads exported function `abi.symbol`, after checking that the library's metadata
+    /// describes the same function (a stale or foreign `.so` is refused, not called).
     init(library: CLibrary, abi: CFunctionABI) throws(Diagnostic) {
+        let described = try library.functionABI(named: abi.symbol)
+        guard described == abi else {
+            throw Diagnostic(.other("'\(library.path)': \(abi.symbol) is not the function that was emitted (its metadata differs)"))
+        }
         self.library = library
         self.abi = abi
         entry = try library.symbol(abi.symbol)
         workspace = abi.workspaceBytes > 0 ? UnsafeMutableRawPointer.allocate(byteCount: abi.workspaceBytes, alignment: 64) : nil
+    }
+
+    /// Loads exported function `name` of a library that gradc compiled, as its metadata
+    /// describes it.
+    public convenience init(library: CLibrary, name: String) throws(Diagnostic) {
+        try self.init(library: library, abi: library.functionABI(named: name))
     }
 
     deinit {
@@ -109,6 +167,48 @@ public final class CKernel: @unchecked Sendable {
         case .i64: return .i64([Int64](repeating: 0, count: n))
         case .bool: return .bool([Bool](repeating: false, count: n))
         }
+    }
+}
+
+/// One `gradc_tensor_info` (name, dtype, rank, shape, count: the C struct's fields in order,
+/// at their natural C offsets), checked.
+struct CTensorInfo {
+    var name: String?
+    var type: TensorType
+
+    /// Largest rank and element count accepted from a library's metadata.
+    static let maxRank = 64
+    static let maxCount = Int64(1) << 40
+
+    init?(_ p: UnsafeRawPointer) {
+        let word = MemoryLayout<UnsafeRawPointer>.stride
+        func aligned(_ offset: Int, _ alignment: Int) -> Int { (offset + alignment - 1) / alignment * alignment }
+        let rankOffset = 2 * word
+        let shapeOffset = aligned(rankOffset + 4, word)
+        let countOffset = aligned(shapeOffset + word, 8)
+        let namePointer = p.loadUnaligned(as: UnsafePointer<CChar>?.self)
+        guard let dtypePointer = p.loadUnaligned(fromByteOffset: word, as: UnsafePointer<CChar>?.self),
+              let dtype = DType(rawValue: String(cString: dtypePointer)) else { return nil }
+        let rank = Int(p.loadUnaligned(fromByteOffset: rankOffset, as: Int32.self))
+        let shapePointer = p.loadUnaligned(fromByteOffset: shapeOffset, as: UnsafePointer<Int64>?.self)
+        let count = p.loadUnaligned(fromByteOffset: countOffset, as: Int64.self)
+        guard (0...Self.maxRank).contains(rank), (0...Self.maxCount).contains(count) else { return nil }
+        var shape: [Int] = []
+        var product: Int64 = 1
+        if rank > 0 {
+            guard let shapePointer else { return nil }
+            for i in 0..<rank {
+                let extent = shapePointer[i]
+                guard (0...Self.maxCount).contains(extent) else { return nil }
+                let (next, overflow) = product.multipliedReportingOverflow(by: extent)
+                guard !overflow, next <= Self.maxCount else { return nil }
+                product = next
+                shape.append(Int(extent))
+            }
+        }
+        guard product == count else { return nil }
+        name = namePointer.map { String(cString: $0) }.flatMap { Identifier.isValid($0) ? $0 : nil }
+        type = TensorType(dtype, shape)
     }
 }
 

@@ -8,7 +8,8 @@ import GradRuntime
 //
 // Numerics: every element of C accumulates its products in increasing p order, starting
 // from +0 (blocking over K loads the partial sums back from C and continues). With `fma` the
-// kernel is compiled with `fp-contract=fast` (a `#pragma` scoped to the kernel), so on a CPU
+// kernel is compiled with `fp-contract=fast` (a GCC `#pragma` scoped to the kernel; Clang
+// keeps the command line's -ffp-contract=off and does not fuse), so on a CPU
 // with FMA (`-march=native`) each step is one fused multiply-add: results then differ from
 // the reference (separate multiply and add) by a few ulp of the largest partial sum. Without
 // `fma` (`--portable`) the kernel is bit for bit the reference `matmulKernel`.
@@ -70,8 +71,10 @@ func matmulKernelSource(_ d: DType, threads: Bool, fma: Bool) -> String {
     w.line("/* ---- matrix multiply, \(t): \(mr)x\(nr) register tile, blocks KC=\(tile.kc) MC=\(tile.mc) NC=\(tile.nc) ---- */")
     if fma {
         w.line("/* Fused multiply-add where the target has it: each product and sum rounds once. */")
+        w.line("#if defined(__GNUC__) && !defined(__clang__)")
         w.line("#pragma GCC push_options")
         w.line("#pragma GCC optimize(\"fp-contract=fast\")")
+        w.line("#endif")
     }
     w.line("typedef \(t) \(v) __attribute__((vector_size(\(vw * d.byteSize)), aligned(\(d.byteSize)), may_alias));")
     w.line("")
@@ -112,7 +115,11 @@ func matmulKernelSource(_ d: DType, threads: Bool, fma: Bool) -> String {
     }
     w.line("if (!full) for (long r = 0; r < mr; r++) for (long j = 0; j < nr; j++) c[r * ldc + j] = tmp[r * \(nr) + j];")
     w.close()
-    if fma { w.line("#pragma GCC pop_options") }
+    if fma {
+        w.line("#if defined(__GNUC__) && !defined(__clang__)")
+        w.line("#pragma GCC pop_options")
+        w.line("#endif")
+    }
     w.line("")
     // Serial driver.
     w.line("/* C[M,N] = A B, one thread. Loops: N in NC blocks, K in KC blocks (B block packed), M in MC")

@@ -97,3 +97,105 @@ func cCommentSafe(_ s: String) -> String {
     }
     return out
 }
+
+// MARK: - Exported names
+
+/// Longest exported C name accepted (a readable limit; C itself guarantees 31 significant
+/// characters of an external name, every current linker far more).
+public let maxCNameLength = 64
+
+/// Why `name` cannot name an exported C function (with its `name_…` metadata), or nil when
+/// it can: an ASCII identifier of at most `maxCNameLength` characters that is no C or C++
+/// keyword, does not start with `_` nor contain `__` (names reserved to the implementation)
+/// and is neither gradc's (`gradc_…`, `GRADC_…`: internal and ABI names) nor the C
+/// library's (`cLibraryNames`, `isReservedForTheLibrary`): an exported function of that name
+/// would clash with a declaration in the same translation unit.
+public func cNameProblem(_ name: String) -> String? {
+    guard Identifier.isValid(name) else { return "it is not an identifier (\(Identifier.pattern))" }
+    if name.utf8.count > maxCNameLength { return "it is longer than \(maxCNameLength) characters" }
+    if name.hasPrefix("_") || name.contains("__") { return "names starting with _ or containing __ are reserved in C and C++" }
+    if cKeywords.contains(name) { return "it is a C or C++ keyword or reserved name" }
+    if name.hasPrefix("gradc_") || name.hasPrefix("GRADC_") { return "names starting with gradc_ or GRADC_ are gradc's own" }
+    if cLibraryNames.contains(name) || isReservedForTheLibrary(name) {
+        return "it is (or is reserved for) a name of the C library headers the code includes (math.h, stdlib.h, string.h, stdint.h, pthread.h)"
+    }
+    return nil
+}
+
+/// Names the C library headers of generated code declare (C11 and the POSIX and glibc
+/// additions of their default feature set; pthread.h brings time.h and sched.h): a function
+/// of that name would conflict with their declaration. Not every macro of every libc is
+/// here; the compiler reports any other clash (see also `isReservedForTheLibrary`).
+let cLibraryNames: Set<String> = {
+    let math = """
+        acos asin atan atan2 cos sin tan acosh asinh atanh cosh sinh tanh exp exp2 expm1 exp10 pow10 frexp ilogb \
+        ldexp log log10 log1p log2 logb modf scalbn scalbln scalb cbrt fabs hypot pow sqrt erf erfc lgamma tgamma \
+        gamma ceil floor nearbyint rint lrint llrint round lround llround trunc fmod remainder remquo drem copysign \
+        nan nextafter nexttoward fdim fmax fmin fma significand finite j0 j1 jn y0 y1 yn sincos lgamma_r isinf isnan
+        """
+    let mathMacros = """
+        fpclassify isfinite isnormal signbit isgreater isgreaterequal isless islessequal islessgreater isunordered \
+        signgam NAN INFINITY HUGE_VAL HUGE_VALF HUGE_VALL FP_NAN FP_INFINITE FP_ZERO FP_SUBNORMAL FP_NORMAL \
+        INT8_C INT16_C INT32_C INT64_C UINT8_C UINT16_C UINT32_C UINT64_C INTMAX_C UINTMAX_C INT64_MIN INT64_MAX \
+        SIZE_MAX PTRDIFF_MIN PTRDIFF_MAX NULL EXIT_SUCCESS EXIT_FAILURE RAND_MAX
+        """
+    let stdlib = """
+        atof atoi atol atoll strtod strtof strtold strtol strtoll strtoul strtoull strtoq strtouq rand srand rand_r \
+        random srandom initstate setstate drand48 erand48 lrand48 nrand48 mrand48 jrand48 srand48 seed48 lcong48 \
+        aligned_alloc calloc free malloc realloc reallocarray posix_memalign valloc memalign alloca abort atexit \
+        at_quick_exit on_exit exit _Exit quick_exit getenv secure_getenv setenv unsetenv clearenv putenv system \
+        bsearch qsort abs labs llabs div ldiv lldiv mblen mbtowc wctomb mbstowcs wcstombs mkstemp mkstemps mkdtemp \
+        mktemp realpath a64l l64a ecvt fcvt gcvt qecvt qfcvt qgcvt getsubopt grantpt posix_openpt ptsname \
+        unlockpt getloadavg arc4random arc4random_buf arc4random_uniform
+        """
+    let string = """
+        strcpy strncpy strcat strncat strcmp strncmp strcoll strxfrm strchr strrchr strspn strcspn strpbrk strstr \
+        strtok strlen strerror memcpy memmove memset memcmp memchr stpcpy stpncpy basename explicit_bzero \
+        bcmp bcopy bzero index rindex ffs ffsl ffsll
+        """
+    let time = """
+        clock difftime mktime time asctime ctime gmtime localtime strftime timespec_get nanosleep tzset daylight \
+        timezone tzname gmtime_r localtime_r asctime_r ctime_r strptime timegm timelocal dysize stime getdate
+        """
+    let words = [math, mathMacros, stdlib, string, time].joined(separator: " ").split(whereSeparator: { $0 == " " || $0 == "\n" })
+    var names = Set(words.map(String.init))
+    for m in math.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+        names.insert(m + "f")
+        names.insert(m + "l")
+    }
+    return names
+}()
+
+/// C11 7.31 reserves `str`, `mem` and `wcs` followed by a lowercase letter for future
+/// library functions; POSIX reserves names ending in `_t` and the `pthread_`, `sched_`,
+/// `clock_` and `timer_` families of the headers pthread.h brings in.
+func isReservedForTheLibrary(_ name: String) -> Bool {
+    for p in ["str", "mem", "wcs"] where name.hasPrefix(p) {
+        if let next = name.dropFirst(3).first, next.isLowercase { return true }
+    }
+    return name.hasSuffix("_t") || ["pthread_", "sched_", "clock_", "timer_"].contains { name.hasPrefix($0) }
+}
+
+/// The names an exported function `name` adds to the C namespace: the function, its
+/// metadata functions and the header's compile-time constants.
+func cExportedNames(_ name: String) -> [String] {
+    [name] + cMetadataSuffixes.map { name + $0 } + cConstantSuffixes.map { name + $0 }
+}
+
+let cMetadataSuffixes = ["_abi_version", "_num_inputs", "_num_outputs", "_workspace_bytes", "_input", "_output"]
+let cConstantSuffixes = ["_NUM_INPUTS", "_NUM_OUTPUTS", "_WORKSPACE_BYTES"]
+
+/// C11 and C++20 keywords and the alternative operator spellings of C++ (the header is
+/// included from both languages).
+let cKeywords: Set<String> = [
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
+    "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short", "signed",
+    "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
+    "alignas", "alignof", "and", "and_eq", "asm", "bitand", "bitor", "bool", "catch", "char8_t", "char16_t",
+    "char32_t", "class", "compl", "concept", "consteval", "constexpr", "constinit", "const_cast", "co_await",
+    "co_return", "co_yield", "decltype", "delete", "dynamic_cast", "explicit", "export", "false", "friend",
+    "mutable", "namespace", "new", "noexcept", "not", "not_eq", "nullptr", "operator", "or", "or_eq", "private",
+    "protected", "public", "reinterpret_cast", "requires", "static_assert", "static_cast", "template", "this",
+    "thread_local", "throw", "true", "try", "typeid", "typename", "using", "virtual", "wchar_t", "xor", "xor_eq",
+    "NULL", "main",
+]

@@ -31,6 +31,7 @@ public enum DiagnosticKind: Hashable, Sendable {
     case invalidNumber(String)
     case expected(String, found: String)
     case nestingTooDeep(limit: Int)
+    case inliningBudgetExceeded(callee: String, nodes: Int, limit: Int)
     case unknownType(String)
     case unknownOp(String)
     case unknownFunction(String)
@@ -57,6 +58,7 @@ public enum DiagnosticKind: Hashable, Sendable {
     case notAnInput(op: String)
     // Evaluation and I/O
     case missingInput(String)
+    case unknownInput(String, expected: [String])
     case inputTypeMismatch(name: String, expected: TensorType, got: TensorType)
     case io(String)
     case unexpandedDerivative(op: String)
@@ -75,6 +77,8 @@ public enum DiagnosticKind: Hashable, Sendable {
         case .invalidNumber(let s): return "invalid number '\(s)'"
         case .expected(let what, let found): return "expected \(what), found \(found)"
         case .nestingTooDeep(let limit): return "expression nested more than \(limit) levels deep"
+        case .inliningBudgetExceeded(let callee, let nodes, let limit):
+            return "inlining this call of '\(callee)' would give the file \(nodes) nodes, more than the inlining budget of \(limit) (ParseLimits.maxInlinedNodes): every call copies the callee, so functions that call each other several times grow exponentially"
         case .unknownType(let s): return "unknown type '\(s)': expected f32, f64, i64 or bool"
         case .unknownOp(let s): return "unknown op or function '\(s)'"
         case .unknownFunction(let s): return "no function named '\(s)'"
@@ -98,6 +102,8 @@ public enum DiagnosticKind: Hashable, Sendable {
         case .integerWRT(let op, let t): return "\(op) with respect to a value of type \(t): only f32 and f64 values can be differentiated"
         case .notAnInput(let op): return "\(op) needs a function input or a named value to differentiate with respect to"
         case .missingInput(let s): return "no value given for input '\(s)'"
+        case .unknownInput(let s, let expected):
+            return "unknown input '\(s)': " + (expected.isEmpty ? "the function takes no inputs" : "the inputs are " + expected.map { "'\($0)'" }.joined(separator: ", "))
         case .inputTypeMismatch(let name, let e, let g): return "input '\(name)' expects \(e), got \(g)"
         case .io(let s): return s
         case .unexpandedDerivative(let op): return "\(op): derivative requests must be expanded by the differentiation pass before evaluation"
@@ -130,17 +136,21 @@ public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
     public var file: String?
     /// The text of the offending line, for the caret display.
     public var sourceLine: String?
+    /// What the user may have meant (`did you mean 'select'?`), printed after the error.
+    public var hint: String?
 
-    public init(_ kind: DiagnosticKind, at location: SourceLocation = .unknown, file: String? = nil, sourceLine: String? = nil) {
+    public init(_ kind: DiagnosticKind, at location: SourceLocation = .unknown, file: String? = nil, sourceLine: String? = nil, hint: String? = nil) {
         self.kind = kind
         self.location = location
         self.file = file
         self.sourceLine = sourceLine
+        self.hint = hint
     }
 
     public var message: String { kind.message }
 
-    /// `file:line:col: error: message`, then the line and a caret under the column.
+    /// `file:line:col: error: message`, then the line and a caret under the column, then
+    /// `hint: …` when there is one.
     public var description: String {
         var head = ""
         if let file { head += file + ":" }
@@ -152,6 +162,7 @@ public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
             let pad = String(shown.prefix(caretColumn - 1).map { $0 == "\t" ? "\t" : " " })
             text += "\n" + shown + "\n" + pad + "^"
         }
+        if let hint { text += "\nhint: " + hint }
         return text
     }
 

@@ -126,6 +126,28 @@ public struct GraphBuilder: Sendable {
         return try add(.broadcast_to, [x], Attributes([.shape: .ints(shape)]))
     }
 
+    /// `a @ b` with NumPy's rules for 1-D operands, as in the `.ir` language: a vector on the
+    /// left is a row (`expand_dims` at 0), on the right a column (at the end); the product's
+    /// added axis is removed again (`reshape`). Operands of rank 0 or both of rank ≥ 2 go to
+    /// `matmul` as they are.
+    public mutating func matmul(_ a: ValueID, _ b: ValueID) throws(Diagnostic) -> ValueID {
+        let (ta, tb) = (type(of: a), type(of: b))
+        if (ta.rank >= 2 && tb.rank >= 2) || ta.rank == 0 || tb.rank == 0 {
+            return try add(.matmul, [a, b])
+        }
+        if ta.dtype != tb.dtype { throw Diagnostic(.dtypeMismatch(op: "matmul", [ta, tb]), at: location) }
+        let ka = ta.shape[ta.rank - 1]
+        let kb = tb.rank == 1 ? tb.shape[0] : tb.shape[tb.rank - 2]
+        if ka != kb { throw Diagnostic(.shapeMismatch(op: "matmul", [ta, tb]), at: location) }
+        let a2 = ta.rank == 1 ? try add(.expand_dims, [a], Attributes([.axis: .int(0)])) : a
+        let b2 = tb.rank == 1 ? try add(.expand_dims, [b], Attributes([.axis: .int(1)])) : b
+        let product = try add(.matmul, [a2, b2])
+        var shape = type(of: product).shape
+        if tb.rank == 1 { shape.removeLast() }
+        if ta.rank == 1 { shape.remove(at: shape.count - (tb.rank == 1 ? 1 : 2)) }
+        return try add(.reshape, [product], Attributes([.shape: .ints(shape)]))
+    }
+
     public mutating func transpose(_ x: ValueID, _ perm: [Int]) throws(Diagnostic) -> ValueID {
         if perm == Array(0..<perm.count) { return x }
         return try add(.transpose, [x], Attributes([.perm: .ints(perm)]))
@@ -151,6 +173,14 @@ public struct GraphBuilder: Sendable {
         stops[ax] = hi
         return try add(.slice, [x], Attributes([.start: .ints(starts), .stop: .ints(stops), .step: .ints(steps)]))
     }
+}
+
+/// A reshape target with its one `-1` replaced by the dimension that keeps `count` elements
+/// (as NumPy's `reshape`); `nil` when there is not exactly one `-1` or no dimension fits.
+public func resolvedReshapeShape(_ shape: [Int], count: Int) -> [Int]? {
+    let others = shape.filter { $0 != -1 }
+    guard shape.count - others.count == 1, let known = checkedElementCount(others), known > 0, count % known == 0 else { return nil }
+    return shape.map { $0 == -1 ? count / known : $0 }
 }
 
 /// Python slice bounds for a positive step, clamped to `0...dim` with `start ≤ stop`.

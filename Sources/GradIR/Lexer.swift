@@ -292,7 +292,7 @@ func sourceLocation(ofByte offset: Int, in bytes: [UInt8]) -> SourceLocation {
 ///
 /// A class, so that the parser holding it stays small: debug builds copy the parser into a
 /// stack slot at each call of one of its non-mutating methods, and the parser's recursion
-/// limit (`Parser.maxDepth`) must fit in the stack of a debug build too.
+/// limit (`ParseLimits.maxDepth`) must fit in the stack of a debug build too.
 final class TokenStream {
     // Only the parser that owns the stream uses it, so the runtime exclusivity checks of class
     // properties are not needed (they cost ~5% of parsing).

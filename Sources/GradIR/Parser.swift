@@ -24,13 +24,36 @@
 
 // MARK: Public entry points
 
-/// Parses `.ir` source text into a module.
-public func parseModule(_ source: String, file: String? = nil) throws(Diagnostic) -> Module {
-    try parseModule(bytes: Array(source.utf8), file: file)
+/// Bounds on what parsing a file may build (like `VMLimits` for a `.gbc` file): a small file
+/// must not make the parser use unbounded stack, memory or time.
+public struct ParseLimits: Sendable {
+    /// How deeply expressions may nest (the parser recurses; the limit must fit the stack of a
+    /// debug build too).
+    public var maxDepth = 256
+    /// The most nodes a file's functions may have together once calls are inlined (4 Mi
+    /// nodes, 256 MiB). A call copies the callee's nodes, so 40 two-line functions each
+    /// calling the previous one twice would make 2⁴⁰; the budget is checked at each call, and
+    /// the call that crosses it is the error's location.
+    public var maxInlinedNodes = 1 << 22
+
+    public init() {}
 }
 
-/// Parses `.ir` source bytes (UTF-8) into a module; invalid UTF-8 and NUL bytes are located errors.
-public func parseModule(bytes: [UInt8], file: String? = nil) throws(Diagnostic) -> Module {
+/// Parses `.ir` source text into a module.
+public func parseModule(_ source: String, file: String? = nil, limits: ParseLimits = ParseLimits()) throws(Diagnostic) -> Module {
+    try parseModule(bytes: Array(source.utf8), file: file, limits: limits)
+}
+
+/// Parses `.ir` source bytes (UTF-8) into a module; invalid UTF-8 and NUL bytes are located
+/// errors. A UTF-8 byte order mark at the start is skipped (editors on Windows write one).
+public func parseModule(bytes: [UInt8], file: String? = nil, limits: ParseLimits = ParseLimits()) throws(Diagnostic) -> Module {
+    if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { return try parseModule(bytes: Array(bytes.dropFirst(3)), file: file, limits: limits) }
+    return try onLargeStack(stackBytes: parserStackBytes) { () throws(Diagnostic) -> Module in
+        try parseModuleOnThisStack(bytes: bytes, file: file, limits: limits)
+    }
+}
+
+private func parseModuleOnThisStack(bytes: [UInt8], file: String?, limits: ParseLimits) throws(Diagnostic) -> Module {
     // The text is only needed to show the line of an error.
     func located(_ d: Diagnostic) -> Diagnostic {
         d.attaching(file: file, source: String(decoding: bytes, as: UTF8.self))
@@ -39,7 +62,7 @@ public func parseModule(bytes: [UInt8], file: String? = nil) throws(Diagnostic) 
         throw located(Diagnostic(.invalidUTF8, at: sourceLocation(ofByte: bad, in: bytes)))
     }
     let tokens = TokenStream(bytes)
-    var parser = Parser(tokens)
+    var parser = Parser(tokens, limits: limits)
     do throws(Diagnostic) {
         let module = try parser.parseModule()
         if let e = tokens.lexingError() { throw e }
@@ -47,6 +70,7 @@ public func parseModule(bytes: [UInt8], file: String? = nil) throws(Diagnostic) 
     } catch {
         var d = tokens.lexingError() ?? error
         if !d.location.isKnown { d.location = SourceLocation(line: 1, column: 1) }
+        if d.hint == nil { d.hint = Suggestions.syntax(d, bytes: bytes) }
         throw located(d)
     }
 }
@@ -186,6 +210,35 @@ struct KeywordArg {
 
 // MARK: Parser
 
+/// Output names made unique: a name already taken gets the first free suffix, `x`, `x_2`,
+/// `x_3`, … . Each name remembers the suffix to try next, so n repeats of one name cost O(n)
+/// probes, not O(n²) (`return x, x, …` with 20 000 repeats took a minute). Suffixes below
+/// the remembered one were all taken, and names are never released, so the result is the
+/// same as searching from `_2` every time.
+struct UniqueNames {
+    private var used: Set<String>
+    private var nextSuffix: [String: Int] = [:]
+    /// Candidate names tried so far (the work the tests bound).
+    private(set) var probes = 0
+
+    init(capacity: Int = 0) {
+        used = Set(minimumCapacity: capacity)
+    }
+
+    mutating func unique(_ base: String) -> String {
+        var name = base
+        var suffix = nextSuffix[base] ?? 2
+        probes += 1
+        while !used.insert(name).inserted {
+            name = "\(base)_\(suffix)"
+            suffix += 1
+            probes += 1
+        }
+        if name != base { nextSuffix[base] = suffix }
+        return name
+    }
+}
+
 /// The values bound to names in the function being parsed, by symbol.
 struct Scope {
     /// The value of each symbol, -1 when unbound.
@@ -206,17 +259,45 @@ struct Scope {
         }
     }
 
+    /// The symbols bound now (for error hints).
+    var boundSymbols: [Symbol] { bound.filter { self[$0] != nil } }
+
     mutating func removeAll() {
         for name in bound { values[Int(name)] = -1 }
         bound.removeAll(keepingCapacity: true)
     }
 }
 
-struct Parser {
-    static let maxDepth = 256
+/// The functions parsed so far, found by name, with the parse limits. A class, so that the
+/// parser stays small (see `TokenStream`: the nesting limit must fit a debug build's stack).
+final class FunctionTable {
+    let limits: ParseLimits
+    private(set) var functions: [Function] = []
+    /// The index in `functions` of each name (a file may define 10⁵ functions: a linear
+    /// search per definition and per call made parsing quadratic).
+    private var index: [String: Int] = [:]
+    /// Nodes of all the functions in `functions`.
+    private(set) var nodeCount = 0
 
+    init(limits: ParseLimits) {
+        self.limits = limits
+    }
+
+    func function(named name: String) -> Function? {
+        index[name].map { functions[$0] }
+    }
+
+    func append(_ f: Function) {
+        index[f.name] = functions.count
+        functions.append(f)
+        nodeCount += f.nodes.count
+    }
+}
+
+struct Parser {
     let tokens: TokenStream
-    var functions: [Function] = []
+    /// The functions defined before the one being parsed.
+    let table: FunctionTable
     /// The tuples of the expressions of the function being parsed (see `ExprKind.tuple`).
     var tuples: [Tuple] = []
 
@@ -225,8 +306,9 @@ struct Parser {
     var scope = Scope()
     var depth = 0
 
-    init(_ tokens: TokenStream) {
+    init(_ tokens: TokenStream, limits: ParseLimits) {
         self.tokens = tokens
+        table = FunctionTable(limits: limits)
     }
 
     // MARK: Token helpers
@@ -275,7 +357,7 @@ struct Parser {
 
     mutating func enter() throws(Diagnostic) {
         depth += 1
-        if depth > Parser.maxDepth { throw error(.nestingTooDeep(limit: Parser.maxDepth), at: current.location) }
+        if depth > table.limits.maxDepth { throw error(.nestingTooDeep(limit: table.limits.maxDepth), at: current.location) }
     }
 
     mutating func leave() { depth -= 1 }
@@ -300,7 +382,7 @@ struct Parser {
             try parseFunction()
             skipSeparators()
         }
-        return Module(functions: functions)
+        return Module(functions: table.functions)
     }
 
     mutating func parseFunction() throws(Diagnostic) {
@@ -312,7 +394,7 @@ struct Parser {
         if Op(rawValue: name) != nil || sugarNames.contains(name) {
             throw error(.expected("a function name that is not an op", found: "'\(name)'"), at: nameToken.location)
         }
-        if functions.contains(where: { $0.name == name }) {
+        if table.function(named: name) != nil {
             throw error(.duplicateFunction(name), at: nameToken.location)
         }
         advance()
@@ -371,7 +453,7 @@ struct Parser {
                 throw expected("end of statement")
             }
         }
-        functions.append(builder.function)
+        table.append(builder.function)
     }
 
     /// `f64`, `f32[3,4]`, … with the shape validated.
@@ -545,18 +627,11 @@ struct Parser {
             guard current.isPunct(",") else { break }
             advance()
         }
-        var used = Set<String>(minimumCapacity: items.count)
+        var names = UniqueNames(capacity: items.count)
         var outputs: [Output] = []
         outputs.reserveCapacity(items.count)
         for (k, item) in items.enumerated() {
-            let base = item.1 ?? "out\(k)"
-            var name = base
-            var suffix = 2
-            while !used.insert(name).inserted {
-                name = "\(base)_\(suffix)"
-                suffix += 1
-            }
-            outputs.append(Output(name: name, value: item.0))
+            outputs.append(Output(name: names.unique(item.1 ?? "out\(k)"), value: item.0))
         }
         if let declared {
             if declared.count != outputs.count {
@@ -716,23 +791,10 @@ struct Parser {
         return Expr(kind: .value(id), location: a.location)
     }
 
-    /// `a @ b` with NumPy semantics for 1-D operands (expand_dims, matmul, reshape).
+    /// `a @ b` with NumPy semantics for 1-D operands (`GraphBuilder.matmul`).
     mutating func matmul(_ a: ValueID, _ b: ValueID, at location: SourceLocation) throws(Diagnostic) -> ValueID {
-        let (ta, tb) = (builder.type(of: a), builder.type(of: b))
-        if (ta.rank >= 2 && tb.rank >= 2) || ta.rank == 0 || tb.rank == 0 {
-            return try add(.matmul, [a, b], at: location)
-        }
-        if ta.dtype != tb.dtype { throw error(.dtypeMismatch(op: "matmul", [ta, tb]), at: location) }
-        let ka = ta.shape[ta.rank - 1]
-        let kb = tb.rank == 1 ? tb.shape[0] : tb.shape[tb.rank - 2]
-        if ka != kb { throw error(.shapeMismatch(op: "matmul", [ta, tb]), at: location) }
-        let a2 = ta.rank == 1 ? try add(.expand_dims, [a], Attributes([.axis: .int(0)]), at: location) : a
-        let b2 = tb.rank == 1 ? try add(.expand_dims, [b], Attributes([.axis: .int(1)]), at: location) : b
-        let product = try add(.matmul, [a2, b2], at: location)
-        var shape = builder.type(of: product).shape
-        if tb.rank == 1 { shape.removeLast() }
-        if ta.rank == 1 { shape.remove(at: shape.count - (tb.rank == 1 ? 1 : 2)) }
-        return try add(.reshape, [product], Attributes([.shape: .ints(shape)]), at: location)
+        builder.location = location
+        return try builder.matmul(a, b)
     }
 
     @inline(__always) mutating func parsePostfix() throws(Diagnostic) -> Expr {
@@ -759,11 +821,11 @@ struct Parser {
                 return try parseCall(t)
             }
             if isReserved(t) { throw expected("an expression") }
-            guard let id = scope[t.symbol] else { throw error(.undefinedName(name(t.symbol)), at: t.location) }
+            guard let id = scope[t.symbol] else { throw undefined(t) }
             advance()
             return Expr(kind: .value(id), location: t.location, name: t.symbol)
         case .percentName:
-            guard let id = scope[t.symbol] else { throw error(.undefinedName(name(t.symbol)), at: t.location) }
+            guard let id = scope[t.symbol] else { throw undefined(t) }
             advance()
             return Expr(kind: .value(id), location: t.location)
         case .punct where t.isPunct("("):
@@ -886,12 +948,30 @@ struct Parser {
 
         let name = self.name(callee.symbol)
         if callee.isKeyword(.grad) { return try gradCall(callee, args, keywords) }
-        if let f = functions.first(where: { $0.name == name }) { return try inline(f, callee, args, keywords) }
+        if let f = table.function(named: name) { return try inline(f, callee, args, keywords) }
         if callee.isKeyword(.zeros) || callee.isKeyword(.ones) || callee.isKeyword(.fill) { return try constantSugar(callee, args, keywords) }
         if let op = Op(rawValue: name), op != .input { return try opCall(op, callee, args, keywords) }
-        // A function defined later in the file.
-        if tokens.declaresFunction(named: name) { throw error(.unknownFunction(name), at: callee.location) }
-        throw error(.unknownOp(name), at: callee.location)
+        throw unknownCallee(name, at: callee.location)
+    }
+
+    // The errors for unknown names are made out of line: the recursive parse functions that
+    // throw them keep small stack frames (`ParseLimits.maxDepth` must fit a debug build's stack).
+
+    /// The error for a call of a name that is no op and no function defined above, with a hint.
+    @inline(never)
+    func unknownCallee(_ name: String, at location: SourceLocation) -> Diagnostic {
+        if tokens.declaresFunction(named: name) {
+            return Diagnostic(.unknownFunction(name), at: location,
+                              hint: "'\(name)' is defined further down: a function can call only the functions defined above it")
+        }
+        return Diagnostic(.unknownOp(name), at: location, hint: Suggestions.unknownCallee(name, functions: table.functions.map(\.name)))
+    }
+
+    /// The error for a name with no value, with a hint at what was meant.
+    @inline(never)
+    func undefined(_ t: Token) -> Diagnostic {
+        let hint = Suggestions.undefinedName(name(t.symbol), inScope: scope.boundSymbols.map(name), functions: table.functions.map(\.name))
+        return Diagnostic(.undefinedName(name(t.symbol)), at: t.location, hint: hint)
     }
 
     /// `NUMBER`, `-NUMBER`, `inf`, `nan`, `true`, `false`, a dtype, or `[numbers]`.
@@ -1022,22 +1102,27 @@ struct Parser {
             }
             argIDs.append(id)
         }
-        var map: [ValueID: ValueID] = [:]
+        let nodes = table.nodeCount + builder.function.nodes.count + f.nodes.count - f.parameters.count
+        let limit = table.limits.maxInlinedNodes
+        guard nodes <= limit else {
+            throw error(.inliningBudgetExceeded(callee: f.name, nodes: nodes, limit: limit), at: callee.location)
+        }
+        // The callee's value ids are 0..<f.nodes.count: an array maps them (-1: not defined).
+        var map = [ValueID](repeating: -1, count: f.nodes.count)
         for (p, id) in zip(f.parameters, argIDs) { map[p.value] = id }
-        for (i, node) in f.nodes.enumerated() where node.op != .input {
-            var copy = node
-            var inputs: [ValueID] = []
-            for v in node.inputs {
-                guard let m = map[v] else { throw error(.other("cannot inline '\(f.name)': node %\(i) uses a value that is not defined"), at: callee.location) }
-                inputs.append(m)
+        for i in f.nodes.indices where f.nodes[i].op != .input {
+            var copy = f.nodes[i]
+            for j in copy.inputs.indices {
+                let v = copy.inputs[j]
+                guard v >= 0, v < i, map[v] >= 0 else { throw error(.other("cannot inline '\(f.name)': node %\(i) uses a value that is not defined"), at: callee.location) }
+                copy.inputs[j] = map[v]
             }
-            copy.inputs = Operands(inputs)
             map[i] = builder.function.append(copy)
         }
         var outs: [ValueID] = []
         for o in f.outputs {
-            guard let m = map[o.value] else { throw error(.other("cannot inline '\(f.name)': output '\(o.name)' is not defined"), at: callee.location) }
-            outs.append(m)
+            guard o.value >= 0, o.value < map.count, map[o.value] >= 0 else { throw error(.other("cannot inline '\(f.name)': output '\(o.name)' is not defined"), at: callee.location) }
+            outs.append(map[o.value])
         }
         if outs.count == 1 { return Expr(kind: .value(outs[0]), location: callee.location) }
         tuples.append(Tuple(values: outs, names: outs.map { _ in nil }, origin: f.name))
@@ -1171,9 +1256,9 @@ struct Parser {
 
     /// Replaces the one `-1` of a reshape target by the dimension that keeps the element count.
     func resolveReshape(_ shape: [Int], of t: TensorType, at location: SourceLocation) throws(Diagnostic) -> [Int] {
-        let others = shape.filter { $0 != -1 }
-        let bad = Diagnostic(.invalidAttribute(op: "reshape", name: "shape", expected: "one -1 and dimensions whose product divides \(t.count) (the size of \(t)), got \(AttrValue.ints(shape))"), at: location)
-        guard shape.count - others.count == 1, let known = checkedElementCount(others), known > 0, t.count % known == 0 else { throw bad }
-        return shape.map { $0 == -1 ? t.count / known : $0 }
+        guard let resolved = resolvedReshapeShape(shape, count: t.count) else {
+            throw Diagnostic(.invalidAttribute(op: "reshape", name: "shape", expected: "one -1 and dimensions whose product divides \(t.count) (the size of \(t)), got \(AttrValue.ints(shape))"), at: location)
+        }
+        return resolved
     }
 }

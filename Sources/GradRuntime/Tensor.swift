@@ -46,20 +46,38 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// A scalar f64 tensor.
-    public init(_ value: Double) {
-        self.init(TensorType(.f64), doubles: [value])
-    }
+    // Element lists of each dtype, `nil` if the count does not match the shape. Unlabelled
+    // literals are f64, as in the `.ir` language: `Tensor([0, 0, 0, 0], shape: [4])` is f64
+    // (the `[Float]` initializer is disfavoured, so integer and float literals do not make
+    // the call ambiguous); the labels name the dtype: `Tensor(i64: [1, 2], shape: [2])`.
 
     /// An f64 tensor of the given shape.
     public init?(_ values: [Double], shape: [Int]) {
         self.init(.f64(values), shape: shape)
     }
 
-    /// An f32 tensor of the given shape.
+    /// An f32 tensor of the given shape (from a `[Float]`; `Tensor(f32:shape:)` for literals).
+    @_disfavoredOverload
     public init?(_ values: [Float], shape: [Int]) {
         self.init(.f32(values), shape: shape)
     }
+
+    public init?(f64 values: [Double], shape: [Int]) { self.init(.f64(values), shape: shape) }
+    public init?(f32 values: [Float], shape: [Int]) { self.init(.f32(values), shape: shape) }
+    public init?(i64 values: [Int64], shape: [Int]) { self.init(.i64(values), shape: shape) }
+    public init?(bool values: [Bool], shape: [Int]) { self.init(.bool(values), shape: shape) }
+
+    // Scalars of each dtype: `Tensor(4.0)` is f64.
+
+    /// A scalar f64 tensor.
+    public init(_ value: Double) {
+        self.init(TensorType(.f64), doubles: [value])
+    }
+
+    public init(f64 value: Double) { self.init(value) }
+    public init(f32 value: Float) { (type, storage) = (TensorType(.f32), .f32([value])) }
+    public init(i64 value: Int64) { (type, storage) = (TensorType(.i64), .i64([value])) }
+    public init(bool value: Bool) { (type, storage) = (TensorType(.bool), .bool([value])) }
 
     /// The elements as doubles (bool as 0/1).
     public var doubles: [Double] {

@@ -21,7 +21,7 @@ struct UsageError: Error {
 }
 
 enum CLI {
-    static let version = "0.1.0"
+    static let version = gradcVersion
 
     static let help = """
     gradc \(version) — a symbol-to-symbol differentiation compiler

@@ -7,10 +7,16 @@ enum CacheCommand {
 
     The compile cache of the C backend: one shared object per (C source, compiler, flags,
     gradc version), in $GRADC_CACHE_DIR, else $XDG_CACHE_HOME/gradc, else ~/.cache/gradc
-    (mode 0700; refused if another user owns it or others can write to it).
+    (mode 0700; refused if it is a symbolic link, another user owns it, or others can write
+    to it or replace it). Entries are checked (owner, mode, size, a keyed trailer) and loaded
+    from a private copy; anything else at an entry's path is rebuilt. See docs/cache.md.
+
+    Environment: GRADC_CC_TIMEOUT=SECONDS kills a compiler run after that long (default 600);
+    GRADC_CACHE_LOCK_TIMEOUT=SECONDS bounds the wait for another process's build of the same
+    entry, then compiles without it (default: GRADC_CC_TIMEOUT). inf: no limit.
 
       --info    print the directory, the number of entries and their total size
-      --clear   delete every entry
+      --clear   delete every entry, temporary file, lock file and the key
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
@@ -44,7 +50,7 @@ func compileToC(_ o: Options, path: String) throws -> ExitStatus {
     }
     let lowered = try lowerHandingOver(consume chosen, path: path, to: .optimized, options: try optimizerOptions(o))
     let options = CBackendOptions(portable: o.has("--portable"))
-    let source = try emitC(lowered.functions, options: options.emit)
+    let source = try emitC(lowered.functions, options: options.emit, names: try cNames(o, lowered.functions))
     let dir = o.value("-o") ?? (path as NSString).deletingLastPathComponent
     let outDir = dir.isEmpty ? "." : dir
     try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
@@ -64,7 +70,7 @@ func compileToC(_ o: Options, path: String) throws -> ExitStatus {
     }
     print("wrote \(c), \(h), \(so)")
     for (k, abi) in source.functions.enumerated() {
-        print("  \(abi.symbol): function \(k) '\(lowered.functions[k].name)', \(abi.inputs.count) inputs, \(abi.outputs.count) outputs, \(abi.workspaceBytes) bytes of workspace")
+        print("  \(abi.symbol): function \(k), \(abi.inputs.count) inputs, \(abi.outputs.count) outputs, \(abi.workspaceBytes) bytes of workspace")
     }
     return .ok
 }

@@ -95,7 +95,7 @@ final class EdgeCaseTests: XCTestCase {
         }
         guard (try? CCompiler.find()) != nil else { return }
         var env = ProcessInfo.processInfo.environment
-        env["GRADC_CACHE_DIR"] = NSTemporaryDirectory() + "gradc-edge-\(getpid())"
+        env["GRADC_CACHE_DIR"] = try temporaryDirectory("edge").path
         let module = try CModule(fs.map(\.optimized), environment: env)
         for (k, (e, f)) in zip(Self.table, fs).enumerated() {
             check(try module.kernels[k].run(f.optimized.parameters.compactMap { e.at[$0.name] }), e, "C")

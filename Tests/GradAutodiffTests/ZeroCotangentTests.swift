@@ -121,10 +121,8 @@ final class ZeroCotangentTests: XCTestCase {
             check(try vm.run(f.optimized.parameters.compactMap { c.at[$0.name] }), c, "bytecode")
         }
         guard (try? CCompiler.find()) != nil else { return }
-        let cache = NSTemporaryDirectory() + "gradc-zero-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: cache) }
         var env = ProcessInfo.processInfo.environment
-        env["GRADC_CACHE_DIR"] = cache
+        env["GRADC_CACHE_DIR"] = try temporaryDirectory("zero").path
         let module = try CModule(fs.map(\.optimized), environment: env)
         for (k, (c, f)) in zip(Self.table, fs).enumerated() {
             check(try module.kernels[k].run(f.optimized.parameters.compactMap { c.at[$0.name] }), c, "C")

@@ -3,11 +3,10 @@ import Grad
 import TestSupport
 import XCTest
 
-/// One cache directory per test run, in a temporary directory.
+/// One cache directory per test run, in a temporary directory removed when the run ends.
 let testEnvironment: [String: String] = {
     var env = ProcessInfo.processInfo.environment
-    let dir = NSTemporaryDirectory() + "gradc-ctests-\(getpid())"
-    env["GRADC_CACHE_DIR"] = dir
+    env["GRADC_CACHE_DIR"] = (try? TemporaryDirectory.forProcess("ctests").path) ?? "/nonexistent/gradc-ctests"
     return env
 }()
 

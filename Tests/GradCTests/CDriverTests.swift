@@ -5,10 +5,10 @@ import XCTest
 
 /// The cache, the loader, the standalone output and the ABI, with no user text in the C.
 final class CDriverTests: XCTestCase {
+    /// A fresh directory, removed when the test ends (also the world-writable one and the one
+    /// given to another user by `testUnsafeCacheDirectoriesAreRefused`).
     func tempDir(_ name: String) throws -> String {
-        let dir = NSTemporaryDirectory() + "gradc-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        try temporaryDirectory(name).path
     }
 
     func scaled(_ factor: Double, name: String = "scale") throws -> Function {
@@ -72,8 +72,8 @@ final class CDriverTests: XCTestCase {
         let dir = try tempDir("standalone")
         try emitted.source.write(toFile: dir + "/model.c", atomically: true, encoding: .utf8)
         try emitted.header.write(toFile: dir + "/model.h", atomically: true, encoding: .utf8)
-        let sym = emitted.prefix + "_0"
-        let upper = sym.uppercased()
+        let sym = "mlp"
+        let upper = sym
         let main = """
         #include <stdio.h>
         #include <stdlib.h>

@@ -32,9 +32,7 @@ final class CacheFaultTests: XCTestCase {
     func sandbox(_ name: String, compile: ((_ dir: String) -> String)? = nil) throws -> Sandbox {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: gradc), "gradc not built next to the tests")
         try XCTSkipUnless((try? CCompiler.find()) != nil, "no C compiler")
-        let dir = NSTemporaryDirectory() + "gradc-fault-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try temporaryDirectory("fault-\(name)").path
         let model = dir + "/m.ir"
         try "func m(x: f64[8,8], w: f64[8,8]) {\n  y = sum(tanh(x @ w))\n  return y, grad(y, w)\n}\n"
             .write(toFile: model, atomically: true, encoding: .utf8)
@@ -139,6 +137,19 @@ final class CacheFaultTests: XCTestCase {
 
     // MARK: Timeouts and odd entries (issue 13 §3)
 
+    /// Ends every compiler wrapper the sandbox logged that still runs, with its process group (a
+    /// wrapper leads its own: Foundation starts each child in a new group), so a failing test
+    /// leaves no sleeper.
+    func killWrappers(_ s: Sandbox) {
+        let log = (try? String(contentsOfFile: s.log, encoding: .utf8)) ?? ""
+        for line in log.split(separator: "\n") {
+            guard let pid = line.split(separator: " ").first.flatMap({ Int32($0) }),
+                  let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: command, as: UTF8.self).contains(s.dir) else { continue }
+            kill(-pid, SIGKILL)
+        }
+    }
+
     /// Whether `pid` is gone (or a zombie nobody has reaped yet).
     func isDead(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
@@ -172,6 +183,7 @@ final class CacheFaultTests: XCTestCase {
         let s = try sandbox("hung") { dir in
             "[ -e '\(dir)/hung-once' ] && exec cc \"$@\"\ntouch '\(dir)/hung-once'\nsleep 300 & echo $! > '\(dir)/sleeper'\nwait"
         }
+        defer { killWrappers(s) }
         let r = try XCTUnwrap(finish(try start(s, environment: ["GRADC_CC_TIMEOUT": "0.5"]), within: 60), "gradc waited for the hung compiler")
         XCTAssertNotEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("did not finish within 0.5 s and was killed"), r.output)
@@ -195,9 +207,7 @@ final class CacheFaultTests: XCTestCase {
         }
         let holder = try start(s, environment: ["GRADC_CC_TIMEOUT": "600"])
         defer {
-            // The holder's hung wrapper leads its own process group: end it, then the holder.
-            let log = (try? String(contentsOfFile: s.log, encoding: .utf8)) ?? ""
-            if let pid = log.split(separator: " ").first.flatMap({ Int32($0) }) { kill(-pid, SIGKILL) }
+            killWrappers(s)
             kill(holder.0.processIdentifier, SIGKILL)
             holder.0.waitUntilExit()
         }

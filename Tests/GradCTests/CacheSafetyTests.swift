@@ -10,12 +10,10 @@ import XCTest
 ///
 /// Tests that change an owner run only as root (they chown to uid 12345).
 final class CacheSafetyTests: XCTestCase {
-    /// A fresh directory under the system temporary directory, removed after the test.
-    func temporaryDirectory(_ name: String) throws -> String {
-        let dir = NSTemporaryDirectory() + "gradc-safety-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
+    /// A fresh directory under the system temporary directory, removed after the test
+    /// (TestSupport's helper, which also undoes the chmods and chowns done here).
+    func scratchDirectory(_ name: String) throws -> String {
+        try temporaryDirectory("safety-\(name)").path
     }
 
     func model(_ factor: Double) throws -> Function {
@@ -30,7 +28,7 @@ final class CacheSafetyTests: XCTestCase {
     /// the entry's path.
     func builtEntry(_ name: String, factor: Double = 2) throws -> (dir: String, env: [String: String], entry: String) {
         try XCTSkipUnless((try? CCompiler.find()) != nil, "no C compiler")
-        let dir = try temporaryDirectory(name) + "/cache"
+        let dir = try scratchDirectory(name) + "/cache"
         var env = ProcessInfo.processInfo.environment
         env["GRADC_CACHE_DIR"] = dir
         let first = try CModule([model(factor)], environment: env)
@@ -60,7 +58,7 @@ final class CacheSafetyTests: XCTestCase {
     /// never followed: a miss, and a real entry replaces the link; the link's target is untouched.
     func testSymlinkedEntryIsRefusedAndReplaced() throws {
         let (dir, env, entry) = try builtEntry("symlink")
-        let elsewhere = try temporaryDirectory("elsewhere") + "/theirs.so"
+        let elsewhere = try scratchDirectory("elsewhere") + "/theirs.so"
         XCTAssertEqual(rename(entry, elsewhere), 0)
         if getuid() == 0 { XCTAssertEqual(chown(elsewhere, 12345, 12345), 0) }
         XCTAssertEqual(symlink(elsewhere, entry), 0)
@@ -112,7 +110,7 @@ final class CacheSafetyTests: XCTestCase {
     /// A cache directory named through a symbolic link is refused however it is spelled
     /// (`link/` made lstat follow the link).
     func testSymlinkCacheDirectoryIsRefusedInEverySpelling() throws {
-        let base: String = try temporaryDirectory("linkdir")
+        let base = try scratchDirectory("linkdir")
         let real = base + "/real"
         XCTAssertEqual(mkdir(real, 0o700), 0)
         XCTAssertEqual(symlink(real, base + "/link"), 0)
@@ -127,7 +125,7 @@ final class CacheSafetyTests: XCTestCase {
     /// A parent that others can write without the sticky bit, or (as root) one owned by another
     /// user, could have the cache renamed away and replaced: refused. A sticky one like /tmp is fine.
     func testParentsOthersCouldRenameAreRefused() throws {
-        let base: String = try temporaryDirectory("parents")
+        let base = try scratchDirectory("parents")
         let open = base + "/open"
         XCTAssertEqual(mkdir(open, 0o700), 0)
         XCTAssertEqual(chmod(open, 0o777), 0)
@@ -227,7 +225,7 @@ final class CacheSafetyTests: XCTestCase {
     /// An entry of several hash chunks validates; one changed byte in its last chunk does not.
     func testLargeEntryIsHashedAcrossChunks() throws {
         try XCTSkipUnless((try? CCompiler.find()) != nil, "no C compiler")
-        let cache = try CCache(directory: try temporaryDirectory("chunks") + "/cache")
+        let cache = try CCache(directory: try scratchDirectory("chunks") + "/cache")
         let table = (0..<40_000).map { "\($0)" }.joined(separator: ",")
         let source = "const double gradc_table[] = {\(table)};\ndouble gradc_at(int i) { return gradc_table[i]; }\n"
         let built = try cache.sharedObject(source: source, compiler: CCompiler.find(), flags: ["-O0"])
@@ -253,7 +251,7 @@ final class CacheSafetyTests: XCTestCase {
     /// removed and replaced by the entry; the link's target survives.
     func testDirectoryAtEntryPathIsReplaced() throws {
         let (dir, env, entry) = try builtEntry("dirent")
-        let outside = try temporaryDirectory("outside") + "/keep"
+        let outside = try scratchDirectory("outside") + "/keep"
         try Data("keep".utf8).write(to: URL(fileURLWithPath: outside))
         XCTAssertEqual(unlink(entry), 0)
         XCTAssertEqual(mkdir(entry, 0o700), 0)
@@ -288,7 +286,7 @@ final class CacheSafetyTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains("GRADC_CC_TIMEOUT must be a positive number of seconds"), "\(error)")
             }
         }
-        let dir = try temporaryDirectory("locktimeout") + "/cache"
+        let dir = try scratchDirectory("locktimeout") + "/cache"
         XCTAssertEqual(try CCache.open(environment: ["GRADC_CACHE_DIR": dir, "GRADC_CACHE_LOCK_TIMEOUT": "0.25"]).lockTimeout, 0.25)
         XCTAssertNil(try CCache.open(environment: ["GRADC_CACHE_DIR": dir]).lockTimeout)
         XCTAssertThrowsError(try CCache.open(environment: ["GRADC_CACHE_DIR": dir, "GRADC_CACHE_LOCK_TIMEOUT": "soon"]))

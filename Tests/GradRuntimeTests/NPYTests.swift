@@ -34,9 +34,7 @@ final class NPYTests: XCTestCase {
     }
 
     func testFileHelpers() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-npy-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try temporaryDirectory("npy")
         let path = dir.appendingPathComponent("a.npy").path
         let t = f32([1.5, -2], [2, 1])
         try writeNPY(t, path: path)
@@ -68,9 +66,7 @@ final class NPYTests: XCTestCase {
     func testNumPyReadsOurFiles() throws {
         let env = "/usr/bin/env"
         guard FileManager.default.isExecutableFile(atPath: env) else { throw XCTSkip("no /usr/bin/env to find python3") }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-npy-py-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try temporaryDirectory("npy-py")
         let cases: [(String, Tensor, String)] = [
             ("a.npy", f64([1.5, -2, 0.25, 8], [2, 2]), "float64 (2, 2) [1.5, -2.0, 0.25, 8.0]"),
             ("b.npy", f32([0.5], []), "float32 () [0.5]"),

@@ -107,8 +107,7 @@ final class ExamplesTests: XCTestCase {
     // MARK: Swift example programs, launched
 
     func testDigitsQuick() throws {
-        let svg = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-digits-\(getpid()).svg")
-        defer { try? FileManager.default.removeItem(at: svg) }
+        let svg = try temporaryDirectory("digits").appendingPathComponent("digits.svg")
         let output = try runExample("Digits", ["--quick", "--svg", svg.path])
         XCTAssertTrue(output.contains("epoch  1/1"), output)
         let accuracy = try XCTUnwrap(number(after: "held-out accuracy: ", in: output), output)

@@ -12,8 +12,7 @@ final class LimitTests: XCTestCase {
     }
 
     func model(_ text: String, _ name: String = "m.ir") throws -> String {
-        let dir = NSTemporaryDirectory() + "gradc-limits-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try temporaryDirectory("limits").path
         try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
         return dir + "/" + name
     }

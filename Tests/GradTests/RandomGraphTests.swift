@@ -29,7 +29,9 @@ final class RandomGraphTests: XCTestCase {
                      _ property: (FailingCase) -> String?, file: StaticString = #filePath, line: UInt = #line) {
         guard property(c) != nil else { return }
         let (small, message) = shrink(c, budget: budget, failure: property)
-        let path = NSTemporaryDirectory() + "gradc-random-\(seed)-\(what.replacingOccurrences(of: " ", with: "-")).ir"
+        let dir = repositoryRoot.appendingPathComponent("out/random-failures")
+        let path = dir.appendingPathComponent("seed-\(seed)-\(what.replacingOccurrences(of: " ", with: "-")).ir").path
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try? small.irFile.write(toFile: path, atomically: true, encoding: .utf8)
         XCTFail("seed \(seed): \(what): \(message ?? "?")\n--- shrunk from \(c.function.nodes.count) to \(small.function.nodes.count) nodes, written to \(path) ---\n\(small.irFile)",
                 file: file, line: line)
@@ -105,11 +107,12 @@ final class RandomGraphTests: XCTestCase {
 /// The properties checked on every random graph; each returns a failure message or nil.
 enum Properties {
     static let cOptions = CBackendOptions(optimization: "-O0")
-    /// A cache directory kept across test runs (entries are keyed by source, compiler and
-    /// flags, so reuse is safe): the first run compiles, later ones load.
+    /// A cache directory kept across test runs in the build directory, not in /tmp (entries
+    /// are keyed by source, compiler and flags, so reuse is safe): the first run compiles,
+    /// later ones load.
     static let cEnvironment: [String: String] = {
         var env = ProcessInfo.processInfo.environment
-        env["GRADC_CACHE_DIR"] = NSTemporaryDirectory() + "gradc-random-tests-\(getuid())"
+        env["GRADC_CACHE_DIR"] = repositoryRoot.appendingPathComponent(".build/test-caches/random-graphs").path
         return env
     }()
 

@@ -71,7 +71,7 @@ final class RegressionFixtureTests: XCTestCase {
         XCTAssertEqual(try VirtualMachine(BytecodeProgram(function: f, fuse: false, inPlace: false)).run([input]).map(\.doubles), expected)
         if (try? CCompiler.find()) != nil {
             var env = ProcessInfo.processInfo.environment
-            env["GRADC_CACHE_DIR"] = NSTemporaryDirectory() + "gradc-regressions-\(getpid())"
+            env["GRADC_CACHE_DIR"] = try temporaryDirectory("regressions").path
             let module = try CModule([f], environment: env)
             XCTAssertEqual(try module.kernels[0].run([input]).map(\.doubles), expected)
         }

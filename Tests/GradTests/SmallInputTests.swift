@@ -17,10 +17,7 @@ final class SmallInputTests: XCTestCase {
 
     /// A fresh directory, removed when the test ends.
     func scratchDirectory() throws -> String {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gradc-small-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url.path
+        try temporaryDirectory("small").path
     }
 
     /// Writes `program` as a `.gbc` file.
@@ -77,6 +74,19 @@ final class SmallInputTests: XCTestCase {
         XCTAssertTrue(refused.output.contains("--max-memory"), refused.output)
         let allowed = try run(["run", path, "--max-memory", "3M"])
         XCTAssertEqual(allowed.status, 0, allowed.output)
+    }
+
+    /// 40 two-line functions, each calling the previous one twice (2⁴⁰ nodes): once unbounded
+    /// memory and time in every command, now the call that crosses the inlining budget.
+    func testInliningBudgetInTheCLI() throws {
+        var source = "func g0(x: f64) {\n  return x * 2\n}\n"
+        for k in 1...40 { source += "func g\(k)(x: f64) {\n  return g\(k - 1)(x) + g\(k - 1)(x)\n}\n" }
+        let path = try scratchDirectory() + "/chain.ir"
+        try source.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try run(["run", path])
+        XCTAssertEqual(r.status, 3, r.output)
+        XCTAssertTrue(r.output.contains("chain.ir:62:10: error: inlining this call of 'g19' would give the file 4718589 nodes, more than the inlining budget of 4194304"), r.output)
+        XCTAssertTrue(r.output.contains("  return g19(x) + g19(x)\n         ^"), r.output)
     }
 
     /// The library path the CLI and GradFuzzGBCRun share makes no input before the check.

@@ -5,11 +5,15 @@ import XCTest
 /// directory (`$TMPDIR`, else /tmp), removed with everything in it when the test ends — also
 /// when the test made parts of it read-only, world-writable or owned by another user.
 public enum TemporaryDirectory {
+    /// The system's temporary directory itself (`$TMPDIR`, else /tmp): only for cleaning up
+    /// what other tools leave there (SwiftPM's lock files), never for making files.
+    public static var systemRoot: URL { URL(fileURLWithPath: NSTemporaryDirectory()) }
+
     /// A new empty directory `gradc-LABEL-XXXXXX` (mode 0700, from `mkdtemp`). The caller
     /// removes it with `remove`; in a test case, use `XCTestCase.temporaryDirectory` instead.
     public static func make(_ label: String) throws -> URL {
         let safe = String(label.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" }.prefix(40))
-        let path = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("gradc-\(safe)-XXXXXX").path
+        let path = systemRoot.appendingPathComponent("gradc-\(safe)-XXXXXX").path
         var template = Array(path.utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
             guard let base = buffer.baseAddress, let p = mkdtemp(base) else { return nil }
