@@ -113,6 +113,11 @@ public func atan2(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try bina
 public func zmul(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.zmul, a, b) }
 /// Strong-zero quotient: `a/b`, except that a zero `a` gives `a` where `b` is 0 or NaN.
 public func zdiv(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.zdiv, a, b) }
+/// NumPy's `floor_divide` and `mod` (on i64 and floats; the remainder has the sign of `b`).
+public func floordiv(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.floordiv, a, b) }
+public func floordiv(_ a: Value, _ b: Double) throws(Diagnostic) -> Value { try binary(.floordiv, a, b) }
+public func mod(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.mod, a, b) }
+public func mod(_ a: Value, _ b: Double) throws(Diagnostic) -> Value { try binary(.mod, a, b) }
 
 public func eq(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.eq, a, b) }
 public func ne(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.ne, a, b) }
@@ -226,4 +231,31 @@ public func logSoftmax(_ x: Value, axis: Int? = nil) throws(Diagnostic) -> Value
 /// Per-example softmax cross-entropy of `logits` against `labels` (one-hot or probabilities).
 public func softmaxCrossEntropy(_ logits: Value, _ labels: Value, axis: Int? = nil) throws(Diagnostic) -> Value {
     try logits.builder.apply(.softmax_cross_entropy, [logits, labels], axisAttrs(axis, logits))
+}
+
+// MARK: Indexing with i64 tensors (NumPy semantics; negative indices wrap around)
+
+public func argmax(_ x: Value, axes: [Int]? = nil, keepdims: Bool = false) throws(Diagnostic) -> Value { try reduction(.argmax, x, axes, keepdims) }
+public func argmin(_ x: Value, axes: [Int]? = nil, keepdims: Bool = false) throws(Diagnostic) -> Value { try reduction(.argmin, x, axes, keepdims) }
+
+/// `take(x, idx, axis=…)`: slices of `x` at the i64 indices `idx` along `axis`.
+public func take(_ x: Value, _ indices: Value, axis: Int) throws(Diagnostic) -> Value {
+    try x.builder.apply(.take, [x, indices], axisAttrs(axis, x))
+}
+public func takeAlongAxis(_ x: Value, _ indices: Value, axis: Int) throws(Diagnostic) -> Value {
+    try x.builder.apply(.take_along_axis, [x, indices], axisAttrs(axis, x))
+}
+/// `base` with `updates` added at `indices` along `axis` (repeated indices accumulate).
+public func scatterAdd(_ base: Value, _ indices: Value, _ updates: Value, axis: Int) throws(Diagnostic) -> Value {
+    try base.builder.apply(.scatter_add, [base, indices, updates], axisAttrs(axis, base))
+}
+public func scatterAddAlongAxis(_ base: Value, _ indices: Value, _ updates: Value, axis: Int) throws(Diagnostic) -> Value {
+    try base.builder.apply(.scatter_add_along_axis, [base, indices, updates], axisAttrs(axis, base))
+}
+
+extension FunctionBuilder {
+    /// `iota(shape=…, axis=…, dtype=…)`: every element's index along `axis`.
+    public func iota(shape: [Int], axis: Int = 0, dtype: DType = .i64) throws(Diagnostic) -> Value {
+        try apply(.iota, [], Attributes([.shape: .ints(shape), .axis: .int(axis), .dtype: .dtype(dtype)]))
+    }
 }

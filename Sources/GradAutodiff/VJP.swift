@@ -55,7 +55,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     case .grad, .jacobian, .hessian:
         // Expanded before any backward pass reaches them.
         return Cotangents(none: node.inputs.count)
-    case .sign, .floor, .ceil, .eq, .ne, .lt, .le, .gt, .ge, .one_hot:
+    case .sign, .floor, .ceil, .floordiv, .eq, .ne, .lt, .le, .gt, .ge, .one_hot, .argmax, .argmin, .iota:
         return Cotangents(none: node.inputs.count)
 
     // MARK: Elementwise unary
@@ -136,6 +136,11 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         let denominator = try add(b.unary(.square, p), b.unary(.square, q))
         return Cotangents(needs[0] ? try unbroadcast(divide(scale(g, q), denominator), 0) : nil,
                 needs[1] ? try unbroadcast(neg(divide(scale(g, p), denominator)), 1) : nil)
+    case .mod:
+        // mod(a, b) = a − b·floordiv(a, b), floordiv piecewise constant.
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        return Cotangents(needs[0] ? try unbroadcast(g, 0) : nil,
+                needs[1] ? try unbroadcast(neg(scale(g, b.binary(.floordiv, p, q))), 1) : nil)
     case .select:
         let cond = node.inputs[0]
         return Cotangents(nil,
@@ -223,6 +228,15 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         var attrs = node.attrs
         attrs[.reverse] = node.attrs.reverse ? nil : .bool(true)
         return Cotangents(try b.add(.cumsum, [g], attrs))
+
+    // MARK: Indexing (linear in the float operands; no gradient to the indices)
+    case .take, .take_along_axis:
+        // Each read element sends its g back to where it was read, repeated reads summing.
+        let scatter: Op = node.op == .take ? .scatter_add : .scatter_add_along_axis
+        return Cotangents(needs[0] ? try b.add(scatter, [b.zeros(like: x), node.inputs[1], g], node.attrs) : nil, nil)
+    case .scatter_add, .scatter_add_along_axis:
+        let take: Op = node.op == .scatter_add ? .take : .take_along_axis
+        return Cotangents(needs[0] ? g : nil, nil, needs[2] ? try b.add(take, [g, node.inputs[1]], node.attrs) : nil)
     case .cast:
         let from = b.type(of: x).dtype
         return Cotangents(from.isFloat && node.type.dtype.isFloat ? try b.cast(g, to: from) : nil)

@@ -16,12 +16,18 @@ struct KernelSelector {
     var index = 0
     /// Threading settings for the matmul kernels.
     let limits: VMLimits
+    /// The source location of each IR node (empty for a program read from a file), for the
+    /// errors kernels report at run time.
+    let locations: [SourceLocation]
+    /// The IR node of the instruction being selected for.
+    var node = 0
 
     /// Selects code for every instruction of `validated`.
-    init(_ validated: ValidatedProgram, limits: VMLimits, failure: FailureBox) {
+    init(_ validated: ValidatedProgram, limits: VMLimits, failure: FailureBox, locations: [SourceLocation] = []) {
         program = validated.program
         self.failure = failure
         self.limits = limits
+        self.locations = locations
         elision = TransposeElision(program)
         code.reserveCapacity(program.instructions.count)
         for (index, instruction) in program.instructions.enumerated() {
@@ -49,8 +55,9 @@ struct KernelSelector {
         case .fused(let dtype, let ops, let leaves, let output, _):
             if ops.count == 1, addScalar(dtype, ops[0].op, ops[0].args.map { leaves[$0] }, output) { return }
             addFused(dtype, ops, leaves, output)
-        case .op(let op, let attrs, let inputs, let output, _):
+        case .op(let op, let attrs, let inputs, let output, let node):
             if elision.skipped.contains(index) { return }
+            self.node = node
             selectOp(op, attrs, inputs, output)
         }
     }
@@ -160,6 +167,33 @@ struct KernelSelector {
             add(OneHotKernel(labels: inputs[0], output: output, depth: attrs.depth ?? 1))
         case .cast:
             add(CastKernel(from: inputs[0], to: output))
+        case .take, .take_along_axis:
+            let axis = attrs.axis.flatMap { normalizeAxis($0, rank: inputs[0].type.rank) } ?? 0
+            add(TakeKernel(inputs, output, axis: axis, alongAxis: op == .take_along_axis, site: site(op, axis)))
+        case .scatter_add, .scatter_add_along_axis:
+            let axis = attrs.axis.flatMap { normalizeAxis($0, rank: inputs[0].type.rank) } ?? 0
+            let (along, failureSite) = (op == .scatter_add_along_axis, site(op, axis))
+            switch output.type.dtype {
+            case .f32: add(ScatterAddKernel<Float>(inputs, output, axis: axis, alongAxis: along, site: failureSite))
+            case .f64: add(ScatterAddKernel<Double>(inputs, output, axis: axis, alongAxis: along, site: failureSite))
+            case .i64: add(ScatterAddKernel<Int64>(inputs, output, axis: axis, alongAxis: along, site: failureSite))
+            case .bool:
+                // The type rule refuses it; the generic path would report it.
+                fallbackCount += 1
+                add(FallbackKernel(op: op, attrs: attrs, inputs: inputs, output: output, failure: failure))
+            }
+        case .iota:
+            add(IotaKernel(output, axis: normalizeAxis(attrs.axis ?? 0, rank: output.type.rank) ?? 0))
+        case .argmax, .argmin:
+            let axes = normalizedAxes(attrs.axes, rank: inputs[0].type.rank)
+            switch inputs[0].type.dtype {
+            case .f32: add(ArgReduceKernel<Float>(op, inputs[0], output, axes: axes))
+            case .f64: add(ArgReduceKernel<Double>(op, inputs[0], output, axes: axes))
+            case .i64: add(ArgReduceKernel<Int64>(op, inputs[0], output, axes: axes))
+            case .bool:
+                fallbackCount += 1
+                add(FallbackKernel(op: op, attrs: attrs, inputs: inputs, output: output, failure: failure))
+            }
         case .cumsum:
             let axis = attrs.axis.flatMap { normalizeAxis($0, rank: output.type.rank) } ?? 0
             switch output.type.dtype {
@@ -190,6 +224,11 @@ struct KernelSelector {
 }
 
 extension KernelSelector {
+    /// Where the current instruction's indexing kernel reports an index out of range.
+    func site(_ op: Op, _ axis: Int) -> IndexFailureSite {
+        IndexFailureSite(op: op, axis: axis, location: node >= 0 && node < locations.count ? locations[node] : .unknown, failure: failure)
+    }
+
     /// Emits one scalar-machine instruction for a rank-0 f32/f64 elementwise op whose
     /// operands and result are 8-byte aligned registers; returns false (nothing emitted)
     /// otherwise.

@@ -193,6 +193,8 @@ final class FusedKernel<T: RealScalar & KernelNumber> {
         case .maximum: binary(.maximum)
         case .minimum: binary(.minimum)
         case .atan2: binary(.atan2)
+        case .floordiv: binary(.floordiv)
+        case .mod: binary(.mod)
         case .zmul: binary(.zmul)
         case .zdiv: binary(.zdiv)
         case .eq: binary(.eq)

@@ -123,15 +123,23 @@ public final class VirtualMachine: @unchecked Sendable {  // safe: `linked` is i
 
     /// Validates and links `program`. Every operand's byte range, alignment, shape and op is
     /// checked so that running the program can never touch memory outside the arena.
-    public init(_ program: BytecodeProgram, limits: VMLimits = VMLimits()) throws(Diagnostic) {
+    /// `locations`: the source location of each node of the function the program was lowered
+    /// from (`function.nodes.map(\.location)`), named by run-time errors such as an index out
+    /// of range; a program read from a file has none.
+    public init(_ program: BytecodeProgram, limits: VMLimits = VMLimits(), locations: [SourceLocation]) throws(Diagnostic) {
         let validated: ValidatedProgram
         do {
             validated = try ValidatedProgram(program, limits: limits)
         } catch {
             throw error.diagnostic
         }
-        linked = LinkedProgram(validated, limits: limits)
+        linked = LinkedProgram(validated, limits: limits, locations: locations)
         shared = VMSession(linked)
+    }
+
+    /// Validates and links `program`, with no source locations (see the other initializer).
+    public convenience init(_ program: BytecodeProgram, limits: VMLimits = VMLimits()) throws(Diagnostic) {
+        try self.init(program, limits: limits, locations: [])
     }
 
     /// A new session: its own arena (constants in place), the VM's linked code.
@@ -158,8 +166,8 @@ final class LinkedProgram: @unchecked Sendable {  // safe: immutable; kernels ke
     let scratchBytes: Int
     let failures = FailureBox()
 
-    init(_ validated: ValidatedProgram, limits: VMLimits) {
-        let selector = KernelSelector(validated, limits: limits, failure: failures)
+    init(_ validated: ValidatedProgram, limits: VMLimits, locations: [SourceLocation]) {
+        let selector = KernelSelector(validated, limits: limits, failure: failures, locations: locations)
         program = validated.program
         code = selector.code
         kernels = selector.kernels
@@ -189,6 +197,14 @@ final class FailureBox: @unchecked Sendable {  // safe: every access holds `lock
         defer { lock.unlock() }
         calls += 1
         if let error, failures[arena] == nil { failures[arena] = error }
+    }
+
+    /// Keeps `error` as the first error on `arena` (a kernel that failed, e.g. on an index out
+    /// of range; not a fallback run).
+    func report(_ error: Diagnostic, arena: UnsafeMutableRawPointer) {
+        lock.lock()
+        defer { lock.unlock() }
+        if failures[arena] == nil { failures[arena] = error }
     }
 
     /// The first error on `arena` since the last `take`, cleared.
@@ -260,6 +276,8 @@ func scalarStep<T: RealScalar>(_ ins: ScalarInstruction, _ base: UnsafeMutableRa
     case .maximum: w(ElementwiseOp.maximum.real(x, y, 0))
     case .minimum: w(ElementwiseOp.minimum.real(x, y, 0))
     case .atan2: w(ElementwiseOp.atan2.real(x, y, 0))
+    case .floordiv: w(ElementwiseOp.floordiv.real(x, y, 0))
+    case .mod: w(ElementwiseOp.mod.real(x, y, 0))
     case .zmul: w(ElementwiseOp.zmul.real(x, y, 0))
     case .zdiv: w(ElementwiseOp.zdiv.real(x, y, 0))
     case .eq: wb(ElementwiseOp.eq.real(x, y, 0))

@@ -36,6 +36,11 @@ final class FunctionEmitter {
     let scratchOffset: Int
     /// Bytes of workspace the function needs: the plan's buffers and the packing scratch.
     let workspaceBytes: Int
+    /// The C statement that ends the function with `cIndexOutOfRangeStatus` where an index
+    /// check fails (it frees an allocated workspace in the exported function, returns from a
+    /// part), and whether the code emitted so far used it.
+    var failureStatement = ""
+    var emittedFailure = false
 
     init(plan: ExecutionPlan, index: Int, options: CEmitOptions) {
         self.plan = plan
@@ -81,22 +86,33 @@ final class FunctionEmitter {
         computeStored(scalarMembers, chunkOf)
 
         let bodyArgs = "const void *const *in, void *const *out, unsigned char *ws"
+        // Parts that check indices return the status (else they are `void`).
+        var partCanFail = [Bool](repeating: false, count: chunks)
         if chunks > 1 {
             var first = 0
             for c in 0..<chunks {
                 var last = first
                 while last < plan.steps.count && chunkOf[last] == c { last += 1 }
-                w.line("__attribute__((noinline)) static void \(fn)_part\(c)(\(bodyArgs))")
-                w.line("{")
-                w.level += 1
+                let outer = w
+                w = CWriter()
+                w.level = 1
+                (failureStatement, emittedFailure) = ("return \(cIndexOutOfRangeStatus);", false)
                 w.line("(void)in; (void)out; (void)ws;")
                 locals = [:]
                 for i in first..<last { try emitStep(plan.steps[i], scalarMembers[i]) }
-                w.close()
+                if emittedFailure { w.line("return 0;") }
+                let body = w.text
+                partCanFail[c] = emittedFailure
+                w = outer
+                w.line("__attribute__((noinline)) static \(emittedFailure ? "int" : "void") \(fn)_part\(c)(\(bodyArgs))")
+                w.line("{")
+                w.text += body
+                w.line("}")
                 w.line("")
                 first = last
             }
         }
+        (failureStatement, emittedFailure) = ("{ free(owned); return \(cIndexOutOfRangeStatus); }", false)
         w.line("/* Function \(index): \(f.parameters.count) inputs, \(f.outputs.count) outputs, \(plan.steps.count) steps, \(workspaceBytes) bytes of workspace. */")
         w.open("static int \(fn)(const void *const *inputs, void *const *outputs, void *workspace)")
         w.line("const void *const *in = inputs;")
@@ -107,12 +123,14 @@ final class FunctionEmitter {
         if workspaceBytes > 0 {
             w.open("if (ws == NULL)")
             w.line("owned = malloc(\(workspaceBytes));")
-            w.line("if (owned == NULL) return 1;")
+            w.line("if (owned == NULL) return \(cAllocationFailureStatus);")
             w.line("ws = (unsigned char *)owned;")
             w.close()
         }
         if chunks > 1 {
-            for c in 0..<chunks { w.line("\(fn)_part\(c)(in, out, ws);") }
+            for c in 0..<chunks {
+                w.line(partCanFail[c] ? "if (\(fn)_part\(c)(in, out, ws) != 0) \(failureStatement)" : "\(fn)_part\(c)(in, out, ws);")
+            }
         } else {
             locals = [:]
             for (i, step) in plan.steps.enumerated() { try emitStep(step, scalarMembers[i]) }

@@ -44,6 +44,10 @@ extension FunctionEmitter {
         case .dot: try emitDot(id)
         case .cumsum: try emitCumsum(id)
         case .one_hot: try emitOneHot(id)
+        case .take, .take_along_axis: try emitTake(id)
+        case .scatter_add, .scatter_add_along_axis: try emitScatterAdd(id)
+        case .iota: try emitIota(id)
+        case .argmax, .argmin: try emitArgReduce(id)
         case .softmax, .log_softmax, .softmax_cross_entropy: try emitSoftmax(id)
         case .grad, .jacobian, .hessian:
             throw Diagnostic(.unexpandedDerivative(op: node.op.name))
@@ -127,6 +131,144 @@ extension FunctionEmitter {
         w.open("for (long i = 0; i < \(labels); i++)")
         w.line("if (x[i] >= 0 && x[i] < \(depth)) o[i * \(depth) + x[i]] = \(cLiteral(1, t.dtype));")
         w.close()
+        w.close()
+    }
+
+    // MARK: Indexing
+
+    /// The layout of an indexing node (data operand 0, indices operand 1).
+    func gatherLayout(_ id: ValueID) throws(Diagnostic) -> (GatherLayout, axis: Int) {
+        let node = f.nodes[id]
+        let data = type(node.inputs[0])
+        guard let axis = node.attrs.axis.flatMap({ normalizeAxis($0, rank: data.rank) }) else {
+            throw Diagnostic(.missingAttribute(op: node.op.name, name: "axis"))
+        }
+        let along = node.op == .take_along_axis || node.op == .scatter_add_along_axis
+        return (GatherLayout(data: data.shape, indices: type(node.inputs[1]).shape, axis: axis, alongAxis: along), axis)
+    }
+
+    /// Checks every index (`ix`, `count` of them) against an axis of length `n` before any is
+    /// used: the function returns `cIndexOutOfRangeStatus` at the first one outside −n ..< n.
+    func emitIndexCheck(count: Int, n: Int) {
+        guard count > 0 else { return }
+        w.line("for (long q = 0; q < \(count); q++) if (ix[q] < -\(n) || ix[q] >= \(n)) \(failureStatement)")
+        emittedFailure = true
+    }
+
+    /// The wrapped position of index expression `v` on an axis of length `n` (`wrappedIndex`,
+    /// after the check).
+    func cWrapped(_ v: String, _ n: Int) -> String { "(\(v) < 0 ? \(v) + \(n) : \(v))" }
+
+    func emitTake(_ id: ValueID) throws(Diagnostic) {
+        let node = f.nodes[id]
+        let (layout, _) = try gatherLayout(id)
+        let t = type(id)
+        let ct = cType(t.dtype)
+        let (n, k, inner) = (layout.n, layout.k, layout.inner)
+        w.open("")
+        w.line("const int64_t *ix = \(try pointer(node.inputs[1]));")
+        w.line("(void)ix;  /* unused when nothing is read */")
+        emitIndexCheck(count: type(node.inputs[1]).count, n: n)
+        if t.count > 0 {
+            w.line("\(ct) *o = \(try destination(id));")
+            w.line("const \(ct) *x = \(try pointer(node.inputs[0]));")
+            w.open("for (long a = 0; a < \(layout.outer); a++)")
+            w.open("for (long j = 0; j < \(k); j++)")
+            if layout.alongAxis {
+                w.open("for (long i = 0; i < \(inner); i++)")
+                w.line("const int64_t v = ix[(a * \(k) + j) * \(inner) + i];")
+                w.line("o[(a * \(k) + j) * \(inner) + i] = x[(a * \(n) + \(cWrapped("v", n))) * \(inner) + i];")
+                w.close()
+            } else {
+                w.line("const int64_t v = ix[j];")
+                w.line("memcpy(o + (a * \(k) + j) * \(inner), x + (a * \(n) + \(cWrapped("v", n))) * \(inner), \(inner * t.dtype.byteSize));")
+            }
+            w.close()
+            w.close()
+        }
+        w.close()
+    }
+
+    func emitScatterAdd(_ id: ValueID) throws(Diagnostic) {
+        let node = f.nodes[id]
+        let (layout, _) = try gatherLayout(id)
+        let t = type(id)
+        let ct = cType(t.dtype)
+        let (n, k, inner) = (layout.n, layout.k, layout.inner)
+        w.open("")
+        w.line("const int64_t *ix = \(try pointer(node.inputs[1]));")
+        w.line("(void)ix;  /* unused when nothing is read */")
+        emitIndexCheck(count: type(node.inputs[1]).count, n: n)
+        if t.count > 0 {
+            w.line("\(ct) *o = \(try destination(id));")
+            w.line("const \(ct) *b = \(try pointer(node.inputs[0]));")
+            w.line("if (o != b) memcpy(o, b, \(t.count * t.dtype.byteSize));")
+            if layout.count > 0 {
+                w.line("const \(ct) *u = \(try pointer(node.inputs[2]));")
+                w.line("/* every update in row-major order, one addition at a time (repeated indices accumulate) */")
+                w.open("for (long a = 0; a < \(layout.outer); a++)")
+                w.open("for (long j = 0; j < \(k); j++)")
+                w.open("for (long i = 0; i < \(inner); i++)")
+                w.line("const int64_t v = ix[\(layout.alongAxis ? "(a * \(k) + j) * \(inner) + i" : "j")];")
+                w.line("const long at = (a * \(n) + \(cWrapped("v", n))) * \(inner) + i;")
+                w.line("o[at] = \(cElementwise(.add, ["o[at]", "u[(a * \(k) + j) * \(inner) + i]"], t.dtype));")
+                w.close()
+                w.close()
+                w.close()
+            }
+        }
+        w.close()
+    }
+
+    func emitIota(_ id: ValueID) throws(Diagnostic) {
+        let node = f.nodes[id]
+        let t = type(id)
+        guard let axis = normalizeAxis(node.attrs.axis ?? 0, rank: t.rank) else {
+            throw Diagnostic(.invalidAttribute(op: "iota", name: "axis", expected: "an axis of the result"))
+        }
+        guard t.count > 0 else { return }
+        let stride = rowMajorStrides(t.shape)[axis]
+        w.open("")
+        w.line("\(cType(t.dtype)) *o = \(try destination(id));")
+        w.line("for (long e = 0; e < \(t.count); e++) o[e] = (\(cType(t.dtype)))((e / \(stride)) % \(t.shape[axis]));")
+        w.close()
+    }
+
+    /// argmax/argmin: per output element, the reduced elements in increasing index order (as
+    /// `emitReduction`), a running position `j`, the best so far replaced by a NaN or a
+    /// strictly larger (smaller) element while it is not NaN itself.
+    func emitArgReduce(_ id: ValueID) throws(Diagnostic) {
+        let node = f.nodes[id]
+        let t = type(id)
+        let xt = type(node.inputs[0])
+        guard t.count > 0 else { return }
+        let rank = xt.rank
+        let axes = Set(normalizedAxes(node.attrs.axes, rank: rank))
+        let inStrides = rowMajorStrides(xt.shape)
+        let kept = (0..<rank).filter { !axes.contains($0) }
+        let reduced = (0..<rank).filter { axes.contains($0) }
+        let keptShape = kept.map { xt.shape[$0] }
+        let keptNest = LoopNest(keptShape, [rowMajorStrides(keptShape), kept.map { inStrides[$0] }])
+        let redNest = LoopNest(reduced.map { xt.shape[$0] }, [reduced.map { inStrides[$0] }])
+        let ct = cType(xt.dtype)
+        let beats = node.op == .argmax ? ">" : "<"
+        w.open("")
+        w.line("int64_t *o = \(try destination(id));")
+        w.line("const \(ct) *x = \(try pointer(node.inputs[0]));")
+        try emitLoops(keptNest, prefix: "i", ivdep: false) { (idx: [String]) throws(Diagnostic) in
+            self.w.line("const long base = \(idx[1]);")
+            self.w.line("int64_t best = 0, j = 0;")
+            self.w.line("\(ct) b = x[base];")
+            try self.emitLoops(redNest, prefix: "r", ivdep: false, base: ["base"]) { (r: [String]) throws(Diagnostic) in
+                self.w.line("const \(ct) c = x[\(r[0])];")
+                self.w.open("if (b == b && (c != c || c \(beats) b))")
+                self.w.line("best = j;")
+                self.w.line("b = c;")
+                self.w.close()
+                self.w.line("j++;")
+            }
+            self.w.line("o[\(idx[0])] = best;")
+        }
         w.close()
     }
 

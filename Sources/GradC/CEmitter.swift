@@ -20,6 +20,13 @@ public struct CEmitOptions: Sendable, Hashable {
     }
 }
 
+/// The status an emitted function returns when workspace was NULL and could not be allocated.
+public let cAllocationFailureStatus: Int32 = 1
+/// The status an emitted function returns when an index of an indexing op (`take`,
+/// `scatter_add`, …) is out of range: every index is checked before it is used, so no read
+/// or write leaves a buffer; the outputs are then unspecified.
+public let cIndexOutOfRangeStatus: Int32 = 2
+
 /// The ABI of one emitted function.
 public struct CFunctionABI: Sendable, Hashable {
     /// The exported symbol: `int SYMBOL(const void *const *inputs, void *const *outputs, void *workspace)`,
@@ -104,7 +111,7 @@ public func emitC(_ functions: [Function], options: CEmitOptions = CEmitOptions(
     }
     var includes = ["stdint.h", "stdlib.h", "string.h", "math.h"]
     if threads { includes.append("pthread.h") }
-    let templ = includes.map { "#include <\($0)>" }.joined(separator: "\n") + "\n\n" + ivdepMacro + "\n" + kernels + bodies
+    let templ = includes.map { "#include <\($0)>" }.joined(separator: "\n") + "\n\n" + ivdepMacro + "\n" + kernels + cHelperSource(usedIn: bodies) + bodies
     let hash = String(sha256Hex("gradc \(gradcVersion)\n" + templ).prefix(8))
     let prefix = "gradc_\(hash)"
     let code = templ.replacingOccurrences(of: "GRADCPFX", with: prefix)
@@ -248,7 +255,9 @@ private func makeHeader(guardName: String, abis: [CFunctionABI], threads: Bool, 
     w.line(" * workspace  NAME_WORKSPACE_BYTES bytes of scratch memory (64-byte aligned is fastest),")
     w.line(" *            reusable across calls but not shared by concurrent calls; NULL makes the")
     w.line(" *            function allocate and free its own.")
-    w.line(" * returns    0 on success, 1 if workspace was NULL and could not be allocated.")
+    w.line(" * returns    0 on success, \(cAllocationFailureStatus) if workspace was NULL and could not be allocated,")
+    w.line(" *            \(cIndexOutOfRangeStatus) if an index input of take/scatter_add/... was out of range (nothing was")
+    w.line(" *            read or written out of bounds; the outputs are then unspecified).")
     w.line(" *")
     w.line(" * The same facts at run time, for a caller that loads the code (dlopen/dlsym, ctypes):")
     w.line(" * NAME_num_inputs(), NAME_num_outputs(), NAME_workspace_bytes(), and NAME_input(i),")

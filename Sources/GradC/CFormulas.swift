@@ -41,6 +41,9 @@ func cElementwise(_ op: ElementwiseOp, _ x: [String], _ t: DType) -> String {
     case .div: return "\(x[0]) / \(x[1])"
     case .pow: return "pow\(f)(\(x[0]), \(x[1]))"
     case .atan2: return "atan2\(f)(\(x[0]), \(x[1]))"
+    // ScalarMath.floordiv/mod: several steps, in static functions of the file (`cHelperSource`).
+    case .floordiv: return "GRADCPFX_floordiv_\(t.rawValue)(\(x[0]), \(x[1]))"
+    case .mod: return "GRADCPFX_mod_\(t.rawValue)(\(x[0]), \(x[1]))"
     // ScalarMath.zmul/zdiv: the product (quotient), or `a` where that is NaN and `a` is 0.
     case .zmul: return "((\(x[0]) * \(x[1]) != \(x[0]) * \(x[1]) && \(x[0]) == 0) ? \(x[0]) : \(x[0]) * \(x[1]))"
     case .zdiv: return "((\(x[0]) / \(x[1]) != \(x[0]) / \(x[1]) && \(x[0]) == 0) ? \(x[0]) : \(x[0]) / \(x[1]))"
@@ -75,4 +78,54 @@ func cCast(_ x: String, from: DType, to: DType) -> String {
     case (_, .bool): return "(\(x) != 0)"
     default: return "(\(cLocalType(to)))\(x)"
     }
+}
+
+/// The static C functions of the elementwise ops whose formula takes several steps
+/// (`floordiv`, `mod`: ScalarMath.floordiv/mod, step for step), for every one that `code`
+/// calls. Emitted before the functions, only when used, so other files are unchanged.
+func cHelperSource(usedIn code: String) -> String {
+    var out = ""
+    for d in [DType.f64, .f32, .i64] {
+        let t = cType(d)
+        let f = d == .f32 ? "f" : ""
+        let (zero, one, half) = d == .f32 ? ("0.0f", "1.0f", "0.5f") : ("0.0", "1.0", "0.5")
+        if code.contains("GRADCPFX_floordiv_\(d.rawValue)(") {
+            var w = CWriter()
+            w.open("static \(t) GRADCPFX_floordiv_\(d.rawValue)(\(t) a, \(t) b)")
+            if d == .i64 {
+                w.line("if (b == 0) return 0;")
+                w.line("if (b == -1) return (int64_t)(0 - (uint64_t)a);")
+                w.line("const int64_t q = a / b;")
+                w.line("return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;")
+            } else {
+                w.line("if (b == 0) return a / b;")
+                w.line("const \(t) r = fmod\(f)(a, b);")
+                w.line("\(t) d = (a - r) / b;")
+                w.line("if (r != 0 && (b < 0) != (r < 0)) d = d - \(one);")
+                w.line("if (d == 0) return copysign\(f)(\(zero), a / b);")
+                w.line("\(t) q = floor\(f)(d);")
+                w.line("if (d - q > \(half)) q = q + \(one);")
+                w.line("return q;")
+            }
+            w.close()
+            out += w.text + "\n"
+        }
+        if code.contains("GRADCPFX_mod_\(d.rawValue)(") {
+            var w = CWriter()
+            w.open("static \(t) GRADCPFX_mod_\(d.rawValue)(\(t) a, \(t) b)")
+            if d == .i64 {
+                w.line("if (b == 0 || b == -1) return 0;")
+                w.line("const int64_t r = a % b;")
+                w.line("return (r != 0 && (r < 0) != (b < 0)) ? r + b : r;")
+            } else {
+                w.line("const \(t) r = fmod\(f)(a, b);")
+                w.line("if (b == 0) return r;")
+                w.line("if (r == 0) return copysign\(f)(\(zero), b);")
+                w.line("return ((b < 0) != (r < 0)) ? r + b : r;")
+            }
+            w.close()
+            out += w.text + "\n"
+        }
+    }
+    return out
 }

@@ -137,7 +137,10 @@ public final class CKernel: @unchecked Sendable {
                 }
             }
         }
-        guard status == 0 else { throw Diagnostic(.other("the compiled C function failed (status \(status))")) }
+        guard status == 0 else {
+            let why = status == cIndexOutOfRangeStatus ? ": an index was out of range (the reference and bytecode backends name the op, its location and the value)" : ""
+            throw Diagnostic(.other("the compiled C function failed (status \(status))\(why)"))
+        }
         var result: [Tensor] = []
         for (storage, t) in zip(outputs, abi.outputs) {
             guard let tensor = Tensor(storage, shape: t.shape) else {

@@ -63,6 +63,8 @@ public enum DiagnosticKind: Hashable, Sendable {
     case io(String)
     case unexpandedDerivative(op: String)
     case kernelFailure(op: String, String)
+    /// An index of an indexing op outside `−length ..< length`, found at run time.
+    case indexOutOfRange(op: String, index: Int64, axis: Int, length: Int)
     case invalidNPY(String)
     case other(String)
 
@@ -106,6 +108,9 @@ public enum DiagnosticKind: Hashable, Sendable {
         case .io(let s): return s
         case .unexpandedDerivative(let op): return "\(op): derivative requests must be expanded by the differentiation pass before evaluation"
         case .kernelFailure(let op, let s): return "internal error in the \(op) kernel: \(s)"
+        case .indexOutOfRange(let op, let index, let axis, let length):
+            let valid = length == 0 ? "no index is valid on an empty axis" : "expected -\(length) ≤ index < \(length)"
+            return "\(op): index \(index) is out of range for axis \(axis) of length \(length) (\(valid))"
         case .invalidNPY(let s): return "invalid .npy data: \(s)"
         case .other(let s): return s
         }

@@ -30,7 +30,8 @@ public func opReferenceMarkdown() -> String {
                 .joined(separator: ", ")
             let dtypes: String
             switch (family, op) {
-            case (.leaf, _), (.shape, _): dtypes = op == .one_hot ? "i64 → `dtype`" : (op == .cumsum ? "f32 f64 i64" : "any")
+            case _ where info.dtypes != nil: dtypes = info.dtypes ?? ""
+            case (.leaf, _), (.shape, _): dtypes = "any"
             case (.comparison, _): dtypes = "T, T → bool"
             case (.select, _): dtypes = "bool, T, T → T"
             default: dtypes = op.acceptsIntegers ? "f32 f64 i64" : "f32 f64"

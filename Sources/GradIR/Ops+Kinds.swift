@@ -10,7 +10,7 @@
 public enum ElementwiseOp: String, CaseIterable, Hashable, Sendable {
     case neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, square, reciprocal
     case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
-    case add, sub, mul, div, pow, maximum, minimum, atan2
+    case add, sub, mul, div, pow, maximum, minimum, atan2, floordiv, mod
     case zmul, zdiv
     case eq, ne, lt, le, gt, ge, select
 
@@ -51,9 +51,10 @@ public enum ElementwiseOp: String, CaseIterable, Hashable, Sendable {
 /// neural-network helpers and the derivative requests. Raw values are the op names.
 public enum StructuralOp: String, CaseIterable, Hashable, Sendable {
     case input, const
-    case sum, mean, max, min, prod, logsumexp
+    case sum, mean, max, min, prod, logsumexp, argmax, argmin
     case matmul, transpose, dot
     case reshape, broadcast_to, slice, pad, concat, expand_dims, squeeze, cumsum, one_hot, cast
+    case take, take_along_axis, scatter_add, scatter_add_along_axis, iota
     case softmax, log_softmax, softmax_cross_entropy
     case grad, jacobian, hessian
 

@@ -69,6 +69,18 @@ extension Op {
             }
             return n
         }
+        /// The normalized `axis` of an indexing op on data `x` with indices `idx` (i64).
+        func indexedAxis(_ x: TensorType, _ idx: TensorType) throws(Diagnostic) -> Int {
+            guard idx.dtype == .i64 else { throw fail(.unsupportedDType(op: name, idx, expected: "i64 indices")) }
+            guard x.rank >= 1 else { throw fail(.invalidOperand(op: name, "needs a tensor with an axis to index, got \(x)")) }
+            return try axisAttr(rank: x.rank)
+        }
+        /// Along an axis: indices of x's rank and x's length on every other axis.
+        func alongAxisShapes(_ x: TensorType, _ idx: TensorType, _ axis: Int) throws(Diagnostic) {
+            guard idx.rank == x.rank, (0..<x.rank).allSatisfy({ $0 == axis || idx.shape[$0] == x.shape[$0] }) else {
+                throw fail(.invalidOperand(op: name, "indices \(idx) must have the rank of \(x) and its length on every axis but axis \(axis)"))
+            }
+        }
         func validShape(_ key: String, _ s: [Int]?) throws(Diagnostic) -> [Int] {
             guard let s else { throw fail(.missingAttribute(op: name, name: key)) }
             guard checkedElementCount(s) != nil else {
@@ -114,6 +126,13 @@ extension Op {
         case .sum, .mean, .max, .min, .prod, .logsumexp:
             try requireNumeric(operands[0])
             return TensorType(operands[0].dtype, try reducedShape(operands[0]))
+        case .argmax, .argmin:
+            let t = operands[0]
+            try requireNumeric(t)
+            for a in try normalizedAxes(attrs.axes, rank: t.rank) where t.shape[a] == 0 {
+                throw fail(.invalidOperand(op: name, "axis \(a) of \(t) is empty, so it has no \(self == .argmax ? "maximum" : "minimum")"))
+            }
+            return TensorType(.i64, try reducedShape(t))
         case .matmul:
             let (a, b) = (operands[0], operands[1])
             try sameDType(operands)
@@ -220,6 +239,40 @@ extension Op {
             guard let depth = attrs.depth, depth >= 1 else { throw fail(.invalidAttribute(op: name, name: "depth", expected: "a positive integer")) }
             let dtype = attrs.dtype ?? .f64
             return TensorType(dtype, try validShape("shape", t.shape + [depth]))
+        case .take, .take_along_axis:
+            let (x, idx) = (operands[0], operands[1])
+            let axis = try indexedAxis(x, idx)
+            if structural == .take {
+                return x.with(shape: try validShape("shape", Array(x.shape[..<axis]) + idx.shape + Array(x.shape[(axis + 1)...])))
+            }
+            try alongAxisShapes(x, idx, axis)
+            return x.with(shape: idx.shape)
+        case .scatter_add, .scatter_add_along_axis:
+            let (base, idx, updates) = (operands[0], operands[1], operands[2])
+            try requireNumeric(base)
+            try sameDType([base, updates])
+            let axis = try indexedAxis(base, idx)
+            let expected: [Int]
+            let rule: String
+            if structural == .scatter_add {
+                expected = try validShape("shape", Array(base.shape[..<axis]) + idx.shape + Array(base.shape[(axis + 1)...]))
+                rule = "base.shape[:axis] + idx.shape + base.shape[axis+1:], like take's result"
+            } else {
+                try alongAxisShapes(base, idx, axis)
+                expected = idx.shape
+                rule = "the shape of the indices"
+            }
+            guard updates.shape == expected else {
+                throw fail(.invalidOperand(op: name, "updates must have shape \(AttrValue.ints(expected)) (\(rule)) for base \(base), indices \(idx) and axis \(axis), got \(updates)"))
+            }
+            return base
+        case .iota:
+            let shape = try validShape("shape", attrs.shape)
+            guard !shape.isEmpty else { throw fail(.invalidAttribute(op: name, name: "shape", expected: "at least one dimension")) }
+            _ = try axisAttr(rank: shape.count, default: 0)
+            let dtype = attrs.dtype ?? .i64
+            guard dtype.isNumeric else { throw fail(.invalidAttribute(op: name, name: "dtype", expected: "i64, f32 or f64, got \(dtype)")) }
+            return TensorType(dtype, shape)
         case .cast:
             guard let dtype = attrs.dtype else { throw fail(.missingAttribute(op: name, name: "dtype")) }
             return operands[0].with(dtype: dtype)

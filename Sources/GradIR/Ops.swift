@@ -9,17 +9,19 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     case neg, abs, sign, exp, log, log1p, expm1, sqrt, rsqrt, square, reciprocal
     case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
     // Elementwise binary (NumPy broadcasting)
-    case add, sub, mul, div, pow, maximum, minimum, atan2
+    case add, sub, mul, div, pow, maximum, minimum, atan2, floordiv, mod
     // The strong-zero product and quotient the derivative rules multiply cotangents with
     case zmul, zdiv
     // Comparisons (→ bool) and selection
     case eq, ne, lt, le, gt, ge, select
     // Reductions
-    case sum, mean, max, min, prod, logsumexp
+    case sum, mean, max, min, prod, logsumexp, argmax, argmin
     // Linear algebra
     case matmul, transpose, dot
     // Shape and data movement
     case reshape, broadcast_to, slice, pad, concat, expand_dims, squeeze, cumsum, one_hot, cast
+    // Indexing with i64 tensors
+    case take, take_along_axis, scatter_add, scatter_add_along_axis, iota
     // Neural-network helpers with stable fused forms
     case softmax, log_softmax, softmax_cross_entropy
     // Derivative requests, expanded into ordinary nodes by the differentiation pass
@@ -86,6 +88,9 @@ public struct OpInfo: Sendable {
     /// The derivative rule in words, including the convention at non-differentiable points.
     public var derivative: String
     public var traits: OpTraits = []
+    /// The dtypes column of docs/ops.md, where the family's rule (see `OpReference.swift`)
+    /// does not say it.
+    public var dtypes: String? = nil
 }
 
 private func attr(_ key: AttrKey, _ kind: AttrKind, required: Bool = false) -> AttrSpec {
@@ -159,6 +164,12 @@ extension Op {
         case .maximum: return binary("Elementwise max(a, b) (NaN if either is NaN).", "g to the larger; ties split evenly (g/2 each).", [.integers])
         case .minimum: return binary("Elementwise min(a, b) (NaN if either is NaN).", "g to the smaller; ties split evenly (g/2 each).", [.integers])
         case .atan2: return binary("atan2(a, b): the angle of the point (b, a).", "g·b/(a²+b²), −g·a/(a²+b²); 0 at the origin where g = 0.")
+        case .floordiv:
+            return binary("Floor division ⌊a / b⌋ with NumPy's convention (`floor_divide`): i64 rounds toward −inf, 0 where b = 0, wraps for i64 min / −1; floats round the exact-remainder quotient (a / b where b = 0).",
+                          "Zero everywhere (piecewise constant).", [.integers])
+        case .mod:
+            return binary("a − b·floordiv(a, b) with NumPy's convention (`mod`): the sign of b (a zero is ±0 like b); i64 gives 0 where b = 0, floats fmod (NaN).",
+                          "a: g; b: −g·floordiv(a, b).", [.integers])
         case .zmul:
             return binary("Strong-zero product: a·b, except that a zero `a` wins — where a = ±0 and b is ±inf or NaN the result is a (not NaN).",
                           "a: zmul(g, b); b: zmul(a, g) (a zero `a` stays strong). Linear in each operand, so it differentiates again.")
@@ -181,6 +192,11 @@ extension Op {
         case .min: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Minimum over `axes` (NaN if any element is NaN).", derivative: "g shared evenly among the elements equal to the minimum.", traits: [.integers])
         case .prod: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "Product over `axes`.", derivative: "g times the product of the other elements (exact where x = 0; no division).", traits: [.integers])
         case .logsumexp: return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs, doc: "ln Σ eˣ over `axes`, computed stably as m + ln Σ e^(x−m) with m the maximum (−inf when all are −inf).", derivative: "g·e^(x − out), i.e. g·softmax(x).")
+        case .argmax, .argmin:
+            let (extremum, order) = self == .argmax ? ("maximum", ">") : ("minimum", "<")
+            return OpInfo(family: .reduction, arity: .fixed(1), attributes: reduceAttrs,
+                          doc: "Index of the first \(extremum) over `axes` (all by default; `axis=k` for one) as i64: its row-major position within the reduced axes. Ties go to the first; a NaN counts as the \(extremum) (the first NaN wins), as NumPy's `\(name)`. Compares with `\(order)`, so −0 and +0 tie. The reduced axes must not be empty.",
+                          derivative: "None (integer result).", traits: [.integers], dtypes: "f32 f64 i64 → i64")
         case .matmul:
             return OpInfo(family: .linalg, arity: .fixed(2), attributes: [],
                           doc: "Matrix product a[…,m,k] @ b[…,k,n] → […,m,n], batch dimensions broadcast.",
@@ -217,11 +233,32 @@ extension Op {
                           doc: "Removes axes of length 1 (`axes`, or all of them).", derivative: "g reshaped back.", traits: [.view])
         case .cumsum:
             return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.axis, .int, required: true), attr(.reverse, .bool)],
-                          doc: "Running sum along `axis` (from the end when `reverse`).", derivative: "Running sum of g in the other direction.", traits: [.integers])
+                          doc: "Running sum along `axis` (from the end when `reverse`).", derivative: "Running sum of g in the other direction.", traits: [.integers],
+                          dtypes: "f32 f64 i64")
         case .one_hot:
             return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.depth, .int, required: true), attr(.dtype, .dtype)],
                           doc: "i64 labels → one-hot vectors of length `depth` on a new last axis (`dtype`, default f64); labels out of range give all zeros.",
                           derivative: "None (integer input).")
+        case .take:
+            return OpInfo(family: .shape, arity: .fixed(2), attributes: [attr(.axis, .int, required: true)],
+                          doc: "NumPy `take`: out[a…, j…, b…] = x[a…, idx[j…], b…] along `axis`, for i64 indices `idx` of any shape; out.shape = x.shape[:axis] + idx.shape + x.shape[axis+1:]. An index i with −n ≤ i < 0 means i + n; any other index outside 0..<n is a run-time error (every backend checks all indices first).",
+                          derivative: "x: scatter_add(zeros like x, idx, g); idx: none.", traits: [.integers], dtypes: "T, i64 → T")
+        case .take_along_axis:
+            return OpInfo(family: .shape, arity: .fixed(2), attributes: [attr(.axis, .int, required: true)],
+                          doc: "NumPy `take_along_axis`: out[a…, j, b…] = x[a…, idx[a…, j, b…], b…]; `idx` (i64) has x's rank and x's length on every axis but `axis`, and out has idx's shape. Indices as in `take`.",
+                          derivative: "x: scatter_add_along_axis(zeros like x, idx, g); idx: none.", traits: [.integers], dtypes: "T, i64 → T")
+        case .scatter_add:
+            return OpInfo(family: .shape, arity: .fixed(3), attributes: [attr(.axis, .int, required: true)],
+                          doc: "The transpose of `take`: out = base, then out[a…, idx[j…], b…] += updates[a…, j…, b…] for every element of `updates` in row-major order (repeated indices accumulate); updates.shape = base.shape[:axis] + idx.shape + base.shape[axis+1:]. Indices as in `take`.",
+                          derivative: "base: g; idx: none; updates: take(g, idx).", traits: [.integers], dtypes: "T, i64, T → T (numeric)")
+        case .scatter_add_along_axis:
+            return OpInfo(family: .shape, arity: .fixed(3), attributes: [attr(.axis, .int, required: true)],
+                          doc: "The transpose of `take_along_axis`: out = base, then out[a…, idx[a…, j, b…], b…] += updates[a…, j, b…] in row-major order of `updates`, which has idx's shape. Indices as in `take`.",
+                          derivative: "base: g; idx: none; updates: take_along_axis(g, idx).", traits: [.integers], dtypes: "T, i64, T → T (numeric)")
+        case .iota:
+            return OpInfo(family: .shape, arity: .fixed(0), attributes: [attr(.shape, .ints, required: true), attr(.axis, .int), attr(.dtype, .dtype)],
+                          doc: "The index along `axis` (default 0) of every element of a tensor of `shape`: out[i₀, i₁, …] = i_axis, in `dtype` (default i64; f32 and f64 too).",
+                          derivative: "None (no operands).", dtypes: "→ i64 f32 f64")
         case .cast:
             return OpInfo(family: .shape, arity: .fixed(1), attributes: [attr(.dtype, .dtype, required: true)],
                           doc: "Converts the element type (float → i64 truncates toward zero; → bool is x != 0).",

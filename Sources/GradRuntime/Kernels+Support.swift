@@ -6,7 +6,7 @@
 /// The order in which a reduction over `axes` visits the elements of a tensor of `shape`:
 /// `order[g·n ..< (g+1)·n]` are the `n` elements that make output element `g`, in increasing
 /// input index order. Kept axes stay in their order, so output elements come row-major.
-func reductionOrder(shape: [Int], axes: [Int]) -> (order: [Int], groups: Int, n: Int) {
+public func reductionOrder(shape: [Int], axes: [Int]) -> (order: [Int], groups: Int, n: Int) {
     let reduced = Set(axes)
     let kept = shape.indices.filter { !reduced.contains($0) }
     let inner = shape.indices.filter { reduced.contains($0) }

@@ -36,6 +36,7 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
     case .min: return try reductionKernel(op, .min, attrs, inputs, rt)
     case .prod: return try reductionKernel(op, .prod, attrs, inputs, rt)
     case .logsumexp: return try reductionKernel(op, .logsumexp, attrs, inputs, rt)
+    case .argmax, .argmin: return try argReduceKernel(op, attrs, inputs, rt)
 
     // MARK: Linear algebra
     case .matmul: return try matmulKernel(op, inputs, rt)
@@ -53,6 +54,11 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
     case .cumsum: return try cumsumKernel(op, attrs, inputs, rt)
     case .one_hot: return try oneHotKernel(op, attrs, inputs, rt)
     case .cast: return try castKernel(op, inputs[0], rt)
+
+    // MARK: Indexing
+    case .take, .take_along_axis: return try takeKernel(op, attrs, inputs, rt)
+    case .scatter_add, .scatter_add_along_axis: return try scatterAddKernel(op, attrs, inputs, rt)
+    case .iota: return try iotaKernel(op, attrs, rt)
 
     // MARK: Neural-network helpers
     case .softmax, .log_softmax: return try softmaxKernel(op, attrs, inputs, rt)

@@ -41,6 +41,8 @@ extension ElementwiseOp {
         case .maximum: return ScalarMath.maximum(a, b)
         case .minimum: return ScalarMath.minimum(a, b)
         case .atan2: return ScalarMath.atan2(a, b)
+        case .floordiv: return ScalarMath.floordiv(a, b)
+        case .mod: return ScalarMath.mod(a, b)
         case .zmul: return ScalarMath.zmul(a, b)
         case .zdiv: return ScalarMath.zdiv(a, b)
         case .eq: return a == b ? 1 : 0
@@ -69,6 +71,8 @@ extension ElementwiseOp {
         case .mul: return ScalarMath.mul(a, b)
         case .maximum: return ScalarMath.maximum(a, b)
         case .minimum: return ScalarMath.minimum(a, b)
+        case .floordiv: return ScalarMath.floordiv(a, b)
+        case .mod: return ScalarMath.mod(a, b)
         case .eq: return a == b ? 1 : 0
         case .ne: return a != b ? 1 : 0
         case .lt: return a < b ? 1 : 0

@@ -261,6 +261,45 @@ public enum ScalarMath {
         return q
     }
 
+    /// Floor division with NumPy's convention (`np.floor_divide` on floats): the quotient
+    /// rounded toward −inf, computed from the exact remainder so that
+    /// `a == b·floordiv(a, b) + mod(a, b)` as nearly as rounding allows.
+    /// ```
+    /// floordiv(a, b) = a / b                         if b = ±0 (±inf or NaN)
+    ///                  q                             otherwise, where
+    ///   r = fmod(a, b);  d = (a − r) / b;  if r ≠ 0 and (b < 0) ≠ (r < 0): d = d − 1
+    ///   q = floor(d), plus 1 if d − floor(d) > 0.5   if d ≠ 0
+    ///   q = copysign(0, a / b)                       if d = 0
+    /// ```
+    /// NaN or infinite `a` gives NaN (fmod is NaN). C: `GRADC_floordiv_f64(a, b)`, a static
+    /// function of the generated file holding these steps.
+    @inlinable public static func floordiv<T: RealScalar>(_ a: T, _ b: T) -> T {
+        if b == 0 { return a / b }
+        let r = a.truncatingRemainder(dividingBy: b)
+        var d = (a - r) / b
+        if r != 0 && (b < 0) != (r < 0) { d -= 1 }
+        if d == 0 { return T(signOf: a / b, magnitudeOf: 0) }
+        var q = T.floor(d)
+        if d - q > 0.5 { q += 1 }
+        return q
+    }
+
+    /// Modulo with NumPy's convention (`np.mod` on floats): the remainder has the sign of the
+    /// divisor (a zero remainder is +0 or −0 like b).
+    /// ```
+    /// mod(a, b) = fmod(a, b)                      if b = ±0 (NaN)
+    ///             r + b   if r ≠ 0 and (b < 0) ≠ (r < 0), where r = fmod(a, b)
+    ///             r       if r ≠ 0 otherwise
+    ///             copysign(0, b)                  if r = 0
+    /// ```
+    /// C: `GRADC_mod_f64(a, b)`.
+    @inlinable public static func mod<T: RealScalar>(_ a: T, _ b: T) -> T {
+        let r = a.truncatingRemainder(dividingBy: b)
+        if b == 0 { return r }
+        if r == 0 { return T(signOf: b, magnitudeOf: 0) }
+        return (b < 0) != (r < 0) ? r + b : r
+    }
+
     // MARK: Int64 (wrapping two's-complement arithmetic; never traps)
 
     /// −x, wrapping: `neg(Int64.min) == Int64.min`. C: `(int64_t)(0 - (uint64_t)x)`.
@@ -283,6 +322,34 @@ public enum ScalarMath {
     @inlinable public static func maximum(_ a: Int64, _ b: Int64) -> Int64 { b > a ? b : a }
     /// The smaller of a and b (a on a tie).
     @inlinable public static func minimum(_ a: Int64, _ b: Int64) -> Int64 { b < a ? b : a }
+
+    /// Floor division rounding toward −inf (NumPy's `floor_divide` on integers): 0 where
+    /// b = 0, and `Int64.min` for `Int64.min / −1` (wrapping), never a trap.
+    /// ```
+    /// floordiv(a, b) = 0                    if b = 0
+    ///                  −a (wrapping)        if b = −1
+    ///                  q − 1                if a mod b ≠ 0 and a, b have opposite signs
+    ///                  q = a / b (truncated) otherwise
+    /// ```
+    /// C: `GRADC_floordiv_i64(a, b)`.
+    @inlinable public static func floordiv(_ a: Int64, _ b: Int64) -> Int64 {
+        if b == 0 { return 0 }
+        if b == -1 { return 0 &- a }
+        let q = a / b
+        return a % b != 0 && (a < 0) != (b < 0) ? q - 1 : q
+    }
+    /// Modulo with the sign of the divisor (NumPy's `mod` on integers): 0 where b = 0.
+    /// ```
+    /// mod(a, b) = 0        if b = 0 or b = −1
+    ///             r + b    if r ≠ 0 and r, b have opposite signs, where r = a % b (truncated)
+    ///             r        otherwise
+    /// ```
+    /// C: `GRADC_mod_i64(a, b)`.
+    @inlinable public static func mod(_ a: Int64, _ b: Int64) -> Int64 {
+        if b == 0 || b == -1 { return 0 }
+        let r = a % b
+        return r != 0 && (r < 0) != (b < 0) ? r + b : r
+    }
 
     // MARK: Conversions (the `cast` op and `const` materialization)
 

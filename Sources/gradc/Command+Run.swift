@@ -71,12 +71,12 @@ enum RunCommand {
         let outputs: [Tensor]
         switch o.value("--backend") ?? "reference" {
         case "reference":
-            outputs = try ReferenceEvaluator.run(function, inputs: inputs)
+            outputs = try model.located { try ReferenceEvaluator.run(function, inputs: inputs) }
         case "bytecode":
             var limits = VMLimits(maxArenaBytes: Int.max)
             limits.portable = o.has("--portable")
-            let vm = try VirtualMachine(BytecodeProgram(function: function), limits: limits)
-            outputs = try vm.run(function.parameters.compactMap { inputs[$0.name] })
+            let vm = try VirtualMachine(BytecodeProgram(function: function), limits: limits, locations: function.nodes.map(\.location))
+            outputs = try model.located { try vm.run(function.parameters.compactMap { inputs[$0.name] }) }
         case "c":
             let module: CModule
             do {

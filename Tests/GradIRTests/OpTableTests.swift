@@ -22,7 +22,7 @@ final class OpTableTests: XCTestCase {
         }
         // The per-op table behind `acceptsIntegers` (indexed by tag) matches the documented set.
         XCTAssertEqual(Set(Op.allCases.filter(\.acceptsIntegers)),
-                       [.neg, .abs, .sign, .square, .relu, .add, .sub, .mul, .maximum, .minimum, .sum, .prod, .max, .min, .cumsum, .matmul, .dot])
+                       [.neg, .abs, .sign, .square, .relu, .add, .sub, .mul, .maximum, .minimum, .floordiv, .mod, .sum, .prod, .max, .min, .argmax, .argmin, .cumsum, .take, .take_along_axis, .scatter_add, .scatter_add_along_axis, .matmul, .dot])
     }
 
     /// `ElementwiseOp` and `StructuralOp` partition `Op`: every op is exactly one of them, by

@@ -31,6 +31,12 @@ final class OptimizerNumericTests: XCTestCase {
         ([.cast], "cast(cast(A, dtype=OTHER), dtype=DT) + B"),
         ([.softmax, .log_softmax], "OP(A, axis=1)"),
         ([.softmax_cross_entropy], "softmax_cross_entropy(A, B, axis=1)"),
+        ([.floordiv, .mod], "OP(A, B)"),
+        ([.argmax, .argmin], "take_along_axis(A, OP(A, axes=[1], keepdims=true), axis=1) + B"),
+        ([.take], "take(A, mod(k, 3), axis=1) + take(B, mod(k, 3) - 3, axis=1)"),
+        ([.take_along_axis], "take_along_axis(A, broadcast_to(reshape(mod(k, 3), shape=[2,1]), shape=[2,2]), axis=1)"),
+        ([.scatter_add], "scatter_add(A, mod(k, 3), take(B, mod(k, 3), axis=1), axis=1)"),
+        ([.scatter_add_along_axis, .iota], "scatter_add_along_axis(A, iota(shape=[2,3], axis=1), B, axis=1) + cast(iota(shape=[2,3]), dtype=DT)"),
     ]
 
     func testEveryOpIsCovered() {

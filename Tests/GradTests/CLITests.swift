@@ -221,4 +221,16 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0)
         XCTAssertEqual(try repositoryFile("docs/cli-reference.md"), r.out, "docs/cli-reference.md is stale: run Scripts/refresh-docs.sh")
     }
+
+    /// An index out of range at run time (issue 16): exit status 3 and, on the reference and
+    /// bytecode backends, the op, the value and the model's line with a caret.
+    func testRunReportsAnIndexOutOfRange() throws {
+        let path = try temporaryFile("func f(e: f64[5,3], ids: i64[4]) {\n  h = take(e, ids, axis=0)\n  return sum(h)\n}\n")
+        for backend in ["reference", "bytecode"] {
+            let r = try run(["run", path, "--backend", backend, "--input", "ids=[4,0,-6,0]"])
+            XCTAssertEqual(r.status, 3, r.err)
+            XCTAssertTrue(r.err.contains("model.ir:2:7: error: take: index -6 is out of range for axis 0 of length 5 (expected -5 ≤ index < 5)\n  h = take(e, ids, axis=0)\n      ^"), r.err)
+            XCTAssertEqual(try run(["run", path, "--backend", backend, "--input", "ids=[4,0,-5,0]"]).status, 0)
+        }
+    }
 }

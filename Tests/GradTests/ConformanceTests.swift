@@ -25,13 +25,15 @@ final class ConformanceTests: XCTestCase {
     func testEveryOpF64InC() throws { try run(Conformance.everyOp(.f64), Conformance.Backend.c) }
     func testEveryOpF32InC() throws { try run(Conformance.everyOp(.f32), Conformance.Backend.c) }
     func testEdgeValues() throws { try run(Conformance.edges(), Conformance.Backend.all) }
+    func testIntegerEdgeValues() throws { try run(Conformance.integerEdges(), Conformance.Backend.all) }
+    func testIndexingEdges() throws { try run(Conformance.indexing(), Conformance.Backend.all) }
     func testFixtures() throws { try run(Conformance.fixtures(), Conformance.Backend.all) }
     func testMatmulEdges() throws { try run(Conformance.matmulEdges(), Conformance.Backend.all + [.c(fma: false)]) }
 
     /// The cases' graphs, as the backends receive them, contain every op but the leaves'
     /// `input` and the derivative requests (which are expanded before any backend).
     func testCasesCoverEveryOp() throws {
-        let ops = Conformance.ops(try Conformance.everyOp(.f64) + Conformance.edges() + Conformance.fixtures())
+        let ops = Conformance.ops(try Conformance.everyOp(.f64) + Conformance.edges() + Conformance.integerEdges() + Conformance.indexing() + Conformance.fixtures())
         let missing = Op.allCases.filter { !ops.contains($0) && $0 != .input && $0.family != .derivative }
         XCTAssertEqual(missing, [], "ops no backend case runs")
     }

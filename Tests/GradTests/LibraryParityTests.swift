@@ -60,6 +60,8 @@ final class LibraryParityTests: XCTestCase {
         .atan2: ("atan2(a, b)", { o in try atan2(o.x, o.y) }),
         .zmul: ("zmul(a, b)", { o in try zmul(o.x, o.y) }),
         .zdiv: ("zdiv(a, b)", { o in try zdiv(o.x, o.y) }),
+        .floordiv: ("floordiv(a, b)", { o in try floordiv(o.labels, 3) }),
+        .mod: ("mod(a, b)", { o in try mod(o.x, o.y) }),
         .eq: ("a .== b", { o in try o.x .== o.y }),
         .ne: ("a .!= b", { o in try o.x .!= 0 }),
         .lt: ("a .< b", { o in try lt(o.x, o.v) }),
@@ -73,6 +75,8 @@ final class LibraryParityTests: XCTestCase {
         .min: ("min(x, axes:keepdims:)", { o in try min(o.x) }),
         .prod: ("prod(x, axes:keepdims:)", { o in try prod(o.x, axes: [-1]) }),
         .logsumexp: ("logsumexp(x, axes:keepdims:)", { o in try logsumexp(o.x, axes: [1]) }),
+        .argmax: ("argmax(x, axes:keepdims:)", { o in try argmax(o.x, axes: [1]) }),
+        .argmin: ("argmin(x, axes:keepdims:)", { o in try argmin(o.x) }),
         .matmul: ("a.matmul(b)", { o in try o.x.matmul(o.v) }),
         .transpose: ("transpose(x, perm:)", { o in try o.x.transposed() }),
         .dot: ("dot(a, b)", { o in try dot(o.v, o.v) }),
@@ -86,6 +90,14 @@ final class LibraryParityTests: XCTestCase {
         .cumsum: ("cumsum(x, axis:reverse:)", { o in try cumsum(o.x, axis: 1, reverse: true) }),
         .one_hot: ("oneHot(labels, depth:dtype:)", { o in try oneHot(o.labels, depth: 3) }),
         .cast: ("cast(x, dtype)", { o in try o.x.cast(.f32) }),
+        .take: ("take(x, indices, axis:)", { o in try take(o.x, o.labels, axis: 1) }),
+        .take_along_axis: ("takeAlongAxis(x, indices, axis:)", { o in try takeAlongAxis(o.x, argmax(o.x, axes: [1], keepdims: true), axis: 1) }),
+        .scatter_add: ("scatterAdd(base, indices, updates, axis:)", { o in try scatterAdd(o.v, o.labels, take(o.v, o.labels, axis: 0), axis: 0) }),
+        .scatter_add_along_axis: ("scatterAddAlongAxis(base, indices, updates, axis:)", { o in
+            let k = try argmin(o.x, axes: [0], keepdims: true)
+            return try scatterAddAlongAxis(o.x, k, takeAlongAxis(o.y, k, axis: 0), axis: 0)
+        }),
+        .iota: ("fb.iota(shape:axis:dtype:)", { o in try o.fb.iota(shape: [2, 3], axis: 1, dtype: .f32) }),
         .softmax: ("softmax(x, axis:)", { o in try softmax(o.x) }),
         .log_softmax: ("logSoftmax(x, axis:)", { o in try logSoftmax(o.x, axis: 0) }),
         .softmax_cross_entropy: ("softmaxCrossEntropy(logits, labels, axis:)", { o in try softmaxCrossEntropy(o.x, o.y) }),

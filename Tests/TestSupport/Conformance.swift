@@ -105,6 +105,82 @@ public enum Conformance {
         return cases
     }
 
+    /// The i64 edge values: 0, ±1, ±2, ±7, 3 and the extremes (wrapping, division by 0 and −1).
+    public static let integerEdgeValues: [Int64] = [0, 1, -1, 2, -2, 7, -7, 3, .max, .min]
+
+    /// Every elementwise op with an integer form (from `ElementwiseOp`, so a new op is
+    /// included) on i64 edge values, as scalars and vectors, in two pairings each; and the
+    /// casts from i64 to f64, f32 and bool.
+    public static func integerEdges() throws -> [Case] {
+        var cases: [Case] = []
+        for shape in [[Int](), [integerEdgeValues.count]] {
+            let fb = FunctionBuilder("integer_edges")
+            let x = try fb.input("x", .i64, shape)
+            let y = try fb.input("y", .i64, shape)
+            for e in ElementwiseOp.allCases where e != .select && e.hasIntegerForm {
+                try fb.output(fb.apply(e.op, e.arity == 1 ? [x] : [x, y]))
+            }
+            try fb.output(select(fb.apply(.gt, [x, y]), x, y))
+            for d in [DType.f64, .f32, .bool] { try fb.output(x.cast(d)) }
+            let n = shape.isEmpty ? 1 : integerEdgeValues.count
+            for ys in [Array(integerEdgeValues.reversed()), Array(integerEdgeValues.dropFirst(3) + integerEdgeValues.prefix(3))] {
+                for start in 0..<(shape.isEmpty ? integerEdgeValues.count : 1) {
+                    let xv = Array(integerEdgeValues[start..<(start + n)])
+                    let yv = Array(ys[start..<(start + n)])
+                    cases.append(try Case("integer edges \(xv) \(yv)", fb.function,
+                                          ["x": try XCTUnwrap(Tensor(.i64(xv), shape: shape)), "y": try XCTUnwrap(Tensor(.i64(yv), shape: shape))]))
+                }
+            }
+        }
+        return cases
+    }
+
+    /// The indexing ops at their edges: argmax/argmin over NaN, ±inf, ties and −0 vs +0 (f64,
+    /// f32, i64 with the extremes; one axis, two axes, all); take, take_along_axis and both
+    /// scatters on f64, f32, i64 (wrapping sums) and bool data (takes) with repeated, negative
+    /// and end indices; iota in every dtype.
+    public static func indexing() throws -> [Case] {
+        var cases: [Case] = []
+        func axis(_ k: Int) -> Attributes { Attributes([.axis: .int(k)]) }
+        for dtype in [DType.f64, .f32, .i64] {
+            let fb = FunctionBuilder("index_edges")
+            let x = try fb.input("x", dtype, [3, 4])
+            let ix = try fb.input("ix", .i64, [5])
+            let along = try fb.input("along", .i64, [3, 2])
+            for op: Op in [.argmax, .argmin] {
+                try fb.output(fb.apply(op, [x], Attributes([.axes: .ints([1])])))
+                try fb.output(fb.apply(op, [x], Attributes([.axes: .ints([0]), .keepdims: .bool(true)])))
+                try fb.output(fb.apply(op, [x]))
+            }
+            try fb.output(fb.apply(.take, [x, ix], axis(1)))
+            try fb.output(fb.apply(.take, [x, along], axis(0)))
+            try fb.output(fb.apply(.take_along_axis, [x, along], axis(1)))
+            let updates = try fb.apply(.take, [x, ix], axis(1))
+            try fb.output(fb.apply(.scatter_add, [x, ix, updates], axis(1)))
+            try fb.output(fb.apply(.scatter_add_along_axis, [x, along, fb.apply(.take_along_axis, [x, along], axis(1))], axis(1)))
+            try fb.output(fb.apply(.iota, [], Attributes([.shape: .ints([2, 3, 2]), .axis: .int(-2), .dtype: .dtype(dtype)])))
+            let values: [Double] = dtype == .i64 ? [3, 3, -1, 0, 9, -9, 9, 4, 7, 7, 7, 7] : [1, 1, 0, .nan, -.infinity, 2, .nan, .infinity, -0.0, 0, 1e308, -0.0]
+            var data = Tensor(TensorType(dtype, [3, 4]), doubles: values)
+            if dtype == .i64 {
+                data = try XCTUnwrap(Tensor(.i64([3, 3, -1, 0, .max, .min, .max, 4, 7, 7, 7, 7]), shape: [3, 4]))
+            }
+            cases.append(try Case("indexing \(dtype)", fb.function, [
+                "x": data, "ix": try XCTUnwrap(Tensor(.i64([3, 0, -1, 3, -4]), shape: [5])),
+                "along": try XCTUnwrap(Tensor(.i64([2, -3, 0, 0, 1, -1]), shape: [3, 2])),
+            ]))
+        }
+        let fb = FunctionBuilder("index_bool")
+        let c = try fb.input("c", .bool, [2, 3])
+        let ix = try fb.input("ix", .i64, [2, 2])
+        try fb.output(fb.apply(.take, [c, ix], axis(1)))
+        try fb.output(fb.apply(.take_along_axis, [c, ix], axis(1)))
+        cases.append(try Case("indexing bool", fb.function, [
+            "c": try XCTUnwrap(Tensor(.bool([true, false, false, false, true, true]), shape: [2, 3])),
+            "ix": try XCTUnwrap(Tensor(.i64([2, -3, 1, -1]), shape: [2, 2])),
+        ]))
+        return cases
+    }
+
     /// Matrix products at the edges of the fused multiply-add contract (docs/numerics.md):
     /// `c = a @ b`, `sum(c·c)` and its gradient, f64 and f32, inner dimensions 3, 64 and 300,
     /// operands of both signs scaled so the products are ordinary, subnormal, close to the

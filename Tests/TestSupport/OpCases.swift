@@ -5,17 +5,20 @@ import Grad
 public struct OpCase {
     public var name: String
     public var operands: [([Int], ClosedRange<Double>)]
-    /// i64 operands (labels), filled with (2k + 1) mod 3.
+    /// i64 operands (labels), filled with (2k + 1) mod 3 unless `labelValues` gives them.
     public var labels: [[Int]] = []
+    /// The values of the first label operands, row-major (indices: repeated, negative, 0, n−1).
+    public var labelValues: [[Int64]] = []
     /// The case computes in f32 internally (casts): finite differences need f32 tolerances.
     public var f32Inside = false
     public var build: (FunctionBuilder, [Value], [Value]) throws -> Value
 
-    public init(name: String, operands: [([Int], ClosedRange<Double>)], labels: [[Int]] = [], f32Inside: Bool = false,
-                build: @escaping (FunctionBuilder, [Value], [Value]) throws -> Value) {
+    public init(name: String, operands: [([Int], ClosedRange<Double>)], labels: [[Int]] = [], labelValues: [[Int64]] = [],
+                f32Inside: Bool = false, build: @escaping (FunctionBuilder, [Value], [Value]) throws -> Value) {
         self.name = name
         self.operands = operands
         self.labels = labels
+        self.labelValues = labelValues
         self.f32Inside = f32Inside
         self.build = build
     }
@@ -34,7 +37,14 @@ public struct OpCase {
         var labelValues: [Value] = []
         for (k, shape) in labels.enumerated() {
             labelValues.append(try fb.input("l\(k)", .i64, shape))
-            inputs["l\(k)"] = Tensor(TensorType(.i64, shape), doubles: (0..<shape.reduce(1, *)).map { Double(($0 * 2 + 1) % 3) })
+            var data: [Int64] = []
+            if k < self.labelValues.count {
+                data = self.labelValues[k]
+            } else {
+                for e in 0..<shape.reduce(1, *) { data.append(Int64((e * 2 + 1) % 3)) }
+            }
+            guard let t = Tensor(.i64(data), shape: shape) else { throw OpCaseError.labelCount(name) }
+            inputs["l\(k)"] = t
         }
         let out = try build(fb, values, labelValues)
         // A fixed random weighting makes every output element matter differently.
@@ -50,6 +60,10 @@ public struct OpCase {
         }
         return (fb.function, inputs, values.count + (withHessian ? 1 : 0))
     }
+}
+
+enum OpCaseError: Error {
+    case labelCount(String)
 }
 
 /// The every-op table shared by the differentiation tests (finite differences) and the backend
@@ -112,6 +126,16 @@ public enum OpCases {
         cases.append(binary(.pow, [2, 3], [3], positive, anywhere))
         cases.append(binary(.pow, [2, 3], [], positive, anywhere))
         if backends { cases.append(binary(.pow, [], [], positive, anywhere)) }
+        // Floor division and modulo away from their jumps (a/b never crosses an integer):
+        // floordiv 0 and −1, mod with a divisor of the other sign (the sign fix-up) and mod 2.
+        cases.append(binary(.floordiv, [2, 3], [3], 0.2...0.8, 1...2))
+        cases.append(binary(.floordiv, [2, 1], [1, 3], -0.8 ... -0.2, 1...2))
+        cases.append(binary(.mod, [2, 3], [3], 0.2...0.8, -3 ... -2.5))
+        cases.append(binary(.mod, [2, 1], [1, 3], 2.6...2.9, 1...1.2))
+        if backends {
+            cases.append(binary(.floordiv, [], [], -0.8 ... -0.2, 1...2))
+            cases.append(binary(.mod, [], [], 0.2...0.8, -3 ... -2.5))
+        }
         for op: Op in [.eq, .ne, .lt, .le, .gt, .ge] {
             cases.append(selectOn(op, [2, 3], [3]))
             if backends { cases.append(selectOn(op, [], [])) }
@@ -151,6 +175,7 @@ public enum OpCases {
         cases.append(OpCase(name: "one_hot", operands: [([2, 3], anywhere)], labels: [[2]]) { fb, v, l in
             try fb.apply(.mul, [fb.apply(.one_hot, [l[0]], Attributes([.depth: .int(3), .dtype: .dtype(v[0].dtype)])), v[0]])
         })
+        cases += indexing(backends: backends)
         cases.append(OpCase(name: "cast f64↔f32", operands: [([2, 3], anywhere)], f32Inside: true) { fb, v, _ in
             let other: DType = v[0].dtype == .f64 ? .f32 : .f64
             return try exp(v[0].cast(other)).cast(v[0].dtype) * v[0]
@@ -165,6 +190,74 @@ public enum OpCases {
         if backends {
             cases.append(OpCase(name: "long fused chain", operands: [([37, 300], anywhere), ([300], anywhere)]) { fb, v, _ in
                 try tanh(sigmoid(v[0] * v[1] + v[0]) - exp(v[1]) / (v[0] * v[0] + fb.constant(1, v[0].dtype)))
+            })
+        }
+        return cases
+    }
+
+    /// The indexing ops, with indices that repeat, wrap around (−1) and name both ends of
+    /// their axis; an empty index tensor on the backends.
+    static func indexing(backends: Bool) -> [OpCase] {
+        func axis(_ k: Int) -> Attributes { Attributes([.axis: .int(k)]) }
+        var cases: [OpCase] = []
+        // Squared where noted, so that the Hessian goes through the rule of the rule (take's
+        // gradient is a scatter_add whose own gradient is a take, and back).
+        cases.append(OpCase(name: "take axis 0, squared", operands: [([4, 3], anywhere)], labels: [[2, 2]], labelValues: [[3, 0, -1, 3]]) { fb, v, l in
+            try square(fb.apply(.take, [v[0], l[0]], axis(0)))
+        })
+        cases.append(OpCase(name: "take axis 1", operands: [([2, 3], anywhere)], labels: [[4]]) { fb, v, l in
+            try fb.apply(.take, [v[0], l[0]], axis(1))
+        })
+        cases.append(OpCase(name: "take scalar index", operands: [([2, 3], anywhere)], labels: [[]], labelValues: [[-3]]) { fb, v, l in
+            try fb.apply(.take, [v[0], l[0]], axis(1))
+        })
+        cases.append(OpCase(name: "take_along_axis, squared", operands: [([2, 3], anywhere)], labels: [[2, 4]], labelValues: [[2, 2, 0, -1, 1, -3, 1, 0]]) { fb, v, l in
+            try square(fb.apply(.take_along_axis, [v[0], l[0]], axis(1)))
+        })
+        cases.append(OpCase(name: "take_along_axis axis 0", operands: [([3, 2], anywhere)], labels: [[4, 2]], labelValues: [[2, 0, 2, -1, 0, 1, -3, 2]]) { fb, v, l in
+            try fb.apply(.take_along_axis, [v[0], l[0]], axis(0))
+        })
+        cases.append(OpCase(name: "scatter_add axis 0, squared", operands: [([4, 2], anywhere), ([3, 2], anywhere)], labels: [[3]], labelValues: [[1, -1, 1]]) { fb, v, l in
+            try square(fb.apply(.scatter_add, [v[0], l[0], v[1]], axis(0)))
+        })
+        cases.append(OpCase(name: "scatter_add, Hessian in the updates", operands: [([3, 2], anywhere), ([4, 2], anywhere)], labels: [[3]], labelValues: [[2, 0, 2]]) { fb, v, l in
+            try square(fb.apply(.scatter_add, [v[1], l[0], v[0]], axis(0)))
+        })
+        cases.append(OpCase(name: "scatter_add axis 1", operands: [([2, 3], anywhere), ([2, 2, 2], anywhere)], labels: [[2, 2]], labelValues: [[0, 2, 2, -3]]) { fb, v, l in
+            try fb.apply(.scatter_add, [v[0], l[0], v[1]], axis(1))
+        })
+        cases.append(OpCase(name: "scatter_add_along_axis, Hessian in the updates", operands: [([2, 4], anywhere), ([2, 3], anywhere)], labels: [[2, 4]], labelValues: [[2, 2, 0, -1, 1, -3, 1, 0]]) { fb, v, l in
+            try square(fb.apply(.scatter_add_along_axis, [v[1], l[0], v[0]], axis(1)))
+        })
+        cases.append(OpCase(name: "iota", operands: [([2, 3], anywhere)]) { fb, v, _ in
+            let i = try fb.apply(.iota, [], Attributes([.shape: .ints([2, 3]), .axis: .int(1)]))
+            let f = try fb.apply(.iota, [], Attributes([.shape: .ints([2, 3]), .dtype: .dtype(v[0].dtype)]))
+            return try v[0] * i.cast(v[0].dtype) + f
+        })
+        // argmax/argmin pick the elements whose gradient flows (no ties at random points).
+        cases.append(OpCase(name: "argmax keepdims", operands: [([2, 3], anywhere)]) { fb, v, _ in
+            let k = try fb.apply(.argmax, [v[0]], Attributes([.axes: .ints([1]), .keepdims: .bool(true)]))
+            return try fb.apply(.take_along_axis, [v[0], k], axis(1))
+        })
+        cases.append(OpCase(name: "argmin all axes", operands: [([2, 3], anywhere)]) { fb, v, _ in
+            let k = try fb.apply(.argmin, [v[0]])
+            return try fb.apply(.take, [fb.apply(.reshape, [v[0]], Attributes([.shape: .ints([6])])), k], axis(0))
+        })
+        cases.append(OpCase(name: "argmin axes [0,2]", operands: [([2, 2, 3], anywhere)]) { fb, v, _ in
+            let k = try fb.apply(.argmin, [v[0]], Attributes([.axes: .ints([0, 2])]))
+            let rows = try fb.apply(.reshape, [fb.apply(.transpose, [v[0]], Attributes([.perm: .ints([1, 0, 2])]))], Attributes([.shape: .ints([2, 6])]))
+            return try fb.apply(.take_along_axis, [rows, fb.apply(.reshape, [k], Attributes([.shape: .ints([2, 1])]))], axis(1))
+        })
+        if backends {
+            cases.append(OpCase(name: "take empty indices", operands: [([4, 3], anywhere)], labels: [[2, 0]]) { fb, v, l in
+                try fb.apply(.take, [v[0], l[0]], axis(0))
+            })
+            cases.append(OpCase(name: "scatter_add empty indices", operands: [([4, 3], anywhere), ([0, 3], anywhere)], labels: [[0]]) { fb, v, l in
+                try fb.apply(.scatter_add, [v[0], l[0], v[1]], axis(0))
+            })
+            cases.append(OpCase(name: "take embedding rows", operands: [([50, 8], anywhere)], labels: [[6, 7]],
+                                labelValues: [(0..<42).map { Int64(($0 * 17) % 100) - 50 }]) { fb, v, l in
+                try fb.apply(.take, [v[0], l[0]], axis(0))
             })
         }
         return cases

@@ -190,7 +190,7 @@ public struct RandomGraphGenerator {
     /// cast (through the other float type and back), one_hot of labels computed from the
     /// values, constants of a shape.
     mutating func dtypeStep(_ a: Value) throws -> Value {
-        switch int(0...2) {
+        switch int(0...3) {
         case 0:
             let other: DType = dtype == .f32 ? .f64 : .f32
             return try apply(.exp, apply(.tanh, a.cast(other))).cast(dtype)
@@ -199,8 +199,31 @@ public struct RandomGraphGenerator {
             let labels = try apply(.floor, apply(.sigmoid, a) * 3.999).cast(.i64)
             let hot = try fb.apply(.one_hot, [labels], Attributes([.depth: .int(3), .dtype: .dtype(dtype)]))
             return try sum(hot, axes: [a.type.rank]) * a
+        case 2:
+            return try indexStep(a)
         default:
             return try a * fb.constant(0.75, dtype, a.shape) + fb.constant(0.125, dtype)
         }
+    }
+
+    /// take and scatter_add at indices built from iota with floordiv and mod (in range, some
+    /// negative, some repeated), or argmax/argmin (ties broken by a small multiple of the
+    /// position, so finite differences never cross one) feeding take_along_axis and
+    /// scatter_add_along_axis.
+    mutating func indexStep(_ a: Value) throws -> Value {
+        let rank = a.type.rank
+        guard rank >= 1 else { return try a * a }
+        let axis = int(0...(rank - 1))
+        let n = a.shape[axis]
+        if int(0...1) == 0 {
+            let ids = try mod(floordiv(fb.iota(shape: [int(1...4)]) * 5 + 1, fb.constant(2, .i64)), fb.constant(Double(n), .i64)) - 1
+            let taken = try take(a, ids, axis: axis)
+            return try scatterAdd(a, ids, taken * taken, axis: axis)
+        }
+        let position = try fb.iota(shape: a.shape, axis: axis, dtype: dtype)
+        let key = try a + position * 0.01
+        let best = try fb.apply(int(0...1) == 0 ? .argmax : .argmin, [key], Attributes([.axes: .ints([axis]), .keepdims: .bool(true)]))
+        let top = try takeAlongAxis(a, best, axis: axis)
+        return try scatterAddAlongAxis(a, best, top * top, axis: axis)
     }
 }

@@ -1,0 +1,120 @@
+import Foundation
+import Grad
+import TestSupport
+import XCTest
+
+/// Indexing with i64 tensors through the library (issue 16): errors at run time that name the
+/// op, its source location and the offending value on the reference evaluator and the VM, and
+/// `take` against its one-hot formulation on every backend.
+final class IndexingTests: XCTestCase {
+    static let source = """
+        func f(x: f64[3,2], i: i64[4], u: f64[4,2]) {
+          y = take(x, i, axis=0)
+          s = scatter_add(x, i, u, axis=0)
+          loss = sum(y * y) + sum(s)
+          return loss, grad(loss, x, u)
+        }
+        """
+
+    func executable(_ backend: Backend) throws -> Executable {
+        try compile(XCTUnwrap(Pipeline.parse(IndexingTests.source, file: "model.ir").functions.first), backend: backend)
+    }
+
+    func inputs(_ i: [Int64]) throws -> [Tensor] {
+        [Tensor.random(TensorType(.f64, [3, 2]), seed: 3), try XCTUnwrap(Tensor(.i64(i), shape: [4])), Tensor.random(TensorType(.f64, [4, 2]), seed: 4)]
+    }
+
+    func testOutOfRangeIndexNamesOpLocationAndValue() throws {
+        for backend in [Backend.reference, .bytecode] {
+            let run = try executable(backend)
+            for (bad, index) in [([0, 3, 1, 1] as [Int64], Int64(3)), ([-4, 0, 5, 1], -4), ([0, 1, 2, .min], .min)] {
+                XCTAssertThrowsError(try run(inputs(bad)), "\(backend)") { error in
+                    guard let d = error as? Diagnostic else { return XCTFail("\(error)") }
+                    XCTAssertEqual(d.kind, .indexOutOfRange(op: "take", index: index, axis: 0, length: 3), "\(backend): \(d)")
+                    XCTAssertEqual(d.location, SourceLocation(line: 2, column: 7), "\(backend): \(d)")
+                    let shown = d.attaching(file: "model.ir", source: IndexingTests.source).description
+                    XCTAssertTrue(shown.hasPrefix("model.ir:2:7: error: take: index \(index) is out of range for axis 0 of length 3"), shown)
+                    XCTAssertTrue(shown.contains("  y = take(x, i, axis=0)\n      ^"), shown)
+                }
+            }
+            // Negative indices down to −n wrap around; a failed call leaves nothing behind.
+            let good = try run(inputs([-3, -1, 2, 0]))
+            let expected = try executable(.reference)(inputs([0, 2, 2, 0]))
+            for (g, e) in zip(good, expected) { XCTAssertTrue(sameBits(g, e), "\(backend): \(g) vs \(e)") }
+        }
+    }
+
+    /// A program from a file has no source locations: the VM still names the op and the value.
+    func testVMWithoutLocationsStillNamesOpAndValue() throws {
+        let f = try optimize(Differentiator.expand(XCTUnwrap(Pipeline.parse(IndexingTests.source).functions.first)))
+        let vm = try VirtualMachine(BytecodeProgram(serialized: BytecodeProgram(function: f).serialized()))
+        XCTAssertEqual(vm.fallbackKernelCount, 0)
+        XCTAssertThrowsError(try vm.run(inputs([0, 1, 7, 2]))) { error in
+            XCTAssertEqual((error as? Diagnostic)?.kind, .indexOutOfRange(op: "take", index: 7, axis: 0, length: 3))
+            XCTAssertEqual((error as? Diagnostic)?.location, .unknown)
+        }
+        // The failed run leaves nothing behind: the next good one succeeds.
+        XCTAssertNoThrow(try vm.run(inputs([0, 1, 2, 2])))
+    }
+
+    /// `take(x, idx, axis=0)` equals `one_hot(idx) @ x` for indices in range (value and
+    /// gradient: every element is one product with 1 plus exact zeros, and the scatter adds
+    /// the gradient's rows in the order the matrix product does).
+    func testTakeEqualsOneHotMatmul() throws {
+        let source = """
+            func take_form(x: f64[6,4], i: i64[9], w: f64[9,4]) {
+              y = take(x, i, axis=0)
+              loss = sum(y * w)
+              return y, grad(loss, x)
+            }
+            func one_hot_form(x: f64[6,4], i: i64[9], w: f64[9,4]) {
+              y = one_hot(i, depth=6) @ x
+              loss = sum(y * w)
+              return y, grad(loss, x)
+            }
+            """
+        let module = try Pipeline.parse(source)
+        let ids = try XCTUnwrap(Tensor(.i64([5, 0, 3, 3, 1, 5, 0, 2, 3]), shape: [9]))
+        var rng = SplitMix64(seed: 5)
+        let args = [Tensor.random(TensorType(.f64, [6, 4]), using: &rng), ids, Tensor.random(TensorType(.f64, [9, 4]), using: &rng)]
+        var backends: [Backend] = [.reference, .bytecode]
+        if (try? CCompiler.find()) != nil { backends.append(.c) }
+        for backend in backends {
+            let taken = try compile(module.functions[0], backend: backend, options: CompileOptions(portable: true))(args)
+            let hot = try compile(module.functions[1], backend: backend, options: CompileOptions(portable: true))(args)
+            for (k, (a, b)) in zip(taken, hot).enumerated() {
+                XCTAssertEqual(a.shape, b.shape)
+                XCTAssertEqual(a.doubles, b.doubles, "\(backend) output \(k)")
+            }
+            XCTAssertTrue(taken[1].doubles.contains(0), "row 4 of x is never read: its gradient is 0")
+        }
+    }
+
+    /// The Swift functions build the same nodes as the `.ir` calls.
+    func testLibraryFunctionsMatchTheLanguage() throws {
+        let fb = FunctionBuilder("lib")
+        let x = try fb.input("x", .f64, [3, 2])
+        let i = try fb.input("i", .i64, [4])
+        let j = try fb.input("j", .i64, [3, 1])
+        let t = try take(x, i, axis: 0)
+        try fb.output(t, "t")
+        try fb.output(takeAlongAxis(x, j, axis: -1), "a")
+        try fb.output(scatterAdd(x, i, t, axis: 0), "s")
+        try fb.output(scatterAddAlongAxis(x, j, takeAlongAxis(x, j, axis: 1), axis: 1), "s2")
+        try fb.output(argmax(x, axes: [1]) + argmin(x), "m")
+        try fb.output(floordiv(i, i) + mod(i, i) + fb.iota(shape: [4]), "q")
+        let source = """
+            func lib(x: f64[3,2], i: i64[4], j: i64[3,1]) {
+              t = take(x, i, axis=0)
+              a = take_along_axis(x, j, axis=-1)
+              s = scatter_add(x, i, t, axis=0)
+              s2 = scatter_add_along_axis(x, j, take_along_axis(x, j, axis=1), axis=1)
+              m = argmax(x, axes=[1]) + argmin(x)
+              q = floordiv(i, i) + mod(i, i) + iota(shape=[4], axis=0, dtype=i64)
+              return t, a, s, s2, m, q
+            }
+            """
+        let parsed = try XCTUnwrap(Pipeline.parse(source).functions.first)
+        XCTAssertEqual(printFunction(fb.function), printFunction(parsed))
+    }
+}
