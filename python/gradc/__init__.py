@@ -21,7 +21,7 @@ import threading
 
 import numpy as np
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["GradcError", "Library", "Function", "Tensor", "load", "ABI_VERSION"]
 
 #: The version of the C ABI's metadata this module reads (``NAME_abi_version()``).
