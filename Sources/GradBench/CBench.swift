@@ -69,7 +69,7 @@ func runCBenchmarks(_ args: [String]) {
             let module = try CModule([f], options: options, environment: env)
             let t2 = DispatchTime.now().uptimeNanoseconds
             let emitStart = DispatchTime.now().uptimeNanoseconds
-            _ = try emitC([f], options: options.emit)
+            let emitted = try emitC([f], options: options.emit)
             let emitTime = Double(DispatchTime.now().uptimeNanoseconds - emitStart) * 1e-9
             let cold = Double(t2 - t0) * 1e-9
             // Warm: the same from parse, the cache hit.
@@ -111,7 +111,7 @@ func runCBenchmarks(_ args: [String]) {
             }
             for b in outBoxes { b.deallocate() }
             let flops = matmulFlops(f)
-            let lines = module.source.source.split(separator: "\n").count
+            let lines = emitted.source.split(separator: "\n").count
             rows.append([name, formatSeconds(call.min) + " / " + formatSeconds(call.median),
                          formatSeconds(raw.min) + " / " + formatSeconds(raw.median),
                          flops > 0 ? String(format: "%.1f", flops / raw.min * 1e-9) : "-",

@@ -42,33 +42,65 @@ public let noBuiltinFlags: [String] = inexactLibmFunctions.flatMap { ["-fno-buil
 public struct CBuildReport: Sendable {
     public var cacheHit: Bool
     public var objectPath: String
+    /// Bytes of C generated: 0 on a cache hit, which generates none.
     public var sourceBytes: Int
 }
 
 /// Compiled C for a module: every function loaded and callable.
 public final class CModule: @unchecked Sendable {
-    public let source: CModuleSource
+    /// The generated C; nil when the module came from the compile cache, which is consulted
+    /// before any C is generated (call `emitC` for the source then).
+    public let source: CModuleSource?
     public let library: CLibrary
     public let kernels: [CKernel]
     public let report: CBuildReport
 
     /// Emits, compiles (through the cache) and loads `functions` (already expanded).
+    ///
+    /// The cache key is a digest of the functions and the options (`cacheKey`), so a hit
+    /// costs one pass over the graph: no lowering, no C, no compiler run.
     public init(_ functions: [Function], options: CBackendOptions = CBackendOptions(),
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws(Diagnostic) {
         var emit = options.emit
         if options.portable { emit.fma = false }
-        let src = try emitC(functions, options: emit)
         let compiler = try CCompiler.find(environment: environment)
         let cache = try CCache.open(environment: environment)
-        let flags = options.flags(threads: src.usesThreads, straightLine: src.straightLine,
-                                  gcc: !compiler.identity.lowercased().contains("clang"))
-        let built = try cache.load(source: src.source, compiler: compiler, flags: flags)
+        let digest = ModuleDigest.of(functions, options: emit, names: nil)
+        let gcc = !compiler.identity.lowercased().contains("clang")
+        var emitted: CModuleSource?
+        let built = try cache.load(key: Self.cacheKey(digest: digest, options: options, compiler: compiler), compiler: compiler) { () throws(Diagnostic) in
+            let src = try emitC(functions, options: emit)
+            emitted = src
+            return (src.source, options.flags(threads: src.usesThreads, straightLine: src.straightLine, gcc: gcc))
+        }
         let lib = built.library
         var kernels: [CKernel] = []
-        for abi in src.functions { kernels.append(try CKernel(library: lib, abi: abi)) }
-        source = src
+        if let emitted {
+            for abi in emitted.functions { kernels.append(try CKernel(library: lib, abi: abi)) }
+        } else {
+            // A hit: the object's own metadata gives each function's ABI, checked against the
+            // functions' signatures (the key makes a mismatch all but impossible; a stale or
+            // foreign entry would not pass the cache's trailer check in the first place).
+            let symbols = try exportedCNames(functions, names: nil, prefix: "gradc_" + hexString(digest).prefix(8))
+            for (f, symbol) in zip(functions, symbols) {
+                let abi = try lib.functionABI(named: symbol)
+                guard abi.inputs == f.parameters.map({ f.type(of: $0.value) }),
+                      abi.outputs == f.outputs.map({ f.type(of: $0.value) }) else {
+                    throw Diagnostic(.other("the cache entry '\(built.path)' does not describe function \(Identifier.quoted(f.name)) (its metadata differs); run `gradc cache --clear`"))
+                }
+                kernels.append(try CKernel(library: lib, abi: abi))
+            }
+        }
+        source = emitted
         library = lib
         self.kernels = kernels
-        report = CBuildReport(cacheHit: built.hit, objectPath: built.path, sourceBytes: src.source.utf8.count)
+        report = CBuildReport(cacheHit: built.hit, objectPath: built.path, sourceBytes: emitted?.source.utf8.count ?? 0)
+    }
+
+    /// The cache key of a module: the functions' digest (`ModuleDigest`), the backend options
+    /// (which with the digest determine the C and the flags) and the compiler's identity.
+    static func cacheKey(digest: [UInt8], options: CBackendOptions, compiler: CCompiler) -> String {
+        sha256Hex(["gradc \(gradcVersion) graph key", hexString(digest), options.optimization,
+                   options.portable ? "portable" : "native", compiler.identity].joined(separator: "\u{0}"))
     }
 }

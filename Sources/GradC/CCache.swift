@@ -101,6 +101,16 @@ public struct CCache: Sendable {
         }
     }
 
+    /// The loaded shared object of the entry `key`, building it on a miss with the source and
+    /// flags `make` returns — so a caller whose key does not need the C (the C backend hashes
+    /// the graph, `CModule`) generates no C on a hit. `key` must determine what `make` returns.
+    public func load(key: String, compiler: CCompiler,
+                     make: () throws(Diagnostic) -> (source: String, flags: [String])) throws(Diagnostic) -> (library: CLibrary, path: String, hit: Bool) {
+        try entry(key: key, compiler: compiler, make: make) { path throws(Diagnostic) in
+            try loadEntry(path)
+        }
+    }
+
     /// Entries and their total size.
     public func info() -> (entries: Int, bytes: Int) {
         var n = 0
@@ -135,7 +145,13 @@ public struct CCache: Sendable {
     /// entry's lock on a miss.
     private func entry<T>(source: String, compiler: CCompiler, flags: [String],
                           use: (String) throws(Diagnostic) -> T?) throws(Diagnostic) -> (library: T, path: String, hit: Bool) {
-        let key = Self.key(source: source, compiler: compiler, flags: flags)
+        try entry(key: Self.key(source: source, compiler: compiler, flags: flags), compiler: compiler,
+                  make: { () throws(Diagnostic) in (source, flags) }, use: use)
+    }
+
+    /// Finds the entry `key` with `use`, building it from what `make` returns on a miss.
+    private func entry<T>(key: String, compiler: CCompiler, make: () throws(Diagnostic) -> (source: String, flags: [String]),
+                          use: (String) throws(Diagnostic) -> T?) throws(Diagnostic) -> (library: T, path: String, hit: Bool) {
         let final = path(forKey: key)
         if let found = try use(final) { return (found, final, true) }
         // One compile per entry: processes that miss together queue on the entry's lock and
@@ -146,7 +162,8 @@ public struct CCache: Sendable {
         let lock = EntryLock(path: directory + "/.lock-" + key.prefix(40), timeout: lockTimeout ?? compiler.timeout)
         defer { lock.release() }
         if let found = try use(final) { return (found, final, true) }
-        try build(source: source, compiler: compiler, flags: flags, into: final)
+        let made = try make()
+        try build(source: made.source, compiler: compiler, flags: made.flags, into: final)
         guard let built = try use(final) else {
             throw Diagnostic(.other("the cache entry '\(final)' built just now is not valid any more (replaced or removed meanwhile?); run again"))
         }

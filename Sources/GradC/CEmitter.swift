@@ -112,15 +112,9 @@ public func emitC(_ functions: [Function], options: CEmitOptions = CEmitOptions(
     var includes = ["stdint.h", "stdlib.h", "string.h", "math.h"]
     if threads { includes.append("pthread.h") }
     let templ = includes.map { "#include <\($0)>" }.joined(separator: "\n") + "\n\n" + ivdepMacro + "\n" + kernels + cHelperSource(usedIn: bodies) + bodies
-    let hash = String(sha256Hex("gradc \(gradcVersion)\n" + templ).prefix(8))
-    let prefix = "gradc_\(hash)"
+    let prefix = modulePrefix(functions, options: options, names: names)
     let code = templ.replacingOccurrences(of: "GRADCPFX", with: prefix)
-    let exported: [String]
-    if let names {
-        exported = try checkedCNames(names, functions)
-    } else {
-        exported = defaultCNames(functions, prefix: prefix)
-    }
+    let exported = try exportedCNames(functions, names: names, prefix: prefix)
     var interface = tensorInfoDefinition + "\n"
     for k in abis.indices {
         abis[k].symbol = exported[k]
@@ -161,6 +155,18 @@ private func checkedCNames(_ names: [String], _ functions: [Function]) throws(Di
         }
     }
     return names
+}
+
+/// The prefix of a module's internal names, `gradc_<8 hex digits>` of the functions' digest
+/// (not of the C: the compile cache computes it, and the exported names, without emitting).
+func modulePrefix(_ functions: [Function], options: CEmitOptions, names: [String]?) -> String {
+    "gradc_" + hexString(ModuleDigest.of(functions, options: options, names: names)).prefix(8)
+}
+
+/// The exported C names of `functions`: `names` checked, or (without them) the defaults.
+func exportedCNames(_ functions: [Function], names: [String]?, prefix: String) throws(Diagnostic) -> [String] {
+    if let names { return try checkedCNames(names, functions) }
+    return defaultCNames(functions, prefix: prefix)
 }
 
 /// Each function's own name where `checkedCNames` would accept it, else `gradc_<hash>_<k>`.

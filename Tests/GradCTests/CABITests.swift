@@ -39,7 +39,7 @@ final class CABITests: XCTestCase {
     func testMetadataReadThroughDlopenMatchesTheModel() throws {
         let f = try Self.mixed()
         let module = try CModule([f], environment: testEnvironment)
-        let emitted = try XCTUnwrap(module.source.functions.first)
+        let emitted = try XCTUnwrap(module.source?.functions.first)
         XCTAssertEqual(emitted.symbol, "mixed", "the exported name is the function's")
         let read = try module.library.functionABI(named: "mixed")
         XCTAssertEqual(read.inputNames, ["x", "w", "s", "n", "m"])

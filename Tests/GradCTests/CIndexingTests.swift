@@ -39,7 +39,7 @@ final class CIndexingTests: XCTestCase {
         guard (try? CCompiler.find(environment: testEnvironment)) != nil else { throw XCTSkip("no C compiler") }
         for chunk in [400, 1] {
             let module = try CModule([f], options: CBackendOptions(emit: CEmitOptions(chunkStatements: chunk)), environment: testEnvironment)
-            if chunk == 1 { XCTAssertTrue(module.source.source.contains("(in, out, ws) != 0)"), "a part that checks indices returns the status") }
+            if chunk == 1 { XCTAssertTrue(try XCTUnwrap(module.source).source.contains("(in, out, ws) != 0)"), "a part that checks indices returns the status") }
             for bad in CIndexingTests.badI {
                 var i = CIndexingTests.goodI
                 i[2] = bad
