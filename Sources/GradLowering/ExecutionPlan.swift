@@ -211,7 +211,7 @@ public struct ExecutionPlan: Sendable {
         let nodes = f.nodes
         let end = program.steps.count
         var slots: [BufferSlot] = []
-        var free: [Int] = []
+        var free = FreeSlots()
         var slotOf = [Int](repeating: -1, count: nodes.count)
         var workspaceBytes = 0
         var dying: [[ValueID]] = Array(repeating: [], count: end + 1)
@@ -240,13 +240,9 @@ public struct ExecutionPlan: Sendable {
                     }
                 }
                 if reused == nil {
-                    var best = -1
-                    for (j, s) in free.enumerated() where slots[s].bytes >= bytes {
-                        if best < 0 || slots[s].bytes < slots[free[best]].bytes { best = j }
-                    }
                     let s: Int
-                    if best >= 0 {
-                        s = free.remove(at: best)
+                    if let found = free.takeBestFit(bytes) {
+                        s = found
                         slots[s].values.append(written)
                     } else {
                         let align = bytes >= 64 ? 64 : 8
@@ -263,10 +259,57 @@ public struct ExecutionPlan: Sendable {
             var release = dying[i]
             if lastUse[written] < 0 { release.append(written) }
             for r in release where slotOf[r] >= 0 {
-                free.append(slotOf[r])
+                free.insert(slotOf[r], bytes: slots[slotOf[r]].bytes)
                 slotOf[r] = -1
             }
         }
         return (slots, (workspaceBytes + 63) / 64 * 64)
+    }
+}
+
+/// The free workspace slots, for best-fit allocation in O(log k) (k distinct slot sizes):
+/// the smallest slot that holds the bytes asked for, the earliest freed among slots of that
+/// size. (A linear scan of one free list made lowering quadratic: a graph whose backward pass
+/// frees its forward values one by one has O(n) free slots at each step.)
+struct FreeSlots {
+    /// The distinct sizes that have free slots, ascending.
+    private var sizes: [Int] = []
+    /// The free slots of each size in the order they were freed, from `head[size]` on.
+    private var queues: [Int: [Int]] = [:]
+    private var heads: [Int: Int] = [:]
+
+    mutating func insert(_ slot: Int, bytes: Int) {
+        if queues[bytes, default: []].count == heads[bytes, default: 0] {
+            queues[bytes] = []
+            heads[bytes] = 0
+            sizes.insert(bytes, at: firstIndex(notBelow: bytes))
+        }
+        queues[bytes, default: []].append(slot)
+    }
+
+    /// Removes and returns the best-fitting slot for `bytes`, if any holds them.
+    mutating func takeBestFit(_ bytes: Int) -> Int? {
+        let i = firstIndex(notBelow: bytes)
+        guard i < sizes.count else { return nil }
+        let size = sizes[i]
+        let head = heads[size, default: 0]
+        guard let slot = queues[size]?[head] else { return nil }
+        heads[size] = head + 1
+        if head + 1 == queues[size]?.count {
+            sizes.remove(at: i)
+            queues[size] = nil
+            heads[size] = nil
+        }
+        return slot
+    }
+
+    /// The index of the first size ≥ `bytes` (binary search).
+    private func firstIndex(notBelow bytes: Int) -> Int {
+        var lo = 0, hi = sizes.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sizes[mid] < bytes { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 }
