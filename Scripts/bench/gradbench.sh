@@ -40,11 +40,11 @@ SUMMARIZE="$(dirname "$RUN_EVAL")/summarize.py"
 # Workload options per eval for --quick (the eval's defaults otherwise).
 quick_args() {
   case "$1" in
-    lse) echo "-n 2500 20000 160000 1280000" ;;
+    lse) echo "-n 2500 20000 160000" ;;
     llsq) echo "-n 16 256 4096 16392" ;;
     kmeans) echo "-k 10 100 -n 1000 10000 -d 8 16" ;;
-    gmm) echo "-d 2 10 32 -k 5 25 100" ;;
-    ode) echo "-n 1000 10000 -s 1 10 100" ;;
+    gmm) echo "-d 2 10 32 -k 5 25" ;;
+    ode) echo "-n 1000 10000 -s 1 10" ;;
     *) echo "" ;;
   esac
 }
