@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "Grad", targets: ["Grad"]),
         .executable(name: "gradc", targets: ["gradc"]),
+        .executable(name: "gradc-gradbench", targets: ["gradc-gradbench"]),
     ],
     targets: [
         .target(name: "GradIR", linkerSettings: [.linkedLibrary("m")]),
@@ -28,6 +29,10 @@ let package = Package(
         .target(name: "Grad", dependencies: ["GradIR", "GradAutodiff", "GradRuntime", "GradOptimizer", "GradLowering", "GradBytecode", "GradC"]),
         .executableTarget(name: "gradc", dependencies: ["Grad"]),
         .executableTarget(name: "GradBench", dependencies: ["Grad"]),
+        // gradc as a tool of the GradBench suite (docs/gradbench.md): the protocol and the
+        // evals' JSON in a library the tests call; the models are Examples/gradbench/*.ir.
+        .target(name: "GradBenchTool", dependencies: ["Grad"]),
+        .executableTarget(name: "gradc-gradbench", dependencies: ["GradBenchTool"]),
         .executableTarget(name: "Digits", dependencies: ["Grad"], path: "Examples/Digits"),
         .executableTarget(name: "Newton", dependencies: ["Grad"], path: "Examples/Newton"),
         .executableTarget(name: "Iris", dependencies: ["Grad"], path: "Examples/Iris"),
@@ -46,5 +51,6 @@ let package = Package(
         .testTarget(name: "GradBytecodeTests", dependencies: ["Grad", "TestSupport"]),
         .testTarget(name: "GradCTests", dependencies: ["Grad", "TestSupport"]),
         .testTarget(name: "GradTests", dependencies: ["Grad", "TestSupport"]),
+        .testTarget(name: "GradBenchToolTests", dependencies: ["GradBenchTool", "Grad"]),
     ]
 )

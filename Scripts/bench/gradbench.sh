@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# gradc against the GradBench suite's hand-written C++ tool ("manual"), in the suite's own evals.
+#
+#   Scripts/bench/gradbench.sh SUITE [--quick] [EVAL ...]
+#
+# SUITE is a GradBench work tree (github.com/gradbench/gradbench; at least python/, cpp/,
+# tools/manual/ and evals/EVAL/). EVAL: hello lse llsq kmeans gmm ode (default: lse llsq
+# kmeans gmm ode). For each eval, ../shared/gradbench/run_eval.py (or $RUN_EVAL) connects the
+# suite's eval program to manual and then to gradc-gradbench, each with --min-runs 3
+# --min-seconds 0.2 (a median that leaves out gradc's first, compiling run); summarize.py prints
+# the times and gradc ÷ manual per workload and per eval (geometric mean).
+#
+# --quick: a subset of each eval's default workloads (the eval's own -n/-k/-d/-s options, listed
+#          below), so that the whole run takes a few minutes; without it, the defaults.
+#
+# Sets up, the first time: a venv .build/gradbench-venv with the evals' Python dependencies
+# (numpy, scipy, pydantic, dataclasses-json, from PyPI), the manual tool (g++; json.hpp from
+# Debian's nlohmann-json3-dev, copied into SUITE/cpp/ if absent: the suite's Makefile would
+# download it), and gradc-gradbench (swift build -c release). Nothing of the suite is copied
+# into this repository. Logs: .build/gradbench-logs/EVAL-TOOL.jsonl (+ .meta.json, stderr).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SUITE="${1:?usage: Scripts/bench/gradbench.sh SUITE [--quick] [EVAL ...]}"
+shift
+SUITE="$(cd "$SUITE" && pwd)"
+QUICK=no
+EVALS=()
+for a in "$@"; do
+  case "$a" in
+    --quick) QUICK=yes ;;
+    hello|lse|llsq|kmeans|gmm|ode) EVALS+=("$a") ;;
+    *) echo "gradbench.sh: unknown argument '$a' (evals: hello lse llsq kmeans gmm ode)" >&2; exit 2 ;;
+  esac
+done
+[ ${#EVALS[@]} -gt 0 ] || EVALS=(lse llsq kmeans gmm ode)
+RUN_EVAL="${RUN_EVAL:-$ROOT/../shared/gradbench/run_eval.py}"
+SUMMARIZE="$(dirname "$RUN_EVAL")/summarize.py"
+[ -f "$RUN_EVAL" ] || { echo "gradbench.sh: no run_eval.py at $RUN_EVAL (set RUN_EVAL)" >&2; exit 2; }
+
+# Workload options per eval for --quick (the eval's defaults otherwise).
+quick_args() {
+  case "$1" in
+    lse) echo "-n 2500 20000 160000" ;;
+    llsq) echo "-n 16 256 4096 16392" ;;
+    kmeans) echo "-k 10 100 -n 1000 10000 -d 8 16" ;;
+    gmm) echo "-d 2 10 32 -k 5 25" ;;
+    ode) echo "-n 1000 10000 -s 1 10" ;;
+    *) echo "" ;;
+  esac
+}
+
+VENV="$ROOT/.build/gradbench-venv"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import numpy, scipy, pydantic, dataclasses_json" 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q numpy scipy pydantic dataclasses-json
+fi
+if [ ! -f "$SUITE/cpp/json.hpp" ]; then
+  [ -f /usr/include/nlohmann/json.hpp ] || { echo "gradbench.sh: needs json.hpp: apt-get install nlohmann-json3-dev" >&2; exit 2; }
+  cp /usr/include/nlohmann/json.hpp "$SUITE/cpp/json.hpp"
+fi
+for e in "${EVALS[@]}"; do
+  make -s -C "$SUITE/tools/manual" "bin/$e" >/dev/null
+done
+(cd "$ROOT" && swift build -c release --product gradc-gradbench >/dev/null)
+TOOL="$ROOT/.build/release/gradc-gradbench --models $ROOT/Examples/gradbench"
+
+LOGS="$ROOT/.build/gradbench-logs"
+mkdir -p "$LOGS"
+ARGS=()
+for e in "${EVALS[@]}"; do
+  extra=""
+  [ "$QUICK" = yes ] && extra="$(quick_args "$e")"
+  eval_cmd="PYTHONPATH=python/gradbench $VENV/bin/python python/gradbench/gradbench/evals/$e/run.py --min-runs 3 --min-seconds 0.2 $extra"
+  for tool in manual gradc; do
+    if [ "$tool" = manual ]; then cmd="$VENV/bin/python python/gradbench/gradbench/cpp.py manual"; else cmd="$TOOL"; fi
+    echo "== $e: $tool" >&2
+    python3 "$RUN_EVAL" --quiet --cwd "$SUITE" --log "$LOGS/$e-$tool.jsonl" --eval "$eval_cmd" --tool "$cmd" >&2 || true
+    ARGS+=("$tool=$LOGS/$e-$tool.jsonl")
+  done
+done
+echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'); cores: $(nproc 2>/dev/null || echo '?')"
+python3 "$SUMMARIZE" --base manual --tools manual,gradc --sessions "${ARGS[@]}"

@@ -1,0 +1,179 @@
+import Foundation
+
+/// One call of an eval's function: the model's parameters for this workload, the inputs in
+/// parameter order (f64, row-major) and how the outputs become the eval's JSON output.
+struct EvalCall {
+    var parameters: [String: ModelTemplate.Value]
+    var inputs: [[Double]]
+    var decode: ([[Double]]) throws -> Any
+}
+
+/// An eval of the suite that gradc implements: its module name, its model file and functions,
+/// and the conversion of its JSON input into tensors (nothing else: the model computes).
+struct GradBenchEval: Sendable {
+    var name: String
+    var model: String
+    var functions: [String]
+    var prepare: @Sendable (String, Any) throws -> EvalCall
+    /// The model's name of a function where the suite's name is taken (an op's name).
+    var modelNames: [String: String] = [:]
+
+    init(name: String, model: String, functions: [String], modelNames: [String: String] = [:],
+         prepare: @escaping @Sendable (String, Any) throws -> EvalCall) {
+        self.name = name
+        self.model = model
+        self.functions = functions
+        self.modelNames = modelNames
+        self.prepare = prepare
+    }
+
+    func modelFunction(_ function: String) -> String { modelNames[function] ?? function }
+
+    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode]
+
+    static func named(_ name: String) -> GradBenchEval? { all.first { $0.name == name } }
+
+    /// Why a module is not supported (the `define` response's error).
+    static func unsupportedReason(_ module: String) -> String {
+        switch module {
+        case "det":
+            return "gradc: det is not implemented yet: expansion by minors of an ℓ×ℓ matrix (ℓ up to 11) needs a recursion or a loop over minors, and unrolled it is ℓ! products; it waits for loop nodes (issue 15)"
+        case "lstm", "ba", "ht":
+            return "gradc: \(module) is not implemented yet: it needs loop nodes (issue 15) and gathers at the suite's sizes (issue 16 for the indexing ops) to be written at its default workloads"
+        case "particle", "saddle":
+            return "gradc: \(module) is not implemented yet: it needs forward mode (issue 18) and while loops (issue 15)"
+        default:
+            return "gradc: unknown module '\(module)' (gradc implements \(all.map(\.name).joined(separator: ", ")))"
+        }
+    }
+
+    // MARK: - The evals
+
+    static let hello = GradBenchEval(name: "hello", model: "hello", functions: ["square", "double"],
+                                          modelNames: ["square": "hello_square", "double": "hello_double"]) { _, input in
+        let x = try number(input, "input")
+        return EvalCall(parameters: [:], inputs: [[x]]) { out in out[0][0] }
+    }
+
+    static let lse = GradBenchEval(name: "lse", model: "lse", functions: ["primal", "gradient"]) { function, input in
+        let o = try object(input)
+        let x = try vector(o["x"], "x")
+        guard !x.isEmpty else { throw ToolError("x is empty (LSE needs at least one element)") }
+        return EvalCall(parameters: ["n": .int(x.count)], inputs: [x]) { out in
+            function == "primal" ? out[0][0] as Any : out[0] as Any
+        }
+    }
+
+    static let llsq = GradBenchEval(name: "llsq", model: "llsq", functions: ["primal", "gradient"]) { function, input in
+        let o = try object(input)
+        let x = try vector(o["x"], "x")
+        let n = try integer(o["n"], "n")
+        guard n >= 2 else { throw ToolError("n is \(n), expected at least 2 (tᵢ divides by n − 1)") }
+        return EvalCall(parameters: ["n": .int(n), "m": .int(x.count)], inputs: [x]) { out in
+            function == "primal" ? out[0][0] as Any : out[0] as Any
+        }
+    }
+
+    static let kmeans = GradBenchEval(name: "kmeans", model: "kmeans", functions: ["cost", "dir"]) { function, input in
+        let o = try object(input)
+        let points = try matrix(o["points"], "points")
+        let centroids = try matrix(o["centroids"], "centroids", columns: points.columns)
+        guard points.rows > 0, centroids.rows > 0 else { throw ToolError("points and centroids must not be empty") }
+        let parameters: [String: ModelTemplate.Value] = ["n": .int(points.rows), "k": .int(centroids.rows), "d": .int(points.columns)]
+        return EvalCall(parameters: parameters, inputs: [points.values, centroids.values]) { out in
+            function == "cost" ? out[0][0] as Any : rows(out[0], points.columns) as Any
+        }
+    }
+
+    static let gmm = GradBenchEval(name: "gmm", model: "gmm", functions: ["objective", "jacobian"],
+                                        modelNames: ["jacobian": "gmm_jacobian"]) { function, input in
+        let o = try object(input)
+        let d = try integer(o["d"], "d"), k = try integer(o["k"], "k"), n = try integer(o["n"], "n")
+        let m = try integer(o["m"], "m")
+        let gamma = try number(o["gamma"] ?? NSNull(), "gamma")
+        let t = d * (d - 1) / 2
+        let alpha = try vector(o["alpha"], "alpha", count: k)
+        let mu = try matrix(o["mu"], "mu", rows: k, columns: d)
+        let q = try matrix(o["q"], "q", rows: k, columns: d)
+        let l = try matrix(o["l"], "l", rows: k, columns: t)
+        let x = try matrix(o["x"], "x", rows: n, columns: d)
+        guard d >= 1, k >= 1, n >= 1, m >= 0, gamma > 0 else {
+            throw ToolError("expected d, k, n ≥ 1, m ≥ 0 and gamma > 0")
+        }
+        let parameters: [String: ModelTemplate.Value] = [
+            "n": .int(n), "k": .int(k), "d": .int(d), "t": .int(t), "m": .int(m), "gamma": .real(gamma),
+            "lmgamma": .real(logMultivariateGamma(Double(d + m + 1) / 2, dimension: d)),
+        ]
+        return EvalCall(parameters: parameters, inputs: [alpha, mu.values, q.values, l.values, x.values]) { out in
+            if function == "objective" { return out[0][0] }
+            return ["alpha": out[0], "mu": rows(out[1], d), "q": rows(out[2], d), "l": rows(out[3], t)] as [String: Any]
+        }
+    }
+
+    static let ode = GradBenchEval(name: "ode", model: "ode", functions: ["primal", "gradient"]) { _, input in
+        let o = try object(input)
+        let x = try vector(o["x"], "x")
+        let s = try integer(o["s"], "s")
+        guard x.count >= 2, s >= 1 else { throw ToolError("expected at least 2 elements of x and s ≥ 1") }
+        return EvalCall(parameters: ["n": .int(x.count), "s": .int(s)], inputs: [x]) { out in out[0] }
+    }
+}
+
+/// log Γ_D(a) = D(D−1)/4 · log π + Σⱼ₌₁..D log Γ(a + (1 − j)/2), the multivariate log-gamma
+/// function (a constant of the gmm prior).
+func logMultivariateGamma(_ a: Double, dimension d: Int) -> Double {
+    var r = Double(d * (d - 1)) / 4 * log(Double.pi)
+    for j in 1...max(1, d) { r += lgamma(a + Double(1 - j) / 2) }
+    return r
+}
+
+// MARK: - JSON to arrays
+
+private func object(_ input: Any) throws -> [String: Any] {
+    guard let o = input as? [String: Any] else { throw ToolError("the input is not a JSON object") }
+    return o
+}
+
+private func number(_ v: Any, _ name: String) throws -> Double {
+    guard let n = v as? NSNumber else { throw ToolError("\(name) is not a number") }
+    return n.doubleValue
+}
+
+private func integer(_ v: Any?, _ name: String) throws -> Int {
+    guard let n = v as? NSNumber, let i = Int(exactly: n.doubleValue), i >= 0 else {
+        throw ToolError("\(name) is not an integer ≥ 0")
+    }
+    return i
+}
+
+private func vector(_ v: Any?, _ name: String, count: Int? = nil) throws -> [Double] {
+    guard let a = v as? [Any] else { throw ToolError("\(name) is not an array of numbers") }
+    var out: [Double] = []
+    out.reserveCapacity(a.count)
+    for (i, e) in a.enumerated() {
+        guard let n = e as? NSNumber else { throw ToolError("\(name)[\(i)] is not a number") }
+        out.append(n.doubleValue)
+    }
+    if let count, out.count != count { throw ToolError("\(name) has \(out.count) elements, expected \(count)") }
+    return out
+}
+
+/// A JSON array of equally long arrays of numbers, flattened row-major.
+private func matrix(_ v: Any?, _ name: String, rows expectedRows: Int? = nil, columns expected: Int? = nil) throws -> (values: [Double], rows: Int, columns: Int) {
+    guard let a = v as? [Any] else { throw ToolError("\(name) is not an array of arrays") }
+    if let expectedRows, a.count != expectedRows { throw ToolError("\(name) has \(a.count) rows, expected \(expectedRows)") }
+    var values: [Double] = []
+    var columns = expected
+    for (i, row) in a.enumerated() {
+        let r = try vector(row, "\(name)[\(i)]", count: columns)
+        columns = r.count
+        values += r
+    }
+    return (values, a.count, columns ?? 0)
+}
+
+/// Row-major values as rows of `columns` numbers.
+private func rows(_ values: [Double], _ columns: Int) -> [[Double]] {
+    guard columns > 0 else { return [[Double]](repeating: [], count: 0) }
+    return stride(from: 0, to: values.count, by: columns).map { Array(values[$0..<min($0 + columns, values.count)]) }
+}

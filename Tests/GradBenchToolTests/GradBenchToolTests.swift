@@ -1,0 +1,249 @@
+import Foundation
+import XCTest
+@testable import GradBenchTool
+
+/// gradc-gradbench: the protocol, the recorded cases of the suite at its tolerance, exact
+/// hand-computed cases and gmm's gradient against central differences.
+final class GradBenchToolTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let tool = GradBenchTool(modelsDirectory: GradBenchTool.defaultModelsDirectory)
+
+    // MARK: - Helpers
+
+    /// One evaluate message through the tool; fails the test unless it succeeded.
+    func evaluate(_ module: String, _ function: String, _ input: Any, file: StaticString = #filePath, line: UInt = #line) throws -> (output: Any, timings: [[String: Any]]) {
+        _ = tool.respond(to: ["id": 0, "kind": "define", "module": module])
+        let r = try XCTUnwrap(tool.respond(to: ["id": 1, "kind": "evaluate", "module": module, "function": function, "input": input]), file: file, line: line)
+        guard r["success"] as? Bool == true else {
+            XCTFail("\(module).\(function) failed: \(r["error"] ?? "?")", file: file, line: line)
+            throw ToolError("failed")
+        }
+        // Through JSON and back, as the eval sees it.
+        let data = try JSONSerialization.data(withJSONObject: ["o": r["output"] ?? NSNull()])
+        let back = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return (back["o"] ?? NSNull(), r["timings"] as? [[String: Any]] ?? [])
+    }
+
+    /// The suite's comparison (gradbench/comparison.py, from ADBench): |a − b| / max(1, |a| + |b|)
+    /// at most 1e-4 for every number, same structure everywhere else.
+    static func mismatches(_ expected: Any, _ actual: Any, _ path: String = "", tolerance: Double = 1e-4) -> [String] {
+        if let e = expected as? [String: Any] {
+            guard let a = actual as? [String: Any], Set(a.keys) == Set(e.keys) else { return ["\(path): keys differ"] }
+            return e.keys.sorted().flatMap { mismatches(e[$0]!, a[$0]!, "\(path).\($0)", tolerance: tolerance) }
+        }
+        if let e = expected as? [Any] {
+            guard let a = actual as? [Any], a.count == e.count else { return ["\(path): length differs"] }
+            return zip(e, a).enumerated().flatMap { mismatches($0.element.0, $0.element.1, "\(path)[\($0.offset)]", tolerance: tolerance) }
+        }
+        guard let e = (expected as? NSNumber)?.doubleValue, let a = (actual as? NSNumber)?.doubleValue else {
+            return ["\(path): not numbers"]
+        }
+        return abs(a - e) / max(1, abs(a) + abs(e)) <= tolerance ? [] : ["\(path): expected \(e), got \(a)"]
+    }
+
+    /// The recorded cases of an eval: ../shared/gradbench when present, else the trimmed copy.
+    func recordedCases(_ eval: String) throws -> [[String: Any]]? {
+        let shared = Self.root.appendingPathComponent("../shared/gradbench/\(eval).jsonl").standardized
+        let fixture = Self.root.appendingPathComponent("Tests/Fixtures/gradbench/\(eval).jsonl")
+        guard let text = (try? String(contentsOf: shared, encoding: .utf8)) ?? (try? String(contentsOf: fixture, encoding: .utf8)) else {
+            return nil
+        }
+        return try text.split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    // MARK: - Recorded cases
+
+    func testRecordedCasesMatchTheReferenceTool() throws {
+        var replayed = 0
+        for eval in ["hello", "lse", "llsq", "kmeans", "gmm", "ode"] {
+            guard let cases = try recordedCases(eval) else { continue }   // kmeans without ../shared
+            for c in cases {
+                let function = try XCTUnwrap(c["function"] as? String)
+                let r = try evaluate(eval, function, c["input"] ?? NSNull())
+                let bad = Self.mismatches(c["output"] ?? NSNull(), r.output)
+                XCTAssert(bad.isEmpty, "\(eval).\(function) \(c["description"] ?? ""): \(bad.count) mismatches: \(bad.prefix(3))")
+                replayed += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(replayed, 15)
+    }
+
+    // MARK: - Protocol
+
+    func testProtocolMessages() throws {
+        let start = try XCTUnwrap(tool.respond(toLine: #"{"id": 0, "kind": "start", "eval": "lse"}"#))
+        let s = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(start.utf8)) as? [String: Any])
+        XCTAssertEqual(s["id"] as? Int, 0)
+        XCTAssertEqual(s["tool"] as? String, "gradc")
+
+        for module in ["det", "lstm", "ba", "ht", "particle", "saddle", "nonesuch"] {
+            let r = try XCTUnwrap(tool.respond(to: ["id": 1, "kind": "define", "module": module]))
+            XCTAssertEqual(r["success"] as? Bool, false, module)
+            XCTAssert((r["error"] as? String ?? "").hasPrefix("gradc: "), module)
+        }
+        for module in ["hello", "lse", "llsq", "kmeans", "gmm", "ode"] {
+            XCTAssertEqual(tool.respond(to: ["id": 2, "kind": "define", "module": module])?["success"] as? Bool, true, module)
+        }
+        let analysis = try XCTUnwrap(tool.respond(to: ["id": 3, "kind": "analysis", "of": 2, "valid": true]))
+        XCTAssertEqual(analysis.count, 1)
+        XCTAssertEqual(analysis["id"] as? Int, 3)
+        XCTAssertNil(tool.respond(to: ["id": 4, "kind": "end"]))
+        XCTAssertNil(tool.respond(toLine: "  "))
+
+        // Errors are responses, never crashes.
+        let notJSON = try XCTUnwrap(tool.respond(toLine: "{oops"))
+        XCTAssert(notJSON.contains("\"success\":false"), notJSON)
+        let unknown = try XCTUnwrap(tool.respond(to: ["id": 5, "kind": "evaluate", "module": "lse", "function": "tertiary", "input": ["x": [1.0]]]))
+        XCTAssertEqual(unknown["success"] as? Bool, false)
+        XCTAssert((unknown["error"] as? String ?? "").contains("has no function 'tertiary'"))
+        let ragged = try XCTUnwrap(tool.respond(to: ["id": 6, "kind": "evaluate", "module": "kmeans", "function": "cost",
+                                                     "input": ["points": [[1.0, 2.0], [3.0]], "centroids": [[0.0, 0.0]]]]))
+        XCTAssertEqual(ragged["success"] as? Bool, false)
+        XCTAssert((ragged["error"] as? String ?? "").contains("points[1] has 1 elements, expected 2"), "\(ragged)")
+        let text = try XCTUnwrap(tool.respond(to: ["id": 7, "kind": "evaluate", "module": "llsq", "function": "primal", "input": ["x": ["a"], "n": 4]]))
+        XCTAssertEqual(text["success"] as? Bool, false)
+    }
+
+    func testRunsAndTimings() throws {
+        let r = try evaluate("lse", "gradient", ["x": [1.0, 2.0, 3.0], "min_runs": 5, "min_seconds": 0])
+        let evaluate = r.timings.filter { $0["name"] as? String == "evaluate" }
+        XCTAssertEqual(evaluate.count, 5)
+        XCTAssert(evaluate.allSatisfy { ($0["nanoseconds"] as? Int ?? -1) >= 0 })
+        // min_seconds keeps it running past min_runs.
+        let timed = try self.evaluate("lse", "primal", ["x": [1.0, 2.0, 3.0], "min_runs": 1, "min_seconds": 0.02])
+        let ns = timed.timings.filter { $0["name"] as? String == "evaluate" }.compactMap { $0["nanoseconds"] as? Int }
+        XCTAssertGreaterThan(ns.count, 1)
+        XCTAssertGreaterThanOrEqual(ns.reduce(0, +), 20_000_000)
+    }
+
+    func testTemplateSubstitution() throws {
+        let t = ModelTemplate(name: "t.ir", text: "func f(x: f64[$n]) {  # $n stays\n  y = x * $g   #@repeat r\n  return y\n}")
+        let text = try t.instantiate(["n": .int(3), "g": .real(-1.5), "r": .int(2)])
+        XCTAssertEqual(text, "func f(x: f64[3]) {  # $n stays\n  y = x * (-1.5)   \n  y = x * (-1.5)   \n  return y\n}")
+        XCTAssertThrowsError(try t.instantiate(["n": .int(3), "r": .int(1)])) { XCTAssert("\($0)".contains("'$g'")) }
+        XCTAssertThrowsError(try t.instantiate(["n": .int(-1), "g": .real(1), "r": .int(1)]))
+        XCTAssertThrowsError(try t.instantiate(["n": .int(1), "g": .real(.nan), "r": .int(1)]))
+    }
+
+    // MARK: - Hand-computed cases
+
+    /// n = 3, x = (0.5, 1): t = (−1, 0, 1), s = (−1, 0, 1), every residual −0.5, so
+    /// y = ½·3·0.25 = 0.375, ∂y/∂x₀ = −Σr = 1.5 and ∂y/∂x₁ = −Σ r·t = 0 exactly.
+    func testLLSQByHand() throws {
+        let y = try evaluate("llsq", "primal", ["x": [0.5, 1.0], "n": 3]).output
+        XCTAssertEqual((y as? NSNumber)?.doubleValue, 0.375)
+        let g = try XCTUnwrap(try evaluate("llsq", "gradient", ["x": [0.5, 1.0], "n": 3]).output as? [Double])
+        XCTAssertEqual(g, [1.5, 0])
+    }
+
+    /// Points (0,0), (2,0), (10,10); centroids (1,1), (9,10): the first two points are 2 from
+    /// the first centroid, the third 1 from the second, so the cost is 5; the Newton direction
+    /// is each centroid minus the mean of its points: (0, 1) and (−1, 0).
+    func testKMeansByHand() throws {
+        let input: [String: Any] = ["points": [[0.0, 0.0], [2.0, 0.0], [10.0, 10.0]], "centroids": [[1.0, 1.0], [9.0, 10.0]]]
+        XCTAssertEqual((try evaluate("kmeans", "cost", input).output as? NSNumber)?.doubleValue, 5)
+        let dir = try XCTUnwrap(try evaluate("kmeans", "dir", input).output as? [[Double]])
+        XCTAssertEqual(dir, [[0, 1], [-1, 0]])
+    }
+
+    func testHelloAndODEByHand() throws {
+        XCTAssertEqual((try evaluate("hello", "square", 3.0).output as? NSNumber)?.doubleValue, 9)
+        XCTAssertEqual((try evaluate("hello", "double", 3.0).output as? NSNumber)?.doubleValue, 6)
+        // One RK4 step of h = 2 on y₀′ = x₀, y₁′ = x₁y₀ is exact for these polynomials:
+        // y₀ = x₀t, y₁ = x₀x₁t²/2; at t = 2 with x = (3, 5): (6, 30); ∂y₁/∂x = (2x₁, 2x₀) = (10, 6).
+        XCTAssertEqual(try evaluate("ode", "primal", ["x": [3.0, 5.0], "s": 1]).output as? [Double], [6, 30])
+        XCTAssertEqual(try evaluate("ode", "gradient", ["x": [3.0, 5.0], "s": 1]).output as? [Double], [10, 6])
+    }
+
+    // MARK: - gmm
+
+    /// A small gmm input with d = 3 (the recorded cases all have d = 2, where l has one element
+    /// per component and its order cannot be wrong).
+    static func gmmInput(d: Int = 3, k: Int = 2, n: Int = 4, m: Int = 1, gamma: Double = 0.7) -> [String: Any] {
+        var state: UInt64 = 42
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) * 2 - 1
+        }
+        func rows(_ r: Int, _ c: Int) -> [[Double]] { (0..<r).map { _ in (0..<c).map { _ in next() } } }
+        return ["d": d, "k": k, "n": n, "m": m, "gamma": gamma, "x": rows(n, d), "alpha": (0..<k).map { _ in next() },
+                "mu": rows(k, d), "q": rows(k, d), "l": rows(k, d * (d - 1) / 2)]
+    }
+
+    /// The log posterior straight from the README's definition, with Qₖ built element by
+    /// element (l column by column below the diagonal) and loops: an implementation
+    /// independent of the model's.
+    static func gmmDirect(_ input: [String: Any]) -> Double {
+        let d = input["d"] as! Int, k = input["k"] as! Int, n = input["n"] as! Int, m = input["m"] as! Int
+        let gamma = input["gamma"] as! Double
+        let x = input["x"] as! [[Double]], alpha = input["alpha"] as! [Double]
+        let mu = input["mu"] as! [[Double]], q = input["q"] as! [[Double]], l = input["l"] as! [[Double]]
+        func lse(_ v: [Double]) -> Double { let a = v.max()!; return a + log(v.map { exp($0 - a) }.reduce(0, +)) }
+        var Q = [[[Double]]](repeating: [[Double]](repeating: [Double](repeating: 0, count: d), count: d), count: k)
+        for c in 0..<k {
+            var next = 0
+            for j in 0..<d {
+                Q[c][j][j] = exp(q[c][j])
+                for i in (j + 1)..<max(j + 1, d) { Q[c][i][j] = l[c][next]; next += 1 }
+            }
+        }
+        var total = 0.0
+        for i in 0..<n {
+            var beta: [Double] = []
+            for c in 0..<k {
+                var sq = 0.0
+                for r in 0..<d {
+                    var s = 0.0
+                    for j in 0..<d { s += Q[c][r][j] * (x[i][j] - mu[c][j]) }
+                    sq += s * s
+                }
+                beta.append(alpha[c] - 0.5 * sq + q[c].reduce(0, +))
+            }
+            total += lse(beta)
+        }
+        total -= Double(n) * (Double(d) / 2 * log(2 * Double.pi) + lse(alpha))
+        let dof = Double(d + m + 1)
+        var frob = 0.0
+        for c in 0..<k { for r in 0..<d { for j in 0..<d { frob += Q[c][r][j] * Q[c][r][j] } } }
+        let sumQ = q.flatMap { $0 }.reduce(0, +)
+        total += Double(k) * (dof * Double(d) * log(gamma / 2.0.squareRoot()) - logMultivariateGamma(dof / 2, dimension: d))
+        total += -gamma * gamma / 2 * frob + Double(m) * sumQ
+        return total
+    }
+
+    func testGMMObjectiveAgainstTheDefinition() throws {
+        for d in [1, 3, 4] {
+            let input = Self.gmmInput(d: d)
+            let f = try XCTUnwrap((try evaluate("gmm", "objective", input).output as? NSNumber)?.doubleValue)
+            let direct = Self.gmmDirect(input)
+            XCTAssertEqual(f, direct, accuracy: 1e-10 * max(1, abs(direct)), "d = \(d)")
+        }
+    }
+
+    func testGMMJacobianAgainstCentralDifferences() throws {
+        let input = Self.gmmInput()
+        let g = try XCTUnwrap(try evaluate("gmm", "jacobian", input).output as? [String: Any])
+        let h = 1e-6
+        for field in ["alpha", "mu", "q", "l"] {
+            let isVector = field == "alpha"
+            let base: [[Double]] = isVector ? [input[field] as! [Double]] : input[field] as! [[Double]]
+            let grad: [[Double]] = isVector ? [try XCTUnwrap(g[field] as? [Double])] : try XCTUnwrap(g[field] as? [[Double]])
+            XCTAssertEqual(grad.map(\.count), base.map(\.count), field)
+            for r in base.indices {
+                for c in base[r].indices {
+                    func shifted(_ delta: Double) throws -> Double {
+                        var p = base
+                        p[r][c] += delta
+                        var moved = input
+                        moved[field] = isVector ? p[0] : p
+                        return try XCTUnwrap((try evaluate("gmm", "objective", moved).output as? NSNumber)?.doubleValue)
+                    }
+                    let fd = (try shifted(h) - shifted(-h)) / (2 * h)
+                    XCTAssertEqual(grad[r][c], fd, accuracy: 1e-6 * max(1, abs(fd)), "\(field)[\(r)][\(c)]")
+                }
+            }
+        }
+    }
+}
