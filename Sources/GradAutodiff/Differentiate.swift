@@ -213,7 +213,11 @@ private struct Expansion {
     /// that meet at a value, and returns the gradient of each `x` (zeros if disconnected).
     ///
     /// Gradients meeting at a value are summed as they arrive, left to right in arrival order
-    /// (`(g₁ + g₂) + g₃`), so no list of parts is kept per value.
+    /// (`(g₁ + g₂) + g₃`), so no list of parts is kept per value — except for a value read by
+    /// slices, whose gradients arrive as `pad`s of the value's full size: those parts are kept
+    /// (`PadParts`) and, when many pads meet, summed by one `scatter_add` of their elements
+    /// instead of one full-size add per read (reading k of n elements costs O(k), not O(n);
+    /// an element-by-element model reading each of n elements was O(n²)).
     mutating func backward(from y: ValueID, seed: ValueID, wrt xs: [ValueID], relevant: [Bool]) throws(Diagnostic) -> [ValueID] {
         // The gradient reaching each value in lowest...y so far (−1: none yet), indexed by
         // id − lowest (an array, not a dictionary: the ids in that range are dense).
@@ -221,10 +225,12 @@ private struct Expansion {
         let span = max(y - lowest + 1, 0)
         var reaching = [ValueID](repeating: -1, count: span)
         if span > 0 { reaching[y - lowest] = seed }
+        var padded: [Int: PadParts] = [:]
         var id = y
         while id >= lowest {
             defer { id -= 1 }
             guard id < relevant.count, relevant[id] else { continue }
+            if let parts = padded.removeValue(forKey: id - lowest) { reaching[id - lowest] = try parts.sum(&builder) }
             let g = reaching[id - lowest]
             guard g >= 0 else { continue }
             let needs = OperandNeeds(operands: builder.function.nodes[id].inputs, relevant: relevant)
@@ -235,8 +241,15 @@ private struct Expansion {
             for k in 0..<min(node.inputs.count, cotangents.count) where needs[k] {
                 let input = node.inputs[k]
                 if let ct = cotangents[k], input >= lowest, input <= y {
-                    let earlier = reaching[input - lowest]
-                    reaching[input - lowest] = earlier < 0 ? ct : try builder.binary(.add, earlier, ct)
+                    let slot = input - lowest
+                    if padded[slot] != nil {
+                        padded[slot]?.append(ct, builder.function)
+                    } else if PadParts.isScatterable(ct, builder.function) {
+                        padded[slot] = PadParts(earlier: reaching[slot], pad: ct, builder.function)
+                    } else {
+                        let earlier = reaching[slot]
+                        reaching[slot] = earlier < 0 ? ct : try builder.binary(.add, earlier, ct)
+                    }
                 }
             }
         }
@@ -244,6 +257,7 @@ private struct Expansion {
         // to it), so each x's is what reached it; none reached an x off every path to y.
         var result: [ValueID] = []
         result.reserveCapacity(xs.count)
+        for slot in padded.keys.sorted() { reaching[slot] = try padded[slot]?.sum(&builder) ?? reaching[slot] }
         for x in xs {
             if x >= lowest, x <= y, reaching[x - lowest] >= 0 {
                 result.append(reaching[x - lowest])
