@@ -107,6 +107,17 @@ final class SparseReadGradientTests: XCTestCase {
         XCTAssertEqual(out[0].doubles, [0, 6, 0, 0, 0, 0, 1, 0])
     }
 
+    /// Examples/rosenbrock-vector.ir: its gradient against the hand formula and finite differences.
+    func testTheExample() throws {
+        let f = try XCTUnwrap(Pipeline.parse(repositoryFile("Examples/rosenbrock-vector.ir"), file: "rosenbrock-vector.ir").functions.last)
+        let x = (0..<12).map { 0.1 * Double($0) - 0.4 }
+        let out = try evaluate(f, ["x": Tensor(TensorType(.f64, [12]), doubles: x)])
+        assertAllClose(out[1].doubles, Self.rosenbrockGradient(x), rtol: 1e-13, atol: 1e-13)
+        for r in try GradientChecker.check(f, inputs: ["x": Tensor(TensorType(.f64, [12]), doubles: x)]) {
+            XCTAssertTrue(r.passed, "\(r.label): abs \(r.maxAbsError) rel \(r.maxRelError)")
+        }
+    }
+
     func testFiniteDifferencesOfOrdersOneAndTwo() throws {
         let n = 8
         let x = Tensor(TensorType(.f64, [n]), doubles: (0..<n).map { 0.2 + 0.1 * Double($0) })
