@@ -76,6 +76,7 @@ private struct Expansion {
         var f = Function(name: source.name)
         f.location = source.location
         f.nodes = nodes
+        f.bodies = source.bodies  // loop bodies (issue 15) are kept as they are
         self.source = source
         self.builder = GraphBuilder(f)
         self.remap = []

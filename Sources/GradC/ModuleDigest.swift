@@ -6,7 +6,8 @@ import GradRuntime
 ///
 /// What is hashed: the gradc version, the emit options, the exported names (if given), and for
 /// every function its name, parameters, outputs and nodes — op, role, operands, attributes (by
-/// bit pattern: constants that differ in one bit differ here) and type. Source locations are
+/// bit pattern: constants that differ in one bit differ here) and type — then its loop bodies,
+/// recursively. Source locations are
 /// left out: the C does not depend on them. Every variable-length item is length-prefixed, so
 /// two different graphs never feed the same bytes.
 struct ModuleDigest {
@@ -54,6 +55,9 @@ struct ModuleDigest {
             }
             type(node.type)
         }
+        // Loop bodies (issue 15): a function whose bodies differ emits different C.
+        int(f.bodies.count)
+        for b in f.bodies { function(b) }
     }
 
     private mutating func attribute(_ v: AttrValue) {

@@ -1,6 +1,6 @@
 /// Graphviz output: one box per parameter, one ellipse per node (forward nodes light blue,
 /// gradient nodes filled orange with dashed incoming edges), one double octagon per output,
-/// grouped into "forward" and "gradient" clusters.
+/// grouped into "forward" and "gradient" clusters; each loop body a dotted cluster of its own.
 
 /// A Graphviz `digraph` of a function.
 public func printDot(_ f: Function) -> String {
@@ -39,6 +39,9 @@ public func printDot(_ f: Function) -> String {
         text += gradient.map { $0 + "\n" }.joined()
         text += "  }\n"
     }
+    for (k, body) in f.bodies.enumerated() {
+        text += dotBodyCluster(body, prefix: "b\(k)_", label: "body \(k): \(body.name)", indent: "  ")
+    }
     for (k, o) in f.outputs.enumerated() {
         text += "  out\(k) [label=\(dotQuoted(o.name)), shape=doubleoctagon, style=filled, fillcolor=palegreen];\n"
         edges.append("  n\(o.value) -> out\(k);")
@@ -46,6 +49,28 @@ public func printDot(_ f: Function) -> String {
     text += edges.map { $0 + "\n" }.joined()
     text += "}\n"
     return text
+}
+
+/// A loop body (issue 15, `Function.bodies`) as a dotted cluster of its own, its nodes named
+/// `<prefix>n<i>` so that they never collide with the owner's (nested bodies extend the
+/// prefix). No edge crosses a cluster: a body sees only its parameters.
+private func dotBodyCluster(_ f: Function, prefix: String, label: String, indent: String) -> String {
+    var names: [ValueID: String] = [:]
+    for p in f.parameters { names[p.value] = p.name }
+    let inner = indent + "  "
+    var text = "\(indent)subgraph cluster_\(prefix)body {\n\(inner)label=\(dotQuoted(label));\n\(inner)style=dotted;\n"
+    for (i, node) in f.nodes.enumerated() {
+        let text1 = node.op == .input ? "\(names[i] ?? "%\(i)")\n\(node.type)" : "%\(i) \(node.op.rawValue)\n\(node.type)"
+        let shape = node.op == .input ? "shape=box" : "shape=ellipse"
+        text += "\(inner)\(prefix)n\(i) [label=\(dotQuoted(text1)), \(shape)];\n"
+        for input in node.inputs {
+            text += "\(inner)\(prefix)n\(input) -> \(prefix)n\(i);\n"
+        }
+    }
+    for (k, body) in f.bodies.enumerated() {
+        text += dotBodyCluster(body, prefix: "\(prefix)b\(k)_", label: "body \(k): \(body.name)", indent: inner)
+    }
+    return text + "\(indent)}\n"
 }
 
 /// A DOT string literal: quotes and backslashes escaped, newlines as `\n` (centered lines).

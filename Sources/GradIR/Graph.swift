@@ -69,6 +69,11 @@ public struct Function: Hashable, Sendable {
     public var outputs: [Output] = []
     /// Source location of the `func` keyword.
     public var location: SourceLocation = .unknown
+    /// The loop bodies this function's loop nodes name by index (docs/design-loops.md §1):
+    /// copies of `func`s defined earlier in the file, so a function is self-contained. Nested
+    /// loops are bodies with bodies. Empty until the loop ops land (issue 15); the verifier
+    /// checks them and the C compile cache's digest includes them already.
+    public var bodies: [Function] = []
 
     public init(name: String) {
         self.name = name

@@ -24,6 +24,15 @@ public func printFunction(_ f: Function) -> String {
     let params = f.parameters.map { p in "\(p.name): \(p.value < f.nodes.count ? f.type(of: p.value).description : "?")" }
     let results = f.outputs.map { $0.value < f.nodes.count ? f.type(of: $0.value).description : "?" }
     var text = "func \(f.name)(\(params.joined(separator: ", "))) -> (\(results.joined(separator: ", "))) {\n"
+    // Loop bodies (issue 15) come first, each as `body k = func …`, indented. The parser
+    // does not read this form yet (the loop ops are not implemented); it is printed so that
+    // no body is silently dropped from the text.
+    for (k, body) in f.bodies.enumerated() {
+        let lines = printFunction(body).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        for (j, line) in lines.enumerated() {
+            text += j == 0 ? "  body \(k) = \(line)\n" : "  \(line)\n"
+        }
+    }
     for (i, node) in f.nodes.enumerated() where node.op != .input {
         var parts = node.inputs.map(ref)
         for item in node.attrs.items {

@@ -1,7 +1,8 @@
 /// Checks the invariants every pass must keep:
 /// - each operand refers to an earlier node (topological, SSA order);
 /// - re-running the op's type rule on the operands' types gives the node's type;
-/// - the parameters are exactly the `input` nodes, each once, and every output refers to a node.
+/// - the parameters are exactly the `input` nodes, each once, and every output refers to a node;
+/// - every loop body (`Function.bodies`) keeps the same invariants.
 ///
 /// Throws a diagnostic naming the first broken node and `stage` (e.g. "after pass 'cse'").
 public func verifyFunction(_ f: Function, stage: String = "") throws(Diagnostic) {
@@ -39,5 +40,9 @@ public func verifyFunction(_ f: Function, stage: String = "") throws(Diagnostic)
     }
     for o in f.outputs where o.value < 0 || o.value >= f.nodes.count {
         throw fail("output '\(o.name)' refers to no node")
+    }
+    // Loop bodies (issue 15) keep the same invariants, innermost first.
+    for (k, body) in f.bodies.enumerated() {
+        try verifyFunction(body, stage: stage.isEmpty ? "body \(k) of \(f.name)" : "\(stage), body \(k) of \(f.name)")
     }
 }

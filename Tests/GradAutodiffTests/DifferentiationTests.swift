@@ -10,6 +10,19 @@ final class DifferentiationTests: XCTestCase {
         return try evaluate(f, inputs).map(\.doubles)
     }
 
+    /// Loop bodies (issue 15, `Function.bodies`) survive differentiation and optimization
+    /// unchanged (the pass builds a new function; it used to drop them).
+    func testLoopBodiesSurviveDifferentiationAndOptimization() throws {
+        var module = try parseModule("func cell(h: f64) {\n  return tanh(h)\n}\nfunc f(x: f64) {\n  y = exp(x) * x\n  return y, grad(y, x)\n}\n", file: "test.ir")
+        let body = module.functions[0]
+        module.functions[1].bodies = [body]
+        let differentiated = try Differentiator.expand(module)
+        XCTAssertFalse(differentiated.functions[1].hasDerivativeRequests)
+        XCTAssertEqual(differentiated.functions[1].bodies, [body])
+        let optimized = try Pipeline.lower(module, to: .optimized)
+        XCTAssertEqual(optimized.functions[1].bodies, [body])
+    }
+
     func testFanOutAccumulates() throws {
         let x = try XCTUnwrap(Tensor([1.5, -2, 3] as [Double], shape: [3]))
         // x*x: 2x; dot(x, x): 2x; sin(x) + x^3: cos x + 3x².

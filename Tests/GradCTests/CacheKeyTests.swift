@@ -42,6 +42,21 @@ final class CacheKeyTests: XCTestCase {
         XCTAssertNotEqual(try digest(base, names: ["model"]), reference, "exported names")
     }
 
+    /// Loop bodies (issue 15) reach the C, so they are in the key: a body added, or changed
+    /// in one node, changes it.
+    func testLoopBodiesChangeTheDigest() throws {
+        let f = try function(base)
+        var withBody = f
+        withBody.bodies = [try function(base)]
+        let key = { (g: Function) in ModuleDigest.of([g], options: CEmitOptions(), names: nil) }
+        XCTAssertNotEqual(key(withBody), key(f))
+        var changedBody = withBody
+        let i = try XCTUnwrap(changedBody.bodies[0].nodes.firstIndex { $0.op == .const })
+        changedBody.bodies[0].nodes[i].attrs[.value] = .float(3)
+        XCTAssertNotEqual(key(changedBody), key(withBody))
+        XCTAssertEqual(key(withBody), key(withBody))
+    }
+
     func testAHitGeneratesNoCAndRunsTheSameCode() throws {
         var env = testEnvironment
         env["GRADC_CACHE_DIR"] = try temporaryDirectory("key").path

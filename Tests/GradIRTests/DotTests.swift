@@ -27,6 +27,22 @@ final class DotTests: XCTestCase {
         XCTAssertTrue(dot.hasSuffix("}\n"))
     }
 
+    /// Loop bodies (issue 15) are clusters of their own with prefixed node names, nested
+    /// bodies inside their owner's cluster.
+    func testLoopBodiesAreClusters() throws {
+        let m = try parseModule("func cell(h: f64) {\n  return tanh(h)\n}\n")
+        var inner = m.functions[0]
+        inner.bodies = [m.functions[0]]
+        var owner = Function(name: "rnn")
+        owner.bodies = [inner]
+        let dot = printDot(owner)
+        XCTAssertTrue(dot.contains("  subgraph cluster_b0_body {\n    label=\"body 0: cell\";"), dot)
+        XCTAssertTrue(dot.contains("    b0_n0 -> b0_n1;\n"), dot)
+        XCTAssertTrue(dot.contains("    subgraph cluster_b0_b0_body {"), dot)
+        XCTAssertTrue(dot.contains("      b0_b0_n0 -> b0_b0_n1;\n"), dot)
+        XCTAssertTrue(dot.hasSuffix("  }\n}\n"), dot)
+    }
+
     func testForwardOnlyGraphHasNoGradientCluster() throws {
         let m = try parseModule("func f(x: f64) {\n  return exp(x)\n}\n")
         let dot = printDot(m.functions[0])

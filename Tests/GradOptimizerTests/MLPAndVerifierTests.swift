@@ -168,6 +168,32 @@ final class OptimizerGraphTests: XCTestCase {
         XCTAssertThrowsError(try verifyFunction(illTyped))
     }
 
+    /// Loop bodies (issue 15, `Function.bodies`) are verified like the function, and a broken
+    /// body is named by its index and its owner.
+    func testVerifierChecksLoopBodies() throws {
+        var b = GraphBuilder(name: "cell")
+        let h = try b.parameter("h", TensorType(.f64, [3]))
+        let t = try b.unary(.tanh, h)
+        b.function.outputs = [Output(name: "h2", value: t)]
+        let body = b.function
+        var owner = Function(name: "rnn")
+        owner.bodies = [body]
+        XCTAssertNoThrow(try verifyFunction(owner))
+
+        var broken = owner
+        broken.bodies[0].nodes[t].type = TensorType(.f64, [4])
+        XCTAssertThrowsError(try verifyFunction(broken)) { error in
+            XCTAssertTrue("\(error)".contains("body 0 of rnn"), "\(error)")
+            XCTAssertTrue("\(error)".contains("type rule"), "\(error)")
+        }
+        var nested = owner
+        nested.bodies[0].bodies = [broken.bodies[0]]
+        XCTAssertThrowsError(try verifyFunction(nested)) { error in
+            XCTAssertTrue("\(error)".contains("body 0 of cell"), "\(error)")
+        }
+        XCTAssertNotEqual(owner, Function(name: "rnn"), "a function's bodies take part in its equality")
+    }
+
     /// The pass manager runs the verifier: a broken input graph is reported, not optimized.
     func testOptimizerVerifiesItsInput() throws {
         var f = try mlp()
