@@ -141,6 +141,6 @@ for e in "${EVALS[@]}"; do
     ARGS+=("$tool=$LOGS/$e-$tool.jsonl")
   done
 done
-echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'); cores: $(nproc 2>/dev/null || echo '?')"
+echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'); cores: $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "?")"
 TOOLLIST="$(IFS=,; echo "${TOOLS[*]}")"
 python3 "$SUMMARIZE" --base manual --tools "$TOOLLIST" --sessions "${ARGS[@]}"
