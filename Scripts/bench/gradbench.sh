@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gradc against the GradBench suite's hand-written C++ tool ("manual"), in the suite's own evals.
 #
-#   Scripts/bench/gradbench.sh SUITE [--quick] [EVAL ...]
+#   Scripts/bench/gradbench.sh SUITE [--quick] [--peers adolc,jax,pytorch] [EVAL ...]
 #
 # SUITE is a GradBench work tree (github.com/gradbench/gradbench; at least python/, cpp/,
 # tools/manual/ and evals/EVAL/). EVAL: hello lse llsq kmeans gmm ode (default: lse llsq
@@ -12,6 +12,17 @@
 #
 # --quick: a subset of each eval's default workloads (the eval's own -n/-k/-d/-s options, listed
 #          below), so that the whole run takes a few minutes; without it, the defaults.
+#
+# --peers LIST: also run the suite's own tools for these peers (comma-separated: adolc, jax,
+#          pytorch), in the same run, on the same evals and workloads, each on the evals its
+#          SUITE/tools/TOOL/evals.txt lists (others show "unsupported"). adolc is the suite's
+#          tools/adol-c (cpp.py adol-c; built with its Makefile against Debian's libadolc-dev);
+#          jax and pytorch are the suite's python/gradbench/gradbench/tools/{jax,pytorch}/run.py,
+#          with jax and torch from PyPI (CPU) in the venv. All single-threaded: OMP_NUM_THREADS=1
+#          (also torch's intra-op threads), MKL/OPENBLAS threads 1, XLA_FLAGS without Eigen's
+#          thread pool (the jax tool also pins itself to CPU 0). The jax tool runs under
+#          Scripts/bench/gradbench-jax-sync.py, which makes jitted calls wait for their result:
+#          the suite's tool times an asynchronous dispatch otherwise (see that file).
 #
 # Sets up, the first time: a venv .build/gradbench-venv with the evals' Python dependencies
 # (numpy, scipy, pydantic, dataclasses-json, from PyPI), the manual tool (g++; json.hpp from
@@ -25,14 +36,31 @@ shift
 SUITE="$(cd "$SUITE" && pwd)"
 QUICK=no
 EVALS=()
+PEERS=()
+want_peers=no
 for a in "$@"; do
+  if [ "$want_peers" = yes ]; then
+    IFS=, read -r -a PEERS <<<"$a"
+    want_peers=no
+    continue
+  fi
   case "$a" in
     --quick) QUICK=yes ;;
+    --peers) want_peers=yes ;;
+    --peers=*) IFS=, read -r -a PEERS <<<"${a#--peers=}" ;;
     hello|lse|llsq|kmeans|gmm|ode) EVALS+=("$a") ;;
     *) echo "gradbench.sh: unknown argument '$a' (evals: hello lse llsq kmeans gmm ode)" >&2; exit 2 ;;
   esac
 done
+[ "$want_peers" = no ] || { echo "gradbench.sh: --peers needs a list (adolc,jax,pytorch)" >&2; exit 2; }
 [ ${#EVALS[@]} -gt 0 ] || EVALS=(lse llsq kmeans gmm ode)
+for p in ${PEERS[@]+"${PEERS[@]}"}; do
+  case "$p" in
+    adolc|jax|pytorch) ;;
+    *) echo "gradbench.sh: unknown peer '$p' (peers: adolc jax pytorch)" >&2; exit 2 ;;
+  esac
+done
+has_peer() { local p; for p in ${PEERS[@]+"${PEERS[@]}"}; do [ "$p" = "$1" ] && return 0; done; return 1; }
 RUN_EVAL="${RUN_EVAL:-$ROOT/../shared/gradbench/run_eval.py}"
 SUMMARIZE="$(dirname "$RUN_EVAL")/summarize.py"
 [ -f "$RUN_EVAL" ] || { echo "gradbench.sh: no run_eval.py at $RUN_EVAL (set RUN_EVAL)" >&2; exit 2; }
@@ -54,6 +82,30 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import numpy, scipy, 
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q numpy scipy pydantic dataclasses-json
 fi
+if has_peer jax && ! "$VENV/bin/python" -c "import jax" 2>/dev/null; then
+  "$VENV/bin/pip" install -q jax
+fi
+if has_peer pytorch && ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  "$VENV/bin/pip" install -q torch
+fi
+if has_peer adolc; then
+  [ -f "$SUITE/tools/adol-c/Makefile" ] || { echo "gradbench.sh: no $SUITE/tools/adol-c (the suite's ADOL-C tool)" >&2; exit 2; }
+  [ -f /usr/include/adolc/adolc.h ] || { echo "gradbench.sh: needs ADOL-C: apt-get install libadolc-dev" >&2; exit 2; }
+fi
+# Single-threaded peers (the variables are harmless to manual and gradc).
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+# The evals a tool of the suite implements (its evals.txt); manual and gradc: all.
+tool_has_eval() {
+  local dir
+  case "$1" in
+    adolc) dir="$SUITE/tools/adol-c" ;;
+    jax|pytorch) dir="$SUITE/tools/$1" ;;
+    *) return 0 ;;
+  esac
+  [ -f "$dir/evals.txt" ] || return 0
+  grep -qx "$2" "$dir/evals.txt"
+}
 if [ ! -f "$SUITE/cpp/json.hpp" ]; then
   [ -f /usr/include/nlohmann/json.hpp ] || { echo "gradbench.sh: needs json.hpp: apt-get install nlohmann-json3-dev" >&2; exit 2; }
   cp /usr/include/nlohmann/json.hpp "$SUITE/cpp/json.hpp"
@@ -61,6 +113,7 @@ fi
 for e in "${EVALS[@]}"; do
   make -s -C "$SUITE/tools/manual" "bin/$e" >/dev/null
 done
+TOOLS=(manual gradc ${PEERS[@]+"${PEERS[@]}"})
 (cd "$ROOT" && swift build -c release --product gradc-gradbench >/dev/null)
 TOOL="$ROOT/.build/release/gradc-gradbench --models $ROOT/Examples/gradbench"
 
@@ -71,12 +124,23 @@ for e in "${EVALS[@]}"; do
   extra=""
   [ "$QUICK" = yes ] && extra="$(quick_args "$e")"
   eval_cmd="PYTHONPATH=python/gradbench $VENV/bin/python python/gradbench/gradbench/evals/$e/run.py --min-runs 3 --min-seconds 0.2 $extra"
-  for tool in manual gradc; do
-    if [ "$tool" = manual ]; then cmd="$VENV/bin/python python/gradbench/gradbench/cpp.py manual"; else cmd="$TOOL"; fi
+  for tool in "${TOOLS[@]}"; do
+    if ! tool_has_eval "$tool" "$e"; then
+      echo "== $e: $tool (not in its evals.txt: unsupported)" >&2
+      continue
+    fi
+    case "$tool" in
+      manual) cmd="$VENV/bin/python python/gradbench/gradbench/cpp.py manual" ;;
+      gradc) cmd="$TOOL" ;;
+      adolc) cmd="$VENV/bin/python python/gradbench/gradbench/cpp.py adol-c" ;;
+      jax) cmd="PYTHONPATH=python/gradbench $VENV/bin/python $ROOT/Scripts/bench/gradbench-jax-sync.py python/gradbench/gradbench/tools/jax/run.py" ;;
+      pytorch) cmd="PYTHONPATH=python/gradbench $VENV/bin/python python/gradbench/gradbench/tools/pytorch/run.py" ;;
+    esac
     echo "== $e: $tool" >&2
     python3 "$RUN_EVAL" --quiet --cwd "$SUITE" --log "$LOGS/$e-$tool.jsonl" --eval "$eval_cmd" --tool "$cmd" >&2 || true
     ARGS+=("$tool=$LOGS/$e-$tool.jsonl")
   done
 done
-echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'); cores: $(nproc 2>/dev/null || echo '?')"
-python3 "$SUMMARIZE" --base manual --tools manual,gradc --sessions "${ARGS[@]}"
+echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?'); cores: $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "?")"
+TOOLLIST="$(IFS=,; echo "${TOOLS[*]}")"
+python3 "$SUMMARIZE" --base manual --tools "$TOOLLIST" --sessions "${ARGS[@]}"

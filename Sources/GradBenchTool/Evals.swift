@@ -69,7 +69,10 @@ struct GradBenchEval: Sendable {
         let x = try vector(o["x"], "x")
         let n = try integer(o["n"], "n")
         guard n >= 2 else { throw ToolError("n is \(n), expected at least 2 (tᵢ divides by n − 1)") }
-        return EvalCall(parameters: ["n": .int(n), "m": .int(x.count)], inputs: [x]) { out in
+        guard !x.isEmpty else { throw ToolError("x is empty") }
+        var levels = 0
+        while 1 << levels < x.count { levels += 1 }
+        return EvalCall(parameters: ["n": .int(n), "m": .int(x.count), "levels": .int(levels)], inputs: [x]) { out in
             function == "primal" ? out[0][0] as Any : out[0] as Any
         }
     }
