@@ -75,7 +75,9 @@ struct PadParts {
             let operand = node.inputs[0]
             let shape = f.nodes[operand].type.shape
             let (low, step) = (node.attrs.low ?? [], node.attrs.step ?? [])
-            appendFlatPositions(shape: shape, low: low, step: step, strides: strides, into: &indices)
+            let offset = zip(low, strides).reduce(0) { $0 + $1.0 * $1.1 }
+            let positions = stridedIndexMap(shape: shape, strides: steppedStrides(strides, step, extents: shape), offset: offset)
+            indices.append(contentsOf: positions.lazy.map(Double.init))
             values.append(try b.reshape(operand, [f.nodes[operand].type.count]))
         }
         var idxAttrs = Attributes()
@@ -86,35 +88,5 @@ struct PadParts {
         let updates = values.count == 1 ? values[0] : try b.add(.concat, values, Attributes([.axis: .int(0)]))
         let scattered = try b.add(.scatter_add, [flat, idx, updates], Attributes([.axis: .int(0)]))
         return try b.reshape(scattered, type.shape)
-    }
-}
-
-private func rowMajorStrides(_ shape: [Int]) -> [Int] {
-    var strides = [Int](repeating: 1, count: shape.count)
-    var s = 1
-    for d in stride(from: shape.count - 1, through: 0, by: -1) {
-        strides[d] = s
-        s *= shape[d]
-    }
-    return strides
-}
-
-/// The flat positions in the padded tensor of the elements of a `shape` operand, row-major:
-/// element (i₀, i₁, …) goes to Σ (low_d + i_d·step_d)·stride_d.
-private func appendFlatPositions(shape: [Int], low: [Int], step: [Int], strides: [Int], into out: inout [Double]) {
-    let count = shape.reduce(1, *)
-    guard count > 0 else { return }
-    var index = [Int](repeating: 0, count: shape.count)
-    for _ in 0..<count {
-        var position = 0
-        for d in shape.indices { position += (low[d] + index[d] * step[d]) * strides[d] }
-        out.append(Double(position))
-        var d = shape.count - 1
-        while d >= 0 {
-            index[d] += 1
-            if index[d] < shape[d] { break }
-            index[d] = 0
-            d -= 1
-        }
     }
 }
