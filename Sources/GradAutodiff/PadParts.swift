@@ -51,13 +51,28 @@ struct PadParts {
         return padCount >= 3 && (overflow || dense > 2 * (n + 2 * padElements))
     }
 
+    /// The sum of the parts. (Reads `b.function` only before each append: a copy of it held
+    /// across `b.add` would make copy-on-write duplicate the whole graph per call.)
     func sum(_ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
-        let f = b.function
-        let type = f.nodes[parts[isPad.firstIndex(of: true) ?? 0]].type
+        let type = b.type(of: parts[isPad.firstIndex(of: true) ?? 0])
         guard scatterPays(type.count) else {
             var total = parts[0]
             for p in parts.dropFirst() { total = try b.binary(.add, total, p) }
             return total
+        }
+        // The pads' elements at their flat positions in the value.
+        var indices: [Double] = []
+        indices.reserveCapacity(padElements)
+        var operands: [ValueID] = []
+        let strides = rowMajorStrides(type.shape)
+        for (p, pad) in zip(parts, isPad) where pad {
+            let node = b.function.nodes[p]
+            let shape = b.type(of: node.inputs[0]).shape
+            let (low, step) = (node.attrs.low ?? [], node.attrs.step ?? [])
+            let offset = zip(low, strides).reduce(0) { $0 + $1.0 * $1.1 }
+            let positions = stridedIndexMap(shape: shape, strides: steppedStrides(strides, step, extents: shape), offset: offset)
+            indices.append(contentsOf: positions.lazy.map(Double.init))
+            operands.append(node.inputs[0])
         }
         // The other parts in arrival order (their chain as the sweep would build it), or zeros.
         var base = -1
@@ -66,20 +81,8 @@ struct PadParts {
         }
         if base < 0 { base = try b.constant(0, type) }
         let flat = try b.reshape(base, [type.count])
-        var indices: [Double] = []
-        indices.reserveCapacity(padElements)
         var values: [ValueID] = []
-        let strides = rowMajorStrides(type.shape)
-        for (p, pad) in zip(parts, isPad) where pad {
-            let node = f.nodes[p]
-            let operand = node.inputs[0]
-            let shape = f.nodes[operand].type.shape
-            let (low, step) = (node.attrs.low ?? [], node.attrs.step ?? [])
-            let offset = zip(low, strides).reduce(0) { $0 + $1.0 * $1.1 }
-            let positions = stridedIndexMap(shape: shape, strides: steppedStrides(strides, step, extents: shape), offset: offset)
-            indices.append(contentsOf: positions.lazy.map(Double.init))
-            values.append(try b.reshape(operand, [f.nodes[operand].type.count]))
-        }
+        for operand in operands { values.append(try b.reshape(operand, [b.type(of: operand).count])) }
         var idxAttrs = Attributes()
         idxAttrs[.dtype] = .dtype(.i64)
         idxAttrs[.shape] = .ints([indices.count])
