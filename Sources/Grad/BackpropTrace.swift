@@ -86,7 +86,8 @@ extension BackpropTrace {
         for (n, g) in zip(visited, incoming) {
             let node = f.nodes[n]
             var outgoing: [(String, Tensor)] = []
-            if node.op != .input, let operands = Optional(node.inputs.compactMap({ value[$0] })), operands.count == node.inputs.count {
+            // A loop is one row: its body's steps are not traced one by one (yet).
+            if node.op != .input, node.op.family != .loop, let operands = Optional(node.inputs.compactMap({ value[$0] })), operands.count == node.inputs.count {
                 let sent = try vjpValues(node, operands: operands, seed: g)
                 outgoing = zip(node.inputs, sent).compactMap { i, t in f.nodes[i].op == .const ? nil : t.map { (name(i), $0) } }
             }

@@ -29,6 +29,13 @@ public enum Differentiator {
     /// The nodes before the first request are the new graph's too: when the caller hands over
     /// the function (its last use), they stay where they are and the gradient is appended.
     public static func expand(_ function: consuming Function) throws(Diagnostic) -> Function {
+        // A loop body's own requests first (innermost first): a loop's derivative is built
+        // from its body, which must be request-free by then.
+        if function.bodies.contains(where: \.hasDerivativeRequestsAnywhere) {
+            var bodies: [Function] = []
+            for body in function.bodies { bodies.append(try expand(body)) }
+            function.bodies = bodies
+        }
         guard function.hasDerivativeRequests else { return function }
         var expansion = Expansion(source: consume function)
         return try expansion.run()
@@ -42,7 +49,7 @@ public enum Differentiator {
 public let maxJacobianElements = 1 << 24
 
 /// State of one expansion: the new graph being built and the map from old to new values.
-private struct Expansion {
+struct Expansion {
     /// The source's parameters and outputs (its nodes are split between `builder` and `rest`).
     let source: Function
     /// The source's nodes from the first derivative request on, the first being `restStart`.
@@ -56,6 +63,9 @@ private struct Expansion {
     var pendingGrads: [ValueID]
     /// Scalar constants shared by every rule of every backward pass of this expansion.
     var constants = ConstantPool()
+    /// The carry tape added to each forward loop that a backward pass went through
+    /// (`tapeOfCarries`), by the loop's id.
+    var tapes: [ValueID: [ValueID]] = [:]
 
     init(source: consuming Function) {
         // Up to the first derivative request the new graph is the old one, id for id: those
@@ -227,18 +237,37 @@ private struct Expansion {
         var reaching = [ValueID](repeating: -1, count: span)
         if span > 0 { reaching[y - lowest] = seed }
         var padded: [Int: PadParts] = [:]
+        var loopCotangents: [ValueID: [ValueID?]] = [:]  // reaching each loop's results, by result index
         var id = y
         while id >= lowest {
             defer { id -= 1 }
             guard id < relevant.count, relevant[id] else { continue }
             if let parts = padded.removeValue(forKey: id - lowest) { reaching[id - lowest] = try parts.sum(&builder) }
             let g = reaching[id - lowest]
-            guard g >= 0 else { continue }
+            let op = builder.function.nodes[id].op
+            if op == .result {
+                // A loop's values: their cotangents go to the loop's rule together.
+                let node = builder.function.nodes[id]
+                if g >= 0, let k = node.attrs.int(.index), k >= 0 {
+                    var list = loopCotangents[node.inputs[0]] ?? []
+                    if list.count <= k { list += [ValueID?](repeating: nil, count: k + 1 - list.count) }
+                    list[k] = g
+                    loopCotangents[node.inputs[0]] = list
+                }
+                continue
+            }
+            let loopSeeds = op == .scan ? loopCotangents.removeValue(forKey: id) : nil
+            guard g >= 0 || loopSeeds != nil else { continue }
             let needs = OperandNeeds(operands: builder.function.nodes[id].inputs, relevant: relevant)
             guard needs.any else { continue }
             let node = builder.function.nodes[id]  // a copy: the rule appends to the array
             builder.location = node.location
-            let cotangents = try vjp(node, id, g, needs: needs, &builder, &constants)
+            let cotangents: Cotangents
+            if let loopSeeds {
+                cotangents = try scanCotangents(id, loopSeeds, needs: needs)
+            } else {
+                cotangents = try vjp(node, id, g, needs: needs, &builder, &constants)
+            }
             for k in 0..<min(node.inputs.count, cotangents.count) where needs[k] {
                 let input = node.inputs[k]
                 if let ct = cotangents[k], input >= lowest, input <= y {

@@ -55,6 +55,9 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     case .grad, .jacobian, .hessian:
         // Expanded before any backward pass reaches them.
         return Cotangents(none: node.inputs.count)
+    case .scan, .result:
+        // The backward pass gives a loop its results' cotangents together (`scanCotangents`).
+        return Cotangents(none: node.inputs.count)
     case .sign, .floor, .ceil, .floordiv, .eq, .ne, .lt, .le, .gt, .ge, .one_hot, .argmax, .argmin, .iota:
         return Cotangents(none: node.inputs.count)
 

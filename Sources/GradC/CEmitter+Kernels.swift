@@ -51,6 +51,8 @@ extension FunctionEmitter {
         case .softmax, .log_softmax, .softmax_cross_entropy: try emitSoftmax(id)
         case .grad, .jacobian, .hessian:
             throw Diagnostic(.unexpandedDerivative(op: node.op.name))
+        case .scan, .result:
+            throw Diagnostic(.invalidOperand(op: node.op.name, "the C backend does not compile loops yet (issue 15)"), at: node.location)
         }
     }
 

@@ -110,6 +110,11 @@ public struct Function: Hashable, Sendable {
     public var hasDerivativeRequests: Bool {
         nodes.contains { $0.op.isDerivativeRequest }
     }
+
+    /// Whether this function or any of its loop bodies (at any depth) has a request.
+    public var hasDerivativeRequestsAnywhere: Bool {
+        hasDerivativeRequests || bodies.contains { $0.hasDerivativeRequestsAnywhere }
+    }
 }
 
 /// A file's worth of functions, in definition order.

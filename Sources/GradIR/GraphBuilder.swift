@@ -49,10 +49,10 @@ public struct GraphBuilder: Sendable {
         if let type = shortcutType(op, inputs) {
             return function.append(Node(op: op, inputs: inputs, attrs: attrs, type: type, role: role, location: location))
         }
-        let types = inputs.map { function.nodes[$0].type }
         let type: TensorType
         do {
-            type = try op.inferType(types, attrs)
+            // A loop's type rule needs the function's bodies (`Function.loopNodeType`).
+            type = op.family == .loop ? try function.loopNodeType(op, inputs, attrs) : try op.inferType(inputs.map { function.nodes[$0].type }, attrs)
         } catch {
             var e = error
             if !e.location.isKnown { e.location = location }

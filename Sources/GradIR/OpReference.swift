@@ -18,7 +18,7 @@ public func opReferenceMarkdown() -> String {
         (.leaf, "Leaves"), (.unary, "Elementwise unary"), (.binary, "Elementwise binary"),
         (.comparison, "Comparisons"), (.select, "Selection"), (.reduction, "Reductions"),
         (.linalg, "Linear algebra"), (.shape, "Shape and data movement"),
-        (.nn, "Neural-network helpers"), (.derivative, "Derivative requests"),
+        (.nn, "Neural-network helpers"), (.derivative, "Derivative requests"), (.loop, "Loops"),
     ]
     for (family, title) in families {
         out += "\n## \(title)\n\n"

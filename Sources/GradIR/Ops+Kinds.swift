@@ -57,6 +57,7 @@ public enum StructuralOp: String, CaseIterable, Hashable, Sendable {
     case take, take_along_axis, scatter_add, scatter_add_along_axis, iota
     case softmax, log_softmax, softmax_cross_entropy
     case grad, jacobian, hessian
+    case scan, result
 
     @inlinable @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
 

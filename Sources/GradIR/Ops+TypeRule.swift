@@ -299,6 +299,9 @@ extension Op {
             guard y.dtype.isFloat else { throw fail(.unsupportedDType(op: name, y, expected: "f32 or f64")) }
             guard x.dtype.isFloat else { throw fail(.integerWRT(op: name, x)) }
             return TensorType(y.dtype, try validShape("shape", y.shape + x.shape))
+        case .scan, .result:
+            // Their types depend on the loop body, which only the function holds.
+            throw fail(.invalidOperand(op: name, "is typed with the function that holds its loop body (Function.loopNodeType)"))
         }
     }
 }

@@ -26,6 +26,8 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     case softmax, log_softmax, softmax_cross_entropy
     // Derivative requests, expanded into ordinary nodes by the differentiation pass
     case grad, jacobian, hessian
+    // Loops: a `scan` node runs one of its function's `bodies`; `result` nodes are its values
+    case scan, result
 }
 
 /// How many operands an op takes.
@@ -61,7 +63,7 @@ public struct AttrSpec: Hashable, Sendable {
 
 /// Broad families of ops, used by passes and backends that treat a family alike.
 public enum OpFamily: String, Hashable, Sendable {
-    case leaf, unary, binary, comparison, select, reduction, linalg, shape, nn, derivative
+    case leaf, unary, binary, comparison, select, reduction, linalg, shape, nn, derivative, loop
 }
 
 /// Facts about an op that passes and backends act on, stated once in its table row.
@@ -283,6 +285,17 @@ extension Op {
             return OpInfo(family: .derivative, arity: .fixed(2), attributes: [],
                           doc: "hessian(y, x) = jacobian(grad(y, x), x) for a scalar y: shape x.shape + x.shape.",
                           derivative: "Expanded before differentiation, so it nests.")
+        case .scan:
+            return OpInfo(family: .loop, arity: .atLeast(0),
+                          attributes: [attr(.reverse, .bool), attr(.body, .int, required: true), attr(.carries, .int, required: true),
+                                       attr(.over, .int, required: true), attr(.length, .int, required: true), attr(.indexed, .bool)],
+                          doc: "A counted loop (docs/language.md, Loops): `length` steps of body `body` of this function. Operands: the `carries` initial carries, the `over` sequences (step t reads row t of each), then the loop-invariant operands. The body takes (the step number t as i64 when `indexed`,) the carries, row t of each sequence and the invariants, and returns the new carries then the per-step outputs. Steps run t = 0 … length−1, or backwards when `reverse`. The node is a token of type bool[0]; its values are `result` nodes.",
+                          derivative: "A reverse `scan` over the stored carries whose body is the body's vector-Jacobian product: cotangents flow to the initial carries, to every row of the sequences and (summed over the steps) to the invariants.",
+                          dtypes: "any")
+        case .result:
+            return OpInfo(family: .loop, arity: .fixed(1), attributes: [attr(.index, .int, required: true)],
+                          doc: "result(loop, index=k): value k of a `scan`: the final carries first (k < carries), then each per-step output stacked on a new leading axis of length `length` (row t is step t's).",
+                          derivative: "Gathered with the loop's other cotangents and handed to the loop's rule.", dtypes: "any")
         }
     }
 

@@ -76,7 +76,7 @@ private func parseModuleOnThisStack(bytes: [UInt8], file: String?, limits: Parse
 }
 
 /// Callee names handled by the parser itself rather than by the op table.
-let sugarNames: Set<String> = ["zeros", "ones", "fill"]
+let sugarNames: Set<String> = ["zeros", "ones", "fill", "fori"]
 
 // MARK: Expressions
 
@@ -305,6 +305,8 @@ struct Parser {
     var builder = GraphBuilder(name: "")
     var scope = Scope()
     var depth = 0
+    /// The index in `builder.function.bodies` of each function used as a loop body so far.
+    var bodyIndex: [String: Int] = [:]
 
     init(_ tokens: TokenStream, limits: ParseLimits) {
         self.tokens = tokens
@@ -386,6 +388,12 @@ struct Parser {
     }
 
     mutating func parseFunction() throws(Diagnostic) {
+        table.append(try parseDefinition(isBody: false))
+    }
+
+    /// `func NAME(…) { … }`; a loop body of the canonical form (`body k = func …`) may share
+    /// its name with a function of the file (it is a copy of one).
+    mutating func parseDefinition(isBody: Bool) throws(Diagnostic) -> Function {
         let funcToken = advance()
         let nameToken = current
         guard nameToken.kind == .identifier else { throw expected("a function name") }
@@ -394,7 +402,7 @@ struct Parser {
         if Op(rawValue: name) != nil || sugarNames.contains(name) {
             throw error(.expected("a function name that is not an op", found: "'\(name)'"), at: nameToken.location)
         }
-        if table.function(named: name) != nil {
+        if !isBody, table.function(named: name) != nil {
             throw error(.duplicateFunction(name), at: nameToken.location)
         }
         advance()
@@ -402,6 +410,7 @@ struct Parser {
         builder.function.location = funcToken.location
         scope.removeAll()
         tuples.removeAll()
+        bodyIndex.removeAll()
         depth = 0
 
         try expect("(")
@@ -448,12 +457,35 @@ struct Parser {
                 try expect("}", "'}' after the return statement")
                 break
             }
+            if current.kind == .identifier, self.name(current.symbol) == "body", nextToken.kind == .number {
+                try parseBodyDefinition()
+                continue
+            }
             try parseAssignment()
             guard current.kind == .newline || current.isPunct(";") || current.isPunct("}") else {
                 throw expected("end of statement")
             }
         }
-        table.append(builder.function)
+        return builder.function
+    }
+
+    /// `body k = func …` of the canonical form: loop body k of the function being parsed.
+    mutating func parseBodyDefinition() throws(Diagnostic) {
+        advance()
+        let k = try number(current)
+        let expectedIndex = builder.function.bodies.count
+        guard k.int == expectedIndex else {
+            throw error(.expected("body \(expectedIndex) (bodies are numbered in order)", found: quoted(current)), at: current.location)
+        }
+        advance()
+        try expect("=")
+        guard current.isKeyword(.func) else { throw expected("'func'") }
+        // The body is parsed as a function of its own; the enclosing function's state waits.
+        let saved = (builder, scope, tuples, depth, bodyIndex)
+        scope = Scope()
+        let body = try parseDefinition(isBody: true)
+        (builder, scope, tuples, depth, bodyIndex) = saved
+        builder.function.bodies.append(body)
     }
 
     /// `f64`, `f32[3,4]`, … with the shape validated.
@@ -926,6 +958,12 @@ struct Parser {
 
     mutating func parseCall(_ callee: Token) throws(Diagnostic) -> Expr {
         try expect("(")
+        let calleeName = self.name(callee.symbol)
+        // The surface loop forms name their body first: a function, not a value. (`scan(%1, …,
+        // body=0, …)` is the canonical form, an op call.)
+        if calleeName == "fori" || (calleeName == "scan" && current.kind == .identifier && scope[current.symbol] == nil) {
+            return try loopCall(callee, indexed: calleeName == "fori")
+        }
         var args: [Expr] = []
         var keywords: [KeywordArg] = []
         while !current.isPunct(")") {
@@ -1110,8 +1148,12 @@ struct Parser {
         // The callee's value ids are 0..<f.nodes.count: an array maps them (-1: not defined).
         var map = [ValueID](repeating: -1, count: f.nodes.count)
         for (p, id) in zip(f.parameters, argIDs) { map[p.value] = id }
+        // The callee's loop bodies join the caller's, renumbered.
+        let bodyOffset = builder.function.bodies.count
+        builder.function.bodies += f.bodies
         for i in f.nodes.indices where f.nodes[i].op != .input {
             var copy = f.nodes[i]
+            if copy.op == .scan, let k = copy.attrs.int(.body) { copy.attrs[.body] = .int(k + bodyOffset) }
             for j in copy.inputs.indices {
                 let v = copy.inputs[j]
                 guard v >= 0, v < i, map[v] >= 0 else { throw error(.other("cannot inline '\(f.name)': node %\(i) uses a value that is not defined"), at: callee.location) }
@@ -1126,6 +1168,117 @@ struct Parser {
         }
         if outs.count == 1 { return Expr(kind: .value(outs[0]), location: callee.location) }
         tuples.append(Tuple(values: outs, names: outs.map { _ in nil }, origin: f.name))
+        return Expr(kind: .tuple(tuples.count - 1), location: callee.location)
+    }
+
+    /// `scan(body, carry=…, over=…, with=…, reverse=…)` and `fori(body, n, carry=…, with=…)`
+    /// (docs/language.md, Loops): a `scan` node running a copy of `body` and one `result` per
+    /// value of the body, as a tuple. `(` is consumed.
+    mutating func loopCall(_ callee: Token, indexed: Bool) throws(Diagnostic) -> Expr {
+        let form = indexed ? "fori" : "scan"
+        let bodyToken = current
+        guard bodyToken.kind == .identifier, let body = table.function(named: name(bodyToken.symbol)) else {
+            if bodyToken.kind == .identifier, tokens.declaresFunction(named: name(bodyToken.symbol)) {
+                throw error(.unknownFunction(name(bodyToken.symbol)), at: bodyToken.location)
+            }
+            throw expected("the name of a func defined above, the loop body of \(form)")
+        }
+        advance()
+        var length: Int? = nil
+        if indexed {
+            try expect(",", "',' and the trip count of fori")
+            let t = current
+            guard t.kind == .number, let n = try number(t).int, try number(t).isInteger else {
+                throw expected("the trip count of fori, an integer literal")
+            }
+            guard n >= 0, n <= maxElementCount else {
+                throw error(.invalidAttribute(op: "fori", name: "n", expected: "a trip count in 0...\(maxElementCount), got \(n)"), at: t.location)
+            }
+            advance()
+            length = n
+        }
+        var groups: [String: ([Expr], SourceLocation)] = [:]
+        var reverse = false
+        while current.isPunct(",") {
+            advance()
+            let key = current
+            guard key.kind == .identifier, nextToken.isPunct("=") else { throw expected("a keyword argument of \(form): carry=, \(indexed ? "" : "over=, ")with= or reverse=") }
+            let keyName = name(key.symbol)
+            advance()
+            advance()
+            if groups[keyName] != nil || (keyName == "reverse" && reverse) { throw error(.duplicateName(keyName), at: key.location) }
+            switch keyName {
+            case "carry", "with", "over" where !(indexed && keyName == "over"):
+                let at = current.location
+                var list: [Expr] = []
+                if current.isPunct("(") {
+                    advance()
+                    while !current.isPunct(")") {
+                        list.append(try parseExpr())
+                        guard current.isPunct(",") else { break }
+                        advance()
+                    }
+                    try expect(")", "',' or ')'")
+                } else {
+                    list.append(try parseExpr())
+                }
+                groups[keyName] = (list, at)
+            case "reverse" where !indexed:
+                guard case .bool(let b) = try parseAttrValue() else { throw error(.invalidAttribute(op: form, name: "reverse", expected: "true or false"), at: key.location) }
+                reverse = b
+            default:
+                throw error(.unknownAttribute(op: form, name: keyName), at: key.location)
+            }
+        }
+        try expect(")", "',' or ')'")
+        let carries = groups["carry"]?.0 ?? []
+        let over = groups["over"]?.0 ?? []
+        let invariants = groups["with"]?.0 ?? []
+        // Operands: a literal takes the dtype of the body parameter it is passed to.
+        let offset = indexed ? 1 : 0
+        var ids: [ValueID] = []
+        for (k, e) in (carries + over + invariants).enumerated() {
+            let p = offset + k
+            let dtype = p < body.parameters.count ? body.type(of: body.parameters[p].value).dtype : .f64
+            ids.append(try value(e, dtype: dtype))
+        }
+        if length == nil {
+            guard let first = over.first else {
+                throw error(.expected("over=(sequences) to iterate over (or fori(body, n, …) for a counted loop)", found: "none"), at: callee.location)
+            }
+            let t = builder.type(of: ids[carries.count])
+            guard t.rank >= 1 else {
+                throw error(.invalidOperand(op: "scan", "a sequence must have an axis to iterate over, got \(t)"), at: first.location)
+            }
+            length = t.shape[0]
+        }
+        let signature = ScanSignature(body: 0, carries: carries.count, over: over.count, invariants: invariants.count,
+                                      length: length ?? 0, reverse: reverse, indexed: indexed)
+        do throws(Diagnostic) {
+            _ = try body.scanResultTypes(as: signature, operands: ids.map { builder.type(of: $0) })
+        } catch {
+            var e = error
+            e.location = bodyToken.location
+            throw e
+        }
+        // The body is copied into this function once, however many loops run it.
+        let index: Int
+        if let known = bodyIndex[body.name] {
+            index = known
+        } else {
+            index = builder.function.bodies.count
+            builder.function.bodies.append(body)
+            bodyIndex[body.name] = index
+        }
+        var attrs = signature.attributes
+        attrs[.body] = .int(index)
+        let loop = try add(.scan, ids, attrs, at: callee.location)
+        var results: [ValueID] = []
+        for k in body.outputs.indices {
+            results.append(try add(.result, [loop], Attributes([.index: .int(k)]), at: callee.location))
+        }
+        if results.count == 1 { return Expr(kind: .value(results[0]), location: callee.location) }
+        tuples.append(Tuple(values: results, names: body.outputs.map(\.name), origin: form))
         return Expr(kind: .tuple(tuples.count - 1), location: callee.location)
     }
 

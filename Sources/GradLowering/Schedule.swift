@@ -53,6 +53,8 @@ public struct Schedule: Sendable {
             switch node.op.family {
             case .derivative:
                 throw Diagnostic(.invalidOperand(op: node.op.name, "derivative requests must be expanded before scheduling"), at: node.location)
+            case .loop:
+                throw Diagnostic(.invalidOperand(op: node.op.name, "loops run on the reference evaluator only so far (gradc run --backend reference); the VM and C backends do not compile them yet (issue 15)"), at: node.location)
             case .leaf:
                 if node.op == .input, f.parameterName(id) == nil {
                     throw Diagnostic(.invalidOperand(op: "input", "node %\(id) is an input that is not a parameter"), at: node.location)

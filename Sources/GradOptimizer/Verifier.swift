@@ -9,6 +9,11 @@ public func verifyFunction(_ f: Function, stage: String = "") throws(Diagnostic)
     func fail(_ message: String) -> Diagnostic {
         Diagnostic(.other("verifier\(stage.isEmpty ? "" : " (\(stage))"): \(f.name): \(message)"))
     }
+    // Loop bodies keep the same invariants, innermost first (before the loops that run them
+    // are typed against them).
+    for (k, body) in f.bodies.enumerated() {
+        try verifyFunction(body, stage: stage.isEmpty ? "body \(k) of \(f.name)" : "\(stage), body \(k) of \(f.name)")
+    }
     var isParameter = [Bool](repeating: false, count: f.nodes.count)
     for p in f.parameters {
         guard p.value >= 0, p.value < f.nodes.count else { throw fail("parameter '\(p.name)' refers to no node") }
@@ -30,7 +35,7 @@ public func verifyFunction(_ f: Function, stage: String = "") throws(Diagnostic)
         }
         let inferred: TensorType
         do {
-            inferred = try node.op.inferType(operandTypes, node.attrs)
+            inferred = node.op.family == .loop ? try f.loopNodeType(node.op, node.inputs, node.attrs) : try node.op.inferType(operandTypes, node.attrs)
         } catch {
             throw fail("%\(id) = \(node.op.name)(…) is ill-typed: \(error.kind.message)")
         }
@@ -40,9 +45,5 @@ public func verifyFunction(_ f: Function, stage: String = "") throws(Diagnostic)
     }
     for o in f.outputs where o.value < 0 || o.value >= f.nodes.count {
         throw fail("output '\(o.name)' refers to no node")
-    }
-    // Loop bodies (issue 15) keep the same invariants, innermost first.
-    for (k, body) in f.bodies.enumerated() {
-        try verifyFunction(body, stage: stage.isEmpty ? "body \(k) of \(f.name)" : "\(stage), body \(k) of \(f.name)")
     }
 }

@@ -46,6 +46,7 @@ public struct ReferenceEvaluator {
         }
 
         var values = [Tensor?](repeating: nil, count: nodes.count)
+        var loopValues: [ValueID: [Tensor]] = [:]  // the values of each scan, for its `result`s
         for (id, node) in nodes.enumerated() where needed[id] {
             if node.op == .input {
                 guard let t = parameterValues[id] else {
@@ -62,8 +63,20 @@ public struct ReferenceEvaluator {
                 }
                 operands.append(v)
             }
-            do {
-                values[id] = try evaluateOp(node.op, node.attrs, operands, resultType: node.type)
+            do throws(Diagnostic) {
+                switch node.op {
+                case .scan:
+                    loopValues[id] = try runScan(f, node, operands)
+                    values[id] = Tensor(.bool([]), shape: [0])
+                case .result:
+                    guard let results = loopValues[node.inputs[0]], let k = node.attrs.int(.index), k >= 0, k < results.count,
+                          results[k].type == node.type else {
+                        throw Diagnostic(.invalidOperand(op: "result", "%\(id) names no value of the loop %\(node.inputs[0])"))
+                    }
+                    values[id] = results[k]
+                default:
+                    values[id] = try evaluateOp(node.op, node.attrs, operands, resultType: node.type)
+                }
             } catch {
                 var e = error
                 if !e.location.isKnown { e.location = node.location }
@@ -71,6 +84,46 @@ public struct ReferenceEvaluator {
             }
         }
         return values
+    }
+
+    /// Runs a `scan` node step by step: the body is evaluated like any function, its new
+    /// carries fed to the next step, its per-step outputs stacked by step number.
+    static func runScan(_ f: Function, _ node: Node, _ operands: [Tensor]) throws(Diagnostic) -> [Tensor] {
+        let s = try ScanSignature(node.attrs, operandCount: operands.count)
+        let types = try f.scanResultTypes(operands.map(\.type), node.attrs)
+        let body = f.bodies[s.body]
+        let names = body.parameters.map(\.name)
+        var carries = Array(operands[s.carryOperands])
+        let sequences = Array(operands[s.overOperands])
+        let invariants = Array(operands[s.invariantOperands])
+        let rows = sequences.map { seq in (seq.shape.dropFirst().reduce(1, *), Array(seq.shape.dropFirst())) }
+        let outputCount = types.count - s.carries
+        var stepOutputs = [[Tensor.Storage?]](repeating: [Tensor.Storage?](repeating: nil, count: s.length), count: outputCount)
+        for t in s.steps {
+            var args: [Tensor] = []
+            if s.indexed { args.append(Tensor(i64: Int64(t))) }
+            args += carries
+            for (seq, (n, shape)) in zip(sequences, rows) {
+                guard let row = Tensor(seq.storage.gathered(Array(t * n ..< (t + 1) * n)), shape: shape) else {
+                    throw Diagnostic(.invalidOperand(op: "scan", "row \(t) of a sequence \(seq.type) is malformed"))
+                }
+                args.append(row)
+            }
+            args += invariants
+            let out = try run(body, inputs: Dictionary(zip(names, args), uniquingKeysWith: { a, _ in a }))
+            carries = Array(out[0..<s.carries])
+            for j in 0..<outputCount { stepOutputs[j][t] = out[s.carries + j].storage }
+        }
+        var results = carries
+        for j in 0..<outputCount {
+            let parts = stepOutputs[j].compactMap { $0 }
+            let stacked = parts.isEmpty ? Tensor(types[s.carries + j], doubles: []).storage : Tensor.Storage.concatenated(parts)
+            guard let stacked, let t = Tensor(stacked, shape: types[s.carries + j].shape) else {
+                throw Diagnostic(.invalidOperand(op: "scan", "per-step output \(j) could not be stacked"))
+            }
+            results.append(t)
+        }
+        return results
     }
 }
 

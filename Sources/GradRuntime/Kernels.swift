@@ -67,6 +67,10 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
     // MARK: Derivative requests
     case .grad, .jacobian, .hessian:
         throw Diagnostic(.unexpandedDerivative(op: op.name))
+
+    // MARK: Loops: run by `ReferenceEvaluator`, which holds the function and its bodies
+    case .scan, .result:
+        throw Diagnostic(.invalidOperand(op: op.name, "is evaluated with its function (ReferenceEvaluator), not as a single op"))
     }
 }
 

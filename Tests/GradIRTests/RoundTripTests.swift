@@ -28,7 +28,7 @@ final class RoundTripTests: XCTestCase {
     }
 
     /// Loop bodies (issue 15) are printed, indented, before the nodes that would use them,
-    /// so the text never drops one. (The parser does not read them yet.)
+    /// so the text never drops one (LoopTests checks that the parser reads them back).
     func testLoopBodiesArePrinted() throws {
         let m = try parseModule("func cell(h: f64[2]) {\n  return tanh(h)\n}\n", file: "cell.ir")
         var owner = Function(name: "rnn")

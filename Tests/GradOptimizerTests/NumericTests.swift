@@ -41,7 +41,8 @@ final class OptimizerNumericTests: XCTestCase {
 
     func testEveryOpIsCovered() {
         let covered = Set(OptimizerNumericTests.expressions.flatMap(\.ops))
-        let missing = Op.allCases.filter { !covered.contains($0) && $0.info.family != .leaf && $0.info.family != .derivative }
+        // The optimizer does not look inside loop bodies yet (issue 15); LoopTests checks it keeps loops' values.
+        let missing = Op.allCases.filter { !covered.contains($0) && $0.info.family != .leaf && $0.info.family != .derivative && $0.info.family != .loop }
         XCTAssertEqual(missing, [])
     }
 

@@ -104,7 +104,14 @@ final class LibraryParityTests: XCTestCase {
         .grad: ("fb.grad(of:wrt:)", { o in try o.fb.grad(of: sum(o.x), wrt: [o.x])[0] }),
         .jacobian: ("fb.jacobian(of:wrt:)", { o in try o.fb.jacobian(of: o.x, wrt: o.v) }),
         .hessian: ("fb.hessian(of:wrt:)", { o in try o.fb.hessian(of: sum(o.v), wrt: o.v) }),
+        .scan: ("fb.scan(body, carry:over:with:length:reverse:indexed:)", { o in try o.fb.scan(LibraryParityTests.cell(), carry: [o.v], over: [o.x])[0] }),
+        .result: ("fb.scan(body, carry:over:with:length:reverse:indexed:)", { o in try o.fb.scan(LibraryParityTests.cell(), carry: [o.v], over: [o.x])[1] }),
     ]
+
+    /// A loop body for the `scan` spellings: c' = c·x, and c as a per-step output.
+    static func cell() throws -> Function {
+        try XCTUnwrap(parseModule("func cell(c: f64[3], x: f64[3]) {\n  return c * x, c\n}\n").functions.first)
+    }
 
     /// Every op of the table has a library spelling that builds a node of that op, and
     /// docs/library.md lists it (a row `| \`op\` | \`spelling\`…`). A new op fails here until

@@ -54,7 +54,8 @@ final class RandomGraphTests: XCTestCase {
     func testGeneratorCoversEveryOp() {
         var seen = Set<Op>()
         for (_, c) in Self.cases { seen.formUnion(c.function.nodes.map(\.op)) }
-        XCTAssertEqual(Set(Op.allCases).subtracting(seen), [], "ops no random graph uses")
+        // Loops have no random generator yet (issue 15): LoopTests and Tests/Fixtures/loops.ir cover them.
+        XCTAssertEqual(Set(Op.allCases.filter { $0.family != .loop }).subtracting(seen), [], "ops no random graph uses")
     }
 
     /// Every case through the C backend: one module (one cc run) for all of them, each

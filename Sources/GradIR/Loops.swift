@@ -1,0 +1,179 @@
+/// Loops as graph nodes (docs/design-loops.md): a `scan` node runs one of its function's
+/// `bodies` for a counted number of steps; it has the zero-size token type `bool[0]`, and each
+/// of its values is a `result(%scan, index=k)` node. This file states what a loop's operands,
+/// body and results are — once, for the parser, the verifier, the evaluator, differentiation
+/// and the backends.
+
+/// The type of every `scan` node: zero elements, so it costs no buffer.
+public let loopTokenType = TensorType(.bool, [0])
+
+/// A `scan` node's attributes and operand counts, read and checked.
+public struct ScanSignature: Hashable, Sendable {
+    /// Index of the body in the function's `bodies`.
+    public var body: Int
+    public var carries: Int
+    public var over: Int
+    /// The loop-invariant operands (`with`): those after the carries and the sequences.
+    public var invariants: Int
+    /// The trip count.
+    public var length: Int
+    public var reverse: Bool
+    /// Whether the body's first parameter is the step number (i64), as in `fori`.
+    public var indexed: Bool
+
+    public init(body: Int, carries: Int, over: Int, invariants: Int, length: Int, reverse: Bool = false, indexed: Bool = false) {
+        self.body = body
+        self.carries = carries
+        self.over = over
+        self.invariants = invariants
+        self.length = length
+        self.reverse = reverse
+        self.indexed = indexed
+    }
+
+    /// Reads the signature of a `scan` with `operandCount` operands.
+    public init(_ attrs: Attributes, operandCount: Int) throws(Diagnostic) {
+        func required(_ key: AttrKey) throws(Diagnostic) -> Int {
+            guard let v = attrs.int(key) else { throw Diagnostic(.missingAttribute(op: "scan", name: key.rawValue)) }
+            guard v >= 0 else { throw Diagnostic(.invalidAttribute(op: "scan", name: key.rawValue, expected: "a count ≥ 0, got \(v)")) }
+            return v
+        }
+        body = try required(.body)
+        carries = try required(.carries)
+        over = try required(.over)
+        length = try required(.length)
+        guard length <= maxElementCount else {
+            throw Diagnostic(.invalidAttribute(op: "scan", name: "length", expected: "a trip count of at most \(maxElementCount), got \(length)"))
+        }
+        guard carries <= operandCount, over <= operandCount - carries else {
+            throw Diagnostic(.invalidOperand(op: "scan", "carries=\(carries) and over=\(over) need at least \(carries &+ over) operands, got \(operandCount)"))
+        }
+        invariants = operandCount - carries - over
+        reverse = attrs.reverse
+        indexed = attrs.indexed
+    }
+
+    /// The attributes of a `scan` node with this signature (those at their default left out).
+    public var attributes: Attributes {
+        var a = Attributes([.body: .int(body), .carries: .int(carries), .over: .int(over), .length: .int(length)])
+        if reverse { a[.reverse] = .bool(true) }
+        if indexed { a[.indexed] = .bool(true) }
+        return a
+    }
+
+    public var operandCount: Int { carries + over + invariants }
+    /// Positions of the operand groups among the operands.
+    public var carryOperands: Range<Int> { 0..<carries }
+    public var overOperands: Range<Int> { carries..<(carries + over) }
+    public var invariantOperands: Range<Int> { (carries + over)..<operandCount }
+    /// The body parameter that receives operand `k` (after the step number, when indexed).
+    public func parameter(ofOperand k: Int) -> Int { k + (indexed ? 1 : 0) }
+    /// The step numbers in the order the loop runs them.
+    public var steps: StrideTo<Int> {
+        reverse ? stride(from: length - 1, to: -1, by: -1) : stride(from: 0, to: length, by: 1)
+    }
+}
+
+extension Function {
+    /// The type of a loop node (`scan` or `result`) appended to this function with these
+    /// operands, after checking them against the loop's body: the counterpart of
+    /// `Op.inferType` for the ops whose rule needs the function.
+    public func loopNodeType(_ op: Op, _ inputs: Operands, _ attrs: Attributes) throws(Diagnostic) -> TensorType {
+        for v in inputs where v < 0 || v >= nodes.count {
+            throw Diagnostic(.invalidOperand(op: op.name, "operand %\(v) is not an earlier value"))
+        }
+        switch op {
+        case .scan:
+            _ = try scanResultTypes(inputs.map { nodes[$0].type }, attrs)
+            return loopTokenType
+        case .result:
+            guard inputs.count == 1 else { throw Diagnostic(.wrongArity(op: "result", expected: "1 operand", got: inputs.count)) }
+            let loop = nodes[inputs[0]]
+            guard loop.op == .scan else {
+                throw Diagnostic(.invalidOperand(op: "result", "its operand must be a scan node, got \(loop.op.name)"))
+            }
+            guard let k = attrs.int(.index) else { throw Diagnostic(.missingAttribute(op: "result", name: "index")) }
+            let types = try scanResultTypes(loop.inputs.map { nodes[$0].type }, loop.attrs)
+            guard k >= 0, k < types.count else {
+                throw Diagnostic(.invalidAttribute(op: "result", name: "index", expected: "an index in 0..<\(types.count) (the scan has \(types.count) values), got \(k)"))
+            }
+            return types[k]
+        default:
+            return try op.inferType(inputs.map { nodes[$0].type }, attrs)
+        }
+    }
+
+    /// The type of any node appended with these operands: `Op.inferType`, or `loopNodeType`
+    /// for the loop ops.
+    public func nodeType(_ op: Op, _ inputs: Operands, _ attrs: Attributes) throws(Diagnostic) -> TensorType {
+        if op.family == .loop { return try loopNodeType(op, inputs, attrs) }
+        return try op.inferType(inputs.map { nodes[$0].type }, attrs)
+    }
+
+    /// The types of a `scan`'s values — the final carries, then each per-step output stacked
+    /// on a leading axis of the trip count — after checking the operands against the body.
+    public func scanResultTypes(_ operands: [TensorType], _ attrs: Attributes) throws(Diagnostic) -> [TensorType] {
+        let s = try ScanSignature(attrs, operandCount: operands.count)
+        guard s.body < bodies.count else {
+            throw Diagnostic(.invalidAttribute(op: "scan", name: "body", expected: "a body of this function (it has \(bodies.count)), got \(s.body)"))
+        }
+        return try bodies[s.body].scanResultTypes(as: s, operands: operands)
+    }
+
+    /// `scanResultTypes` with `self` the body.
+    public func scanResultTypes(as s: ScanSignature, operands: [TensorType]) throws(Diagnostic) -> [TensorType] {
+        let expectedParameters = operands.count + (s.indexed ? 1 : 0)
+        guard parameters.count == expectedParameters else {
+            let what = s.indexed ? "the step number, \(s.carries) carr\(s.carries == 1 ? "y" : "ies"), \(s.over) sequence row\(s.over == 1 ? "" : "s") and \(s.invariants) loop-invariant value\(s.invariants == 1 ? "" : "s")"
+                : "\(s.carries) carr\(s.carries == 1 ? "y" : "ies"), \(s.over) sequence row\(s.over == 1 ? "" : "s") and \(s.invariants) loop-invariant value\(s.invariants == 1 ? "" : "s")"
+            throw Diagnostic(.invalidOperand(op: "scan", "body '\(name)' takes \(parameters.count) parameter\(parameters.count == 1 ? "" : "s"), but the loop passes \(expectedParameters): \(what)"))
+        }
+        func parameterType(_ i: Int) throws(Diagnostic) -> TensorType {
+            let p = parameters[i]
+            guard p.value >= 0, p.value < nodes.count else { throw Diagnostic(.invalidOperand(op: "scan", "body '\(name)': parameter '\(p.name)' refers to no node")) }
+            return nodes[p.value].type
+        }
+        if s.indexed {
+            let t = try parameterType(0)
+            guard t == TensorType(.i64) else {
+                throw Diagnostic(.invalidOperand(op: "scan", "body '\(name)': its first parameter '\(parameters[0].name)' receives the step number, so it must be i64, but it is \(t)"))
+            }
+        }
+        for k in 0..<operands.count {
+            let i = s.parameter(ofOperand: k)
+            var passed = operands[k]
+            if s.overOperands.contains(k) {
+                guard passed.rank >= 1, passed.shape[0] == s.length else {
+                    throw Diagnostic(.invalidOperand(op: "scan", "the sequence \(passed) must have \(s.length) rows (the trip count) on axis 0"))
+                }
+                passed = passed.with(shape: Array(passed.shape.dropFirst()))
+            }
+            let declared = try parameterType(i)
+            guard declared == passed else {
+                let role = s.carryOperands.contains(k) ? "carry" : s.overOperands.contains(k) ? "sequence row" : "loop-invariant value"
+                throw Diagnostic(.invalidOperand(op: "scan", "body '\(name)': parameter '\(parameters[i].name)' is \(declared), but the loop passes it the \(role) \(passed)"))
+            }
+        }
+        guard outputs.count >= s.carries else {
+            throw Diagnostic(.invalidOperand(op: "scan", "body '\(name)' returns \(outputs.count) value\(outputs.count == 1 ? "" : "s"), but it must return the \(s.carries) new carr\(s.carries == 1 ? "y" : "ies") first"))
+        }
+        var types: [TensorType] = []
+        for (j, o) in outputs.enumerated() {
+            guard o.value >= 0, o.value < nodes.count else { throw Diagnostic(.invalidOperand(op: "scan", "body '\(name)': output '\(o.name)' refers to no node")) }
+            let t = nodes[o.value].type
+            if j < s.carries {
+                guard t == operands[j] else {
+                    throw Diagnostic(.invalidOperand(op: "scan", "body '\(name)' returns \(t) as its new carry \(j) ('\(o.name)'), but the carry is \(operands[j]): a carry keeps its type across iterations"))
+                }
+                types.append(t)
+            } else {
+                let shape = [s.length] + t.shape
+                guard checkedElementCount(shape) != nil else {
+                    throw Diagnostic(.invalidShape("the stacked per-step output \(t.with(shape: shape)) (at most \(maxElementCount) elements, rank ≤ \(maxRank))"))
+                }
+                types.append(t.with(shape: shape))
+            }
+        }
+        return types
+    }
+}

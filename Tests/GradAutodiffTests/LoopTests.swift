@@ -1,0 +1,232 @@
+import Foundation
+import Grad
+import TestSupport
+import XCTest
+
+/// Loops as graph nodes (issue 15): `scan` and `fori` against their unrolled equivalents on
+/// the reference evaluator (values and gradients), finite differences of orders 1 and 2,
+/// hand-computed cases, zero-trip loops, nested loops, `grad` inside a body, the canonical
+/// text round trip and the errors for bad loops.
+final class LoopTests: XCTestCase {
+    func module(_ text: String) throws -> Module { try parseModule(text, file: "loop.ir") }
+    func last(_ text: String) throws -> Function { try XCTUnwrap(module(text).functions.last) }
+    func run(_ f: Function, _ inputs: [String: Tensor]) throws -> [Tensor] {
+        try ReferenceEvaluator.run(Differentiator.expand(f), inputs: inputs)
+    }
+    func vector(_ v: [Double]) -> Tensor { Tensor(v, shape: [v.count])! }
+
+    /// A damped oscillator integrated by explicit Euler: the carry is (position, velocity).
+    static let euler = """
+    func step(i: i64, x: f64, v: f64, k: f64, dt: f64) {
+      a = -k * x - 0.1 * v
+      return x + dt * v, v + dt * a, x
+    }
+    func loop(x0: f64, v0: f64, k: f64) {
+      xT, vT, xs = fori(step, 5, carry=(x0, v0), with=(k, 0.1))
+      loss = xT * xT + vT + sum(xs)
+      return loss, grad(loss, x0, v0, k)
+    }
+
+    """
+
+    func unrolledEuler(steps: Int) -> String {
+        var body = "  x_0 = x0\n  v_0 = v0\n"
+        for t in 0..<steps {
+            body += "  a_\(t) = -k * x_\(t) - 0.1 * v_\(t)\n"
+            body += "  x_\(t + 1) = x_\(t) + 0.1 * v_\(t)\n  v_\(t + 1) = v_\(t) + 0.1 * a_\(t)\n"
+        }
+        let xs = (0..<steps).map { "x_\($0)" }.joined(separator: " + ")
+        body += "  loss = x_\(steps) * x_\(steps) + v_\(steps) + (\(xs))\n"
+        return "func unrolled(x0: f64, v0: f64, k: f64) {\n\(body)  return loss, grad(loss, x0, v0, k)\n}\n"
+    }
+
+    func testForiMatchesItsUnrolledEquivalent() throws {
+        let inputs = ["x0": Tensor(0.7), "v0": Tensor(-0.3), "k": Tensor(2.5)]
+        let looped = try run(last(Self.euler), inputs)
+        let unrolled = try run(last(unrolledEuler(steps: 5)), inputs)
+        XCTAssertEqual(looped.count, 4)
+        for (a, b) in zip(looped, unrolled) {
+            // Same operations in the same order on the reference evaluator: equal to the last bit,
+            // except for the sum of xs (summed by `sum` here, by a chain of adds there).
+            XCTAssertEqual(a.doubles[0], b.doubles[0], accuracy: 1e-14)
+        }
+    }
+
+    func testScanHandComputed() throws {
+        // Running product: c' = c * x_t, y_t = c. With c0 = 2, xs = [3, 0, 5]: cT = 0,
+        // ys = [2, 6, 0]; loss = cT + sum(ys) = 8. d/dc0 = x0·x1·x2 + 1 + x0 + x0·x1 = 0 + 1 + 3 + 0;
+        // d/dx = [c0·x1·x2 + c0 + c0·x1, c0·x0·x2 + c0·x0, c0·x0·x1] = [2, 30 + 6, 0] — the
+        // cotangent of the final carry is exactly 0 at x2 = 0 and the gradient still flows.
+        let text = """
+        func cell(c: f64, x: f64) {
+          return c * x, c
+        }
+        func f(c0: f64, xs: f64[3]) {
+          cT, ys = scan(cell, carry=(c0), over=(xs))
+          loss = cT + sum(ys)
+          return loss, ys, grad(loss, c0, xs)
+        }
+
+        """
+        let out = try run(last(text), ["c0": Tensor(2), "xs": vector([3, 0, 5])])
+        XCTAssertEqual(out[0].doubles, [8])
+        XCTAssertEqual(out[1].doubles, [2, 6, 0])
+        XCTAssertEqual(out[2].doubles, [4])
+        XCTAssertEqual(out[3].doubles, [2, 36, 0])
+    }
+
+    func testReverseScanAndZeroTrips() throws {
+        let text = """
+        func cell(c: f64, x: f64) {
+          return c * 10 + x, c
+        }
+        func f(xs: f64[3], none: f64[0]) {
+          a, ys = scan(cell, carry=(0), over=(xs), reverse=true)
+          b, zs = scan(cell, carry=(1.5), over=(none))
+          return a, ys, b, zs, grad(a + b, xs)
+        }
+
+        """
+        let out = try run(last(text), ["xs": vector([1, 2, 3]), "none": vector([])])
+        XCTAssertEqual(out[0].doubles, [321])       // from the end: 3, 32, 321
+        XCTAssertEqual(out[1].doubles, [32, 3, 0])  // ys[t] is the carry before step t
+        XCTAssertEqual(out[2].doubles, [1.5])       // no steps: the carry passes through
+        XCTAssertEqual(out[3].shape, [0])
+        XCTAssertEqual(out[4].doubles, [1, 10, 100])
+    }
+
+    func testFiniteDifferencesOfOrdersOneAndTwo() throws {
+        let text = """
+        func cell(h: f64[3], x: f64[2], w: f64[2,3], u: f64[3,3]) {
+          h2 = tanh(x @ w + h @ u)
+          return h2, sum(h2 * h2)
+        }
+        func rnn(h0: f64[3], xs: f64[4,2], w: f64[2,3], u: f64[3,3]) {
+          hT, ys = scan(cell, carry=(h0), over=(xs), with=(w, u))
+          loss = sum(ys) + sum(sin(hT))
+          return grad(loss, h0, xs, w, u), hessian(loss, h0), hessian(loss, w)
+        }
+
+        """
+        let f = try last(text)
+        let inputs = ["h0": Tensor.random(TensorType(.f64, [3]), seed: 1), "xs": Tensor.random(TensorType(.f64, [4, 2]), seed: 2),
+                      "w": Tensor.random(TensorType(.f64, [2, 3]), seed: 3), "u": Tensor.random(TensorType(.f64, [3, 3]), seed: 4)]
+        let checks = try GradientChecker.check(f, inputs: inputs)
+        XCTAssertEqual(checks.count, 6)
+        for c in checks { XCTAssertTrue(c.passed, "\(c.label): \(c.maxAbsError) \(c.note ?? "")") }
+    }
+
+    func testIndexedIntegerCarryAndGradInsideBody() throws {
+        // A gradient-descent step inside the loop: x ← x − 0.1·∂/∂x (x − target)², and an i64
+        // counter carried along (no cotangent). After n steps x = t + (x0 − t)·0.8ⁿ.
+        let text = """
+        func descend(i: i64, x: f64, count: i64, target: f64) {
+          e = (x - target)^2
+          g = grad(e, x)
+          return x - 0.1 * g, count + i
+        }
+        func f(x0: f64, target: f64) {
+          xT, c = fori(descend, 3, carry=(x0, 0), with=(target))
+          return xT, c, grad(xT, x0), grad(xT, target)
+        }
+
+        """
+        let out = try run(last(text), ["x0": Tensor(5), "target": Tensor(1)])
+        XCTAssertEqual(out[0].doubles[0], 1 + 4 * 0.512, accuracy: 1e-13)
+        XCTAssertEqual(out[1].doubles, [3])  // 0 + 1 + 2
+        XCTAssertEqual(out[2].doubles[0], 0.512, accuracy: 1e-13)
+        XCTAssertEqual(out[3].doubles[0], 1 - 0.512, accuracy: 1e-13)
+        let checks = try GradientChecker.check(try last(text), inputs: ["x0": Tensor(5), "target": Tensor(1)])
+        for c in checks { XCTAssertTrue(c.passed, c.label) }
+    }
+
+    func testNestedLoops() throws {
+        let text = """
+        func inner(c: f64, x: f64) {
+          return c * x + 1
+        }
+        func outer(c: f64, row: f64[2]) {
+          c2 = scan(inner, carry=(c), over=(row))
+          return c2
+        }
+        func f(c0: f64, m: f64[3,2]) {
+          cT = scan(outer, carry=(c0), over=(m))
+          return cT, grad(cT, c0, m), hessian(cT, c0)
+        }
+
+        """
+        let f = try last(text)
+        let m = Tensor.random(TensorType(.f64, [3, 2]), seed: 7)
+        let out = try run(f, ["c0": Tensor(0.5), "m": m])
+        var c = 0.5, dc = 1.0
+        for x in m.doubles { c = c * x + 1; dc *= x }
+        XCTAssertEqual(out[0].doubles[0], c, accuracy: 1e-14)
+        XCTAssertEqual(out[1].doubles[0], dc, accuracy: 1e-14)
+        XCTAssertEqual(out[3].doubles[0], 0)  // cT is affine in c0
+        for check in try GradientChecker.check(f, inputs: ["c0": Tensor(0.5), "m": m]) { XCTAssertTrue(check.passed, check.label) }
+    }
+
+    func testCanonicalTextRoundTripsLoopsAndTheirGradients() throws {
+        let f = try Differentiator.expand(last(Self.euler))
+        let text = printFunction(f)
+        XCTAssertTrue(text.contains("body 0 = func step"), text)
+        let reparsed = try XCTUnwrap(parseModule(text, file: "canonical.ir").functions.first)
+        XCTAssertEqual(printFunction(reparsed), text)
+        XCTAssertEqual(reparsed.nodes, f.nodes)
+        XCTAssertEqual(reparsed.bodies.map(\.nodes), f.bodies.map(\.nodes))
+        XCTAssertEqual(reparsed.bodies.map(\.outputs), f.bodies.map(\.outputs))
+        let inputs = ["x0": Tensor(0.7), "v0": Tensor(-0.3), "k": Tensor(2.5)]
+        XCTAssertEqual(try ReferenceEvaluator.run(reparsed, inputs: inputs), try ReferenceEvaluator.run(f, inputs: inputs))
+        try verifyFunction(f)
+    }
+
+    func testOptimizedLoopGradientAgrees() throws {
+        let f = try Differentiator.expand(last(Self.euler))
+        let inputs = ["x0": Tensor(0.7), "v0": Tensor(-0.3), "k": Tensor(2.5)]
+        let optimized = try optimize(f)
+        let (a, b) = (try ReferenceEvaluator.run(f, inputs: inputs), try ReferenceEvaluator.run(optimized, inputs: inputs))
+        for (x, y) in zip(a, b) { XCTAssertEqual(x.doubles[0], y.doubles[0], accuracy: 1e-13) }
+    }
+
+    func testBackendsRefuseLoopsWithAClearError() throws {
+        let f = try optimize(Differentiator.expand(last(Self.euler)))
+        XCTAssertThrowsError(try BytecodeProgram(function: f)) { e in
+            XCTAssertTrue("\(e)".contains("loops run on the reference evaluator only"), "\(e)")
+        }
+    }
+
+    /// Bad loops: each a located error naming what was expected, never a crash.
+    func testBadLoopsAreLocatedErrors() throws {
+        let cell = "func cell(c: f64, x: f64) {\n  return c * x, c\n}\n"
+        let cases: [(String, String)] = [
+            ("func f(xs: f64[3]) {\n  a, b = scan(nothing, carry=(0), over=(xs))\n  return a\n}\n", "loop body"),
+            ("func f(xs: f64[3]) {\n  a, b = scan(later, carry=(0), over=(xs))\n  return a\n}\nfunc later(c: f64, x: f64) {\n  return c, c\n}\n", "later"),
+            (cell + "func f(xs: f64[3]) {\n  a, b = scan(cell, carry=(0, 1), over=(xs))\n  return a\n}\n", "parameter"),
+            (cell + "func f(xs: f64[3]) {\n  a, b = scan(cell, carry=(0))\n  return a\n}\n", "over="),
+            (cell + "func f(xs: f64[3]) {\n  a, b = scan(cell, over=(xs))\n  return a\n}\n", "parameter"),
+            (cell + "func f(xs: f64[3,2]) {\n  a, b = scan(cell, carry=(0), over=(xs))\n  return a\n}\n", "sequence row"),
+            (cell + "func f(xs: i64[3]) {\n  a, b = scan(cell, carry=(0), over=(xs))\n  return a\n}\n", "sequence row"),
+            (cell + "func f(x: f64) {\n  a, b = scan(cell, carry=(0), over=(x))\n  return a\n}\n", "axis"),
+            ("func cell(c: f64, x: f64) {\n  return sum(c * x, axes=[]), c\n}\nfunc g(c: f64[2], x: f64) {\n  return sum(c), c\n}\nfunc f(xs: f64[3]) {\n  a, b = scan(g, carry=(zeros(shape=[2])), over=(xs))\n  return a\n}\n", "keeps its type"),
+            (cell + "func f(xs: f64[3]) {\n  a = scan(cell, carry=(0), over=(xs))\n  return a\n}\n", "2 values"),
+            (cell + "func f(xs: f64[3]) {\n  a, b = scan(cell, carry=(0), over=(xs), bogus=(1))\n  return a\n}\n", "bogus"),
+            (cell + "func f(xs: f64[3]) {\n  a, b = scan(cell, carry=(0), over=(xs), reverse=2)\n  return a\n}\n", "true or false"),
+            ("func cell(i: i64, c: f64) {\n  return c\n}\nfunc f(x: f64) {\n  a = fori(cell, 2.5, carry=(x))\n  return a\n}\n", "integer"),
+            ("func cell(i: i64, c: f64) {\n  return c\n}\nfunc f(x: f64) {\n  a = fori(cell, n, carry=(x))\n  return a\n}\n", "trip count"),
+            ("func cell(i: f64, c: f64) {\n  return c\n}\nfunc f(x: f64) {\n  a = fori(cell, 3, carry=(x))\n  return a\n}\n", "step number"),
+            ("func cell(i: i64, c: f64) {\n  return c\n}\nfunc f(x: f64) {\n  a = fori(cell, 3, carry=(x), over=(x))\n  return a\n}\n", "over"),
+            ("func cell(i: i64, c: f64) {\n  return c\n}\nfunc f(x: f64) {\n  a = fori(cell, -1, carry=(x))\n  return a\n}\n", "trip count"),
+            ("func fori(c: f64) {\n  return c\n}\n", "not an op"),
+            ("func f(x: f64) {\n  %1: bool[0] = scan(x, body=0, carries=1, over=0, length=2)\n  return x\n}\n", "body"),
+            ("func f(x: f64) {\n  %1: f64 = result(x, index=0)\n  return x\n}\n", "scan node"),
+        ]
+        XCTAssertGreaterThanOrEqual(cases.count, 15)
+        for (text, expected) in cases {
+            XCTAssertThrowsError(try parseModule(text, file: "bad.ir"), text) { e in
+                let message = "\(e)"
+                XCTAssertTrue(message.contains("bad.ir:"), "no location: \(message)")
+                XCTAssertTrue(message.contains(expected), "expected '\(expected)' in: \(message)\n\(text)")
+            }
+        }
+    }
+}
