@@ -38,7 +38,13 @@ extension BackpropTrace {
         func describe(_ id: ValueID) -> String {
             let node = f.nodes[id]
             if node.op == .const, let v = node.attrs.value { return "\(name(id)) = \(formatNumber(v))" }
-            let call = "\(node.op.name)(\(node.inputs.map(name).joined(separator: ", ")))"
+            var arguments = node.inputs.map(name)
+            // A loop is one row (its steps are not traced one by one): name its body and length.
+            if node.op == .scan, let k = node.attrs.int(.body), k >= 0, k < f.bodies.count, let n = node.attrs.int(.length) {
+                arguments.append("body \(f.bodies[k].name), \(n) steps\(node.attrs.reverse ? ", reversed" : "")")
+            }
+            if node.op == .result, let k = node.attrs.int(.index) { arguments.append("index=\(k)") }
+            let call = "\(node.op.name)(\(arguments.joined(separator: ", ")))"
             let output = f.outputs.first { $0.value == id }.map { " → \($0.name)" } ?? ""
             return "\(name(id)) = \(call)\(output)"
         }

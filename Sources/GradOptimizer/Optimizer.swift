@@ -126,5 +126,28 @@ public struct OptimizerOptions: Sendable {
 /// original nodes as soon as the first pass has rebuilt them (peak memory on large graphs).
 public func optimize(_ function: consuming Function, options: OptimizerOptions = OptimizerOptions()) throws(Diagnostic) -> Function {
     var manager = PassManager(options: options)
-    return try manager.run(consume function)
+    var f = try manager.run(consume function)
+    if !f.bodies.isEmpty { try optimizeBodies(&f, options: options) }
+    return f
+}
+
+/// Loop bodies are optimized like functions (their parameters and outputs are the loop's
+/// interface, kept as they are), innermost first; bodies no loop runs any more — the
+/// differentiation pass leaves a loop's untaped body behind — are dropped and the rest
+/// renumbered.
+func optimizeBodies(_ f: inout Function, options: OptimizerOptions) throws(Diagnostic) {
+    var used = [Bool](repeating: false, count: f.bodies.count)
+    for node in f.nodes where node.op == .scan {
+        if let k = node.attrs.int(.body), k >= 0, k < used.count { used[k] = true }
+    }
+    var renumbered = [Int](repeating: -1, count: f.bodies.count)
+    var kept: [Function] = []
+    for (k, body) in f.bodies.enumerated() where used[k] {
+        renumbered[k] = kept.count
+        kept.append(try optimize(body, options: options))
+    }
+    for id in f.nodes.indices where f.nodes[id].op == .scan {
+        if let k = f.nodes[id].attrs.int(.body), k >= 0, k < renumbered.count { f.nodes[id].attrs[.body] = .int(renumbered[k]) }
+    }
+    f.bodies = kept
 }

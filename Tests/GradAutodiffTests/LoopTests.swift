@@ -186,6 +186,13 @@ final class LoopTests: XCTestCase {
         let optimized = try optimize(f)
         let (a, b) = (try ReferenceEvaluator.run(f, inputs: inputs), try ReferenceEvaluator.run(optimized, inputs: inputs))
         for (x, y) in zip(a, b) { XCTAssertEqual(x.doubles[0], y.doubles[0], accuracy: 1e-13) }
+        // The untaped forward body, which no loop runs after differentiation, is dropped; the
+        // bodies themselves are optimized (the backward body's `add(acc, 0)`-free form is not
+        // asserted: only that it is smaller and still verifies).
+        XCTAssertEqual(f.bodies.count, 3)
+        XCTAssertEqual(optimized.bodies.count, 2)
+        XCTAssertLessThanOrEqual(optimized.bodies[1].nodes.count, f.bodies[2].nodes.count)
+        try verifyFunction(optimized)
     }
 
     func testBackendsRefuseLoopsWithAClearError() throws {
