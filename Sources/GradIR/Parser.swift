@@ -961,7 +961,7 @@ struct Parser {
         let calleeName = self.name(callee.symbol)
         // The surface loop forms name their body first: a function, not a value. (`scan(%1, …,
         // body=0, …)` is the canonical form, an op call.)
-        if calleeName == "fori" || (calleeName == "scan" && current.kind == .identifier && scope[current.symbol] == nil) {
+        if calleeName == "fori" || (calleeName == "scan" && current.kind == .identifier && scope[current.symbol] == nil && !nextToken.isPunct("=")) {
             return try loopCall(callee, indexed: calleeName == "fori")
         }
         var args: [Expr] = []

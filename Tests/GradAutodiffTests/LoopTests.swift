@@ -180,6 +180,17 @@ final class LoopTests: XCTestCase {
         try verifyFunction(f)
     }
 
+    /// A loop with no operands at all (a `fori` whose body only reads the step number) prints
+    /// as `scan(body=0, …)` and parses back.
+    func testLoopWithoutOperandsRoundTrips() throws {
+        let text = "func sq(i: i64) {\n  return cast(i * i, dtype=f64)\n}\nfunc f(x: f64) {\n  ys = fori(sq, 4)\n  return sum(ys) * x, grad(sum(ys) * x, x)\n}\n"
+        let f = try Differentiator.expand(last(text))
+        let printed = printFunction(f)
+        let reparsed = try XCTUnwrap(parseModule(printed, file: "canonical.ir").functions.first)
+        XCTAssertEqual(printFunction(reparsed), printed)
+        XCTAssertEqual(try ReferenceEvaluator.run(reparsed, inputs: ["x": Tensor(2)]).map(\.doubles), [[28], [14]])
+    }
+
     func testOptimizedLoopGradientAgrees() throws {
         let f = try Differentiator.expand(last(Self.euler))
         let inputs = ["x0": Tensor(0.7), "v0": Tensor(-0.3), "k": Tensor(2.5)]
