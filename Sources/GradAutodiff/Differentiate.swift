@@ -251,7 +251,8 @@ struct Expansion {
                 if g >= 0, let k = node.attrs.int(.index), k >= 0 {
                     var list = loopCotangents[node.inputs[0]] ?? []
                     if list.count <= k { list += [ValueID?](repeating: nil, count: k + 1 - list.count) }
-                    list[k] = g
+                    // Two `result`s of one value (canonical text may have them) add up.
+                    if let earlier = list[k] { list[k] = try builder.binary(.add, earlier, g) } else { list[k] = g }
                     loopCotangents[node.inputs[0]] = list
                 }
                 continue

@@ -72,11 +72,12 @@ extension Expansion {
         for (ct, j) in zip(outputCotangent, seededOutputs) {
             terms.append(try fb.reduce(.sum, fb.binary(.zmul, ct, bodyMap[body.outputs[s.carries + j].value]), axes: nil))
         }
-        var loss = terms[0]
-        for t in terms.dropFirst() {
-            if fb.dtype(of: t) != fb.dtype(of: loss) { throw Diagnostic(.other("scan: the gradient of a loop whose carries and outputs mix f32 and f64 is not supported"), at: node.location) }
-            loss = try fb.binary(.add, loss, t)
+        // Terms of mixed float types are summed in f64 (each gradient keeps its parameter's type).
+        if terms.contains(where: { fb.dtype(of: $0) != fb.dtype(of: terms[0]) }) {
+            for i in terms.indices { terms[i] = try fb.cast(terms[i], to: .f64) }
         }
+        var loss = terms[0]
+        for t in terms.dropFirst() { loss = try fb.binary(.add, loss, t) }
         func gradient(ofOperand k: Int) throws(Diagnostic) -> ValueID {
             try fb.add(.grad, [loss, bodyMap[bodyParameter(ofOperand: k).value]])
         }

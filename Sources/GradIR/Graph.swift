@@ -111,6 +111,12 @@ public struct Function: Hashable, Sendable {
         nodes.contains { $0.op.isDerivativeRequest }
     }
 
+    /// Nodes of this function and of its loop bodies at any depth (what the parser's budget
+    /// counts: a call copies the callee's bodies too).
+    public var totalNodeCount: Int {
+        bodies.reduce(nodes.count) { $0 + $1.totalNodeCount }
+    }
+
     /// Whether this function or any of its loop bodies (at any depth) has a request.
     public var hasDerivativeRequestsAnywhere: Bool {
         hasDerivativeRequests || bodies.contains { $0.hasDerivativeRequestsAnywhere }

@@ -290,7 +290,7 @@ final class FunctionTable {
     func append(_ f: Function) {
         index[f.name] = functions.count
         functions.append(f)
-        nodeCount += f.nodes.count
+        nodeCount += f.totalNodeCount
     }
 }
 
@@ -411,7 +411,7 @@ struct Parser {
         scope.removeAll()
         tuples.removeAll()
         bodyIndex.removeAll()
-        depth = 0
+        if !isBody { depth = 0 }  // a body nests in its owner: its depth counts toward the limit
 
         try expect("(")
         if !current.isPunct(")") {
@@ -482,6 +482,7 @@ struct Parser {
         guard current.isKeyword(.func) else { throw expected("'func'") }
         // The body is parsed as a function of its own; the enclosing function's state waits.
         let saved = (builder, scope, tuples, depth, bodyIndex)
+        try enter()
         scope = Scope()
         let body = try parseDefinition(isBody: true)
         (builder, scope, tuples, depth, bodyIndex) = saved
@@ -1140,7 +1141,7 @@ struct Parser {
             }
             argIDs.append(id)
         }
-        let nodes = table.nodeCount + builder.function.nodes.count + f.nodes.count - f.parameters.count
+        let nodes = table.nodeCount + builder.function.totalNodeCount + f.totalNodeCount - f.parameters.count
         let limit = table.limits.maxInlinedNodes
         guard nodes <= limit else {
             throw error(.inliningBudgetExceeded(callee: f.name, nodes: nodes, limit: limit), at: callee.location)

@@ -191,6 +191,57 @@ final class LoopTests: XCTestCase {
         XCTAssertEqual(try ReferenceEvaluator.run(reparsed, inputs: ["x": Tensor(2)]).map(\.doubles), [[28], [14]])
     }
 
+    /// Bodies nested in the canonical form count toward the nesting limit: a deep file is a
+    /// located error, not a stack overflow.
+    func testDeeplyNestedBodiesAreRefused() throws {
+        var text = "return 1.0\n"
+        for _ in 0..<400 { text = "body 0 = func b() {\n\(text)}\nreturn 1.0\n" }
+        XCTAssertThrowsError(try parseModule("func f() {\n\(text)}\n", file: "deep.ir")) { e in
+            XCTAssertTrue("\(e)".contains("nested more than"), "\(e)")
+        }
+    }
+
+    /// Two `result` nodes of the same value (the canonical text allows them) both send their
+    /// cotangent: y = 2·c0·Πx, dy/dc0 = 2·Πx.
+    func testRepeatedResultsAddTheirCotangents() throws {
+        let text = """
+        func f(c0: f64, xs: f64[3]) -> (f64, f64) {
+          body 0 = func cell(c: f64, x: f64) -> (f64) {
+            %2: f64 = mul(c, x)
+            return %2 as out0
+          }
+          %2: bool[0] = scan(c0, xs, body=0, carries=1, over=1, length=3)
+          %3: f64 = result(%2, index=0)
+          %4: f64 = result(%2, index=0)
+          %5: f64 = add(%3, %4)
+          %6: f64 = grad(%5, c0)
+          return %5 as y, %6 as g
+        }
+
+        """
+        let out = try run(last(text), ["c0": Tensor(1), "xs": vector([2, 3, 4])])
+        XCTAssertEqual(out.map(\.doubles), [[48], [48]])
+    }
+
+    /// An f32 carry and an f64 per-step output: the backward body sums its terms in f64 and
+    /// each gradient keeps its own type. ys[t] = x[t]·c0·2ᵗ, so d sum(ys)/dxs = c0·[1, 2, 4].
+    func testMixedFloatTypesDifferentiate() throws {
+        let text = """
+        func mix(c: f32, x: f64) {
+          return c * 2, x * cast(c, dtype=f64)
+        }
+        func f(c0: f32, xs: f64[3]) {
+          cT, ys = scan(mix, carry=c0, over=xs)
+          return grad(sum(ys), xs), grad(sum(ys), c0)
+        }
+
+        """
+        let out = try run(last(text), ["c0": Tensor(f32: 1.5), "xs": vector([1, 1, 1])])
+        XCTAssertEqual(out[0].doubles, [1.5, 3, 6])
+        XCTAssertEqual(out[1].type, TensorType(.f32))
+        XCTAssertEqual(out[1].doubles, [7])  // Σ x[t]·2ᵗ
+    }
+
     func testOptimizedLoopGradientAgrees() throws {
         let f = try Differentiator.expand(last(Self.euler))
         let inputs = ["x0": Tensor(0.7), "v0": Tensor(-0.3), "k": Tensor(2.5)]
