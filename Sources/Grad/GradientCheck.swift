@@ -170,5 +170,6 @@ func promotedToF64(_ f: Function) -> Function {
         if g.nodes[i].type.dtype == .f32 { g.nodes[i].type.dtype = .f64 }
         if g.nodes[i].attrs.dtype == .f32 { g.nodes[i].attrs[.dtype] = .dtype(.f64) }
     }
+    g.bodies = g.bodies.map(promotedToF64)  // a loop's body computes in the loop's types
     return g
 }

@@ -116,6 +116,36 @@ final class LoopTests: XCTestCase {
         for c in checks { XCTAssertTrue(c.passed, "\(c.label): \(c.maxAbsError) \(c.note ?? "")") }
     }
 
+    /// Orders 1 and 2 through a reverse scan, in f32 (checked against f64 finite differences
+    /// with the f32 tolerances) and in f64.
+    func testFiniteDifferencesOfAReverseScanInBothFloatTypes() throws {
+        for dtype in ["f32", "f64"] {
+            let text = """
+            func cell(c: \(dtype)[2], x: \(dtype)[2], a: \(dtype)) {
+              c2 = sin(c * a) + x * c
+              return c2, sum(exp(c2 * 0.5))
+            }
+            func f(c0: \(dtype)[2], xs: \(dtype)[3,2], a: \(dtype)) {
+              cT, ys = scan(cell, carry=c0, over=xs, with=a, reverse=true)
+              loss = sum(ys * ys) + sum(cT)
+              return grad(loss, c0, xs, a), hessian(loss, a), hessian(loss, c0)
+            }
+
+            """
+            let t = dtype == "f32" ? DType.f32 : .f64
+            let inputs = ["c0": Tensor.random(TensorType(t, [2]), seed: 11), "xs": Tensor.random(TensorType(t, [3, 2]), seed: 12),
+                          "a": Tensor.random(TensorType(t), seed: 13)]
+            var options = CheckOptions()
+            if t == .f32 {
+                options.relativeTolerance = 1e-2
+                options.absoluteTolerance = 1e-3
+            }
+            let checks = try GradientChecker.check(try last(text), inputs: inputs, options: options)
+            XCTAssertEqual(checks.count, 5)
+            for c in checks { XCTAssertTrue(c.passed, "\(dtype) \(c.label): \(c.maxAbsError) \(c.note ?? "")") }
+        }
+    }
+
     func testIndexedIntegerCarryAndGradInsideBody() throws {
         // A gradient-descent step inside the loop: x ← x − 0.1·∂/∂x (x − target)², and an i64
         // counter carried along (no cotangent). After n steps x = t + (x0 − t)·0.8ⁿ.
