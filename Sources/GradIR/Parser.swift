@@ -1149,9 +1149,18 @@ struct Parser {
         // The callee's value ids are 0..<f.nodes.count: an array maps them (-1: not defined).
         var map = [ValueID](repeating: -1, count: f.nodes.count)
         for (p, id) in zip(f.parameters, argIDs) { map[p.value] = id }
-        // The callee's loop bodies join the caller's, renumbered.
-        let bodyOffset = builder.function.bodies.count
-        builder.function.bodies += f.bodies
+        // The callee's loop bodies join the caller's, renumbered — once per callee, however
+        // often it is called (the key has a space, so no function name collides with it).
+        var bodyOffset = 0
+        if !f.bodies.isEmpty {
+            if let known = bodyIndex["inlined " + f.name] {
+                bodyOffset = known
+            } else {
+                bodyOffset = builder.function.bodies.count
+                builder.function.bodies += f.bodies
+                bodyIndex["inlined " + f.name] = bodyOffset
+            }
+        }
         for i in f.nodes.indices where f.nodes[i].op != .input {
             var copy = f.nodes[i]
             if copy.op == .scan, let k = copy.attrs.int(.body) { copy.attrs[.body] = .int(k + bodyOffset) }

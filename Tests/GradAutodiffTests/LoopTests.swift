@@ -272,6 +272,15 @@ final class LoopTests: XCTestCase {
         XCTAssertEqual(out[1].doubles, [7])  // Σ x[t]·2ᵗ
     }
 
+    /// Calling a function that holds a loop copies its bodies into the caller once, however
+    /// often it is called.
+    func testCallsShareTheCalleesBodies() throws {
+        let text = "func cell(c: f64, x: f64) {\n  return c * x\n}\nfunc product(xs: f64[3]) {\n  return scan(cell, carry=1, over=xs)\n}\nfunc f(xs: f64[3]) {\n  return product(xs) + product(xs * 2)\n}\n"
+        let f = try last(text)
+        XCTAssertEqual(f.bodies.count, 1)
+        XCTAssertEqual(try run(f, ["xs": vector([1, 2, 3])]).map(\.doubles), [[6 + 48]])
+    }
+
     func testOptimizedLoopGradientAgrees() throws {
         let f = try Differentiator.expand(last(Self.euler))
         let inputs = ["x0": Tensor(0.7), "v0": Tensor(-0.3), "k": Tensor(2.5)]
