@@ -124,8 +124,8 @@ extension Function {
     public func scanResultTypes(as s: ScanSignature, operands: [TensorType]) throws(Diagnostic) -> [TensorType] {
         let expectedParameters = operands.count + (s.indexed ? 1 : 0)
         guard parameters.count == expectedParameters else {
-            let what = s.indexed ? "the step number, \(s.carries) carr\(s.carries == 1 ? "y" : "ies"), \(s.over) sequence row\(s.over == 1 ? "" : "s") and \(s.invariants) loop-invariant value\(s.invariants == 1 ? "" : "s")"
-                : "\(s.carries) carr\(s.carries == 1 ? "y" : "ies"), \(s.over) sequence row\(s.over == 1 ? "" : "s") and \(s.invariants) loop-invariant value\(s.invariants == 1 ? "" : "s")"
+            let groups = "\(s.carries) carr\(s.carries == 1 ? "y" : "ies"), \(s.over) sequence row\(s.over == 1 ? "" : "s") and \(s.invariants) loop-invariant value\(s.invariants == 1 ? "" : "s")"
+            let what = (s.indexed ? "the step number, " : "") + groups
             throw Diagnostic(.invalidOperand(op: "scan", "body '\(name)' takes \(parameters.count) parameter\(parameters.count == 1 ? "" : "s"), but the loop passes \(expectedParameters): \(what)"))
         }
         func parameterType(_ i: Int) throws(Diagnostic) -> TensorType {
