@@ -55,6 +55,12 @@ struct KernelSelector {
         case .fused(let dtype, let ops, let leaves, let output, _):
             if ops.count == 1, addScalar(dtype, ops[0].op, ops[0].args.map { leaves[$0] }, output) { return }
             addFused(dtype, ops, leaves, output)
+        case .loop(let loop):
+            // Validation checked the body with the program (`ValidatedProgram(trusted:)`).
+            let body = KernelSelector(ValidatedProgram(trusted: loop.body), limits: limits, failure: failure)
+            fallbackCount += body.fallbackCount
+            let location = loop.node >= 0 && loop.node < locations.count ? locations[loop.node] : SourceLocation.unknown
+            add(LoopKernel(loop, code: body.code, kernels: body.kernels, failures: failure, location: location))
         case .op(let op, let attrs, let inputs, let output, let node):
             if elision.skipped.contains(index) { return }
             self.node = node

@@ -41,6 +41,15 @@ extension BytecodeProgram {
                 }
             case .copy(let from, let to):
                 lines.append("\(index)  \("copy".rightPadded(12)) \(describe(to)) <- \(describe(from))")
+            case .loop(let l):
+                let results = (l.finals + l.stacked).map { $0.map(describe) ?? "_" }
+                let groups = ["carry", "over", "with"].enumerated().map { k, g in
+                    (g, [l.carries, l.sequences, l.invariants][k].map(describe))
+                }.filter { !$0.1.isEmpty }.map { "\($0.0)=(\($0.1.joined(separator: ", ")))" }
+                let flags = (l.reverse ? " reverse" : "") + (l.indexed ? " indexed" : "")
+                lines.append("\(index)  \("loop".rightPadded(12)) \(results.joined(separator: ", ")) <- \(groups.joined(separator: " ")) {length=\(l.length)\(flags)}, body at @\(l.region)  ; %\(l.node)")
+                let body = l.body.disassembly().split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+                lines += body.map { "      | " + $0 }
             }
         }
         return lines.joined(separator: "\n") + "\n"

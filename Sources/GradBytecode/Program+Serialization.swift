@@ -5,7 +5,7 @@ import GradRuntime
 // ```
 // offset  size  field
 //      0     8  magic  89 'G' 'B' 'C' 0D 0A 1A 0A
-//      8     4  format version (UInt32, little endian) = 3
+//      8     4  format version (UInt32, little endian) = 4
 //     12     4  reserved, 0
 //     16     8  payload length in bytes (UInt64)
 //     24     8  FNV-1a 64 checksum of the payload
@@ -19,7 +19,12 @@ import GradRuntime
 // inputs, outputs: u32 count × (name, operand),
 // instructions: u32 count × (tag u8, …) — 0 op: op name, attributes, u32 n × operand,
 // result operand, node u64; 1 fused: dtype name, u32 n × (op name, u8 n × u32 register),
-// u32 n × leaf operand, result operand, u32 n × node u64; 2 copy: operand, operand.
+// u32 n × leaf operand, result operand, u32 n × node u64; 2 copy: operand, operand;
+// 3 loop: node u64, trip count u64, flags u8 (1 reverse, 2 indexed), body region offset u64,
+// u32 n × carry operand, u32 n × sequence operand, u32 n × invariant operand,
+// u32 n × (u8 0 | u8 1 operand) final carries, the same for the per-step outputs, then the
+// body: a program's fields from the function name on (the name table is the file's).
+// Version 4 added the loop instruction (3 had no tag 3).
 // Operand: dtype name, rank u8, rank × dimension u64, byte offset u64.
 // Attributes: u8 count × (key name, tag u8, value), keys in alphabetical order:
 // 0 int i64, 1 ints (u32 n × i64), 2 bool u8, 3 float f64 bits, 4 floats (u32 n × f64 bits),
@@ -41,7 +46,7 @@ import GradRuntime
 /// The file magic: a non-ASCII first byte, "GBC", then CR LF SUB LF (catches text-mode damage).
 public let bytecodeMagic: [UInt8] = [0x89, 0x47, 0x42, 0x43, 0x0D, 0x0A, 0x1A, 0x0A]
 /// The format version this build reads and writes.
-public let bytecodeFormatVersion: UInt32 = 3
+public let bytecodeFormatVersion: UInt32 = 4
 
 private let headerSize = 32
 
@@ -123,6 +128,24 @@ extension BytecodeProgram {
     /// The program as a `.gbc` file.
     public func serialized() -> [UInt8] {
         var w = ByteWriter()
+        write(to: &w)
+        var payload = ByteWriter()
+        payload.u16(UInt16(truncatingIfNeeded: w.names.count))
+        for n in w.names { payload.string(n) }
+        payload.bytes += w.bytes
+        var file = bytecodeMagic
+        var h = ByteWriter()
+        h.u32(bytecodeFormatVersion)
+        h.u32(0)
+        h.u64(UInt64(payload.bytes.count))
+        h.u64(fnv1a(payload.bytes[...]))
+        file += h.bytes
+        file += payload.bytes
+        return file
+    }
+
+    /// The program's fields (the payload after the name table; a loop body nests one).
+    func write(to w: inout ByteWriter) {
         w.string(name)
         w.int(arenaBytes)
         w.int(workspaceOffset)
@@ -169,21 +192,26 @@ extension BytecodeProgram {
                 w.u8(2)
                 w.operand(from)
                 w.operand(to)
+            case .loop(let l):
+                w.u8(3)
+                w.int(l.node)
+                w.int(l.length)
+                w.u8((l.reverse ? 1 : 0) | (l.indexed ? 2 : 0))
+                w.int(l.region)
+                for group in [l.carries, l.sequences, l.invariants] {
+                    w.count(group.count)
+                    for o in group { w.operand(o) }
+                }
+                for group in [l.finals, l.stacked] {
+                    w.count(group.count)
+                    for o in group {
+                        w.u8(o == nil ? 0 : 1)
+                        if let o { w.operand(o) }
+                    }
+                }
+                l.body.write(to: &w)
             }
         }
-        var payload = ByteWriter()
-        payload.u16(UInt16(truncatingIfNeeded: w.names.count))
-        for n in w.names { payload.string(n) }
-        payload.bytes += w.bytes
-        var file = bytecodeMagic
-        var h = ByteWriter()
-        h.u32(bytecodeFormatVersion)
-        h.u32(0)
-        h.u64(UInt64(payload.bytes.count))
-        h.u64(fnv1a(payload.bytes[...]))
-        file += h.bytes
-        file += payload.bytes
-        return file
     }
 }
 
@@ -367,57 +395,94 @@ extension BytecodeProgram {
         }
         var r = ByteReader(bytes: bytes, position: headerSize, end: bytes.count)
         try r.nameTable()
-        let name = try r.identifier("function name")
-        let arenaBytes = try r.int("arena size")
-        let workspaceOffset = try r.int("workspace offset")
+        self = try r.program(depth: 0)
+        guard r.remaining == 0 else { throw r.fail("\(r.remaining) unexpected bytes after the last instruction") }
+    }
+}
+
+extension ByteReader {
+    /// A program's fields (`BytecodeProgram.write(to:)`); `depth` loop bodies enclose it.
+    mutating func program(depth: Int) throws(Diagnostic) -> BytecodeProgram {
+        let name = try self.identifier("function name")
+        let arenaBytes = try self.int("arena size")
+        let workspaceOffset = try self.int("workspace offset")
         var constants: [BytecodeConstant] = []
-        for _ in 0..<(try r.count("constant count", minSize: 27)) {
-            let node = try r.int("constant node")
-            let operand = try r.operand("constant")
-            let n = try r.int("constant length", limit: r.remaining)
-            constants.append(BytecodeConstant(node: node, operand: operand, bytes: Array(try r.take(n, "constant data"))))
+        for _ in 0..<(try self.count("constant count", minSize: 27)) {
+            let node = try self.int("constant node")
+            let operand = try self.operand("constant")
+            let n = try self.int("constant length", limit: remaining)
+            constants.append(BytecodeConstant(node: node, operand: operand, bytes: Array(try self.take(n, "constant data"))))
         }
-        let inputs = try r.bindings("input")
-        let outputs = try r.bindings("output")
+        let inputs = try self.bindings("input")
+        let outputs = try self.bindings("output")
         var instructions: [BytecodeInstruction] = []
-        let count = try r.count("instruction count", minSize: 23)
-        instructions.reserveCapacity(count)
-        for i in 0..<count {
+        let instructionCount = try self.count("instruction count", minSize: 23)
+        instructions.reserveCapacity(instructionCount)
+        for i in 0..<instructionCount {
             let what = "instruction \(i)"
-            switch try r.u8(what) {
+            switch try self.u8(what) {
             case 0:
-                let op = try r.op(what)
-                let attrs = try r.attributes(what)
+                let op = try self.op(what)
+                let attrs = try self.attributes(what)
                 var ins: [BytecodeOperand] = []
-                for _ in 0..<(try r.count("operand count of \(what)", minSize: 11)) { ins.append(try r.operand(what)) }
-                let out = try r.operand(what)
-                let node = try r.int("node of \(what)")
+                for _ in 0..<(try self.count("operand count of \(what)", minSize: 11)) { ins.append(try self.operand(what)) }
+                let out = try self.operand(what)
+                let node = try self.int("node of \(what)")
                 instructions.append(.op(op, attrs, inputs: ins, output: out, node: node))
             case 1:
-                let dtype = try r.dtype(what)
+                let dtype = try self.dtype(what)
                 var ops: [MicroOp] = []
-                for _ in 0..<(try r.count("fused op count of \(what)", minSize: 3)) {
-                    let op = try r.op(what)
-                    let n = Int(try r.u8(what))
+                for _ in 0..<(try self.count("fused op count of \(what)", minSize: 3)) {
+                    let op = try self.op(what)
+                    let n = Int(try self.u8(what))
                     var args: [Int] = []
-                    for _ in 0..<n { args.append(Int(try r.u32(what))) }
+                    for _ in 0..<n { args.append(Int(try self.u32(what))) }
                     ops.append(MicroOp(op: op, args: args))
                 }
                 var leaves: [BytecodeOperand] = []
-                for _ in 0..<(try r.count("leaf count of \(what)", minSize: 11)) { leaves.append(try r.operand(what)) }
-                let out = try r.operand(what)
+                for _ in 0..<(try self.count("leaf count of \(what)", minSize: 11)) { leaves.append(try self.operand(what)) }
+                let out = try self.operand(what)
                 var nodes: [Int] = []
-                for _ in 0..<(try r.count("node count of \(what)", minSize: 8)) { nodes.append(try r.int("node of \(what)")) }
+                for _ in 0..<(try self.count("node count of \(what)", minSize: 8)) { nodes.append(try self.int("node of \(what)")) }
                 instructions.append(.fused(dtype: dtype, ops: ops, leaves: leaves, output: out, nodes: nodes))
             case 2:
-                let from = try r.operand(what)
-                instructions.append(.copy(from: from, to: try r.operand(what)))
+                let from = try self.operand(what)
+                instructions.append(.copy(from: from, to: try self.operand(what)))
+            case 3:
+                instructions.append(.loop(try self.loop(what, depth: depth)))
             case let tag:
-                throw r.fail("unknown instruction tag \(tag) in \(what)")
+                throw fail("unknown instruction tag \(tag) in \(what)")
             }
         }
-        guard r.remaining == 0 else { throw r.fail("\(r.remaining) unexpected bytes after the last instruction") }
-        self.init(name: name, arenaBytes: arenaBytes, workspaceOffset: workspaceOffset, constants: constants,
-                  inputs: inputs, outputs: outputs, instructions: instructions)
+        return BytecodeProgram(name: name, arenaBytes: arenaBytes, workspaceOffset: workspaceOffset, constants: constants,
+                               inputs: inputs, outputs: outputs, instructions: instructions)
+    }
+
+    /// A loop instruction's fields and its body.
+    mutating func loop(_ what: String, depth: Int) throws(Diagnostic) -> BytecodeLoop {
+        guard depth + 1 < maxLoopNesting else { throw fail("\(what): loops nest more than \(maxLoopNesting) deep") }
+        let node = try int("node of \(what)")
+        let length = try int("trip count of \(what)")
+        let flags = try u8(what)
+        guard flags < 4 else { throw fail("\(what): unknown loop flags \(flags)") }
+        let region = try int("body region of \(what)")
+        var groups: [[BytecodeOperand]] = []
+        for group in ["carry", "sequence", "invariant"] {
+            var list: [BytecodeOperand] = []
+            for _ in 0..<(try count("\(group) count of \(what)", minSize: 11)) { list.append(try operand(what)) }
+            groups.append(list)
+        }
+        var results: [[BytecodeOperand?]] = []
+        for group in ["final carry", "per-step output"] {
+            var list: [BytecodeOperand?] = []
+            for _ in 0..<(try count("\(group) count of \(what)", minSize: 1)) {
+                list.append(try u8(what) == 0 ? nil : try operand(what))
+            }
+            results.append(list)
+        }
+        let body = try program(depth: depth + 1)
+        return BytecodeLoop(node: node, length: length, reverse: flags & 1 != 0, indexed: flags & 2 != 0, region: region,
+                            carries: groups[0], finals: results[0], sequences: groups[1], invariants: groups[2],
+                            stacked: results[1], body: body)
     }
 }

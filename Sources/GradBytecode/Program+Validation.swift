@@ -13,7 +13,7 @@ extension BytecodeProgram {
         var v = BytecodeValidator(program: self)
         try v.layout(limits: limits)
         for (i, instruction) in instructions.enumerated() {
-            try v.instruction(instruction, at: i)
+            try v.instruction(instruction, at: i, limits: limits)
         }
     }
 }
@@ -26,6 +26,11 @@ struct ValidatedProgram {
         try program.validate(limits: limits)
         self.program = program
     }
+
+    /// A loop body of a validated program (validated with it).
+    init(trusted body: BytecodeProgram) {
+        program = body
+    }
 }
 
 struct BytecodeValidator {
@@ -34,8 +39,12 @@ struct BytecodeValidator {
     /// `layout` has run).
     var buffers: [(site: OperandSite, operand: BytecodeOperand, bytes: Range<Int>)] = []
 
-    init(program: BytecodeProgram) {
+    /// How many loop bodies enclose `program` (0: the top-level program).
+    let depth: Int
+
+    init(program: BytecodeProgram, depth: Int = 0) {
         self.program = program
+        self.depth = depth
     }
 
     /// The arena, the workspace offset, and the constants, inputs and outputs.
@@ -85,25 +94,29 @@ struct BytecodeValidator {
     /// of it, such as a reshape, has the same bytes and dtype).
     func use(_ o: BytecodeOperand, _ site: OperandSite) throws(BytecodeValidationError) {
         let bytes = try range(o, site)
-        guard !bytes.isEmpty else { return }
-        // The last buffer starting below the operand's end is the only one that can overlap
-        // it without overlapping another (the buffers are disjoint and sorted).
-        var lo = 0
-        var hi = buffers.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if buffers[mid].bytes.lowerBound < bytes.upperBound { lo = mid + 1 } else { hi = mid }
-        }
-        guard lo > 0 else { return }
-        let b = buffers[lo - 1]
-        guard b.bytes.overlaps(bytes) else { return }
+        guard !bytes.isEmpty, let b = lastBuffer(startingBelow: bytes.upperBound), b.bytes.overlaps(bytes) else { return }
         guard b.bytes == bytes, b.operand.type.dtype == o.type.dtype else {
             throw .bufferMismatch(site, o, buffer: b.site, declared: b.operand)
         }
     }
 
-    func instruction(_ instruction: BytecodeInstruction, at i: Int) throws(BytecodeValidationError) {
+    /// The constant, input or output starting last below byte `end`: the only one that can
+    /// overlap a range ending there without overlapping another (they are disjoint and sorted).
+    func lastBuffer(startingBelow end: Int) -> (site: OperandSite, operand: BytecodeOperand, bytes: Range<Int>)? {
+        var lo = 0
+        var hi = buffers.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if buffers[mid].bytes.lowerBound < end { lo = mid + 1 } else { hi = mid }
+        }
+        return lo > 0 ? buffers[lo - 1] : nil
+    }
+
+    func instruction(_ instruction: BytecodeInstruction, at i: Int, limits: VMLimits) throws(BytecodeValidationError) {
         switch instruction {
+        case .loop(let l):
+            try loop(l, at: i, limits: limits)
+
         case .copy(let from, let to):
             try use(from, .operand(instruction: i, position: 0))
             try use(to, .result(instruction: i))

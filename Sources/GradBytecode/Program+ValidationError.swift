@@ -25,7 +25,7 @@ public enum OperandSite: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// A check a bytecode program failed, with what it found.
-public enum BytecodeValidationError: Error, Hashable, Sendable, CustomStringConvertible {
+public indirect enum BytecodeValidationError: Error, Hashable, Sendable, CustomStringConvertible {
     // MARK: Layout
     /// The arena is larger than `VMLimits.maxArenaBytes` allows (or negative).
     case arenaTooLarge(bytes: Int, limit: Int)
@@ -66,6 +66,20 @@ public enum BytecodeValidationError: Error, Hashable, Sendable, CustomStringConv
     /// below `registers` (the leaves and the earlier micro-ops).
     case fusedArguments(instruction: Int, microOp: Int, Op, args: [Int], registers: Int)
 
+    // MARK: Loops
+    /// Loop bodies nested deeper than `maxLoopNesting`.
+    case loopNesting(instruction: Int, limit: Int)
+    /// The body's region is outside the arena or not 64-aligned.
+    case loopRegion(instruction: Int, offset: Int, bytes: Int, arenaBytes: Int)
+    /// The body's region shares bytes with a constant, input or output.
+    case loopRegionOverlaps(instruction: Int, OperandSite)
+    /// The body fails a check (the error is the body's, its sites inside the body).
+    case inLoopBody(instruction: Int, BytecodeValidationError)
+    /// The loop's operand counts, trip count or carry types do not match its body.
+    case loopShape(instruction: Int, String)
+    /// An operand of the loop does not have the type its body gives it.
+    case loopOperandType(OperandSite, TensorType, expected: TensorType)
+
     public var message: String {
         switch self {
         case .arenaTooLarge(let bytes, let limit):
@@ -104,6 +118,18 @@ public enum BytecodeValidationError: Error, Hashable, Sendable, CustomStringConv
             return "instruction \(i), fused op \(j): \(op.name) cannot be fused"
         case .fusedArguments(let i, let j, let op, let args, let registers):
             return "instruction \(i), fused op \(j): \(op.name) takes \(op.info.arity) of the registers below r\(registers), got \(args)"
+        case .loopNesting(let i, let limit):
+            return "instruction \(i): loops nest more than \(limit) deep"
+        case .loopRegion(let i, let offset, let bytes, let arenaBytes):
+            return "instruction \(i): the loop body's \(bytes) bytes at byte \(offset) are not a 64-aligned region of the arena of \(arenaBytes) bytes"
+        case .loopRegionOverlaps(let i, let site):
+            return "instruction \(i): the loop body's region shares bytes with \(site)"
+        case .inLoopBody(let i, let error):
+            return "instruction \(i), loop body: \(error.message)"
+        case .loopShape(let i, let what):
+            return "instruction \(i): loop: \(what)"
+        case .loopOperandType(let site, let type, let expected):
+            return "\(site): loop operand \(type), but its body needs \(expected)"
         }
     }
 

@@ -38,6 +38,8 @@ public enum BytecodeInstruction: Hashable, Sendable {
     case fused(dtype: DType, ops: [MicroOp], leaves: [BytecodeOperand], output: BytecodeOperand, nodes: [Int])
     /// Copies a buffer (same type) — used for outputs that are inputs, constants or repeats.
     case copy(from: BytecodeOperand, to: BytecodeOperand)
+    /// Runs a loop body (a nested program) once per step (Loop.swift).
+    case loop(BytecodeLoop)
 }
 
 /// A named buffer of the calling convention.
@@ -67,8 +69,9 @@ public struct BytecodeConstant: Hashable, Sendable {
 /// instructions. Produced from an `ExecutionPlan`, written to and read from `.gbc` files, and
 /// turned into a runnable `VirtualMachine` (which validates everything first).
 ///
-/// Arena layout: `[constants][inputs][outputs][workspace]`, each buffer aligned to 64 bytes
-/// (8 for buffers under 64 bytes); `workspaceOffset` is where the plan's workspace starts.
+/// Arena layout: `[constants][inputs][outputs][workspace][loop bodies]`, each buffer aligned
+/// to 64 bytes (8 for buffers under 64 bytes); `workspaceOffset` is where the plan's workspace
+/// starts; each loop body's arena is a 64-aligned region after the workspace.
 public struct BytecodeProgram: Hashable, Sendable {
     public var name: String
     public var arenaBytes: Int
@@ -130,7 +133,7 @@ extension BytecodeProgram {
             outputs.append(BytecodeBinding(name: o.name, operand: BytecodeOperand(type: nodes[o.value].type, offset: place(nodes[o.value].type))))
         }
         let workspaceOffset = (end + 63) / 64 * 64
-        let arenaBytes = workspaceOffset + plan.workspaceBytes
+        var arenaBytes = workspaceOffset + plan.workspaceBytes
 
         func operand(_ id: ValueID) throws(Diagnostic) -> BytecodeOperand {
             let type = nodes[id].type
@@ -173,6 +176,11 @@ extension BytecodeProgram {
                     ops.append(MicroOp(op: nodes[m].op, args: args))
                 }
                 instructions.append(.fused(dtype: g.dtype, ops: ops, leaves: leaves, output: try operand(g.root), nodes: g.nodes))
+            case .loop(let id):
+                let region = (arenaBytes + 63) / 64 * 64
+                let loop = try Self.loopInstruction(plan, id, region: region, operand: operand)
+                arenaBytes = region + loop.body.arenaBytes
+                instructions.append(.loop(loop))
             }
         }
         for copy in plan.outputCopies {

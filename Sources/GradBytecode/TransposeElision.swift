@@ -46,12 +46,12 @@ struct TransposeElision {
                     }
                     readers.append((j, position))
                 }
-                guard let w = write.flatMap(byteRange) else {
+                guard let writes = write else {
                     safe = false
                     break
                 }
-                if w.overlaps(s) { sourceWritten = true }
-                if w.overlaps(o) { break }
+                if writes.contains(where: { $0.overlaps(s) }) { sourceWritten = true }
+                if writes.contains(where: { $0.overlaps(o) }) { break }
             }
             guard safe, !readers.isEmpty else { continue }
             skipped.insert(i)
@@ -60,12 +60,26 @@ struct TransposeElision {
     }
 }
 
-/// The operands an instruction reads and the one it writes.
-private func access(_ instruction: BytecodeInstruction) -> (reads: [BytecodeOperand], write: BytecodeOperand?) {
+/// The operands an instruction reads and the bytes it writes (`nil`: not representable).
+private func access(_ instruction: BytecodeInstruction) -> (reads: [BytecodeOperand], write: [Range<Int>]?) {
+    func ranges(_ operands: [BytecodeOperand]) -> [Range<Int>]? {
+        var r: [Range<Int>] = []
+        for o in operands {
+            guard let b = byteRange(o) else { return nil }
+            r.append(b)
+        }
+        return r
+    }
     switch instruction {
-    case .op(_, _, let inputs, let output, _): return (inputs, output)
-    case .fused(_, _, let leaves, let output, _): return (leaves, output)
-    case .copy(let from, let to): return ([from], to)
+    case .op(_, _, let inputs, let output, _): return (inputs, ranges([output]))
+    case .fused(_, _, let leaves, let output, _): return (leaves, ranges([output]))
+    case .copy(let from, let to): return ([from], ranges([to]))
+    case .loop(let loop):
+        let (end, overflow) = loop.region.addingReportingOverflow(loop.body.arenaBytes)
+        guard var writes = ranges(loop.finals.compactMap { $0 } + loop.stacked.compactMap { $0 }),
+              !overflow, loop.region >= 0, end >= loop.region else { return (loop.operands, nil) }
+        writes.append(loop.region..<end)
+        return (loop.operands, writes)
     }
 }
 

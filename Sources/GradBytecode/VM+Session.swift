@@ -27,15 +27,22 @@ public final class VMSession {
         arena.initializeMemory(as: UInt8.self, repeating: 0, count: arenaBytes)
         scratch = UnsafeMutableRawPointer.allocate(byteCount: linked.scratchBytes, alignment: 64)
         scratch.initializeMemory(as: UInt8.self, repeating: 0, count: linked.scratchBytes)
+        placeConstants(program, arena)
+    }
+
+    /// Writes the constants of `program` into its arena at `base`, and those of its loop bodies
+    /// into their regions.
+    private func placeConstants(_ program: BytecodeProgram, _ base: UnsafeMutableRawPointer) {
         for c in program.constants {
             c.bytes.withUnsafeBytes { src in
-                if let s = src.baseAddress { (arena + c.operand.offset).copyMemory(from: s, byteCount: c.bytes.count) }
+                if let s = src.baseAddress { (base + c.operand.offset).copyMemory(from: s, byteCount: c.bytes.count) }
             }
             if c.operand.type.dtype == .bool {
-                let p = (arena + c.operand.offset).assumingMemoryBound(to: UInt8.self)
+                let p = (base + c.operand.offset).assumingMemoryBound(to: UInt8.self)
                 for i in 0..<c.bytes.count { p[i] = p[i] != 0 ? 1 : 0 }
             }
         }
+        for case .loop(let loop) in program.instructions { placeConstants(loop.body, base + loop.region) }
     }
 
     deinit {

@@ -41,12 +41,20 @@ final class FunctionEmitter {
     /// part), and whether the code emitted so far used it.
     var failureStatement = ""
     var emittedFailure = false
+    /// The internal (static) name of the function, also the prefix of its constants, parts and
+    /// loop bodies; `emitC` exports it under its C name.
+    let fn: String
+    /// Each loop step's body, emitted as a function of its own (CEmitter+Loops.swift), and the
+    /// layout of the loop's region of the workspace.
+    var loops: [ValueID: LoopEmission] = [:]
 
-    init(plan: ExecutionPlan, index: Int, options: CEmitOptions) {
+    /// `name`: the function's C name (a loop body's is its enclosing function's plus the loop).
+    init(plan: ExecutionPlan, index: Int, options: CEmitOptions, name: String? = nil) {
         self.plan = plan
         self.f = plan.function
         self.index = index
         self.options = options
+        fn = name ?? "GRADCPFX_f\(index)"
         stridedTransposes = plan.transposesReadInPlace()
         scratchOffset = (plan.workspaceBytes + 63) / 64 * 64
         var scratch = 0
@@ -54,12 +62,16 @@ final class FunctionEmitter {
             guard case .kernel(let id) = step, let shape = matmulShape(plan.function, id) else { continue }
             scratch = max(scratch, matmulScratchBytes(shape.dtype, m: shape.m, n: shape.n, k: shape.k, threads: options.threads))
         }
-        workspaceBytes = scratchOffset + scratch
+        var end = (scratchOffset + scratch + 63) / 64 * 64
+        for case .loop(let id) in plan.steps {
+            guard let lp = plan.loops[id] else { continue }
+            let body = FunctionEmitter(plan: lp.body, index: index, options: options, name: "\(fn)_l\(id)")
+            let e = LoopEmission(lp, body: body, region: end, f: plan.function, id: id)
+            loops[id] = e
+            end = (e.region + e.bytes + 63) / 64 * 64
+        }
+        workspaceBytes = loops.isEmpty ? scratchOffset + scratch : end
     }
-
-    /// The function's internal (static) name, also the prefix of its constants and parts;
-    /// `emitC` exports it under its C name.
-    var fn: String { "GRADCPFX_f\(index)" }
 
     func type(_ id: ValueID) -> TensorType { f.nodes[id].type }
 
@@ -67,6 +79,7 @@ final class FunctionEmitter {
 
     func emit() throws(Diagnostic) {
         try prepareConstants()
+        let bodies = try emitLoopBodies()
         let scalarMembers = plan.steps.map { scalarStepMembers($0) }
         // Chunks: consecutive steps, cut when the statement count passes the limit.
         var chunkOf: [Int] = []
@@ -145,7 +158,7 @@ final class FunctionEmitter {
         w.line("return 0;")
         w.close()
         w.line("")
-        w.text = usedConstantDefinitions() + w.text
+        w.text = bodies + usedConstantDefinitions() + w.text
     }
 
     /// Members of a step that runs as straight-line scalar code, or `nil`.
@@ -157,6 +170,8 @@ final class FunctionEmitter {
             let node = f.nodes[id]
             guard node.type.rank == 0 else { return nil }
             return node.op.elementwise != nil || node.op == .cast ? [id] : nil
+        case .loop:
+            return nil
         }
     }
 
@@ -168,7 +183,7 @@ final class FunctionEmitter {
         for (i, step) in plan.steps.enumerated() {
             let reads: [ValueID]
             switch step {
-            case .kernel(let id): reads = Array(f.nodes[id].inputs)
+            case .kernel(let id), .loop(let id): reads = Array(f.nodes[id].inputs)
             case .fused(let g, _): reads = g.leaves
             }
             for o in reads {
@@ -275,6 +290,9 @@ final class FunctionEmitter {
         case .kernel(let id):
             w.line("/* " + describeNode(id) + " */")
             try emitKernel(id)
+        case .loop(let id):
+            w.line("/* " + describeNode(id) + " */")
+            try emitLoop(id)
         }
     }
 

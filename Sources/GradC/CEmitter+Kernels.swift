@@ -52,7 +52,7 @@ extension FunctionEmitter {
         case .grad, .jacobian, .hessian:
             throw Diagnostic(.unexpandedDerivative(op: node.op.name))
         case .scan, .result:
-            throw Diagnostic(.invalidOperand(op: node.op.name, "the C backend does not compile loops yet (issue 15)"), at: node.location)
+            throw Diagnostic(.other("C backend: internal error: \(node.op.name) %\(id) is not a kernel step"), at: node.location)
         }
     }
 

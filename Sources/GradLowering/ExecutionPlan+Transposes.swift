@@ -15,6 +15,7 @@ extension ExecutionPlan {
             switch step {
             case .kernel(let id): stepOf[id] = i
             case .fused(let g, _): stepOf[g.root] = i
+            case .loop(let id): for r in plan.schedule.results(of: id) { stepOf[r] = i }
             }
         }
         var candidates: [ValueID: Int] = [:]  // transpose → last reading step

@@ -42,6 +42,21 @@ public enum PlanStep: Hashable, Sendable {
     /// root's buffer is that leaf's buffer (the leaf has the root's shape and dtype size and
     /// dies here, so each element is read before it is overwritten, at the same index).
     case fused(FusionGroup, inPlaceOf: ValueID?)
+    /// Runs `scan` node `node`: its plan is `ExecutionPlan.loops[node]`. The step reads the
+    /// loop's operands and writes every scheduled `result` of it.
+    case loop(ValueID)
+}
+
+/// How a `scan` node runs: its body's own plan (run once per step, with its own workspace,
+/// which a backend places after the enclosing function's) and where its values go.
+public struct LoopPlan: Sendable {
+    public var signature: ScanSignature
+    /// The plan of the body, a function of (step number?, carries, sequence rows,
+    /// invariants) returning (new carries, per-step outputs).
+    public var body: ExecutionPlan
+    /// For each value of the loop (final carries, then stacked per-step outputs), the
+    /// scheduled `result` node that holds it, or `nil` when nothing reads it.
+    public var results: [ValueID?]
 }
 
 /// After all steps: copy value `value` (an input, a constant, or a value already returned by
@@ -82,6 +97,8 @@ public struct ExecutionPlan: Sendable {
     /// The `const` nodes that are scheduled, in node order.
     public var constants: [ValueID]
     public var outputCopies: [OutputCopy]
+    /// The plan of each scheduled `scan` node.
+    public var loops: [ValueID: LoopPlan]
 
     /// The location of a value (views resolve to their storage root).
     public func location(of id: ValueID) -> BufferLocation? { locations[id] }
@@ -101,6 +118,10 @@ public struct ExecutionPlan: Sendable {
         let (groups, groupOf) = fuse ? formFusionGroups(f, schedule: schedule) : Self.singleNodeGroups(f, schedule)
         let root = Self.storageRoots(f, schedule)
         var program = Self.steps(f, schedule, groups: groups, groupOf: groupOf, root: root)
+        var loops: [ValueID: LoopPlan] = [:]
+        for case .loop(let id) in program.steps {
+            loops[id] = try Self.loopPlan(f, schedule, id, fuse: fuse, inPlace: inPlace)
+        }
         var lastUse = Self.lastUses(program.reads, count: f.nodes.count)
         var (locations, outputCopies) = Self.placeOutputs(f, root: root, stepCount: program.steps.count, lastUse: &lastUse)
         for (k, p) in f.parameters.enumerated() { locations[p.value] = .input(k) }
@@ -119,6 +140,7 @@ public struct ExecutionPlan: Sendable {
         self.workspaceBytes = workspaceBytes
         self.constants = program.constants
         self.outputCopies = outputCopies
+        self.loops = loops
     }
 
     // MARK: Phases
@@ -147,11 +169,28 @@ public struct ExecutionPlan: Sendable {
         return root
     }
 
+    /// The plan of `scan` node `id`: its body planned as a function, and its scheduled results.
+    private static func loopPlan(_ f: Function, _ schedule: Schedule, _ id: ValueID, fuse: Bool, inPlace: Bool) throws(Diagnostic) -> LoopPlan {
+        let node = f.nodes[id]
+        let s = try ScanSignature(node.attrs, operandCount: node.inputs.count)
+        guard s.body < f.bodies.count else {
+            throw Diagnostic(.invalidAttribute(op: "scan", name: "body", expected: "a body of this function, got \(s.body)"), at: node.location)
+        }
+        let body = f.bodies[s.body]
+        var results = [ValueID?](repeating: nil, count: body.outputs.count)
+        for r in schedule.results(of: id) {
+            guard let k = f.nodes[r].attrs.int(.index), k >= 0, k < results.count else { continue }
+            results[k] = r
+        }
+        return LoopPlan(signature: s, body: try ExecutionPlan(body, fuse: fuse, inPlace: inPlace), results: results)
+    }
+
     /// The steps in execution order, with what each reads (as storage roots) and writes.
     private struct Steps {
         var steps: [PlanStep] = []
         var reads: [[ValueID]] = []
-        var writes: [ValueID] = []
+        /// The values each step writes (a loop writes all its results).
+        var writes: [[ValueID]] = []
         var constants: [ValueID] = []
     }
 
@@ -160,7 +199,13 @@ public struct ExecutionPlan: Sendable {
         for id in schedule.order {
             let node = f.nodes[id]
             if node.op == .const { s.constants.append(id) }
-            if node.op == .input || node.op == .const || node.op.isView { continue }
+            if node.op == .input || node.op == .const || node.op == .result || node.op.isView { continue }
+            if node.op == .scan {
+                s.steps.append(.loop(id))
+                s.reads.append(node.inputs.map { root[$0] })
+                s.writes.append(schedule.results(of: id))
+                continue
+            }
             if let g = groupOf[id] {
                 let group = groups[g]
                 guard group.root == id else { continue }
@@ -170,7 +215,7 @@ public struct ExecutionPlan: Sendable {
                 s.steps.append(.kernel(id))
                 s.reads.append(node.inputs.map { root[$0] })
             }
-            s.writes.append(id)
+            s.writes.append([id])
         }
         return s
     }
@@ -216,9 +261,9 @@ public struct ExecutionPlan: Sendable {
         var workspaceBytes = 0
         var dying: [[ValueID]] = Array(repeating: [], count: end + 1)
         for id in nodes.indices where lastUse[id] >= 0 && lastUse[id] < end { dying[lastUse[id]].append(id) }
-        for (i, written) in program.writes.enumerated() {
-            let bytes = nodes[written].type.count * nodes[written].type.dtype.byteSize
-            if locations[written] == nil {
+        for (i, writes) in program.writes.enumerated() {
+            for written in writes where locations[written] == nil {
+                let bytes = nodes[written].type.count * nodes[written].type.dtype.byteSize
                 var reused: ValueID?
                 if inPlace, case .fused(let g, _) = program.steps[i] {
                     for leaf in g.leaves {
@@ -257,7 +302,7 @@ public struct ExecutionPlan: Sendable {
             }
             // Free the buffers whose last reader was this step (and a result nobody reads).
             var release = dying[i]
-            if lastUse[written] < 0 { release.append(written) }
+            for written in writes where lastUse[written] < 0 { release.append(written) }
             for r in release where slotOf[r] >= 0 {
                 free.insert(slotOf[r], bytes: slots[slotOf[r]].bytes)
                 slotOf[r] = -1

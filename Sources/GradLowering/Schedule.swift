@@ -19,6 +19,11 @@ public struct Schedule: Sendable {
     public var useCount: [Int]
     /// `isOutput[id]`: some output of the function returns value `id`.
     public var isOutput: [Bool]
+    /// The scheduled `result` nodes of each scheduled `scan` node, in node order.
+    public var loopResults: [ValueID: [ValueID]]
+
+    /// The scheduled `result` nodes of `scan` node `loop`.
+    public func results(of loop: ValueID) -> [ValueID] { loopResults[loop] ?? [] }
 
     /// Builds the schedule of `f`, or a diagnostic naming the malformed node.
     public init(_ f: Function) throws(Diagnostic) {
@@ -47,14 +52,17 @@ public struct Schedule: Sendable {
         }
         var useCount = [Int](repeating: 0, count: nodes.count)
         var order: [ValueID] = []
+        var loopResults: [ValueID: [ValueID]] = [:]
         for (id, node) in nodes.enumerated() where needed[id] {
             order.append(id)
+            if node.op == .result, let loop = node.inputs.first { loopResults[loop, default: []].append(id) }
             for input in node.inputs { useCount[input] += 1 }
             switch node.op.family {
             case .derivative:
                 throw Diagnostic(.invalidOperand(op: node.op.name, "derivative requests must be expanded before scheduling"), at: node.location)
             case .loop:
-                throw Diagnostic(.invalidOperand(op: node.op.name, "loops run on the reference evaluator only so far (gradc run --backend reference); the VM and C backends do not compile them yet (issue 15)"), at: node.location)
+                let t = try f.loopNodeType(node.op, node.inputs, node.attrs)
+                guard t == node.type else { throw Diagnostic(.annotationMismatch(declared: node.type, inferred: t), at: node.location) }
             case .leaf:
                 if node.op == .input, f.parameterName(id) == nil {
                     throw Diagnostic(.invalidOperand(op: "input", "node %\(id) is an input that is not a parameter"), at: node.location)
@@ -73,5 +81,6 @@ public struct Schedule: Sendable {
         self.needed = needed
         self.useCount = useCount
         self.isOutput = isOutput
+        self.loopResults = loopResults
     }
 }
