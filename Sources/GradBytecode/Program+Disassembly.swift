@@ -21,7 +21,8 @@ extension BytecodeProgram {
     public func disassembly() -> String {
         var lines: [String] = []
         lines.append("; gradc bytecode v\(bytecodeFormatVersion) — function \(name)")
-        lines.append("; arena \(arenaBytes) bytes: constants, inputs and outputs below \(workspaceOffset), workspace \(arenaBytes - workspaceOffset) bytes from \(workspaceOffset)")
+        let hasLoops = instructions.contains { if case .loop = $0 { return true } else { return false } }
+        lines.append("; arena \(arenaBytes) bytes: constants, inputs and outputs below \(workspaceOffset), workspace\(hasLoops ? " and loop bodies" : "") \(arenaBytes - workspaceOffset) bytes from \(workspaceOffset)")
         for (k, c) in constants.enumerated() {
             let preview = c.operand.type.count <= 4 ? " = " + formatTensor(readConstant(c)) : ""
             lines.append(";   const c\(k) @\(c.operand.offset): \(c.operand.type) from %\(c.node)\(preview)")
@@ -56,8 +57,10 @@ extension BytecodeProgram {
     }
 
     func readConstant(_ c: BytecodeConstant) -> Tensor {
-        c.bytes.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress, raw.count == c.operand.byteCount else { return Tensor(0) }
+        let n = c.operand.byteCount
+        let bytes = c.bytes.count == n ? c.bytes : Array(repeating: c.bytes, count: c.bytes.isEmpty ? 0 : n / c.bytes.count).flatMap { $0 }
+        return bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress, raw.count == n else { return Tensor(0) }
             let aligned = UnsafeMutableRawPointer.allocate(byteCount: max(raw.count, 1), alignment: 16)
             defer { aligned.deallocate() }
             aligned.copyMemory(from: base, byteCount: raw.count)

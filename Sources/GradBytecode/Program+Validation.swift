@@ -58,7 +58,9 @@ struct BytecodeValidator {
         }
         for (k, c) in p.constants.enumerated() {
             let bytes = try range(c.operand, .constant(k))
-            guard c.bytes.count == bytes.count else { throw .constantSize(constant: k, bytes: c.bytes.count, expected: bytes.count) }
+            guard c.bytes.count == bytes.count || (c.bytes.count == c.operand.type.dtype.byteSize && !bytes.isEmpty) else {
+                throw .constantSize(constant: k, bytes: c.bytes.count, expected: bytes.count)
+            }
             buffers.append((.constant(k), c.operand, bytes))
         }
         for (k, b) in p.inputs.enumerated() { buffers.append((.input(k), b.operand, try range(b.operand, .input(k)))) }

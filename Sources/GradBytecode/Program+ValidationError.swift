@@ -36,7 +36,7 @@ public indirect enum BytecodeValidationError: Error, Hashable, Sendable, CustomS
     case outsideArena(OperandSite, TensorType, offset: Int, arenaBytes: Int)
     /// The operand's offset is not a multiple of its element size.
     case misaligned(OperandSite, offset: Int, alignment: Int)
-    /// A constant's data does not have its operand's size.
+    /// A constant's data has neither its operand's size nor one element's (a splat).
     case constantSize(constant: Int, bytes: Int, expected: Int)
     /// Two buffers of the calling convention or constants share bytes.
     case overlappingBuffers(OperandSite, OperandSite)
@@ -93,7 +93,7 @@ public indirect enum BytecodeValidationError: Error, Hashable, Sendable, CustomS
         case .misaligned(let site, let offset, let alignment):
             return "\(site): offset \(offset) is not aligned to \(alignment) bytes"
         case .constantSize(let k, let bytes, let expected):
-            return "constant \(k) has \(bytes) bytes, expected \(expected)"
+            return "constant \(k) has \(bytes) bytes, expected \(expected) (or one element's, repeated)"
         case .overlappingBuffers(let a, let b):
             return "\(a) and \(b) share bytes"
         case .bufferMismatch(let site, let used, let buffer, let declared):

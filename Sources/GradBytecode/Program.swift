@@ -56,7 +56,10 @@ public struct BytecodeBinding: Hashable, Sendable {
 public struct BytecodeConstant: Hashable, Sendable {
     public var node: Int
     public var operand: BytecodeOperand
-    /// `operand.byteCount` bytes, the elements in the arena's representation.
+    /// The elements in the arena's representation: `operand.byteCount` bytes, or — a splat,
+    /// every element the same — one element's bytes, repeated to fill the buffer (so that a
+    /// `.gbc` does not grow with a filled constant, such as the ones seeding a loop's stacked
+    /// cotangent, whose size is the trip count).
     public var bytes: [UInt8]
     public init(node: Int, operand: BytecodeOperand, bytes: [UInt8]) {
         self.node = node
@@ -122,7 +125,7 @@ extension BytecodeProgram {
             }
             let operand = BytecodeOperand(type: node.type, offset: place(node.type))
             constantOffset[c] = operand.offset
-            constants.append(BytecodeConstant(node: c, operand: operand, bytes: tensorBytes(value)))
+            constants.append(BytecodeConstant(node: c, operand: operand, bytes: splatBytes(tensorBytes(value), elementSize: node.type.dtype.byteSize)))
         }
         var inputs: [BytecodeBinding] = []
         for p in f.parameters {
@@ -196,6 +199,16 @@ extension BytecodeProgram {
     public init(function f: Function, fuse: Bool = true, inPlace: Bool = true) throws(Diagnostic) {
         try self.init(plan: ExecutionPlan(f, fuse: fuse, inPlace: inPlace))
     }
+}
+
+/// `bytes` (elements of `elementSize` bytes), or its first element alone when there are several
+/// and all are the same.
+func splatBytes(_ bytes: [UInt8], elementSize: Int) -> [UInt8] {
+    guard bytes.count > elementSize, elementSize > 0 else { return bytes }
+    for i in stride(from: elementSize, to: bytes.count, by: elementSize) where bytes[i..<(i + elementSize)] != bytes[0..<elementSize] {
+        return bytes
+    }
+    return Array(bytes[0..<elementSize])
 }
 
 /// The elements of a tensor as bytes in the arena's representation (native endian; bool as

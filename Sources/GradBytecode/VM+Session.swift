@@ -34,12 +34,17 @@ public final class VMSession {
     /// into their regions.
     private func placeConstants(_ program: BytecodeProgram, _ base: UnsafeMutableRawPointer) {
         for c in program.constants {
+            let total = c.operand.byteCount
             c.bytes.withUnsafeBytes { src in
-                if let s = src.baseAddress { (base + c.operand.offset).copyMemory(from: s, byteCount: c.bytes.count) }
+                // Validation: `bytes` is the whole buffer, or one element repeated to fill it.
+                guard let s = src.baseAddress, src.count > 0 else { return }
+                for start in stride(from: 0, to: total, by: src.count) {
+                    (base + c.operand.offset + start).copyMemory(from: s, byteCount: min(src.count, total - start))
+                }
             }
             if c.operand.type.dtype == .bool {
                 let p = (base + c.operand.offset).assumingMemoryBound(to: UInt8.self)
-                for i in 0..<c.bytes.count { p[i] = p[i] != 0 ? 1 : 0 }
+                for i in 0..<total { p[i] = p[i] != 0 ? 1 : 0 }
             }
         }
         for case .loop(let loop) in program.instructions { placeConstants(loop.body, base + loop.region) }

@@ -59,7 +59,8 @@ extension FunctionEmitter {
     func emitLoopBodies() throws(Diagnostic) -> String {
         var text = ""
         for case .loop(let id) in plan.steps {
-            guard let e = loops[id] else { continue }
+            // A zero-trip loop never calls its body (an unused static function would warn).
+            guard let e = loops[id], e.signature.length > 0 else { continue }
             try e.body.emit()
             text += e.body.w.text
             matmulTypes.formUnion(e.body.matmulTypes)
@@ -77,16 +78,6 @@ extension FunctionEmitter {
         let n = s.length
         w.open("")
         w.line("/* body \(e.body.fn), \(n) step\(n == 1 ? "" : "s")\(s.reverse ? ", last row first" : "") */")
-        w.line("const void *bin[\(max(bf.parameters.count, 1))];")
-        w.line("void *bout[\(max(bf.outputs.count, 1))];")
-        let firstInput = s.indexed ? 1 : 0
-        if s.indexed {
-            w.line("int64_t step = 0;")
-            w.line("bin[0] = &step;")
-        }
-        for k in s.invariantOperands {
-            w.line("bin[\(s.parameter(ofOperand: k))] = \(try pointer(node.inputs[k]));")
-        }
         // Carry j's two buffers: R (the final carry's) and S, with buffer k (after k steps)
         // R when T − k is even, so that step T − 1 writes R.
         var buffers: [(r: String, s: String, bytes: Int)] = []
@@ -103,8 +94,20 @@ extension FunctionEmitter {
             w.close()
             return
         }
+        w.line("const void *bin[\(max(bf.parameters.count, 1))];")
+        w.line("void *bout[\(max(bf.outputs.count, 1))];")
+        let firstInput = s.indexed ? 1 : 0
+        if s.indexed {
+            w.line("int64_t step = 0;")
+            w.line("bin[0] = &step;")
+        }
+        for k in s.invariantOperands {
+            w.line("bin[\(s.parameter(ofOperand: k))] = \(try pointer(node.inputs[k]));")
+        }
         w.open("for (long s = 0; s < \(n); s++)")
-        w.line("const long t = \(s.reverse ? "\(n - 1) - s" : "s");")
+        if s.indexed || s.over > 0 || bf.outputs.count > s.carries {
+            w.line("const long t = \(s.reverse ? "\(n - 1) - s" : "s");")
+        }
         if s.indexed { w.line("step = t;") }
         for j in 0..<s.carries {
             let b = buffers[j]

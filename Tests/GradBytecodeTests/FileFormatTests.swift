@@ -153,7 +153,8 @@ final class FileFormatTests: XCTestCase {
 
 /// The `.gbc` files in Tests/Fixtures/regressions/ (replayed by RegressionFixtureTests and the
 /// fuzz seeds) must be in the current format: a file the decoder refuses by its version tests
-/// nothing. (Until format v3 they were version 1 files, refused at the header since v2.)
+/// nothing. (Until format v3 they were version 1 files, refused at the header since v2; v4, which added
+/// the loop instruction, changed only their version field.)
 final class RegressionFileFormatTests: XCTestCase {
     func load(_ name: String) throws -> BytecodeProgram {
         let url = repositoryRoot.appendingPathComponent("Tests/Fixtures/regressions/\(name)")

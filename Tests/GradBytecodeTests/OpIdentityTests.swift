@@ -44,6 +44,17 @@ final class OpIdentityTests: XCTestCase {
         instructions.append(.fused(dtype: .f32, ops: micro, leaves: [operand(.f32, [4]), operand(.bool, [4]), operand(.f32, [])],
                                    output: operand(.f32, [4]), nodes: Array(0..<micro.count)))
         instructions.append(.copy(from: inputs[0].operand, to: operand(.f64, [6])))
+        // A loop whose body copies its carry (the body's fields are a program's).
+        let carry = BytecodeOperand(type: TensorType(.f64, [2]), offset: 0)
+        let body = BytecodeProgram(name: "body", arenaBytes: 192, workspaceOffset: 192, constants: [],
+                                   inputs: [BytecodeBinding(name: "i", operand: BytecodeOperand(type: TensorType(.i64), offset: 64)),
+                                            BytecodeBinding(name: "c", operand: carry)],
+                                   outputs: [BytecodeBinding(name: "d", operand: BytecodeOperand(type: carry.type, offset: 128))],
+                                   instructions: [.copy(from: carry, to: BytecodeOperand(type: carry.type, offset: 128))])
+        let loop = BytecodeLoop(node: 7, length: 3, reverse: true, indexed: true, region: (offset + 63) / 64 * 64,
+                                carries: [operand(.f64, [2])], finals: [nil], sequences: [], invariants: [], stacked: [], body: body)
+        offset = loop.region + body.arenaBytes
+        instructions.append(.loop(loop))
         return BytecodeProgram(name: "every_op", arenaBytes: offset, workspaceOffset: offset / 2, constants: constants,
                                inputs: inputs, outputs: outputs, instructions: instructions)
     }
@@ -113,13 +124,13 @@ final class OpIdentityTests: XCTestCase {
         old[8] = 2
         XCTAssertThrowsError(try BytecodeProgram(serialized: old)) { error in
             XCTAssertEqual((error as? Diagnostic)?.message,
-                           "unsupported gradc bytecode version 2: this gradc reads version 3 only; compile the model again with `gradc compile MODEL.ir --backend bytecode`")
+                           "unsupported gradc bytecode version 2: this gradc reads version 4 only; compile the model again with `gradc compile MODEL.ir --backend bytecode`")
         }
         var new = old
-        new[8] = 4
+        new[8] = 5
         XCTAssertThrowsError(try BytecodeProgram(serialized: new)) { error in
             XCTAssertEqual((error as? Diagnostic)?.message,
-                           "unsupported gradc bytecode version 4: this gradc reads version 3 only; it was written by a newer gradc")
+                           "unsupported gradc bytecode version 5: this gradc reads version 4 only; it was written by a newer gradc")
         }
     }
 
@@ -152,6 +163,9 @@ final class OpIdentityTests: XCTestCase {
                 lines.append("\(i) fused \(dtype) \(ops.map { "\($0.op.name)\($0.args)" }.joined(separator: " ")) \(types(leaves)) -> \(out.type)")
             case .copy(let from, let to):
                 lines.append("\(i) copy \(from.type) -> \(to.type)")
+            case .loop(let l):
+                lines.append("\(i) loop length=\(l.length) reverse=\(l.reverse) indexed=\(l.indexed) \(types(l.operands)) -> \(types((l.finals + l.stacked).compactMap { $0 }))")
+                lines += identityListing(l.body).split(separator: "\n").map { "  " + $0 }
             }
         }
         return lines.joined(separator: "\n") + "\n"

@@ -44,6 +44,67 @@ final class ValidationErrorTests: XCTestCase {
         p.instructions[0] = .fused(dtype: dtype, ops: ops, leaves: leaves, output: out, nodes: nodes)
     }
 
+    /// ```
+    ///   input c0 @0: f64[2], xs @16: f64[3,2]
+    ///   output cT @64: f64[2], ys @80: f64[3]
+    ///   workspace from 128 (empty), arena 192 bytes
+    /// 0  loop  cT, ys <- carry=(c0) over=(xs) {length=3}, body at @128 (64 bytes:
+    ///          input c @0: f64[2], x @16: f64[2]; output @32: f64[2], @48: f64)
+    /// ```
+    static func validLoop() throws -> BytecodeProgram {
+        let source = """
+        func body(c: f64[2], x: f64[2]) {
+          return c * x, sum(c)
+        }
+        func f(c0: f64[2], xs: f64[3,2]) {
+          cT, ys = scan(body, carry=c0, over=xs)
+          return cT, ys
+        }
+        """
+        let module = try Pipeline.lower(Pipeline.parse(source), to: .optimized)
+        return try BytecodeProgram(function: Pipeline.function(module, named: "f"))
+    }
+
+    /// Changes the loop instruction 0.
+    static func loop(_ p: inout BytecodeProgram, _ change: (inout BytecodeLoop) -> Void) {
+        guard case .loop(var l) = p.instructions[0] else { return XCTFail("instruction 0 is not a loop") }
+        change(&l)
+        p.instructions[0] = .loop(l)
+    }
+
+    /// `body` as the body of `depth` loops nested in one another, each the only instruction.
+    static func nested(_ body: BytecodeProgram, depth: Int) -> BytecodeProgram {
+        var p = body
+        for _ in 0..<depth {
+            let l = BytecodeLoop(node: 0, length: 1, reverse: false, indexed: false, region: 0, carries: [], finals: [],
+                                 sequences: [], invariants: [], stacked: [], body: p)
+            p = BytecodeProgram(name: "nest", arenaBytes: p.arenaBytes, workspaceOffset: 0, constants: [], inputs: [], outputs: [],
+                                instructions: [.loop(l)])
+        }
+        return p
+    }
+
+    /// One corruption of `validLoop()` per kind of loop error.
+    static var loopCases: [(corrupt: (inout BytecodeProgram) -> Void, error: BytecodeValidationError, message: String)] {
+        var deep: BytecodeValidationError = .loopNesting(instruction: 0, limit: maxLoopNesting)
+        for _ in 0..<(maxLoopNesting - 2) { deep = .inLoopBody(instruction: 0, deep) }
+        return [
+            ({ loop(&$0) { $0.region = 130 } }, .loopRegion(instruction: 0, offset: 130, bytes: 64, arenaBytes: 192),
+             "instruction 0: the loop body's 64 bytes at byte 130 are not a 64-aligned region of the arena of 192 bytes"),
+            ({ loop(&$0) { $0.region = 64 } }, .loopRegionOverlaps(instruction: 0, .output(1)),
+             "instruction 0: the loop body's region shares bytes with output 1"),
+            ({ loop(&$0) { $0.body.workspaceOffset = 400 } }, .inLoopBody(instruction: 0, .workspaceOutsideArena(offset: 400, arenaBytes: 64)),
+             "instruction 0, loop body: workspace offset 400 is outside the arena of 64 bytes"),
+            ({ loop(&$0) { $0.stacked = [] } },
+             .loopShape(instruction: 0, "the body takes 2 inputs and returns 2 values, but the loop passes 2 and takes 1"),
+             "instruction 0: loop: the body takes 2 inputs and returns 2 values, but the loop passes 2 and takes 1"),
+            ({ loop(&$0) { $0.length = 4 } }, .loopOperandType(.operand(instruction: 0, position: 1), TensorType(.f64, [3, 2]), expected: TensorType(.f64, [4, 2])),
+             "instruction 0, operand 1: loop operand f64[3,2], but its body needs f64[4,2]"),
+            ({ loop(&$0) { $0.body = nested($0.body, depth: maxLoopNesting) } }, .inLoopBody(instruction: 0, deep),
+             String(repeating: "instruction 0, loop body: ", count: maxLoopNesting - 1) + "instruction 0: loops nest more than 32 deep"),
+        ]
+    }
+
     static func operand(_ dtype: DType, _ shape: [Int], at offset: Int) -> BytecodeOperand {
         BytecodeOperand(type: TensorType(dtype, shape), offset: offset)
     }
@@ -61,7 +122,7 @@ final class ValidationErrorTests: XCTestCase {
         ({ op(&$0, 1) { _, _, ins, _ in ins[0].offset = 260 } }, .misaligned(.operand(instruction: 1, position: 0), offset: 260, alignment: 8),
          "instruction 1, operand 0: offset 260 is not aligned to 8 bytes"),
         ({ $0.constants[0].bytes = [0, 0, 0, 0] }, .constantSize(constant: 0, bytes: 4, expected: 8),
-         "constant 0 has 4 bytes, expected 8"),
+         "constant 0 has 4 bytes, expected 8 (or one element's, repeated)"),
         ({ $0.inputs[1].operand.offset = 16 }, .overlappingBuffers(.input(0), .input(1)),
          "input 0 and input 1 share bytes"),
         ({ $0.inputs[0].operand.type = TensorType(.i64, [4]) },
@@ -115,18 +176,25 @@ final class ValidationErrorTests: XCTestCase {
         case .fusedBroadcast: return 15
         case .notFusable: return 16
         case .fusedArguments: return 17
+        case .loopNesting: return 18
+        case .loopRegion: return 19
+        case .loopRegionOverlaps: return 20
+        case .inLoopBody(_, let inner): return kind(inner) == 18 ? 18 : 21  // nesting too deep is found in a body
+        case .loopShape: return 22
+        case .loopOperandType: return 23
         }
     }
-    static let kindCount = 18
+    static let kindCount = 24
 
     func testValidProgramPasses() throws {
         XCTAssertNoThrow(try Self.valid().validate())
     }
 
     func testEveryKind() throws {
-        let valid = try Self.valid()
-        for (k, c) in Self.cases.enumerated() {
-            var p = valid
+        let (valid, validLoop) = (try Self.valid(), try Self.validLoop())
+        XCTAssertNoThrow(try validLoop.validate())
+        for (k, c) in (Self.cases + Self.loopCases).enumerated() {
+            var p = k < Self.cases.count ? valid : validLoop
             c.corrupt(&p)
             XCTAssertThrowsError(try p.validate(), "case \(k)") { error in
                 XCTAssertEqual(error as? BytecodeValidationError, c.error, "case \(k)")
@@ -137,6 +205,6 @@ final class ValidationErrorTests: XCTestCase {
                 XCTAssertEqual((error as? Diagnostic)?.message, "invalid bytecode: " + c.message, "case \(k)")
             }
         }
-        XCTAssertEqual(Set(Self.cases.map { Self.kind($0.error) }).count, Self.kindCount, "a kind of validation error has no case")
+        XCTAssertEqual(Set((Self.cases + Self.loopCases).map { Self.kind($0.error) }).count, Self.kindCount, "a kind of validation error has no case")
     }
 }

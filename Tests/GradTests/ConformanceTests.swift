@@ -34,8 +34,7 @@ final class ConformanceTests: XCTestCase {
     /// `input` and the derivative requests (which are expanded before any backend).
     func testCasesCoverEveryOp() throws {
         let ops = Conformance.ops(try Conformance.everyOp(.f64) + Conformance.edges() + Conformance.integerEdges() + Conformance.indexing() + Conformance.fixtures())
-        // Loops (`scan`, `result`) run on the reference evaluator only so far (issue 15; LoopTests).
-        let missing = Op.allCases.filter { !ops.contains($0) && $0 != .input && $0.family != .derivative && $0.family != .loop }
+        let missing = Op.allCases.filter { !ops.contains($0) && $0 != .input && $0.family != .derivative }
         XCTAssertEqual(missing, [], "ops no backend case runs")
     }
 }

@@ -240,8 +240,7 @@ public enum Conformance {
         var cases: [Case] = []
         for file in files {
             let module = try Pipeline.load(path: dir.appendingPathComponent(file).path)
-            // Loops run on the reference evaluator only so far (issue 15): LoopTests covers them.
-            for (k, f) in module.functions.enumerated() where !f.nodes.contains(where: { $0.op == .scan }) {
+            for (k, f) in module.functions.enumerated() {
                 var inputs: [String: Tensor] = [:]
                 for (j, p) in f.parameters.enumerated() {
                     inputs[p.name] = Tensor.random(f.type(of: p.value), seed: UInt64(100 * k + j + 1))

@@ -78,6 +78,7 @@ public func floatMatmulOutputs(_ f: Function) -> Set<Int> {
     var tainted = [Bool](repeating: false, count: f.nodes.count)
     for (i, node) in f.nodes.enumerated() {
         tainted[i] = (node.op == .matmul && node.type.dtype.isFloat) || node.inputs.contains { tainted[$0] }
+            || (node.op == .scan && node.attrs.int(.body).map { f.bodies.indices.contains($0) && !floatMatmulOutputs(f.bodies[$0]).isEmpty } == true)
     }
     return Set(f.outputs.indices.filter { tainted[f.outputs[$0].value] })
 }
