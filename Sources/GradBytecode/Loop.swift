@@ -93,14 +93,18 @@ extension BytecodeValidator {
         if let b = lastBuffer(startingBelow: end), b.bytes.overlaps(loop.region..<end) {
             throw .loopRegionOverlaps(instruction: i, b.site)
         }
+        guard loop.length >= 0, loop.length <= maxElementCount else { throw .loopShape(instruction: i, "trip count \(loop.length)") }
+        let (runs, overflow2) = self.runs.multipliedReportingOverflow(by: max(loop.length, 1))
+        guard !overflow2, runs <= limits.maxLoopSteps else {
+            throw .loopShape(instruction: i, "\(loop.length) steps, \(overflow2 ? "overflowing" : "\(runs)") body runs with the enclosing loops' (the limit is \(limits.maxLoopSteps))")
+        }
         do {
-            var v = BytecodeValidator(program: body, depth: depth + 1)
+            var v = BytecodeValidator(program: body, depth: depth + 1, runs: runs)
             try v.layout(limits: limits)
             for (k, instruction) in body.instructions.enumerated() { try v.instruction(instruction, at: k, limits: limits) }
         } catch {
             throw .inLoopBody(instruction: i, error)
         }
-        guard loop.length >= 0, loop.length <= maxElementCount else { throw .loopShape(instruction: i, "trip count \(loop.length)") }
         let c = loop.firstCarryInput
         let inputs = c + loop.carries.count + loop.sequences.count + loop.invariants.count
         guard body.inputs.count == inputs, body.outputs.count == loop.carries.count + loop.stacked.count,

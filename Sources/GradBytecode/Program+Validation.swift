@@ -41,10 +41,14 @@ struct BytecodeValidator {
 
     /// How many loop bodies enclose `program` (0: the top-level program).
     let depth: Int
+    /// How many times `program` runs per evaluation: the enclosing loops' trip counts
+    /// multiplied (1 for the top-level program).
+    let runs: Int
 
-    init(program: BytecodeProgram, depth: Int = 0) {
+    init(program: BytecodeProgram, depth: Int = 0, runs: Int = 1) {
         self.program = program
         self.depth = depth
+        self.runs = runs
     }
 
     /// The arena, the workspace offset, and the constants, inputs and outputs.

@@ -10,6 +10,9 @@ import Foundation
 public struct VMLimits: Sendable {
     /// Largest arena (constants, inputs, outputs, workspace) in bytes. Default 4 GiB.
     public var maxArenaBytes: Int
+    /// Most body runs one evaluation may make: the trip counts of nested loops multiplied
+    /// (a file cannot make the VM loop longer). Default 2³².
+    public var maxLoopSteps = 1 << 32
     /// Threads a large `matmul` may use (1 or 2; 1 keeps every kernel on the caller's thread).
     public var matmulThreads = 2
     /// Multiply-adds (m·n·k) from which a `matmul` uses `matmulThreads` threads. Below this,

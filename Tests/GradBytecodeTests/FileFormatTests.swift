@@ -24,6 +24,19 @@ final class FileFormatTests: XCTestCase {
           return t, cumsum(x, axis=0), one_hot(n, depth=3), x[1:], reshape(x, shape=[3,1])
         }
         """,
+        """
+        func cell(h: f64[3], x: f64[3], w: f64[3]) {
+          return tanh(h * w + x), sum(h)
+        }
+        func inner(i: i64, c: f64, x: f64) {
+          return c * x + cast(i, dtype=f64)
+        }
+        func rnn(h0: f64[3], xs: f64[4,3], w: f64[3]) {
+          hT, ys = scan(cell, carry=h0, over=xs, with=w, reverse=true)
+          c = fori(inner, 3, carry=sum(hT), with=sum(ys))
+          return c, grad(c, h0, xs, w)
+        }
+        """,
     ]
 
     func testRoundTrip() throws {
@@ -119,7 +132,9 @@ final class FileFormatTests: XCTestCase {
                 for candidate in candidates {
                     do {
                         let q = try BytecodeProgram(serialized: candidate)
-                        let vm = try VirtualMachine(q, limits: VMLimits(maxArenaBytes: 1 << 24))
+                        var limits = VMLimits(maxArenaBytes: 1 << 24)
+                        limits.maxLoopSteps = 1 << 16
+                        let vm = try VirtualMachine(q, limits: limits)
                         if q.inputs.map(\.operand.type) == p.inputs.map(\.operand.type) {
                             _ = try? vm.run(inputs)
                         }

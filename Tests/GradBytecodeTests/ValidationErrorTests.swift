@@ -186,6 +186,27 @@ final class ValidationErrorTests: XCTestCase {
     }
     static let kindCount = 24
 
+    /// A file cannot make the VM loop longer than `VMLimits.maxLoopSteps` body runs (nested
+    /// loops multiply).
+    func testLoopStepLimit() throws {
+        var limits = VMLimits()
+        limits.maxLoopSteps = 2
+        XCTAssertThrowsError(try Self.validLoop().validate(limits: limits)) { error in
+            XCTAssertEqual((error as? BytecodeValidationError)?.message,
+                           "instruction 0: loop: 3 steps, 3 body runs with the enclosing loops' (the limit is 2)")
+        }
+        var p = try Self.validLoop()
+        Self.loop(&p) { $0.body = Self.nested($0.body, depth: 1) }
+        Self.loop(&p) { l in
+            guard case .loop(var inner) = l.body.instructions[0] else { return }
+            inner.length = 1 << 40
+            l.body.instructions[0] = .loop(inner)
+        }
+        XCTAssertThrowsError(try p.validate()) { error in
+            XCTAssertTrue("\(error)".contains("3298534883328 body runs"), "\(error)")
+        }
+    }
+
     func testValidProgramPasses() throws {
         XCTAssertNoThrow(try Self.valid().validate())
     }
