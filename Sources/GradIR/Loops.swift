@@ -177,3 +177,93 @@ extension Function {
         return types
     }
 }
+
+// MARK: - Copies of functions, and `while` as a masked scan
+
+extension Function {
+    /// Appends a copy of `callee`'s nodes (not its parameters), each parameter replaced by the
+    /// matching value of `arguments`, its loops naming the callee's bodies from `bodyOffset` on
+    /// among this function's (the caller appends them there). Returns the values of the callee's
+    /// outputs, or `nil` if the callee is malformed (an operand or output that is no earlier
+    /// node). Nothing is checked beyond that: the nodes were checked in the callee.
+    public mutating func appendCopy(of callee: Function, arguments: [ValueID], bodyOffset: Int) -> [ValueID]? {
+        guard arguments.count == callee.parameters.count else { return nil }
+        var map = [ValueID](repeating: -1, count: callee.nodes.count)
+        for (p, id) in zip(callee.parameters, arguments) {
+            guard p.value >= 0, p.value < map.count else { return nil }
+            map[p.value] = id
+        }
+        for i in callee.nodes.indices where callee.nodes[i].op != .input {
+            var copy = callee.nodes[i]
+            if copy.op == .scan, let k = copy.attrs.int(.body) { copy.attrs[.body] = .int(k + bodyOffset) }
+            for j in copy.inputs.indices {
+                let v = copy.inputs[j]
+                guard v >= 0, v < i, map[v] >= 0 else { return nil }
+                copy.inputs[j] = map[v]
+            }
+            map[i] = append(copy)
+        }
+        var outs: [ValueID] = []
+        for o in callee.outputs {
+            guard o.value >= 0, o.value < map.count, map[o.value] >= 0 else { return nil }
+            outs.append(map[o.value])
+        }
+        return outs
+    }
+
+    /// The scan body that runs `while(cond, body, carry=(c…), with=(w…), max_iterations=K)`
+    /// (docs/language.md, "Loops"): a loop of K steps whose last carry is `active` (bool,
+    /// initially true). Each step computes `go = active ∧ cond(c…, w…)`; the new carries are
+    /// `body(c…, w…)` where `go` holds and the carries unchanged where it does not, and
+    /// `active` becomes `go`. So once `cond` fails the remaining steps change nothing, and the
+    /// gradient flows through the steps that ran only (`select` routes it). Parameters
+    /// (c…, active, w…), outputs (new c…, go). `cond` and `body` take (c…, w…); `cond` returns
+    /// one bool scalar, `body` the new carries.
+    public static func whileBody(cond: Function, body: Function, carries: Int) throws(Diagnostic) -> Function {
+        guard cond.parameters.count == body.parameters.count, carries <= body.parameters.count else {
+            throw Diagnostic(.invalidOperand(op: "while", "the condition '\(cond.name)' takes \(cond.parameters.count) parameters and the body '\(body.name)' \(body.parameters.count), but both take the \(carries) carr\(carries == 1 ? "y" : "ies") and then the loop-invariant values"))
+        }
+        for (p, q) in zip(cond.parameters, body.parameters) where cond.type(of: p.value) != body.type(of: q.value) {
+            throw Diagnostic(.invalidOperand(op: "while", "the condition's parameter '\(p.name)' is \(cond.type(of: p.value)) but the body's '\(q.name)' is \(body.type(of: q.value)): both receive the same values"))
+        }
+        guard cond.outputs.count == 1, cond.type(of: cond.outputs[0].value) == TensorType(.bool) else {
+            let got = cond.outputs.map { cond.type(of: $0.value).description }.joined(separator: ", ")
+            throw Diagnostic(.invalidOperand(op: "while", "the condition '\(cond.name)' must return one bool, got (\(got))"))
+        }
+        guard body.outputs.count == carries else {
+            throw Diagnostic(.invalidOperand(op: "while", "the body '\(body.name)' returns \(body.outputs.count) value\(body.outputs.count == 1 ? "" : "s"), but it must return the \(carries) new carr\(carries == 1 ? "y" : "ies") only"))
+        }
+        for j in 0..<carries {
+            let (t, c) = (body.type(of: body.outputs[j].value), body.type(of: body.parameters[j].value))
+            guard t == c else {
+                throw Diagnostic(.invalidOperand(op: "while", "the body '\(body.name)' returns \(t) as its new carry \(j), but the carry is \(c): a carry keeps its type across iterations"))
+            }
+        }
+        var names = Set(body.parameters.map(\.name))
+        var active = "active"
+        while names.contains(active) { active += "_" }
+        names.insert(active)
+        var g = GraphBuilder(name: "while_\(cond.name)_\(body.name)")
+        g.function.location = body.location
+        var params: [ValueID] = []
+        for (k, p) in body.parameters.enumerated() {
+            if k == carries { _ = try g.parameter(active, TensorType(.bool)) }
+            params.append(try g.parameter(p.name, body.type(of: p.value)))
+        }
+        if carries == body.parameters.count { _ = try g.parameter(active, TensorType(.bool)) }
+        let activeID = g.function.parameters[carries].value
+        g.function.bodies = cond.bodies + body.bodies
+        guard let test = g.function.appendCopy(of: cond, arguments: params, bodyOffset: 0),
+              let next = g.function.appendCopy(of: body, arguments: params, bodyOffset: cond.bodies.count) else {
+            throw Diagnostic(.other("while: the condition or the body is malformed"))
+        }
+        let no = try g.constant(0, TensorType(.bool))
+        let go = try g.add(.select, [activeID, test[0], no])
+        for j in 0..<carries {
+            let c = try g.add(.select, [go, next[j], params[j]])
+            g.function.outputs.append(Output(name: body.outputs[j].name, value: c))
+        }
+        g.function.outputs.append(Output(name: active, value: go))
+        return g.function
+    }
+}

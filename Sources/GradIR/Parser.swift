@@ -76,7 +76,7 @@ private func parseModuleOnThisStack(bytes: [UInt8], file: String?, limits: Parse
 }
 
 /// Callee names handled by the parser itself rather than by the op table.
-let sugarNames: Set<String> = ["zeros", "ones", "fill", "fori"]
+let sugarNames: Set<String> = ["zeros", "ones", "fill", "fori", "while"]
 
 // MARK: Expressions
 
@@ -965,6 +965,7 @@ struct Parser {
         if calleeName == "fori" || (calleeName == "scan" && current.kind == .identifier && scope[current.symbol] == nil && !nextToken.isPunct("=")) {
             return try loopCall(callee, indexed: calleeName == "fori")
         }
+        if calleeName == "while" { return try whileCall(callee) }
         var args: [Expr] = []
         var keywords: [KeywordArg] = []
         while !current.isPunct(")") {
@@ -1146,9 +1147,6 @@ struct Parser {
         guard nodes <= limit else {
             throw error(.inliningBudgetExceeded(callee: f.name, nodes: nodes, limit: limit), at: callee.location)
         }
-        // The callee's value ids are 0..<f.nodes.count: an array maps them (-1: not defined).
-        var map = [ValueID](repeating: -1, count: f.nodes.count)
-        for (p, id) in zip(f.parameters, argIDs) { map[p.value] = id }
         // The callee's loop bodies join the caller's, renumbered — once per callee, however
         // often it is called (the key has a space, so no function name collides with it).
         var bodyOffset = 0
@@ -1161,20 +1159,8 @@ struct Parser {
                 bodyIndex["inlined " + f.name] = bodyOffset
             }
         }
-        for i in f.nodes.indices where f.nodes[i].op != .input {
-            var copy = f.nodes[i]
-            if copy.op == .scan, let k = copy.attrs.int(.body) { copy.attrs[.body] = .int(k + bodyOffset) }
-            for j in copy.inputs.indices {
-                let v = copy.inputs[j]
-                guard v >= 0, v < i, map[v] >= 0 else { throw error(.other("cannot inline '\(f.name)': node %\(i) uses a value that is not defined"), at: callee.location) }
-                copy.inputs[j] = map[v]
-            }
-            map[i] = builder.function.append(copy)
-        }
-        var outs: [ValueID] = []
-        for o in f.outputs {
-            guard o.value >= 0, o.value < map.count, map[o.value] >= 0 else { throw error(.other("cannot inline '\(f.name)': output '\(o.name)' is not defined"), at: callee.location) }
-            outs.append(map[o.value])
+        guard let outs = builder.function.appendCopy(of: f, arguments: argIDs, bodyOffset: bodyOffset) else {
+            throw error(.other("cannot inline '\(f.name)': it uses a value that is not defined"), at: callee.location)
         }
         if outs.count == 1 { return Expr(kind: .value(outs[0]), location: callee.location) }
         tuples.append(Tuple(values: outs, names: outs.map { _ in nil }, origin: f.name))
@@ -1207,40 +1193,13 @@ struct Parser {
             advance()
             length = n
         }
-        var groups: [String: ([Expr], SourceLocation)] = [:]
+        let (groups, flags) = try loopKeywords(form, groups: indexed ? ["carry", "with"] : ["carry", "over", "with"],
+                                               flags: indexed ? [] : ["reverse"])
         var reverse = false
-        while current.isPunct(",") {
-            advance()
-            let key = current
-            guard key.kind == .identifier, nextToken.isPunct("=") else { throw expected("a keyword argument of \(form): carry=, \(indexed ? "" : "over=, ")with= or reverse=") }
-            let keyName = name(key.symbol)
-            advance()
-            advance()
-            if groups[keyName] != nil || (keyName == "reverse" && reverse) { throw error(.duplicateName(keyName), at: key.location) }
-            switch keyName {
-            case "carry", "with", "over" where !(indexed && keyName == "over"):
-                let at = current.location
-                var list: [Expr] = []
-                if current.isPunct("(") {
-                    advance()
-                    while !current.isPunct(")") {
-                        list.append(try parseExpr())
-                        guard current.isPunct(",") else { break }
-                        advance()
-                    }
-                    try expect(")", "',' or ')'")
-                } else {
-                    list.append(try parseExpr())
-                }
-                groups[keyName] = (list, at)
-            case "reverse" where !indexed:
-                guard case .bool(let b) = try parseAttrValue() else { throw error(.invalidAttribute(op: form, name: "reverse", expected: "true or false"), at: key.location) }
-                reverse = b
-            default:
-                throw error(.unknownAttribute(op: form, name: keyName), at: key.location)
-            }
+        if let (v, key) = flags["reverse"] {
+            guard case .bool(let b) = v else { throw error(.invalidAttribute(op: form, name: "reverse", expected: "true or false"), at: key.location) }
+            reverse = b
         }
-        try expect(")", "',' or ')'")
         let carries = groups["carry"]?.0 ?? []
         let over = groups["over"]?.0 ?? []
         let invariants = groups["with"]?.0 ?? []
@@ -1289,6 +1248,125 @@ struct Parser {
         }
         if results.count == 1 { return Expr(kind: .value(results[0]), location: callee.location) }
         tuples.append(Tuple(values: results, names: body.outputs.map(\.name), origin: form))
+        return Expr(kind: .tuple(tuples.count - 1), location: callee.location)
+    }
+
+    /// The keyword arguments of a loop form up to its `)` (consumed): each of `groups` a value
+    /// or a parenthesized list of values, each of `flags` an attribute value.
+    mutating func loopKeywords(_ form: String, groups allowed: [String], flags allowedFlags: [String])
+        throws(Diagnostic) -> (groups: [String: ([Expr], SourceLocation)], flags: [String: (RawAttr, Token)]) {
+        var groups: [String: ([Expr], SourceLocation)] = [:]
+        var flags: [String: (RawAttr, Token)] = [:]
+        while current.isPunct(",") {
+            advance()
+            let key = current
+            let all = (allowed + allowedFlags).map { "\($0)=" }
+            let list = all.count > 1 ? all.dropLast().joined(separator: ", ") + " or " + (all.last ?? "") : all.joined()
+            guard key.kind == .identifier, nextToken.isPunct("=") else { throw expected("a keyword argument of \(form): \(list)") }
+            let keyName = name(key.symbol)
+            advance()
+            advance()
+            if groups[keyName] != nil || flags[keyName] != nil { throw error(.duplicateName(keyName), at: key.location) }
+            if allowed.contains(keyName) {
+                let at = current.location
+                var values: [Expr] = []
+                if current.isPunct("(") {
+                    advance()
+                    while !current.isPunct(")") {
+                        values.append(try parseExpr())
+                        guard current.isPunct(",") else { break }
+                        advance()
+                    }
+                    try expect(")", "',' or ')'")
+                } else {
+                    values.append(try parseExpr())
+                }
+                groups[keyName] = (values, at)
+            } else if allowedFlags.contains(keyName) {
+                flags[keyName] = (try parseAttrValue(), key)
+            } else {
+                throw error(.unknownAttribute(op: form, name: keyName), at: key.location)
+            }
+        }
+        try expect(")", "',' or ')'")
+        return (groups, flags)
+    }
+
+    /// `while(cond, body, carry=…, with=…, max_iterations=K)` (docs/language.md, Loops): a
+    /// `scan` of K steps running `Function.whileBody(cond:body:)`, which stops changing the
+    /// carries once `cond` fails. The values are the final carries. `(` is consumed.
+    mutating func whileCall(_ callee: Token) throws(Diagnostic) -> Expr {
+        var functions: [Function] = []
+        var tokens: [Token] = []
+        for role in ["the condition", "the body"] {
+            let t = current
+            guard t.kind == .identifier, let f = table.function(named: name(t.symbol)) else {
+                if t.kind == .identifier, self.tokens.declaresFunction(named: name(t.symbol)) {
+                    throw error(.unknownFunction(name(t.symbol)), at: t.location)
+                }
+                throw expected("the name of a func defined above, \(role) of while")
+            }
+            advance()
+            functions.append(f)
+            tokens.append(t)
+            if role == "the condition" { try expect(",", "',' and the body of while") }
+        }
+        let (groups, flags) = try loopKeywords("while", groups: ["carry", "with"], flags: ["max_iterations"])
+        guard let (bound, boundToken) = flags["max_iterations"] else {
+            throw error(.missingAttribute(op: "while", name: "max_iterations"), at: callee.location)
+        }
+        guard case .number(let n) = bound, n.isInteger, let k = n.int, k >= 0, k <= maxElementCount else {
+            throw error(.invalidAttribute(op: "while", name: "max_iterations", expected: "an integer in 0...\(maxElementCount), the most steps the loop runs"), at: boundToken.location)
+        }
+        let (cond, body) = (functions[0], functions[1])
+        let carries = groups["carry"]?.0 ?? []
+        let invariants = groups["with"]?.0 ?? []
+        let loopBody: Function
+        do throws(Diagnostic) {
+            loopBody = try Function.whileBody(cond: cond, body: body, carries: carries.count)
+        } catch {
+            var e = error
+            e.location = tokens[1].location
+            throw e
+        }
+        var ids: [ValueID] = []
+        for (k, e) in carries.enumerated() {
+            let p = body.parameters.indices.contains(k) ? body.type(of: body.parameters[k].value).dtype : .f64
+            ids.append(try value(e, dtype: p))
+        }
+        ids.append(try add(.const, [], Attributes([.value: .float(1), .dtype: .dtype(.bool)]), at: callee.location))
+        for (k, e) in invariants.enumerated() {
+            let p = carries.count + k
+            let dtype = body.parameters.indices.contains(p) ? body.type(of: body.parameters[p].value).dtype : .f64
+            ids.append(try value(e, dtype: dtype))
+        }
+        let signature = ScanSignature(body: 0, carries: carries.count + 1, over: 0, invariants: invariants.count, length: k)
+        do throws(Diagnostic) {
+            _ = try loopBody.scanResultTypes(as: signature, operands: ids.map { builder.type(of: $0) })
+        } catch {
+            var e = error
+            e.location = callee.location
+            throw e
+        }
+        let key = "while \(cond.name) \(body.name)"
+        let index: Int
+        if let known = bodyIndex[key] {
+            index = known
+        } else {
+            index = builder.function.bodies.count
+            builder.function.bodies.append(loopBody)
+            bodyIndex[key] = index
+        }
+        var attrs = signature.attributes
+        attrs[.body] = .int(index)
+        let loop = try add(.scan, ids, attrs, at: callee.location)
+        var results: [ValueID] = []
+        for j in 0...carries.count {  // the carries, then `active` (not a value of the `while`)
+            results.append(try add(.result, [loop], Attributes([.index: .int(j)]), at: callee.location))
+        }
+        results.removeLast()
+        if results.count == 1 { return Expr(kind: .value(results[0]), location: callee.location) }
+        tuples.append(Tuple(values: results, names: body.outputs.map(\.name), origin: "while"))
         return Expr(kind: .tuple(tuples.count - 1), location: callee.location)
     }
 

@@ -322,6 +322,94 @@ final class LoopTests: XCTestCase {
         XCTAssertLessThan(program.serialized().count, short.serialized().count + 64, "the .gbc holds the trip count, not the steps")
     }
 
+    // MARK: while
+
+    /// Newton's iteration for √a until |x² − a| ≤ 1e-12, counting its steps.
+    static let newton = """
+    func far(x: f64, n: i64, a: f64) {
+      return abs(x * x - a) > 1e-12
+    }
+    func step(x: f64, n: i64, a: f64) {
+      return 0.5 * (x + a / x), n + 1
+    }
+    func f(a: f64) {
+      r, n = while(far, step, carry=(a, 0), with=a, max_iterations=50)
+      return r, n, grad(r, a), hessian(r, a)
+    }
+
+    """
+
+    /// Hand-computed: from x₀ = 2 Newton's iterates are 1.5, 1.41666…, 1.414215686…, then
+    /// √2 to the last bit after 5 steps (the 5th leaves |x² − 2| at 4.4e-16); the derivative of
+    /// the converged value is that of √a, 1/(2√a), and the second derivative −1/(4a^{3/2}) — to
+    /// the accuracy of the converged iterate, since the iteration's derivative converges too.
+    func testWhileHandComputed() throws {
+        let out = try run(last(Self.newton), ["a": Tensor(2.0)])
+        XCTAssertEqual(out[0].doubles[0], 2.0.squareRoot(), accuracy: 4e-16)
+        XCTAssertEqual(out[1], Tensor(i64: 5))
+        XCTAssertEqual(out[2].doubles[0], 0.5 / 2.0.squareRoot(), accuracy: 1e-15)
+        XCTAssertEqual(out[3].doubles[0], -0.25 / (2.0 * 2.0.squareRoot()), accuracy: 1e-14)
+        // a = 1: the condition fails at once (|1 − 1| = 0): zero steps, r = a, dr/da = 1 and
+        // d²r/da² = 0 exactly (the cotangent never meets the masked body's).
+        let one = try run(last(Self.newton), ["a": Tensor(1.0)])
+        XCTAssertEqual(one[0], Tensor(1.0))
+        XCTAssertEqual(one[1], Tensor(i64: 0))
+        XCTAssertEqual(one[2], Tensor(1.0))
+        XCTAssertEqual(one[3], Tensor(0.0))
+    }
+
+    /// A trip count that depends on the input — halving until below 1 — checked by finite
+    /// differences of orders 1 and 2 where the count is locally constant, and the bound:
+    /// at max_iterations the loop stops with the carry it has (no error; the count says so).
+    func testWhileWithAnInputDependentTripCount() throws {
+        func text(_ bound: Int) -> String {
+            """
+            func big(x: f64, n: i64, k: f64) {
+              return x >= 1
+            }
+            func halve(x: f64, n: i64, k: f64) {
+              return x * k + sin(x) * 0.01, n + 1
+            }
+            func f(x0: f64, k: f64) {
+              r, n = while(big, halve, carry=(x0, 0), with=k, max_iterations=\(bound))
+              return r * r, n, grad(r * r, x0, k), hessian(r * r, x0)
+            }
+
+            """
+        }
+        let f = try last(text(100))
+        let inputs = ["x0": Tensor(13.7), "k": Tensor(0.5)]
+        let out = try run(f, inputs)
+        XCTAssertEqual(out[1], Tensor(i64: 4))
+        let checks = try GradientChecker.check(f, inputs: inputs)
+        XCTAssertEqual(checks.count, 3)
+        for c in checks { XCTAssertTrue(c.passed, "\(c.label): \(c.maxAbsError) \(c.note ?? "")") }
+        XCTAssertEqual(try run(f, ["x0": Tensor(40.0), "k": Tensor(0.5)])[1], Tensor(i64: 6))
+        // Bound reached: 2 steps of 4; the same as fori(…, 2) of the body.
+        let bounded = try run(last(text(2)), inputs)
+        XCTAssertEqual(bounded[1], Tensor(i64: 2))
+        let x1 = 13.7 * 0.5 + sin(13.7) * 0.01
+        let x2 = x1 * 0.5 + sin(x1) * 0.01
+        XCTAssertEqual(bounded[0].doubles[0], x2 * x2, accuracy: 1e-13)
+        // max_iterations=0 runs nothing.
+        XCTAssertEqual(try run(last(text(0)), inputs)[0].doubles[0], 13.7 * 13.7, accuracy: 1e-12)
+    }
+
+    /// `while` on every backend, bitwise with `portable`; the canonical text round-trips.
+    func testWhileOnEveryBackendAndRoundTrip() throws {
+        let f = try last(Self.newton)
+        let inputs = ["a": Tensor(3.0)]
+        let reference = try compile(f, backend: .reference)(inputs)
+        for backend in [Backend.bytecode, .c] {
+            XCTAssertEqual(try compile(f, backend: backend, options: CompileOptions(portable: true))(inputs), reference, "\(backend)")
+        }
+        let m = try module(Self.newton)
+        let text = printModule(m)
+        XCTAssertEqual(printModule(try parseModule(text, file: "canonical.ir")), text)
+    }
+
+    static let whileParts = "func c(x: f64) {\n  return x > 0\n}\nfunc b(x: f64) {\n  return x - 1\n}\n"
+
     /// Bad loops: each a located error naming what was expected, never a crash.
     func testBadLoopsAreLocatedErrors() throws {
         let cell = "func cell(c: f64, x: f64) {\n  return c * x, c\n}\n"
@@ -346,6 +434,14 @@ final class LoopTests: XCTestCase {
             ("func fori(c: f64) {\n  return c\n}\n", "not an op"),
             ("func f(x: f64) {\n  %1: bool[0] = scan(x, body=0, carries=1, over=0, length=2)\n  return x\n}\n", "body"),
             ("func f(x: f64) {\n  %1: f64 = result(x, index=0)\n  return x\n}\n", "scan node"),
+            (Self.whileParts + "func f(x: f64) {\n  a = while(c, b, carry=x)\n  return a\n}\n", "max_iterations"),
+            (Self.whileParts + "func f(x: f64) {\n  a = while(c, b, carry=x, max_iterations=2.5)\n  return a\n}\n", "max_iterations"),
+            (Self.whileParts + "func f(x: f64) {\n  a = while(c, b, carry=x, max_iterations=-1)\n  return a\n}\n", "max_iterations"),
+            (Self.whileParts + "func f(x: f64) {\n  a = while(b, b, carry=x, max_iterations=3)\n  return a\n}\n", "one bool"),
+            (Self.whileParts + "func f(x: f64) {\n  a = while(c, nothing, carry=x, max_iterations=3)\n  return a\n}\n", "the body of while"),
+            (Self.whileParts + "func f(x: f64) {\n  a = while(c, b, carry=(x, x), max_iterations=3)\n  return a\n}\n", "parameters"),
+            (Self.whileParts + "func g(x: f64) {\n  return x, x\n}\nfunc f(x: f64) {\n  a = while(c, g, carry=x, max_iterations=3)\n  return a\n}\n", "new carr"),
+            (Self.whileParts + "func f(x: f64) {\n  a = while(c, b, carry=x, max_iterations=3, over=x)\n  return a\n}\n", "over"),
         ]
         XCTAssertGreaterThanOrEqual(cases.count, 15)
         for (text, expected) in cases {

@@ -163,6 +163,18 @@ final class LibraryParityTests: XCTestCase {
         }
     }
 
+    /// `fb.whileLoop` builds the graph `while(…)` parses.
+    func testWhileLoopBuildsWhatTheLanguageParses() throws {
+        let parts = "func far(x: f64, a: f64) {\n  return abs(x * x - a) > 1e-12\n}\nfunc newton(x: f64, a: f64) {\n  return 0.5 * (x + a / x)\n}\n"
+        let m = try Pipeline.parse(parts + "func f(a: f64) {\n  r = while(far, newton, carry=a, with=a, max_iterations=9)\n  return r\n}\n")
+        let fb = FunctionBuilder("f")
+        let a = try fb.input("a", .f64, [])
+        let r = try fb.whileLoop(m.functions[0], m.functions[1], carry: [a], with: [a], maxIterations: 9)
+        try fb.output(r[0], "r")
+        XCTAssertEqual(printFunction(fb.function), printFunction(try Pipeline.function(m, named: "f")))
+        XCTAssertEqual(try compile(fb.function, backend: .reference)([Tensor(2.0)])[0].doubles[0], 2.0.squareRoot(), accuracy: 4e-16)
+    }
+
     /// `x.matmul(w)` with a 1-D `w` is a matrix–vector product, as `x @ w` is (it was refused).
     func testMatmulWithAVector() throws {
         let fb = FunctionBuilder("mv")
