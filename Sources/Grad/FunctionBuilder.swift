@@ -71,26 +71,29 @@ public final class FunctionBuilder {
     /// threading the carries. Returns the loop's values: the final carries, then each per-step
     /// output of the body stacked on a new leading axis. `length` is needed only without
     /// sequences; `indexed` passes the step number (i64) as the body's first parameter (`fori`).
+    /// `checkpoint: k` stores a carry every k steps for reverse mode (`checkpoint=k`).
     public func scan(_ body: Function, carry: [Value], over: [Value] = [], with invariants: [Value] = [],
-                     length: Int? = nil, reverse: Bool = false, indexed: Bool = false) throws(Diagnostic) -> [Value] {
+                     length: Int? = nil, reverse: Bool = false, indexed: Bool = false, checkpoint: Int? = nil) throws(Diagnostic) -> [Value] {
         let operands = carry + over + invariants
         for v in operands { try check(v) }
         guard let n = length ?? over.first?.shape.first else {
             throw Diagnostic(.other("scan: give sequences to iterate over, or length: for a counted loop"))
         }
-        let signature = ScanSignature(body: builder.function.bodies.count, carries: carry.count, over: over.count,
+        let signature = ScanSignature(body: 0, carries: carry.count, over: over.count,
                                       invariants: invariants.count, length: n, reverse: reverse, indexed: indexed)
-        _ = try body.scanResultTypes(as: signature, operands: operands.map(\.type))  // before the body is added
-        builder.function.bodies.append(body)
-        let loop = try builder.add(.scan, operands.map(\.id), signature.attributes)
-        var values: [Value] = []
-        for k in body.outputs.indices { values.append(Value(self, try builder.add(.result, [loop], Attributes([.index: .int(k)])))) }
-        return values
+        let ids = operands.map(\.id)
+        let values: [ValueID]
+        if let k = checkpoint {
+            values = try builder.addCheckpointedScan(body, ids, signature, every: k)
+        } else {
+            values = try builder.addScan(body, ids, signature)
+        }
+        return values.map { Value(self, $0) }
     }
 
     /// `fori(body, n, carry=…, with=…)`: a `scan` of n steps whose body takes the step number.
-    public func fori(_ body: Function, _ n: Int, carry: [Value], with invariants: [Value] = []) throws(Diagnostic) -> [Value] {
-        try scan(body, carry: carry, with: invariants, length: n, indexed: true)
+    public func fori(_ body: Function, _ n: Int, carry: [Value], with invariants: [Value] = [], checkpoint: Int? = nil) throws(Diagnostic) -> [Value] {
+        try scan(body, carry: carry, with: invariants, length: n, indexed: true, checkpoint: checkpoint)
     }
 
     /// `while(cond, body, carry=…, with=…, max_iterations=K)`: `body` run while `cond` holds, at

@@ -83,7 +83,7 @@ extension BytecodeValidator {
     /// A loop instruction: its region lies in the arena, 64-aligned, clear of the constants,
     /// inputs and outputs; its body is a valid program; every operand has the type the body's
     /// inputs and outputs give it.
-    func loop(_ loop: BytecodeLoop, at i: Int, limits: VMLimits) throws(BytecodeValidationError) {
+    mutating func loop(_ loop: BytecodeLoop, at i: Int, limits: VMLimits) throws(BytecodeValidationError) {
         guard depth + 1 < maxLoopNesting else { throw .loopNesting(instruction: i, limit: maxLoopNesting) }
         let body = loop.body
         let (end, overflow) = loop.region.addingReportingOverflow(body.arenaBytes)
@@ -94,14 +94,20 @@ extension BytecodeValidator {
             throw .loopRegionOverlaps(instruction: i, b.site)
         }
         guard loop.length >= 0, loop.length <= maxElementCount else { throw .loopShape(instruction: i, "trip count \(loop.length)") }
-        let (runs, overflow2) = self.runs.multipliedReportingOverflow(by: max(loop.length, 1))
-        guard !overflow2, runs <= limits.maxLoopSteps else {
-            throw .loopShape(instruction: i, "\(loop.length) steps, \(overflow2 ? "overflowing" : "\(runs)") body runs with the enclosing loops' (the limit is \(limits.maxLoopSteps))")
+        // Body runs per evaluation: this loop's (its trip count times the enclosing loops'),
+        // its siblings' and its nested loops', all counted against one limit.
+        let (runs, overflow2) = self.runs.multipliedReportingOverflow(by: loop.length)
+        let (total, overflow3) = loopRuns.addingReportingOverflow(runs)
+        guard !overflow2, !overflow3, total <= limits.maxLoopSteps else {
+            throw .loopShape(instruction: i, "\(loop.length) steps make \(overflow2 || overflow3 ? "too many" : "\(total)") body runs per evaluation, with the other loops' (the limit is \(limits.maxLoopSteps))")
         }
+        loopRuns = total
         do {
-            var v = BytecodeValidator(program: body, depth: depth + 1, runs: runs)
+            var v = BytecodeValidator(program: body, depth: depth + 1, runs: max(runs, 1))
+            v.loopRuns = loopRuns
             try v.layout(limits: limits)
             for (k, instruction) in body.instructions.enumerated() { try v.instruction(instruction, at: k, limits: limits) }
+            loopRuns = v.loopRuns
         } catch {
             throw .inLoopBody(instruction: i, error)
         }

@@ -44,6 +44,8 @@ struct BytecodeValidator {
     /// How many times `program` runs per evaluation: the enclosing loops' trip counts
     /// multiplied (1 for the top-level program).
     let runs: Int
+    /// Body runs of the loops validated so far, nested ones included (≤ `maxLoopSteps`).
+    var loopRuns = 0
 
     init(program: BytecodeProgram, depth: Int = 0, runs: Int = 1) {
         self.program = program
@@ -118,7 +120,7 @@ struct BytecodeValidator {
         return lo > 0 ? buffers[lo - 1] : nil
     }
 
-    func instruction(_ instruction: BytecodeInstruction, at i: Int, limits: VMLimits) throws(BytecodeValidationError) {
+    mutating func instruction(_ instruction: BytecodeInstruction, at i: Int, limits: VMLimits) throws(BytecodeValidationError) {
         switch instruction {
         case .loop(let l):
             try loop(l, at: i, limits: limits)

@@ -10,8 +10,9 @@ import Foundation
 public struct VMLimits: Sendable {
     /// Largest arena (constants, inputs, outputs, workspace) in bytes. Default 4 GiB.
     public var maxArenaBytes: Int
-    /// Most body runs one evaluation may make: the trip counts of nested loops multiplied
-    /// (a file cannot make the VM loop longer). Default 2³².
+    /// Most loop-body runs one evaluation may make: every loop's trip count times those of the
+    /// loops around it, summed over all loops (so a file cannot make the VM run bodies more
+    /// often; each body's own work is bounded by the file's size). Default 2³².
     public var maxLoopSteps = 1 << 32
     /// Threads a large `matmul` may use (1 or 2; 1 keeps every kernel on the caller's thread).
     public var matmulThreads = 2

@@ -98,9 +98,18 @@ public final class CModule: @unchecked Sendable {
     }
 
     /// The cache key of a module: the functions' digest (`ModuleDigest`), the backend options
-    /// (which with the digest determine the C and the flags) and the compiler's identity.
+    /// (which with the digest determine the C and the flags), the compiler's identity and the
+    /// running executable's (the C emitter is part of it: two builds of one gradc version —
+    /// commits on main — emit different C for the same graph, and must not share entries).
     static func cacheKey(digest: [UInt8], options: CBackendOptions, compiler: CCompiler) -> String {
         sha256Hex(["gradc \(gradcVersion) graph key", hexString(digest), options.optimization,
-                   options.portable ? "portable" : "native", compiler.identity].joined(separator: "\u{0}"))
+                   options.portable ? "portable" : "native", compiler.identity, executableIdentity].joined(separator: "\u{0}"))
     }
+
+    /// Path, size and modification time of the running executable (which holds this code).
+    static let executableIdentity: String = {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments.first ?? ""
+        guard let info = try? FileManager.default.attributesOfItem(atPath: path) else { return path }
+        return "\(path) \(info[.size] ?? 0) \((info[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+    }()
 }

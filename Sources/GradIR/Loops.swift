@@ -267,3 +267,127 @@ extension Function {
         return g.function
     }
 }
+
+// MARK: - Adding loops, and checkpointing as nested loops
+
+extension GraphBuilder {
+    /// A `scan` of `body` (appended to the function's bodies) with `s`'s groups of
+    /// `operands`; returns its values (final carries, then stacked per-step outputs).
+    public mutating func addScan(_ body: Function, _ operands: [ValueID], _ s: ScanSignature) throws(Diagnostic) -> [ValueID] {
+        var signature = s
+        signature.body = function.bodies.count
+        _ = try body.scanResultTypes(as: signature, operands: operands.map { type(of: $0) })
+        function.bodies.append(body)
+        let loop = try add(.scan, operands, signature.attributes)
+        var values: [ValueID] = []
+        for k in body.outputs.indices { values.append(try add(.result, [loop], Attributes([.index: .int(k)]))) }
+        return values
+    }
+
+    /// The loop `addScan(body, operands, s)` computes, as loops nested so that reverse mode
+    /// stores about T/k + k carries instead of T (`checkpoint=k`, docs/language.md "Loops"):
+    /// an outer loop over ⌊T/k⌋ segments whose body runs the k steps of a segment (so the
+    /// outer loop's tape holds the carry at the start of each segment, and the backward pass
+    /// recomputes a segment's k carries from it before running back through them), then the
+    /// T mod k remaining steps as a plain loop (first, for a reverse loop). Same values as the
+    /// plain loop, to the last bit: the same steps run in the same order. With k ≤ 1 or
+    /// k ≥ T it is the plain loop.
+    public mutating func addCheckpointedScan(_ body: Function, _ operands: [ValueID], _ s: ScanSignature,
+                                             every k: Int) throws(Diagnostic) -> [ValueID] {
+        let (n, C, O, I) = (s.length, s.carries, s.over, s.invariants)
+        guard k > 1, k < n else { return try addScan(body, operands, s) }
+        _ = try body.scanResultTypes(as: s, operands: operands.map { type(of: $0) })
+        let (q, r) = (n / k, n % k)
+        let step = TensorType(.i64)
+        // The body of a run of steps starting at step `base`: for `fori`, a wrapper that
+        // passes base + j as the step number (base its last invariant); else the body itself.
+        var inner = body
+        if s.indexed {
+            var w = GraphBuilder(name: "\(body.name)_from")
+            var taken = Set(body.parameters.map(\.name))
+            func fresh(_ name: String) -> String {
+                var n = name
+                while taken.contains(n) { n += "_" }
+                taken.insert(n)
+                return n
+            }
+            let j = try w.parameter(fresh("j"), step)
+            var args: [ValueID] = []
+            for p in body.parameters.dropFirst() { args.append(try w.parameter(p.name, body.type(of: p.value))) }
+            let base = try w.parameter(fresh("base"), step)
+            w.function.bodies = body.bodies
+            let t = try w.add(.add, [base, j])
+            guard let outs = w.function.appendCopy(of: body, arguments: [t] + args, bodyOffset: 0) else {
+                throw Diagnostic(.other("checkpoint: the loop body '\(body.name)' is malformed"))
+            }
+            w.function.outputs = zip(body.outputs, outs).map { Output(name: $0.0.name, value: $0.1) }
+            inner = w.function
+        }
+        let extra = s.indexed ? 1 : 0
+        let runSignature = { (length: Int) in
+            ScanSignature(body: 0, carries: C, over: O, invariants: I + extra, length: length, reverse: s.reverse, indexed: s.indexed)
+        }
+        // The segment body: (segment number?, carries, k rows of each sequence, invariants).
+        var g = GraphBuilder(name: "\(body.name)_segment")
+        var taken = Set<String>()
+        func unique(_ name: String) -> String {
+            var n = name
+            while taken.contains(n) { n += "_" }
+            taken.insert(n)
+            return n
+        }
+        let segment = s.indexed ? try g.parameter(unique("segment"), step) : nil
+        var segmentArgs: [ValueID] = []
+        let bodyParams = Array(body.parameters.dropFirst(extra))
+        for (m, p) in bodyParams.enumerated() {
+            var t = body.type(of: p.value)
+            if m >= C && m < C + O { t = t.with(shape: [k] + t.shape) }
+            segmentArgs.append(try g.parameter(unique(p.name), t))
+        }
+        if let segment {
+            let size = try g.constant(Double(k), step)
+            segmentArgs.append(try g.add(.mul, [segment, size]))
+        }
+        let segmentValues = try g.addScan(inner, segmentArgs, runSignature(k))
+        g.function.outputs = zip(body.outputs, segmentValues).map { Output(name: $0.0.name, value: $0.1) }
+        // Operands of the segmented part and of the remainder.
+        let carries = Array(operands[s.carryOperands])
+        let sequences = Array(operands[s.overOperands])
+        let invariants = Array(operands[s.invariantOperands])
+        var headRows: [ValueID] = []
+        var tailRows: [ValueID] = []
+        for x in sequences {
+            let row = Array(type(of: x).shape.dropFirst())
+            let head = r == 0 ? x : try slice(x, axis: 0, start: 0, stop: q * k)
+            headRows.append(try reshape(head, [q, k] + row))
+            if r > 0 { tailRows.append(try slice(x, axis: 0, start: q * k, stop: n)) }
+        }
+        let segmented = { (b: inout GraphBuilder, from: [ValueID]) throws(Diagnostic) -> [ValueID] in
+            let outer = ScanSignature(body: 0, carries: C, over: O, invariants: I, length: q, reverse: s.reverse, indexed: s.indexed)
+            return try b.addScan(g.function, from + headRows + invariants, outer)
+        }
+        let remainder = { (b: inout GraphBuilder, from: [ValueID]) throws(Diagnostic) -> [ValueID] in
+            var extraOperand: [ValueID] = []
+            if s.indexed { extraOperand = [try b.constant(Double(q * k), step)] }
+            return try b.addScan(inner, from + tailRows + invariants + extraOperand, runSignature(r))
+        }
+        var head: [ValueID]
+        var tail: [ValueID] = []
+        if r == 0 {
+            head = try segmented(&self, carries)
+        } else if s.reverse {
+            tail = try remainder(&self, carries)
+            head = try segmented(&self, Array(tail[0..<C]))
+        } else {
+            head = try segmented(&self, carries)
+            tail = try remainder(&self, Array(head[0..<C]))
+        }
+        var values = r > 0 && !s.reverse ? Array(tail[0..<C]) : Array(head[0..<C])
+        for j in C..<body.outputs.count {
+            let t = type(of: head[j])
+            let stacked = try reshape(head[j], [q * k] + Array(t.shape.dropFirst(2)))
+            values.append(r == 0 ? stacked : try add(.concat, [stacked, tail[j]], Attributes([.axis: .int(0)])))
+        }
+        return values
+    }
+}

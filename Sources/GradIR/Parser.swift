@@ -1194,7 +1194,7 @@ struct Parser {
             length = n
         }
         let (groups, flags) = try loopKeywords(form, groups: indexed ? ["carry", "with"] : ["carry", "over", "with"],
-                                               flags: indexed ? [] : ["reverse"])
+                                               flags: indexed ? ["checkpoint"] : ["reverse", "checkpoint"])
         var reverse = false
         if let (v, key) = flags["reverse"] {
             guard case .bool(let b) = v else { throw error(.invalidAttribute(op: form, name: "reverse", expected: "true or false"), at: key.location) }
@@ -1229,6 +1229,24 @@ struct Parser {
             var e = error
             e.location = bodyToken.location
             throw e
+        }
+        if let (v, key) = flags["checkpoint"] {
+            // `checkpoint=k` (k ≥ 1) or `checkpoint=true` (k = ⌈√T⌉): nested loops.
+            let n = signature.length
+            var every = 0
+            switch v {
+            case .bool(let b): every = b ? Int(Double(n).squareRoot().rounded(.up)) : 0
+            case .number(let x) where x.isInteger && (x.int ?? 0) >= 1: every = x.int ?? 0
+            default:
+                throw error(.invalidAttribute(op: form, name: "checkpoint", expected: "true, false or a number of steps k ≥ 1 (a stored carry every k steps)"), at: key.location)
+            }
+            if every > 0 {
+                builder.location = callee.location
+                let results = try builder.addCheckpointedScan(body, ids, signature, every: every)
+                if results.count == 1 { return Expr(kind: .value(results[0]), location: callee.location) }
+                tuples.append(Tuple(values: results, names: body.outputs.map(\.name), origin: form))
+                return Expr(kind: .tuple(tuples.count - 1), location: callee.location)
+            }
         }
         // The body is copied into this function once, however many loops run it.
         let index: Int

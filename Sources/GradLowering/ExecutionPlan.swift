@@ -89,7 +89,7 @@ public struct ExecutionPlan: Sendable {
     /// Location of every computed value (`nil` for nodes that are not scheduled, and for
     /// members of fusion groups other than the root: they are never materialized).
     public var locations: [BufferLocation?]
-    /// For a view, the value whose buffer it shares (itself otherwise).
+    /// For a view or a repeated `result`, the value whose buffer it shares (itself otherwise).
     public var storageRoot: [ValueID]
     public var slots: [BufferSlot]
     /// Bytes of workspace the steps need (a compile-time constant).
@@ -128,7 +128,7 @@ public struct ExecutionPlan: Sendable {
         for c in program.constants { locations[c] = .constant(c) }
         let (slots, workspaceBytes) = Self.allocateWorkspace(f, &program, root: root, lastUse: lastUse,
                                                             locations: &locations, inPlace: inPlace)
-        for id in schedule.order where f.nodes[id].op.isView {
+        for id in schedule.order where root[id] != id {  // views and repeated results
             locations[id] = locations[root[id]]
         }
         self.function = f
@@ -160,11 +160,16 @@ public struct ExecutionPlan: Sendable {
         return (groups, groupOf)
     }
 
-    /// Storage roots: a view shares its operand's buffer (transitively).
+    /// Storage roots: a view shares its operand's buffer (transitively), a repeated `result`
+    /// the first result of the same value.
     private static func storageRoots(_ f: Function, _ schedule: Schedule) -> [ValueID] {
         var root = Array(0..<f.nodes.count)
-        for id in schedule.order where f.nodes[id].op.isView {
-            root[id] = root[f.nodes[id].inputs[0]]
+        for id in schedule.order {
+            if f.nodes[id].op.isView {
+                root[id] = root[f.nodes[id].inputs[0]]
+            } else if let first = schedule.repeatedResults[id] {
+                root[id] = root[first]
+            }
         }
         return root
     }

@@ -19,8 +19,12 @@ public struct Schedule: Sendable {
     public var useCount: [Int]
     /// `isOutput[id]`: some output of the function returns value `id`.
     public var isOutput: [Bool]
-    /// The scheduled `result` nodes of each scheduled `scan` node, in node order.
+    /// The scheduled `result` nodes of each scheduled `scan` node, in node order, one per
+    /// value of the loop (the first node naming it).
     public var loopResults: [ValueID: [ValueID]]
+    /// A scheduled `result` node that names the same value of its loop as an earlier one → that
+    /// one (hand-written canonical text may repeat a result; it shares the first's buffer).
+    public var repeatedResults: [ValueID: ValueID]
 
     /// The scheduled `result` nodes of `scan` node `loop`.
     public func results(of loop: ValueID) -> [ValueID] { loopResults[loop] ?? [] }
@@ -53,9 +57,18 @@ public struct Schedule: Sendable {
         var useCount = [Int](repeating: 0, count: nodes.count)
         var order: [ValueID] = []
         var loopResults: [ValueID: [ValueID]] = [:]
+        var repeatedResults: [ValueID: ValueID] = [:]
+        var resultOf: [ValueID: [Int: ValueID]] = [:]  // loop → value index → first result node
         for (id, node) in nodes.enumerated() where needed[id] {
             order.append(id)
-            if node.op == .result, let loop = node.inputs.first { loopResults[loop, default: []].append(id) }
+            if node.op == .result, let loop = node.inputs.first, let k = node.attrs.int(.index) {
+                if let first = resultOf[loop]?[k] {
+                    repeatedResults[id] = first
+                } else {
+                    resultOf[loop, default: [:]][k] = id
+                    loopResults[loop, default: []].append(id)
+                }
+            }
             for input in node.inputs { useCount[input] += 1 }
             switch node.op.family {
             case .derivative:
@@ -82,5 +95,6 @@ public struct Schedule: Sendable {
         self.useCount = useCount
         self.isOutput = isOutput
         self.loopResults = loopResults
+        self.repeatedResults = repeatedResults
     }
 }

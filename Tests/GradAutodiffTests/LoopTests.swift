@@ -322,6 +322,106 @@ final class LoopTests: XCTestCase {
         XCTAssertLessThan(program.serialized().count, short.serialized().count + 64, "the .gbc holds the trip count, not the steps")
     }
 
+    /// Canonical text may name one value of a loop twice (`-O0` keeps both nodes): the second
+    /// shares the first's buffer on the VM and in C (it was left unwritten).
+    func testRepeatedResultsShareABufferOnEveryBackend() throws {
+        let text = """
+        func m(h0: f64[2], xs: f64[3,2]) {
+          body 0 = func cell(h: f64[2], x: f64[2]) {
+            %2: f64[2] = mul(h, x)
+            %3: f64 = const(dtype=f64, value=1)
+            %4: f64[2] = add(%2, %3)
+            return %4, h
+          }
+          %2: bool[0] = scan(h0, xs, body=0, carries=1, over=1, length=3)
+          %3: f64[2] = result(%2, index=0)
+          %4: f64[2] = result(%2, index=0)
+          %5: f64[2] = mul(%3, %4)
+          return %5 as sq, %4 as b
+        }
+
+        """
+        let f = try last(text)
+        let inputs = ["h0": vector([2, -1]), "xs": Tensor([0.5, 2, -1, 0.25, 3, 1], shape: [3, 2])!]
+        // h: (2, −1) → (2, −1) → (−1, 0.75) → (−2, 1.75).
+        let expected = [vector([4, 3.0625]), vector([-2, 1.75])]
+        var options = CompileOptions(portable: true)
+        options.optimizer.level = 0
+        for backend in Backend.allCases {
+            XCTAssertEqual(try compile(f, backend: backend, options: options)(inputs), expected, "\(backend)")
+        }
+    }
+
+    // MARK: checkpoint=
+
+    /// `checkpoint=k` runs the same steps in the same order as nested loops: values and the
+    /// gradients of carries and sequences bitwise the plain loop's (those of invariants, and
+    /// second order, within 1e-14: summed per segment), for `fori` with a remainder
+    /// (23 = 4·5 + 3), a reverse `scan` with sequences and per-step outputs, and `true` (k = ⌈√T⌉);
+    /// on every backend.
+    func testCheckpointedLoopsEqualThePlainLoop() throws {
+        let text = """
+        func step(i: i64, x: f64, v: f64, k: f64) {
+          a = -k * x - 0.1 * v + 0.01 * cast(i, dtype=f64)
+          return x + 0.01 * v, v + 0.01 * a, x
+        }
+        func cell(h: f64[2], x: f64[2], w: f64[2,2]) {
+          h2 = tanh(h @ w + x)
+          return h2, sum(h2 * x)
+        }
+        func f(x0: f64, v0: f64, k: f64, h0: f64[2], xs: f64[11,2], w: f64[2,2]) {
+          xT, vT, path = fori(step, 23, carry=(x0, v0), with=k CK1)
+          hT, ys = scan(cell, carry=h0, over=xs, with=w, reverse=true CK2)
+          loss = xT * xT + vT + sum(path * path) + sum(hT) + sum(ys * ys)
+          return loss, path, ys, grad(loss, x0, v0, k, h0, xs, w), hessian(loss, k)
+        }
+
+        """
+        let inputs = ["x0": Tensor(0.7), "v0": Tensor(-0.3), "k": Tensor(2.5), "h0": vector([0.2, -0.4]),
+                      "xs": Tensor.random(TensorType(.f64, [11, 2]), seed: 5), "w": Tensor.random(TensorType(.f64, [2, 2]), seed: 6)]
+        let plain = try last(text.replacingOccurrences(of: " CK1", with: "").replacingOccurrences(of: " CK2", with: ""))
+        let expected = try compile(plain, backend: .reference)(inputs)
+        for (ck1, ck2) in [(", checkpoint=5", ", checkpoint=3"), (", checkpoint=true", ", checkpoint=true"), (", checkpoint=1", ", checkpoint=11")] {
+            let f = try last(text.replacingOccurrences(of: " CK1", with: ck1).replacingOccurrences(of: " CK2", with: ck2))
+            if ck1.contains("5") { XCTAssertGreaterThan(f.bodies.count, plain.bodies.count, "nested loops") }
+            for backend in Backend.allCases {
+                let got = try compile(f, backend: backend, options: CompileOptions(portable: true))(inputs)
+                let reference = backend == .reference ? expected : try compile(plain, backend: backend, options: CompileOptions(portable: true))(inputs)
+                XCTAssertEqual(got.count, reference.count)
+                for (k, (g, e)) in zip(got, reference).enumerated() {
+                    // An invariant's gradient (w, k and the hessian in k) is summed per segment,
+                    // then over segments: the last bits may differ; everything else is bitwise.
+                    if [5, 8, 9].contains(k) {
+                        for (a, b) in zip(g.doubles, e.doubles) { XCTAssertEqual(a, b, accuracy: 1e-14 * max(1, abs(b)), "\(ck1) \(backend) output \(k)") }
+                    } else {
+                        XCTAssertEqual(g.doubles.map(\.bitPattern), e.doubles.map(\.bitPattern), "\(ck1) \(ck2) \(backend) output \(k)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The point of checkpointing: the memory of reverse mode through T steps grows like
+    /// T/k + k carries instead of T (the VM arena holds the tape).
+    func testCheckpointingBoundsTheTape() throws {
+        func arena(_ checkpoint: String) throws -> Int {
+            let text = """
+            func cell(i: i64, h: f64[16], w: f64) {
+              return tanh(h * w + 0.1)
+            }
+            func f(h0: f64[16], w: f64) {
+              hT = fori(cell, 10000, carry=h0, with=w\(checkpoint))
+              return grad(sum(hT), h0, w)
+            }
+
+            """
+            return try BytecodeProgram(function: optimize(Differentiator.expand(last(text)))).arenaBytes
+        }
+        let (plain, checkpointed) = (try arena(""), try arena(", checkpoint=true"))
+        XCTAssertGreaterThan(plain, 10000 * 16 * 8)           // the tape: every carry
+        XCTAssertLessThan(checkpointed, 3 * 100 * 16 * 8 + 8192)  // ≈ 2·√T carries and change
+    }
+
     // MARK: while
 
     /// Newton's iteration for √a until |x² − a| ≤ 1e-12, counting its steps.
@@ -442,6 +542,8 @@ final class LoopTests: XCTestCase {
             (Self.whileParts + "func f(x: f64) {\n  a = while(c, b, carry=(x, x), max_iterations=3)\n  return a\n}\n", "parameters"),
             (Self.whileParts + "func g(x: f64) {\n  return x, x\n}\nfunc f(x: f64) {\n  a = while(c, g, carry=x, max_iterations=3)\n  return a\n}\n", "new carr"),
             (Self.whileParts + "func f(x: f64) {\n  a = while(c, b, carry=x, max_iterations=3, over=x)\n  return a\n}\n", "over"),
+            ("func cell(i: i64, c: f64) {\n  return c\n}\nfunc f(x: f64) {\n  a = fori(cell, 3, carry=(x), checkpoint=0)\n  return a\n}\n", "checkpoint"),
+            ("func cell(i: i64, c: f64) {\n  return c\n}\nfunc f(x: f64) {\n  a = fori(cell, 3, carry=(x), checkpoint=2.5)\n  return a\n}\n", "checkpoint"),
         ]
         XCTAssertGreaterThanOrEqual(cases.count, 15)
         for (text, expected) in cases {

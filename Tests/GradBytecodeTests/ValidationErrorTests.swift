@@ -193,7 +193,7 @@ final class ValidationErrorTests: XCTestCase {
         limits.maxLoopSteps = 2
         XCTAssertThrowsError(try Self.validLoop().validate(limits: limits)) { error in
             XCTAssertEqual((error as? BytecodeValidationError)?.message,
-                           "instruction 0: loop: 3 steps, 3 body runs with the enclosing loops' (the limit is 2)")
+                           "instruction 0: loop: 3 steps make 3 body runs per evaluation, with the other loops' (the limit is 2)")
         }
         var p = try Self.validLoop()
         Self.loop(&p) { $0.body = Self.nested($0.body, depth: 1) }
@@ -203,7 +203,24 @@ final class ValidationErrorTests: XCTestCase {
             l.body.instructions[0] = .loop(inner)
         }
         XCTAssertThrowsError(try p.validate()) { error in
-            XCTAssertTrue("\(error)".contains("3298534883328 body runs"), "\(error)")
+            XCTAssertTrue("\(error)".contains("3298534883331 body runs"), "\(error)")
+        }
+        // Sibling loops add up: three loops of 1 step each pass a limit of 3, not of 2.
+        var siblings = try Self.validLoop()
+        Self.loop(&siblings) { $0.length = 1 }
+        Self.loop(&siblings) { l in
+            l.sequences = []
+            l.stacked = []
+            l.body.inputs.removeLast()
+            l.body.outputs.removeLast()
+            l.body.instructions = [.copy(from: l.body.inputs[0].operand, to: l.body.outputs[0].operand)]
+        }
+        siblings.instructions += [siblings.instructions[0], siblings.instructions[0]]
+        limits.maxLoopSteps = 3
+        XCTAssertNoThrow(try siblings.validate(limits: limits))
+        limits.maxLoopSteps = 2
+        XCTAssertThrowsError(try siblings.validate(limits: limits)) { error in
+            XCTAssertTrue("\(error)".contains("3 body runs"), "\(error)")
         }
     }
 

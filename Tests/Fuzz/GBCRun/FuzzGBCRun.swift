@@ -16,7 +16,9 @@ import GradFuzzDriver
 let fuzzMemoryLimit = 32 << 20
 
 func fuzzGBCRun(_ bytes: [UInt8]) {
-    guard let vm = try? Pipeline.linkBytecode(bytes, limits: VMLimits(maxArenaBytes: fuzzMemoryLimit), verifyChecksum: false) else { return }
+    var limits = VMLimits(maxArenaBytes: fuzzMemoryLimit)
+    limits.maxLoopSteps = 1 << 16  // a mutated trip count must not read as a hang
+    guard let vm = try? Pipeline.linkBytecode(bytes, limits: limits, verifyChecksum: false) else { return }
     _ = try? Pipeline.runBytecode(vm, memoryLimit: fuzzMemoryLimit) { signature in
         var rng = SplitMix64(seed: 1)
         var inputs: [String: Tensor] = [:]
