@@ -97,16 +97,15 @@ public final class FunctionBuilder {
     }
 
     /// `while(cond, body, carry=…, with=…, max_iterations=K)`: `body` run while `cond` holds, at
-    /// most `maxIterations` times (a masked `scan`, `Function.whileBody`). `cond` and `body`
+    /// most `maxIterations` times (a gated `scan`, `GraphBuilder.addWhile`). `cond` and `body`
     /// take the carries then the invariants; `cond` returns one bool, `body` the new carries.
     /// Returns the final carries.
     public func whileLoop(_ cond: Function, _ body: Function, carry: [Value], with invariants: [Value] = [],
                           maxIterations: Int) throws(Diagnostic) -> [Value] {
         guard maxIterations >= 0 else { throw Diagnostic(.other("while: max_iterations must be ≥ 0, got \(maxIterations)")) }
-        let loopBody = try Function.whileBody(cond: cond, body: body, carries: carry.count)
-        let active = try constant(1, .bool)
-        let values = try scan(loopBody, carry: carry + [active], with: invariants, length: maxIterations)
-        return Array(values.prefix(carry.count))
+        for v in carry + invariants { try check(v) }
+        let values = try builder.addWhile(cond, body, carries: carry.map(\.id), invariants: invariants.map(\.id), maxIterations: maxIterations)
+        return values.map { Value(self, $0) }
     }
 
     /// A constant filling `shape` with `value`.

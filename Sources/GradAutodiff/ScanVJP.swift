@@ -107,7 +107,10 @@ extension Expansion {
         operands += s.invariantOperands.map { operand[$0] }
         let backward = ScanSignature(body: builder.function.bodies.count - 1, carries: floatCarries.count + floatInvariants.count,
                                      over: s.carries + s.over + seededOutputs.count, invariants: s.invariants,
-                                     length: s.length, reverse: !s.reverse, indexed: s.indexed)
+                                     length: s.length, reverse: !s.reverse, indexed: s.indexed,
+                                     // A gated loop's backward steps are gated by the same values:
+                                     // the gate carry's tape, or the gate sequence (same position).
+                                     gate: s.gate.map { floatCarries.count + floatInvariants.count + $0 })
         let loop = try builder.add(.scan, operands, backward.attributes)
         func result(_ k: Int) throws(Diagnostic) -> ValueID { try builder.add(.result, [loop], Attributes([.index: .int(k)])) }
 

@@ -16,6 +16,9 @@ public struct BytecodeLoop: Hashable, Sendable {
     public var reverse: Bool
     /// The body's first input is the step number (i64).
     public var indexed: Bool
+    /// The body input (a bool carry or sequence row) that gates each step (`ScanSignature.gate`):
+    /// a step it closes is skipped, its per-step outputs zero.
+    public var gate: Int?
     /// Byte offset of the body's arena in the enclosing arena (a multiple of 64).
     public var region: Int
     /// The initial carries.
@@ -31,13 +34,14 @@ public struct BytecodeLoop: Hashable, Sendable {
     /// per-step outputs).
     public var body: BytecodeProgram
 
-    public init(node: Int, length: Int, reverse: Bool, indexed: Bool, region: Int, carries: [BytecodeOperand],
+    public init(node: Int, length: Int, reverse: Bool, indexed: Bool, gate: Int? = nil, region: Int, carries: [BytecodeOperand],
                 finals: [BytecodeOperand?], sequences: [BytecodeOperand], invariants: [BytecodeOperand],
                 stacked: [BytecodeOperand?], body: BytecodeProgram) {
         self.node = node
         self.length = length
         self.reverse = reverse
         self.indexed = indexed
+        self.gate = gate
         self.region = region
         self.carries = carries
         self.finals = finals
@@ -70,7 +74,8 @@ extension BytecodeProgram {
         for i in node.inputs { ops.append(try operand(i)) }
         var results: [BytecodeOperand?] = []
         for r in lp.results { results.append(try r.map(operand)) }
-        return BytecodeLoop(node: id, length: s.length, reverse: s.reverse, indexed: s.indexed, region: region,
+        return BytecodeLoop(node: id, length: s.length, reverse: s.reverse, indexed: s.indexed,
+                            gate: s.gate.map { s.parameter(ofOperand: $0) }, region: region,
                             carries: Array(ops[s.carryOperands]), finals: Array(results[0..<s.carries]),
                             sequences: Array(ops[s.overOperands]), invariants: Array(ops[s.invariantOperands]),
                             stacked: Array(results[s.carries...]), body: try BytecodeProgram(plan: lp.body))
@@ -120,6 +125,12 @@ extension BytecodeValidator {
         if loop.indexed, body.inputs[0].operand.type != TensorType(.i64) {
             throw .loopShape(instruction: i, "the step number is an input of type \(body.inputs[0].operand.type), not i64")
         }
+        if let g = loop.gate {
+            let gated = loop.firstCarryInput..<(loop.firstCarryInput + loop.carries.count + loop.sequences.count)
+            guard gated.contains(g), body.inputs[g].operand.type == TensorType(.bool) else {
+                throw .loopShape(instruction: i, "the gate is body input \(g), which is not a bool carry or sequence row")
+            }
+        }
         var position = 0
         func operand(_ o: BytecodeOperand, _ expected: TensorType) throws(BytecodeValidationError) {
             let site = OperandSite.operand(instruction: i, position: position)
@@ -167,6 +178,9 @@ final class LoopKernel: VMKernel {
     let reverse: Bool
     /// Offset of the step-number input in the region (`nil` unless indexed).
     let stepInput: Int?
+    /// The gate's byte: a carry's (its body input, fixed) or a sequence's (row t at + t).
+    let gateCarry: Int?
+    let gateSequence: Int?
     /// Copies (from, to, bytes): arena → region once before the first step (initial carries,
     /// invariants), region → region after each step (new carries), region → arena after the
     /// last step (final carries).
@@ -192,6 +206,9 @@ final class LoopKernel: VMKernel {
         let r = loop.region
         stepInput = loop.indexed ? r + b.inputs[0].operand.offset : nil
         let c = loop.firstCarryInput
+        let gateIsCarry = loop.gate.map { $0 < c + loop.carries.count } ?? false
+        gateCarry = gateIsCarry ? loop.gate.map { r + b.inputs[$0].operand.offset } : nil
+        gateSequence = gateIsCarry ? nil : loop.gate.map { loop.sequences[$0 - c - loop.carries.count].offset }
         var enter: [(Int, Int, Int)] = []
         var carryBack: [(Int, Int, Int)] = []
         var leave: [(Int, Int, Int)] = []
@@ -229,6 +246,11 @@ final class LoopKernel: VMKernel {
             kernels.withUnsafeBufferPointer { kernels in
                 for s in 0..<length {
                     let t = reverse ? length - 1 - s : s
+                    if let g = gateCarry ?? gateSequence.map({ $0 + t }), base.load(fromByteOffset: g, as: UInt8.self) == 0 {
+                        // Skipped: the carries stay in the body's inputs; per-step outputs zero.
+                        for c in rowsOut where c.2 > 0 { (base + c.1 + t * c.2).initializeMemory(as: UInt8.self, repeating: 0, count: c.2) }
+                        continue
+                    }
                     if let stepInput { base.storeBytes(of: Int64(t), toByteOffset: stepInput, as: Int64.self) }
                     for c in rowsIn { copy(c, from: t * c.2) }
                     runScalarMachine(code, kernels, body, scratch)

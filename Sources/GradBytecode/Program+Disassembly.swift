@@ -47,7 +47,7 @@ extension BytecodeProgram {
                 let groups = ["carry", "over", "with"].enumerated().map { k, g in
                     (g, [l.carries, l.sequences, l.invariants][k].map(describe))
                 }.filter { !$0.1.isEmpty }.map { "\($0.0)=(\($0.1.joined(separator: ", ")))" }
-                let flags = (l.reverse ? " reverse" : "") + (l.indexed ? " indexed" : "")
+                let flags = (l.reverse ? " reverse" : "") + (l.indexed ? " indexed" : "") + (l.gate.map { " gate=in\($0)" } ?? "")
                 lines.append("\(index)  \("loop".rightPadded(12)) \(results.joined(separator: ", ")) <- \(groups.joined(separator: " ")) {length=\(l.length)\(flags)}, body at @\(l.region)  ; %\(l.node)")
                 let body = l.body.disassembly().split(separator: "\n", omittingEmptySubsequences: false).dropLast()
                 lines += body.map { "      | " + $0 }

@@ -20,7 +20,8 @@ import GradRuntime
 // instructions: u32 count × (tag u8, …) — 0 op: op name, attributes, u32 n × operand,
 // result operand, node u64; 1 fused: dtype name, u32 n × (op name, u8 n × u32 register),
 // u32 n × leaf operand, result operand, u32 n × node u64; 2 copy: operand, operand;
-// 3 loop: node u64, trip count u64, flags u8 (1 reverse, 2 indexed), body region offset u64,
+// 3 loop: node u64, trip count u64, flags u8 (1 reverse, 2 indexed, 4 gated: then u32 the
+// gate's body input), body region offset u64,
 // u32 n × carry operand, u32 n × sequence operand, u32 n × invariant operand,
 // u32 n × (u8 0 | u8 1 operand) final carries, the same for the per-step outputs, then the
 // body: a program's fields from the function name on (the name table is the file's).
@@ -196,7 +197,8 @@ extension BytecodeProgram {
                 w.u8(3)
                 w.int(l.node)
                 w.int(l.length)
-                w.u8((l.reverse ? 1 : 0) | (l.indexed ? 2 : 0))
+                w.u8((l.reverse ? 1 : 0) | (l.indexed ? 2 : 0) | (l.gate != nil ? 4 : 0))
+                if let g = l.gate { w.count(g) }
                 w.int(l.region)
                 for group in [l.carries, l.sequences, l.invariants] {
                     w.count(group.count)
@@ -464,7 +466,8 @@ extension ByteReader {
         let node = try int("node of \(what)")
         let length = try int("trip count of \(what)")
         let flags = try u8(what)
-        guard flags < 4 else { throw fail("\(what): unknown loop flags \(flags)") }
+        guard flags < 8 else { throw fail("\(what): unknown loop flags \(flags)") }
+        let gate = flags & 4 != 0 ? Int(try u32("gate of \(what)")) : nil
         let region = try int("body region of \(what)")
         var groups: [[BytecodeOperand]] = []
         for group in ["carry", "sequence", "invariant"] {
@@ -481,7 +484,7 @@ extension ByteReader {
             results.append(list)
         }
         let body = try program(depth: depth + 1)
-        return BytecodeLoop(node: node, length: length, reverse: flags & 1 != 0, indexed: flags & 2 != 0, region: region,
+        return BytecodeLoop(node: node, length: length, reverse: flags & 1 != 0, indexed: flags & 2 != 0, gate: gate, region: region,
                             carries: groups[0], finals: results[0], sequences: groups[1], invariants: groups[2],
                             stacked: results[1], body: body)
     }

@@ -126,6 +126,20 @@ extension FunctionEmitter {
                 w.line("bout[\(k)] = ws + \(e.rowScratch[k - s.carries] ?? 0);")
             }
         }
+        if let g = s.gate {
+            // A step the gate closes is skipped: each carry moves to the buffer the step would
+            // have written, its per-step outputs are zero.
+            w.open("if (*(const unsigned char *)bin[\(s.parameter(ofOperand: g))] == 0)")
+            for j in 0..<s.carries where buffers[j].bytes > 0 {
+                w.line("memcpy(bout[\(j)], bin[\(firstInput + j)], \(buffers[j].bytes));")
+            }
+            for k in s.carries..<bf.outputs.count {
+                let row = bf.type(of: bf.outputs[k].value)
+                if row.count > 0 { w.line("memset(bout[\(k)], 0, \(row.count * row.dtype.byteSize));") }
+            }
+            w.line("continue;")
+            w.close()
+        }
         w.line("if (\(e.body.fn)(bin, bout, ws + \(e.bodyWorkspace)) != 0) \(failureStatement)")
         emittedFailure = true
         w.close()

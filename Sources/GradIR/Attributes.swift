@@ -2,7 +2,7 @@
 public enum AttrKey: String, CaseIterable, Hashable, Sendable, Comparable {
     case axes, axis, keepdims, perm, shape, start, stop, step, low, high, depth, reverse, dtype, value, values
     // Loops (`scan`, `result`): appended, so that the keys' tags in `.gbc` files keep their values
-    case body, carries, over, length, indexed, index
+    case body, carries, over, length, indexed, index, gate
 
     /// Position of the case in declaration order (a key is a one-byte tag).
     @inlinable @inline(__always) var index: UInt8 { unsafeBitCast(self, to: UInt8.self) }

@@ -20,8 +20,14 @@ public struct ScanSignature: Hashable, Sendable {
     public var reverse: Bool
     /// Whether the body's first parameter is the step number (i64), as in `fori`.
     public var indexed: Bool
+    /// The operand (a bool scalar carry, or a bool sequence) that gates each step: a step runs
+    /// only where its value — the carry's at the start of the step, or row t — is true; a
+    /// skipped step leaves the carries as they are and its per-step outputs zero. `while`
+    /// stops this way (its gate carry turns false and stays so).
+    public var gate: Int?
 
-    public init(body: Int, carries: Int, over: Int, invariants: Int, length: Int, reverse: Bool = false, indexed: Bool = false) {
+    public init(body: Int, carries: Int, over: Int, invariants: Int, length: Int, reverse: Bool = false, indexed: Bool = false,
+                gate: Int? = nil) {
         self.body = body
         self.carries = carries
         self.over = over
@@ -29,6 +35,7 @@ public struct ScanSignature: Hashable, Sendable {
         self.length = length
         self.reverse = reverse
         self.indexed = indexed
+        self.gate = gate
     }
 
     /// Reads the signature of a `scan` with `operandCount` operands.
@@ -51,6 +58,10 @@ public struct ScanSignature: Hashable, Sendable {
         invariants = operandCount - carries - over
         reverse = attrs.reverse
         indexed = attrs.indexed
+        gate = attrs.int(.gate)
+        if let g = gate, g < 0 || g >= carries + over {
+            throw Diagnostic(.invalidAttribute(op: "scan", name: "gate", expected: "the index of a carry or a sequence among the operands (0..<\(carries + over)), got \(g)"))
+        }
     }
 
     /// The attributes of a `scan` node with this signature (those at their default left out).
@@ -58,6 +69,7 @@ public struct ScanSignature: Hashable, Sendable {
         var a = Attributes([.body: .int(body), .carries: .int(carries), .over: .int(over), .length: .int(length)])
         if reverse { a[.reverse] = .bool(true) }
         if indexed { a[.indexed] = .bool(true) }
+        if let gate { a[.gate] = .int(gate) }
         return a
     }
 
@@ -139,6 +151,12 @@ extension Function {
                 throw Diagnostic(.invalidOperand(op: "scan", "body '\(name)': its first parameter '\(parameters[0].name)' receives the step number, so it must be i64, but it is \(t)"))
             }
         }
+        if let g = s.gate {
+            let t = try parameterType(s.parameter(ofOperand: g))
+            guard t == TensorType(.bool) else {
+                throw Diagnostic(.invalidOperand(op: "scan", "the gate (operand \(g)) must be a bool carry or a bool sequence, but the body receives \(t)"))
+            }
+        }
         for k in 0..<operands.count {
             let i = s.parameter(ofOperand: k)
             var passed = operands[k]
@@ -212,13 +230,13 @@ extension Function {
     }
 
     /// The scan body that runs `while(cond, body, carry=(c…), with=(w…), max_iterations=K)`
-    /// (docs/language.md, "Loops"): a loop of K steps whose last carry is `active` (bool,
-    /// initially true). Each step computes `go = active ∧ cond(c…, w…)`; the new carries are
-    /// `body(c…, w…)` where `go` holds and the carries unchanged where it does not, and
-    /// `active` becomes `go`. So once `cond` fails the remaining steps change nothing, and the
-    /// gradient flows through the steps that ran only (`select` routes it). Parameters
-    /// (c…, active, w…), outputs (new c…, go). `cond` and `body` take (c…, w…); `cond` returns
-    /// one bool scalar, `body` the new carries.
+    /// (docs/language.md, "Loops"; `GraphBuilder.addWhile` builds the loop): one more carry,
+    /// `go`, gates each step (`ScanSignature.gate`); a step computes `c' = body(c…, w…)` and
+    /// `go' = cond(c'…, w…)`. The loop starts with `go = cond(c₀…, w…)`, so `body` runs only on
+    /// states where `cond` holds, and once `go` is false every later step is skipped (the
+    /// carries stay, the gradient flows through the steps that ran). Parameters (c…, go, w…),
+    /// outputs (new c…, go'). `cond` and `body` take (c…, w…); `cond` returns one bool scalar,
+    /// `body` the new carries.
     public static func whileBody(cond: Function, body: Function, carries: Int) throws(Diagnostic) -> Function {
         guard cond.parameters.count == body.parameters.count, carries <= body.parameters.count else {
             throw Diagnostic(.invalidOperand(op: "while", "the condition '\(cond.name)' takes \(cond.parameters.count) parameters and the body '\(body.name)' \(body.parameters.count), but both take the \(carries) carr\(carries == 1 ? "y" : "ies") and then the loop-invariant values"))
@@ -239,31 +257,25 @@ extension Function {
                 throw Diagnostic(.invalidOperand(op: "while", "the body '\(body.name)' returns \(t) as its new carry \(j), but the carry is \(c): a carry keeps its type across iterations"))
             }
         }
-        var names = Set(body.parameters.map(\.name))
-        var active = "active"
-        while names.contains(active) { active += "_" }
-        names.insert(active)
+        var names = Set(body.parameters.map(\.name) + body.outputs.map(\.name))
+        var go = "go"
+        while names.contains(go) { go += "_" }
+        names.insert(go)
         var g = GraphBuilder(name: "while_\(cond.name)_\(body.name)")
         g.function.location = body.location
         var params: [ValueID] = []
         for (k, p) in body.parameters.enumerated() {
-            if k == carries { _ = try g.parameter(active, TensorType(.bool)) }
+            if k == carries { _ = try g.parameter(go, TensorType(.bool)) }
             params.append(try g.parameter(p.name, body.type(of: p.value)))
         }
-        if carries == body.parameters.count { _ = try g.parameter(active, TensorType(.bool)) }
-        let activeID = g.function.parameters[carries].value
-        g.function.bodies = cond.bodies + body.bodies
-        guard let test = g.function.appendCopy(of: cond, arguments: params, bodyOffset: 0),
-              let next = g.function.appendCopy(of: body, arguments: params, bodyOffset: cond.bodies.count) else {
+        if carries == body.parameters.count { _ = try g.parameter(go, TensorType(.bool)) }
+        g.function.bodies = body.bodies + cond.bodies
+        guard let next = g.function.appendCopy(of: body, arguments: params, bodyOffset: 0),
+              let test = g.function.appendCopy(of: cond, arguments: Array(next) + Array(params[carries...]), bodyOffset: body.bodies.count) else {
             throw Diagnostic(.other("while: the condition or the body is malformed"))
         }
-        let no = try g.constant(0, TensorType(.bool))
-        let go = try g.add(.select, [activeID, test[0], no])
-        for j in 0..<carries {
-            let c = try g.add(.select, [go, next[j], params[j]])
-            g.function.outputs.append(Output(name: body.outputs[j].name, value: c))
-        }
-        g.function.outputs.append(Output(name: active, value: go))
+        for j in 0..<carries { g.function.outputs.append(Output(name: body.outputs[j].name, value: next[j])) }
+        g.function.outputs.append(Output(name: go, value: test[0]))
         return g.function
     }
 }
@@ -282,6 +294,27 @@ extension GraphBuilder {
         var values: [ValueID] = []
         for k in body.outputs.indices { values.append(try add(.result, [loop], Attributes([.index: .int(k)]))) }
         return values
+    }
+
+    /// `while(cond, body, carry=(c…), with=(w…), max_iterations=K)`: a gated `scan` of K steps
+    /// running `Function.whileBody`, its gate carry starting at `cond(c…, w…)` (a copy of
+    /// `cond` in this function). Returns the final carries.
+    public mutating func addWhile(_ cond: Function, _ body: Function, carries: [ValueID], invariants: [ValueID],
+                                  maxIterations k: Int) throws(Diagnostic) -> [ValueID] {
+        let loopBody = try Function.whileBody(cond: cond, body: body, carries: carries.count)
+        let s = ScanSignature(body: 0, carries: carries.count + 1, over: 0, invariants: invariants.count, length: k,
+                              gate: carries.count)
+        var operands = carries + [-1] + invariants
+        for (p, v) in zip(body.parameters, carries + invariants) where type(of: v) != body.type(of: p.value) {
+            throw Diagnostic(.invalidOperand(op: "while", "parameter '\(p.name)' of '\(body.name)' is \(body.type(of: p.value)), but the loop passes it \(type(of: v))"), at: location)
+        }
+        let offset = function.bodies.count
+        function.bodies += cond.bodies
+        guard let first = function.appendCopy(of: cond, arguments: carries + invariants, bodyOffset: offset) else {
+            throw Diagnostic(.other("while: the condition '\(cond.name)' is malformed"), at: location)
+        }
+        operands[carries.count] = first[0]
+        return Array(try addScan(loopBody, operands, s).prefix(carries.count))
     }
 
     /// The loop `addScan(body, operands, s)` computes, as loops nested so that reverse mode

@@ -288,8 +288,9 @@ extension Op {
         case .scan:
             return OpInfo(family: .loop, arity: .atLeast(0),
                           attributes: [attr(.reverse, .bool), attr(.body, .int, required: true), attr(.carries, .int, required: true),
-                                       attr(.over, .int, required: true), attr(.length, .int, required: true), attr(.indexed, .bool)],
-                          doc: "A counted loop (docs/language.md, Loops): `length` steps of body `body` of this function. Operands: the `carries` initial carries, the `over` sequences (step t reads row t of each), then the loop-invariant operands. The body takes (the step number t as i64 when `indexed`,) the carries, row t of each sequence and the invariants, and returns the new carries then the per-step outputs. Steps run t = 0 … length−1, or backwards when `reverse`. The node is a token of type bool[0]; its values are `result` nodes.",
+                                       attr(.over, .int, required: true), attr(.length, .int, required: true), attr(.indexed, .bool),
+                                       attr(.gate, .int)],
+                          doc: "A counted loop (docs/language.md, Loops): `length` steps of body `body` of this function. Operands: the `carries` initial carries, the `over` sequences (step t reads row t of each), then the loop-invariant operands. The body takes (the step number t as i64 when `indexed`,) the carries, row t of each sequence and the invariants, and returns the new carries then the per-step outputs. Steps run t = 0 … length−1, or backwards when `reverse`. With `gate=k`, operand k (a bool carry or bool sequence) gates each step: a step where it is false is skipped, the carries kept and its per-step outputs zero (`while` loops). The node is a token of type bool[0]; its values are `result` nodes.",
                           derivative: "A reverse `scan` over the stored carries whose body is the body's vector-Jacobian product: cotangents flow to the initial carries, to every row of the sequences and (summed over the steps) to the invariants.",
                           dtypes: "any")
         case .result:

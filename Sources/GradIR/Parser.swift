@@ -1311,8 +1311,8 @@ struct Parser {
     }
 
     /// `while(cond, body, carry=…, with=…, max_iterations=K)` (docs/language.md, Loops): a
-    /// `scan` of K steps running `Function.whileBody(cond:body:)`, which stops changing the
-    /// carries once `cond` fails. The values are the final carries. `(` is consumed.
+    /// gated `scan` of at most K steps (`GraphBuilder.addWhile`). The values are the final
+    /// carries. `(` is consumed.
     mutating func whileCall(_ callee: Token) throws(Diagnostic) -> Expr {
         var functions: [Function] = []
         var tokens: [Token] = []
@@ -1339,50 +1339,21 @@ struct Parser {
         let (cond, body) = (functions[0], functions[1])
         let carries = groups["carry"]?.0 ?? []
         let invariants = groups["with"]?.0 ?? []
-        let loopBody: Function
         do throws(Diagnostic) {
-            loopBody = try Function.whileBody(cond: cond, body: body, carries: carries.count)
+            _ = try Function.whileBody(cond: cond, body: body, carries: carries.count)
         } catch {
             var e = error
             e.location = tokens[1].location
             throw e
         }
         var ids: [ValueID] = []
-        for (k, e) in carries.enumerated() {
-            let p = body.parameters.indices.contains(k) ? body.type(of: body.parameters[k].value).dtype : .f64
-            ids.append(try value(e, dtype: p))
-        }
-        ids.append(try add(.const, [], Attributes([.value: .float(1), .dtype: .dtype(.bool)]), at: callee.location))
-        for (k, e) in invariants.enumerated() {
-            let p = carries.count + k
-            let dtype = body.parameters.indices.contains(p) ? body.type(of: body.parameters[p].value).dtype : .f64
+        for (k, e) in (carries + invariants).enumerated() {
+            let dtype = body.parameters.indices.contains(k) ? body.type(of: body.parameters[k].value).dtype : .f64
             ids.append(try value(e, dtype: dtype))
         }
-        let signature = ScanSignature(body: 0, carries: carries.count + 1, over: 0, invariants: invariants.count, length: k)
-        do throws(Diagnostic) {
-            _ = try loopBody.scanResultTypes(as: signature, operands: ids.map { builder.type(of: $0) })
-        } catch {
-            var e = error
-            e.location = callee.location
-            throw e
-        }
-        let key = "while \(cond.name) \(body.name)"
-        let index: Int
-        if let known = bodyIndex[key] {
-            index = known
-        } else {
-            index = builder.function.bodies.count
-            builder.function.bodies.append(loopBody)
-            bodyIndex[key] = index
-        }
-        var attrs = signature.attributes
-        attrs[.body] = .int(index)
-        let loop = try add(.scan, ids, attrs, at: callee.location)
-        var results: [ValueID] = []
-        for j in 0...carries.count {  // the carries, then `active` (not a value of the `while`)
-            results.append(try add(.result, [loop], Attributes([.index: .int(j)]), at: callee.location))
-        }
-        results.removeLast()
+        builder.location = callee.location
+        let results = try builder.addWhile(cond, body, carries: Array(ids[0..<carries.count]), invariants: Array(ids[carries.count...]),
+                                           maxIterations: k)
         if results.count == 1 { return Expr(kind: .value(results[0]), location: callee.location) }
         tuples.append(Tuple(values: results, names: body.outputs.map(\.name), origin: "while"))
         return Expr(kind: .tuple(tuples.count - 1), location: callee.location)

@@ -100,6 +100,19 @@ public struct ReferenceEvaluator {
         let outputCount = types.count - s.carries
         var stepOutputs = [[Tensor.Storage?]](repeating: [Tensor.Storage?](repeating: nil, count: s.length), count: outputCount)
         for t in s.steps {
+            if let g = s.gate {
+                // A step the gate closes is skipped: carries kept, per-step outputs zero.
+                let gate = s.carryOperands.contains(g) ? carries[g] : sequences[g - s.carries]
+                guard case .bool(let open) = gate.storage, open.indices.contains(s.carryOperands.contains(g) ? 0 : t) else {
+                    throw Diagnostic(.invalidOperand(op: "scan", "the gate is not a bool"))
+                }
+                if !open[s.carryOperands.contains(g) ? 0 : t] {
+                    for j in 0..<outputCount {
+                        stepOutputs[j][t] = Tensor(body.type(of: body.outputs[s.carries + j].value), doubles: []).storage
+                    }
+                    continue
+                }
+            }
             var args: [Tensor] = []
             if s.indexed { args.append(Tensor(i64: Int64(t))) }
             args += carries

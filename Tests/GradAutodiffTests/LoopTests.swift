@@ -495,6 +495,29 @@ final class LoopTests: XCTestCase {
         XCTAssertEqual(try run(last(text(0)), inputs)[0].doubles[0], 13.7 * 13.7, accuracy: 1e-12)
     }
 
+    /// The body never runs on a state where the condition fails: an index guarded by the
+    /// condition stays in range (a masked loop would read xs[3]), on every backend.
+    func testWhileBodyRunsOnlyWhereTheConditionHolds() throws {
+        let text = """
+        func more(i: i64, acc: f64, xs: f64[3]) {
+          return i < 3
+        }
+        func accumulate(i: i64, acc: f64, xs: f64[3]) {
+          return i + 1, acc + take(xs, i, axis=0) * take(xs, i, axis=0)
+        }
+        func f(xs: f64[3]) {
+          i, acc = while(more, accumulate, carry=(0, 0.0), with=xs, max_iterations=5)
+          return acc, i, grad(acc, xs)
+        }
+
+        """
+        let f = try last(text)
+        for backend in Backend.allCases {
+            let out = try compile(f, backend: backend)(["xs": vector([1, -2, 0.5])])
+            XCTAssertEqual(out, [Tensor(5.25), Tensor(i64: 3), vector([2, -4, 1])], "\(backend)")
+        }
+    }
+
     /// `while` on every backend, bitwise with `portable`; the canonical text round-trips.
     func testWhileOnEveryBackendAndRoundTrip() throws {
         let f = try last(Self.newton)
@@ -543,6 +566,8 @@ final class LoopTests: XCTestCase {
             (Self.whileParts + "func g(x: f64) {\n  return x, x\n}\nfunc f(x: f64) {\n  a = while(c, g, carry=x, max_iterations=3)\n  return a\n}\n", "new carr"),
             (Self.whileParts + "func f(x: f64) {\n  a = while(c, b, carry=x, max_iterations=3, over=x)\n  return a\n}\n", "over"),
             ("func cell(i: i64, c: f64) {\n  return c\n}\nfunc f(x: f64) {\n  a = fori(cell, 3, carry=(x), checkpoint=0)\n  return a\n}\n", "checkpoint"),
+            ("func f(x: f64) {\n  body 0 = func b(c: f64) {\n    return c\n  }\n  %1: bool[0] = scan(x, body=0, carries=1, over=0, length=2, gate=0)\n  return x\n}\n", "gate"),
+            ("func f(x: f64) {\n  body 0 = func b(c: f64) {\n    return c\n  }\n  %1: bool[0] = scan(x, body=0, carries=1, over=0, length=2, gate=3)\n  return x\n}\n", "gate"),
             ("func cell(i: i64, c: f64) {\n  return c\n}\nfunc f(x: f64) {\n  a = fori(cell, 3, carry=(x), checkpoint=2.5)\n  return a\n}\n", "checkpoint"),
         ]
         XCTAssertGreaterThanOrEqual(cases.count, 15)

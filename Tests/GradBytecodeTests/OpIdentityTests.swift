@@ -51,10 +51,20 @@ final class OpIdentityTests: XCTestCase {
                                             BytecodeBinding(name: "c", operand: carry)],
                                    outputs: [BytecodeBinding(name: "d", operand: BytecodeOperand(type: carry.type, offset: 128))],
                                    instructions: [.copy(from: carry, to: BytecodeOperand(type: carry.type, offset: 128))])
-        let loop = BytecodeLoop(node: 7, length: 3, reverse: true, indexed: true, region: (offset + 63) / 64 * 64,
+        let loop = BytecodeLoop(node: 7, length: 3, reverse: true, indexed: true, gate: nil, region: (offset + 63) / 64 * 64,
                                 carries: [operand(.f64, [2])], finals: [nil], sequences: [], invariants: [], stacked: [], body: body)
         offset = loop.region + body.arenaBytes
         instructions.append(.loop(loop))
+        // A gated loop: its bool carry gates each step.
+        let flag = BytecodeOperand(type: TensorType(.bool), offset: 0)
+        let gatedBody = BytecodeProgram(name: "gated", arenaBytes: 128, workspaceOffset: 128, constants: [],
+                                        inputs: [BytecodeBinding(name: "go", operand: flag)],
+                                        outputs: [BytecodeBinding(name: "go2", operand: BytecodeOperand(type: flag.type, offset: 64))],
+                                        instructions: [.copy(from: flag, to: BytecodeOperand(type: flag.type, offset: 64))])
+        let gated = BytecodeLoop(node: 8, length: 2, reverse: false, indexed: false, gate: 0, region: (offset + 63) / 64 * 64,
+                                 carries: [operand(.bool, [])], finals: [nil], sequences: [], invariants: [], stacked: [], body: gatedBody)
+        offset = gated.region + gatedBody.arenaBytes
+        instructions.append(.loop(gated))
         return BytecodeProgram(name: "every_op", arenaBytes: offset, workspaceOffset: offset / 2, constants: constants,
                                inputs: inputs, outputs: outputs, instructions: instructions)
     }
@@ -164,7 +174,7 @@ final class OpIdentityTests: XCTestCase {
             case .copy(let from, let to):
                 lines.append("\(i) copy \(from.type) -> \(to.type)")
             case .loop(let l):
-                lines.append("\(i) loop length=\(l.length) reverse=\(l.reverse) indexed=\(l.indexed) \(types(l.operands)) -> \(types((l.finals + l.stacked).compactMap { $0 }))")
+                lines.append("\(i) loop length=\(l.length) reverse=\(l.reverse) indexed=\(l.indexed) gate=\(l.gate.map(String.init) ?? "-") \(types(l.operands)) -> \(types((l.finals + l.stacked).compactMap { $0 }))")
                 lines += identityListing(l.body).split(separator: "\n").map { "  " + $0 }
             }
         }
