@@ -127,6 +127,15 @@ public struct OptimizerOptions: Sendable {
 public func optimize(_ function: consuming Function, options: OptimizerOptions = OptimizerOptions()) throws(Diagnostic) -> Function {
     var manager = PassManager(options: options)
     var f = try manager.run(consume function)
+    // Loops: prune and hoist (Pass+Loops.swift), then clean up what that leaves, a few times
+    // (hoisting can leave an invariant only hoisted nodes read, pruned by the next round).
+    if !f.bodies.isEmpty, options.pipeline.contains(.dce) {
+        var rounds = 0
+        while rounds < 3, try optimizeLoops(&f) {
+            f = try manager.run(f)
+            rounds += 1
+        }
+    }
     if !f.bodies.isEmpty { try optimizeBodies(&f, options: options) }
     return f
 }

@@ -352,6 +352,63 @@ final class LoopTests: XCTestCase {
         }
     }
 
+    // MARK: optimizer
+
+    /// The optimizer drops what a loop's live values do not need — an invariant nobody reads,
+    /// a per-step output nobody reads, a carry only itself depends on — and hoists the body's
+    /// invariant computation (here `transpose(u)` and `exp(sum(u))`) out of the loop; values and
+    /// gradients are bitwise the unoptimized graph's.
+    func testOptimizerPrunesLoopsAndHoistsInvariants() throws {
+        let text = """
+        func cell(h: f64[3], junk: f64, x: f64[2], w: f64[2,3], u: f64[3,3], unused: f64) {
+          h2 = tanh(x @ w + h @ transpose(u, perm=[1,0]) * exp(sum(u)))
+          return h2, junk * 3.0 + 1.0, sum(h2), h * 2
+        }
+        func f(h0: f64[3], xs: f64[4,2], w: f64[2,3], u: f64[3,3]) {
+          hT, jT, ys, zs = scan(cell, carry=(h0, 0.5), over=xs, with=(w, u, 1.0))
+          loss = sum(ys)
+          return loss, grad(loss, h0, xs, w, u)
+        }
+
+        """
+        let f = try Differentiator.expand(last(text))
+        let optimized = try optimize(f)
+        let loops = optimized.nodes.filter { $0.op == .scan }
+        XCTAssertEqual(loops.count, 2, "the forward and the backward loop")
+        let forward = try XCTUnwrap(loops.first)
+        let signature = try ScanSignature(forward.attrs, operandCount: forward.inputs.count)
+        XCTAssertEqual(signature.carries, 1, "the junk carry is dropped")
+        let body = optimized.bodies[signature.body]
+        XCTAssertFalse(body.nodes.contains { $0.op == .transpose || $0.op == .exp }, "hoisted:\n\(printFunction(optimized))")
+        XCTAssertEqual(body.outputs.count, 3, "h2, sum(h2) and the tape; not h * 2")
+        XCTAssertFalse(body.parameters.contains { $0.name == "unused" || $0.name == "u" })
+        let inputs = ["h0": vector([0.1, -0.2, 0.3]), "xs": Tensor.random(TensorType(.f64, [4, 2]), seed: 1),
+                      "w": Tensor.random(TensorType(.f64, [2, 3]), seed: 2), "u": Tensor.random(TensorType(.f64, [3, 3]), seed: 3)]
+        var noOpt = CompileOptions()
+        noOpt.optimizer.level = 0
+        let expected = try compile(f, backend: .reference, options: noOpt)(inputs)
+        for backend in Backend.allCases {
+            let got = try compile(optimized, backend: backend, options: CompileOptions(portable: true))(inputs)
+            XCTAssertEqual(got.map { $0.doubles.map(\.bitPattern) }, expected.map { $0.doubles.map(\.bitPattern) }, "\(backend)")
+        }
+    }
+
+    /// An index op is not hoisted: a loop that runs no step must not fail on it.
+    func testIndexOpsAreNotHoisted() throws {
+        let text = """
+        func step(i: i64, c: f64, xs: f64[3], k: i64) {
+          return c + take(xs, k, axis=0)
+        }
+        func f(xs: f64[3]) {
+          return fori(step, 0, carry=1.0, with=(xs, 7))
+        }
+
+        """
+        for backend in Backend.allCases {
+            XCTAssertEqual(try compile(last(text), backend: backend)(["xs": vector([1, 2, 3])]), [Tensor(1.0)], "\(backend)")
+        }
+    }
+
     // MARK: checkpoint=
 
     /// `checkpoint=k` runs the same steps in the same order as nested loops: values and the
