@@ -6,7 +6,7 @@ import XCTest
 /// The examples of `Examples/`, run in their quick modes.
 ///
 /// The `.ir` examples are evaluated in-process through the library. The Swift example programs
-/// (`Digits`, `Newton`, `Iris`, `Tour`) are executables; they are launched from the build products
+/// (`Digits`, `Newton`, `Iris`, `Tour`, `CharRNN`) are executables; they are launched from the build products
 /// directory (`swift build --build-tests` builds them), and their output is checked.
 final class ExamplesTests: XCTestCase {
     // MARK: .ir examples, in-process
@@ -129,6 +129,15 @@ final class ExamplesTests: XCTestCase {
         let output = try runExample("Iris", ["--quick"])
         let accuracy = try XCTUnwrap(number(after: "held-out accuracy: ", in: output), output)
         XCTAssertGreaterThan(accuracy, 80, output)
+    }
+
+    /// The recurrence is a loop; a few training steps lower the held-out loss from uniform.
+    func testCharRNNQuickLearns() throws {
+        let output = try runExample("CharRNN", ["--steps", "12"])
+        let before = try XCTUnwrap(number(after: "before training: held-out ", in: output), output)
+        let after = try XCTUnwrap(number(after: "held-out ", in: output.components(separatedBy: "step   12").last ?? ""), output)
+        XCTAssertEqual(before, 6.0, accuracy: 0.05, output)
+        XCTAssertLessThan(after, 5.6, output)
     }
 
     func testLibraryTour() throws {
