@@ -27,10 +27,12 @@ extension Expansion {
         let floatInvariants = s.invariantOperands.filter { isFloat[$0] }
         let floatSequences = s.overOperands.filter { isFloat[$0] }
         // Per-step outputs whose stacked value gets a cotangent (the others add nothing to L).
-        let seededOutputs = (0..<outputCount).filter { j in
-            s.carries + j < resultCotangents.count && resultCotangents[s.carries + j] != nil
-                && body.type(of: body.outputs[s.carries + j].value).dtype.isFloat
+        let seeds: [(output: Int, cotangent: ValueID)] = (0..<outputCount).compactMap { j in
+            guard s.carries + j < resultCotangents.count, let ct = resultCotangents[s.carries + j],
+                  body.type(of: body.outputs[s.carries + j].value).dtype.isFloat else { return nil }
+            return (j, ct)
         }
+        let seededOutputs = seeds.map(\.output)
         let anyCarrySeed = floatCarries.contains { $0 < resultCotangents.count && resultCotangents[$0] != nil }
         guard anyCarrySeed || !seededOutputs.isEmpty else { return Cotangents(none: node.inputs.count) }
 
@@ -103,7 +105,7 @@ extension Expansion {
         for k in floatInvariants { operands.append(try builder.zeros(like: operand[k])) }
         operands += tape
         operands += s.overOperands.map { operand[$0] }
-        for j in seededOutputs { operands.append(resultCotangents[s.carries + j] ?? -1) }
+        operands += seeds.map(\.cotangent)
         operands += s.invariantOperands.map { operand[$0] }
         let backward = ScanSignature(body: builder.function.bodies.count - 1, carries: floatCarries.count + floatInvariants.count,
                                      over: s.carries + s.over + seededOutputs.count, invariants: s.invariants,
