@@ -91,7 +91,7 @@ public func compile(_ function: Function, backend: Backend = .bytecode, options:
     case .bytecode:
         var limits = VMLimits(maxArenaBytes: Int.max)
         limits.portable = options.portable
-        let vm = try VirtualMachine(BytecodeProgram(function: lowered), limits: limits, locations: lowered.nodes.map(\.location))
+        let vm = try VirtualMachine(BytecodeProgram(function: lowered), limits: limits, function: lowered)
         return Executable(function: lowered, backend: backend) { (inputs: [Tensor]) throws(Diagnostic) -> [Tensor] in
             try vm.run(inputs)
         }

@@ -23,11 +23,15 @@ struct KernelSelector {
     var node = 0
 
     /// Selects code for every instruction of `validated`.
-    init(_ validated: ValidatedProgram, limits: VMLimits, failure: FailureBox, locations: [SourceLocation] = []) {
+    /// The same for each loop body.
+    let sourceMap: SourceMap
+
+    init(_ validated: ValidatedProgram, limits: VMLimits, failure: FailureBox, sourceMap: SourceMap = SourceMap()) {
         program = validated.program
         self.failure = failure
         self.limits = limits
-        self.locations = locations
+        self.locations = sourceMap.nodes
+        self.sourceMap = sourceMap
         elision = TransposeElision(program)
         code.reserveCapacity(program.instructions.count)
         for (index, instruction) in program.instructions.enumerated() {
@@ -57,7 +61,8 @@ struct KernelSelector {
             addFused(dtype, ops, leaves, output)
         case .loop(let loop):
             // Validation checked the body with the program (`ValidatedProgram(trusted:)`).
-            let body = KernelSelector(ValidatedProgram(trusted: loop.body), limits: limits, failure: failure)
+            let body = KernelSelector(ValidatedProgram(trusted: loop.body), limits: limits, failure: failure,
+                                      sourceMap: sourceMap.loops[loop.node] ?? SourceMap())
             fallbackCount += body.fallbackCount
             let location = loop.node >= 0 && loop.node < locations.count ? locations[loop.node] : SourceLocation.unknown
             add(LoopKernel(loop, code: body.code, kernels: body.kernels, failures: failure, location: location))

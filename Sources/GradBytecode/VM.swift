@@ -130,14 +130,24 @@ public final class VirtualMachine: @unchecked Sendable {  // safe: `linked` is i
     /// `locations`: the source location of each node of the function the program was lowered
     /// from (`function.nodes.map(\.location)`), named by run-time errors such as an index out
     /// of range; a program read from a file has none.
-    public init(_ program: BytecodeProgram, limits: VMLimits = VMLimits(), locations: [SourceLocation]) throws(Diagnostic) {
+    public convenience init(_ program: BytecodeProgram, limits: VMLimits = VMLimits(), locations: [SourceLocation]) throws(Diagnostic) {
+        try self.init(program, limits: limits, sourceMap: SourceMap(nodes: locations))
+    }
+
+    /// Validates and links `program`, lowered from `function`: run-time errors name the
+    /// source location of the node that failed, inside loop bodies too.
+    public convenience init(_ program: BytecodeProgram, limits: VMLimits = VMLimits(), function: Function) throws(Diagnostic) {
+        try self.init(program, limits: limits, sourceMap: SourceMap(function))
+    }
+
+    init(_ program: BytecodeProgram, limits: VMLimits, sourceMap: SourceMap) throws(Diagnostic) {
         let validated: ValidatedProgram
         do {
             validated = try ValidatedProgram(program, limits: limits)
         } catch {
             throw error.diagnostic
         }
-        linked = LinkedProgram(validated, limits: limits, locations: locations)
+        linked = LinkedProgram(validated, limits: limits, sourceMap: sourceMap)
         shared = VMSession(linked)
     }
 
@@ -170,14 +180,32 @@ final class LinkedProgram: @unchecked Sendable {  // safe: immutable; kernels ke
     let scratchBytes: Int
     let failures = FailureBox()
 
-    init(_ validated: ValidatedProgram, limits: VMLimits, locations: [SourceLocation]) {
-        let selector = KernelSelector(validated, limits: limits, failure: failures, locations: locations)
+    init(_ validated: ValidatedProgram, limits: VMLimits, sourceMap: SourceMap) {
+        let selector = KernelSelector(validated, limits: limits, failure: failures, sourceMap: sourceMap)
         program = validated.program
         code = selector.code
         kernels = selector.kernels
         fallbackKernelCount = selector.fallbackCount
         matmulKernel = limits.resolvedMatmulKernel
         scratchBytes = max(64, selector.kernels.map(\.scratchBytes).max() ?? 0)
+    }
+}
+
+/// The source location of each IR node of the function a program was lowered from, and the
+/// same for the body of each loop node (by the loop's node number).
+struct SourceMap {
+    var nodes: [SourceLocation] = []
+    var loops: [Int: SourceMap] = [:]
+
+    init(nodes: [SourceLocation] = []) {
+        self.nodes = nodes
+    }
+
+    init(_ f: Function) {
+        nodes = f.nodes.map(\.location)
+        for (id, node) in f.nodes.enumerated() where node.op == .scan {
+            if let k = node.attrs.int(.body), f.bodies.indices.contains(k) { loops[id] = SourceMap(f.bodies[k]) }
+        }
     }
 }
 

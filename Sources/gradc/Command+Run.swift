@@ -75,7 +75,7 @@ enum RunCommand {
         case "bytecode":
             var limits = VMLimits(maxArenaBytes: Int.max)
             limits.portable = o.has("--portable")
-            let vm = try VirtualMachine(BytecodeProgram(function: function), limits: limits, locations: function.nodes.map(\.location))
+            let vm = try VirtualMachine(BytecodeProgram(function: function), limits: limits, function: function)
             outputs = try model.located { try vm.run(function.parameters.compactMap { inputs[$0.name] }) }
         case "c":
             let module: CModule

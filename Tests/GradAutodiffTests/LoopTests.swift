@@ -409,6 +409,26 @@ final class LoopTests: XCTestCase {
         }
     }
 
+    /// An index out of range inside a loop body is reported at the body's node, on the
+    /// reference evaluator and the VM (C returns its status: docs/c-abi.md).
+    func testErrorsInABodyNameTheBodysLine() throws {
+        let text = """
+        func step(i: i64, c: f64, xs: f64[3], k: i64) {
+          return c + take(xs, k + i, axis=0)
+        }
+        func f(xs: f64[3], k: i64) {
+          return fori(step, 2, carry=1.0, with=(xs, k))
+        }
+
+        """
+        for backend in [Backend.reference, .bytecode] {
+            XCTAssertThrowsError(try compile(last(text), backend: backend)(["xs": vector([1, 2, 3]), "k": Tensor(i64: 2)]), "\(backend)") { e in
+                XCTAssertTrue("\(e)".hasPrefix("2:14:"), "\(backend): \(e)")
+                XCTAssertTrue("\(e)".contains("index 3"), "\(backend): \(e)")
+            }
+        }
+    }
+
     // MARK: checkpoint=
 
     /// `checkpoint=k` runs the same steps in the same order as nested loops: values and the
