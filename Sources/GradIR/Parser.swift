@@ -878,6 +878,8 @@ struct Parser {
     enum IndexItem {
         case index(Int, SourceLocation)
         case range(Int?, Int?, Int?, SourceLocation)
+        /// An i64 tensor (or scalar) of indices: `take` along this axis.
+        case tensor(ValueID, SourceLocation)
     }
 
     mutating func parseIndex(_ e: Expr) throws(Diagnostic) -> Expr {
@@ -897,7 +899,20 @@ struct Parser {
         while true {
             let at = current.location
             var first: Int? = nil
-            if current.isPunct("-") || current.kind == .number { first = try parseSignedInt("an integer") }
+            let literal = current.kind == .number || (current.isPunct("-") && nextToken.kind == .number)
+            if !literal && !current.isPunct(":") {
+                // `x[idx]`, `x[idx, :]`, `x[:, idx]`: an integer tensor index is a `take`.
+                let indexExpr = try parseExpr()
+                let id = try value(indexExpr, dtype: .i64)
+                guard builder.type(of: id).dtype == .i64 else {
+                    throw error(.expected("an integer index, a slice like 1:3 or an i64 tensor of indices", found: "\(builder.type(of: id))"), at: at)
+                }
+                items.append(.tensor(id, at))
+                guard current.isPunct(",") else { break }
+                advance()
+                continue
+            }
+            if literal { first = try parseSignedInt("an integer") }
             if current.isPunct(":") {
                 advance()
                 var stop: Int? = nil
@@ -926,9 +941,15 @@ struct Parser {
         var stops = t.shape
         var steps = [Int](repeating: 1, count: t.rank)
         var dropped: [Int] = []
+        var gather: (index: ValueID, axis: Int, at: SourceLocation)?
         for (axis, item) in items.enumerated() {
             let dim = t.shape[axis]
             switch item {
+            case .tensor(let id, let at):
+                guard gather == nil else {
+                    throw error(.expected("at most one tensor of indices (apply take twice for more)", found: "a second one"), at: at)
+                }
+                gather = (id, axis, at)
             case .index(let i, let at):
                 let j = i < 0 ? i + dim : i
                 guard j >= 0, j < dim else {
@@ -946,11 +967,18 @@ struct Parser {
                 steps[axis] = min(s, max(dim, 1))
             }
         }
-        let attrs = Attributes([.start: .ints(starts), .stop: .ints(stops), .step: .ints(steps)])
-        var result = try add(.slice, [x], attrs, at: bracket.location)
+        var result = x
+        if starts != Array(repeating: 0, count: t.rank) || stops != t.shape || steps != Array(repeating: 1, count: t.rank) || gather == nil {
+            let attrs = Attributes([.start: .ints(starts), .stop: .ints(stops), .step: .ints(steps)])
+            result = try add(.slice, [x], attrs, at: bracket.location)
+        }
         if !dropped.isEmpty {
             let shape = builder.type(of: result).shape.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
             result = try add(.reshape, [result], Attributes([.shape: .ints(shape)]), at: bracket.location)
+        }
+        if let g = gather {
+            let axis = g.axis - dropped.filter { $0 < g.axis }.count
+            result = try add(.take, [result, g.index], Attributes([.axis: .int(axis)]), at: g.at)
         }
         return Expr(kind: .value(result), location: e.location)
     }

@@ -46,6 +46,8 @@ final class IndexingErrorTests: XCTestCase {
         body("x: f64[3]", "argmax(x, axis=1)", "invalid attribute 'axes' of argmax: expected distinct axes in -1..<1"),
         body("x: bool[3], y: bool[3]", "floordiv(x, y)", "floordiv does not accept bool[3]: expected f32, f64 or i64"),
         body("x: i64[3], y: f64[3]", "mod(x, y)", "dtype mismatch in mod: i64[3], f64[3]"),
+        body("x: f64[3], i: f64", "x[i]", column: 12, "expected an integer index, a slice like 1:3 or an i64 tensor of indices, found f64"),
+        body("x: f64[3,2], i: i64[2]", "x[i, i]", column: 15, "expected at most one tensor of indices (apply take twice for more), found a second one"),
         body("x: f64[3,2], i: i64[2]", "grad(sum(take(x, i, axis=0)), i)",
              "grad with respect to a value of type i64[2]: only f32 and f64 values can be differentiated"),
     ]

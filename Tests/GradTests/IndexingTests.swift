@@ -90,6 +90,33 @@ final class IndexingTests: XCTestCase {
         }
     }
 
+    /// `x[idx]` with an i64 tensor or scalar is `take` along its axis, after the other items'
+    /// slicing: the same nodes and, on every backend, the same values and gradients.
+    func testTensorIndexSugarIsTake() throws {
+        let source = """
+            func sugar(e: f64[5,3], ids: i64[2,2], j: i64) {
+              a = e[ids]
+              b = e[:, j]
+              c = e[1:4, ids - 1]
+              return a, b, c, grad(sum(a * a) + sum(b) + sum(c), e)
+            }
+            func explicit(e: f64[5,3], ids: i64[2,2], j: i64) {
+              a = take(e, ids, axis=0)
+              b = take(e, j, axis=1)
+              c = take(e[1:4], ids - 1, axis=1)
+              return a, b, c, grad(sum(a * a) + sum(b) + sum(c), e)
+            }
+            """
+        let module = try Pipeline.parse(source)
+        XCTAssertEqual(module.functions[0].nodes.map(\.op.name).sorted(), module.functions[1].nodes.map(\.op.name).sorted())
+        let args = [Tensor.random(TensorType(.f64, [5, 3]), seed: 3), try XCTUnwrap(Tensor(.i64([1, 2, 2, 3]), shape: [2, 2])), Tensor(i64: -1)]
+        for backend in Backend.allCases {
+            let a = try compile(module.functions[0], backend: backend)(args)
+            let b = try compile(module.functions[1], backend: backend)(args)
+            XCTAssertEqual(a, b, "\(backend)")
+        }
+    }
+
     /// The Swift functions build the same nodes as the `.ir` calls.
     func testLibraryFunctionsMatchTheLanguage() throws {
         let fb = FunctionBuilder("lib")
