@@ -76,7 +76,7 @@ private func parseModuleOnThisStack(bytes: [UInt8], file: String?, limits: Parse
 }
 
 /// Callee names handled by the parser itself rather than by the op table.
-let sugarNames: Set<String> = ["zeros", "ones", "fill", "fori", "while"]
+let sugarNames: Set<String> = ["zeros", "ones", "fill", "fori", "while", "stack"]
 
 // MARK: Expressions
 
@@ -168,6 +168,8 @@ enum ExprKind {
     case value(ValueID)
     /// A weakly typed number, materialized once its context is known.
     case literal(Number)
+    /// A weakly typed tensor literal `[[1, 2], [3, 4]]`: its numbers in row-major order, its shape.
+    case array([Number], [Int])
     /// Several values (from `grad` or a user function with several outputs): an index into
     /// `Parser.tuples`.
     case tuple(Int)
@@ -612,6 +614,11 @@ struct Parser {
                 throw error(.wrongOutputCount(op: "a number", expected: 1, got: count), at: eq.location)
             }
             try bind(first, to: try materialize(n, as: first.type ?? TensorType(.f64), at: e.location))
+        case .array:
+            if count != 1 {
+                throw error(.wrongOutputCount(op: "a tensor literal", expected: 1, got: count), at: eq.location)
+            }
+            try bind(first, to: try value(e, dtype: first.type?.dtype ?? .f64))
         }
     }
 
@@ -656,6 +663,8 @@ struct Parser {
                 items.append((id, asName.map { name($0.symbol) } ?? e.name.map(name) ?? suggested))
             case .literal(let n):
                 items.append((try materialize(n, as: TensorType(.f64), at: e.location), asName.map { name($0.symbol) }))
+            case .array:
+                items.append((try value(e), asName.map { name($0.symbol) }))
             }
             guard current.isPunct(",") else { break }
             advance()
@@ -702,6 +711,73 @@ struct Parser {
         return try builder.constant(n.double, type)
     }
 
+    /// A tensor literal as a `const` of `dtype`: i64 elements must be integers (of magnitude
+    /// at most 2⁵³, exactly representable in the attribute), bool elements 0 or 1.
+    mutating func materializeArray(_ numbers: [Number], shape: [Int], dtype: DType, at location: SourceLocation) throws(Diagnostic) -> ValueID {
+        for n in numbers {
+            switch dtype {
+            case .i64:
+                guard n.isInteger, abs(n.double) <= 9_007_199_254_740_992 else {
+                    throw error(.invalidOperand(op: "const", "\(text(of: n)) is not an integer of magnitude ≤ 2⁵³, but an i64 tensor literal is needed here"), at: location)
+                }
+            case .bool:
+                guard n.double == 0 || n.double == 1 else {
+                    throw error(.invalidOperand(op: "const", "\(text(of: n)) is neither 0 nor 1, but a bool tensor literal is needed here"), at: location)
+                }
+            case .f32, .f64: break
+            }
+        }
+        var attrs = Attributes([.dtype: .dtype(dtype), .values: .floats(numbers.map(\.double))])
+        attrs[.shape] = .ints(shape)
+        return try add(.const, [], attrs, at: location)
+    }
+
+    /// `[…]` in an expression: a tensor literal, nested lists of numbers of equal lengths.
+    mutating func parseArrayLiteral() throws(Diagnostic) -> (numbers: [Number], shape: [Int]) {
+        try enter()
+        defer { leave() }
+        let open = advance()
+        var numbers: [Number] = []
+        var rowShape: [Int]? = nil
+        var count = 0
+        while !current.isPunct("]") {
+            if current.isPunct("[") {
+                let at = current.location
+                let (row, shape) = try parseArrayLiteral()
+                if let rowShape, rowShape != shape {
+                    throw error(.expected("a row of shape \(rowShape) like the first (a tensor literal is rectangular)", found: "shape \(shape)"), at: at)
+                }
+                guard rowShape != nil || numbers.isEmpty else { throw error(.expected("a number like the other elements", found: "a row"), at: at) }
+                rowShape = shape
+                numbers += row
+            } else {
+                guard rowShape == nil else { throw expected("a row '[…]' like the other elements") }
+                var negative = false
+                if current.isPunct("-") {
+                    advance()
+                    negative = true
+                }
+                var n: Number
+                if current.kind == .number {
+                    n = try number(current)
+                } else if current.isKeyword(.inf) || current.isKeyword(.nan) {
+                    n = Number(double: current.isKeyword(.inf) ? .infinity : .nan)
+                } else {
+                    throw expected("a number or a row '[…]' of the tensor literal")
+                }
+                if negative { n = n.negated }
+                advance()
+                numbers.append(n)
+            }
+            count += 1
+            guard current.isPunct(",") else { break }
+            advance()
+        }
+        guard current.isPunct("]") else { throw expected("',' or ']' closing the tensor literal opened at \(open.location.line):\(open.location.column)") }
+        advance()
+        return (numbers, [count] + (rowShape ?? []))
+    }
+
     /// The single value of an expression; literals become constants of `dtype`.
     mutating func value(_ e: Expr, dtype: DType = .f64) throws(Diagnostic) -> ValueID {
         switch e.kind {
@@ -709,6 +785,8 @@ struct Parser {
             return id
         case .literal(let n):
             return try materialize(n, as: TensorType(dtype), at: e.location)
+        case .array(let numbers, let shape):
+            return try materializeArray(numbers, shape: shape, dtype: dtype, at: e.location)
         case .tuple(let t):
             let tuple = tuples[t]
             if tuple.values.count == 1 { return tuple.values[0] }
@@ -720,7 +798,7 @@ struct Parser {
     func dtype(of e: Expr) -> DType? {
         switch e.kind {
         case .value(let id): return builder.type(of: id).dtype
-        case .literal: return nil
+        case .literal, .array: return nil
         case .tuple(let t): return tuples[t].values.first.map { builder.type(of: $0).dtype }
         }
     }
@@ -861,6 +939,12 @@ struct Parser {
             guard let id = scope[t.symbol] else { throw undefined(t) }
             advance()
             return Expr(kind: .value(id), location: t.location)
+        case .punct where t.isPunct("["):
+            let (numbers, shape) = try parseArrayLiteral()
+            guard checkedElementCount(shape) != nil, shape.count <= maxRank else {
+                throw error(.invalidShape("tensor literal of shape \(shape) (rank ≤ \(maxRank))"), at: t.location)
+            }
+            return Expr(kind: .array(numbers, shape), location: t.location)
         case .punct where t.isPunct("("):
             advance()
             var e = try parseExpr()
@@ -1018,6 +1102,7 @@ struct Parser {
         if callee.isKeyword(.grad) { return try gradCall(callee, args, keywords) }
         if let f = table.function(named: name) { return try inline(f, callee, args, keywords) }
         if callee.isKeyword(.zeros) || callee.isKeyword(.ones) || callee.isKeyword(.fill) { return try constantSugar(callee, args, keywords) }
+        if name == "stack" { return try stackCall(callee, args, keywords) }
         if let op = Op(rawValue: name), op != .input { return try opCall(op, callee, args, keywords) }
         throw unknownCallee(name, at: callee.location)
     }
@@ -1385,6 +1470,35 @@ struct Parser {
         if results.count == 1 { return Expr(kind: .value(results[0]), location: callee.location) }
         tuples.append(Tuple(values: results, names: body.outputs.map(\.name), origin: "while"))
         return Expr(kind: .tuple(tuples.count - 1), location: callee.location)
+    }
+
+    /// `stack(a, b, …, axis=k)` (NumPy's): the operands, of one shape, joined along a new axis
+    /// k (default 0; −1 is the new last axis) — `expand_dims` of each, then `concat`.
+    mutating func stackCall(_ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
+        guard !args.isEmpty else { throw error(.wrongArity(op: "stack", expected: "at least 1 operand", got: 0), at: callee.location) }
+        var axis = 0
+        for k in keywords {
+            guard name(k.key.symbol) == "axis" else { throw error(.unknownAttribute(op: "stack", name: name(k.key.symbol)), at: k.key.location) }
+            guard case .number(let n) = k.value, n.isInteger, let a = n.int else {
+                throw error(.invalidAttribute(op: "stack", name: "axis", expected: "an integer"), at: k.valueLocation)
+            }
+            axis = a
+        }
+        var context = DType.f64
+        for a in args { if let d = dtype(of: a) { context = d; break } }
+        var ids: [ValueID] = []
+        for a in args { ids.append(try value(a, dtype: dtype(of: a) ?? context)) }
+        let first = builder.type(of: ids[0])
+        for (a, id) in zip(args, ids) where builder.type(of: id).shape != first.shape {
+            throw error(.expected("an operand of shape \(first.shape) like the first (stack joins values of one shape)", found: "\(builder.type(of: id))"), at: a.location)
+        }
+        guard let normalized = normalizeAxis(axis, rank: first.rank + 1) else {
+            throw error(.invalidAttribute(op: "stack", name: "axis", expected: "an axis in -\(first.rank + 1)..<\(first.rank + 1)"), at: callee.location)
+        }
+        var expanded: [ValueID] = []
+        for id in ids { expanded.append(try add(.expand_dims, [id], Attributes([.axis: .int(normalized)]), at: callee.location)) }
+        let result = expanded.count == 1 ? expanded[0] : try add(.concat, expanded, Attributes([.axis: .int(normalized)]), at: callee.location)
+        return Expr(kind: .value(result), location: callee.location)
     }
 
     /// `zeros(shape=…, dtype=…)`, `ones(…)`, `fill(shape=…, value=…, dtype=…)` → `const`.

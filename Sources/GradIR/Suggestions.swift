@@ -92,8 +92,6 @@ public enum Suggestions {
         case "eye", "identity":
             return has("iota") ? "an identity matrix is one_hot(iota(…), depth=n) (gradc doc ops)"
                 : "an identity matrix is a constant: const(dtype=f64, shape=[n,n], values=[1,0,…,0,1])"
-        case "stack":
-            return "give each operand a new axis and join them: concat(expand_dims(a, axis=0), expand_dims(b, axis=0), axis=0)"
         case "clip", "clamp":
             return "clip(x, lo, hi) is minimum(maximum(x, lo), hi)"
         case "mm", "bmm", "einsum":

@@ -117,6 +117,30 @@ final class IndexingTests: XCTestCase {
         }
     }
 
+    /// Tensor literals take their dtype from the context and print as `const(values=…)`, which
+    /// parses back to the same graph; `stack` is `expand_dims` and `concat`.
+    func testTensorLiteralsAndStack() throws {
+        let source = """
+            func f(x: f32[2,2], i: i64[3]) {
+              a = x @ [[0.5, -1.0], [1.5, 0.2]]
+              b = i + [1, 2, -3]
+              s = stack(x, [[1, 2], [3, 4]], axis=-1)
+              return a, b, s, [inf, -2e3], grad(sum(a) + sum(s), x)
+            }
+            """
+        let f = try Pipeline.function(Pipeline.parse(source), named: "f")
+        XCTAssertEqual(f.outputs.map { f.type(of: $0.value) },
+                       [TensorType(.f32, [2, 2]), TensorType(.i64, [3]), TensorType(.f32, [2, 2, 2]), TensorType(.f64, [2]), TensorType(.f32, [2, 2])])
+        let text = printFunction(f)
+        XCTAssertEqual(printFunction(try Pipeline.function(Pipeline.parse(text), named: "f")), text)
+        let x = try XCTUnwrap(Tensor(.f32([1, 2, 3, 4]), shape: [2, 2]))
+        let out = try compile(f, backend: .reference)([x, try XCTUnwrap(Tensor(.i64([10, 20, 30]), shape: [3]))])
+        XCTAssertEqual(out[0].doubles, [3.5, -0.6, 7.5, -2.2].map { Double(Float($0)) }, "x @ literal, in f32")
+        XCTAssertEqual(out[1].doubles, [11, 22, 27])
+        XCTAssertEqual(out[2].doubles, [1, 1, 2, 2, 3, 3, 4, 4])
+        XCTAssertEqual(out[3].doubles, [.infinity, -2000])
+    }
+
     /// The Swift functions build the same nodes as the `.ir` calls.
     func testLibraryFunctionsMatchTheLanguage() throws {
         let fb = FunctionBuilder("lib")
