@@ -29,7 +29,7 @@ struct GradBenchEval: Sendable {
 
     func modelFunction(_ function: String) -> String { modelNames[function] ?? function }
 
-    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode]
+    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode, lstm]
 
     static func named(_ name: String) -> GradBenchEval? { all.first { $0.name == name } }
 
@@ -38,8 +38,8 @@ struct GradBenchEval: Sendable {
         switch module {
         case "det":
             return "gradc: det is not implemented yet: expansion by minors of an ℓ×ℓ matrix (ℓ up to 11) needs a recursion or a loop over minors, and unrolled it is ℓ! products; it waits for loop nodes (issue 15)"
-        case "lstm", "ba", "ht":
-            return "gradc: \(module) is not implemented yet: it needs loop nodes (issue 15) and gathers at the suite's sizes (issue 16 for the indexing ops) to be written at its default workloads"
+        case "ba", "ht":
+            return "gradc: \(module) is not implemented yet: it needs gathers at the suite's sizes (issue 16 for the indexing ops) to be written at its default workloads"
         case "particle", "saddle":
             return "gradc: \(module) is not implemented yet: it needs forward mode (issue 18) and while loops (issue 15)"
         default:
@@ -119,6 +119,28 @@ struct GradBenchEval: Sendable {
         let s = try integer(o["s"], "s")
         guard x.count >= 2, s >= 1 else { throw ToolError("expected at least 2 elements of x and s ≥ 1") }
         return EvalCall(parameters: ["n": .int(x.count), "s": .int(s)], inputs: [x]) { out in out[0] }
+    }
+
+    /// main_params: 2l rows of 4b (layer i's weights, then its biases), extra_params: 3 rows
+    /// of b, state: 2l rows of b, sequence: c rows of b. The jacobian is the gradient of
+    /// main_params then extra_params, each flattened row-major, concatenated.
+    static let lstm = GradBenchEval(name: "lstm", model: "lstm", functions: ["objective", "jacobian"],
+                                         modelNames: ["jacobian": "lstm_jacobian"]) { function, input in
+        let o = try object(input)
+        let sequence = try matrix(o["sequence"], "sequence")
+        let b = sequence.columns, c = sequence.rows
+        guard b >= 1, c >= 2 else { throw ToolError("sequence has \(c) rows of \(b), expected at least 2 rows of at least 1") }
+        let main = try matrix(o["main_params"], "main_params", columns: 4 * b)
+        guard main.rows >= 2, main.rows % 2 == 0 else {
+            throw ToolError("main_params has \(main.rows) rows, expected 2 per layer and at least one layer")
+        }
+        let l = main.rows / 2
+        let extra = try matrix(o["extra_params"], "extra_params", rows: 3, columns: b)
+        let state = try matrix(o["state"], "state", rows: 2 * l, columns: b)
+        let parameters: [String: ModelTemplate.Value] = ["l": .int(l), "b": .int(b), "c": .int(c), "l2": .int(2 * l), "b4": .int(4 * b)]
+        return EvalCall(parameters: parameters, inputs: [main.values, extra.values, state.values, sequence.values]) { out in
+            function == "objective" ? out[0][0] as Any : (out[0] + out[1]) as Any
+        }
     }
 }
 
