@@ -328,6 +328,9 @@ extension GraphBuilder {
     public mutating func addCheckpointedScan(_ body: Function, _ operands: [ValueID], _ s: ScanSignature,
                                              every k: Int) throws(Diagnostic) -> [ValueID] {
         let (n, C, O, I) = (s.length, s.carries, s.over, s.invariants)
+        guard s.gate == nil else {
+            throw Diagnostic(.invalidOperand(op: "scan", "checkpoint= is not supported on a gated loop (while)"), at: location)
+        }
         guard k > 1, k < n else { return try addScan(body, operands, s) }
         _ = try body.scanResultTypes(as: s, operands: operands.map { type(of: $0) })
         let (q, r) = (n / k, n % k)

@@ -717,7 +717,7 @@ struct Parser {
         for n in numbers {
             switch dtype {
             case .i64:
-                guard n.isInteger, abs(n.double) <= 9_007_199_254_740_992 else {
+                guard n.isInteger, let v = n.int, v.magnitude <= 1 << 53 else {
                     throw error(.invalidOperand(op: "const", "\(text(of: n)) is not an integer of magnitude ≤ 2⁵³, but an i64 tensor literal is needed here"), at: location)
                 }
             case .bool:
@@ -983,20 +983,28 @@ struct Parser {
         while true {
             let at = current.location
             var first: Int? = nil
-            let literal = current.kind == .number || (current.isPunct("-") && nextToken.kind == .number)
-            if !literal && !current.isPunct(":") {
-                // `x[idx]`, `x[idx, :]`, `x[:, idx]`: an integer tensor index is a `take`.
+            if !current.isPunct(":") {
+                // A number literal is a static index (or a slice's start); any other
+                // expression, of type i64, is a tensor of indices: `take` along this axis.
                 let indexExpr = try parseExpr()
-                let id = try value(indexExpr, dtype: .i64)
-                guard builder.type(of: id).dtype == .i64 else {
-                    throw error(.expected("an integer index, a slice like 1:3 or an i64 tensor of indices", found: "\(builder.type(of: id))"), at: at)
+                if case .literal(let n) = indexExpr.kind {
+                    guard n.isInteger else { throw error(.expected("an integer index", found: "'\(text(of: n))'"), at: at) }
+                    guard let v = n.int else {
+                        throw error(.expected("an integer \(Parser.int64Range)", found: "'\(text(of: n))'"), at: at)
+                    }
+                    first = v
+                } else {
+                    let id = try value(indexExpr, dtype: .i64)
+                    guard builder.type(of: id).dtype == .i64 else {
+                        throw error(.expected("an integer index, a slice like 1:3 or an i64 tensor of indices", found: "\(builder.type(of: id))"), at: at)
+                    }
+                    guard !current.isPunct(":") else { throw expected("']' or ',' after a tensor of indices (slice bounds are integer literals)") }
+                    items.append(.tensor(id, at))
+                    guard current.isPunct(",") else { break }
+                    advance()
+                    continue
                 }
-                items.append(.tensor(id, at))
-                guard current.isPunct(",") else { break }
-                advance()
-                continue
             }
-            if literal { first = try parseSignedInt("an integer") }
             if current.isPunct(":") {
                 advance()
                 var stop: Int? = nil

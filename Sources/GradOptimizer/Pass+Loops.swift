@@ -177,8 +177,8 @@ private struct LoopRewrite {
             for i in b.nodes[v].inputs where hoistable(i) || b.nodes[i].op == .const { hstack.append(i) }
         }
         // Constants a hoisted node reads are copied out too (they stay in the body if it uses them).
-        for i in 0..<n where !hoisted[i] && b.nodes[i].op == .const && (0..<n).contains(where: { hoisted[$0] && b.nodes[$0].inputs.contains(i) }) {
-            hoisted[i] = true
+        for v in 0..<n where hoisted[v] && b.nodes[v].op != .const {
+            for i in b.nodes[v].inputs where b.nodes[i].op == .const { hoisted[i] = true }
         }
         let hoistedNodes = (0..<n).filter { hoisted[$0] }
         let prunes = keptOperands.count < s.operandCount || keptOutputs.count < b.outputs.count

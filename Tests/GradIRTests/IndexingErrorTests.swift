@@ -50,6 +50,8 @@ final class IndexingErrorTests: XCTestCase {
         body("x: f64", "[1, [2]]", column: 14, "expected a number like the other elements, found a row"),
         body("x: f64", "[[1, 2], 3]", column: 19, "expected a row '[…]' like the other elements, found '3'"),
         body("x: f64", "[x]", column: 11, "expected a number or a row '[…]' of the tensor literal, found 'x'"),
+        body("i: i64[2]", "i + [9007199254740993, 1]", column: 14, "const: 9007199254740993 is not an integer of magnitude ≤ 2⁵³, but an i64 tensor literal is needed here"),
+        body("x: f64[3]", "x[1.5]", column: 12, "expected an integer index, found '1.5'"),
         body("i: i64[2]", "i + [1, 2.5]", column: 14, "const: 2.5 is not an integer of magnitude ≤ 2⁵³, but an i64 tensor literal is needed here"),
         body("x: f64[2], y: f64[3]", "stack(x, y)", column: 19, "expected an operand of shape [2] like the first (stack joins values of one shape), found f64[3]"),
         body("x: f64[2]", "stack(x, x, axis=2)", "invalid attribute 'axis' of stack: expected an axis in -2..<2"),

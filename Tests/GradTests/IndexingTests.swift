@@ -98,13 +98,13 @@ final class IndexingTests: XCTestCase {
               a = e[ids]
               b = e[:, j]
               c = e[1:4, ids - 1]
-              return a, b, c, grad(sum(a * a) + sum(b) + sum(c), e)
+              return a, b, c, grad(sum(a * a) + sum(b) + sum(c), e), e[2 * j + 3], e[-1 + j]
             }
             func explicit(e: f64[5,3], ids: i64[2,2], j: i64) {
               a = take(e, ids, axis=0)
               b = take(e, j, axis=1)
               c = take(e[1:4], ids - 1, axis=1)
-              return a, b, c, grad(sum(a * a) + sum(b) + sum(c), e)
+              return a, b, c, grad(sum(a * a) + sum(b) + sum(c), e), take(e, 2 * j + 3, axis=0), take(e, -1 + j, axis=0)
             }
             """
         let module = try Pipeline.parse(source)
