@@ -38,6 +38,7 @@ let package = Package(
         .executableTarget(name: "Iris", dependencies: ["Grad"], path: "Examples/Iris"),
         .executableTarget(name: "Tour", dependencies: ["Grad"], path: "Examples/Tour"),
         .executableTarget(name: "CharRNN", dependencies: ["Grad"], path: "Examples/CharRNN"),
+        .executableTarget(name: "DocClassifier", dependencies: ["Grad"], path: "Examples/DocClassifier"),
         // libFuzzer targets (Scripts/fuzz.sh); without -DFUZZING they replay inputs once.
         .target(name: "GradFuzzDriver", path: "Tests/Fuzz/Driver"),
         .executableTarget(name: "GradFuzzIR", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/IR"),

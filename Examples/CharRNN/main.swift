@@ -6,8 +6,8 @@
 // The recurrence is one `scan` node (docs/language.md, "Loops"): the model, its gradient (a
 // reverse `scan` appended to the same graph) and the compiled code do not grow with the
 // sequence length. One training step — loss, gradient through time, and the gradient-descent
-// update — is one gradc function, compiled once (C backend, else the VM) and called per
-// batch: B streams read consecutive windows of T characters of the text, and the hidden state
+// update, the gradient clipped to norm 1 (recurrent gradients can explode) — is one gradc
+// function, compiled once (C backend, else the VM) and called per batch: B streams read consecutive windows of T characters of the text, and the hidden state
 // is carried from one window to the next (truncated backpropagation through time). The last
 // 10 % of the text is held out; the loss is reported in bits per character.
 //
@@ -87,7 +87,9 @@ func evaluate(h0: f64[\(B),\(H)], xs: f64[\(T),\(B),\(V)], ys: f64[\(T),\(B),\(V
 func train(h0: f64[\(B),\(H)], xs: f64[\(T),\(B),\(V)], ys: f64[\(T),\(B),\(V)], wx: f64[\(V),\(H)], wh: f64[\(H),\(H)], b: f64[\(H)], wy: f64[\(H),\(V)], by: f64[\(V)], lr: f64) {
   loss, hT = evaluate(h0, xs, ys, wx, wh, b, wy, by)
   gx, gh, gb, gy, gby = grad(loss, wx, wh, b, wy, by)
-  return loss, hT, wx - lr * gx as wx, wh - lr * gh as wh, b - lr * gb as b, wy - lr * gy as wy, by - lr * gby as by
+  norm = sqrt(sum(gx * gx) + sum(gh * gh) + sum(gb * gb) + sum(gy * gy) + sum(gby * gby))
+  step = lr * minimum(1.0, 1.0 / maximum(norm, 1e-12))
+  return loss, hT, wx - step * gx as wx, wh - step * gh as wh, b - step * gb as b, wy - step * gy as wy, by - step * gby as by
 }
 func generate(h: f64[1,\(H)], x: f64[1,\(V)], wx: f64[\(V),\(H)], wh: f64[\(H),\(H)], b: f64[\(H)], wy: f64[\(H),\(V)], by: f64[\(V)]) {
   h2 = tanh(x @ wx + h @ wh + b)

@@ -6,7 +6,7 @@ import XCTest
 /// The examples of `Examples/`, run in their quick modes.
 ///
 /// The `.ir` examples are evaluated in-process through the library. The Swift example programs
-/// (`Digits`, `Newton`, `Iris`, `Tour`, `CharRNN`) are executables; they are launched from the build products
+/// (`Digits`, `Newton`, `Iris`, `Tour`, `CharRNN`, `DocClassifier`) are executables; they are launched from the build products
 /// directory (`swift build --build-tests` builds them), and their output is checked.
 final class ExamplesTests: XCTestCase {
     // MARK: .ir examples, in-process
@@ -131,13 +131,22 @@ final class ExamplesTests: XCTestCase {
         XCTAssertGreaterThan(accuracy, 80, output)
     }
 
-    /// The recurrence is a loop; a few training steps lower the held-out loss from uniform.
+    /// The embedding classifier learns well above the majority class (34.6 %; 63.7 % when
+    /// measured — the lines are the docs', so it moves as they change).
+    func testDocClassifierLearns() throws {
+        let output = try runExample("DocClassifier", [])
+        let accuracy = try XCTUnwrap(number(after: "held-out accuracy: ", in: output), output)
+        XCTAssertGreaterThan(accuracy, 50, output)
+    }
+
+    /// The recurrence is a loop; 40 training steps lower the held-out loss well below uniform
+    /// (6 bits/char; 4.5 when measured — the corpus is docs/*.md, so it moves as they change).
     func testCharRNNQuickLearns() throws {
-        let output = try runExample("CharRNN", ["--steps", "12"])
+        let output = try runExample("CharRNN", ["--quick"])
         let before = try XCTUnwrap(number(after: "before training: held-out ", in: output), output)
-        let after = try XCTUnwrap(number(after: "held-out ", in: output.components(separatedBy: "step   12").last ?? ""), output)
+        let after = try XCTUnwrap(number(after: "held-out ", in: output.components(separatedBy: "step   40").last ?? ""), output)
         XCTAssertEqual(before, 6.0, accuracy: 0.05, output)
-        XCTAssertLessThan(after, 5.6, output)
+        XCTAssertLessThan(after, 5.2, output)
     }
 
     func testLibraryTour() throws {
