@@ -53,6 +53,74 @@ final class LoopTests: XCTestCase {
         }
     }
 
+    /// `scan` (both directions) and `while` against their unrolled equivalents, written with
+    /// calls of the body and `stack`: values bitwise, gradients within 1e-14 (an invariant's
+    /// cotangents are summed in another order).
+    func testScanAndWhileMatchTheirUnrolledEquivalents() throws {
+        let text = """
+        func cell(h: f64[2], x: f64[2], w: f64[2,2]) {
+          h2 = tanh(h @ w + x)
+          return h2, sum(h2 * x)
+        }
+        func looped(h0: f64[2], xs: f64[3,2], w: f64[2,2]) {
+          hT, ys = scan(cell, carry=h0, over=xs, with=w)
+          hR, zs = scan(cell, carry=h0, over=xs, with=w, reverse=true)
+          loss = sum(hT) + sum(ys * ys) + sum(hR * hT) + sum(zs)
+          return hT, ys, hR, zs, grad(loss, h0, xs, w)
+        }
+        func unrolled(h0: f64[2], xs: f64[3,2], w: f64[2,2]) {
+          h1, y0 = cell(h0, xs[0], w)
+          h2, y1 = cell(h1, xs[1], w)
+          hT, y2 = cell(h2, xs[2], w)
+          ys = stack(y0, y1, y2)
+          r2, z2 = cell(h0, xs[2], w)
+          r1, z1 = cell(r2, xs[1], w)
+          hR, z0 = cell(r1, xs[0], w)
+          zs = stack(z0, z1, z2)
+          loss = sum(hT) + sum(ys * ys) + sum(hR * hT) + sum(zs)
+          return hT, ys, hR, zs, grad(loss, h0, xs, w)
+        }
+        func far(x: f64, n: i64, a: f64) {
+          return x > a
+        }
+        func halve(x: f64, n: i64, a: f64) {
+          return x * 0.5 + a * 0.1, n + 1
+        }
+        func looped_while(x0: f64, a: f64) {
+          x, n = while(far, halve, carry=(x0, 0), with=a, max_iterations=10)
+          return x, n, grad(x * x, x0, a)
+        }
+        func unrolled_while(x0: f64, a: f64) {
+          x1, n1 = halve(x0, 0, a)
+          x2, n2 = halve(x1, n1, a)
+          x, n = halve(x2, n2, a)
+          return x, n, grad(x * x, x0, a)
+        }
+
+        """
+        let m = try module(text)
+        func function(_ name: String) throws -> Function { try XCTUnwrap(m.functions.first { $0.name == name }) }
+        let inputs = ["h0": vector([0.3, -0.2]), "xs": Tensor.random(TensorType(.f64, [3, 2]), seed: 9),
+                      "w": Tensor.random(TensorType(.f64, [2, 2]), seed: 10)]
+        // x0 = 5, a = 1: 5 → 2.6 → 1.4 → 0.8, below a after three steps.
+        let whileInputs = ["x0": Tensor(5.0), "a": Tensor(1.0)]
+        for (loop, flat, args) in [("looped", "unrolled", inputs), ("looped_while", "unrolled_while", whileInputs)] {
+            let a = try run(function(loop), args)
+            let b = try run(function(flat), args)
+            XCTAssertEqual(a.count, b.count)
+            let values = loop == "looped" ? 4 : 2
+            for (k, (x, y)) in zip(a, b).enumerated() {
+                XCTAssertEqual(x.shape, y.shape, "\(loop) output \(k)")
+                if k < values {
+                    XCTAssertEqual(x.doubles.map(\.bitPattern), y.doubles.map(\.bitPattern), "\(loop) output \(k)")
+                } else {
+                    for (p, q) in zip(x.doubles, y.doubles) { XCTAssertEqual(p, q, accuracy: 1e-14 * max(1, abs(q)), "\(loop) output \(k)") }
+                }
+            }
+        }
+        XCTAssertEqual(try run(function("looped_while"), whileInputs)[1], Tensor(i64: 3))
+    }
+
     func testScanHandComputed() throws {
         // Running product: c' = c * x_t, y_t = c. With c0 = 2, xs = [3, 0, 5]: cT = 0,
         // ys = [2, 6, 0]; loss = cT + sum(ys) = 8. d/dc0 = x0·x1·x2 + 1 + x0 + x0·x1 = 0 + 1 + 3 + 0;
