@@ -127,16 +127,21 @@ public struct OptimizerOptions: Sendable {
 public func optimize(_ function: consuming Function, options: OptimizerOptions = OptimizerOptions()) throws(Diagnostic) -> Function {
     var manager = PassManager(options: options)
     var f = try manager.run(consume function)
-    // Loops: prune and hoist (Pass+Loops.swift), then clean up what that leaves, a few times
-    // (hoisting can leave an invariant only hoisted nodes read, pruned by the next round).
-    if !f.bodies.isEmpty, options.pipeline.contains(.dce) {
+    guard !f.bodies.isEmpty else { return f }
+    try optimizeBodies(&f, options: options)
+    // Loops: prune and hoist on the optimized bodies (Pass+Loops.swift; CSE has merged what a
+    // body computes twice, so it is hoisted once), then clean up what that leaves, a few
+    // times (hoisting can leave an invariant only hoisted nodes read). The new bodies are
+    // parts of optimized ones: they are not optimized again (nested loops would be, once per
+    // level).
+    if options.pipeline.contains(.dce) {
         var rounds = 0
         while rounds < 3, try optimizeLoops(&f) {
             f = try manager.run(f)
             rounds += 1
         }
+        if rounds > 0 { dropUnusedBodies(&f) }
     }
-    if !f.bodies.isEmpty { try optimizeBodies(&f, options: options) }
     return f
 }
 
@@ -145,6 +150,12 @@ public func optimize(_ function: consuming Function, options: OptimizerOptions =
 /// differentiation pass leaves a loop's untaped body behind — are dropped and the rest
 /// renumbered.
 func optimizeBodies(_ f: inout Function, options: OptimizerOptions) throws(Diagnostic) {
+    dropUnusedBodies(&f)
+    for k in f.bodies.indices { f.bodies[k] = try optimize(f.bodies[k], options: options) }
+}
+
+/// Drops the bodies no loop of `f` runs and renumbers the rest.
+func dropUnusedBodies(_ f: inout Function) {
     var used = [Bool](repeating: false, count: f.bodies.count)
     for node in f.nodes where node.op == .scan {
         if let k = node.attrs.int(.body), k >= 0, k < used.count { used[k] = true }
@@ -153,7 +164,7 @@ func optimizeBodies(_ f: inout Function, options: OptimizerOptions) throws(Diagn
     var kept: [Function] = []
     for (k, body) in f.bodies.enumerated() where used[k] {
         renumbered[k] = kept.count
-        kept.append(try optimize(body, options: options))
+        kept.append(body)
     }
     for id in f.nodes.indices where f.nodes[id].op == .scan {
         if let k = f.nodes[id].attrs.int(.body), k >= 0, k < renumbered.count { f.nodes[id].attrs[.body] = .int(renumbered[k]) }
