@@ -283,13 +283,15 @@ extension Function {
 // MARK: - Adding loops, and checkpointing as nested loops
 
 extension GraphBuilder {
-    /// A `scan` of `body` (appended to the function's bodies) with `s`'s groups of
-    /// `operands`; returns its values (final carries, then stacked per-step outputs).
-    public mutating func addScan(_ body: Function, _ operands: [ValueID], _ s: ScanSignature) throws(Diagnostic) -> [ValueID] {
+    /// A `scan` of `body` with `s`'s groups of `operands`; returns its values (final carries,
+    /// then stacked per-step outputs). The body is appended to the function's bodies, unless
+    /// `existing` is its index there already (a body run by several loops is stored once).
+    public mutating func addScan(_ body: Function, _ operands: [ValueID], _ s: ScanSignature,
+                                 existing: Int? = nil) throws(Diagnostic) -> [ValueID] {
         var signature = s
-        signature.body = function.bodies.count
+        signature.body = existing ?? function.bodies.count
         _ = try body.scanResultTypes(as: signature, operands: operands.map { type(of: $0) })
-        function.bodies.append(body)
+        if existing == nil { function.bodies.append(body) }
         let loop = try add(.scan, operands, signature.attributes)
         var values: [ValueID] = []
         for k in body.outputs.indices { values.append(try add(.result, [loop], Attributes([.index: .int(k)]))) }

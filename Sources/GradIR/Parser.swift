@@ -1344,46 +1344,31 @@ struct Parser {
         }
         let signature = ScanSignature(body: 0, carries: carries.count, over: over.count, invariants: invariants.count,
                                       length: length ?? 0, reverse: reverse, indexed: indexed)
-        do throws(Diagnostic) {
-            _ = try body.scanResultTypes(as: signature, operands: ids.map { builder.type(of: $0) })
-        } catch {
-            var e = error
-            e.location = bodyToken.location
-            throw e
-        }
+        // `checkpoint=k` (k ≥ 1) or `checkpoint=true` (k = ⌈√T⌉): nested loops.
+        var every = 0
         if let (v, key) = flags["checkpoint"] {
-            // `checkpoint=k` (k ≥ 1) or `checkpoint=true` (k = ⌈√T⌉): nested loops.
-            let n = signature.length
-            var every = 0
             switch v {
-            case .bool(let b): every = b ? Int(Double(n).squareRoot().rounded(.up)) : 0
+            case .bool(let b): every = b ? Int(Double(signature.length).squareRoot().rounded(.up)) : 0
             case .number(let x) where x.isInteger && (x.int ?? 0) >= 1: every = x.int ?? 0
             default:
                 throw error(.invalidAttribute(op: form, name: "checkpoint", expected: "true, false or a number of steps k ≥ 1 (a stored carry every k steps)"), at: key.location)
             }
+        }
+        builder.location = callee.location
+        let results: [ValueID]
+        do throws(Diagnostic) {
             if every > 0 {
-                builder.location = callee.location
-                let results = try builder.addCheckpointedScan(body, ids, signature, every: every)
-                if results.count == 1 { return Expr(kind: .value(results[0]), location: callee.location) }
-                tuples.append(Tuple(values: results, names: body.outputs.map(\.name), origin: form))
-                return Expr(kind: .tuple(tuples.count - 1), location: callee.location)
+                results = try builder.addCheckpointedScan(body, ids, signature, every: every)
+            } else {
+                // The body is copied into this function once, however many loops run it.
+                let known = bodyIndex[body.name]
+                if known == nil { bodyIndex[body.name] = builder.function.bodies.count }
+                results = try builder.addScan(body, ids, signature, existing: known)
             }
-        }
-        // The body is copied into this function once, however many loops run it.
-        let index: Int
-        if let known = bodyIndex[body.name] {
-            index = known
-        } else {
-            index = builder.function.bodies.count
-            builder.function.bodies.append(body)
-            bodyIndex[body.name] = index
-        }
-        var attrs = signature.attributes
-        attrs[.body] = .int(index)
-        let loop = try add(.scan, ids, attrs, at: callee.location)
-        var results: [ValueID] = []
-        for k in body.outputs.indices {
-            results.append(try add(.result, [loop], Attributes([.index: .int(k)]), at: callee.location))
+        } catch {
+            var e = error
+            e.location = bodyToken.location  // the loop's operands do not fit its body
+            throw e
         }
         if results.count == 1 { return Expr(kind: .value(results[0]), location: callee.location) }
         tuples.append(Tuple(values: results, names: body.outputs.map(\.name), origin: form))
@@ -1460,21 +1445,21 @@ struct Parser {
         let (cond, body) = (functions[0], functions[1])
         let carries = groups["carry"]?.0 ?? []
         let invariants = groups["with"]?.0 ?? []
-        do throws(Diagnostic) {
-            _ = try Function.whileBody(cond: cond, body: body, carries: carries.count)
-        } catch {
-            var e = error
-            e.location = tokens[1].location
-            throw e
-        }
         var ids: [ValueID] = []
         for (k, e) in (carries + invariants).enumerated() {
             let dtype = body.parameters.indices.contains(k) ? body.type(of: body.parameters[k].value).dtype : .f64
             ids.append(try value(e, dtype: dtype))
         }
         builder.location = callee.location
-        let results = try builder.addWhile(cond, body, carries: Array(ids[0..<carries.count]), invariants: Array(ids[carries.count...]),
+        let results: [ValueID]
+        do throws(Diagnostic) {
+            results = try builder.addWhile(cond, body, carries: Array(ids[0..<carries.count]), invariants: Array(ids[carries.count...]),
                                            maxIterations: k)
+        } catch {
+            var e = error
+            if !e.location.isKnown { e.location = tokens[1].location }  // the body does not fit the condition
+            throw e
+        }
         if results.count == 1 { return Expr(kind: .value(results[0]), location: callee.location) }
         tuples.append(Tuple(values: results, names: body.outputs.map(\.name), origin: "while"))
         return Expr(kind: .tuple(tuples.count - 1), location: callee.location)

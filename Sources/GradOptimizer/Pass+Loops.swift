@@ -148,26 +148,20 @@ private struct LoopRewrite {
         // Hoisting: the hoistable nodes a kept output needs, and the frontier — those read by a
         // node that stays, or returned.
         var stays = [Bool](repeating: false, count: n)
-        var frontier: [ValueID] = []
         var inFrontier = [Bool](repeating: false, count: n)
         var stack = keptOutputs.map { b.outputs[$0].value }
-        var hoistedNeeded = [Bool](repeating: false, count: n)
         for o in keptOutputs where hoistable(b.outputs[o].value) && !inFrontier[b.outputs[o].value] {
             inFrontier[b.outputs[o].value] = true
         }
         while let v = stack.popLast() {
-            if hoistable(v) {
-                hoistedNeeded[v] = true
-                continue
-            }
-            if stays[v] { continue }
+            if hoistable(v) || stays[v] { continue }
             stays[v] = true
             for i in b.nodes[v].inputs {
                 if hoistable(i) { inFrontier[i] = true }
                 stack.append(i)
             }
         }
-        frontier = (0..<n).filter { inFrontier[$0] }
+        let frontier = (0..<n).filter { inFrontier[$0] }
         // Everything a frontier node needs is hoisted with it.
         var hoisted = [Bool](repeating: false, count: n)
         var hstack = frontier
