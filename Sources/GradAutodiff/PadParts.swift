@@ -6,8 +6,10 @@ import GradIR
 /// `sum` gives exactly the left-to-right chain of adds the sweep builds for any other value
 /// when few pads met; when many did — an element-by-element model reads each of n elements
 /// and gets n pads of n elements — it adds the pads' elements into the sum of the other parts
-/// (or zeros) with one `scatter_add` at constant flat indices: O(n + k) for k elements read
-/// instead of O(n) per read.
+/// (or zeros) in O(n + k) for k elements read instead of O(n) per read: by one `concat` when
+/// every pad is a slab along one common axis and the slabs' ranges are disjoint once equal
+/// ranges are added together (the columns of a matrix, the elements of a vector: no index
+/// constant), else by one `scatter_add` at constant flat indices.
 struct PadParts {
     /// Every part in arrival order; `isPad[i]` says which are pads.
     private var parts: [ValueID] = []
@@ -55,6 +57,7 @@ struct PadParts {
     /// across `b.add` would make copy-on-write duplicate the whole graph per call.)
     func sum(_ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
         let type = b.type(of: parts[isPad.firstIndex(of: true) ?? 0])
+        if padCount >= 3, let slabs = try slabConcat(&b, type) { return try addingOtherParts(slabs, &b) }
         guard scatterPays(type.count) else {
             var total = parts[0]
             for p in parts.dropFirst() { total = try b.binary(.add, total, p) }
@@ -91,5 +94,67 @@ struct PadParts {
         let updates = values.count == 1 ? values[0] : try b.add(.concat, values, Attributes([.axis: .int(0)]))
         let scattered = try b.add(.scatter_add, [flat, idx, updates], Attributes([.axis: .int(0)]))
         return try b.reshape(scattered, type.shape)
+    }
+
+    /// The axis along which a pad is a slab (step 1, padding on that axis alone, none
+    /// negative), with its range there; nil for any other pad.
+    private static func slab(_ node: Node) -> (axis: Int, low: Int, extent: Int)? {
+        guard let low = node.attrs.low, let high = node.attrs.high, let step = node.attrs.step,
+              step.allSatisfy({ $0 == 1 }) else { return nil }
+        let padded = (0..<low.count).filter { low[$0] != 0 || high[$0] != 0 }
+        guard padded.count == 1, let axis = padded.first, low[axis] >= 0, high[axis] >= 0 else { return nil }
+        return (axis, low[axis], node.type.shape[axis] - low[axis] - high[axis])
+    }
+
+    /// The sum of the pads as one `concat` along their common axis — pads of equal range
+    /// added first, zeros in the gaps — when every pad is a slab along that axis and the
+    /// ranges are then disjoint; nil otherwise.
+    private func slabConcat(_ b: inout GraphBuilder, _ type: TensorType) throws(Diagnostic) -> ValueID? {
+        var axis = -1
+        var groups: [Int: (extent: Int, operands: [ValueID])] = [:]
+        for (p, pad) in zip(parts, isPad) where pad {
+            let node = b.function.nodes[p]
+            guard let s = Self.slab(node), axis < 0 || s.axis == axis else { return nil }
+            axis = s.axis
+            if let g = groups[s.low] {
+                guard g.extent == s.extent else { return nil }
+                groups[s.low]?.operands.append(node.inputs[0])
+            } else {
+                groups[s.low] = (s.extent, [node.inputs[0]])
+            }
+        }
+        let starts = groups.keys.sorted()
+        var end = 0
+        for start in starts {
+            guard let g = groups[start], start >= end else { return nil }
+            end = start + g.extent
+        }
+        guard axis >= 0 else { return nil }
+        var pieces: [ValueID] = []
+        var at = 0
+        func zeros(_ extent: Int) throws(Diagnostic) -> ValueID {
+            var shape = type.shape
+            shape[axis] = extent
+            return try b.constant(0, TensorType(type.dtype, shape))
+        }
+        for start in starts {
+            guard let g = groups[start] else { continue }
+            if start > at { pieces.append(try zeros(start - at)) }
+            var total = g.operands[0]
+            for o in g.operands.dropFirst() { total = try b.binary(.add, total, o) }
+            pieces.append(total)
+            at = start + g.extent
+        }
+        if at < type.shape[axis] { pieces.append(try zeros(type.shape[axis] - at)) }
+        return pieces.count == 1 ? pieces[0] : try b.add(.concat, pieces, Attributes([.axis: .int(axis)]))
+    }
+
+    /// `total` plus the parts that are not pads, in arrival order.
+    private func addingOtherParts(_ total: ValueID, _ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
+        var base = -1
+        for (p, pad) in zip(parts, isPad) where !pad {
+            base = base < 0 ? p : try b.binary(.add, base, p)
+        }
+        return base < 0 ? total : try b.binary(.add, base, total)
     }
 }

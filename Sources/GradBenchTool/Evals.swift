@@ -29,7 +29,7 @@ struct GradBenchEval: Sendable {
 
     func modelFunction(_ function: String) -> String { modelNames[function] ?? function }
 
-    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode, lstm]
+    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode, lstm, ba]
 
     static func named(_ name: String) -> GradBenchEval? { all.first { $0.name == name } }
 
@@ -38,8 +38,8 @@ struct GradBenchEval: Sendable {
         switch module {
         case "det":
             return "gradc: det is not implemented yet: expansion by minors of an ℓ×ℓ matrix (ℓ up to 11) needs a recursion or a loop over minors, and unrolled it is ℓ! products; it waits for loop nodes (issue 15)"
-        case "ba", "ht":
-            return "gradc: \(module) is not implemented yet: it needs gathers at the suite's sizes (issue 16 for the indexing ops) to be written at its default workloads"
+        case "ht":
+            return "gradc: ht is not implemented yet: its skinning model has not been written (the gathers it needs exist since issue 16)"
         case "particle", "saddle":
             return "gradc: \(module) is not implemented yet: it needs forward mode (issue 18) and while loops (issue 15)"
         default:
@@ -143,6 +143,85 @@ struct GradBenchEval: Sendable {
         }
     }
 }
+
+extension GradBenchEval {
+    /// The suite sends one camera, point, weight and feature and the counts n, m, p; like its
+    /// C++ reader, the tool repeats them (camera i of n, point i of m, observation i seeing
+    /// point i mod m from camera i mod n) and the model computes every observation. The
+    /// jacobian's answer is the suite's abbreviation of the sparse matrix (the first 30 entries
+    /// of rows, cols and vals — observation 0's two rows — and the last of each), taken from
+    /// the full result.
+    static let ba = GradBenchEval(name: "ba", model: "ba", functions: ["objective", "jacobian"],
+                                  modelNames: ["jacobian": "ba_jacobian"]) { function, input in
+        let o = try object(input)
+        let n = try integer(o["n"], "n"), m = try integer(o["m"], "m"), p = try integer(o["p"], "p")
+        let limit = 1 << 24
+        guard (1...limit).contains(n), (1...limit).contains(m), (1...limit).contains(p) else {
+            throw ToolError("n = \(n), m = \(m), p = \(p): expected each in 1...\(limit)")
+        }
+        let cam = try vector(o["cam"], "cam", count: 11)
+        let x = try vector(o["x"], "x", count: 3)
+        let w = try number(o["w"] ?? NSNull(), "w")
+        let feat = try vector(o["feat"], "feat", count: 2)
+        var obs = [Double](repeating: 0, count: 2 * p)
+        for i in 0..<p {
+            obs[2 * i] = Double(i % n)
+            obs[2 * i + 1] = Double(i % m)
+        }
+        let inputs = [
+            Array([[Double]](repeating: cam, count: n).joined()),
+            Array([[Double]](repeating: x, count: m).joined()),
+            [Double](repeating: w, count: p),
+            obs,
+            Array([[Double]](repeating: feat, count: p).joined()),
+        ]
+        return EvalCall(parameters: ["n": .int(n), "m": .int(m), "p": .int(p)], inputs: inputs) { out in
+            if function == "objective" {
+                return ["reproj_error": ["elements": Array(out[0].prefix(2)), "repeated": p],
+                        "w_err": ["element": out[1][0], "repeated": p]] as [String: Any]
+            }
+            let entries = BASparseJacobian(n: n, m: m, p: p, obs: obs, blocks: out)
+            let shown = Array(0..<min(30, entries.count - 1)) + [entries.count - 1]
+            let shownRows = Array(0..<min(30, 3 * p)) + [3 * p]
+            return ["rows": shownRows.map(entries.rowStart), "cols": shown.map(entries.column),
+                    "vals": shown.map(entries.value)] as [String: Any]
+        }
+    }
+}
+
+/// The suite's compressed-row layout of the bundle-adjustment jacobian, read from the model's
+/// dense per-observation blocks [∂e₀/∂cam (p×11), ∂e₀/∂x (p×3), ∂e₀/∂w, the same for e₁,
+/// ∂w_err/∂w]: rows 2i and 2i+1 hold observation i's 15 entries (camera, point, weight
+/// columns), then row 2p + i holds ∂w_errᵢ/∂wᵢ.
+struct BASparseJacobian {
+    let n: Int, m: Int, p: Int
+    let obs: [Double]
+    let blocks: [[Double]]
+
+    var count: Int { 31 * p }
+
+    func rowStart(_ k: Int) -> Int { k <= 2 * p ? 15 * k : 30 * p + (k - 2 * p) }
+
+    private func locate(_ e: Int) -> (obs: Int, row: Int, j: Int)? {
+        e < 30 * p ? (e / 30, e % 30 / 15, e % 15) : nil
+    }
+
+    func column(_ e: Int) -> Int {
+        guard let (i, _, j) = locate(e) else { return 11 * n + 3 * m + (e - 30 * p) }
+        if j < 11 { return 11 * Int(obs[2 * i]) + j }
+        if j < 14 { return 11 * n + 3 * Int(obs[2 * i + 1]) + (j - 11) }
+        return 11 * n + 3 * m + i
+    }
+
+    func value(_ e: Int) -> Double {
+        guard let (i, row, j) = locate(e) else { return blocks[6][e - 30 * p] }
+        let base = 3 * row
+        if j < 11 { return blocks[base][11 * i + j] }
+        if j < 14 { return blocks[base + 1][3 * i + (j - 11)] }
+        return blocks[base + 2][i]
+    }
+}
+
 
 /// log Γ_D(a) = D(D−1)/4 · log π + Σⱼ₌₁..D log Γ(a + (1 − j)/2), the multivariate log-gamma
 /// function (a constant of the gmm prior).

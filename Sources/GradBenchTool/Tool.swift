@@ -127,15 +127,35 @@ public final class GradBenchTool {
     }
 
     /// Calls the kernel `runs.minRuns` times and then until `runs.minSeconds` have passed; each
-    /// timing covers the call alone (the buffers are prepared before and read after).
+    /// timing covers the call alone (the buffers are prepared before and read after). Inputs come
+    /// as doubles; an input the model declares `i64` (an index tensor) gets them as integers.
     static func time(_ kernel: CKernel, _ inputs: [[Double]], _ runs: Runs) throws -> ([[Double]], [Int]) {
         let abi = kernel.abi
         guard inputs.count == abi.inputs.count else {
             throw ToolError("the function takes \(abi.inputs.count) inputs, got \(inputs.count)")
         }
+        // Input buffers of our own: f64 as given, i64 (indices) converted, each value checked.
+        var inputBuffers: [UnsafeMutableRawPointer] = []
+        defer { for b in inputBuffers { b.deallocate() } }
         for (i, (values, type)) in zip(inputs, abi.inputs).enumerated() {
-            guard type.dtype == .f64, values.count == type.count else {
+            guard values.count == type.count else {
                 throw ToolError("input \(i): expected \(type), got \(values.count) numbers")
+            }
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(8, 8 * values.count), alignment: 64)
+            inputBuffers.append(buffer)
+            switch type.dtype {
+            case .f64:
+                buffer.initializeMemory(as: Double.self, from: values, count: values.count)
+            case .i64:
+                let ints = buffer.bindMemory(to: Int64.self, capacity: values.count)
+                for (k, v) in values.enumerated() {
+                    guard v == v.rounded(), abs(v) < 0x1p53 else {
+                        throw ToolError("input \(i): element \(k) is \(v), expected an integer (the model's input is \(type))")
+                    }
+                    ints[k] = Int64(v)
+                }
+            default:
+                throw ToolError("input \(i): expected \(type), but the tool passes only f64 and i64 inputs")
             }
         }
         for type in abi.outputs where type.dtype != .f64 {
@@ -149,20 +169,18 @@ public final class GradBenchTool {
         var times: [Int] = []
         var total = 0.0
         var status: Int32 = 0
-        withInputPointers(inputs) { inPointers in
-            var inPointers = inPointers
-            if inPointers.isEmpty { inPointers.append(nil) }
-            inPointers.withUnsafeBufferPointer { ip in
-                outPointers.withUnsafeBufferPointer { op in
-                    guard let i = ip.baseAddress, let o = op.baseAddress else { return }
-                    while times.count < runs.minRuns || total < runs.minSeconds {
-                        let start = DispatchTime.now().uptimeNanoseconds
-                        status = kernel.callUnchecked(i, o)
-                        let ns = Int(DispatchTime.now().uptimeNanoseconds - start)
-                        times.append(ns)
-                        total += Double(ns) / 1e9
-                        if status != 0 { break }
-                    }
+        var inPointers: [UnsafeRawPointer?] = inputBuffers.map { UnsafeRawPointer($0) }
+        if inPointers.isEmpty { inPointers.append(nil) }
+        inPointers.withUnsafeBufferPointer { ip in
+            outPointers.withUnsafeBufferPointer { op in
+                guard let i = ip.baseAddress, let o = op.baseAddress else { return }
+                while times.count < runs.minRuns || total < runs.minSeconds {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    status = kernel.callUnchecked(i, o)
+                    let ns = Int(DispatchTime.now().uptimeNanoseconds - start)
+                    times.append(ns)
+                    total += Double(ns) / 1e9
+                    if status != 0 { break }
                 }
             }
         }
@@ -193,14 +211,4 @@ struct Runs {
         if let r = o["min_runs"] as? Int { minRuns = max(1, r) }
         if let s = o["min_seconds"] as? Double, s.isFinite { minSeconds = max(0, s) }
     }
-}
-
-/// Calls `body` with the base addresses of the input arrays (pinned meanwhile).
-private func withInputPointers(_ inputs: [[Double]], _ body: ([UnsafeRawPointer?]) -> Void) {
-    var pointers: [UnsafeRawPointer?] = []
-    func pin(_ i: Int) {
-        if i == inputs.count { body(pointers); return }
-        inputs[i].withUnsafeBytes { pointers.append($0.baseAddress); pin(i + 1) }
-    }
-    pin(0)
 }

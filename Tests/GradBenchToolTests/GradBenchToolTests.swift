@@ -57,7 +57,7 @@ final class GradBenchToolTests: XCTestCase {
 
     func testRecordedCasesMatchTheReferenceTool() throws {
         var replayed = 0
-        for eval in ["hello", "lse", "llsq", "kmeans", "gmm", "ode", "lstm"] {
+        for eval in ["hello", "lse", "llsq", "kmeans", "gmm", "ode", "lstm", "ba"] {
             guard let cases = try recordedCases(eval) else { continue }   // kmeans, lstm without ../shared
             for c in cases {
                 let function = try XCTUnwrap(c["function"] as? String)
@@ -78,12 +78,12 @@ final class GradBenchToolTests: XCTestCase {
         XCTAssertEqual(s["id"] as? Int, 0)
         XCTAssertEqual(s["tool"] as? String, "gradc")
 
-        for module in ["det", "ba", "ht", "particle", "saddle", "nonesuch"] {
+        for module in ["det", "ht", "particle", "saddle", "nonesuch"] {
             let r = try XCTUnwrap(tool.respond(to: ["id": 1, "kind": "define", "module": module]))
             XCTAssertEqual(r["success"] as? Bool, false, module)
             XCTAssert((r["error"] as? String ?? "").hasPrefix("gradc: "), module)
         }
-        for module in ["hello", "lse", "llsq", "kmeans", "gmm", "ode", "lstm"] {
+        for module in ["hello", "lse", "llsq", "kmeans", "gmm", "ode", "lstm", "ba"] {
             XCTAssertEqual(tool.respond(to: ["id": 2, "kind": "define", "module": module])?["success"] as? Bool, true, module)
         }
         let analysis = try XCTUnwrap(tool.respond(to: ["id": 3, "kind": "analysis", "of": 2, "valid": true]))
@@ -321,6 +321,126 @@ final class GradBenchToolTests: XCTestCase {
         short["sequence"] = [(short["sequence"] as! [[Double]])[0]]
         for input in [odd, short, ["sequence": [[1.0]]]] {
             let r = try XCTUnwrap(tool.respond(to: ["id": 1, "kind": "evaluate", "module": "lstm", "function": "objective", "input": input]))
+            XCTAssertEqual(r["success"] as? Bool, false, "\(r)")
+        }
+    }
+
+    // MARK: - ba
+
+    /// Observation errors straight from the eval's definition (ADBench's C++ order of
+    /// operations, including its r = 0 branch): independent of the model.
+    static func baDirect(cam c: [Double], x: [Double], w: Double, feat: [Double]) -> [Double] {
+        let pt = [x[0] - c[3], x[1] - c[4], x[2] - c[5]]
+        let r = Array(c[0..<3])
+        let sq = r[0] * r[0] + r[1] * r[1] + r[2] * r[2]
+        var q = [0.0, 0.0, 0.0]
+        func cross(_ a: [Double], _ b: [Double]) -> [Double] {
+            [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+        }
+        if sq != 0 {
+            let theta = sq.squareRoot(), ct = cos(theta), st = sin(theta)
+            let a = r.map { $0 / theta }
+            let cr = cross(a, pt)
+            let t = (a[0] * pt[0] + a[1] * pt[1] + a[2] * pt[2]) * (1 - ct)
+            for i in 0..<3 { q[i] = pt[i] * ct + cr[i] * st + a[i] * t }
+        } else {
+            let cr = cross(r, pt)
+            for i in 0..<3 { q[i] = pt[i] + cr[i] }
+        }
+        let u = q[0] / q[2], v = q[1] / q[2]
+        let rho = u * u + v * v
+        let l = 1 + c[9] * rho + c[10] * rho * rho
+        return [w * (u * l * c[6] + c[7] - feat[0]), w * (v * l * c[6] + c[8] - feat[1])]
+    }
+
+    /// n = 3 cameras (the second with no rotation at all, so the model's r = 0 branch runs),
+    /// m = 4 points, p = 7 observations in an order of our own, every parameter distinct.
+    static func baCase() -> (cams: [[Double]], x: [[Double]], w: [Double], obs: [(Int, Int)], feats: [[Double]]) {
+        var state: UInt64 = 11
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) - 0.5
+        }
+        var cams = (0..<3).map { _ in
+            [next(), next(), next(), next(), next(), next() - 8, 400 + 100 * next(), 5 * next(), 5 * next(), 0.1 * next(), 0.01 * next()]
+        }
+        cams[1][0] = 0; cams[1][1] = 0; cams[1][2] = 0
+        let x = (0..<4).map { _ in [next(), next(), next() + 2] }
+        let w = (0..<7).map { _ in 0.5 + next() }
+        let obs = (0..<7).map { ($0 * 2 % 3, $0 * 3 % 4) }
+        let feats = (0..<7).map { _ in [100 * next(), 100 * next()] }
+        return (cams, x, w, obs, feats)
+    }
+
+    func testBAAgainstTheDefinitionAndCentralDifferences() throws {
+        let (cams, x, w, obs, feats) = Self.baCase()
+        let (n, m, p) = (cams.count, x.count, w.count)
+        let inputs = [cams.flatMap { $0 }, x.flatMap { $0 }, w, obs.flatMap { [Double($0.0), Double($0.1)] }, feats.flatMap { $0 }]
+        let parameters: [String: ModelTemplate.Value] = ["n": .int(n), "m": .int(m), "p": .int(p)]
+        let objective = try GradBenchTool.time(try tool.kernel(eval: .ba, function: "objective", parameters: parameters), inputs, Runs([:])).0
+        let jacobian = try GradBenchTool.time(try tool.kernel(eval: .ba, function: "jacobian", parameters: parameters), inputs, Runs([:])).0
+        XCTAssertEqual(jacobian.count, 7)
+        for i in 0..<p {
+            let (ci, pi) = obs[i]
+            let e = Self.baDirect(cam: cams[ci], x: x[pi], w: w[i], feat: feats[i])
+            for k in 0..<2 {
+                XCTAssertEqual(objective[0][2 * i + k], e[k], accuracy: 1e-12 * max(1, abs(e[k])), "error \(k) of observation \(i)")
+            }
+            XCTAssertEqual(objective[1][i], 1 - w[i] * w[i])
+            // Central differences of the definition, parameter by parameter.
+            func fd(_ move: (Double) -> [Double], _ at: Double) -> [Double] {
+                let h = 1e-6 * max(1, abs(at))
+                let (a, b) = (move(h), move(-h))
+                return [(a[0] - b[0]) / (2 * h), (a[1] - b[1]) / (2 * h)]
+            }
+            for k in 0..<2 {
+                let (dcam, dx, dw) = (jacobian[3 * k], jacobian[3 * k + 1], jacobian[3 * k + 2])
+                for j in 0..<11 {
+                    let d = fd({ var c = cams[ci]; c[j] += $0; return Self.baDirect(cam: c, x: x[pi], w: w[i], feat: feats[i]) }, cams[ci][j])
+                    XCTAssertEqual(dcam[11 * i + j], d[k], accuracy: 1e-6 * max(1, abs(d[k])), "∂e\(k)/∂cam[\(j)] of observation \(i)")
+                }
+                for j in 0..<3 {
+                    let d = fd({ var y = x[pi]; y[j] += $0; return Self.baDirect(cam: cams[ci], x: y, w: w[i], feat: feats[i]) }, x[pi][j])
+                    XCTAssertEqual(dx[3 * i + j], d[k], accuracy: 1e-6 * max(1, abs(d[k])), "∂e\(k)/∂x[\(j)] of observation \(i)")
+                }
+                // Exact by hand: e is linear in w and in the principal point.
+                XCTAssertEqual(dw[i], e[k] / w[i], accuracy: 1e-12 * max(1, abs(e[k] / w[i])))
+                XCTAssertEqual(dcam[11 * i + 7], k == 0 ? w[i] : 0)
+                XCTAssertEqual(dcam[11 * i + 8], k == 1 ? w[i] : 0)
+            }
+            XCTAssertEqual(jacobian[6][i], -2 * w[i])
+        }
+    }
+
+    /// The sparse layout of the answer, on the suite's replicated input: rows of 15 entries,
+    /// the camera's 11 columns, the point's 3, the weight's, then the weight-error rows.
+    func testBASparseLayout() throws {
+        let input: [String: Any] = ["n": 2, "m": 3, "p": 16, "cam": [0.1, -0.2, 0.3, 0.5, -0.4, -8, 420, 3, -2, 0.01, 0.001],
+                                    "x": [0.3, -0.1, 2.5], "w": 0.7, "feat": [10.0, -20.0]]
+        let j = try XCTUnwrap(try evaluate("ba", "jacobian", input).output as? [String: Any])
+        let rows = try XCTUnwrap(j["rows"] as? [Int]), cols = try XCTUnwrap(j["cols"] as? [Int])
+        let vals = try XCTUnwrap(j["vals"] as? [Double])
+        XCTAssertEqual(rows, (0..<30).map { 15 * $0 } + [31 * 16])
+        let first = Array(0..<11) + [22, 23, 24, 31]
+        XCTAssertEqual(cols, first + first + [22 + 9 + 15])
+        XCTAssertEqual(vals.count, 31)
+        XCTAssertEqual(vals.last, -1.4)
+        let objective = try XCTUnwrap(try evaluate("ba", "objective", input).output as? [String: Any])
+        let e = try XCTUnwrap((objective["reproj_error"] as? [String: Any])?["elements"] as? [Double])
+        XCTAssertEqual(vals[14], e[0] / 0.7, accuracy: 1e-12 * abs(e[0]))   // ∂eₖ/∂w = eₖ/w
+        XCTAssertEqual(vals[29], e[1] / 0.7, accuracy: 1e-12 * abs(e[1]))
+        XCTAssertEqual(vals[7], 0.7)      // ∂e₀/∂u₀ = w
+        XCTAssertEqual(vals[15 + 8], 0.7) // ∂e₁/∂v₀ = w
+    }
+
+    func testBABadInputs() throws {
+        let good: [String: Any] = ["n": 1, "m": 1, "p": 1, "cam": [Double](repeating: 0.1, count: 11), "x": [0, 0, 3.0], "w": 1.0, "feat": [0, 0.0]]
+        var shortCam = good; shortCam["cam"] = [0.1]
+        var noObservations = good; noObservations["p"] = 0
+        var huge = good; huge["p"] = 1 << 40
+        var negative = good; negative["n"] = -3
+        for input in [shortCam, noObservations, huge, negative, ["n": 1]] {
+            let r = try XCTUnwrap(tool.respond(to: ["id": 1, "kind": "evaluate", "module": "ba", "function": "objective", "input": input]))
             XCTAssertEqual(r["success"] as? Bool, false, "\(r)")
         }
     }
