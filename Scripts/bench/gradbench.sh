@@ -4,8 +4,8 @@
 #   Scripts/bench/gradbench.sh SUITE [--quick] [--peers adolc,jax,pytorch] [EVAL ...]
 #
 # SUITE is a GradBench work tree (github.com/gradbench/gradbench; at least python/, cpp/,
-# tools/manual/ and evals/EVAL/). EVAL: hello lse llsq kmeans gmm ode lstm (default: lse llsq
-# kmeans gmm ode lstm). For each eval, ../shared/gradbench/run_eval.py (or $RUN_EVAL) connects the
+# tools/manual/ and evals/EVAL/). EVAL: hello lse llsq kmeans gmm ode lstm ba (default: lse llsq
+# kmeans gmm ode lstm ba). For each eval, ../shared/gradbench/run_eval.py (or $RUN_EVAL) connects the
 # suite's eval program to manual and then to gradc-gradbench, each with --min-runs 3
 # --min-seconds 0.2 (a median that leaves out gradc's first, compiling run); summarize.py prints
 # the times and gradc ÷ manual per workload and per eval (geometric mean).
@@ -48,12 +48,12 @@ for a in "$@"; do
     --quick) QUICK=yes ;;
     --peers) want_peers=yes ;;
     --peers=*) IFS=, read -r -a PEERS <<<"${a#--peers=}" ;;
-    hello|lse|llsq|kmeans|gmm|ode|lstm) EVALS+=("$a") ;;
-    *) echo "gradbench.sh: unknown argument '$a' (evals: hello lse llsq kmeans gmm ode lstm)" >&2; exit 2 ;;
+    hello|lse|llsq|kmeans|gmm|ode|lstm|ba) EVALS+=("$a") ;;
+    *) echo "gradbench.sh: unknown argument '$a' (evals: hello lse llsq kmeans gmm ode lstm ba)" >&2; exit 2 ;;
   esac
 done
 [ "$want_peers" = no ] || { echo "gradbench.sh: --peers needs a list (adolc,jax,pytorch)" >&2; exit 2; }
-[ ${#EVALS[@]} -gt 0 ] || EVALS=(lse llsq kmeans gmm ode lstm)
+[ ${#EVALS[@]} -gt 0 ] || EVALS=(lse llsq kmeans gmm ode lstm ba)
 for p in ${PEERS[@]+"${PEERS[@]}"}; do
   case "$p" in
     adolc|jax|pytorch) ;;
@@ -74,6 +74,7 @@ quick_args() {
     gmm) echo "-d 2 10 32 -k 5 25" ;;
     ode) echo "-n 1000 10000 -s 1 10" ;;
     lstm) echo "-l 2 4 -c 1024 4096" ;;
+    ba) echo "--min 1 --max 5" ;;
     *) echo "" ;;
   esac
 }

@@ -41,7 +41,7 @@ struct GradBenchEval: Sendable {
         case "ht":
             return "gradc: ht is not implemented yet: its skinning model has not been written (the gathers it needs exist since issue 16)"
         case "particle", "saddle":
-            return "gradc: \(module) is not implemented yet: it needs forward mode (issue 18) and while loops (issue 15)"
+            return "gradc: \(module) is not implemented yet: it needs forward mode (issue 18)"
         default:
             return "gradc: unknown module '\(module)' (gradc implements \(all.map(\.name).joined(separator: ", ")))"
         }
@@ -190,8 +190,8 @@ extension GradBenchEval {
 }
 
 /// The suite's compressed-row layout of the bundle-adjustment jacobian, read from the model's
-/// dense per-observation blocks [∂e₀/∂cam (p×11), ∂e₀/∂x (p×3), ∂e₀/∂w, the same for e₁,
-/// ∂w_err/∂w]: rows 2i and 2i+1 hold observation i's 15 entries (camera, point, weight
+/// dense per-observation blocks [∂e₀/∂cam (11×p: parameter by observation), ∂e₀/∂x (3×p),
+/// ∂e₀/∂w (p), the same for e₁, ∂w_err/∂w (p)]: rows 2i and 2i+1 hold observation i's 15 entries (camera, point, weight
 /// columns), then row 2p + i holds ∂w_errᵢ/∂wᵢ.
 struct BASparseJacobian {
     let n: Int, m: Int, p: Int
@@ -216,8 +216,8 @@ struct BASparseJacobian {
     func value(_ e: Int) -> Double {
         guard let (i, row, j) = locate(e) else { return blocks[6][e - 30 * p] }
         let base = 3 * row
-        if j < 11 { return blocks[base][11 * i + j] }
-        if j < 14 { return blocks[base + 1][3 * i + (j - 11)] }
+        if j < 11 { return blocks[base][j * p + i] }
+        if j < 14 { return blocks[base + 1][(j - 11) * p + i] }
         return blocks[base + 2][i]
     }
 }

@@ -397,16 +397,16 @@ final class GradBenchToolTests: XCTestCase {
                 let (dcam, dx, dw) = (jacobian[3 * k], jacobian[3 * k + 1], jacobian[3 * k + 2])
                 for j in 0..<11 {
                     let d = fd({ var c = cams[ci]; c[j] += $0; return Self.baDirect(cam: c, x: x[pi], w: w[i], feat: feats[i]) }, cams[ci][j])
-                    XCTAssertEqual(dcam[11 * i + j], d[k], accuracy: 1e-6 * max(1, abs(d[k])), "∂e\(k)/∂cam[\(j)] of observation \(i)")
+                    XCTAssertEqual(dcam[j * p + i], d[k], accuracy: 1e-6 * max(1, abs(d[k])), "∂e\(k)/∂cam[\(j)] of observation \(i)")
                 }
                 for j in 0..<3 {
                     let d = fd({ var y = x[pi]; y[j] += $0; return Self.baDirect(cam: cams[ci], x: y, w: w[i], feat: feats[i]) }, x[pi][j])
-                    XCTAssertEqual(dx[3 * i + j], d[k], accuracy: 1e-6 * max(1, abs(d[k])), "∂e\(k)/∂x[\(j)] of observation \(i)")
+                    XCTAssertEqual(dx[j * p + i], d[k], accuracy: 1e-6 * max(1, abs(d[k])), "∂e\(k)/∂x[\(j)] of observation \(i)")
                 }
                 // Exact by hand: e is linear in w and in the principal point.
                 XCTAssertEqual(dw[i], e[k] / w[i], accuracy: 1e-12 * max(1, abs(e[k] / w[i])))
-                XCTAssertEqual(dcam[11 * i + 7], k == 0 ? w[i] : 0)
-                XCTAssertEqual(dcam[11 * i + 8], k == 1 ? w[i] : 0)
+                XCTAssertEqual(dcam[7 * p + i], k == 0 ? w[i] : 0)
+                XCTAssertEqual(dcam[8 * p + i], k == 1 ? w[i] : 0)
             }
             XCTAssertEqual(jacobian[6][i], -2 * w[i])
         }
