@@ -98,12 +98,16 @@ struct BytecodeValidator {
     }
 
     /// Checks an operand an instruction reads or writes: `range`, and if it touches a
-    /// constant, input or output, that it is that whole buffer in its declared dtype (a view
-    /// of it, such as a reshape, has the same bytes and dtype).
+    /// constant, input or output, that it is in that buffer's declared dtype and, when
+    /// written, the whole buffer (a view of it, such as a reshape, has the same bytes); a read
+    /// may be a part of it (a contiguous slice).
     func use(_ o: BytecodeOperand, _ site: OperandSite) throws(BytecodeValidationError) {
         let bytes = try range(o, site)
         guard !bytes.isEmpty, let b = lastBuffer(startingBelow: bytes.upperBound), b.bytes.overlaps(bytes) else { return }
-        guard b.bytes == bytes, b.operand.type.dtype == o.type.dtype else {
+        var written = false
+        if case .result = site { written = true }
+        let fits = written ? b.bytes == bytes : b.bytes.lowerBound <= bytes.lowerBound && bytes.upperBound <= b.bytes.upperBound
+        guard fits, b.operand.type.dtype == o.type.dtype, (bytes.lowerBound - b.bytes.lowerBound) % b.operand.type.dtype.byteSize == 0 else {
             throw .bufferMismatch(site, o, buffer: b.site, declared: b.operand)
         }
     }

@@ -140,6 +140,12 @@ extension BytecodeProgram {
 
         func operand(_ id: ValueID) throws(Diagnostic) -> BytecodeOperand {
             let type = nodes[id].type
+            let rooted = try rootOperand(id)
+            return BytecodeOperand(type: type, offset: rooted.offset + plan.viewOffsets[id] * type.dtype.byteSize)
+        }
+        /// The operand at the start of the value's storage root's buffer.
+        func rootOperand(_ id: ValueID) throws(Diagnostic) -> BytecodeOperand {
+            let type = nodes[id].type
             switch plan.locations[id] {
             case .input(let k)?: return BytecodeOperand(type: type, offset: inputs[k].operand.offset)
             case .output(let k)?: return BytecodeOperand(type: type, offset: outputs[k].operand.offset)
@@ -187,7 +193,7 @@ extension BytecodeProgram {
             }
         }
         for copy in plan.outputCopies {
-            let from = try operand(plan.storageRoot[copy.value])
+            let from = try operand(copy.value)
             let to = outputs[copy.output].operand
             instructions.append(.copy(from: BytecodeOperand(type: to.type, offset: from.offset), to: to))
         }

@@ -197,8 +197,16 @@ final class FunctionEmitter {
 
     // MARK: - Buffers
 
-    /// The typed pointer expression of a value's buffer.
+    /// The typed pointer expression of a value's buffer (a contiguous slice's points into its
+    /// operand's).
     func pointer(_ id: ValueID) throws(Diagnostic) -> String {
+        let base = try rootPointer(id)
+        let k = plan.viewOffsets[id]
+        return k == 0 ? base : "(\(base) + \(k))"
+    }
+
+    /// The typed pointer expression of the buffer of a value's storage root.
+    private func rootPointer(_ id: ValueID) throws(Diagnostic) -> String {
         let t = cType(type(id).dtype)
         guard let loc = plan.locations[id] ?? plan.locations[plan.storageRoot[id]] else {
             throw Diagnostic(.other("C backend: value %\(id) has no buffer in the plan"))

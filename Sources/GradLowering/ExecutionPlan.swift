@@ -76,7 +76,8 @@ public struct OutputCopy: Hashable, Sendable {
 /// 3. Run `steps` in order. For `.kernel(id)` evaluate node `id` reading its operands at
 ///    `location(of:)` and writing its own location; for `.fused(g, _)` evaluate `g.nodes` per
 ///    element of `g.root`'s shape, broadcasting each leaf. Views (`reshape`, `expand_dims`,
-///    `squeeze`) have no step: their location *is* their operand's (same bytes).
+///    `squeeze`, and a `slice` whose elements are one contiguous run of its operand's) have
+///    no step: their buffer is their operand's, `viewOffsets[id]` elements in.
 /// 4. Perform `outputCopies`.
 ///
 /// A value's buffer is never overwritten while a later step may still read it; outputs,
@@ -91,6 +92,9 @@ public struct ExecutionPlan: Sendable {
     public var locations: [BufferLocation?]
     /// For a view or a repeated `result`, the value whose buffer it shares (itself otherwise).
     public var storageRoot: [ValueID]
+    /// Where a value starts in its storage root's buffer, in elements (non-zero only for
+    /// contiguous slices and views of them). `locations` holds the root's location.
+    public var viewOffsets: [Int]
     public var slots: [BufferSlot]
     /// Bytes of workspace the steps need (a compile-time constant).
     public var workspaceBytes: Int
@@ -100,7 +104,7 @@ public struct ExecutionPlan: Sendable {
     /// The plan of each scheduled `scan` node.
     public var loops: [ValueID: LoopPlan]
 
-    /// The location of a value (views resolve to their storage root).
+    /// The location of a value's storage root (add `viewOffsets[id]` elements for the value).
     public func location(of id: ValueID) -> BufferLocation? { locations[id] }
 
     /// Bytes of a value's buffer.
@@ -116,17 +120,17 @@ public struct ExecutionPlan: Sendable {
     public init(_ f: Function, fuse: Bool = true, inPlace: Bool = true) throws(Diagnostic) {
         let schedule = try Schedule(f)
         let (groups, groupOf) = fuse ? formFusionGroups(f, schedule: schedule) : Self.singleNodeGroups(f, schedule)
-        let root = Self.storageRoots(f, schedule)
+        let (root, offsets) = Self.storageRoots(f, schedule)
         var program = Self.steps(f, schedule, groups: groups, groupOf: groupOf, root: root)
         var loops: [ValueID: LoopPlan] = [:]
         for case .loop(let id) in program.steps {
             loops[id] = try Self.loopPlan(f, schedule, id, fuse: fuse, inPlace: inPlace)
         }
         var lastUse = Self.lastUses(program.reads, count: f.nodes.count)
-        var (locations, outputCopies) = Self.placeOutputs(f, root: root, stepCount: program.steps.count, lastUse: &lastUse)
+        var (locations, outputCopies) = Self.placeOutputs(f, root: root, offsets: offsets, stepCount: program.steps.count, lastUse: &lastUse)
         for (k, p) in f.parameters.enumerated() { locations[p.value] = .input(k) }
         for c in program.constants { locations[c] = .constant(c) }
-        let (slots, workspaceBytes) = Self.allocateWorkspace(f, &program, root: root, lastUse: lastUse,
+        let (slots, workspaceBytes) = Self.allocateWorkspace(f, &program, root: root, offsets: offsets, lastUse: lastUse,
                                                             locations: &locations, inPlace: inPlace)
         for id in schedule.order where root[id] != id {  // views and repeated results
             locations[id] = locations[root[id]]
@@ -136,6 +140,7 @@ public struct ExecutionPlan: Sendable {
         self.steps = program.steps
         self.locations = locations
         self.storageRoot = root
+        self.viewOffsets = offsets
         self.slots = slots
         self.workspaceBytes = workspaceBytes
         self.constants = program.constants
@@ -161,17 +166,49 @@ public struct ExecutionPlan: Sendable {
     }
 
     /// Storage roots: a view shares its operand's buffer (transitively), a repeated `result`
-    /// the first result of the same value.
-    private static func storageRoots(_ f: Function, _ schedule: Schedule) -> [ValueID] {
+    /// the first result of the same value; with each value's element offset in its root's.
+    private static func storageRoots(_ f: Function, _ schedule: Schedule) -> (roots: [ValueID], offsets: [Int]) {
         var root = Array(0..<f.nodes.count)
+        var offset = [Int](repeating: 0, count: f.nodes.count)
         for id in schedule.order {
-            if f.nodes[id].op.isView {
-                root[id] = root[f.nodes[id].inputs[0]]
+            if let k = viewOffset(f, id) {
+                let x = f.nodes[id].inputs[0]
+                root[id] = root[x]
+                offset[id] = offset[x] + k
             } else if let first = schedule.repeatedResults[id] {
                 root[id] = root[first]
             }
         }
-        return root
+        return (root, offset)
+    }
+
+    /// For a node whose elements are its operand's elements `k ..< k + count` in the same
+    /// order, that `k`: the view ops (0) and a non-empty `slice` of one contiguous run (a unit
+    /// step on the last axis it does not take whole, one index on each axis before that one,
+    /// the whole of every axis after it). Nil for any other node: it gets a step and a buffer of its own.
+    static func viewOffset(_ f: Function, _ id: ValueID) -> Int? {
+        let node = f.nodes[id]
+        if node.op.isView { return 0 }
+        guard node.op == .slice, node.type.count > 0, let x = node.inputs.first,
+              let start = node.attrs.start, let step = node.attrs.step else { return nil }
+        let inShape = f.nodes[x].type.shape, outShape = node.type.shape
+        guard inShape.count == outShape.count, start.count == inShape.count, step.count == inShape.count else { return nil }
+        // The last axis the slice does not take whole (none: the identity, if no step reverses).
+        let axis = inShape.indices.last(where: { outShape[$0] != inShape[$0] }) ?? -1
+        for d in inShape.indices {
+            let unitStep = step[d] == 1 || outShape[d] == 1
+            if axis < 0 {
+                guard unitStep else { return nil }
+            } else if d < axis {
+                guard outShape[d] == 1 else { return nil }
+            } else if d == axis {
+                guard unitStep else { return nil }
+            } else {
+                guard start[d] == 0, unitStep else { return nil }   // whole, as `axis` is the last partial one
+            }
+        }
+        let strides = rowMajorStrides(inShape)
+        return zip(start, strides).reduce(0) { $0 + $1.0 * $1.1 }
     }
 
     /// The plan of `scan` node `id`: its body planned as a function, and its scheduled results.
@@ -204,7 +241,7 @@ public struct ExecutionPlan: Sendable {
         for id in schedule.order {
             let node = f.nodes[id]
             if node.op == .const { s.constants.append(id) }
-            if node.op == .input || node.op == .const || node.op == .result || node.op.isView { continue }
+            if node.op == .input || node.op == .const || node.op == .result || viewOffset(f, id) != nil { continue }
             if node.op == .scan {
                 s.steps.append(.loop(id))
                 s.reads.append(node.inputs.map { root[$0] })
@@ -236,14 +273,16 @@ public struct ExecutionPlan: Sendable {
 
     /// Outputs: the computing step writes straight into the caller's buffer where it can; a
     /// value returned twice, an input or a constant is copied at the end (and lives on).
-    private static func placeOutputs(_ f: Function, root: [ValueID], stepCount: Int,
+    private static func placeOutputs(_ f: Function, root: [ValueID], offsets: [Int], stepCount: Int,
                                      lastUse: inout [Int]) -> ([BufferLocation?], [OutputCopy]) {
         var locations = [BufferLocation?](repeating: nil, count: f.nodes.count)
         var copies: [OutputCopy] = []
         for (k, output) in f.outputs.enumerated() {
             let r = root[output.value]
             let op = f.nodes[r].op
-            if locations[r] == nil, op != .input, op != .const {
+            // A part of a larger value (a contiguous slice) is copied out of it.
+            let whole = offsets[output.value] == 0 && f.nodes[output.value].type.count == f.nodes[r].type.count
+            if locations[r] == nil, op != .input, op != .const, whole {
                 locations[r] = .output(k)
             } else {
                 copies.append(OutputCopy(value: output.value, output: k))
@@ -256,7 +295,7 @@ public struct ExecutionPlan: Sendable {
     /// Workspace: each value a step writes gets a slot, freed after its last read; a fused
     /// root may take over a leaf that dies at that step (`inPlace`), otherwise the best-fitting
     /// free slot, otherwise a new one. Returns the slots and the workspace size.
-    private static func allocateWorkspace(_ f: Function, _ program: inout Steps, root: [ValueID], lastUse: [Int],
+    private static func allocateWorkspace(_ f: Function, _ program: inout Steps, root: [ValueID], offsets: [Int], lastUse: [Int],
                                           locations: inout [BufferLocation?], inPlace: Bool) -> ([BufferSlot], Int) {
         let nodes = f.nodes
         let end = program.steps.count
@@ -271,11 +310,17 @@ public struct ExecutionPlan: Sendable {
                 let bytes = nodes[written].type.count * nodes[written].type.dtype.byteSize
                 var reused: ValueID?
                 if inPlace, case .fused(let g, _) = program.steps[i] {
+                    // A leaf reads its root's whole buffer from its start, and no other leaf
+                    // reads another part of it: element j is read before it is overwritten.
+                    func wholeView(_ leaf: ValueID) -> Bool {
+                        offsets[leaf] == 0 && nodes[leaf].type.count == nodes[root[leaf]].type.count
+                    }
                     for leaf in g.leaves {
                         let r = root[leaf]
                         let lt = nodes[leaf].type
                         if slotOf[r] >= 0, lastUse[r] == i, lt.shape == nodes[written].type.shape,
-                           lt.dtype.byteSize == nodes[written].type.dtype.byteSize {
+                           lt.dtype.byteSize == nodes[written].type.dtype.byteSize,
+                           g.leaves.allSatisfy({ root[$0] != r || wholeView($0) }) {
                             reused = leaf
                             break
                         }
