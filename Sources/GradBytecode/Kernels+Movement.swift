@@ -86,7 +86,8 @@ final class PadKernel: VMKernel {
 }
 
 /// `concat` along an axis: for each of the `outer` leading indices, one contiguous block of
-/// every operand in turn (`copyMemory` per block).
+/// every operand in turn (`copyMemory` per block). A block already at its place (an operand
+/// the plan computed into the concat's buffer) is not copied.
 final class ConcatKernel: VMKernel {
     /// Per operand: arena offset and bytes per block.
     let parts: [(offset: Int, blockBytes: Int)]
@@ -105,7 +106,8 @@ final class ConcatKernel: VMKernel {
         var dst = base + to
         for o in 0..<outer {
             for part in parts where part.blockBytes > 0 {
-                dst.copyMemory(from: base + part.offset + o * part.blockBytes, byteCount: part.blockBytes)
+                let src = base + part.offset + o * part.blockBytes
+                if src != UnsafeRawPointer(dst) { dst.copyMemory(from: src, byteCount: part.blockBytes) }
                 dst += part.blockBytes
             }
         }

@@ -98,15 +98,20 @@ struct BytecodeValidator {
     }
 
     /// Checks an operand an instruction reads or writes: `range`, and if it touches a
-    /// constant, input or output, that it is in that buffer's declared dtype and, when
-    /// written, the whole buffer (a view of it, such as a reshape, has the same bytes); a read
-    /// may be a part of it (a contiguous slice).
+    /// constant, input or output, that it lies inside that buffer in its declared dtype, and
+    /// is the whole buffer when an input or constant is written (a view of it, such as a
+    /// reshape, has the same bytes). Reads of parts are contiguous slices; writes of parts of
+    /// an output are a concat's operands computed in place.
     func use(_ o: BytecodeOperand, _ site: OperandSite) throws(BytecodeValidationError) {
         let bytes = try range(o, site)
         guard !bytes.isEmpty, let b = lastBuffer(startingBelow: bytes.upperBound), b.bytes.overlaps(bytes) else { return }
-        var written = false
-        if case .result = site { written = true }
-        let fits = written ? b.bytes == bytes : b.bytes.lowerBound <= bytes.lowerBound && bytes.upperBound <= b.bytes.upperBound
+        // Whole for a write into an input or constant; a part of an output may be written (a
+        // concat's operand computed in place) and a part of anything read.
+        var whole = false
+        if case .result = site {
+            if case .output = b.site {} else { whole = true }
+        }
+        let fits = whole ? b.bytes == bytes : b.bytes.lowerBound <= bytes.lowerBound && bytes.upperBound <= b.bytes.upperBound
         guard fits, b.operand.type.dtype == o.type.dtype, (bytes.lowerBound - b.bytes.lowerBound) % b.operand.type.dtype.byteSize == 0 else {
             throw .bufferMismatch(site, o, buffer: b.site, declared: b.operand)
         }

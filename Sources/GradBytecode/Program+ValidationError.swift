@@ -97,7 +97,7 @@ public indirect enum BytecodeValidationError: Error, Hashable, Sendable, CustomS
         case .overlappingBuffers(let a, let b):
             return "\(a) and \(b) share bytes"
         case .bufferMismatch(let site, let used, let buffer, let declared):
-            return "\(site) uses \(used.type) at byte \(used.offset), but that is \(buffer): \(declared.type) at byte \(declared.offset) (a constant, input or output is used in its own dtype, and written only whole)"
+            return "\(site) uses \(used.type) at byte \(used.offset), but that is \(buffer): \(declared.type) at byte \(declared.offset) (a constant, input or output is used inside its bytes in its own dtype; an input or constant is written only whole)"
         case .notAnInstruction(let i, let op):
             return "instruction \(i): \(op.name) is not an instruction"
         case .typeRule(let i, _, let message):

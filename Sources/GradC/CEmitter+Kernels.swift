@@ -112,7 +112,8 @@ extension FunctionEmitter {
         var offset = 0
         for operand in node.inputs {
             let block = type(operand).shape[axis] * inner
-            if block > 0 {
+            // An operand the plan computed in place (`ExecutionPlan.placeConcatParts`) is there.
+            if block > 0, plan.storageRoot[operand] != plan.storageRoot[id] {
                 w.line("for (long i = 0; i < \(outer); i++) memcpy(o + i * \(row) + \(offset), \(try pointer(operand)) + i * \(block), \(block * size));")
             }
             offset += block

@@ -179,7 +179,35 @@ public struct ExecutionPlan: Sendable {
                 root[id] = root[first]
             }
         }
+        placeConcatParts(f, schedule, &root, &offset)
         return (root, offset)
+    }
+
+    /// Operands a `concat` is the only reader of are computed straight into their place in its
+    /// buffer: a part whose elements are one contiguous run of the concat's (every axis before
+    /// the concat's axis has extent 1), written by a step of its own (not an input, constant,
+    /// view, loop result or output), gets the concat's storage root at its offset; the concat
+    /// then copies only its other parts (a backend skips a part already in place). Concats are
+    /// visited last first, so a concat that is itself a part of another passes its place on.
+    private static func placeConcatParts(_ f: Function, _ schedule: Schedule, _ root: inout [ValueID], _ offset: inout [Int]) {
+        for c in schedule.order.reversed() where f.nodes[c].op == .concat {
+            let node = f.nodes[c]
+            let shape = node.type.shape
+            guard let axis = node.attrs.axis.flatMap({ normalizeAxis($0, rank: shape.count) }),
+                  shape[..<axis].allSatisfy({ $0 == 1 }) else { continue }
+            let inner = shape[(axis + 1)...].reduce(1, *)
+            var at = 0
+            for v in node.inputs {
+                let part = f.nodes[v]
+                defer { at += part.type.shape[axis] * inner }
+                guard root[v] == v, schedule.useCount[v] == 1, !schedule.isOutput[v], part.type.count > 0,
+                      part.type.dtype == node.type.dtype,
+                      ![.input, .const, .result, .scan].contains(part.op), viewOffset(f, v) == nil,
+                      schedule.repeatedResults[v] == nil, node.inputs.filter({ $0 == v }).count == 1 else { continue }
+                root[v] = root[c]
+                offset[v] = offset[c] + at
+            }
+        }
     }
 
     /// For a node whose elements are its operand's elements `k ..< k + count` in the same
@@ -304,9 +332,33 @@ public struct ExecutionPlan: Sendable {
         var slotOf = [Int](repeating: -1, count: nodes.count)
         var workspaceBytes = 0
         var dying: [[ValueID]] = Array(repeating: [], count: end + 1)
+        /// The best-fitting free slot for `bytes`, else a new one; `value` occupies it.
+        func allocate(_ bytes: Int, _ value: ValueID) -> Int {
+            if let found = free.takeBestFit(bytes) {
+                slots[found].values.append(value)
+                return found
+            }
+            let align = bytes >= 64 ? 64 : 8
+            let offset = (workspaceBytes + align - 1) / align * align
+            slots.append(BufferSlot(offset: offset, bytes: bytes, values: [value]))
+            workspaceBytes = offset + bytes
+            return slots.count - 1
+        }
         for id in nodes.indices where lastUse[id] >= 0 && lastUse[id] < end { dying[lastUse[id]].append(id) }
         for (i, writes) in program.writes.enumerated() {
             for written in writes where locations[written] == nil {
+                // A concat's part: written into the concat's buffer, allocated now if it is not
+                // (the concat's later step finds it placed).
+                let target = root[written]
+                if target != written, nodes[target].op == .concat {
+                    if locations[target] == nil {
+                        let s = allocate(nodes[target].type.count * nodes[target].type.dtype.byteSize, target)
+                        slotOf[target] = s
+                        locations[target] = .workspace(slot: s, offset: slots[s].offset)
+                    }
+                    locations[written] = locations[target]
+                    continue
+                }
                 let bytes = nodes[written].type.count * nodes[written].type.dtype.byteSize
                 var reused: ValueID?
                 if inPlace, case .fused(let g, _) = program.steps[i] {
@@ -335,17 +387,7 @@ public struct ExecutionPlan: Sendable {
                     }
                 }
                 if reused == nil {
-                    let s: Int
-                    if let found = free.takeBestFit(bytes) {
-                        s = found
-                        slots[s].values.append(written)
-                    } else {
-                        let align = bytes >= 64 ? 64 : 8
-                        let offset = (workspaceBytes + align - 1) / align * align
-                        s = slots.count
-                        slots.append(BufferSlot(offset: offset, bytes: bytes, values: [written]))
-                        workspaceBytes = offset + bytes
-                    }
+                    let s = allocate(bytes, written)
                     slotOf[written] = s
                     locations[written] = .workspace(slot: s, offset: slots[s].offset)
                 }

@@ -263,19 +263,19 @@ final class UntrustedFileTests: XCTestCase {
         var wrongInputDType = try ValidationErrorTests.valid()
         wrongInputDType.inputs[0].operand.type = TensorType(.i64, [4])
         XCTAssertEqual(refusal(wrongInputDType),
-                       "invalid bytecode: instruction 0, operand 0 uses f64[4] at byte 8, but that is input 0: i64[4] at byte 8 (a constant, input or output is used in its own dtype, and written only whole)")
+                       "invalid bytecode: instruction 0, operand 0 uses f64[4] at byte 8, but that is input 0: i64[4] at byte 8 (a constant, input or output is used inside its bytes in its own dtype; an input or constant is written only whole)")
         var wrongInputShape = try ValidationErrorTests.valid()
         wrongInputShape.inputs[1].operand.type = TensorType(.f64, [2])
         XCTAssertEqual(refusal(wrongInputShape),
-                       "invalid bytecode: instruction 0, operand 2 uses f64[4] at byte 40, but that is input 1: f64[2] at byte 40 (a constant, input or output is used in its own dtype, and written only whole)")
+                       "invalid bytecode: instruction 0, operand 2 uses f64[4] at byte 40, but that is input 1: f64[2] at byte 40 (a constant, input or output is used inside its bytes in its own dtype; an input or constant is written only whole)")
         var wrongOutputDType = try ValidationErrorTests.valid()
         wrongOutputDType.outputs[2].operand.type = TensorType(.i64, [4])
         XCTAssertEqual(refusal(wrongOutputDType),
-                       "invalid bytecode: instruction 2, result uses f64[4] at byte 128, but that is output 2: i64[4] at byte 128 (a constant, input or output is used in its own dtype, and written only whole)")
+                       "invalid bytecode: instruction 2, result uses f64[4] at byte 128, but that is output 2: i64[4] at byte 128 (a constant, input or output is used inside its bytes in its own dtype; an input or constant is written only whole)")
         var wrongConstant = try ValidationErrorTests.valid()
         wrongConstant.constants[0].operand.type = TensorType(.i64)
         XCTAssertEqual(refusal(wrongConstant),
-                       "invalid bytecode: instruction 0, operand 1 uses f64 at byte 0, but that is constant 0: i64 at byte 0 (a constant, input or output is used in its own dtype, and written only whole)")
+                       "invalid bytecode: instruction 0, operand 1 uses f64 at byte 0, but that is constant 0: i64 at byte 0 (a constant, input or output is used inside its bytes in its own dtype; an input or constant is written only whole)")
         // A view of a binding (same bytes, same dtype, another shape) is fine: instruction 5
         // copies x as f64[2,2].
         XCTAssertEqual(refusal(try ValidationErrorTests.valid()), "accepted")

@@ -127,7 +127,7 @@ final class ValidationErrorTests: XCTestCase {
          "input 0 and input 1 share bytes"),
         ({ $0.inputs[0].operand.type = TensorType(.i64, [4]) },
          .bufferMismatch(.operand(instruction: 0, position: 0), operand(.f64, [4], at: 8), buffer: .input(0), declared: operand(.i64, [4], at: 8)),
-         "instruction 0, operand 0 uses f64[4] at byte 8, but that is input 0: i64[4] at byte 8 (a constant, input or output is used in its own dtype, and written only whole)"),
+         "instruction 0, operand 0 uses f64[4] at byte 8, but that is input 0: i64[4] at byte 8 (a constant, input or output is used inside its bytes in its own dtype; an input or constant is written only whole)"),
         ({ op(&$0, 1) { op, _, _, _ in op = .grad } }, .notAnInstruction(instruction: 1, .grad),
          "instruction 1: grad is not an instruction"),
         ({ op(&$0, 2) { _, attrs, _, _ in attrs[.axis] = .int(5) } },

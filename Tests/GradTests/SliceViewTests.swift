@@ -5,7 +5,9 @@ import XCTest
 
 /// Contiguous slices are views (`ExecutionPlan.viewOffset`): no step, no buffer, their
 /// operand's buffer `viewOffsets[id]` elements in. Which slices qualify, what the plan does at
-/// its edges (outputs, in-place updates, loops), and every backend against the reference.
+/// its edges (outputs, in-place updates, loops), and every backend against the reference. And
+/// the converse: operands a `concat` alone reads are computed into their place in its buffer
+/// (`placeConcatParts`).
 final class SliceViewTests: XCTestCase {
     func function(_ text: String) throws -> Function {
         try Pipeline.function(Pipeline.lower(Pipeline.parse(text), to: .optimized), named: nil)
@@ -115,8 +117,8 @@ final class SliceViewTests: XCTestCase {
         XCTAssertEqual(results[0].1[5].doubles, Array(m.doubles[6..<9]))
     }
 
-    /// A `.gbc` may read a part of an input in its dtype (a view), but not write a part of an
-    /// output nor read an input in another dtype.
+    /// A `.gbc` may read a part of an input in its dtype (a view) and write a part of an
+    /// output, but not write a part of an input nor read an input in another dtype.
     func testBytecodeMayReadButNotWritePartsOfBindings() throws {
         let f = try function("""
         func f(x: f64[6]) {
@@ -134,9 +136,85 @@ final class SliceViewTests: XCTestCase {
                                              output: BytecodeOperand(type: TensorType(.f64, [3]), offset: program.inputs[0].operand.offset),
                                              nodes: nodes)
         XCTAssertThrowsError(try partialWrite.validate())
+        var partialOutput = program
+        partialOutput.instructions[0] = .fused(dtype: dtype, ops: ops, leaves: leaves,
+                                              output: BytecodeOperand(type: TensorType(.f64, [3]), offset: program.outputs[1].operand.offset + 8),
+                                              nodes: nodes)
+        XCTAssertNoThrow(try partialOutput.validate())
         leaves[0] = BytecodeOperand(type: TensorType(.i64, [3]), offset: leaves[0].offset)
         var otherDType = program
         otherDType.instructions[0] = .fused(dtype: dtype, ops: ops, leaves: leaves, output: out, nodes: nodes)
         XCTAssertThrowsError(try otherDType.validate())
+    }
+
+    func testConcatPartsAreComputedInPlace() throws {
+        let f = try function("""
+        func f(x: f64[6], m: f64[2,3]) {
+          a = exp(x)
+          b = concat(a, x * 2, x[1:3], axis=0)
+          return sum(b * b)
+        }
+        """)
+        let plan = try ExecutionPlan(f)
+        let concat = try XCTUnwrap(f.nodes.indices.first { f.nodes[$0].op == .concat })
+        let placed = f.nodes[concat].inputs.filter { plan.storageRoot[$0] == concat }
+        // exp(x) and x * 2 are written into the concat's buffer at 0 and 6; the view x[1:3]
+        // (of an input) is copied.
+        XCTAssertEqual(placed.count, 2)
+        XCTAssertEqual(placed.map { plan.viewOffsets[$0] }, [0, 6])
+    }
+
+    /// Every backend against the reference where concat parts are placed: parts from fused
+    /// loops, from a matrix product and from a reduction, a concat that is a part of another
+    /// (nested), a concat returned as an output, a part also read elsewhere (not placed), a
+    /// part read again by a later part's producer, concats of rows along axis 0 of a matrix
+    /// and along the last axis of a [1, n] value, inside a loop body, and the gradient.
+    func testEveryBackendAgreesWithPlacedConcatParts() throws {
+        let text = """
+        func body(c: f64[4], x: f64[4]) {
+          return concat(c[0:1], c[1:] * x[:-1], axis=0)
+        }
+        func body2(i: i64, c: f64[4], x: f64[4]) {
+          return body(c, x) as c
+        }
+        func f(x: f64[4], m: f64[3,4]) {
+          p = sin(x)
+          q = m @ x
+          r = sum(m, axes=[0])
+          inner = concat(p * 2, q, axis=0)
+          outer = concat(inner, r + 1, exp(x), axis=0)
+          shared = cos(x)
+          both = concat(shared, shared * 3, axis=0)
+          rows = concat(reshape(p, shape=[1,4]), m * 2, axis=0)
+          wide = concat(reshape(q, shape=[1,3]), reshape(p + 1, shape=[1,4]), axis=1)
+          y = fori(body2, 3, carry=x, with=x)
+          loss = sum(outer * outer) + sum(both) * sum(shared) + sum(rows) + sum(wide * wide) + sum(y * y)
+          gx, gm = grad(loss, x, m)
+          return outer, both, rows, wide, y, gx, gm
+        }
+        """
+        let plain = try Differentiator.expand(try Pipeline.function(try Pipeline.parse(text), named: "f"))
+        let optimized = try optimize(plain)
+        let plan = try ExecutionPlan(optimized)
+        let placedParts = optimized.nodes.indices.filter {
+            plan.storageRoot[$0] != $0 && optimized.nodes[plan.storageRoot[$0]].op == .concat
+        }
+        XCTAssertGreaterThanOrEqual(placedParts.count, 5)
+        let x = Tensor(TensorType(.f64, [4]), doubles: [0.3, -0.2, 0.7, 0.5])
+        let m = Tensor(TensorType(.f64, [3, 4]), doubles: (0..<12).map { 0.1 * Double($0) - 0.4 })
+        let want = try ReferenceEvaluator.run(plain, inputs: ["x": x, "m": m])
+        var results = [("bytecode", try VirtualMachine(BytecodeProgram(function: optimized)).run([x, m])),
+                       ("bytecode, unfused", try VirtualMachine(BytecodeProgram(function: optimized, fuse: false)).run([x, m]))]
+        if (try? CCompiler.find()) != nil {
+            var env = ProcessInfo.processInfo.environment
+            env["GRADC_CACHE_DIR"] = try temporaryDirectory("concat-parts").path
+            results.append(("C", try CModule([optimized], environment: env).kernels[0].run([x, m])))
+        }
+        for (backend, got) in results {
+            XCTAssertEqual(got.count, want.count, backend)
+            for (k, (g, w)) in zip(got, want).enumerated() {
+                assertAllClose(g.doubles, w.doubles, rtol: 1e-13, atol: 1e-15, "\(backend) output \(k)")
+            }
+        }
     }
 }
