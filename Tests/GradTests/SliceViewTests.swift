@@ -22,6 +22,29 @@ final class SliceViewTests: XCTestCase {
         }
     }
 
+    /// The VM (fused and not) and C on `optimized` against the reference on `plain`; returns
+    /// the backends' outputs.
+    @discardableResult
+    func assertEveryBackendAgrees(_ plain: Function, _ optimized: Function, _ inputs: [String: Tensor]) throws -> [(String, [Tensor])] {
+        let want = try ReferenceEvaluator.run(plain, inputs: inputs)
+        let ordered = optimized.parameters.compactMap { inputs[$0.name] }
+        var results = [("bytecode", try VirtualMachine(BytecodeProgram(function: optimized)).run(ordered)),
+                       ("bytecode, unfused", try VirtualMachine(BytecodeProgram(function: optimized, fuse: false)).run(ordered))]
+        if (try? CCompiler.find()) != nil {
+            var env = ProcessInfo.processInfo.environment
+            env["GRADC_CACHE_DIR"] = try temporaryDirectory("slice-views").path
+            results.append(("C", try CModule([optimized], environment: env).kernels[0].run(ordered)))
+        }
+        for (backend, got) in results {
+            XCTAssertEqual(got.count, want.count, backend)
+            for (k, (g, w)) in zip(got, want).enumerated() {
+                XCTAssertEqual(g.type, w.type, "\(backend) output \(k)")
+                assertAllClose(g.doubles, w.doubles, rtol: 1e-13, atol: 1e-15, "\(backend) output \(k)")
+            }
+        }
+        return results
+    }
+
     func testWhichSlicesAreViews() throws {
         // Each line returns sum(slice) so that the slice is not folded into the output.
         let cases: [(String, Bool, String)] = [
@@ -96,22 +119,8 @@ final class SliceViewTests: XCTestCase {
         let optimized = try optimize(plain)
         let x = Tensor(TensorType(.f64, [6]), doubles: [0.3, -0.2, 0.1, 0.5, -0.4, 0.25])
         let m = Tensor(TensorType(.f64, [4, 3]), doubles: (0..<12).map { 0.1 * Double($0) - 0.5 })
-        let want = try ReferenceEvaluator.run(plain, inputs: ["x": x, "m": m])
         XCTAssertTrue(try slicesWithSteps(optimized).isEmpty, "every slice of f is contiguous")
-        var results = [("bytecode", try VirtualMachine(BytecodeProgram(function: optimized)).run([x, m])),
-                       ("bytecode, unfused", try VirtualMachine(BytecodeProgram(function: optimized, fuse: false)).run([x, m]))]
-        if (try? CCompiler.find()) != nil {
-            var env = ProcessInfo.processInfo.environment
-            env["GRADC_CACHE_DIR"] = try temporaryDirectory("slice-views").path
-            results.append(("C", try CModule([optimized], environment: env).kernels[0].run([x, m])))
-        }
-        for (backend, got) in results {
-            XCTAssertEqual(got.count, want.count, backend)
-            for (k, (g, w)) in zip(got, want).enumerated() {
-                XCTAssertEqual(g.type, w.type, "\(backend) output \(k)")
-                assertAllClose(g.doubles, w.doubles, rtol: 1e-13, atol: 1e-15, "\(backend) output \(k)")
-            }
-        }
+        let results = try assertEveryBackendAgrees(plain, optimized, ["x": x, "m": m])
         // The exact parts: views copied out are the input's elements, bit for bit.
         XCTAssertEqual(results[0].1[1].doubles, [0.1, 0.5, -0.4])
         XCTAssertEqual(results[0].1[5].doubles, Array(m.doubles[6..<9]))
@@ -202,19 +211,6 @@ final class SliceViewTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(placedParts.count, 5)
         let x = Tensor(TensorType(.f64, [4]), doubles: [0.3, -0.2, 0.7, 0.5])
         let m = Tensor(TensorType(.f64, [3, 4]), doubles: (0..<12).map { 0.1 * Double($0) - 0.4 })
-        let want = try ReferenceEvaluator.run(plain, inputs: ["x": x, "m": m])
-        var results = [("bytecode", try VirtualMachine(BytecodeProgram(function: optimized)).run([x, m])),
-                       ("bytecode, unfused", try VirtualMachine(BytecodeProgram(function: optimized, fuse: false)).run([x, m]))]
-        if (try? CCompiler.find()) != nil {
-            var env = ProcessInfo.processInfo.environment
-            env["GRADC_CACHE_DIR"] = try temporaryDirectory("concat-parts").path
-            results.append(("C", try CModule([optimized], environment: env).kernels[0].run([x, m])))
-        }
-        for (backend, got) in results {
-            XCTAssertEqual(got.count, want.count, backend)
-            for (k, (g, w)) in zip(got, want).enumerated() {
-                assertAllClose(g.doubles, w.doubles, rtol: 1e-13, atol: 1e-15, "\(backend) output \(k)")
-            }
-        }
+        try assertEveryBackendAgrees(plain, optimized, ["x": x, "m": m])
     }
 }
