@@ -259,3 +259,28 @@ extension FunctionBuilder {
         try apply(.iota, [], Attributes([.shape: .ints(shape), .axis: .int(axis), .dtype: .dtype(dtype)]))
     }
 }
+
+// MARK: Matrix helpers (compositions of other ops: GradIR/GraphBuilder+Matrix.swift)
+
+extension FunctionBuilder {
+    /// The n×n identity (`eye(n, dtype=…)`).
+    public func eye(_ n: Int, dtype: DType = .f64) throws(Diagnostic) -> Value {
+        Value(self, try builder.eye(n, dtype: dtype))
+    }
+
+    func composed(_ x: Value, _ build: (inout GraphBuilder, ValueID) throws(Diagnostic) -> ValueID) throws(Diagnostic) -> Value {
+        try check(x)
+        return Value(self, try build(&builder, x.id))
+    }
+}
+
+/// The diagonal of the last two axes: `[…, m, n]` → `[…, min(m, n)]`.
+public func diagonal(_ x: Value) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.diagonal(id) } }
+/// The square matrix with `v` (`[…, n]`) on its diagonal: `[…, n, n]`.
+public func diag(_ v: Value) throws(Diagnostic) -> Value { try v.builder.composed(v) { (b, id) throws(Diagnostic) in try b.diag(id) } }
+/// The sum of the diagonal of the last two axes.
+public func trace(_ x: Value) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.trace(id) } }
+/// The lower triangle (column − row ≤ k) of the last two axes, zeros elsewhere.
+public func tril(_ x: Value, k: Int = 0) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.triangle(id, k: k, lower: true) } }
+/// The upper triangle (column − row ≥ k) of the last two axes, zeros elsewhere.
+public func triu(_ x: Value, k: Int = 0) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.triangle(id, k: k, lower: false) } }

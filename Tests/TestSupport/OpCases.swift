@@ -248,6 +248,7 @@ public enum OpCases {
             let rows = try fb.apply(.reshape, [fb.apply(.transpose, [v[0]], Attributes([.perm: .ints([1, 0, 2])]))], Attributes([.shape: .ints([2, 6])]))
             return try fb.apply(.take_along_axis, [rows, fb.apply(.reshape, [k], Attributes([.shape: .ints([2, 1])]))], axis(1))
         })
+        cases.append(contentsOf: matrixHelperCases(backends: backends))
         if backends {
             cases.append(OpCase(name: "take empty indices", operands: [([4, 3], anywhere)], labels: [[2, 0]]) { fb, v, l in
                 try fb.apply(.take, [v[0], l[0]], axis(0))
@@ -259,6 +260,31 @@ public enum OpCases {
                                 labelValues: [(0..<42).map { Int64(($0 * 17) % 100) - 50 }]) { fb, v, l in
                 try fb.apply(.take, [v[0], l[0]], axis(0))
             })
+        }
+        return cases
+    }
+
+    /// The matrix helpers composed of other ops (`eye`, `diagonal`, `diag`, `trace`, `tril`,
+    /// `triu`): squared or multiplied, so that the Hessian goes through the rules of the rules.
+    public static func matrixHelperCases(backends: Bool = false) -> [OpCase] {
+        var cases: [OpCase] = [
+            OpCase(name: "diagonal [2,2,3], squared", operands: [([2, 2, 3], anywhere)]) { _, v, _ in try square(diagonal(v[0])) },
+            OpCase(name: "diagonal [3,2]", operands: [([3, 2], anywhere)]) { _, v, _ in try diagonal(v[0]) },
+            OpCase(name: "diag [2,3], squared", operands: [([2, 3], anywhere)]) { _, v, _ in try square(diag(v[0])) },
+            OpCase(name: "diag [1]", operands: [([1], anywhere)]) { _, v, _ in try diag(v[0]) },
+            OpCase(name: "trace [3,3], squared", operands: [([3, 3], anywhere)]) { _, v, _ in try square(trace(v[0])) },
+            OpCase(name: "tril [3,4] squared", operands: [([3, 4], anywhere)]) { _, v, _ in try square(tril(v[0])) },
+            OpCase(name: "tril k=-1 [2,3,3]", operands: [([2, 3, 3], anywhere)]) { _, v, _ in try tril(v[0], k: -1) },
+            OpCase(name: "triu k=1 [3,3] squared", operands: [([3, 3], anywhere)]) { _, v, _ in try square(triu(v[0], k: 1)) },
+            OpCase(name: "eye(3) * x", operands: [([3, 3], anywhere)]) { fb, v, _ in try square(fb.eye(3, dtype: v[0].dtype) * v[0]) },
+        ]
+        if backends {
+            // Empty operands second (a Hessian of an empty first operand is not asked for).
+            cases.append(OpCase(name: "diagonal empty batch", operands: [([4, 4], anywhere), ([0, 3, 3], anywhere)]) { _, v, _ in
+                try concat([diagonal(v[0]), reshape(diagonal(v[1]), [0])], axis: 0)
+            })
+            cases.append(OpCase(name: "trace [0,0]", operands: [([4, 4], anywhere), ([0, 0], anywhere)]) { _, v, _ in try trace(v[0]) + trace(v[1]) })
+            cases.append(OpCase(name: "triu [8,20]", operands: [([8, 20], anywhere)]) { _, v, _ in try triu(v[0], k: -2) })
         }
         return cases
     }
