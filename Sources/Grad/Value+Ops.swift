@@ -284,3 +284,14 @@ public func trace(_ x: Value) throws(Diagnostic) -> Value { try x.builder.compos
 public func tril(_ x: Value, k: Int = 0) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.triangle(id, k: k, lower: true) } }
 /// The upper triangle (column − row ≥ k) of the last two axes, zeros elsewhere.
 public func triu(_ x: Value, k: Int = 0) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.triangle(id, k: k, lower: false) } }
+
+// MARK: Factorizations and solves (issue 17)
+
+/// The lower Cholesky factor of (x + xᵀ)/2 on the last two axes (all NaN if not positive definite).
+public func cholesky(_ x: Value) throws(Diagnostic) -> Value { try apply(.cholesky, x) }
+/// X with op(l)·X = b, l triangular (`lower`), op(l) = lᵀ when `transpose`.
+public func triangularSolve(_ l: Value, _ b: Value, lower: Bool = true, transpose: Bool = false) throws(Diagnostic) -> Value {
+    try l.builder.apply(.triangular_solve, [l, b], Attributes([.lower: .bool(lower), .transpose: .bool(transpose)]))
+}
+/// ln det of the symmetric positive definite (x + xᵀ)/2 on the last two axes (NaN if not positive definite).
+public func logdet(_ x: Value) throws(Diagnostic) -> Value { try apply(.logdet, x) }

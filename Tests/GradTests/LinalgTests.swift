@@ -80,4 +80,64 @@ final class LinalgTests: XCTestCase {
             }
         }
     }
+
+    func testFactorizationsExact() throws {
+        let source = """
+            func f(a: f64[2,2], d: f64[2,2], l: f64[2,2], b: f64[2,1], one: f64[1,1]) {
+              ld = logdet(d)
+              return cholesky(a), logdet(a), cholesky(d), ld, grad(ld, d), triangular_solve(l, b), triangular_solve(l, b, transpose=true), triangular_solve(l, b, lower=false), cholesky(one), logdet(one)
+            }
+            """
+        let outs = try run(source, [m([4, 2, 2, 3], [2, 2]), m([4, 0, 0, 9], [2, 2]), m([2, 7, 1, 1], [2, 2]), m([2, 3], [2, 1]), m([9], [1, 1])])
+        assertExact(outs, [
+            [2, 0, 1, (2.0).squareRoot()], [2 * (Foundation.log(2.0) + Foundation.log((2.0).squareRoot()))],
+            [2, 0, 0, 3], [2 * (Foundation.log(2.0) + Foundation.log(3.0))],
+            // d ln det D = D⁻¹, exactly 0 off the diagonal.
+            [0.25, 0, 0, (1.0 / 3) * (1.0 / 3)],
+            // [[2,0],[1,1]] x = [2,3]: x = [1, 2]; its transpose [[2,1],[0,1]]: x = [−0.5, 3];
+            // the upper triangle [[2,7],[0,1]] (the 1 below is not read): x = [(2 − 21)/2, 3].
+            [1, 2], [-0.5, 3], [-9.5, 3],
+            [3], [2 * Foundation.log(3.0)],
+        ])
+    }
+
+    /// Not positive definite (an eigenvalue < 0, a zero pivot, NaN): cholesky is all NaN and
+    /// logdet NaN on every backend; a zero pivot in a triangular solve divides by zero (IEEE);
+    /// identities and empty matrices.
+    func testNonPositiveDefiniteAndSingularAreDocumentedValues() throws {
+        let source = """
+            func f(a: f64[3,2,2], l: f64[2,2], b: f64[2,1], e: f64[0,0]) {
+              return cholesky(a), logdet(a), triangular_solve(l, b), cholesky(e), logdet(e), cholesky(eye(3)), logdet(eye(3))
+            }
+            """
+        let nan = Double.nan
+        let outs = try run(source, [m([1, 2, 2, 1, 0, 0, 0, 1, 1, 0, 0, nan], [3, 2, 2]), m([0, 0, 1, 1], [2, 2]), m([1, 1], [2, 1]), m([], [0, 0])])
+        assertExact(outs, [
+            [nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan], [nan, nan, nan],
+            [.infinity, -.infinity], [], [0], [1, 0, 0, 0, 1, 0, 0, 0, 1], [0],
+        ])
+    }
+
+    /// cholesky(A)·cholesky(A)ᵀ ≈ A, and solving with the factor undoes A, for random SPD
+    /// matrices (batched, f32 and f64), on every backend.
+    func testIdentities() throws {
+        for (dtype, tolerance) in [(DType.f64, 1e-12), (.f32, 1e-4)] {
+            let fb = FunctionBuilder("f")
+            let x = try fb.input("x", dtype, [3, 5, 5])
+            let r = try fb.input("r", dtype, [3, 5, 2])
+            let a = try OpCases.spd(fb, x)
+            let l = try cholesky(a)
+            let reconstructed = try l.matmul(transpose(l, perm: [0, 2, 1]))
+            let solved = try triangularSolve(l, triangularSolve(l, r), transpose: true)
+            try fb.output(reconstructed - a, "reconstruction_error")
+            try fb.output(a.matmul(solved) - r, "solve_error")
+            try fb.output(logdet(a) - 2 * sum(log(diagonal(l)), axes: [1]), "logdet_error")
+            let inputs = [Tensor.random(TensorType(dtype, [3, 5, 5]), seed: 5), Tensor.random(TensorType(dtype, [3, 5, 2]), seed: 6)]
+            for backend in LinalgTests.backends {
+                for (k, out) in try compile(fb.function, backend: backend)(inputs).enumerated() {
+                    XCTAssertLessThan(out.doubles.map { Swift.abs($0) }.max() ?? 0, tolerance * 25, "\(backend) \(dtype) output \(k)")
+                }
+            }
+        }
+    }
 }

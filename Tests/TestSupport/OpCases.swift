@@ -249,6 +249,7 @@ public enum OpCases {
             return try fb.apply(.take_along_axis, [rows, fb.apply(.reshape, [k], Attributes([.shape: .ints([2, 1])]))], axis(1))
         })
         cases.append(contentsOf: matrixHelperCases(backends: backends))
+        cases.append(contentsOf: factorizationCases(backends: backends))
         if backends {
             cases.append(OpCase(name: "take empty indices", operands: [([4, 3], anywhere)], labels: [[2, 0]]) { fb, v, l in
                 try fb.apply(.take, [v[0], l[0]], axis(0))
@@ -285,6 +286,67 @@ public enum OpCases {
             })
             cases.append(OpCase(name: "trace [0,0]", operands: [([4, 4], anywhere), ([0, 0], anywhere)]) { _, v, _ in try trace(v[0]) + trace(v[1]) })
             cases.append(OpCase(name: "triu [8,20]", operands: [([8, 20], anywhere)]) { _, v, _ in try triu(v[0], k: -2) })
+        }
+        return cases
+    }
+
+    /// A symmetric positive definite matrix from any square x (batched): x·xᵀ + n·I.
+    public static func spd(_ fb: FunctionBuilder, _ x: Value) throws -> Value {
+        let n = x.shape[x.shape.count - 1]
+        return try x.matmul(transpose(x, perm: Array(0..<(x.shape.count - 2)) + [x.shape.count - 1, x.shape.count - 2])) + fb.eye(n, dtype: x.dtype) * Double(n)
+    }
+
+    /// `cholesky`, `triangular_solve`, `logdet` on well-conditioned inputs (SPD matrices made
+    /// from the operand, triangles with a dominant diagonal), batched, 1×1, and (backends)
+    /// empty batches and larger sizes. The first operand is small, so the Hessian is checked.
+    public static func factorizationCases(backends: Bool = false) -> [OpCase] {
+        /// A lower (or upper) triangle with diagonal 2 + x²: well conditioned.
+        func triangle(_ fb: FunctionBuilder, _ x: Value, lower: Bool) throws -> Value {
+            let t = lower ? try tril(x, k: -1) : try triu(x, k: 1)
+            return try t + diag(square(diagonal(x)) + 2)
+        }
+        var cases: [OpCase] = [
+            OpCase(name: "cholesky [3,3]", operands: [([3, 3], anywhere)]) { fb, v, _ in try cholesky(spd(fb, v[0])) },
+            OpCase(name: "cholesky [2,2,2]", operands: [([2, 2, 2], anywhere)]) { fb, v, _ in try cholesky(spd(fb, v[0])) },
+            OpCase(name: "cholesky [1,1]", operands: [([1, 1], positive)]) { _, v, _ in try cholesky(v[0]) },
+            OpCase(name: "cholesky of a general square (its symmetric part)", operands: [([2, 2], fractional)]) { fb, v, _ in
+                try cholesky(v[0] + fb.eye(2, dtype: v[0].dtype) * 2)
+            },
+            OpCase(name: "logdet [3,3]", operands: [([3, 3], anywhere)]) { fb, v, _ in try logdet(spd(fb, v[0])) },
+            OpCase(name: "logdet [2,2,2]", operands: [([2, 2, 2], anywhere)]) { fb, v, _ in try logdet(spd(fb, v[0])) },
+            OpCase(name: "logdet [1,1]", operands: [([1, 1], positive)]) { _, v, _ in try logdet(v[0]) },
+            OpCase(name: "triangular_solve lower [3,3]·[3,2]", operands: [([3, 3], anywhere), ([3, 2], anywhere)]) { fb, v, _ in
+                try triangularSolve(triangle(fb, v[0], lower: true), v[1])
+            },
+            OpCase(name: "triangular_solve lower transpose", operands: [([3, 3], anywhere), ([3, 2], anywhere)]) { fb, v, _ in
+                try triangularSolve(triangle(fb, v[0], lower: true), v[1], transpose: true)
+            },
+            OpCase(name: "triangular_solve upper [2,2,2]·[2,2,3]", operands: [([2, 2, 2], anywhere), ([2, 2, 3], anywhere)]) { fb, v, _ in
+                try triangularSolve(triangle(fb, v[0], lower: false), v[1], lower: false)
+            },
+            OpCase(name: "triangular_solve upper transpose, B first", operands: [([2, 2], anywhere), ([2, 2], anywhere)]) { fb, v, _ in
+                try triangularSolve(triangle(fb, v[1], lower: false), v[0], lower: false, transpose: true)
+            },
+            OpCase(name: "solve through cholesky, squared", operands: [([2, 2], anywhere), ([2, 1], anywhere)]) { fb, v, _ in
+                let l = try cholesky(spd(fb, v[0]))
+                return try square(triangularSolve(l, triangularSolve(l, v[1]), transpose: true))
+            },
+        ]
+        if backends {
+            // Empty operands second (a Hessian of an empty first operand is not asked for).
+            cases.append(OpCase(name: "cholesky empty batch", operands: [([4, 4], anywhere), ([0, 3, 3], anywhere)]) { fb, v, _ in
+                try concat([reshape(cholesky(spd(fb, v[0])), [16]), reshape(cholesky(v[1]), [0])], axis: 0)
+            })
+            cases.append(OpCase(name: "logdet empty batch and 0×0", operands: [([4, 4], anywhere), ([0, 2, 2], anywhere), ([0, 0], anywhere)]) { fb, v, _ in
+                try logdet(spd(fb, v[0])) + sum(logdet(v[1])) + logdet(v[2])
+            })
+            cases.append(OpCase(name: "cholesky, logdet [12,12]", operands: [([12, 12], anywhere)]) { fb, v, _ in
+                let a = try spd(fb, v[0])
+                return try cholesky(a) * logdet(a)
+            })
+            cases.append(OpCase(name: "triangular_solve [9,9]·[9,17]", operands: [([9, 9], anywhere), ([9, 17], anywhere)]) { fb, v, _ in
+                try triangularSolve(triangle(fb, v[0], lower: true), v[1])
+            })
         }
         return cases
     }
