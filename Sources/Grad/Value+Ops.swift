@@ -293,5 +293,11 @@ public func cholesky(_ x: Value) throws(Diagnostic) -> Value { try apply(.choles
 public func triangularSolve(_ l: Value, _ b: Value, lower: Bool = true, transpose: Bool = false) throws(Diagnostic) -> Value {
     try l.builder.apply(.triangular_solve, [l, b], Attributes([.lower: .bool(lower), .transpose: .bool(transpose)]))
 }
+/// X with a·X = b (LU with partial pivoting; inf/NaN where a is singular).
+public func solve(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try a.builder.apply(.solve, [a, b]) }
+/// The determinant on the last two axes.
+public func det(_ x: Value) throws(Diagnostic) -> Value { try apply(.det, x) }
+/// A⁻¹ = solve(a, I) (a composition, not an op).
+public func inv(_ x: Value) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.inverse(id) } }
 /// ln det of the symmetric positive definite (x + xᵀ)/2 on the last two axes (NaN if not positive definite).
 public func logdet(_ x: Value) throws(Diagnostic) -> Value { try apply(.logdet, x) }

@@ -220,6 +220,19 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         let inverse = try b.matmul(swapLastAxes(inverseFactor, &b), inverseFactor)
         return Cotangents(try scale(b.reshape(g, b.type(of: out).shape + [1, 1]), inverse))
 
+    case .solve:
+        // X = A⁻¹B: B̄ = A⁻ᵀX̄, Ā = −B̄·Xᵀ.
+        let bBar = try b.add(.solve, [swapLastAxes(node.inputs[0], &b), g])
+        var result: Cotangents = [nil, nil]
+        if needs[0] { result[0] = try neg(b.matmul(bBar, swapLastAxes(out, &b))) }
+        if needs[1] { result[1] = bBar }
+        return result
+    case .det:
+        // Ā = g·det·A⁻ᵀ (A⁻¹ = solve(A, I)); a singular A gives 0·inf = NaN where g ≠ 0.
+        let batch = b.type(of: out).shape + [1, 1]
+        let inverse = try b.inverse(x)
+        return Cotangents(try scale(b.reshape(g, batch), mul(b.reshape(out, batch), swapLastAxes(inverse, &b))))
+
     // MARK: Shape
     case .reshape, .expand_dims, .squeeze:
         return Cotangents(try b.reshape(g, b.type(of: x).shape))

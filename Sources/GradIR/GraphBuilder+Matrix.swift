@@ -1,5 +1,5 @@
 /// Matrix helpers that are compositions of existing ops, not op-table entries: `eye`,
-/// `diagonal`, `diag`, `trace`, `tril`, `triu`. The `.ir` parser and the Swift library both
+/// `diagonal`, `diag`, `trace`, `tril`, `triu`, `inv` (= `solve(A, I)`). The `.ir` parser and the Swift library both
 /// call these, so the two spell the same graph; their derivatives are those of the ops they
 /// are made of (`slice` ↔ `pad`, `select`, `reshape`), so they nest to any order.
 ///
@@ -47,6 +47,15 @@ extension GraphBuilder {
         step[t.rank - 1] = n + 1
         let spread = try add(.pad, [v], Attributes([.low: .ints(zeros), .high: .ints(zeros), .step: .ints(step)]))
         return try reshape(spread, batch + [n, n])
+    }
+
+    /// A⁻¹ = solve(A, I) on the last two axes (inf/NaN where A is singular).
+    public mutating func inverse(_ x: ValueID) throws(Diagnostic) -> ValueID {
+        let t = type(of: x)
+        guard t.rank >= 2, t.dtype.isFloat, t.shape[t.rank - 1] == t.shape[t.rank - 2] else {
+            throw Diagnostic(.expected("a float square matrix […, n, n]", found: "\(t)"), at: location)
+        }
+        return try add(.solve, [x, broadcast(eye(t.shape[t.rank - 1], dtype: t.dtype), to: t.shape)])
     }
 
     /// The sum of the diagonal of the last two axes: `[…, m, n]` → `[…]`.

@@ -62,6 +62,8 @@ public enum StructuralOp: String, CaseIterable, Hashable, Sendable {
     case cholesky
     case triangular_solve
     case logdet
+    case solve
+    case det
 
     @inlinable @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
 

@@ -32,6 +32,8 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     case cholesky
     case triangular_solve
     case logdet
+    case solve
+    case det
 }
 
 /// How many operands an op takes.
@@ -309,6 +311,14 @@ extension Op {
             return OpInfo(family: .linalg, arity: .fixed(1), attributes: [],
                           doc: "ln det S of a symmetric positive definite S = (A + Aᵀ)/2 on the last two axes (batched: […,n,n] → […]), as 2·Σ ln Lᵢᵢ of its Cholesky factor; NaN when S is not positive definite; 0 for a 0×0 matrix.",
                           derivative: "g·S⁻¹ = g·L⁻ᵀL⁻¹ (with L = cholesky(A) and L⁻¹ = triangular_solve(L, I)), so it differentiates again.")
+        case .solve:
+            return OpInfo(family: .linalg, arity: .fixed(2), attributes: [],
+                          doc: "solve(A, B): X with A·X = B by LU factorization with partial pivoting (the first largest |pivot| of each column), on the last two axes: A[…,n,n], B[…,n,k] with A's batch dimensions → X[…,n,k]. A singular A (a zero pivot) divides by zero: ±inf/NaN by IEEE arithmetic, the same on every backend.",
+                          derivative: "B̄ = solve(Aᵀ, X̄); Ā = −B̄·Xᵀ (inf/NaN where A is singular).")
+        case .det:
+            return OpInfo(family: .linalg, arity: .fixed(1), attributes: [],
+                          doc: "Determinant on the last two axes ([…,n,n] → […]): the signed product of the pivots of LU with partial pivoting (a column whose pivot is 0 is left as it is, so an exactly singular A gives ±0); 1 for a 0×0 matrix. For a positive definite matrix, logdet is more accurate than log(det).",
+                          derivative: "g·det·A⁻ᵀ, with A⁻ᵀ = transpose(solve(A, I)); at a singular A the inverse is inf/NaN, and so is the gradient (the adjugate is not formed).")
         case .result:
             return OpInfo(family: .loop, arity: .fixed(1), attributes: [attr(.index, .int, required: true)],
                           doc: "result(loop, index=k): value k of a `scan`: the final carries first (k < carries), then each per-step output stacked on a new leading axis of length `length` (row t is step t's).",

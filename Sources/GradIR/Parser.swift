@@ -79,7 +79,7 @@ private func parseModuleOnThisStack(bytes: [UInt8], file: String?, limits: Parse
 let sugarNames: Set<String> = Set(["zeros", "ones", "fill", "fori", "while", "stack"]).union(matrixSugarNames)
 
 /// The matrix helpers composed of other ops (`GraphBuilder+Matrix.swift`).
-let matrixSugarNames: Set<String> = ["eye", "diagonal", "diag", "trace", "tril", "triu"]
+let matrixSugarNames: Set<String> = ["eye", "diagonal", "diag", "trace", "tril", "triu", "inv"]
 
 // MARK: Expressions
 
@@ -1541,6 +1541,7 @@ struct Parser {
             case "diagonal": id = try builder.diagonal(x)
             case "diag": id = try builder.diag(x)
             case "trace": id = try builder.trace(x)
+            case "inv": id = try builder.inverse(x)
             default: id = try builder.triangle(x, k: k, lower: name == "tril")
             }
         }

@@ -61,6 +61,67 @@ public enum LinalgKernels {
     }
 }
 
+extension LinalgKernels {
+    /// LU with partial pivoting of `u` (n×n, overwritten by U), applying the same row
+    /// operations to the n×k rows of `x` (k may be 0). Each column's pivot is the first
+    /// largest |u[r, col]| for r ≥ col; a zero pivot (the column is zero from the diagonal down)
+    /// is left as it is. Returns the sign of the row permutation.
+    public static func luEliminate<T: BinaryFloatingPoint>(_ u: UnsafeMutablePointer<T>, _ x: UnsafeMutablePointer<T>, n: Int, k: Int) -> T {
+        var sign: T = 1
+        for col in 0..<n {
+            var p = col
+            var best = Swift.abs(u[col * n + col])
+            for r in (col + 1)..<Swift.max(n, col + 1) where Swift.abs(u[r * n + col]) > best {
+                best = Swift.abs(u[r * n + col])
+                p = r
+            }
+            if p != col {
+                for c in 0..<n { let t = u[col * n + c]; u[col * n + c] = u[p * n + c]; u[p * n + c] = t }
+                for c in 0..<k { let t = x[col * k + c]; x[col * k + c] = x[p * k + c]; x[p * k + c] = t }
+                sign = -sign
+            }
+            let pivot = u[col * n + col]
+            guard pivot != 0 else { continue }
+            for r in (col + 1)..<Swift.max(n, col + 1) {
+                let f = u[r * n + col] / pivot
+                u[r * n + col] = 0
+                for c in (col + 1)..<n { u[r * n + c] -= f * u[col * n + c] }
+                for c in 0..<k { x[r * k + c] -= f * x[col * k + c] }
+            }
+        }
+        return sign
+    }
+
+    /// X with A·X = B: `u` (n×n scratch) gets A, `x` (n×k, may alias `b`) gets B, then LU
+    /// elimination and back substitution with U.
+    public static func solve<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ x: UnsafeMutablePointer<T>,
+                                                    scratch u: UnsafeMutablePointer<T>, n: Int, k: Int) {
+        for e in 0..<(n * n) { u[e] = a[e] }
+        for e in 0..<(n * k) { x[e] = b[e] }
+        _ = luEliminate(u, x, n: n, k: k)
+        for step in 0..<n {
+            let i = n - 1 - step
+            let xi = x + i * k
+            for p in (i + 1)..<Swift.max(n, i + 1) {
+                let coefficient = u[i * n + p]
+                let xp = x + p * k
+                for c in 0..<k { xi[c] -= coefficient * xp[c] }
+            }
+            let pivot = u[i * n + i]
+            for c in 0..<k { xi[c] = xi[c] / pivot }
+        }
+    }
+
+    /// det A: the sign of the permutation times the product of U's diagonal (in row order).
+    public static func det<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, scratch u: UnsafeMutablePointer<T>, n: Int) -> T {
+        for e in 0..<(n * n) { u[e] = a[e] }
+        let sign = luEliminate(u, u, n: n, k: 0)
+        var product: T = 1
+        for i in 0..<n { product *= u[i * n + i] }
+        return sign * product
+    }
+}
+
 // MARK: - Reference kernels
 
 func linalgKernel(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], _ rt: TensorType) throws(Diagnostic) -> Tensor {
@@ -68,6 +129,8 @@ func linalgKernel(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], _ rt: Tenso
     let n = a.shape[a.rank - 1]
     let batch = a.shape.dropLast(2).reduce(1, *)
     func run<T: RealScalar>(_ x: [T], _ y: [T]) -> [T] {
+        // 0×0 matrices: det 1, logdet 0, the other results are empty.
+        if n == 0 { return [T](repeating: op == .det ? 1 : 0, count: rt.count) }
         var out = [T](repeating: 0, count: rt.count)
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeBufferPointer { yp in
@@ -76,6 +139,16 @@ func linalgKernel(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], _ rt: Tenso
                     switch op {
                     case .cholesky:
                         for m in 0..<batch { LinalgKernels.cholesky(xb + m * n * n, ob + m * n * n, n: n) }
+                    case .solve:
+                        let k = rt.shape[rt.rank - 1]
+                        guard let yb = yp.baseAddress else { return }
+                        let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(n * n, 1))
+                        defer { scratch.deallocate() }
+                        for m in 0..<batch { LinalgKernels.solve(xb + m * n * n, yb + m * n * k, ob + m * n * k, scratch: scratch, n: n, k: k) }
+                    case .det:
+                        let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(n * n, 1))
+                        defer { scratch.deallocate() }
+                        for m in 0..<batch { ob[m] = LinalgKernels.det(xb + m * n * n, scratch: scratch, n: n) }
                     case .triangular_solve:
                         let k = rt.shape[rt.rank - 1]
                         guard let yb = yp.baseAddress else { return }

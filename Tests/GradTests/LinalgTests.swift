@@ -140,4 +140,55 @@ final class LinalgTests: XCTestCase {
             }
         }
     }
+
+    func testSolveDetInvExact() throws {
+        let source = """
+            func f(a: f64[2,2], b: f64[2,1], s: f64[3,3], p: f64[2,2]) {
+              d = det(a)
+              return solve(a, b), d, grad(d, a), inv(a), det(s), solve(s, ones(shape=[3,1])), det(p), grad(det(s), s), det(eye(2)), inv(eye(2))
+            }
+            """
+        // a = [[0, 2], [1, 1]]: the first pivot is row 1 (a swap), det = −2, solve(a, [4, 3]) = [1, 2].
+        // s is singular (its second column is 0): det = 0 exactly, solve divides by a zero pivot.
+        let outs = try run(source, [m([0, 2, 1, 1], [2, 2]), m([4, 3], [2, 1]), m([1, 0, 2, 3, 0, 1, 1, 0, 0], [3, 3]), m([2, 1, 1, 1], [2, 2])])
+        for outs in outs {
+            XCTAssertEqual(outs[0].doubles, [1, 2])
+            XCTAssertEqual(outs[1].doubles, [-2])
+            // d det/dA = det·A⁻ᵀ = the cofactors [[1, −1], [−2, 0]].
+            XCTAssertEqual(outs[2].doubles, [1, -1, -2, 0])
+            XCTAssertEqual(outs[3].doubles, [-0.5, 1, 0.5, 0])
+            XCTAssertEqual(outs[4].doubles.map { Swift.abs($0) }, [0])
+            XCTAssertTrue(outs[5].doubles.contains { !$0.isFinite }, "\(outs[5])")
+            XCTAssertEqual(outs[6].doubles, [1])
+            // At a singular A the gradient is NaN (det·A⁻ᵀ = 0·inf), documented.
+            XCTAssertTrue(outs[7].doubles.contains { $0.isNaN }, "\(outs[7])")
+            XCTAssertEqual(outs[8].doubles, [1])
+            XCTAssertEqual(outs[9].doubles, [1, 0, 0, 1])
+        }
+        // And the backends agree bit for bit (NaN included).
+        for other in outs.dropFirst() {
+            for (x, y) in zip(outs[0], other) { XCTAssertTrue(sameBits(x, y) || x.doubles.elementsEqual(y.doubles) { $0 == $1 || ($0.isNaN && $1.isNaN) }, "\(x) vs \(y)") }
+        }
+    }
+
+    /// solve(A, B) ≈ inv(A)·B and logdet(A) ≈ log(det(A)) for random (batched) matrices, f32
+    /// and f64, on every backend.
+    func testSolveIdentities() throws {
+        for (dtype, tolerance) in [(DType.f64, 1e-11), (.f32, 1e-3)] {
+            let fb = FunctionBuilder("f")
+            let x = try fb.input("x", dtype, [3, 6, 6])
+            let r = try fb.input("r", dtype, [3, 6, 4])
+            let a = try x + fb.eye(6, dtype: dtype) * 2
+            let s = try OpCases.spd(fb, x)
+            try fb.output(solve(a, r) - inv(a).matmul(r), "solve_vs_inv")
+            try fb.output(a.matmul(solve(a, r)) - r, "residual")
+            try fb.output(logdet(s) - log(det(s)), "logdet_vs_det")
+            let inputs = [Tensor.random(TensorType(dtype, [3, 6, 6]), seed: 7), Tensor.random(TensorType(dtype, [3, 6, 4]), seed: 8)]
+            for backend in LinalgTests.backends {
+                for (k, out) in try compile(fb.function, backend: backend)(inputs).enumerated() {
+                    XCTAssertLessThan(out.doubles.map { Swift.abs($0) }.max() ?? 0, tolerance * 10, "\(backend) \(dtype) output \(k)")
+                }
+            }
+        }
+    }
 }

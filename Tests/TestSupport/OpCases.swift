@@ -332,7 +332,36 @@ public enum OpCases {
                 return try square(triangularSolve(l, triangularSolve(l, v[1]), transpose: true))
             },
         ]
+        /// x + 3·I, or x + 3·J (J the reversed identity: every column's pivot is off the
+        /// diagonal, so partial pivoting swaps rows).
+        func wellConditioned(_ fb: FunctionBuilder, _ x: Value, pivoting: Bool) throws -> Value {
+            let n = x.shape[x.shape.count - 1]
+            let j = (0..<(n * n)).map { e in Double(pivoting ? (e / n + e % n == n - 1 ? 3 : 0) : (e / n == e % n ? 3 : 0)) }
+            return try x + fb.constant(values: j, x.dtype, [n, n])
+        }
+        cases += [
+            OpCase(name: "solve [3,3]·[3,2]", operands: [([3, 3], anywhere), ([3, 2], anywhere)]) { fb, v, _ in
+                try solve(wellConditioned(fb, v[0], pivoting: false), v[1])
+            },
+            OpCase(name: "solve with row swaps [3,3]·[3,1]", operands: [([3, 3], anywhere), ([3, 1], anywhere)]) { fb, v, _ in
+                try solve(wellConditioned(fb, v[0], pivoting: true), v[1])
+            },
+            OpCase(name: "solve batched [2,2,2]·[2,2,3], B first", operands: [([2, 2, 3], anywhere), ([2, 2, 2], anywhere)]) { fb, v, _ in
+                try solve(wellConditioned(fb, v[1], pivoting: true), v[0])
+            },
+            OpCase(name: "det [3,3]", operands: [([3, 3], anywhere)]) { fb, v, _ in try det(wellConditioned(fb, v[0], pivoting: false)) },
+            OpCase(name: "det with row swaps [3,3]", operands: [([3, 3], anywhere)]) { fb, v, _ in try det(wellConditioned(fb, v[0], pivoting: true)) },
+            OpCase(name: "det [2,2,2]", operands: [([2, 2, 2], anywhere)]) { fb, v, _ in try det(wellConditioned(fb, v[0], pivoting: true)) },
+            OpCase(name: "det [1,1]", operands: [([1, 1], anywhere)]) { _, v, _ in try det(v[0]) },
+            OpCase(name: "inv [2,2] squared", operands: [([2, 2], anywhere)]) { fb, v, _ in try square(inv(wellConditioned(fb, v[0], pivoting: true))) },
+        ]
         if backends {
+            cases.append(OpCase(name: "solve, det empty batch and 0×0", operands: [([4, 4], anywhere), ([0, 2, 2], anywhere), ([0, 0], anywhere), ([0, 3], anywhere)]) { fb, v, _ in
+                try det(wellConditioned(fb, v[0], pivoting: true)) + sum(det(v[1])) + det(v[2]) + sum(solve(v[2], v[3]))
+            })
+            cases.append(OpCase(name: "solve [12,12]·[12,5]", operands: [([12, 12], anywhere), ([12, 5], anywhere)]) { fb, v, _ in
+                try solve(wellConditioned(fb, v[0], pivoting: true), v[1])
+            })
             // Empty operands second (a Hessian of an empty first operand is not asked for).
             cases.append(OpCase(name: "cholesky empty batch", operands: [([4, 4], anywhere), ([0, 3, 3], anywhere)]) { fb, v, _ in
                 try concat([reshape(cholesky(spd(fb, v[0])), [16]), reshape(cholesky(v[1]), [0])], axis: 0)

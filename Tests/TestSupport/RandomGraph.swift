@@ -177,8 +177,9 @@ public struct RandomGraphGenerator {
             let r = a.shape[rank - 2]
             let spd = try a.matmul(a.transposed(perm)) + fb.eye(r, dtype: dtype) * Double(r + 1)
             let l = try cholesky(spd)
-            let x = try triangularSolve(l, a, transpose: int(0...1) == 0)
-            return try x + reshape(logdet(spd), Array(a.shape.dropLast(2)) + [1, 1]) * 0.125
+            let x = try int(0...2) == 0 ? solve(spd, a) : triangularSolve(l, a, transpose: int(0...1) == 0)
+            let scale = try int(0...1) == 0 ? logdet(spd) : log(det(spd))
+            return try x + reshape(scale, Array(a.shape.dropLast(2)) + [1, 1]) * 0.125
         case 0:
             guard rank == 1 else { return try logSoftmax(a.reshaped([a.type.count])) }
             let b = pick(pool.filter { $0.shape == a.shape })
