@@ -1,13 +1,14 @@
 /// The factorization kernels (`cholesky`, `triangular_solve`, `logdet`), written once on raw
 /// buffers of one matrix: the reference kernels below and the VM's call these, and the C
 /// emitter writes the same loops in the same order (GradC/CEmitter+Linalg.swift), so the
-/// backends agree bit for bit. Row-major, O(n³), the inner loop over contiguous elements;
+/// backends agree bit for bit. `@inlinable`, so that the VM's call specializes for Float and
+/// Double (unspecialized generic arithmetic is ~30× slower). Row-major, O(n³), the inner loop over contiguous elements;
 /// every index is below n·n (or n·k), the sizes checked by the type rule.
 public enum LinalgKernels {
     /// Cholesky–Banachiewicz, row by row, of S = (A + Aᵀ)/2: `l` (n×n, may not alias `a`)
     /// gets the lower factor and zeros above the diagonal. Returns false, with `l` all NaN,
     /// when a pivot is ≤ 0 or NaN (S is not positive definite).
-    @discardableResult
+    @inlinable @discardableResult
     public static func cholesky<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, _ l: UnsafeMutablePointer<T>, n: Int) -> Bool {
         for i in 0..<n {
             let li = l + i * n
@@ -33,6 +34,7 @@ public enum LinalgKernels {
     /// X with op(L)·X = B: L n×n (only the `lower` or upper triangle read), op(L) = Lᵀ when
     /// `transpose`; B and X n×k. `x` may alias `b` (each row of B is read before that row of
     /// X is written), not `l`.
+    @inlinable
     public static func triangularSolve<T: BinaryFloatingPoint>(_ l: UnsafePointer<T>, _ b: UnsafePointer<T>, _ x: UnsafeMutablePointer<T>,
                                                               n: Int, k: Int, lower: Bool, transpose: Bool) {
         let forward = lower != transpose
@@ -53,6 +55,7 @@ public enum LinalgKernels {
 
     /// ln det S = 2·Σ ln Lᵢᵢ (S = (A + Aᵀ)/2), with `scratch` n×n for L; NaN when S is not
     /// positive definite.
+    @inlinable
     public static func logdet<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, scratch: UnsafeMutablePointer<T>, n: Int, log: (T) -> T) -> T {
         guard cholesky(a, scratch, n: n) else { return T.nan }
         var acc: T = 0
@@ -66,6 +69,7 @@ extension LinalgKernels {
     /// operations to the n×k rows of `x` (k may be 0). Each column's pivot is the first
     /// largest |u[r, col]| for r ≥ col; a zero pivot (the column is zero from the diagonal down)
     /// is left as it is. Returns the sign of the row permutation.
+    @inlinable
     public static func luEliminate<T: BinaryFloatingPoint>(_ u: UnsafeMutablePointer<T>, _ x: UnsafeMutablePointer<T>, n: Int, k: Int) -> T {
         var sign: T = 1
         for col in 0..<n {
@@ -94,6 +98,7 @@ extension LinalgKernels {
 
     /// X with A·X = B: `u` (n×n scratch) gets A, `x` (n×k, may alias `b`) gets B, then LU
     /// elimination and back substitution with U.
+    @inlinable
     public static func solve<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ x: UnsafeMutablePointer<T>,
                                                     scratch u: UnsafeMutablePointer<T>, n: Int, k: Int) {
         for e in 0..<(n * n) { u[e] = a[e] }
@@ -113,6 +118,7 @@ extension LinalgKernels {
     }
 
     /// det A: the sign of the permutation times the product of U's diagonal (in row order).
+    @inlinable
     public static func det<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, scratch u: UnsafeMutablePointer<T>, n: Int) -> T {
         for e in 0..<(n * n) { u[e] = a[e] }
         let sign = luEliminate(u, u, n: n, k: 0)
