@@ -259,3 +259,45 @@ extension FunctionBuilder {
         try apply(.iota, [], Attributes([.shape: .ints(shape), .axis: .int(axis), .dtype: .dtype(dtype)]))
     }
 }
+
+// MARK: Matrix helpers (compositions of other ops: GradIR/GraphBuilder+Matrix.swift)
+
+extension FunctionBuilder {
+    /// The n×n identity (`eye(n, dtype=…)`).
+    public func eye(_ n: Int, dtype: DType = .f64) throws(Diagnostic) -> Value {
+        Value(self, try builder.eye(n, dtype: dtype))
+    }
+
+    func composed(_ x: Value, _ build: (inout GraphBuilder, ValueID) throws(Diagnostic) -> ValueID) throws(Diagnostic) -> Value {
+        try check(x)
+        return Value(self, try build(&builder, x.id))
+    }
+}
+
+/// The diagonal of the last two axes: `[…, m, n]` → `[…, min(m, n)]`.
+public func diagonal(_ x: Value) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.diagonal(id) } }
+/// The square matrix with `v` (`[…, n]`) on its diagonal: `[…, n, n]`.
+public func diag(_ v: Value) throws(Diagnostic) -> Value { try v.builder.composed(v) { (b, id) throws(Diagnostic) in try b.diag(id) } }
+/// The sum of the diagonal of the last two axes.
+public func trace(_ x: Value) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.trace(id) } }
+/// The lower triangle (column − row ≤ k) of the last two axes, zeros elsewhere.
+public func tril(_ x: Value, k: Int = 0) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.triangle(id, k: k, lower: true) } }
+/// The upper triangle (column − row ≥ k) of the last two axes, zeros elsewhere.
+public func triu(_ x: Value, k: Int = 0) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.triangle(id, k: k, lower: false) } }
+
+// MARK: Factorizations and solves (issue 17)
+
+/// The lower Cholesky factor of (x + xᵀ)/2 on the last two axes (all NaN if not positive definite).
+public func cholesky(_ x: Value) throws(Diagnostic) -> Value { try apply(.cholesky, x) }
+/// X with op(l)·X = b, l triangular (`lower`), op(l) = lᵀ when `transpose`.
+public func triangularSolve(_ l: Value, _ b: Value, lower: Bool = true, transpose: Bool = false) throws(Diagnostic) -> Value {
+    try l.builder.apply(.triangular_solve, [l, b], Attributes([.lower: .bool(lower), .transpose: .bool(transpose)]))
+}
+/// X with a·X = b (LU with partial pivoting; inf/NaN where a is singular).
+public func solve(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try a.builder.apply(.solve, [a, b]) }
+/// The determinant on the last two axes.
+public func det(_ x: Value) throws(Diagnostic) -> Value { try apply(.det, x) }
+/// A⁻¹ = solve(a, I) (a composition, not an op).
+public func inv(_ x: Value) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.inverse(id) } }
+/// ln det of the symmetric positive definite (x + xᵀ)/2 on the last two axes (NaN if not positive definite).
+public func logdet(_ x: Value) throws(Diagnostic) -> Value { try apply(.logdet, x) }

@@ -189,6 +189,50 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         let (p, q) = (node.inputs[0], node.inputs[1])
         return Cotangents(needs[0] ? try scale(g, q) : nil, needs[1] ? try scale(g, p) : nil)
 
+    // MARK: Factorizations and solves (issue 17): the literature's adjoint formulas as graph
+    // nodes (triangular solves, matmuls, triangles), so they differentiate again.
+    case .cholesky:
+        // Murray (2016), for S = (A + Aᵀ)/2 = L·Lᵀ: Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹).
+        let l = out
+        let m = try b.matmul(swapLastAxes(l, &b), g)
+        let phi = try add(b.triangle(m, k: -1, lower: true), mul(b.diag(b.diagonal(m)), c(0.5)))
+        let y = try solveTriangular(l, phi, lower: true, transpose: true, &b)                       // L⁻ᵀ Φ
+        let z = try swapLastAxes(solveTriangular(l, swapLastAxes(y, &b), lower: true, transpose: true, &b), &b)  // L⁻ᵀ Φ L⁻¹
+        return Cotangents(try mul(add(z, swapLastAxes(z, &b)), c(0.5)))
+    case .triangular_solve:
+        // X = op(L)⁻¹ B: B̄ = op(L)⁻ᵀ X̄; L̄ = −B̄·Xᵀ (op = id) or −X·B̄ᵀ (op = ᵀ), on L's triangle.
+        let (lower, transposed) = (node.attrs.lower, node.attrs.transposed)
+        let bBar = try solveTriangular(node.inputs[0], g, lower: lower, transpose: !transposed, &b)
+        var result: Cotangents = [nil, nil]
+        if needs[0] {
+            let outer = transposed ? try b.matmul(out, swapLastAxes(bBar, &b)) : try b.matmul(bBar, swapLastAxes(out, &b))
+            result[0] = try neg(b.triangle(outer, k: 0, lower: lower))
+        }
+        if needs[1] { result[1] = bBar }
+        return result
+    case .logdet:
+        // d ln det S = tr(S⁻¹ dA): Ā = g·S⁻¹ = g·L⁻ᵀL⁻¹ with L⁻¹ = triangular_solve(L, I).
+        let t = b.type(of: x)
+        let n = t.shape[t.rank - 1]
+        let l = try b.add(.cholesky, [x])
+        let identity = try b.broadcast(b.eye(n, dtype: t.dtype), to: t.shape)
+        let inverseFactor = try solveTriangular(l, identity, lower: true, transpose: false, &b)
+        let inverse = try b.matmul(swapLastAxes(inverseFactor, &b), inverseFactor)
+        return Cotangents(try scale(b.reshape(g, b.type(of: out).shape + [1, 1]), inverse))
+
+    case .solve:
+        // X = A⁻¹B: B̄ = A⁻ᵀX̄, Ā = −B̄·Xᵀ.
+        let bBar = try b.add(.solve, [swapLastAxes(node.inputs[0], &b), g])
+        var result: Cotangents = [nil, nil]
+        if needs[0] { result[0] = try neg(b.matmul(bBar, swapLastAxes(out, &b))) }
+        if needs[1] { result[1] = bBar }
+        return result
+    case .det:
+        // Ā = g·det·A⁻ᵀ (A⁻¹ = solve(A, I)); a singular A gives 0·inf = NaN where g ≠ 0.
+        let batch = b.type(of: out).shape + [1, 1]
+        let inverse = try b.inverse(x)
+        return Cotangents(try scale(b.reshape(g, batch), mul(b.reshape(out, batch), swapLastAxes(inverse, &b))))
+
     // MARK: Shape
     case .reshape, .expand_dims, .squeeze:
         return Cotangents(try b.reshape(g, b.type(of: x).shape))
@@ -348,6 +392,11 @@ func productOfOthers(_ node: Node, _ b: inout GraphBuilder) throws(Diagnostic) -
 }
 
 /// Swaps the last two axes (the matrix transpose of a batched matrix).
+/// `triangular_solve(l, rhs, lower:, transpose:)`.
+func solveTriangular(_ l: ValueID, _ rhs: ValueID, lower: Bool, transpose: Bool, _ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
+    try b.add(.triangular_solve, [l, rhs], Attributes([.lower: .bool(lower), .transpose: .bool(transpose)]))
+}
+
 func swapLastAxes(_ v: ValueID, _ b: inout GraphBuilder) throws(Diagnostic) -> ValueID {
     let r = b.type(of: v).rank
     var perm = Array(0..<r)

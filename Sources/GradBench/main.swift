@@ -3,6 +3,7 @@ import Foundation
 // GradBench: benchmark workloads, one function per workload set.
 //   swift run -c release GradBench vm      the bytecode VM vs the reference evaluator
 //   swift run -c release GradBench c       the C backend: call time, compile cold/warm
+//   swift run -c release GradBench linalg  logdet and solve with their gradients (Scripts/bench/linalg.py)
 //   swift run -c release GradBench matmul  one matrix product: each VM matmul kernel, 1 and 2 threads, and C
 //   swift run -c release GradBench scale   optimizer scale: Rosenbrock parse/differentiate/optimize
 //   swift run -c release GradBench harness gradc's side of the peer comparison (Scripts/bench.sh)
@@ -22,6 +23,8 @@ case "scale":
     }
 case "matmul":
     runMatmulBenchmark(Array(arguments.dropFirst()))
+case "linalg":
+    runLinalgBenchmark(Array(arguments.dropFirst()))
 case "harness":
     do {
         try Harness.run(Array(arguments.dropFirst()))
@@ -33,6 +36,7 @@ default:
     print("usage: GradBench vm | c [--quick] [--portable]")
     print("       GradBench vm [--profile] [--matmul-threads N] [--matmul-kernel baseline|avx2|avx2FMA]")
     print("       GradBench matmul [M K N] [f32]")
+    print("       GradBench linalg [N] [K]")
     print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
     print("       GradBench harness --help")
 }

@@ -147,6 +147,16 @@ struct KernelSelector {
                 add(scratch: 0) { k.run($0, $1) }
             }
             return
+        case .cholesky, .triangular_solve, .logdet, .solve, .det:
+            guard floatType else { break }
+            if inputs[0].type.dtype == .f32 {
+                let k = LinalgKernel<Float>(op, attrs, inputs, output)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            } else {
+                let k = LinalgKernel<Double>(op, attrs, inputs, output)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            }
+            return
         default:
             break
         }

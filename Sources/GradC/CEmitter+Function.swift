@@ -59,7 +59,9 @@ final class FunctionEmitter {
         scratchOffset = (plan.workspaceBytes + 63) / 64 * 64
         var scratch = 0
         for step in plan.steps {
-            guard case .kernel(let id) = step, let shape = matmulShape(plan.function, id) else { continue }
+            guard case .kernel(let id) = step else { continue }
+            scratch = max(scratch, linalgScratchBytes(plan.function, id))
+            guard let shape = matmulShape(plan.function, id) else { continue }
             scratch = max(scratch, matmulScratchBytes(shape.dtype, m: shape.m, n: shape.n, k: shape.k, threads: options.threads))
         }
         var end = (scratchOffset + scratch + 63) / 64 * 64

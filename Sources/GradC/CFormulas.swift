@@ -84,7 +84,7 @@ func cCast(_ x: String, from: DType, to: DType) -> String {
 /// (`floordiv`, `mod`: ScalarMath.floordiv/mod, step for step), for every one that `code`
 /// calls. Emitted before the functions, only when used, so other files are unchanged.
 func cHelperSource(usedIn code: String) -> String {
-    var out = ""
+    var out = cLinalgHelperSource(usedIn: code)
     for d in [DType.f64, .f32, .i64] {
         let t = cType(d)
         let f = d == .f32 ? "f" : ""

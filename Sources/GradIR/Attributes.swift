@@ -3,6 +3,8 @@ public enum AttrKey: String, CaseIterable, Hashable, Sendable, Comparable {
     case axes, axis, keepdims, perm, shape, start, stop, step, low, high, depth, reverse, dtype, value, values
     // Loops (`scan`, `result`): appended, so that the keys' tags in `.gbc` files keep their values
     case body, carries, over, length, indexed, index, gate
+    // Linear algebra (`triangular_solve`)
+    case lower, transpose
 
     /// Position of the case in declaration order (a key is a one-byte tag).
     @inlinable @inline(__always) var index: UInt8 { unsafeBitCast(self, to: UInt8.self) }
@@ -132,6 +134,8 @@ public struct Attributes: Hashable, Sendable {
     public var low: [Int]? { if case .ints(let v)? = self[.low] { return v }; return nil }
     public var high: [Int]? { if case .ints(let v)? = self[.high] { return v }; return nil }
     public var depth: Int? { if case .int(let v)? = self[.depth] { return v }; return nil }
+    public var lower: Bool { if case .bool(let v)? = self[.lower] { return v }; return true }
+    public var transposed: Bool { if case .bool(let v)? = self[.transpose] { return v }; return false }
     public var reverse: Bool { if case .bool(let v)? = self[.reverse] { return v }; return false }
     public var dtype: DType? { if case .dtype(let v)? = self[.dtype] { return v }; return nil }
     /// An `.int` attribute (`body`, `carries`, `over`, `length`, `index` of the loop ops).

@@ -58,6 +58,12 @@ public enum StructuralOp: String, CaseIterable, Hashable, Sendable {
     case softmax, log_softmax, softmax_cross_entropy
     case grad, jacobian, hessian
     case scan, result
+    // Linear algebra factorizations and solves (issue 17)
+    case cholesky
+    case triangular_solve
+    case logdet
+    case solve
+    case det
 
     @inlinable @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
 

@@ -158,6 +158,22 @@ extension Op {
                 throw fail(.shapeMismatch(op: name, operands))
             }
             return TensorType(operands[0].dtype, [])
+        case .cholesky, .logdet, .det:
+            let t = operands[0]
+            guard t.dtype.isFloat, t.rank >= 2, t.shape[t.rank - 1] == t.shape[t.rank - 2] else {
+                throw fail(.invalidOperand(op: name, "expected a float square matrix […, n, n], got \(t)"))
+            }
+            return self == .cholesky ? t : t.with(shape: Array(t.shape.dropLast(2)))
+        case .triangular_solve, .solve:
+            let (l, b) = (operands[0], operands[1])
+            try sameDType(operands)
+            guard l.dtype.isFloat, l.rank >= 2, l.shape[l.rank - 1] == l.shape[l.rank - 2] else {
+                throw fail(.invalidOperand(op: name, "expected a float square matrix L […, n, n], got \(l)"))
+            }
+            guard b.rank == l.rank, b.shape[b.rank - 2] == l.shape[l.rank - 1], Array(b.shape.dropLast(2)) == Array(l.shape.dropLast(2)) else {
+                throw fail(.invalidOperand(op: name, "expected B […, n, k] with L's batch dimensions and n = \(l.shape[l.rank - 1]), got \(b)"))
+            }
+            return b
         case .reshape:
             let shape = try validShape("shape", attrs.shape)
             guard shape.reduce(1, *) == operands[0].count else {

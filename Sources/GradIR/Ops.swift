@@ -28,6 +28,12 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     case grad, jacobian, hessian
     // Loops: a `scan` node runs one of its function's `bodies`; `result` nodes are its values
     case scan, result
+    // Linear algebra on the last two axes, batched (issue 17): factorizations and solves
+    case cholesky
+    case triangular_solve
+    case logdet
+    case solve
+    case det
 }
 
 /// How many operands an op takes.
@@ -293,6 +299,26 @@ extension Op {
                           doc: "A counted loop (docs/language.md, Loops): `length` steps of body `body` of this function. Operands: the `carries` initial carries, the `over` sequences (step t reads row t of each), then the loop-invariant operands. The body takes (the step number t as i64 when `indexed`,) the carries, row t of each sequence and the invariants, and returns the new carries then the per-step outputs. Steps run t = 0 … length−1, or backwards when `reverse`. With `gate=k`, operand k (a bool carry or bool sequence) gates each step: a step where it is false is skipped, the carries kept and its per-step outputs zero (`while` loops). The node is a token of type bool[0]; its values are `result` nodes.",
                           derivative: "A reverse `scan` over the stored carries whose body is the body's vector-Jacobian product: cotangents flow to the initial carries, to every row of the sequences and (summed over the steps) to the invariants.",
                           dtypes: "any")
+        case .cholesky:
+            return OpInfo(family: .linalg, arity: .fixed(1), attributes: [],
+                          doc: "Cholesky factor of a symmetric positive definite matrix, on the last two axes (batched): the lower-triangular L with L·Lᵀ = S, where S = (A + Aᵀ)/2 (so a symmetric A is factored as it is); zeros above the diagonal. A matrix that is not positive definite (a pivot ≤ 0 or NaN) gives a matrix of NaN, on every backend.",
+                          derivative: "Murray (2016): Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹), Φ = lower triangle with the diagonal halved, sym(X) = (X + Xᵀ)/2; as triangular_solve, matmul and tril nodes, so it differentiates again.")
+        case .triangular_solve:
+            return OpInfo(family: .linalg, arity: .fixed(2), attributes: [attr(.lower, .bool), attr(.transpose, .bool)],
+                          doc: "triangular_solve(L, B): X with op(L)·X = B, L[…,n,n] triangular (`lower`, default true: only its lower triangle is read, else only its upper), op(L) = Lᵀ when `transpose` (default false); B[…,n,k] with L's batch dimensions → X[…,n,k]. Substitution divides by the diagonal (IEEE: a zero pivot gives ±inf/NaN, the same on every backend).",
+                          derivative: "B̄ = triangular_solve(L, X̄, lower, !transpose); L̄ = −tril(B̄·Xᵀ) (−tril(X·B̄ᵀ) when `transpose`; triu when not `lower`).")
+        case .logdet:
+            return OpInfo(family: .linalg, arity: .fixed(1), attributes: [],
+                          doc: "ln det S of a symmetric positive definite S = (A + Aᵀ)/2 on the last two axes (batched: […,n,n] → […]), as 2·Σ ln Lᵢᵢ of its Cholesky factor; NaN when S is not positive definite; 0 for a 0×0 matrix.",
+                          derivative: "g·S⁻¹ = g·L⁻ᵀL⁻¹ (with L = cholesky(A) and L⁻¹ = triangular_solve(L, I)), so it differentiates again.")
+        case .solve:
+            return OpInfo(family: .linalg, arity: .fixed(2), attributes: [],
+                          doc: "solve(A, B): X with A·X = B by LU factorization with partial pivoting (the first largest |pivot| of each column), on the last two axes: A[…,n,n], B[…,n,k] with A's batch dimensions → X[…,n,k]. A singular A (a zero pivot) divides by zero: ±inf/NaN by IEEE arithmetic, the same on every backend.",
+                          derivative: "B̄ = solve(Aᵀ, X̄); Ā = −B̄·Xᵀ (inf/NaN where A is singular).")
+        case .det:
+            return OpInfo(family: .linalg, arity: .fixed(1), attributes: [],
+                          doc: "Determinant on the last two axes ([…,n,n] → […]): the signed product of the pivots of LU with partial pivoting (a column whose pivot is 0 is left as it is, so an exactly singular A gives ±0); 1 for a 0×0 matrix. For a positive definite matrix, logdet is more accurate than log(det).",
+                          derivative: "g·det·A⁻ᵀ, with A⁻ᵀ = transpose(solve(A, I)); at a singular A the inverse is inf/NaN, and so is the gradient (the adjugate is not formed).")
         case .result:
             return OpInfo(family: .loop, arity: .fixed(1), attributes: [attr(.index, .int, required: true)],
                           doc: "result(loop, index=k): value k of a `scan`: the final carries first (k < carries), then each per-step output stacked on a new leading axis of length `length` (row t is step t's).",

@@ -76,7 +76,10 @@ private func parseModuleOnThisStack(bytes: [UInt8], file: String?, limits: Parse
 }
 
 /// Callee names handled by the parser itself rather than by the op table.
-let sugarNames: Set<String> = ["zeros", "ones", "fill", "fori", "while", "stack"]
+let sugarNames: Set<String> = Set(["zeros", "ones", "fill", "fori", "while", "stack"]).union(matrixSugarNames)
+
+/// The matrix helpers composed of other ops (`GraphBuilder+Matrix.swift`).
+let matrixSugarNames: Set<String> = ["eye", "diagonal", "diag", "trace", "tril", "triu", "inv"]
 
 // MARK: Expressions
 
@@ -1111,6 +1114,7 @@ struct Parser {
         if let f = table.function(named: name) { return try inline(f, callee, args, keywords) }
         if callee.isKeyword(.zeros) || callee.isKeyword(.ones) || callee.isKeyword(.fill) { return try constantSugar(callee, args, keywords) }
         if name == "stack" { return try stackCall(callee, args, keywords) }
+        if matrixSugarNames.contains(name) { return try matrixCall(callee, args, keywords) }
         if let op = Op(rawValue: name), op != .input { return try opCall(op, callee, args, keywords) }
         throw unknownCallee(name, at: callee.location)
     }
@@ -1492,6 +1496,56 @@ struct Parser {
         for id in ids { expanded.append(try add(.expand_dims, [id], Attributes([.axis: .int(normalized)]), at: callee.location)) }
         let result = expanded.count == 1 ? expanded[0] : try add(.concat, expanded, Attributes([.axis: .int(normalized)]), at: callee.location)
         return Expr(kind: .value(result), location: callee.location)
+    }
+
+    /// `eye(n, dtype=…)`, `diagonal(A)`, `diag(v)`, `trace(A)`, `tril(A, k=…)`, `triu(A, k=…)`:
+    /// compositions of other ops (`GraphBuilder+Matrix.swift`).
+    mutating func matrixCall(_ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
+        let name = self.name(callee.symbol)
+        var k = 0
+        var eyeDType = DType.f64
+        var size: Int? = nil
+        for kw in keywords {
+            let key = self.name(kw.key.symbol)
+            switch (name, key) {
+            case ("tril", "k"), ("triu", "k"), ("eye", "n"):
+                guard case .number(let n) = kw.value, n.isInteger, let v = n.int, key == "k" || v >= 0 else {
+                    throw error(.invalidAttribute(op: name, name: key, expected: key == "k" ? "an integer" : "a size n ≥ 0"), at: kw.valueLocation)
+                }
+                if key == "k" { k = v } else { size = v }
+            case ("eye", "dtype"):
+                guard case .dtype(let d) = kw.value, d.isFloat else {
+                    throw error(.invalidAttribute(op: name, name: key, expected: "f32 or f64"), at: kw.valueLocation)
+                }
+                eyeDType = d
+            default:
+                throw error(.unknownAttribute(op: name, name: key), at: kw.key.location)
+            }
+        }
+        let id: ValueID
+        builder.location = callee.location
+        if name == "eye" {
+            if let first = args.first {
+                guard args.count == 1, size == nil, case .literal(let n) = first.kind, n.isInteger, let v = n.int, v >= 0 else {
+                    throw error(.expected("eye(n, dtype=…) with n an integer literal ≥ 0", found: "\(args.count) operand\(args.count == 1 ? "" : "s")"), at: first.location)
+                }
+                size = v
+            }
+            guard let n = size else { throw error(.missingAttribute(op: name, name: "n"), at: callee.location) }
+            id = try builder.eye(n, dtype: eyeDType)
+        } else {
+            guard args.count == 1 else { throw error(.wrongArity(op: name, expected: "1 operand", got: args.count), at: callee.location) }
+            let x = try value(args[0], dtype: dtype(of: args[0]) ?? .f64)
+            builder.location = callee.location
+            switch name {
+            case "diagonal": id = try builder.diagonal(x)
+            case "diag": id = try builder.diag(x)
+            case "trace": id = try builder.trace(x)
+            case "inv": id = try builder.inverse(x)
+            default: id = try builder.triangle(x, k: k, lower: name == "tril")
+            }
+        }
+        return Expr(kind: .value(id), location: callee.location)
     }
 
     /// `zeros(shape=…, dtype=…)`, `ones(…)`, `fill(shape=…, value=…, dtype=…)` → `const`.

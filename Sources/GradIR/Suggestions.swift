@@ -90,8 +90,7 @@ public enum Suggestions {
             return has("take") ? "did you mean 'take'? (gradc's gather: gradc doc ops)"
                 : "pick rows with a one-hot matrix: one_hot(indices, depth=n) @ x"
         case "eye", "identity":
-            return has("iota") ? "an identity matrix is one_hot(iota(…), depth=n) (gradc doc ops)"
-                : "an identity matrix is a constant: const(dtype=f64, shape=[n,n], values=[1,0,…,0,1])"
+            return "an identity matrix is eye(n, dtype=…)"
         case "clip", "clamp":
             return "clip(x, lo, hi) is minimum(maximum(x, lo), hi)"
         case "mm", "bmm", "einsum":

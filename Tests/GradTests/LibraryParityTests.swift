@@ -98,6 +98,11 @@ final class LibraryParityTests: XCTestCase {
             return try scatterAddAlongAxis(o.x, k, takeAlongAxis(o.y, k, axis: 0), axis: 0)
         }),
         .iota: ("fb.iota(shape:axis:dtype:)", { o in try o.fb.iota(shape: [2, 3], axis: 1, dtype: .f32) }),
+        .cholesky: ("cholesky(x)", { o in try cholesky(o.x.matmul(o.x.transposed())) }),
+        .triangular_solve: ("triangularSolve(l, b, lower:transpose:)", { o in try triangularSolve(cholesky(o.x.matmul(o.x.transposed())), o.x, transpose: true) }),
+        .solve: ("solve(a, b)", { o in try solve(o.x.matmul(o.x.transposed()), o.x) }),
+        .det: ("det(x)", { o in try det(o.x.matmul(o.x.transposed())) }),
+        .logdet: ("logdet(x)", { o in try logdet(o.x.matmul(o.x.transposed())) }),
         .softmax: ("softmax(x, axis:)", { o in try softmax(o.x) }),
         .log_softmax: ("logSoftmax(x, axis:)", { o in try logSoftmax(o.x, axis: 0) }),
         .softmax_cross_entropy: ("softmaxCrossEntropy(logits, labels, axis:)", { o in try softmaxCrossEntropy(o.x, o.y) }),

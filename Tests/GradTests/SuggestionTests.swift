@@ -17,15 +17,12 @@ final class SuggestionTests: XCTestCase {
 
     func testHintsForUnknownNames() throws {
         let take = Op(rawValue: "take") != nil
-        let iota = Op(rawValue: "iota") != nil
         let cases: [(body: String, message: String, column: Int, hint: String?)] = [
             // The NumPy / PyTorch table.
             ("where(x > 0, x, 0)", "unknown op or function 'where'", 10, "select(cond, a, b) is NumPy's where(cond, a, b)"),
             ("gather(x, n)", "unknown op or function 'gather'", 10,
              take ? "did you mean 'take'? (gradc's gather: gradc doc ops)" : "pick rows with a one-hot matrix: one_hot(indices, depth=n) @ x"),
-            ("eye(3)", "unknown op or function 'eye'", 10,
-             iota ? "an identity matrix is one_hot(iota(…), depth=n) (gradc doc ops)"
-                  : "an identity matrix is a constant: const(dtype=f64, shape=[n,n], values=[1,0,…,0,1])"),
+            ("identity(3)", "unknown op or function 'identity'", 10, "an identity matrix is eye(n, dtype=…)"),
             ("clip(x, 0, 1)", "unknown op or function 'clip'", 10, "clip(x, lo, hi) is minimum(maximum(x, lo), hi)"),
             ("clamp(x, 0, 1)", "unknown op or function 'clamp'", 10, "clip(x, lo, hi) is minimum(maximum(x, lo), hi)"),
             ("concatenate(x, x, axis=0)", "unknown op or function 'concatenate'", 10, "did you mean 'concat'? (concat(a, b, axis=k))"),

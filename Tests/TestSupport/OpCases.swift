@@ -248,6 +248,8 @@ public enum OpCases {
             let rows = try fb.apply(.reshape, [fb.apply(.transpose, [v[0]], Attributes([.perm: .ints([1, 0, 2])]))], Attributes([.shape: .ints([2, 6])]))
             return try fb.apply(.take_along_axis, [rows, fb.apply(.reshape, [k], Attributes([.shape: .ints([2, 1])]))], axis(1))
         })
+        cases.append(contentsOf: matrixHelperCases(backends: backends))
+        cases.append(contentsOf: factorizationCases(backends: backends))
         if backends {
             cases.append(OpCase(name: "take empty indices", operands: [([4, 3], anywhere)], labels: [[2, 0]]) { fb, v, l in
                 try fb.apply(.take, [v[0], l[0]], axis(0))
@@ -258,6 +260,121 @@ public enum OpCases {
             cases.append(OpCase(name: "take embedding rows", operands: [([50, 8], anywhere)], labels: [[6, 7]],
                                 labelValues: [(0..<42).map { Int64(($0 * 17) % 100) - 50 }]) { fb, v, l in
                 try fb.apply(.take, [v[0], l[0]], axis(0))
+            })
+        }
+        return cases
+    }
+
+    /// The matrix helpers composed of other ops (`eye`, `diagonal`, `diag`, `trace`, `tril`,
+    /// `triu`): squared or multiplied, so that the Hessian goes through the rules of the rules.
+    public static func matrixHelperCases(backends: Bool = false) -> [OpCase] {
+        var cases: [OpCase] = [
+            OpCase(name: "diagonal [2,2,3], squared", operands: [([2, 2, 3], anywhere)]) { _, v, _ in try square(diagonal(v[0])) },
+            OpCase(name: "diagonal [3,2]", operands: [([3, 2], anywhere)]) { _, v, _ in try diagonal(v[0]) },
+            OpCase(name: "diag [2,3], squared", operands: [([2, 3], anywhere)]) { _, v, _ in try square(diag(v[0])) },
+            OpCase(name: "diag [1]", operands: [([1], anywhere)]) { _, v, _ in try diag(v[0]) },
+            OpCase(name: "trace [3,3], squared", operands: [([3, 3], anywhere)]) { _, v, _ in try square(trace(v[0])) },
+            OpCase(name: "tril [3,4] squared", operands: [([3, 4], anywhere)]) { _, v, _ in try square(tril(v[0])) },
+            OpCase(name: "tril k=-1 [2,3,3]", operands: [([2, 3, 3], anywhere)]) { _, v, _ in try tril(v[0], k: -1) },
+            OpCase(name: "triu k=1 [3,3] squared", operands: [([3, 3], anywhere)]) { _, v, _ in try square(triu(v[0], k: 1)) },
+            OpCase(name: "eye(3) * x", operands: [([3, 3], anywhere)]) { fb, v, _ in try square(fb.eye(3, dtype: v[0].dtype) * v[0]) },
+        ]
+        if backends {
+            // Empty operands second (a Hessian of an empty first operand is not asked for).
+            cases.append(OpCase(name: "diagonal empty batch", operands: [([4, 4], anywhere), ([0, 3, 3], anywhere)]) { _, v, _ in
+                try concat([diagonal(v[0]), reshape(diagonal(v[1]), [0])], axis: 0)
+            })
+            cases.append(OpCase(name: "trace [0,0]", operands: [([4, 4], anywhere), ([0, 0], anywhere)]) { _, v, _ in try trace(v[0]) + trace(v[1]) })
+            cases.append(OpCase(name: "triu [8,20]", operands: [([8, 20], anywhere)]) { _, v, _ in try triu(v[0], k: -2) })
+        }
+        return cases
+    }
+
+    /// A symmetric positive definite matrix from any square x (batched): x·xᵀ + n·I.
+    public static func spd(_ fb: FunctionBuilder, _ x: Value) throws -> Value {
+        let n = x.shape[x.shape.count - 1]
+        return try x.matmul(transpose(x, perm: Array(0..<(x.shape.count - 2)) + [x.shape.count - 1, x.shape.count - 2])) + fb.eye(n, dtype: x.dtype) * Double(n)
+    }
+
+    /// `cholesky`, `triangular_solve`, `logdet` on well-conditioned inputs (SPD matrices made
+    /// from the operand, triangles with a dominant diagonal), batched, 1×1, and (backends)
+    /// empty batches and larger sizes. The first operand is small, so the Hessian is checked.
+    public static func factorizationCases(backends: Bool = false) -> [OpCase] {
+        /// A lower (or upper) triangle with diagonal 2 + x²: well conditioned.
+        func triangle(_ fb: FunctionBuilder, _ x: Value, lower: Bool) throws -> Value {
+            let t = lower ? try tril(x, k: -1) : try triu(x, k: 1)
+            return try t + diag(square(diagonal(x)) + 2)
+        }
+        var cases: [OpCase] = [
+            OpCase(name: "cholesky [3,3]", operands: [([3, 3], anywhere)]) { fb, v, _ in try cholesky(spd(fb, v[0])) },
+            OpCase(name: "cholesky [2,2,2]", operands: [([2, 2, 2], anywhere)]) { fb, v, _ in try cholesky(spd(fb, v[0])) },
+            OpCase(name: "cholesky [1,1]", operands: [([1, 1], positive)]) { _, v, _ in try cholesky(v[0]) },
+            OpCase(name: "cholesky of a general square (its symmetric part)", operands: [([2, 2], fractional)]) { fb, v, _ in
+                try cholesky(v[0] + fb.eye(2, dtype: v[0].dtype) * 2)
+            },
+            OpCase(name: "logdet [3,3]", operands: [([3, 3], anywhere)]) { fb, v, _ in try logdet(spd(fb, v[0])) },
+            OpCase(name: "logdet [2,2,2]", operands: [([2, 2, 2], anywhere)]) { fb, v, _ in try logdet(spd(fb, v[0])) },
+            OpCase(name: "logdet [1,1]", operands: [([1, 1], positive)]) { _, v, _ in try logdet(v[0]) },
+            OpCase(name: "triangular_solve lower [3,3]·[3,2]", operands: [([3, 3], anywhere), ([3, 2], anywhere)]) { fb, v, _ in
+                try triangularSolve(triangle(fb, v[0], lower: true), v[1])
+            },
+            OpCase(name: "triangular_solve lower transpose", operands: [([3, 3], anywhere), ([3, 2], anywhere)]) { fb, v, _ in
+                try triangularSolve(triangle(fb, v[0], lower: true), v[1], transpose: true)
+            },
+            OpCase(name: "triangular_solve upper [2,2,2]·[2,2,3]", operands: [([2, 2, 2], anywhere), ([2, 2, 3], anywhere)]) { fb, v, _ in
+                try triangularSolve(triangle(fb, v[0], lower: false), v[1], lower: false)
+            },
+            OpCase(name: "triangular_solve upper transpose, B first", operands: [([2, 2], anywhere), ([2, 2], anywhere)]) { fb, v, _ in
+                try triangularSolve(triangle(fb, v[1], lower: false), v[0], lower: false, transpose: true)
+            },
+            OpCase(name: "solve through cholesky, squared", operands: [([2, 2], anywhere), ([2, 1], anywhere)]) { fb, v, _ in
+                let l = try cholesky(spd(fb, v[0]))
+                return try square(triangularSolve(l, triangularSolve(l, v[1]), transpose: true))
+            },
+        ]
+        /// x + 3·I, or x + 3·J (J the reversed identity: every column's pivot is off the
+        /// diagonal, so partial pivoting swaps rows).
+        func wellConditioned(_ fb: FunctionBuilder, _ x: Value, pivoting: Bool) throws -> Value {
+            let n = x.shape[x.shape.count - 1]
+            let j = (0..<(n * n)).map { e in Double(pivoting ? (e / n + e % n == n - 1 ? 3 : 0) : (e / n == e % n ? 3 : 0)) }
+            return try x + fb.constant(values: j, x.dtype, [n, n])
+        }
+        cases += [
+            OpCase(name: "solve [3,3]·[3,2]", operands: [([3, 3], anywhere), ([3, 2], anywhere)]) { fb, v, _ in
+                try solve(wellConditioned(fb, v[0], pivoting: false), v[1])
+            },
+            OpCase(name: "solve with row swaps [3,3]·[3,1]", operands: [([3, 3], anywhere), ([3, 1], anywhere)]) { fb, v, _ in
+                try solve(wellConditioned(fb, v[0], pivoting: true), v[1])
+            },
+            OpCase(name: "solve batched [2,2,2]·[2,2,3], B first", operands: [([2, 2, 3], anywhere), ([2, 2, 2], anywhere)]) { fb, v, _ in
+                try solve(wellConditioned(fb, v[1], pivoting: true), v[0])
+            },
+            OpCase(name: "det [3,3]", operands: [([3, 3], anywhere)]) { fb, v, _ in try det(wellConditioned(fb, v[0], pivoting: false)) },
+            OpCase(name: "det with row swaps [3,3]", operands: [([3, 3], anywhere)]) { fb, v, _ in try det(wellConditioned(fb, v[0], pivoting: true)) },
+            OpCase(name: "det [2,2,2]", operands: [([2, 2, 2], anywhere)]) { fb, v, _ in try det(wellConditioned(fb, v[0], pivoting: true)) },
+            OpCase(name: "det [1,1]", operands: [([1, 1], anywhere)]) { _, v, _ in try det(v[0]) },
+            OpCase(name: "inv [2,2] squared", operands: [([2, 2], anywhere)]) { fb, v, _ in try square(inv(wellConditioned(fb, v[0], pivoting: true))) },
+        ]
+        if backends {
+            cases.append(OpCase(name: "solve, det empty batch and 0×0", operands: [([4, 4], anywhere), ([0, 2, 2], anywhere), ([0, 0], anywhere), ([0, 3], anywhere)]) { fb, v, _ in
+                try det(wellConditioned(fb, v[0], pivoting: true)) + sum(det(v[1])) + det(v[2]) + sum(solve(v[2], v[3]))
+            })
+            cases.append(OpCase(name: "solve [12,12]·[12,5]", operands: [([12, 12], anywhere), ([12, 5], anywhere)]) { fb, v, _ in
+                try solve(wellConditioned(fb, v[0], pivoting: true), v[1])
+            })
+            // Empty operands second (a Hessian of an empty first operand is not asked for).
+            cases.append(OpCase(name: "cholesky empty batch", operands: [([4, 4], anywhere), ([0, 3, 3], anywhere)]) { fb, v, _ in
+                try concat([reshape(cholesky(spd(fb, v[0])), [16]), reshape(cholesky(v[1]), [0])], axis: 0)
+            })
+            cases.append(OpCase(name: "logdet empty batch and 0×0", operands: [([4, 4], anywhere), ([0, 2, 2], anywhere), ([0, 0], anywhere)]) { fb, v, _ in
+                try logdet(spd(fb, v[0])) + sum(logdet(v[1])) + logdet(v[2])
+            })
+            cases.append(OpCase(name: "cholesky, logdet [12,12]", operands: [([12, 12], anywhere)]) { fb, v, _ in
+                let a = try spd(fb, v[0])
+                return try cholesky(a) * logdet(a)
+            })
+            cases.append(OpCase(name: "triangular_solve [9,9]·[9,17]", operands: [([9, 9], anywhere), ([9, 17], anywhere)]) { fb, v, _ in
+                try triangularSolve(triangle(fb, v[0], lower: true), v[1])
             })
         }
         return cases

@@ -165,10 +165,21 @@ public struct RandomGraphGenerator {
         }
     }
 
-    /// dot, batched matmul, log_softmax, softmax_cross_entropy.
+    /// dot, batched matmul, log_softmax, softmax_cross_entropy, and the factorizations
+    /// (cholesky, triangular_solve, logdet) of an SPD matrix made from the value.
     mutating func nnStep(_ a: Value) throws -> Value {
         let rank = a.type.rank
-        switch int(0...3) {
+        switch int(0...4) {
+        case 4:
+            guard rank >= 2 else { return try a * 0.5 }
+            var perm = Array(0..<rank)
+            perm.swapAt(rank - 1, rank - 2)
+            let r = a.shape[rank - 2]
+            let spd = try a.matmul(a.transposed(perm)) + fb.eye(r, dtype: dtype) * Double(r + 1)
+            let l = try cholesky(spd)
+            let x = try int(0...2) == 0 ? solve(spd, a) : triangularSolve(l, a, transpose: int(0...1) == 0)
+            let scale = try int(0...1) == 0 ? logdet(spd) : log(det(spd))
+            return try x + reshape(scale, Array(a.shape.dropLast(2)) + [1, 1]) * 0.125
         case 0:
             guard rank == 1 else { return try logSoftmax(a.reshaped([a.type.count])) }
             let b = pick(pool.filter { $0.shape == a.shape })

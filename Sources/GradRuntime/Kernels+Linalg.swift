@@ -1,0 +1,182 @@
+/// The factorization kernels (`cholesky`, `triangular_solve`, `logdet`), written once on raw
+/// buffers of one matrix: the reference kernels below and the VM's call these, and the C
+/// emitter writes the same loops in the same order (GradC/CEmitter+Linalg.swift), so the
+/// backends agree bit for bit. `@inlinable`, so that the VM's call specializes for Float and
+/// Double (unspecialized generic arithmetic is ~30× slower). Row-major, O(n³), the inner loop over contiguous elements;
+/// every index is below n·n (or n·k), the sizes checked by the type rule.
+public enum LinalgKernels {
+    /// Cholesky–Banachiewicz, row by row, of S = (A + Aᵀ)/2: `l` (n×n, may not alias `a`)
+    /// gets the lower factor and zeros above the diagonal. Returns false, with `l` all NaN,
+    /// when a pivot is ≤ 0 or NaN (S is not positive definite).
+    @inlinable @discardableResult
+    public static func cholesky<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, _ l: UnsafeMutablePointer<T>, n: Int) -> Bool {
+        for i in 0..<n {
+            let li = l + i * n
+            for j in 0...i {
+                let lj = l + j * n
+                var s = (a[i * n + j] + a[j * n + i]) * (0.5 as T)
+                for p in 0..<j { s -= li[p] * lj[p] }
+                if i == j {
+                    guard s > 0 else {
+                        for e in 0..<(n * n) { l[e] = T.nan }
+                        return false
+                    }
+                    li[i] = s.squareRoot()
+                } else {
+                    li[j] = s / lj[j]
+                }
+            }
+            for j in (i + 1)..<n { li[j] = 0 }
+        }
+        return true
+    }
+
+    /// X with op(L)·X = B: L n×n (only the `lower` or upper triangle read), op(L) = Lᵀ when
+    /// `transpose`; B and X n×k. `x` may alias `b` (each row of B is read before that row of
+    /// X is written), not `l`.
+    @inlinable
+    public static func triangularSolve<T: BinaryFloatingPoint>(_ l: UnsafePointer<T>, _ b: UnsafePointer<T>, _ x: UnsafeMutablePointer<T>,
+                                                              n: Int, k: Int, lower: Bool, transpose: Bool) {
+        let forward = lower != transpose
+        for step in 0..<n {
+            let i = forward ? step : n - 1 - step
+            let xi = x + i * k
+            for c in 0..<k { xi[c] = b[i * k + c] }
+            let (from, to) = forward ? (0, i) : (i + 1, n)
+            for p in from..<to {
+                let coefficient = transpose ? l[p * n + i] : l[i * n + p]
+                let xp = x + p * k
+                for c in 0..<k { xi[c] -= coefficient * xp[c] }
+            }
+            let pivot = l[i * n + i]
+            for c in 0..<k { xi[c] = xi[c] / pivot }
+        }
+    }
+
+    /// ln det S = 2·Σ ln Lᵢᵢ (S = (A + Aᵀ)/2), with `scratch` n×n for L; NaN when S is not
+    /// positive definite.
+    @inlinable
+    public static func logdet<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, scratch: UnsafeMutablePointer<T>, n: Int, log: (T) -> T) -> T {
+        guard cholesky(a, scratch, n: n) else { return T.nan }
+        var acc: T = 0
+        for i in 0..<n { acc += log(scratch[i * n + i]) }
+        return 2 * acc
+    }
+}
+
+extension LinalgKernels {
+    /// LU with partial pivoting of `u` (n×n, overwritten by U), applying the same row
+    /// operations to the n×k rows of `x` (k may be 0). Each column's pivot is the first
+    /// largest |u[r, col]| for r ≥ col; a zero pivot (the column is zero from the diagonal down)
+    /// is left as it is. Returns the sign of the row permutation.
+    @inlinable
+    public static func luEliminate<T: BinaryFloatingPoint>(_ u: UnsafeMutablePointer<T>, _ x: UnsafeMutablePointer<T>, n: Int, k: Int) -> T {
+        var sign: T = 1
+        for col in 0..<n {
+            var p = col
+            var best = Swift.abs(u[col * n + col])
+            for r in (col + 1)..<Swift.max(n, col + 1) where Swift.abs(u[r * n + col]) > best {
+                best = Swift.abs(u[r * n + col])
+                p = r
+            }
+            if p != col {
+                for c in 0..<n { let t = u[col * n + c]; u[col * n + c] = u[p * n + c]; u[p * n + c] = t }
+                for c in 0..<k { let t = x[col * k + c]; x[col * k + c] = x[p * k + c]; x[p * k + c] = t }
+                sign = -sign
+            }
+            let pivot = u[col * n + col]
+            guard pivot != 0 else { continue }
+            for r in (col + 1)..<Swift.max(n, col + 1) {
+                let f = u[r * n + col] / pivot
+                u[r * n + col] = 0
+                for c in (col + 1)..<n { u[r * n + c] -= f * u[col * n + c] }
+                for c in 0..<k { x[r * k + c] -= f * x[col * k + c] }
+            }
+        }
+        return sign
+    }
+
+    /// X with A·X = B: `u` (n×n scratch) gets A, `x` (n×k, may alias `b`) gets B, then LU
+    /// elimination and back substitution with U.
+    @inlinable
+    public static func solve<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ x: UnsafeMutablePointer<T>,
+                                                    scratch u: UnsafeMutablePointer<T>, n: Int, k: Int) {
+        for e in 0..<(n * n) { u[e] = a[e] }
+        for e in 0..<(n * k) { x[e] = b[e] }
+        _ = luEliminate(u, x, n: n, k: k)
+        for step in 0..<n {
+            let i = n - 1 - step
+            let xi = x + i * k
+            for p in (i + 1)..<Swift.max(n, i + 1) {
+                let coefficient = u[i * n + p]
+                let xp = x + p * k
+                for c in 0..<k { xi[c] -= coefficient * xp[c] }
+            }
+            let pivot = u[i * n + i]
+            for c in 0..<k { xi[c] = xi[c] / pivot }
+        }
+    }
+
+    /// det A: the sign of the permutation times the product of U's diagonal (in row order).
+    @inlinable
+    public static func det<T: BinaryFloatingPoint>(_ a: UnsafePointer<T>, scratch u: UnsafeMutablePointer<T>, n: Int) -> T {
+        for e in 0..<(n * n) { u[e] = a[e] }
+        let sign = luEliminate(u, u, n: n, k: 0)
+        var product: T = 1
+        for i in 0..<n { product *= u[i * n + i] }
+        return sign * product
+    }
+}
+
+// MARK: - Reference kernels
+
+func linalgKernel(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], _ rt: TensorType) throws(Diagnostic) -> Tensor {
+    let a = inputs[0].type
+    let n = a.shape[a.rank - 1]
+    let batch = a.shape.dropLast(2).reduce(1, *)
+    func run<T: RealScalar>(_ x: [T], _ y: [T]) -> [T] {
+        // 0×0 matrices: det 1, logdet 0, the other results are empty.
+        if n == 0 { return [T](repeating: op == .det ? 1 : 0, count: rt.count) }
+        var out = [T](repeating: 0, count: rt.count)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeBufferPointer { yp in
+                out.withUnsafeMutableBufferPointer { op_ in
+                    guard let xb = xp.baseAddress, let ob = op_.baseAddress else { return }
+                    switch op {
+                    case .cholesky:
+                        for m in 0..<batch { LinalgKernels.cholesky(xb + m * n * n, ob + m * n * n, n: n) }
+                    case .solve:
+                        let k = rt.shape[rt.rank - 1]
+                        guard let yb = yp.baseAddress else { return }
+                        let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(n * n, 1))
+                        defer { scratch.deallocate() }
+                        for m in 0..<batch { LinalgKernels.solve(xb + m * n * n, yb + m * n * k, ob + m * n * k, scratch: scratch, n: n, k: k) }
+                    case .det:
+                        let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(n * n, 1))
+                        defer { scratch.deallocate() }
+                        for m in 0..<batch { ob[m] = LinalgKernels.det(xb + m * n * n, scratch: scratch, n: n) }
+                    case .triangular_solve:
+                        let k = rt.shape[rt.rank - 1]
+                        guard let yb = yp.baseAddress else { return }
+                        for m in 0..<batch {
+                            LinalgKernels.triangularSolve(xb + m * n * n, yb + m * n * k, ob + m * n * k, n: n, k: k,
+                                                          lower: attrs.lower, transpose: attrs.transposed)
+                        }
+                    default:
+                        let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(n * n, 1))
+                        defer { scratch.deallocate() }
+                        for m in 0..<batch { ob[m] = LinalgKernels.logdet(xb + m * n * n, scratch: scratch, n: n, log: T.log) }
+                    }
+                }
+            }
+        }
+        // logdet of an empty batch of 0×0 matrices: ln 1 = 0 (the loop above covers n = 0 too).
+        return out
+    }
+    let second = inputs.count > 1 ? inputs[1].storage : inputs[0].storage
+    switch (inputs[0].storage, second) {
+    case (.f32(let x), .f32(let y)): return try makeTensor(.f32(run(x, y)), rt.shape, op)
+    case (.f64(let x), .f64(let y)): return try makeTensor(.f64(run(x, y)), rt.shape, op)
+    default: throw operandMismatch(op, inputs)
+    }
+}
