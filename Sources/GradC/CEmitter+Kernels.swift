@@ -108,17 +108,20 @@ extension FunctionEmitter {
         let inner = t.shape[(axis + 1)...].reduce(1, *)
         let row = t.shape[axis] * inner
         let size = t.dtype.byteSize
-        w.open("")
-        w.line("\(cType(t.dtype)) *o = \(try destination(id));")
+        var copies: [String] = []
         var offset = 0
         for operand in node.inputs {
             let block = type(operand).shape[axis] * inner
             // An operand the plan computed in place (`ExecutionPlan.placeConcatParts`) is there.
             if block > 0, plan.storageRoot[operand] != plan.storageRoot[id] {
-                w.line("for (long i = 0; i < \(outer); i++) memcpy(o + i * \(row) + \(offset), \(try pointer(operand)) + i * \(block), \(block * size));")
+                copies.append("for (long i = 0; i < \(outer); i++) memcpy(o + i * \(row) + \(offset), \(try pointer(operand)) + i * \(block), \(block * size));")
             }
             offset += block
         }
+        guard !copies.isEmpty else { return }
+        w.open("")
+        w.line("\(cType(t.dtype)) *o = \(try destination(id));")
+        for c in copies { w.line(c) }
         w.close()
     }
 
