@@ -59,8 +59,13 @@ final class FunctionEmitter {
         scratchOffset = (plan.workspaceBytes + 63) / 64 * 64
         var scratch = 0
         for step in plan.steps {
-            guard case .kernel(let id) = step, let shape = matmulShape(plan.function, id) else { continue }
-            scratch = max(scratch, matmulScratchBytes(shape.dtype, m: shape.m, n: shape.n, k: shape.k, threads: options.threads))
+            guard case .kernel(let id) = step else { continue }
+            if let shape = matmulShape(plan.function, id) {
+                scratch = max(scratch, matmulScratchBytes(shape.dtype, m: shape.m, n: shape.n, k: shape.k, threads: options.threads))
+            }
+            if let shape = convProductShape(plan.function, id) {
+                scratch = max(scratch, shape.columnBytes + matmulScratchBytes(shape.dtype, m: shape.m, n: shape.n, k: shape.k, threads: options.threads))
+            }
         }
         var end = (scratchOffset + scratch + 63) / 64 * 64
         for case .loop(let id) in plan.steps {
