@@ -270,6 +270,35 @@ public func conv2dKernelGrad(_ x: Value, _ g: Value, kernelSize: [Int], stride: 
     try x.builder.apply(.conv2d_kernel_grad, [x, g], convAttrs(stride: stride, padding: padding, dilation: dilation, shape: kernelSize))
 }
 
+/// The windows of a non-overlapping 2-D pooling: x[N,C,H,W] cut to whole windows and
+/// reshaped to [N, C, H/kh, kh, W/kw, kw].
+private func poolWindows(_ x: Value, _ window: [Int], _ name: String) throws(Diagnostic) -> Value {
+    guard x.shape.count == 4, window.count == 2, window[0] >= 1, window[1] >= 1,
+          window[0] <= x.shape[2], window[1] <= x.shape[3] else {
+        throw Diagnostic(.invalidOperand(op: name, "expects x[N,C,H,W] (NCHW) and a window [kh,kw] of at least 1×1 that fits in H×W, got \(x.type) and \(window)"))
+    }
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (oh, ow) = (h / window[0], w / window[1])
+    var cut = x
+    if oh * window[0] != h || ow * window[1] != w {
+        cut = try slice(x, start: [0, 0, 0, 0], stop: [n, c, oh * window[0], ow * window[1]])
+    }
+    return try cut.reshaped([n, c, oh, window[0], ow, window[1]])
+}
+
+/// `max_pool2d` with stride = window: the maximum of each non-overlapping kh×kw window of
+/// x[N,C,H,W] (rows and columns that do not fill a window are dropped, as PyTorch's
+/// `max_pool2d` without padding). A reshape and a `max` reduction, so the gradient follows
+/// `max`'s rule: **ties in a window share the cotangent evenly** (not the first maximum).
+public func maxPool2d(_ x: Value, window: [Int]) throws(Diagnostic) -> Value {
+    try max(poolWindows(x, window, "max_pool2d"), axes: [3, 5])
+}
+/// `avg_pool2d` with stride = window: the mean of each non-overlapping kh×kw window (the
+/// gradient spreads evenly over the window).
+public func avgPool2d(_ x: Value, window: [Int]) throws(Diagnostic) -> Value {
+    try mean(poolWindows(x, window, "avg_pool2d"), axes: [3, 5])
+}
+
 // MARK: Indexing with i64 tensors (NumPy semantics; negative indices wrap around)
 
 public func argmax(_ x: Value, axes: [Int]? = nil, keepdims: Bool = false) throws(Diagnostic) -> Value { try reduction(.argmax, x, axes, keepdims) }

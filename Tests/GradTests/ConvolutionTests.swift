@@ -154,4 +154,41 @@ final class ConvolutionTests: XCTestCase {
             }
         }
     }
+
+    /// Pooling over non-overlapping windows (library): values by hand, ties sharing the
+    /// gradient, a ragged edge dropped, and finite differences through a conv2d on every backend.
+    func testPooling() throws {
+        let fb = FunctionBuilder("pool")
+        let x = try fb.input("x", .f64, [1, 1, 3, 5])
+        let mx = try maxPool2d(x, window: [2, 2])
+        let av = try avgPool2d(x, window: [2, 2])
+        try fb.output(mx)
+        try fb.output(av)
+        try fb.output(fb.grad(of: sum(mx) + sum(av), wrt: [x]))
+        // Rows 0–1 and columns 0–3 fill two windows; row 2 and column 4 are dropped.
+        let xt = try XCTUnwrap(Tensor(f64: [1, 2, 7, 7, 9,
+                                            3, 4, 7, 7, 9,
+                                            9, 9, 9, 9, 9], shape: [1, 1, 3, 5]))
+        for backend in Backend.allCases {
+            let out = try compile(fb.function, backend: backend)([xt])
+            XCTAssertEqual(out[0].doubles, [4, 7], "\(backend)")
+            XCTAssertEqual(out[1].doubles, [2.5, 7], "\(backend)")
+            // max: the single maximum 4 takes 1, the four tied 7s share 1/4 each; avg: 1/4 each.
+            XCTAssertEqual(out[2].doubles, [0.25, 0.25, 0.5, 0.5, 0, 0.25, 1.25, 0.5, 0.5, 0, 0, 0, 0, 0, 0], "\(backend)")
+        }
+        XCTAssertThrowsError(try maxPool2d(x, window: [4, 1]))
+        XCTAssertThrowsError(try avgPool2d(x, window: [0, 1]))
+
+        let g = FunctionBuilder("cnn")
+        let input = try g.input("x", .f64, [2, 2, 6, 6])
+        let w = try g.input("w", .f64, [3, 2, 3, 3])
+        let loss = try sum(square(maxPool2d(relu(conv2d(input, w, padding: [1, 1])), window: [2, 2])))
+            + sum(avgPool2d(conv2d(input, w), window: [2, 2]))
+        try g.output(loss)
+        try g.output(g.grad(of: loss, wrt: [w]))
+        let checks = try GradientChecker.check(g.function, inputs: ["x": Tensor.random(TensorType(.f64, [2, 2, 6, 6]), seed: 1),
+                                                                    "w": Tensor.random(TensorType(.f64, [3, 2, 3, 3]), seed: 2)])
+        XCTAssertFalse(checks.isEmpty)
+        for c in checks { XCTAssertTrue(c.passed, "\(c.label): \(c.maxRelError)") }
+    }
 }
