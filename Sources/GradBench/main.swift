@@ -3,6 +3,7 @@ import Foundation
 // GradBench: benchmark workloads, one function per workload set.
 //   swift run -c release GradBench vm      the bytecode VM vs the reference evaluator
 //   swift run -c release GradBench c       the C backend: call time, compile cold/warm
+//   swift run -c release GradBench conv    conv2d forward + backward, f32 (Scripts/bench/conv.py adds PyTorch)
 //   swift run -c release GradBench matmul  one matrix product: each VM matmul kernel, 1 and 2 threads, and C
 //   swift run -c release GradBench scale   optimizer scale: Rosenbrock parse/differentiate/optimize
 //   swift run -c release GradBench harness gradc's side of the peer comparison (Scripts/bench.sh)
@@ -20,6 +21,8 @@ case "scale":
         FileHandle.standardError.write("GradBench: \(error)\n".data(using: .utf8) ?? Data())
         exit(2)
     }
+case "conv":
+    runConvBenchmark(Array(arguments.dropFirst()))
 case "matmul":
     runMatmulBenchmark(Array(arguments.dropFirst()))
 case "harness":
@@ -33,6 +36,7 @@ default:
     print("usage: GradBench vm | c [--quick] [--portable]")
     print("       GradBench vm [--profile] [--matmul-threads N] [--matmul-kernel baseline|avx2|avx2FMA]")
     print("       GradBench matmul [M K N] [f32]")
+    print("       GradBench conv [--quick]")
     print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
     print("       GradBench harness --help")
 }
