@@ -233,6 +233,72 @@ public func softmaxCrossEntropy(_ logits: Value, _ labels: Value, axis: Int? = n
     try logits.builder.apply(.softmax_cross_entropy, [logits, labels], axisAttrs(axis, logits))
 }
 
+// MARK: Convolution (NCHW data, OIHW kernels)
+
+private func convAttrs(stride: [Int], padding: [Int], dilation: [Int], shape: [Int]? = nil) -> Attributes {
+    var a = Attributes([.stride: .ints(stride), .padding: .ints(padding), .dilation: .ints(dilation)])
+    if let shape { a[.shape] = .ints(shape) }
+    return a
+}
+
+/// `conv2d(x, w, stride=, padding=, dilation=)`: x[N,C,H,W] correlated with w[O,C,KH,KW]
+/// (PyTorch's `conv2d`); `padding` zeros on each side of both spatial axes.
+public func conv2d(_ x: Value, _ w: Value, stride: [Int] = [1, 1], padding: [Int] = [0, 0], dilation: [Int] = [1, 1]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.conv2d, [x, w], convAttrs(stride: stride, padding: padding, dilation: dilation))
+}
+/// `conv1d`: x[N,C,W] correlated with w[O,C,K] — a `conv2d` with a unit height (reshapes
+/// around it, which cost nothing).
+public func conv1d(_ x: Value, _ w: Value, stride: Int = 1, padding: Int = 0, dilation: Int = 1) throws(Diagnostic) -> Value {
+    guard x.shape.count == 3, w.shape.count == 3 else {
+        throw Diagnostic(.invalidOperand(op: "conv1d", "expects x[N,C,W] (NCW) and w[O,C,K] (OIW), got \(x.type) and \(w.type)"))
+    }
+    let x2 = try x.reshaped([x.shape[0], x.shape[1], 1, x.shape[2]])
+    let w2 = try w.reshaped([w.shape[0], w.shape[1], 1, w.shape[2]])
+    let y = try conv2d(x2, w2, stride: [1, stride], padding: [0, padding], dilation: [1, dilation])
+    return try y.reshaped([y.shape[0], y.shape[1], y.shape[3]])
+}
+/// The transposed convolution: the gradient of `conv2d` with respect to its input, for an
+/// input of spatial size `inputSize` = [H, W] (g[N,O,OH,OW], w[O,C,KH,KW] → [N,C,H,W]).
+public func conv2dInputGrad(_ g: Value, _ w: Value, inputSize: [Int], stride: [Int] = [1, 1], padding: [Int] = [0, 0],
+                            dilation: [Int] = [1, 1]) throws(Diagnostic) -> Value {
+    try g.builder.apply(.conv2d_input_grad, [g, w], convAttrs(stride: stride, padding: padding, dilation: dilation, shape: inputSize))
+}
+/// The gradient of `conv2d` with respect to its kernel, of spatial size `kernelSize` = [KH, KW]
+/// (x[N,C,H,W], g[N,O,OH,OW] → [O,C,KH,KW]).
+public func conv2dKernelGrad(_ x: Value, _ g: Value, kernelSize: [Int], stride: [Int] = [1, 1], padding: [Int] = [0, 0],
+                             dilation: [Int] = [1, 1]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.conv2d_kernel_grad, [x, g], convAttrs(stride: stride, padding: padding, dilation: dilation, shape: kernelSize))
+}
+
+/// The windows of a non-overlapping 2-D pooling: x[N,C,H,W] cut to whole windows and
+/// reshaped to [N, C, H/kh, kh, W/kw, kw].
+private func poolWindows(_ x: Value, _ window: [Int], _ name: String) throws(Diagnostic) -> Value {
+    guard x.shape.count == 4, window.count == 2, window[0] >= 1, window[1] >= 1,
+          window[0] <= x.shape[2], window[1] <= x.shape[3] else {
+        throw Diagnostic(.invalidOperand(op: name, "expects x[N,C,H,W] (NCHW) and a window [kh,kw] of at least 1×1 that fits in H×W, got \(x.type) and \(window)"))
+    }
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (oh, ow) = (h / window[0], w / window[1])
+    var cut = x
+    if oh * window[0] != h || ow * window[1] != w {
+        cut = try slice(x, start: [0, 0, 0, 0], stop: [n, c, oh * window[0], ow * window[1]])
+    }
+    return try cut.reshaped([n, c, oh, window[0], ow, window[1]])
+}
+
+/// `max_pool2d` with stride = window: the maximum of each non-overlapping kh×kw window of
+/// x[N,C,H,W] (rows and columns that do not fill a window are dropped, as PyTorch's
+/// `max_pool2d` without padding). A reshape and a `max` reduction, so the gradient follows
+/// `max`'s rule: **ties in a window share the cotangent evenly** (not the first maximum).
+public func maxPool2d(_ x: Value, window: [Int]) throws(Diagnostic) -> Value {
+    try max(poolWindows(x, window, "max_pool2d"), axes: [3, 5])
+}
+/// `avg_pool2d` with stride = window: the mean of each non-overlapping kh×kw window (the
+/// gradient spreads evenly over the window).
+public func avgPool2d(_ x: Value, window: [Int]) throws(Diagnostic) -> Value {
+    try mean(poolWindows(x, window, "avg_pool2d"), axes: [3, 5])
+}
+
 // MARK: Indexing with i64 tensors (NumPy semantics; negative indices wrap around)
 
 public func argmax(_ x: Value, axes: [Int]? = nil, keepdims: Bool = false) throws(Diagnostic) -> Value { try reduction(.argmax, x, axes, keepdims) }

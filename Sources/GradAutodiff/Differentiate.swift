@@ -189,6 +189,8 @@ struct Expansion {
             let row = try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0]
             rows.append(try builder.reshape(row, [1] + xType.shape))
         }
+        // An empty y has an empty Jacobian (no rows to stack).
+        if rows.isEmpty { return try builder.constant(0, TensorType(yType.dtype, yType.shape + xType.shape)) }
         let stacked = rows.count == 1 ? rows[0] : try builder.add(.concat, rows, Attributes([.axis: .int(0)]))
         return try builder.reshape(stacked, yType.shape + xType.shape)
     }

@@ -313,6 +313,34 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
             result[1] = try neg(scale(ge, logp))
         }
         return result
+
+    // MARK: Convolution (bilinear: each rule is one of the other two ops)
+    case .conv2d, .conv2d_input_grad, .conv2d_kernel_grad:
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        var attrs = node.attrs
+        attrs[.shape] = nil
+        func with(_ spatial: [Int]) -> Attributes {
+            var a = attrs
+            a[.shape] = .ints(spatial)
+            return a
+        }
+        let pt = b.type(of: p).shape, qt = b.type(of: q).shape
+        var result: Cotangents = [nil, nil]
+        switch node.op {
+        case .conv2d:
+            // x: the transposed convolution of g; w: the correlation of x with g.
+            if needs[0] { result[0] = try b.add(.conv2d_input_grad, [g, q], with([pt[2], pt[3]])) }
+            if needs[1] { result[1] = try b.add(.conv2d_kernel_grad, [p, g], with([qt[2], qt[3]])) }
+        case .conv2d_input_grad:
+            // out = Aᵀ(p; q) with p the forward cotangent and q the kernel.
+            if needs[0] { result[0] = try b.add(.conv2d, [g, q], attrs) }
+            if needs[1] { result[1] = try b.add(.conv2d_kernel_grad, [g, p], with([qt[2], qt[3]])) }
+        default:
+            // out = dw(p; q) with p the input and q the forward cotangent.
+            if needs[0] { result[0] = try b.add(.conv2d_input_grad, [q, g], with([pt[2], pt[3]])) }
+            if needs[1] { result[1] = try b.add(.conv2d, [p, g], attrs) }
+        }
+        return result
     }
 }
 

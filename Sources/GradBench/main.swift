@@ -4,6 +4,7 @@ import Foundation
 //   swift run -c release GradBench vm      the bytecode VM vs the reference evaluator
 //   swift run -c release GradBench c       the C backend: call time, compile cold/warm
 //   swift run -c release GradBench linalg  logdet and solve with their gradients (Scripts/bench/linalg.py)
+//   swift run -c release GradBench conv    conv2d forward + backward, f32 (Scripts/bench/conv.py adds PyTorch)
 //   swift run -c release GradBench matmul  one matrix product: each VM matmul kernel, 1 and 2 threads, and C
 //   swift run -c release GradBench scale   optimizer scale: Rosenbrock parse/differentiate/optimize
 //   swift run -c release GradBench harness gradc's side of the peer comparison (Scripts/bench.sh)
@@ -21,6 +22,8 @@ case "scale":
         FileHandle.standardError.write("GradBench: \(error)\n".data(using: .utf8) ?? Data())
         exit(2)
     }
+case "conv":
+    runConvBenchmark(Array(arguments.dropFirst()))
 case "matmul":
     runMatmulBenchmark(Array(arguments.dropFirst()))
 case "linalg":
@@ -37,6 +40,7 @@ default:
     print("       GradBench vm [--profile] [--matmul-threads N] [--matmul-kernel baseline|avx2|avx2FMA]")
     print("       GradBench matmul [M K N] [f32]")
     print("       GradBench linalg [N] [K]")
+    print("       GradBench conv [--quick]")
     print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
     print("       GradBench harness --help")
 }

@@ -137,6 +137,26 @@ struct KernelSelector {
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
             }
             return
+        case .conv2d, .conv2d_input_grad, .conv2d_kernel_grad:
+            guard floatType, let geometry = ConvGeometry.of(op, operands: inputs.map(\.type.shape), attrs: attrs) else { break }
+            let (threads, threshold) = (limits.matmulThreads, limits.parallelMatmulThreshold)
+            switch (inputs[0].type.dtype == .f32, limits.resolvedMatmulKernel) {
+            case (true, .baseline):
+                let k = ConvKernel<Float, SIMD4<Float>>(op, geometry, inputs, output, threads: threads, threshold: threshold, micro: nil)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            case (true, let kernel):
+                let k = ConvKernel<Float, SIMD8<Float>>(op, geometry, inputs, output, threads: threads, threshold: threshold,
+                                                        micro: MatmulMicro(f32: kernel))
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            case (false, .baseline):
+                let k = ConvKernel<Double, SIMD2<Double>>(op, geometry, inputs, output, threads: threads, threshold: threshold, micro: nil)
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            case (false, let kernel):
+                let k = ConvKernel<Double, SIMD4<Double>>(op, geometry, inputs, output, threads: threads, threshold: threshold,
+                                                          micro: MatmulMicro(f64: kernel))
+                add(scratch: k.scratchBytes) { k.run($0, $1) }
+            }
+            return
         case .dot:
             guard floatType else { break }
             if inputs[0].type.dtype == .f32 {

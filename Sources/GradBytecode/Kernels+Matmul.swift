@@ -69,6 +69,35 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
         self.threads = threads >= 2 && aBatch.count == 1 && MatmulBlocking.splits(m: m, n: n, k: k, nr: Self.nr, threshold: threshold) ? 2 : 1
     }
 
+    /// One m×k by k×n product on operands addressed through `aLayout` and `bLayout`, for
+    /// kernels that multiply their own scratch matrices (the convolutions' im2col): call
+    /// `product`. Splits over two threads like the 2-D matmul.
+    init(m: Int, k: Int, n: Int, aLayout: MatrixLayout, bLayout: MatrixLayout, threads: Int = 1, threshold: Int = Int.max,
+         micro: MatmulMicro? = nil) {
+        avx2 = micro
+        (a, b, c) = (0, 0, 0)
+        (self.m, self.k, self.n) = (m, k, n)
+        (self.aLayout, self.bLayout) = (aLayout, bLayout)
+        (aBatch, bBatch) = ([0], [0])
+        self.threads = threads >= 2 && MatmulBlocking.splits(m: m, n: n, k: k, nr: Self.nr, threshold: threshold) ? 2 : 1
+    }
+
+    /// C = A·B (C row-major m×n, overwritten), with this kernel's scratch.
+    func product(_ ap: UnsafePointer<T>, _ bp: UnsafePointer<T>, _ cp: UnsafeMutablePointer<T>, _ scratch: UnsafeMutableRawPointer) {
+        let packedB = scratch.assumingMemoryBound(to: T.self)
+        let packedA = (scratch + packedBBytes).assumingMemoryBound(to: T.self)
+        if k == 0 {
+            for i in 0..<(m * n) { cp[i] = 0 }
+            return
+        }
+        if threads == 1 {
+            packB(bp, packedB, 0, panels)
+            compute(ap, packedB, cp, packedA, rows: 0..<m, panels: 0..<panels)
+            return
+        }
+        split(ap, bp, cp, packedB, packedA)
+    }
+
     var panels: Int { (n + Self.nr - 1) / Self.nr }
     var packedBBytes: Int { (panels * Self.nr * k * MemoryLayout<T>.stride + 63) / 64 * 64 }
     var packedABytes: Int { (Self.mc * Self.kc * MemoryLayout<T>.stride + 63) / 64 * 64 }
@@ -92,9 +121,14 @@ final class MatmulKernel<T: RealScalar & KernelNumber, V: SIMD & SendableMetatyp
             }
             return
         }
-        // Two threads: split the column panels, or the rows when there are few panels.
-        // Each thread packs its own panels of B and its own blocks of A; they write disjoint
-        // parts of C.
+        split(ap, bp, cp, packedB, packedA)
+    }
+
+    /// Two threads: split the column panels, or the rows when there are few panels.
+    /// Each thread packs its own panels of B and its own blocks of A; they write disjoint
+    /// parts of C.
+    func split(_ ap: UnsafePointer<T>, _ bp: UnsafePointer<T>, _ cp: UnsafeMutablePointer<T>,
+               _ packedB: UnsafeMutablePointer<T>, _ packedA: UnsafeMutablePointer<T>) {
         let buffers = MatmulBuffers(a: ap, b: bp, c: cp, packedB: packedB, packedA: packedA)
         let splitColumns = panels >= 4
         let rowBlocks = (m + Self.mr - 1) / Self.mr

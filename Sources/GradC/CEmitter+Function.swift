@@ -61,8 +61,12 @@ final class FunctionEmitter {
         for step in plan.steps {
             guard case .kernel(let id) = step else { continue }
             scratch = max(scratch, linalgScratchBytes(plan.function, id))
-            guard let shape = matmulShape(plan.function, id) else { continue }
-            scratch = max(scratch, matmulScratchBytes(shape.dtype, m: shape.m, n: shape.n, k: shape.k, threads: options.threads))
+            if let shape = matmulShape(plan.function, id) {
+                scratch = max(scratch, matmulScratchBytes(shape.dtype, m: shape.m, n: shape.n, k: shape.k, threads: options.threads))
+            }
+            if let shape = convProductShape(plan.function, id) {
+                scratch = max(scratch, shape.columnBytes + matmulScratchBytes(shape.dtype, m: shape.m, n: shape.n, k: shape.k, threads: options.threads))
+            }
         }
         var end = (scratchOffset + scratch + 63) / 64 * 64
         for case .loop(let id) in plan.steps {

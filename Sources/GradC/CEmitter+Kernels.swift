@@ -50,6 +50,7 @@ extension FunctionEmitter {
         case .iota: try emitIota(id)
         case .argmax, .argmin: try emitArgReduce(id)
         case .softmax, .log_softmax, .softmax_cross_entropy: try emitSoftmax(id)
+        case .conv2d, .conv2d_input_grad, .conv2d_kernel_grad: try emitConv(id)
         case .grad, .jacobian, .hessian:
             throw Diagnostic(.unexpandedDerivative(op: node.op.name))
         case .scan, .result:

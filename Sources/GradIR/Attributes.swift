@@ -5,6 +5,8 @@ public enum AttrKey: String, CaseIterable, Hashable, Sendable, Comparable {
     case body, carries, over, length, indexed, index, gate
     // Linear algebra (`triangular_solve`)
     case lower, transpose
+    // Convolution (`conv2d` and its transposes): appended likewise
+    case stride, padding, dilation
 
     /// Position of the case in declaration order (a key is a one-byte tag).
     @inlinable @inline(__always) var index: UInt8 { unsafeBitCast(self, to: UInt8.self) }
@@ -140,6 +142,8 @@ public struct Attributes: Hashable, Sendable {
     public var dtype: DType? { if case .dtype(let v)? = self[.dtype] { return v }; return nil }
     /// An `.int` attribute (`body`, `carries`, `over`, `length`, `index` of the loop ops).
     public func int(_ key: AttrKey) -> Int? { if case .int(let v)? = self[key] { return v }; return nil }
+    /// An `.ints` attribute (`stride`, `padding`, `dilation` of the convolutions).
+    public func ints(_ key: AttrKey) -> [Int]? { if case .ints(let v)? = self[key] { return v }; return nil }
     public var indexed: Bool { if case .bool(let v)? = self[.indexed] { return v }; return false }
     /// Inlinable: the optimizer asks every constant operand for it.
     @inlinable public var value: Double? {

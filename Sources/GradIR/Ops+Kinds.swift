@@ -56,6 +56,7 @@ public enum StructuralOp: String, CaseIterable, Hashable, Sendable {
     case reshape, broadcast_to, slice, pad, concat, expand_dims, squeeze, cumsum, one_hot, cast
     case take, take_along_axis, scatter_add, scatter_add_along_axis, iota
     case softmax, log_softmax, softmax_cross_entropy
+    case conv2d, conv2d_input_grad, conv2d_kernel_grad
     case grad, jacobian, hessian
     case scan, result
     // Linear algebra factorizations and solves (issue 17)

@@ -305,6 +305,54 @@ extension Op {
             var shape = operands[0].shape
             shape.remove(at: axis)
             return operands[0].with(shape: shape)
+        case .conv2d, .conv2d_input_grad, .conv2d_kernel_grad:
+            let (a, b) = (operands[0], operands[1])
+            try sameDType(operands)
+            try requireFloat(a)
+            guard a.rank == 4, b.rank == 4 else {
+                let what = structural == .conv2d ? "x[N,C,H,W] (NCHW) and w[O,C,KH,KW] (OIHW)"
+                    : structural == .conv2d_input_grad ? "g[N,O,OH,OW] and w[O,C,KH,KW]" : "x[N,C,H,W] and g[N,O,OH,OW]"
+                throw fail(.invalidOperand(op: name, "expects 4-D operands \(what), got \(a) and \(b)"))
+            }
+            var spatial: [Int] = []
+            if structural != .conv2d {
+                guard let s = attrs.shape, s.count == 2, s.allSatisfy({ $0 >= 0 && $0 <= maxElementCount }) else {
+                    throw fail(.invalidAttribute(op: name, name: "shape", expected: structural == .conv2d_input_grad ? "the input's [H,W]" : "the kernel's [KH,KW]"))
+                }
+                spatial = s
+            }
+            let x: [Int], w: [Int]
+            switch structural {
+            case .conv2d_input_grad:
+                guard a.shape[1] == b.shape[0] else {
+                    throw fail(.invalidOperand(op: name, "the cotangent has \(a.shape[1]) channels but the kernel \(b) has \(b.shape[0]) outputs"))
+                }
+                (x, w) = ([a.shape[0], b.shape[1]] + spatial, b.shape)
+            case .conv2d_kernel_grad:
+                guard a.shape[0] == b.shape[0] else {
+                    throw fail(.invalidOperand(op: name, "the input has batch \(a.shape[0]) but the cotangent \(b) has batch \(b.shape[0])"))
+                }
+                (x, w) = (a.shape, [b.shape[1], a.shape[1]] + spatial)
+            default:
+                (x, w) = (a.shape, b.shape)
+            }
+            let geometry: ConvGeometry
+            switch ConvGeometry.make(input: x, kernel: w, attrs: attrs) {
+            case .success(let g): geometry = g
+            case .failure(let e):
+                if let attribute = e.attribute { throw fail(.invalidAttribute(op: name, name: attribute, expected: e.message)) }
+                throw fail(.invalidOperand(op: name, e.message))
+            }
+            switch structural {
+            case .conv2d_input_grad, .conv2d_kernel_grad:
+                guard b.shape == geometry.outputShape || structural == .conv2d_input_grad,
+                      a.shape == geometry.outputShape || structural == .conv2d_kernel_grad else {
+                    throw fail(.invalidOperand(op: name, "the cotangent must have the forward result's shape \(AttrValue.ints(geometry.outputShape)), got \(structural == .conv2d_input_grad ? a : b)"))
+                }
+                return a.with(shape: try validShape("shape", structural == .conv2d_input_grad ? geometry.inputShape : geometry.kernelShape))
+            default:
+                return a.with(shape: try validShape("shape", geometry.outputShape))
+            }
         case .grad, .hessian:
             let (y, x) = (operands[0], operands[1])
             guard y.isScalar, y.dtype.isFloat else { throw fail(.notScalar(op: name, y)) }

@@ -24,6 +24,8 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     case take, take_along_axis, scatter_add, scatter_add_along_axis, iota
     // Neural-network helpers with stable fused forms
     case softmax, log_softmax, softmax_cross_entropy
+    // Convolution (NCHW data, OIHW kernels) and its two transposes
+    case conv2d, conv2d_input_grad, conv2d_kernel_grad
     // Derivative requests, expanded into ordinary nodes by the differentiation pass
     case grad, jacobian, hessian
     // Loops: a `scan` node runs one of its function's `bodies`; `result` nodes are its values
@@ -136,6 +138,7 @@ extension Op {
 
     private var makeInfo: OpInfo {
         let reduceAttrs = [attr(.axes, .ints), attr(.keepdims, .bool)]
+        let convAttrs = [attr(.stride, .ints), attr(.padding, .ints), attr(.dilation, .ints)]
         switch self {
         case .input:
             return OpInfo(family: .leaf, arity: .fixed(0), attributes: [], doc: "A function parameter.", derivative: "The variable itself.")
@@ -281,6 +284,18 @@ extension Op {
             return OpInfo(family: .nn, arity: .fixed(2), attributes: [attr(.axis, .int)],
                           doc: "−Σ labels·log_softmax(logits) along `axis` (default −1), which is removed from the shape.",
                           derivative: "logits: g·(softmax(logits)·Σlabels − labels); labels: −g·log_softmax(logits).")
+        case .conv2d:
+            return OpInfo(family: .nn, arity: .fixed(2), attributes: convAttrs,
+                          doc: "2-D convolution (cross-correlation, as in PyTorch): x[N,C,H,W] (NCHW) and kernel w[O,C,KH,KW] (OIHW) give out[n,o,p,q] = Σ_{c,i,j} w[o,c,i,j]·xp[n,c,p·sh + i·dh, q·sw + j·dw], where xp is x with `padding` [ph,pw] zeros on each side (the zeros are multiplied in: an inf weight over padding gives NaN); OH = ⌊(H + 2ph − dh·(KH−1) − 1)/sh⌋ + 1, likewise OW. `stride` (default [1,1]), `padding` (default [0,0]), `dilation` (default [1,1]). The sum runs over (c, i, j) in row-major order from +0.",
+                          derivative: "x: conv2d_input_grad(g, w) (the transposed convolution); w: conv2d_kernel_grad(x, g).")
+        case .conv2d_input_grad:
+            return OpInfo(family: .nn, arity: .fixed(2), attributes: convAttrs + [attr(.shape, .ints, required: true)],
+                          doc: "The transpose of `conv2d` in its input: g[N,O,OH,OW] and w[O,C,KH,KW] give dx[N,C,H,W] with `shape` = [H,W], dx[n,c,h,w] = Σ g[n,o,p,q]·w[o,c,i,j] over all (o,p,q,i,j) with p·sh − ph + i·dh = h and q·sw − pw + j·dw = w (a transposed convolution). The attributes are the forward convolution's.",
+                          derivative: "g: conv2d(h, w); w: conv2d_kernel_grad(h, g) (bilinear).")
+        case .conv2d_kernel_grad:
+            return OpInfo(family: .nn, arity: .fixed(2), attributes: convAttrs + [attr(.shape, .ints, required: true)],
+                          doc: "The transpose of `conv2d` in its kernel: x[N,C,H,W] and g[N,O,OH,OW] give dw[O,C,KH,KW] with `shape` = [KH,KW], dw[o,c,i,j] = Σ_{n,p,q} g[n,o,p,q]·xp[n,c,p·sh + i·dh, q·sw + j·dw] (xp zero-padded as in `conv2d`). The attributes are the forward convolution's.",
+                          derivative: "x: conv2d_input_grad(g, h); g: conv2d(x, h) (bilinear).")
         case .grad:
             return OpInfo(family: .derivative, arity: .fixed(2), attributes: [],
                           doc: "grad(y, x): dy/dx for a scalar y, shaped like x.", derivative: "Expanded before differentiation, so it nests.")

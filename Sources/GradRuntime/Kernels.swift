@@ -65,6 +65,9 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
     case .softmax, .log_softmax: return try softmaxKernel(op, attrs, inputs, rt)
     case .softmax_cross_entropy: return try crossEntropyKernel(op, attrs, inputs, rt)
 
+    // MARK: Convolution
+    case .conv2d, .conv2d_input_grad, .conv2d_kernel_grad: return try convKernel(op, attrs, inputs, rt)
+
     // MARK: Derivative requests
     case .grad, .jacobian, .hessian:
         throw Diagnostic(.unexpandedDerivative(op: op.name))

@@ -106,6 +106,15 @@ final class LibraryParityTests: XCTestCase {
         .softmax: ("softmax(x, axis:)", { o in try softmax(o.x) }),
         .log_softmax: ("logSoftmax(x, axis:)", { o in try logSoftmax(o.x, axis: 0) }),
         .softmax_cross_entropy: ("softmaxCrossEntropy(logits, labels, axis:)", { o in try softmaxCrossEntropy(o.x, o.y) }),
+        .conv2d: ("conv2d(x, w, stride:padding:dilation:)", { o in
+            try conv2d(o.x.reshaped([1, 1, 2, 3]), o.y.reshaped([1, 1, 2, 3]), padding: [1, 0])
+        }),
+        .conv2d_input_grad: ("conv2dInputGrad(g, w, inputSize:stride:padding:dilation:)", { o in
+            try conv2dInputGrad(o.x.reshaped([1, 1, 2, 3]), o.y.reshaped([1, 1, 2, 3]), inputSize: [3, 5])
+        }),
+        .conv2d_kernel_grad: ("conv2dKernelGrad(x, g, kernelSize:stride:padding:dilation:)", { o in
+            try conv2dKernelGrad(o.x.reshaped([1, 1, 2, 3]), o.y.reshaped([1, 3, 1, 2]), kernelSize: [2, 2])
+        }),
         .grad: ("fb.grad(of:wrt:)", { o in try o.fb.grad(of: sum(o.x), wrt: [o.x])[0] }),
         .jacobian: ("fb.jacobian(of:wrt:)", { o in try o.fb.jacobian(of: o.x, wrt: o.v) }),
         .hessian: ("fb.hessian(of:wrt:)", { o in try o.fb.hessian(of: sum(o.v), wrt: o.v) }),

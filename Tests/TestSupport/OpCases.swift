@@ -176,6 +176,7 @@ public enum OpCases {
             try fb.apply(.mul, [fb.apply(.one_hot, [l[0]], Attributes([.depth: .int(3), .dtype: .dtype(v[0].dtype)])), v[0]])
         })
         cases += indexing(backends: backends)
+        cases += convolution(backends: backends)
         cases.append(OpCase(name: "cast f64↔f32", operands: [([2, 3], anywhere)], f32Inside: true) { fb, v, _ in
             let other: DType = v[0].dtype == .f64 ? .f32 : .f64
             return try exp(v[0].cast(other)).cast(v[0].dtype) * v[0]
@@ -190,6 +191,61 @@ public enum OpCases {
         if backends {
             cases.append(OpCase(name: "long fused chain", operands: [([37, 300], anywhere), ([300], anywhere)]) { fb, v, _ in
                 try tanh(sigmoid(v[0] * v[1] + v[0]) - exp(v[1]) / (v[0] * v[0] + fb.constant(1, v[0].dtype)))
+            })
+        }
+        return cases
+    }
+
+    /// The convolutions (NCHW, OIHW): stride, padding, dilation, 1×1 kernels, padding wider
+    /// than the kernel; squared where the Hessian should go through the rule of the rule (each
+    /// op is bilinear, so its own Hessian in one operand is zero). On the backends: an empty
+    /// batch, no channels, and a product large enough to block and pack.
+    static func convolution(backends: Bool) -> [OpCase] {
+        func attrs(stride: [Int]? = nil, padding: [Int]? = nil, dilation: [Int]? = nil, shape: [Int]? = nil) -> Attributes {
+            var a = Attributes()
+            if let stride { a[.stride] = .ints(stride) }
+            if let padding { a[.padding] = .ints(padding) }
+            if let dilation { a[.dilation] = .ints(dilation) }
+            if let shape { a[.shape] = .ints(shape) }
+            return a
+        }
+        var cases: [OpCase] = []
+        cases.append(OpCase(name: "conv2d, squared", operands: [([1, 1, 3, 3], anywhere), ([2, 1, 2, 2], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.conv2d, [v[0], v[1]]))
+        })
+        cases.append(OpCase(name: "conv2d, Hessian in the kernel", operands: [([2, 1, 2, 2], anywhere), ([1, 1, 4, 4], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.conv2d, [v[1], v[0]], attrs(stride: [2, 2], padding: [1, 1])))
+        })
+        cases.append(OpCase(name: "conv2d stride, padding, dilation", operands: [([2, 2, 5, 4], anywhere), ([3, 2, 3, 2], anywhere)]) { fb, v, _ in
+            try fb.apply(.conv2d, [v[0], v[1]], attrs(stride: [2, 1], padding: [1, 2], dilation: [1, 2]))
+        })
+        cases.append(OpCase(name: "conv2d 1×1 kernel", operands: [([2, 3, 2, 2], anywhere), ([4, 3, 1, 1], anywhere)]) { fb, v, _ in
+            try fb.apply(.conv2d, [v[0], v[1]])
+        })
+        cases.append(OpCase(name: "conv2d padding wider than the kernel, squared", operands: [([1, 1, 2, 2], anywhere), ([1, 1, 2, 2], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.conv2d, [v[0], v[1]], attrs(padding: [3, 2])))
+        })
+        cases.append(OpCase(name: "conv2d_input_grad, squared", operands: [([1, 2, 2, 2], anywhere), ([2, 1, 2, 2], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.conv2d_input_grad, [v[0], v[1]], attrs(shape: [3, 3])))
+        })
+        cases.append(OpCase(name: "conv2d_input_grad strided", operands: [([2, 3, 2, 3], anywhere), ([3, 2, 3, 2], anywhere)]) { fb, v, _ in
+            try fb.apply(.conv2d_input_grad, [v[0], v[1]], attrs(stride: [2, 2], padding: [1, 0], dilation: [1, 2], shape: [4, 7]))
+        })
+        cases.append(OpCase(name: "conv2d_kernel_grad, squared", operands: [([1, 1, 3, 3], anywhere), ([1, 2, 2, 2], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.conv2d_kernel_grad, [v[0], v[1]], attrs(shape: [2, 2])))
+        })
+        cases.append(OpCase(name: "conv2d_kernel_grad strided", operands: [([2, 2, 5, 4], anywhere), ([2, 3, 3, 6], anywhere)]) { fb, v, _ in
+            try fb.apply(.conv2d_kernel_grad, [v[0], v[1]], attrs(stride: [2, 1], padding: [1, 2], dilation: [1, 2], shape: [3, 2]))
+        })
+        if backends {
+            cases.append(OpCase(name: "conv2d empty batch", operands: [([0, 2, 3, 3], anywhere), ([3, 2, 2, 2], anywhere)]) { fb, v, _ in
+                try fb.apply(.conv2d, [v[0], v[1]], attrs(padding: [1, 1]))
+            })
+            cases.append(OpCase(name: "conv2d no channels", operands: [([2, 0, 3, 3], anywhere), ([3, 0, 2, 2], anywhere)]) { fb, v, _ in
+                try fb.apply(.conv2d, [v[0], v[1]])
+            })
+            cases.append(OpCase(name: "conv2d blocked", operands: [([3, 5, 9, 11], anywhere), ([20, 5, 3, 3], anywhere)]) { fb, v, _ in
+                try fb.apply(.conv2d, [v[0], v[1]], attrs(stride: [1, 2], padding: [1, 1]))
             })
         }
         return cases

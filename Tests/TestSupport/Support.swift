@@ -77,7 +77,9 @@ public func hasFloatMatmul(_ f: Function) -> Bool {
 public func floatMatmulOutputs(_ f: Function) -> Set<Int> {
     var tainted = [Bool](repeating: false, count: f.nodes.count)
     for (i, node) in f.nodes.enumerated() {
-        tainted[i] = (node.op == .matmul && node.type.dtype.isFloat) || node.inputs.contains { tainted[$0] }
+        // The convolutions run the matmul kernel (im2col), so they fuse like it.
+        let product = node.op == .matmul || node.op == .conv2d || node.op == .conv2d_input_grad || node.op == .conv2d_kernel_grad
+        tainted[i] = (product && node.type.dtype.isFloat) || node.inputs.contains { tainted[$0] }
             || (node.op == .scan && node.attrs.int(.body).map { f.bodies.indices.contains($0) && !floatMatmulOutputs(f.bodies[$0]).isEmpty } == true)
     }
     return Set(f.outputs.indices.filter { tainted[f.outputs[$0].value] })
