@@ -76,7 +76,7 @@ public struct RandomGraphGenerator {
         let a = pick(pool)
         switch int(0...13) {
         case 0, 1:
-            let op = pick([Op.neg, .exp, .sin, .cos, .tanh, .sigmoid, .softplus, .erf, .square, .expm1, .abs, .relu])
+            let op = pick([Op.neg, .exp, .sin, .cos, .tanh, .sigmoid, .softplus, .erf, .erfc, .log_sigmoid, .square, .expm1, .abs, .relu])
             if op == .exp || op == .expm1 { return try apply(op, apply(.tanh, a)) }
             return try apply(op, a)
         case 2:
