@@ -129,8 +129,10 @@ extension ScalarMath {
 
     /// ψ⁽ᵏ⁾(x) for x < 0, not an integer: reflection through π cot πx.
     @inlinable static func polygammaReflected<T: RealScalar>(_ k: Int, _ x: T) -> T {
-        var r = x - T.floor(x)
-        if r > T(0.5) { r = r - 1 }
+        // r ≡ x (mod 1) in [−½, ½], exactly (Sterbenz): x − ⌊x⌋, or x − (⌊x⌋ + 1) above ½.
+        let whole = T.floor(x)
+        var r = x - whole
+        if r > T(0.5) { r = x - (whole + 1) }
         let pi = T(Double.pi)
         let a = pi * r
         let cot = T.cos(a) / T.sin(a)
