@@ -35,6 +35,7 @@ let package = Package(
         .executableTarget(name: "gradc-gradbench", dependencies: ["GradBenchTool"]),
         .executableTarget(name: "Digits", dependencies: ["Grad"], path: "Examples/Digits"),
         .executableTarget(name: "Newton", dependencies: ["Grad"], path: "Examples/Newton"),
+        .executableTarget(name: "Dirichlet", dependencies: ["Grad"], path: "Examples/Dirichlet"),
         .executableTarget(name: "Iris", dependencies: ["Grad"], path: "Examples/Iris"),
         .executableTarget(name: "Tour", dependencies: ["Grad"], path: "Examples/Tour"),
         .executableTarget(name: "CharRNN", dependencies: ["Grad"], path: "Examples/CharRNN"),

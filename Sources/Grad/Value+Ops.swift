@@ -91,6 +91,18 @@ public func sigmoid(_ x: Value) throws(Diagnostic) -> Value { try apply(.sigmoid
 public func relu(_ x: Value) throws(Diagnostic) -> Value { try apply(.relu, x) }
 public func softplus(_ x: Value) throws(Diagnostic) -> Value { try apply(.softplus, x) }
 public func erf(_ x: Value) throws(Diagnostic) -> Value { try apply(.erf, x) }
+// Special functions (issue 17)
+public func lgamma(_ x: Value) throws(Diagnostic) -> Value { try apply(.lgamma, x) }
+public func digamma(_ x: Value) throws(Diagnostic) -> Value { try apply(.digamma, x) }
+public func erfc(_ x: Value) throws(Diagnostic) -> Value { try apply(.erfc, x) }
+public func logSigmoid(_ x: Value) throws(Diagnostic) -> Value { try apply(.log_sigmoid, x) }
+/// ψ⁽ⁿ⁾(x) for n = 0…16 (NaN for other n); `n` as a tensor of x's dtype, or a literal order.
+public func polygamma(_ n: Value, _ x: Value) throws(Diagnostic) -> Value { try binary(.polygamma, n, x) }
+public func polygamma(_ n: Int, _ x: Value) throws(Diagnostic) -> Value { try binary(.polygamma, Double(n), x) }
+/// ln(eᵃ + eᵇ), stable.
+public func logaddexp(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try binary(.logaddexp, a, b) }
+/// x·ln y, 0 where x = 0 (y not NaN).
+public func xlogy(_ x: Value, _ y: Value) throws(Diagnostic) -> Value { try binary(.xlogy, x, y) }
 public func floor(_ x: Value) throws(Diagnostic) -> Value { try apply(.floor, x) }
 public func ceil(_ x: Value) throws(Diagnostic) -> Value { try apply(.ceil, x) }
 

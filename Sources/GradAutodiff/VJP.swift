@@ -83,6 +83,32 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         let slope = try mul(c(2 / Double.pi.squareRoot()), b.unary(.exp, neg(b.unary(.square, x))))
         return Cotangents(try scale(g, slope))
 
+    // MARK: Special functions (issue 17)
+    case .lgamma: return Cotangents(try scale(g, b.unary(.digamma, x)))
+    case .digamma: return Cotangents(try scale(g, b.binary(.polygamma, c(1), x)))
+    case .erfc:
+        let slope = try mul(c(-2 / Double.pi.squareRoot()), b.unary(.exp, neg(b.unary(.square, x))))
+        return Cotangents(try scale(g, slope))
+    case .log_sigmoid: return Cotangents(try scale(g, b.unary(.sigmoid, neg(x))))
+    case .polygamma:
+        // The order n is integer-valued: no gradient; x: the next order.
+        let (order, v) = (node.inputs[0], node.inputs[1])
+        return Cotangents(nil, needs[1] ? try unbroadcast(scale(g, b.binary(.polygamma, add(order, c(1)), v)), 1) : nil)
+    case .logaddexp:
+        // σ(a − b), with a − b read as 0 where a = b are both infinite (a − b is NaN there):
+        // the gradient splits evenly, as for a tie. A finite tie keeps a − b, so its second
+        // derivative (σ′(0) = ¼) flows.
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        let difference = try sub(p, q)
+        let infiniteTie = try b.add(.select, [b.binary(.ne, difference, difference), c(0), difference])
+        let safe = try b.add(.select, [b.binary(.eq, p, q), infiniteTie, difference])
+        return Cotangents(needs[0] ? try unbroadcast(scale(g, b.unary(.sigmoid, safe)), 0) : nil,
+                          needs[1] ? try unbroadcast(scale(g, b.unary(.sigmoid, neg(safe))), 1) : nil)
+    case .xlogy:
+        let (p, q) = (node.inputs[0], node.inputs[1])
+        return Cotangents(needs[0] ? try unbroadcast(scale(g, b.unary(.log, q)), 0) : nil,
+                          needs[1] ? try unbroadcast(scale(g, divide(p, q)), 1) : nil)
+
     // MARK: Elementwise binary (gradients summed back over broadcast axes)
     case .add:
         return Cotangents(needs[0] ? try unbroadcast(g, 0) : nil, needs[1] ? try unbroadcast(g, 1) : nil)

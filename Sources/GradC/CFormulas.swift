@@ -47,6 +47,14 @@ func cElementwise(_ op: ElementwiseOp, _ x: [String], _ t: DType) -> String {
     // ScalarMath.zmul/zdiv: the product (quotient), or `a` where that is NaN and `a` is 0.
     case .zmul: return "((\(x[0]) * \(x[1]) != \(x[0]) * \(x[1]) && \(x[0]) == 0) ? \(x[0]) : \(x[0]) * \(x[1]))"
     case .zdiv: return "((\(x[0]) / \(x[1]) != \(x[0]) / \(x[1]) && \(x[0]) == 0) ? \(x[0]) : \(x[0]) / \(x[1]))"
+    // Special functions (ScalarMath+Special.swift): libm, or static functions of the file.
+    case .lgamma: return call("lgamma")
+    case .digamma: return "GRADCPFX_polygamma_\(t.rawValue)(\(zero), \(x[0]))"
+    case .erfc: return call("erfc")
+    case .log_sigmoid: return "(\(x[0]) < 0 ? \(x[0]) : \(zero)) - log1p\(f)(exp\(f)(-fabs\(f)(\(x[0]))))"
+    case .polygamma: return "GRADCPFX_polygamma_\(t.rawValue)(\(x[0]), \(x[1]))"
+    case .logaddexp: return "GRADCPFX_logaddexp_\(t.rawValue)(\(x[0]), \(x[1]))"
+    case .xlogy: return "((\(x[0]) == 0 && \(x[1]) == \(x[1])) ? \(zero) : \(x[0]) * log\(f)(\(x[1])))"
     case .maximum: return cMaximum(x[0], x[1], real: real)
     case .minimum: return cMinimum(x[0], x[1], real: real)
     case .eq: return "(\(x[0]) == \(x[1]))"
@@ -110,6 +118,20 @@ func cHelperSource(usedIn code: String) -> String {
             w.close()
             out += w.text + "\n"
         }
+        if d.isFloat, code.contains("GRADCPFX_polygamma_\(d.rawValue)(") {
+            out += cPolygammaSource(d) + "\n"
+        }
+        if d.isFloat, code.contains("GRADCPFX_logaddexp_\(d.rawValue)(") {
+            var w = CWriter()
+            w.open("static \(t) GRADCPFX_logaddexp_\(d.rawValue)(\(t) a, \(t) b)")
+            w.line("if (a == b) return a + \(cSpecialLiteral(ScalarMath.ln2, d));")
+            w.line("const \(t) d = a - b;")
+            w.line("if (d > 0) return a + log1p\(f)(exp\(f)(-d));")
+            w.line("if (d <= 0) return b + log1p\(f)(exp\(f)(d));")
+            w.line("return d;")
+            w.close()
+            out += w.text + "\n"
+        }
         if code.contains("GRADCPFX_mod_\(d.rawValue)(") {
             var w = CWriter()
             w.open("static \(t) GRADCPFX_mod_\(d.rawValue)(\(t) a, \(t) b)")
@@ -128,4 +150,116 @@ func cHelperSource(usedIn code: String) -> String {
         }
     }
     return out
+}
+
+/// A constant of ScalarMath+Special.swift in C: the f64 value (printed so that it reads back
+/// exactly), converted to float for f32 as `T(c)` converts it in Swift.
+private func cSpecialLiteral(_ v: Double, _ d: DType) -> String {
+    d == .f32 ? "((float)\(v))" : "(\(v))"
+}
+
+/// `ScalarMath.polygamma` (with `polygammaPositive` and `polygammaReflected`), step for step,
+/// as a static C function computing in `d`.
+private func cPolygammaSource(_ d: DType) -> String {
+    let t = cType(d)
+    let f = d == .f32 ? "f" : ""
+    let name = "GRADCPFX_polygamma_\(d.rawValue)"
+    func lit(_ v: Double) -> String { cSpecialLiteral(v, d) }
+    let size = ScalarMath.polygammaMaxOrder + 2
+    var w = CWriter()
+    w.line("static \(t) \(name)_positive(int k, \(t) x);")
+    w.open("static \(t) \(name)(\(t) n, \(t) x)")
+    w.line("if (n != n) return n;")
+    w.line("if (x != x) return x;")
+    w.line("if (!(n >= 0 && n <= \(ScalarMath.polygammaMaxOrder) && n == floor\(f)(n))) return NAN;")
+    w.line("const int k = (int)n;")
+    w.line("const int odd = k % 2 == 1;")
+    w.line("if (x == 0) return odd ? INFINITY : (signbit(x) ? INFINITY : -INFINITY);")
+    w.line("if (x == INFINITY) return k == 0 ? x : (odd ? \(lit(0)) : \(lit(-0.0)));")
+    w.line("if (x == -INFINITY) return NAN;")
+    w.open("if (x < 0)")
+    w.line("if (x == floor\(f)(x)) return odd ? INFINITY : NAN;")
+    w.line("const \(t) whole = floor\(f)(x);")
+    w.line("\(t) r = x - whole;")
+    w.line("if (r > \(lit(0.5))) r = x - (whole + 1);")
+    w.line("const \(t) pi = \(lit(Double.pi));")
+    w.line("const \(t) a = pi * r;")
+    w.line("const \(t) cot = cos\(f)(a) / sin\(f)(a);")
+    w.line("\(t) buf[\(2 * size)];")
+    w.line("\(t) *p = buf, *q = buf + \(size), *tmp;")
+    w.line("for (int i = 0; i < \(size); i++) p[i] = 0;")
+    w.line("p[1] = 1;")
+    w.line("int degree = 1;")
+    w.open("for (int step = 0; step < k; step++)")
+    w.line("for (int i = 0; i < degree + 2; i++) q[i] = 0;")
+    w.open("for (int i = 1; i <= degree; i++)")
+    w.line("const \(t) c = (\(t))i * p[i];")
+    w.line("q[i - 1] = q[i - 1] - c;")
+    w.line("q[i + 1] = q[i + 1] - c;")
+    w.close()
+    w.line("tmp = p; p = q; q = tmp;")
+    w.line("degree += 1;")
+    w.close()
+    w.line("\(t) horner = 0;")
+    w.line("for (int j = degree; j >= 0; j--) horner = horner * cot + p[j];")
+    w.line("\(t) piPower = pi;")
+    w.line("for (int e = 0; e < k; e++) piPower = piPower * pi;")
+    w.line("const \(t) mirrored = \(name)_positive(k, 1 - x);")
+    w.line("return (k % 2 == 0 ? mirrored : -mirrored) - piPower * horner;")
+    w.close()
+    w.line("return \(name)_positive(k, x);")
+    w.close()
+    w.line("")
+    w.open("static \(t) \(name)_positive(int k, \(t) x)")
+    w.open("if (k == 0)")
+    w.line("const \(t) d0 = x - \(lit(ScalarMath.digammaRootHi));")
+    w.open("if (fabs\(f)(d0) < \(lit(0.25)))")
+    w.line("const \(t) d = d0 - \(lit(ScalarMath.digammaRootLo));")
+    w.line("\(t) acc = 0;")
+    for c in ScalarMath.digammaRootTaylor.reversed() { w.line("acc = acc * d + \(lit(c));") }
+    w.line("return acc * d;")
+    w.close()
+    w.close()
+    w.line("\(t) fact = 1;")
+    w.line("for (int i = 1; i <= k; i++) fact = fact * (\(t))i;")
+    w.line("const \(t) threshold = (\(t))(10 + 2 * k);")
+    w.line("\(t) acc = 0;")
+    w.line("int m = 0;")
+    w.open("while (x + (\(t))m < threshold)")
+    w.line("const \(t) z = x + (\(t))m;")
+    w.open("if (k == 0)")
+    w.line("acc = acc - 1 / z;")
+    w.close()
+    w.open("else")
+    w.line("\(t) p = z;")
+    w.line("for (int e = 0; e < k; e++) p = p * z;")
+    w.line("acc = acc + fact / p;")
+    w.close()
+    w.line("m += 1;")
+    w.close()
+    w.line("const \(t) z = x + (\(t))m;")
+    w.line("const \(t) t = 1 / z;")
+    w.line("const \(t) t2 = t * t;")
+    w.line("\(t) p = t2;")
+    w.line("\(t) s = 0;")
+    w.open("if (k == 0)")
+    for c in ScalarMath.digammaAsymptotic {
+        w.line("s = s + \(lit(c)) * p;")
+        w.line("p = p * t2;")
+    }
+    w.line("return acc + (log\(f)(z) - \(lit(0.5)) * t - s);")
+    w.close()
+    w.line("\(t) fk = fact * (\(t))(k + 1) / 2;")
+    for (i, b) in ScalarMath.bernoulli.enumerated() {
+        let j = i + 1
+        w.line("s = s + \(lit(b)) * fk * p;")
+        w.line("p = p * t2;")
+        w.line("fk = fk * (\(t))(\(2 * j) + k) * (\(t))(\(2 * j + 1) + k) / ((\(t))\(2 * j + 1) * (\(t))\(2 * j + 2));")
+    }
+    w.line("\(t) tk = 1;")
+    w.line("for (int e = 0; e < k; e++) tk = tk * t;")
+    w.line("const \(t) total = acc + (fact / (\(t))k + fact * \(lit(0.5)) * t + s) * tk;")
+    w.line("return k % 2 == 1 ? total : -total;")
+    w.close()
+    return w.text
 }

@@ -12,6 +12,9 @@ public enum ElementwiseOp: String, CaseIterable, Hashable, Sendable {
     case sin, cos, tan, tanh, sigmoid, relu, softplus, erf, floor, ceil
     case add, sub, mul, div, pow, maximum, minimum, atan2, floordiv, mod
     case zmul, zdiv
+    // Special functions (issue 17)
+    case lgamma, digamma, erfc, log_sigmoid
+    case polygamma, logaddexp, xlogy
     case eq, ne, lt, le, gt, ge, select
 
     /// Position in declaration order (a one-byte tag, like `Op.index`).

@@ -12,6 +12,9 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     case add, sub, mul, div, pow, maximum, minimum, atan2, floordiv, mod
     // The strong-zero product and quotient the derivative rules multiply cotangents with
     case zmul, zdiv
+    // Special functions (issue 17)
+    case lgamma, digamma, erfc, log_sigmoid
+    case polygamma, logaddexp, xlogy
     // Comparisons (→ bool) and selection
     case eq, ne, lt, le, gt, ge, select
     // Reductions
@@ -187,6 +190,25 @@ extension Op {
         case .zdiv:
             return binary("Strong-zero quotient: a/b, except that a zero `a` wins — where a = ±0 and b is ±0 or NaN the result is a (not NaN).",
                           "a: zdiv(g, b); b: −zdiv(zmul(out, g), b).")
+        // MARK: Special functions (issue 17)
+        case .lgamma:
+            return unary("ln|Γ(x)|, the C library's `lgamma` on every backend (+inf at 0 and the negative integers).", "g·digamma(x).")
+        case .digamma:
+            return unary("ψ(x) = d/dx ln Γ(x): asymptotic series after the recurrence ψ(x) = ψ(x+1) − 1/x, a Taylor series about the positive root, reflection for x < 0; −inf at +0, +inf at −0, NaN at the negative integers.",
+                         "g·polygamma(1, x).")
+        case .erfc:
+            return unary("Complementary error function 1 − erf(x), accurate where erf(x) is near 1 (C `erfc`).", "−g·2/√π·e^(−x²).")
+        case .log_sigmoid:
+            return unary("ln σ(x) = −softplus(−x), computed as min(x, 0) − log1p(e^−|x|) (log_sigmoid(−1000) = −1000).", "g·σ(−x).")
+        case .polygamma:
+            return binary("polygamma(n, x) = ψ⁽ⁿ⁾(x), the n-th derivative of digamma, for n ∈ {0, 1, …, 16} given as a float operand (NaN for any other n); at the non-positive integers +inf for odd n, NaN for even n (±inf at ±0).",
+                          "n: none (integer-valued); x: g·polygamma(n + 1, x).")
+        case .logaddexp:
+            return binary("ln(eᵃ + eᵇ), computed as max(a, b) + log1p(e^−|a−b|); a + ln 2 where a = b (so −inf for a = b = −inf).",
+                          "g·σ(a − b), g·σ(b − a), with a − b taken as 0 where a = b are both infinite (½ each, never NaN).")
+        case .xlogy:
+            return binary("x·ln y, and exactly +0 where x = 0 and y is not NaN (also at y = 0), as SciPy's `xlogy`.",
+                          "x: g·ln y (−inf at y = 0, also where x = 0); y: g·zdiv(x, y) (0 where x = 0, even at y = 0).")
         case .eq: return comparison("a == b.", [.commutative])
         case .ne: return comparison("a != b.", [.commutative])
         case .lt: return comparison("a < b.")

@@ -45,6 +45,13 @@ extension ElementwiseOp {
         case .mod: return ScalarMath.mod(a, b)
         case .zmul: return ScalarMath.zmul(a, b)
         case .zdiv: return ScalarMath.zdiv(a, b)
+        case .lgamma: return ScalarMath.lgamma(a)
+        case .digamma: return ScalarMath.digamma(a)
+        case .erfc: return ScalarMath.erfc(a)
+        case .log_sigmoid: return ScalarMath.logSigmoid(a)
+        case .polygamma: return ScalarMath.polygamma(a, b)
+        case .logaddexp: return ScalarMath.logaddexp(a, b)
+        case .xlogy: return ScalarMath.xlogy(a, b)
         case .eq: return a == b ? 1 : 0
         case .ne: return a != b ? 1 : 0
         case .lt: return a < b ? 1 : 0
@@ -81,7 +88,8 @@ extension ElementwiseOp {
         case .ge: return a >= b ? 1 : 0
         case .select: return a != 0 ? b : c
         case .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .reciprocal, .sin, .cos, .tan, .tanh, .sigmoid,
-             .softplus, .erf, .floor, .ceil, .div, .pow, .atan2, .zmul, .zdiv:
+             .softplus, .erf, .floor, .ceil, .div, .pow, .atan2, .zmul, .zdiv,
+             .lgamma, .digamma, .erfc, .log_sigmoid, .polygamma, .logaddexp, .xlogy:
             return nil
         }
     }

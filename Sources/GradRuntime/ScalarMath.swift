@@ -37,6 +37,11 @@ public protocol RealScalar: BinaryFloatingPoint, Sendable {
     static func tanh(_ x: Self) -> Self
     /// C `erff` / `erf`.
     static func erf(_ x: Self) -> Self
+    /// C `erfcf` / `erfc`.
+    static func erfc(_ x: Self) -> Self
+    /// ln|Γ(x)| — C `lgammaf` / `lgamma` (called as `lgammaf_r` / `lgamma_r`, the same
+    /// function without the write to the global `signgam`).
+    static func lgamma(_ x: Self) -> Self
     /// C `floorf` / `floor`.
     static func floor(_ x: Self) -> Self
     /// C `ceilf` / `ceil`.
@@ -52,7 +57,7 @@ public protocol RealScalar: BinaryFloatingPoint, Sendable {
 /// (correctly rounded, through MPFR) or rewrite them (`pow(x, 2.0)` → `x*x`), where glibc's
 /// result can differ in the last bit, so generated C must call them for real. Their float
 /// forms carry an `f` suffix.
-public let inexactLibmFunctions = ["exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "erf", "pow", "atan2"]
+public let inexactLibmFunctions = ["exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "erf", "erfc", "lgamma", "pow", "atan2"]
 
 extension Float: RealScalar {
     @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
@@ -65,6 +70,8 @@ extension Float: RealScalar {
     @inlinable public static func tan(_ x: Float) -> Float { tanf(x) }
     @inlinable public static func tanh(_ x: Float) -> Float { tanhf(x) }
     @inlinable public static func erf(_ x: Float) -> Float { erff(x) }
+    @inlinable public static func erfc(_ x: Float) -> Float { erfcf(x) }
+    @inlinable public static func lgamma(_ x: Float) -> Float { var sign: Int32 = 0; return lgammaf_r(x, &sign) }
     @inlinable public static func floor(_ x: Float) -> Float { floorf(x) }
     @inlinable public static func ceil(_ x: Float) -> Float { ceilf(x) }
     @inlinable public static func pow(_ a: Float, _ b: Float) -> Float { powf(a, b) }
@@ -82,6 +89,8 @@ extension Double: RealScalar {
     @inlinable public static func tan(_ x: Double) -> Double { libm_tan(x) }
     @inlinable public static func tanh(_ x: Double) -> Double { libm_tanh(x) }
     @inlinable public static func erf(_ x: Double) -> Double { libm_erf(x) }
+    @inlinable public static func erfc(_ x: Double) -> Double { libm_erfc(x) }
+    @inlinable public static func lgamma(_ x: Double) -> Double { var sign: Int32 = 0; return lgamma_r(x, &sign) }
     @inlinable public static func floor(_ x: Double) -> Double { libm_floor(x) }
     @inlinable public static func ceil(_ x: Double) -> Double { libm_ceil(x) }
     @inlinable public static func pow(_ a: Double, _ b: Double) -> Double { libm_pow(a, b) }
@@ -99,6 +108,7 @@ extension Double: RealScalar {
 @usableFromInline func libm_tan(_ x: Double) -> Double { tan(x) }
 @usableFromInline func libm_tanh(_ x: Double) -> Double { tanh(x) }
 @usableFromInline func libm_erf(_ x: Double) -> Double { erf(x) }
+@usableFromInline func libm_erfc(_ x: Double) -> Double { erfc(x) }
 @usableFromInline func libm_floor(_ x: Double) -> Double { floor(x) }
 @usableFromInline func libm_ceil(_ x: Double) -> Double { ceil(x) }
 @usableFromInline func libm_pow(_ a: Double, _ b: Double) -> Double { pow(a, b) }
@@ -126,6 +136,8 @@ public enum ScalarMath {
     @inlinable public static func tan<T: RealScalar>(_ x: T) -> T { T.tan(x) }
     @inlinable public static func tanh<T: RealScalar>(_ x: T) -> T { T.tanh(x) }
     @inlinable public static func erf<T: RealScalar>(_ x: T) -> T { T.erf(x) }
+    @inlinable public static func erfc<T: RealScalar>(_ x: T) -> T { T.erfc(x) }
+    @inlinable public static func lgamma<T: RealScalar>(_ x: T) -> T { T.lgamma(x) }
     @inlinable public static func floor<T: RealScalar>(_ x: T) -> T { T.floor(x) }
     @inlinable public static func ceil<T: RealScalar>(_ x: T) -> T { T.ceil(x) }
     @inlinable public static func add<T: RealScalar>(_ a: T, _ b: T) -> T { a + b }

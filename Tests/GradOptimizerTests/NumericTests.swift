@@ -12,8 +12,8 @@ final class OptimizerNumericTests: XCTestCase {
     /// (bool[2,3]) and k (i64[2]).
     static let expressions: [(ops: [Op], template: String)] = [
         ([.neg, .abs, .sign, .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .square, .reciprocal,
-          .sin, .cos, .tan, .tanh, .sigmoid, .relu, .softplus, .erf, .floor, .ceil], "OP(A)"),
-        ([.add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2, .zmul, .zdiv], "OP(A, B)"),
+          .sin, .cos, .tan, .tanh, .sigmoid, .relu, .softplus, .erf, .floor, .ceil, .erfc, .log_sigmoid, .lgamma, .digamma], "OP(A)"),
+        ([.add, .sub, .mul, .div, .pow, .maximum, .minimum, .atan2, .zmul, .zdiv, .logaddexp, .xlogy, .polygamma], "OP(A, B)"),
         ([.eq, .ne, .lt, .le, .gt, .ge], "select(OP(A, B), A, B)"),
         ([.select], "select(c, A, B)"),
         ([.sum, .mean, .max, .min, .prod, .logsumexp], "OP(A, axes=[1], keepdims=true) + B"),

@@ -6,7 +6,7 @@ import XCTest
 /// The examples of `Examples/`, run in their quick modes.
 ///
 /// The `.ir` examples are evaluated in-process through the library. The Swift example programs
-/// (`Digits`, `Newton`, `Iris`, `Tour`, `CharRNN`, `DocClassifier`, `GaussianProcess`) are executables; they are launched from the build products
+/// (`Digits`, `Newton`, `Dirichlet`, `Iris`, `Tour`, `CharRNN`, `DocClassifier`, `GaussianProcess`) are executables; they are launched from the build products
 /// directory (`swift build --build-tests` builds them), and their output is checked.
 final class ExamplesTests: XCTestCase {
     // MARK: .ir examples, in-process
@@ -148,6 +148,21 @@ final class ExamplesTests: XCTestCase {
         XCTAssertLessThan(last, first - 50, output)
         XCTAssertLessThan(learned, 0.3 * baseline, output)
         XCTAssertLessThan(learned, 0.22, output)
+    }
+
+    /// The Dirichlet fit (lgamma, its gradient and Hessian by gradc) converges to the α that
+    /// SciPy 1.17.1 finds on the same data (L-BFGS-B on gammaln/psi, then Newton with
+    /// polygamma(1, ·)): [14.563269342617348, 7.852606666144231, 8.367583837488498,
+    /// 2.5264844459147984], log-likelihood 4.316667506430292 per flower.
+    func testDirichletFitMatchesSciPy() throws {
+        let output = try runExample("Dirichlet", [])
+        let line = try XCTUnwrap(output.components(separatedBy: "alpha = ").last?.components(separatedBy: "\n").first, output)
+        let alpha = line.components(separatedBy: ", ").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        let scipy = [14.563269342617348, 7.852606666144231, 8.367583837488498, 2.5264844459147984]
+        XCTAssertEqual(alpha.count, 4, output)
+        for (a, s) in zip(alpha, scipy) { XCTAssertEqual(a, s, accuracy: 1e-8 * s, output) }
+        let steps = try XCTUnwrap(number(after: "converged in ", in: output), output)
+        XCTAssertLessThan(steps, 15, output)
     }
 
     func testIrisQuick() throws {

@@ -103,6 +103,29 @@ public enum OpCases {
             cases.append(unary(op, positive))
             if backends { cases.append(unary(op, positive, [])) }
         }
+        // Special functions (issue 17): positive and negative non-integer x, orders 0–3.
+        for op: Op in [.lgamma, .digamma] {
+            cases.append(unary(op, positive))
+            cases.append(unary(op, -0.8 ... -0.2))
+            if backends { cases.append(unary(op, positive, [])) }
+        }
+        for op: Op in [.erfc, .log_sigmoid] {
+            cases.append(unary(op))
+            if backends { cases.append(unary(op, anywhere, [])) }
+        }
+        for n in 0...3 {
+            cases.append(OpCase(name: "polygamma(\(n), x) [2, 3]", operands: [([2, 3], positive)]) { _, v, _ in try polygamma(n, v[0]) })
+        }
+        cases.append(OpCase(name: "polygamma(1, x) [3] negative", operands: [([3], -0.8 ... -0.2)]) { _, v, _ in try polygamma(1, v[0]) })
+        cases.append(binary(.logaddexp, [2, 3], [3]))
+        cases.append(binary(.logaddexp, [2, 1], [1, 3], -3...3, -3...3))
+        cases.append(binary(.xlogy, [2, 3], [3], anywhere, positive))
+        cases.append(binary(.xlogy, [2, 1], [1, 3], anywhere, positive))
+        if backends {
+            cases.append(binary(.logaddexp, [], []))
+            cases.append(binary(.xlogy, [], [], anywhere, positive))
+            cases.append(OpCase(name: "polygamma(2, x) []", operands: [([], positive)]) { _, v, _ in try polygamma(2, v[0]) })
+        }
         // Zero gradient almost everywhere: evaluated away from the jumps.
         for op: Op in [.sign, .floor, .ceil] {
             cases.append(unary(op, fractional))

@@ -76,15 +76,17 @@ public struct RandomGraphGenerator {
         let a = pick(pool)
         switch int(0...13) {
         case 0, 1:
-            let op = pick([Op.neg, .exp, .sin, .cos, .tanh, .sigmoid, .softplus, .erf, .square, .expm1, .abs, .relu])
+            let op = pick([Op.neg, .exp, .sin, .cos, .tanh, .sigmoid, .softplus, .erf, .erfc, .log_sigmoid, .square, .expm1, .abs, .relu])
             if op == .exp || op == .expm1 { return try apply(op, apply(.tanh, a)) }
             return try apply(op, a)
         case 2:
-            let op = pick([Op.log, .sqrt, .rsqrt, .reciprocal, .log1p])
+            let op = pick([Op.log, .sqrt, .rsqrt, .reciprocal, .log1p, .lgamma, .digamma, .polygamma])
+            if op == .polygamma { return try polygamma(int(1...2), positive(a)) }
             return try apply(op, positive(a))
         case 3, 4:
             let b = pick(pool.filter { broadcastShapes($0.shape, a.shape) != nil })
-            let op = pick([Op.add, .sub, .mul, .maximum, .minimum, .atan2])
+            let op = pick([Op.add, .sub, .mul, .maximum, .minimum, .atan2, .logaddexp, .xlogy])
+            if op == .xlogy { return try fb.apply(.xlogy, [a, positive(b)]) }
             // atan2 has no derivative at (0, 0), which `a - a` reaches exactly: keep x > 0.
             if op == .atan2 { return try fb.apply(.atan2, [a, positive(b)]) }
             return try fb.apply(op, [a, b])
