@@ -84,4 +84,5 @@ def main():
             print(f"| {n} | {compile_s:.2f} s | {run_s:.2f} s | {build:.2f} s | {grad:.2f} s | {ev * 1e3:.2f} ms | {compile_s / grad:.1f} | {compile_s / (build + grad):.2f} |")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -43,7 +43,8 @@ func tensorFromBytes(_ p: UnsafeRawPointer, _ type: TensorType) throws -> Tensor
     switch type.dtype {
     case .f64: made = Tensor(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Double.self), count: n)), shape: type.shape)
     case .f32: made = Tensor(Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Float.self), count: n)), shape: type.shape)
-    case .i64, .bool: made = nil
+    case .i64: made = Tensor(i64: Array(UnsafeBufferPointer(start: p.assumingMemoryBound(to: Int64.self), count: n)), shape: type.shape)
+    case .bool: made = nil
     }
     guard let t = made else { throw HarnessError("cannot read a \(type) output") }
     return t

@@ -33,6 +33,9 @@ struct HarnessWorkload {
 
 enum HarnessWorkloads {
     static let all = ["mlp-small", "mlp-large", "rosenbrock", "arm"]
+    /// Workloads only run when named with `--only` (their data comes from their own script:
+    /// `embedding` from Scripts/bench/embedding.py).
+    static let extra = ["embedding"]
 
     /// The workloads of `name`, their `.ir` files read from `modelDirectory`.
     static func make(_ name: String, modelDirectory: String) throws -> [HarnessWorkload] {
@@ -65,6 +68,12 @@ enum HarnessWorkloads {
                 arrays: ["q"], bindings: (0..<n).map { (0, $0) },
                 resultGroups: [[0], Array(1...n)], resultNames: ["f", "dq"])
             return [cumsum, scalar]
+        case "embedding":
+            let path = "\(modelDirectory)/embedding_f32.ir"
+            return [HarnessWorkload(
+                name: name, dtype: "f32", form: "tensor", source: try readText(path), sourceFile: path,
+                arrays: ["E", "W", "ids"], bindings: [(0, 0), (1, 0), (2, 0)],
+                resultGroups: [[0], [1], [2]], resultNames: ["f", "dE", "dW"])]
         default:
             throw HarnessError("unknown workload '\(name)' (known: \(all.joined(separator: ", ")))")
         }

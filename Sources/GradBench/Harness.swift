@@ -19,7 +19,7 @@ enum Harness {
     static let usage = """
         usage: GradBench harness [--data DIR] [--out DIR] [--quick] [--only W,…] [--backends bytecode,c,reference] [--models DIR]
                GradBench harness --compile-probe bytecode|c --model FILE --data DIR
-        workloads: mlp-small mlp-large rosenbrock arm compile (default: all)
+        workloads: mlp-small mlp-large rosenbrock arm compile (default: all); embedding (only with --only)
         """
 
     struct Options {
@@ -73,7 +73,7 @@ enum Harness {
             case "--quick": o.quick = true
             case "--only":
                 o.only = try value().split(separator: ",").map(String.init)
-                for w in o.only where !(HarnessWorkloads.all + ["compile"]).contains(w) {
+                for w in o.only where !(HarnessWorkloads.all + HarnessWorkloads.extra + ["compile"]).contains(w) {
                     throw HarnessError("unknown workload '\(w)'\n\(usage)")
                 }
             case "--backends":

@@ -214,10 +214,15 @@ struct KernelSelector {
         case .scatter_add, .scatter_add_along_axis:
             let axis = attrs.axis.flatMap { normalizeAxis($0, rank: inputs[0].type.rank) } ?? 0
             let (along, failureSite) = (op == .scatter_add_along_axis, site(op, axis))
+            // A base that is a constant of zero bits (the zeros a gradient starts from) is
+            // cleared with memset instead of copied.
+            let zero = program.constants.contains { c in
+                c.operand.offset == inputs[0].offset && c.operand.type == inputs[0].type && c.bytes.allSatisfy { $0 == 0 }
+            }
             switch output.type.dtype {
-            case .f32: add(ScatterAddKernel<Float>(inputs, output, axis: axis, alongAxis: along, site: failureSite))
-            case .f64: add(ScatterAddKernel<Double>(inputs, output, axis: axis, alongAxis: along, site: failureSite))
-            case .i64: add(ScatterAddKernel<Int64>(inputs, output, axis: axis, alongAxis: along, site: failureSite))
+            case .f32: add(ScatterAddKernel<Float>(inputs, output, axis: axis, alongAxis: along, zeroBase: zero, site: failureSite))
+            case .f64: add(ScatterAddKernel<Double>(inputs, output, axis: axis, alongAxis: along, zeroBase: zero, site: failureSite))
+            case .i64: add(ScatterAddKernel<Int64>(inputs, output, axis: axis, alongAxis: along, zeroBase: zero, site: failureSite))
             case .bool:
                 // The type rule refuses it; the generic path would report it.
                 fallbackCount += 1

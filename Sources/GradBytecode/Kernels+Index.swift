@@ -78,7 +78,7 @@ final class TakeKernel: VMKernel {
                     }
                 } else {
                     let row = layout.dataPosition(o, wrapped(ix[j], n), 0)
-                    for i in 0..<inner { dst[d + i] = src[row + i] }
+                    UnsafeMutableRawPointer(dst + d).copyMemory(from: src + row, byteCount: inner * MemoryLayout<E>.stride)
                     d += inner
                 }
             }
@@ -97,8 +97,12 @@ final class ScatterAddKernel<T: KernelNumber>: VMKernel {
     let count: Int
     let layout: GatherLayout
     let site: IndexFailureSite
+    /// The base is all zero bits (a constant): the output is cleared, not copied.
+    let zeroBase: Bool
 
-    init(_ inputs: [BytecodeOperand], _ output: BytecodeOperand, axis: Int, alongAxis: Bool, site: IndexFailureSite) {
+    init(_ inputs: [BytecodeOperand], _ output: BytecodeOperand, axis: Int, alongAxis: Bool, zeroBase: Bool = false,
+         site: IndexFailureSite) {
+        self.zeroBase = zeroBase
         base = inputs[0].offset
         indices = inputs[1].offset
         indexCount = inputs[1].type.count
@@ -112,11 +116,36 @@ final class ScatterAddKernel<T: KernelNumber>: VMKernel {
 
     func run(_ arena: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) {
         guard let ix = checkedIndices(arena, indices, indexCount, layout, site) else { return }
-        if base != out { (arena + out).copyMemory(from: arena + base, byteCount: count * MemoryLayout<T>.stride) }
+        if zeroBase && base != out {
+            (arena + out).initializeMemory(as: UInt8.self, repeating: 0, count: count * MemoryLayout<T>.stride)
+        } else if base != out {
+            (arena + out).copyMemory(from: arena + base, byteCount: count * MemoryLayout<T>.stride)
+        }
         let u = (arena + updates).assumingMemoryBound(to: T.self)
         let dst = (arena + out).assumingMemoryBound(to: T.self)
         let (n, inner, k) = (layout.n, layout.inner, layout.k)
         var s = 0
+        if !layout.alongAxis {
+            // One contiguous row per index (the updates and the output are distinct buffers),
+            // in concrete types: the generic class's `T.kernelAdd` is not specialized.
+            if T.self == Float.self {
+                scatterAddRows((arena + updates).assumingMemoryBound(to: Float.self), (arena + out).assumingMemoryBound(to: Float.self), ix, layout)
+                return
+            }
+            if T.self == Double.self {
+                scatterAddRows((arena + updates).assumingMemoryBound(to: Double.self), (arena + out).assumingMemoryBound(to: Double.self), ix, layout)
+                return
+            }
+            for o in 0..<layout.outer {
+                for j in 0..<k {
+                    let row = dst + layout.dataPosition(o, wrapped(ix[j], n), 0)
+                    let from = u + s
+                    for i in 0..<inner { row[i] = T.kernelAdd(row[i], from[i]) }
+                    s += inner
+                }
+            }
+            return
+        }
         for o in 0..<layout.outer {
             for j in 0..<k {
                 for i in 0..<inner {
@@ -125,6 +154,23 @@ final class ScatterAddKernel<T: KernelNumber>: VMKernel {
                     s += 1
                 }
             }
+        }
+    }
+}
+
+/// dst[o, wrap(ix[j]), :] += u[o, j, :] for every (o, j) in order: one row at a time (a free
+/// function so that it is specialized for each float type).
+@inline(__always)
+func scatterAddRows<E: BinaryFloatingPoint>(_ u: UnsafeMutablePointer<E>, _ dst: UnsafeMutablePointer<E>, _ ix: UnsafeBufferPointer<Int64>,
+                                            _ layout: GatherLayout) {
+    let (n, inner, k) = (layout.n, layout.inner, layout.k)
+    var s = 0
+    for o in 0..<layout.outer {
+        for j in 0..<k {
+            let row = dst + layout.dataPosition(o, wrapped(ix[j], n), 0)
+            let from = u + s
+            for i in 0..<inner { row[i] += from[i] }
+            s += inner
         }
     }
 }

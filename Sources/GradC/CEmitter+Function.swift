@@ -19,6 +19,9 @@ final class FunctionEmitter {
     var usesThreads = false
     /// Splat constants: their C literal (read without memory).
     var splat: [ValueID: String] = [:]
+    /// The constants whose every element is +0 (all bits zero): a step that copies one can
+    /// `memset` instead of reading it.
+    var zeroConstants: Set<ValueID> = []
     /// Locals of the current chunk: value → C variable.
     var locals: [ValueID: String] = [:]
     /// Rank-0 values produced by scalar steps that must also be written to their buffer.
@@ -266,6 +269,7 @@ final class FunctionEmitter {
             if let first = bits.first, bits.allSatisfy({ $0 == first }) {
                 let lit = literal(0)
                 splat[c] = lit
+                if first == 0 { zeroConstants.insert(c) }
                 w.line("static const \(ct) \(fn)_c\(c)[\(n)] = {" + (n > 1 ? "[0 ... \(n - 1)] = \(lit)" : lit) + "};")
             } else if values.isEmpty {
                 w.line("static const \(ct) \(fn)_c\(c)[1] = {0};")

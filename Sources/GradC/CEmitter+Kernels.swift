@@ -209,18 +209,41 @@ extension FunctionEmitter {
         emitIndexCheck(count: type(node.inputs[1]).count, n: n)
         if t.count > 0 {
             w.line("\(ct) *o = \(try destination(id));")
-            w.line("const \(ct) *b = \(try pointer(node.inputs[0]));")
-            w.line("if (o != b) memcpy(o, b, \(t.count * t.dtype.byteSize));")
+            let baseRoot = plan.storageRoot[node.inputs[0]]
+            if case .constant(let c)? = plan.locations[node.inputs[0]] ?? plan.locations[baseRoot], let lit = splat[c] {
+                // A splat base (the zeros a gradient starts from) is written, not read.
+                if zeroConstants.contains(c) {
+                    w.line("memset(o, 0, \(t.count * t.dtype.byteSize));")
+                } else {
+                    w.line("for (long e = 0; e < \(t.count); e++) o[e] = \(lit);")
+                }
+            } else {
+                w.line("const \(ct) *b = \(try pointer(node.inputs[0]));")
+                w.line("if (o != b) memcpy(o, b, \(t.count * t.dtype.byteSize));")
+            }
             if layout.count > 0 {
                 w.line("const \(ct) *u = \(try pointer(node.inputs[2]));")
                 w.line("/* every update in row-major order, one addition at a time (repeated indices accumulate) */")
                 w.open("for (long a = 0; a < \(layout.outer); a++)")
                 w.open("for (long j = 0; j < \(k); j++)")
-                w.open("for (long i = 0; i < \(inner); i++)")
-                w.line("const int64_t v = ix[\(layout.alongAxis ? "(a * \(k) + j) * \(inner) + i" : "j")];")
-                w.line("const long at = (a * \(n) + \(cWrapped("v", n))) * \(inner) + i;")
-                w.line("o[at] = \(cElementwise(.add, ["o[at]", "u[(a * \(k) + j) * \(inner) + i]"], t.dtype));")
-                w.close()
+                if layout.alongAxis {
+                    w.open("for (long i = 0; i < \(inner); i++)")
+                    w.line("const int64_t v = ix[(a * \(k) + j) * \(inner) + i];")
+                    w.line("const long at = (a * \(n) + \(cWrapped("v", n))) * \(inner) + i;")
+                    w.line("o[at] = \(cElementwise(.add, ["o[at]", "u[(a * \(k) + j) * \(inner) + i]"], t.dtype));")
+                    w.close()
+                } else {
+                    // One contiguous row per index: the row of `o` and the row of `u` are
+                    // distinct buffers (the plan never places updates in the output), so the
+                    // row addition vectorizes; rows of repeated indices still add in order.
+                    w.line("const int64_t v = ix[j];")
+                    w.line("\(ct) *orow = o + (a * \(n) + \(cWrapped("v", n))) * \(inner);")
+                    w.line("const \(ct) *urow = u + (a * \(k) + j) * \(inner);")
+                    w.line("GRADC_IVDEP")
+                    w.open("for (long i = 0; i < \(inner); i++)")
+                    w.line("orow[i] = \(cElementwise(.add, ["orow[i]", "urow[i]"], t.dtype));")
+                    w.close()
+                }
                 w.close()
                 w.close()
             }
