@@ -168,10 +168,10 @@ extension Op {
             let (l, b) = (operands[0], operands[1])
             try sameDType(operands)
             guard l.dtype.isFloat, l.rank >= 2, l.shape[l.rank - 1] == l.shape[l.rank - 2] else {
-                throw fail(.invalidOperand(op: name, "expected a float square matrix L […, n, n], got \(l)"))
+                throw fail(.invalidOperand(op: name, "expected a float square matrix […, n, n] first, got \(l)"))
             }
             guard b.rank == l.rank, b.shape[b.rank - 2] == l.shape[l.rank - 1], Array(b.shape.dropLast(2)) == Array(l.shape.dropLast(2)) else {
-                throw fail(.invalidOperand(op: name, "expected B […, n, k] with L's batch dimensions and n = \(l.shape[l.rank - 1]), got \(b)"))
+                throw fail(.invalidOperand(op: name, "expected a right-hand side […, n, k] with the matrix's batch dimensions and n = \(l.shape[l.rank - 1]), got \(b)"))
             }
             return b
         case .reshape:

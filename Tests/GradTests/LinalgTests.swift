@@ -72,6 +72,11 @@ final class LinalgTests: XCTestCase {
             ("func f(x: f64[2,2]) {\n  return tril(x, k=1.5)\n}\n", "an integer"),
             ("func f(x: f64[2,2]) {\n  return triu(x, j=1)\n}\n", "no attribute 'j'"),
             ("func f(x: f64) {\n  return eye(2, dtype=i64) + x\n}\n", "f32 or f64"),
+            ("func f(x: f64[2,3]) {\n  return cholesky(x)\n}\n", "cholesky: expected a float square matrix"),
+            ("func f(x: i64[2,2]) {\n  return logdet(x)\n}\n", "logdet"),
+            ("func f(x: f64[2,2], b: f64[3,1]) {\n  return solve(x, b)\n}\n", "a right-hand side […, n, k]"),
+            ("func f(x: f64[2,2], b: f64[2,1]) {\n  return triangular_solve(x, b, lower=1.5)\n}\n", "expected true or false"),
+            ("func f(x: f64[2,3]) {\n  return inv(x)\n}\n", "a float square matrix"),
         ] {
             XCTAssertThrowsError(try Pipeline.parse(source, file: "m.ir"), source) { error in
                 let shown = "\(error)"
