@@ -40,7 +40,7 @@ final class GraphBuilderTests: XCTestCase {
         }
         // Each elementwise op on each accepted type of the 20, and grad of the 2 float scalars
         // with respect to the 10 float types.
-        XCTAssertEqual(shortcuts, 510)
+        XCTAssertEqual(shortcuts, 580)
     }
 
     /// Nodes built through the shortcuts equal nodes built through `inferType`.

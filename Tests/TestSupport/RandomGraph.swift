@@ -167,8 +167,9 @@ public struct RandomGraphGenerator {
         }
     }
 
-    /// dot, batched matmul, log_softmax, softmax_cross_entropy, and the factorizations
-    /// (cholesky, triangular_solve, logdet) of an SPD matrix made from the value.
+    /// dot, batched matmul (or a 1×1 convolution of a matrix), log_softmax,
+    /// softmax_cross_entropy, and the factorizations (cholesky, triangular_solve, logdet) of an
+    /// SPD matrix made from the value.
     mutating func nnStep(_ a: Value) throws -> Value {
         let rank = a.type.rank
         switch int(0...4) {
@@ -187,7 +188,16 @@ public struct RandomGraphGenerator {
             let b = pick(pool.filter { $0.shape == a.shape })
             return try a.dot(b)
         case 1:
-            guard rank == 3 else { return try a * apply(.sigmoid, a) }
+            guard rank == 3 else {
+                guard rank == 2, a.type.count > 0 else { return try a * apply(.sigmoid, a) }
+                // A 1×1 convolution of the matrix as one image, and the two gradient ops, all of
+                // the matrix's shape (no random draw: the graphs of other seeds stay as they were).
+                let (h, w) = (a.shape[0], a.shape[1])
+                let x = try a.reshaped([1, 1, h, w])
+                let k = try a.sliced(axis: 0, 0, 1).sliced(axis: 1, 0, 1).reshaped([1, 1, 1, 1])
+                let y = try conv2d(x, k) + conv2dInputGrad(x, conv2dKernelGrad(x, x, kernelSize: [1, 1]) * 0.5, inputSize: [h, w])
+                return try a * apply(.sigmoid, a) + y.reshaped([h, w]) * 0.25
+            }
             return try a.matmul(a.transposed([0, 2, 1]))
         case 2:
             guard rank >= 1 else { return try logSoftmax(a.reshaped([1])) }
