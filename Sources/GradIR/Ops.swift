@@ -130,6 +130,15 @@ extension Op {
     public var family: OpFamily { Op.families[index] }
     private static let families: [OpFamily] = infos.map(\.family)
 
+    /// The position of the op's i64 index operand (`take`'s and `scatter_add`'s second),
+    /// where a weakly typed literal is an i64 tensor.
+    public var indexOperand: Int? {
+        switch self {
+        case .take, .take_along_axis, .scatter_add, .scatter_add_along_axis: return 1
+        default: return nil
+        }
+    }
+
     /// Whether the op is a derivative request (`grad`, `jacobian`, `hessian`).
     @inlinable public var isDerivativeRequest: Bool {
         switch self {

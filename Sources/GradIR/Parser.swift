@@ -1583,17 +1583,18 @@ struct Parser {
     /// A call of an op by name: operands, then attributes checked against the op table.
     mutating func opCall(_ op: Op, _ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
         let info = op.info
-        // Weakly typed literals take the dtype of the first typed operand (for select, of a or b).
-        let typed = op == .select ? Array(args.dropFirst()) : args
+        // Weakly typed literals take the dtype of the first typed operand (for select, of a or b;
+        // never of an index operand), and an index operand's literal is i64.
+        let index = op.indexOperand
         var context = DType.f64
-        for a in typed {
+        for (k, a) in args.enumerated() where !(op == .select && k == 0) && k != index {
             if let d = dtype(of: a) {
                 context = d
                 break
             }
         }
         var ids: [ValueID] = []
-        for a in args { ids.append(try value(a, dtype: dtype(of: a) ?? context)) }
+        for (k, a) in args.enumerated() { ids.append(try value(a, dtype: dtype(of: a) ?? (k == index ? .i64 : context))) }
 
         var attrs = Attributes()
         var constantLiterals: [(AttrKey, RawAttr, SourceLocation)] = []

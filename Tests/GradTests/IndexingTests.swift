@@ -180,6 +180,26 @@ final class IndexingTests: XCTestCase {
         XCTAssertEqual(out[3].doubles, [.infinity, -2000])
     }
 
+    /// Literals as operands of the index ops: the index operand's literal is i64, and the
+    /// others take the dtype of a typed operand that is not the index (it once took the i64 of
+    /// the index, making a float base literal an i64 tensor).
+    func testLiteralOperandsOfIndexOps() throws {
+        let source = """
+            func f(u: f32[2], ids: i64[2]) {
+              s = scatter_add([[0.0, 0.5, 0.0]], [1, 2], reshape(u, shape=[1,2]), axis=1)
+              t = scatter_add([0.0, 0.0, 0.0], ids, u, axis=0)
+              return s, t, take([1.5, 2.5, 3.5], [2, 0], axis=0), take(u, [1, 1, 0], axis=0)
+            }
+            """
+        let f = try Pipeline.function(Pipeline.parse(source), named: "f")
+        XCTAssertEqual(f.outputs.map { f.type(of: $0.value) },
+                       [TensorType(.f32, [1, 3]), TensorType(.f32, [3]), TensorType(.f64, [2]), TensorType(.f32, [3])])
+        let u = try XCTUnwrap(Tensor(.f32([4, 8]), shape: [2]))
+        let ids = try XCTUnwrap(Tensor(.i64([2, 2]), shape: [2]))
+        let out = try compile(f, backend: .reference)([u, ids])
+        XCTAssertEqual(out.map(\.doubles), [[0, 4.5, 8], [0, 0, 12], [3.5, 1.5], [8, 8, 4]])
+    }
+
     /// The Swift functions build the same nodes as the `.ir` calls.
     func testLibraryFunctionsMatchTheLanguage() throws {
         let fb = FunctionBuilder("lib")
