@@ -37,7 +37,7 @@ struct GradBenchEval: Sendable {
     static func unsupportedReason(_ module: String) -> String {
         switch module {
         case "det":
-            return "gradc: det is not implemented yet: expansion by minors of an ℓ×ℓ matrix (ℓ up to 11) needs a recursion or a loop over minors, and unrolled it is ℓ! products; it waits for loop nodes (issue 15)"
+            return "gradc: det is not implemented yet: the eval asks for the determinant by expansion by minors (ℓ! products, ℓ up to 11); gradc's det op factors by LU, a different algorithm, and the language has no recursion to expand minors faithfully"
         case "ht":
             return "gradc: ht is not implemented yet: its skinning model has not been written (the gathers it needs exist since issue 16)"
         case "particle", "saddle":
