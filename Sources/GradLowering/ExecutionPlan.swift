@@ -196,6 +196,8 @@ public struct ExecutionPlan: Sendable {
             guard let axis = node.attrs.axis.flatMap({ normalizeAxis($0, rank: shape.count) }),
                   shape[..<axis].allSatisfy({ $0 == 1 }) else { continue }
             let inner = shape[(axis + 1)...].reduce(1, *)
+            var occurrences: [ValueID: Int] = [:]
+            for v in node.inputs { occurrences[v, default: 0] += 1 }
             var at = 0
             for v in node.inputs {
                 let part = f.nodes[v]
@@ -203,7 +205,7 @@ public struct ExecutionPlan: Sendable {
                 guard root[v] == v, schedule.useCount[v] == 1, !schedule.isOutput[v], part.type.count > 0,
                       part.type.dtype == node.type.dtype,
                       ![.input, .const, .result, .scan].contains(part.op), viewOffset(f, v) == nil,
-                      schedule.repeatedResults[v] == nil, node.inputs.filter({ $0 == v }).count == 1 else { continue }
+                      schedule.repeatedResults[v] == nil, occurrences[v] == 1 else { continue }
                 root[v] = root[c]
                 offset[v] = offset[c] + at
             }
