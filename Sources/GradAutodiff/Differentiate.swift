@@ -58,9 +58,9 @@ struct Expansion {
     var builder: GraphBuilder
     /// New value of each old node.
     var remap: [ValueID]
-    /// Results of `grad` requests already computed together with an earlier one of the same y,
-    /// by position in `rest` (−1: none).
-    var pendingGrads: [ValueID]
+    /// Results of `grad` (`jvp`) requests already computed together with an earlier one of the
+    /// same y (the same tangents), by position in `rest` (−1: none).
+    var pending: [ValueID]
     /// Scalar constants shared by every rule of every backward pass of this expansion.
     var constants = ConstantPool()
     /// The carry tape added to each forward loop that a backward pass went through
@@ -92,7 +92,7 @@ struct Expansion {
         self.remap = []
         self.remap.reserveCapacity(total)
         self.remap.append(contentsOf: 0..<firstRequest)
-        self.pendingGrads = [ValueID](repeating: -1, count: rest.count)
+        self.pending = [ValueID](repeating: -1, count: rest.count)
     }
 
     /// Node `id` of the source, for ids from `restStart` on.
@@ -104,6 +104,11 @@ struct Expansion {
         for (k, node) in rest.enumerated() where node.op == .grad {
             gradsByY[node.inputs[0], default: []].append(restStart + k)
         }
+        // Old `jvp` nodes grouped by their (x, v) pairs, so one tangent pass serves every y.
+        var jvpsByPairs: [[ValueID]: [ValueID]] = [:]
+        for (k, node) in rest.enumerated() where node.op == .jvp {
+            jvpsByPairs[Array(node.inputs.dropFirst()), default: []].append(restStart + k)
+        }
         for id in restStart..<(restStart + rest.count) {
             let node = sourceNode(id)
             builder.location = node.location
@@ -111,8 +116,8 @@ struct Expansion {
             case .input:
                 remap.append(builder.function.append(node))  // named by the parameter list below
             case .grad:
-                if pendingGrads[id - restStart] >= 0 {
-                    remap.append(pendingGrads[id - restStart])
+                if pending[id - restStart] >= 0 {
+                    remap.append(pending[id - restStart])
                     continue
                 }
                 // Every request on the same y whose x already exists shares this backward pass;
@@ -122,11 +127,31 @@ struct Expansion {
                 let xs = group.map { remap[sourceNode($0).inputs[1]] }
                 let grads = try gradients(of: y, wrt: xs)
                 for (old, g) in zip(group, grads) where old != id {
-                    pendingGrads[old - restStart] = g
+                    pending[old - restStart] = g
                 }
                 remap.append(grads[group.firstIndex(of: id) ?? 0])
+            case .jvp:
+                if pending[id - restStart] >= 0 {
+                    remap.append(pending[id - restStart])
+                    continue
+                }
+                // The later requests with the same pairs whose y already exists share this pass.
+                let pairs = Array(node.inputs.dropFirst())
+                let group = (jvpsByPairs[pairs] ?? [id]).filter { $0 == id || ($0 > id && sourceNode($0).inputs[0] < id) }
+                let xs = stride(from: 0, to: pairs.count, by: 2).map { remap[pairs[$0]] }
+                let vs = stride(from: 1, to: pairs.count, by: 2).map { remap[pairs[$0]] }
+                let ts = try tangents(of: group.map { remap[sourceNode($0).inputs[0]] }, wrt: xs, along: vs)
+                for (old, t) in zip(group, ts) where old != id { pending[old - restStart] = t }
+                remap.append(ts[0])
+            case .hvp:
+                // Forward over reverse: the tangent of the gradient along v.
+                let x = remap[node.inputs[1]]
+                let g = try gradients(of: remap[node.inputs[0]], wrt: [x])[0]
+                builder.location = node.location
+                remap.append(try tangents(of: [g], wrt: [x], along: [remap[node.inputs[2]]])[0])
             case .jacobian:
-                remap.append(try jacobian(of: remap[node.inputs[0]], wrt: remap[node.inputs[1]]))
+                let (y, x) = (remap[node.inputs[0]], remap[node.inputs[1]])
+                remap.append(try jacobianIsForward(node, y: y, x: x) ? forwardJacobian(of: y, wrt: x) : jacobian(of: y, wrt: x))
             case .hessian:
                 let x = remap[node.inputs[1]]
                 let g = try gradients(of: remap[node.inputs[0]], wrt: [x])[0]
@@ -195,35 +220,51 @@ struct Expansion {
         return try builder.reshape(stacked, yType.shape + xType.shape)
     }
 
-    /// Marks the nodes on a path from some `x` to `y`: only their gradients are built.
-    func relevantNodes(from y: ValueID, wrt xs: [ValueID]) -> [Bool] {
-        var dependsOnX = [Bool](repeating: false, count: y + 1)
-        let lowest = xs.min() ?? y
-        for x in xs where x <= y { dependsOnX[x] = true }
-        var relevant = [Bool](repeating: false, count: y + 1)
-        // Through the storage, operand by operand (a million nodes, two passes).
+    /// Marks the nodes on a path from some `x` to some `y`: only their derivatives are built.
+    func relevantNodes(from y: ValueID, wrt xs: [ValueID]) -> Relevance { relevantNodes(from: [y], wrt: xs) }
+
+    func relevantNodes(from ys: [ValueID], wrt xs: [ValueID]) -> Relevance {
+        let highest = ys.max() ?? -1
+        let lowest = max(0, min(xs.min() ?? highest, highest))
+        let span = max(highest - lowest + 1, 0)
+        var dependsOnX = [Bool](repeating: false, count: span)
+        for x in xs where x >= lowest && x <= highest { dependsOnX[x - lowest] = true }
+        var relevant = [Bool](repeating: false, count: span)
+        // Through the storage, operand by operand (a million nodes, two passes). Ids below
+        // `lowest` cannot depend on an x.
         builder.function.nodes.withUnsafeBufferPointer { nodes in
-            if lowest <= y {
-                for id in lowest...y where !dependsOnX[id] {
-                    for k in 0..<nodes[id].inputs.count where dependsOnX[nodes[id].inputs[k]] {
-                        dependsOnX[id] = true
-                        break
-                    }
+            func depends(_ id: ValueID) -> Bool { id >= lowest && dependsOnX[id - lowest] }
+            for id in stride(from: lowest, through: highest, by: 1) where !dependsOnX[id - lowest] {
+                for k in 0..<nodes[id].inputs.count where depends(nodes[id].inputs[k]) {
+                    dependsOnX[id - lowest] = true
+                    break
                 }
             }
-            guard dependsOnX[y] else { return }
-            relevant[y] = true
-            for id in stride(from: y, through: max(lowest, 0), by: -1) where relevant[id] {
-                for k in 0..<nodes[id].inputs.count where dependsOnX[nodes[id].inputs[k]] {
-                    relevant[nodes[id].inputs[k]] = true
+            for y in ys where y >= lowest && dependsOnX[y - lowest] { relevant[y - lowest] = true }
+            for id in stride(from: highest, through: lowest, by: -1) where relevant[id - lowest] {
+                for k in 0..<nodes[id].inputs.count where depends(nodes[id].inputs[k]) {
+                    relevant[nodes[id].inputs[k] - lowest] = true
                 }
             }
         }
-        return relevant
+        return Relevance(lowest: lowest, flags: relevant)
     }
 
     /// Propagates `seed` from `y` back through the relevant nodes, summing the gradients
     /// that meet at a value, and returns the gradient of each `x` (zeros if disconnected).
+    mutating func backward(from y: ValueID, seed: ValueID, wrt xs: [ValueID], relevant: Relevance) throws(Diagnostic) -> [ValueID] {
+        let reached = try backward(seeds: [(y, seed)], wrt: xs, relevant: relevant)
+        var result: [ValueID] = []
+        result.reserveCapacity(xs.count)
+        for (x, g) in zip(xs, reached) {
+            if let g { result.append(g) } else { result.append(try builder.zeros(like: x)) }
+        }
+        return result
+    }
+
+    /// The reverse sweep: propagates each seed from its value back through the relevant
+    /// nodes, summing the gradients that meet at a value, and returns the gradient reaching
+    /// each `x` (`nil`: none, the x is off every path).
     ///
     /// Gradients meeting at a value are summed as they arrive, left to right in arrival order
     /// (`(g₁ + g₂) + g₃`), so no list of parts is kept per value — except for a value read by
@@ -231,19 +272,23 @@ struct Expansion {
     /// (`PadParts`) and, when many pads meet, summed by one `scatter_add` of their elements
     /// instead of one full-size add per read (reading k of n elements costs O(k), not O(n);
     /// an element-by-element model reading each of n elements was O(n²)).
-    mutating func backward(from y: ValueID, seed: ValueID, wrt xs: [ValueID], relevant: [Bool]) throws(Diagnostic) -> [ValueID] {
+    mutating func backward(seeds: [(value: ValueID, seed: ValueID)], wrt xs: [ValueID], relevant: Relevance) throws(Diagnostic) -> [ValueID?] {
         // The gradient reaching each value in lowest...y so far (−1: none yet), indexed by
         // id − lowest (an array, not a dictionary: the ids in that range are dense).
+        let y = seeds.map(\.value).max() ?? -1
         let lowest = max(xs.min() ?? y, 0)
         let span = max(y - lowest + 1, 0)
         var reaching = [ValueID](repeating: -1, count: span)
-        if span > 0 { reaching[y - lowest] = seed }
+        for (value, seed) in seeds where value >= lowest && value <= y {
+            let slot = value - lowest
+            if reaching[slot] < 0 { reaching[slot] = seed } else { reaching[slot] = try builder.binary(.add, reaching[slot], seed) }
+        }
         var padded: [Int: PadParts] = [:]
         var loopCotangents: [ValueID: [ValueID?]] = [:]  // reaching each loop's results, by result index
         var id = y
         while id >= lowest {
             defer { id -= 1 }
-            guard id < relevant.count, relevant[id] else { continue }
+            guard relevant[id] else { continue }
             if let parts = padded.removeValue(forKey: id - lowest) { reaching[id - lowest] = try parts.sum(&builder) }
             let g = reaching[id - lowest]
             let op = builder.function.nodes[id].op
@@ -288,16 +333,18 @@ struct Expansion {
         }
         // A value's gradient is complete once the sweep has passed it (only later nodes add
         // to it), so each x's is what reached it; none reached an x off every path to y.
-        var result: [ValueID] = []
-        result.reserveCapacity(xs.count)
         for slot in padded.keys.sorted() { reaching[slot] = try padded[slot]?.sum(&builder) ?? reaching[slot] }
-        for x in xs {
-            if x >= lowest, x <= y, reaching[x - lowest] >= 0 {
-                result.append(reaching[x - lowest])
-            } else {
-                result.append(try builder.zeros(like: x))
-            }
-        }
-        return result
+        return xs.map { x in x >= lowest && x <= y && reaching[x - lowest] >= 0 ? reaching[x - lowest] : nil }
+    }
+}
+
+/// The nodes a derivative pass visits — on a path from some x to some y — for the ids from
+/// `lowest` on (none below: they cannot depend on an x).
+struct Relevance {
+    let lowest: Int
+    let flags: [Bool]
+
+    subscript(id: ValueID) -> Bool {
+        id >= lowest && id - lowest < flags.count && flags[id - lowest]
     }
 }

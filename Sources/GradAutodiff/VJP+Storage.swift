@@ -36,15 +36,23 @@ struct OperandNeeds {
     private var bits: UInt64 = 0
     private var more: [Bool]?
 
-    init(operands: Operands, relevant: [Bool]) {
+    /// The operands `k` with `needed(k)` (forward mode: those that have a tangent).
+    init(count: Int, _ needed: (Int) -> Bool) {
+        for k in 0..<count { set(k, needed(k)) }
+    }
+
+    init(operands: Operands, relevant: Relevance) {
         for k in 0..<operands.count {
-            let id = operands[k]
-            let needed = id >= 0 && id < relevant.count && relevant[id]
-            if k < 64 {
-                if needed { bits |= 1 << UInt64(k) }
-            } else {
-                more = (more ?? []) + [needed]
-            }
+            let needed = relevant[operands[k]]
+            set(k, needed)
+        }
+    }
+
+    private mutating func set(_ k: Int, _ needed: Bool) {
+        if k < 64 {
+            if needed { bits |= 1 << UInt64(k) }
+        } else {
+            more = (more ?? []) + [needed]
         }
     }
 

@@ -52,7 +52,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     switch node.op {
     case .input, .const:
         return Cotangents()
-    case .grad, .jacobian, .hessian:
+    case .grad, .jacobian, .hessian, .jvp, .hvp:
         // Expanded before any backward pass reaches them.
         return Cotangents(none: node.inputs.count)
     case .scan, .result:

@@ -165,7 +165,7 @@ struct BytecodeValidator {
 
         case .op(let op, let attrs, let inputs, let output, _):
             switch op {
-            case .input, .grad, .jacobian, .hessian: throw .notAnInstruction(instruction: i, op)
+            case .input, .grad, .jacobian, .hessian, .jvp, .hvp: throw .notAnInstruction(instruction: i, op)
             default: break
             }
             for (k, o) in inputs.enumerated() { try use(o, .operand(instruction: i, position: k)) }

@@ -51,7 +51,7 @@ extension FunctionEmitter {
         case .argmax, .argmin: try emitArgReduce(id)
         case .softmax, .log_softmax, .softmax_cross_entropy: try emitSoftmax(id)
         case .conv2d, .conv2d_input_grad, .conv2d_kernel_grad: try emitConv(id)
-        case .grad, .jacobian, .hessian:
+        case .grad, .jacobian, .hessian, .jvp, .hvp:
             throw Diagnostic(.unexpandedDerivative(op: node.op.name))
         case .scan, .result:
             throw Diagnostic(.other("C backend: internal error: \(node.op.name) %\(id) is not a kernel step"), at: node.location)

@@ -7,6 +7,8 @@ public enum AttrKey: String, CaseIterable, Hashable, Sendable, Comparable {
     case lower, transpose
     // Convolution (`conv2d` and its transposes): appended likewise
     case stride, padding, dilation
+    // Derivative requests (`jacobian(…, forward=true)`, issue 18): appended likewise
+    case forward, sparse
 
     /// Position of the case in declaration order (a key is a one-byte tag).
     @inlinable @inline(__always) var index: UInt8 { unsafeBitCast(self, to: UInt8.self) }

@@ -68,6 +68,9 @@ public enum StructuralOp: String, CaseIterable, Hashable, Sendable {
     case logdet
     case solve
     case det
+    // Forward-mode derivative requests (issue 18)
+    case jvp
+    case hvp
 
     @inlinable @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
 

@@ -363,6 +363,24 @@ extension Op {
             guard y.dtype.isFloat else { throw fail(.unsupportedDType(op: name, y, expected: "f32 or f64")) }
             guard x.dtype.isFloat else { throw fail(.integerWRT(op: name, x)) }
             return TensorType(y.dtype, try validShape("shape", y.shape + x.shape))
+        case .jvp:
+            let y = operands[0]
+            guard y.dtype.isFloat else { throw fail(.unsupportedDType(op: name, y, expected: "f32 or f64")) }
+            guard operands.count % 2 == 1 else {
+                throw fail(.invalidOperand(op: name, "takes y then pairs of a value and its tangent (x, v), got \(operands.count) operands"))
+            }
+            for k in stride(from: 1, to: operands.count, by: 2) {
+                let (x, v) = (operands[k], operands[k + 1])
+                guard x.dtype.isFloat else { throw fail(.integerWRT(op: name, x)) }
+                guard v == x else { throw fail(.invalidOperand(op: name, "the tangent must have the type of the value it moves, \(x), got \(v)")) }
+            }
+            return y
+        case .hvp:
+            let (y, x, v) = (operands[0], operands[1], operands[2])
+            guard y.isScalar, y.dtype.isFloat else { throw fail(.notScalar(op: name, y)) }
+            guard x.dtype.isFloat else { throw fail(.integerWRT(op: name, x)) }
+            guard v == x else { throw fail(.invalidOperand(op: name, "the vector must have the type of x, \(x), got \(v)")) }
+            return x
         case .scan, .result:
             // Their types depend on the loop body, which only the function holds.
             throw fail(.invalidOperand(op: name, "is typed with the function that holds its loop body (Function.loopNodeType)"))

@@ -39,6 +39,9 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     case logdet
     case solve
     case det
+    // Forward-mode derivative requests (issue 18), expanded like `grad`
+    case jvp
+    case hvp
 }
 
 /// How many operands an op takes.
@@ -139,10 +142,10 @@ extension Op {
         }
     }
 
-    /// Whether the op is a derivative request (`grad`, `jacobian`, `hessian`).
+    /// Whether the op is a derivative request (`grad`, `jacobian`, `hessian`, `jvp`, `hvp`).
     @inlinable public var isDerivativeRequest: Bool {
         switch self {
-        case .grad, .jacobian, .hessian: return true
+        case .grad, .jacobian, .hessian, .jvp, .hvp: return true
         default: return false
         }
     }
@@ -331,8 +334,17 @@ extension Op {
             return OpInfo(family: .derivative, arity: .fixed(2), attributes: [],
                           doc: "grad(y, x): dy/dx for a scalar y, shaped like x.", derivative: "Expanded before differentiation, so it nests.")
         case .jacobian:
-            return OpInfo(family: .derivative, arity: .fixed(2), attributes: [],
-                          doc: "jacobian(y, x): shape y.shape + x.shape.", derivative: "Expanded before differentiation, so it nests.")
+            return OpInfo(family: .derivative, arity: .fixed(2), attributes: [attr(.forward, .bool)],
+                          doc: "jacobian(y, x): shape y.shape + x.shape. Built by one reverse pass per element of y (`forward=false`), one forward (tangent) pass per element of x (`forward=true`), or, without `forward`, whichever needs fewer passes (forward when x has fewer elements than y).",
+                          derivative: "Expanded before differentiation, so it nests.")
+        case .jvp:
+            return OpInfo(family: .derivative, arity: .atLeast(3), attributes: [],
+                          doc: "jvp(y, x, v): the directional derivative (∂y/∂x)·v — the Jacobian–vector product, shaped like y — by one forward (tangent) pass; v has x's type. More pairs `jvp(y, x1, v1, x2, v2, …)` give Σ (∂y/∂xᵢ)·vᵢ in the same pass (docs/forward-mode.md).",
+                          derivative: "Expanded before differentiation (forward over reverse, reverse over forward and forward over forward all nest).")
+        case .hvp:
+            return OpInfo(family: .derivative, arity: .fixed(3), attributes: [],
+                          doc: "hvp(y, x, v) = H·v, H the Hessian of the scalar y with respect to x, shaped like x: one forward pass over the gradient (forward over reverse), about the cost of two gradients.",
+                          derivative: "Expanded before differentiation, so it nests.")
         case .hessian:
             return OpInfo(family: .derivative, arity: .fixed(2), attributes: [],
                           doc: "hessian(y, x) = jacobian(grad(y, x), x) for a scalar y: shape x.shape + x.shape.",

@@ -69,7 +69,7 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
     case .conv2d, .conv2d_input_grad, .conv2d_kernel_grad: return try convKernel(op, attrs, inputs, rt)
 
     // MARK: Derivative requests
-    case .grad, .jacobian, .hessian:
+    case .grad, .jacobian, .hessian, .jvp, .hvp:
         throw Diagnostic(.unexpandedDerivative(op: op.name))
 
     // MARK: Loops: run by `ReferenceEvaluator`, which holds the function and its bodies
