@@ -57,9 +57,30 @@ public final class FunctionBuilder {
         return out
     }
 
-    /// The Jacobian of y with respect to x: shape `y.shape + x.shape`.
-    public func jacobian(of y: Value, wrt x: Value) throws(Diagnostic) -> Value {
-        try apply(.jacobian, [y, x])
+    /// The Jacobian of y with respect to x: shape `y.shape + x.shape`; `mode` picks reverse
+    /// passes (one per element of y), forward passes (one per element of x), or (`.auto`, the
+    /// default) whichever needs fewer.
+    public func jacobian(of y: Value, wrt x: Value, mode: DerivativeMode = .auto) throws(Diagnostic) -> Value {
+        var attrs = Attributes()
+        if mode != .auto { attrs[.forward] = .bool(mode == .forward) }
+        return try apply(.jacobian, [y, x], attrs)
+    }
+
+    /// The directional derivative Σᵢ (∂y/∂xᵢ)·vᵢ, shaped like y (`jvp`): one forward pass.
+    /// `along[i]` has the type of `wrt[i]`.
+    public func jvp(of y: Value, wrt xs: [Value], along vs: [Value]) throws(Diagnostic) -> Value {
+        guard xs.count == vs.count, !xs.isEmpty else {
+            throw Diagnostic(.other("jvp: give one tangent per value to move (\(xs.count) values, \(vs.count) tangents)"))
+        }
+        var operands = [y]
+        for (x, v) in zip(xs, vs) { operands += [x, v] }
+        return try apply(.jvp, operands)
+    }
+
+    /// H·v for the Hessian H of a scalar y with respect to x, shaped like x (`hvp`): forward
+    /// over reverse, about the cost of two gradients.
+    public func hvp(of y: Value, wrt x: Value, along v: Value) throws(Diagnostic) -> Value {
+        try apply(.hvp, [y, x, v])
     }
 
     /// The Hessian of a scalar y with respect to x: shape `x.shape + x.shape`.
@@ -155,4 +176,14 @@ public struct Value {
     public var type: TensorType { builder.function.type(of: id) }
     public var shape: [Int] { type.shape }
     public var dtype: DType { type.dtype }
+}
+
+/// How `jacobian(of:wrt:mode:)` builds a Jacobian (docs/forward-mode.md).
+public enum DerivativeMode: Sendable {
+    /// One reverse pass per element of y.
+    case reverse
+    /// One forward (tangent) pass per element of x.
+    case forward
+    /// Forward when x has fewer elements than y, else reverse.
+    case auto
 }

@@ -1,13 +1,15 @@
 import Foundation
 
-/// Checks every derivative request of a function (`grad`, `jacobian`, `hessian`) against
-/// central finite differences of the differentiated quantity:
+/// Checks every derivative request of a function (`grad`, `jacobian`, `hessian`, `jvp`, `hvp`)
+/// against central finite differences of the differentiated quantity:
 ///
 /// ```
 /// ∂T/∂xⱼ ≈ (T(x + h·eⱼ) − T(x − h·eⱼ)) / 2h,   h = ∛ε · max(1, |xⱼ|)
 /// ```
 ///
-/// where T is `y` for `grad` and `jacobian`, and the expanded `grad(y, x)` for `hessian`.
+/// where T is `y` for `grad` and `jacobian`, and the expanded `grad(y, x)` for `hessian`; a
+/// directional request (`jvp`, `hvp`) is compared with one difference along its tangents,
+/// (T(x + h·v) − T(x − h·v)) / 2h.
 /// Finite differences run in the function's own precision, so f32 needs looser tolerances.
 public struct DerivativeCheck: Sendable {
     /// `dzdx = grad(%11, x)`: the output name if the request is returned, then the request.
@@ -52,7 +54,11 @@ public enum GradientChecker {
         var results: [DerivativeCheck] = []
         var rng = SplitMix64(seed: options.seed)
         for (id, node) in function.nodes.enumerated() where node.op.family == .derivative {
-            results.append(try checkOne(function, id, inputs: inputs, options: options, rng: &rng))
+            if node.op == .jvp || node.op == .hvp {
+                results.append(try checkDirectional(function, id, inputs: inputs, options: options))
+            } else {
+                results.append(try checkOne(function, id, inputs: inputs, options: options, rng: &rng))
+            }
         }
         return results
     }
@@ -160,6 +166,95 @@ public enum GradientChecker {
         probeInputs[xName] = x0
         return DerivativeCheck(label: label(f, id), request: id, type: node.type, compared: elements.count * tCount,
                                maxAbsError: maxAbs, maxRelError: maxRel, passed: passed, note: note, hint: hint)
+    }
+}
+
+extension GradientChecker {
+    /// `jvp(y, x₁, v₁, …)` against (y(x + h·v) − y(x − h·v)) / 2h, every xᵢ moved along its vᵢ
+    /// at once; `hvp(y, x, v)` likewise with T = grad(y, x).
+    static func checkDirectional(_ f: Function, _ id: ValueID, inputs: [String: Tensor], options: CheckOptions) throws(Diagnostic) -> DerivativeCheck {
+        let node = f.nodes[id]
+        let dtype = node.type.dtype
+        let pairs: [(x: ValueID, v: ValueID)] = stride(from: 1, to: node.inputs.count - 1, by: 2).map { (node.inputs[$0], node.inputs[$0 + 1]) }
+        // The request's value, and the values of its xs and tangents (which may be computed).
+        var probe = f
+        probe.outputs = [Output(name: "d", value: id)] + pairs.flatMap { [Output(name: "x", value: $0.x), Output(name: "v", value: $0.v)] }
+        let values = try ReferenceEvaluator.run(Differentiator.expand(probe), inputs: inputs)
+        let analytic = values[0].doubles
+        // T as a function of the xs, each x a free input.
+        probe = f
+        var probeInputs = inputs
+        var names: [String] = []
+        for (k, pair) in pairs.enumerated() {
+            if let p = f.parameterName(pair.x) {
+                names.append(p)
+            } else {
+                let name = "__wrt\(pair.x)"
+                let wrt = probe.nodes[pair.x]
+                if !names.contains(name) {
+                    probe.nodes[pair.x] = Node(op: .input, type: wrt.type, location: wrt.location)
+                    probe.parameters.append(Parameter(name: name, value: pair.x))
+                }
+                probeInputs[name] = values[1 + 2 * k]
+                names.append(name)
+            }
+        }
+        var target = node.inputs[0]
+        if node.op == .hvp {
+            var b = GraphBuilder(probe)
+            target = try b.add(.grad, [target, node.inputs[1]])
+            probe = b.function
+        }
+        probe.outputs = [Output(name: "t", value: target)]
+        var probeFunction = try Differentiator.expand(probe)
+        if options.promoteF32 {
+            probeFunction = promotedToF64(probeFunction)
+            probeInputs = probeInputs.mapValues { $0.dtype == .f32 ? Tensor($0.type.with(dtype: .f64), doubles: $0.doubles) : $0 }
+        }
+        // One step for all pairs, scaled so that the largest move is ∛ε · max(1, |x|).
+        var xScale = 1.0
+        var vScale = 0.0
+        for (k, name) in names.enumerated() {
+            for e in probeInputs[name]?.doubles ?? [] { xScale = Swift.max(xScale, Swift.abs(e)) }
+            for e in values[2 + 2 * k].doubles { vScale = Swift.max(vScale, Swift.abs(e)) }
+        }
+        let eps = dtype == .f32 && !options.promoteF32 ? Double(Float.ulpOfOne) : Double.ulpOfOne
+        let h = vScale > 0 ? cbrt(eps) * xScale / vScale : 1
+        func moved(_ sign: Double) throws(Diagnostic) -> [Double] {
+            var moved = probeInputs
+            var sums: [String: [Double]] = [:]
+            for (k, name) in names.enumerated() {
+                guard let x = probeInputs[name] else { throw Diagnostic(.missingInput(name)) }
+                var d = sums[name] ?? x.doubles
+                for (i, e) in values[2 + 2 * k].doubles.enumerated() where i < d.count { d[i] += sign * h * e }
+                sums[name] = d
+                moved[name] = Tensor(x.type, doubles: d)
+            }
+            return try ReferenceEvaluator.run(probeFunction, inputs: moved)[0].doubles
+        }
+        let (tp, tm) = (try moved(1), try moved(-1))
+        let rtol = options.relativeTolerance ?? (dtype == .f32 ? 1e-2 : 1e-6)
+        let atol = options.absoluteTolerance ?? (dtype == .f32 ? 1e-3 : 1e-7)
+        var (maxAbs, maxRel, passed) = (0.0, 0.0, true)
+        var note: String?
+        for i in 0..<Swift.min(analytic.count, tp.count) {
+            let numeric = vScale > 0 ? (tp[i] - tm[i]) / (2 * h) : 0
+            let exact = analytic[i]
+            if !numeric.isFinite || !exact.isFinite {
+                if numeric.isFinite != exact.isFinite || exact.isNaN != numeric.isNaN {
+                    note = "non-finite value (analytic \(exact), numeric \(numeric)) at element \(i)"
+                    passed = false
+                }
+                continue
+            }
+            let err = Swift.abs(exact - numeric)
+            let scale = Swift.max(Swift.abs(exact), Swift.abs(numeric))
+            maxAbs = Swift.max(maxAbs, err)
+            maxRel = Swift.max(maxRel, scale > 0 ? err / scale : 0)
+            if err > atol + rtol * scale { passed = false }
+        }
+        return DerivativeCheck(label: label(f, id), request: id, type: node.type, compared: analytic.count,
+                               maxAbsError: maxAbs, maxRelError: maxRel, passed: passed, note: note)
     }
 }
 

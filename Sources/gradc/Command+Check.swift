@@ -5,9 +5,9 @@ enum CheckCommand {
     static let help = """
     usage: gradc check MODEL.ir [--func NAME] [--input NAME=SPEC]… [--seed N] [--max-elements K] [--rtol R] [--atol A]
 
-    Evaluates every grad, jacobian and hessian in the file (every function, or only --func)
-    at random (or given) inputs and compares it with central finite differences of the
-    differentiated value. Prints one row per derivative, named as in the model
+    Evaluates every grad, jacobian, hessian, jvp and hvp in the file (every function, or only
+    --func) at random (or given) inputs and compares it with central finite differences of the
+    differentiated value (for jvp and hvp, one difference along the tangents). Prints one row per derivative, named as in the model
     (dloss_dw1 = grad(loss, w1)): the max absolute and relative error. Exits with 1 when
     any derivative is off. MODEL.ir may be - (standard input).
 

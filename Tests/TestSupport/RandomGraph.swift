@@ -69,6 +69,11 @@ public struct RandomGraphGenerator {
            let x = params.first(where: { $0.type.count <= 4 }), int(0...2) == 0 {
             try fb.output(fb.jacobian(of: y, wrt: x), "jacobian")
         }
+        // Forward mode along computed directions (no random draw here: earlier seeds keep
+        // their graphs): the loss's directional derivative in every parameter at once, and a
+        // Hessian–vector product.
+        try fb.output(fb.jvp(of: loss, wrt: params, along: params.map { try cos($0 * 1.5) }), "jvp")
+        try fb.output(fb.hvp(of: loss, wrt: params[0], along: sin(params[0] + 0.5)), "hvp")
         return fb.function
     }
 
