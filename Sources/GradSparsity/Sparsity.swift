@@ -29,9 +29,8 @@ public enum Sparsity {
         guard reaches(y, from: x, in: function) else {
             return SparsityPattern(unchecked: rows, columns, [Int](repeating: 0, count: rows + 1), [])
         }
-        guard rows.multipliedReportingOverflow(by: columns).partialValue <= limit, rows * columns <= limit else {
-            throw .tooManyNonZeros(limit: limit)
-        }
+        let (total, overflow) = rows.multipliedReportingOverflow(by: columns)
+        guard !overflow, total <= limit else { throw .tooManyNonZeros(limit: limit) }
         return .dense(rows: rows, columns: columns)
     }
 
