@@ -2,11 +2,11 @@
 import PackageDescription
 
 /// The pipeline is visible in the module graph (the dependencies below, and no others):
-///   IR ← Sparsity ← Autodiff           derivative sparsity patterns; the VJP rules
+///   IR ← Autodiff                      the VJP rules
 ///   IR ← Runtime ← Optimizer           reference semantics; passes that fold with them
 ///   IR ← Lowering ← Bytecode, C        schedule, fusion, buffer plan; the VM; the C backend
 ///   (Bytecode and C also use Runtime)  ← Grad (library, pipeline) ← gradc (CLI)
-/// IR: types, op table, graph, parser; Runtime: tensors, scalar semantics, reference kernels.
+/// IR: types, op table, graph, parser, derivative sparsity patterns (a sparse request's type); Runtime: tensors, scalar semantics, reference kernels.
 let package = Package(
     name: "gradc",
     platforms: [.macOS(.v13)],
@@ -17,8 +17,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "GradIR", linkerSettings: [.linkedLibrary("m")]),
-        .target(name: "GradSparsity", dependencies: ["GradIR"]),
-        .target(name: "GradAutodiff", dependencies: ["GradIR", "GradSparsity"]),
+                .target(name: "GradAutodiff", dependencies: ["GradIR"]),
         .target(name: "GradRuntime", dependencies: ["GradIR"]),
         .target(name: "GradOptimizer", dependencies: ["GradIR", "GradRuntime"]),
         // The VM's AVX2+FMA matmul micro-kernels: C whose functions carry
@@ -27,7 +26,7 @@ let package = Package(
         .target(name: "GradLowering", dependencies: ["GradIR"]),
         .target(name: "GradBytecode", dependencies: ["GradIR", "GradRuntime", "GradLowering", "GradKernelsAVX2"]),
         .target(name: "GradC", dependencies: ["GradIR", "GradRuntime", "GradLowering"]),
-        .target(name: "Grad", dependencies: ["GradIR", "GradSparsity", "GradAutodiff", "GradRuntime", "GradOptimizer", "GradLowering", "GradBytecode", "GradC"]),
+        .target(name: "Grad", dependencies: ["GradIR", "GradAutodiff", "GradRuntime", "GradOptimizer", "GradLowering", "GradBytecode", "GradC"]),
         .executableTarget(name: "gradc", dependencies: ["Grad"]),
         .executableTarget(name: "GradBench", dependencies: ["Grad"]),
         // gradc as a tool of the GradBench suite (docs/gradbench.md): the protocol and the
@@ -50,7 +49,7 @@ let package = Package(
         .executableTarget(name: "GradFuzzGBCRun", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/GBCRun"),
         .target(name: "TestSupport", dependencies: ["Grad"], path: "Tests/TestSupport"),
         .testTarget(name: "GradIRTests", dependencies: ["GradIR", "TestSupport"]),
-        .testTarget(name: "GradSparsityTests", dependencies: ["GradSparsity", "Grad", "TestSupport"]),
+        .testTarget(name: "GradSparsityTests", dependencies: ["GradIR", "Grad", "TestSupport"]),
         .testTarget(name: "GradAutodiffTests", dependencies: ["Grad", "TestSupport"]),
         .testTarget(name: "GradRuntimeTests", dependencies: ["Grad", "TestSupport"]),
         .testTarget(name: "GradOptimizerTests", dependencies: ["Grad", "TestSupport"]),

@@ -1,5 +1,4 @@
 @_exported import GradIR
-@_exported import GradSparsity
 @_exported import GradAutodiff
 @_exported import GradRuntime
 @_exported import GradOptimizer

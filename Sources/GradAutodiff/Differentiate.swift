@@ -66,6 +66,9 @@ struct Expansion {
     /// The carry tape added to each forward loop that a backward pass went through
     /// (`tapeOfCarries`), by the loop's id.
     var tapes: [ValueID: [ValueID]] = [:]
+    /// The source graph as it was, for the patterns of sparse requests (computed on the same
+    /// nodes as their type was); kept only when there is a sparse request.
+    var sourceForPatterns: Function?
 
     init(source: consuming Function) {
         // Up to the first derivative request the new graph is the old one, id for id: those
@@ -76,6 +79,12 @@ struct Expansion {
         let firstRequest = nodes.firstIndex { $0.op.isDerivativeRequest } ?? nodes.count
         let total = nodes.count
         rest = Array(nodes[firstRequest...])
+        if rest.contains(where: { $0.op.family == .derivative && $0.attrs.sparse }) {
+            var view = Function(name: source.name)
+            view.nodes = nodes
+            view.bodies = source.bodies
+            sourceForPatterns = view
+        }
         restStart = firstRequest
         // Room for gradient nodes: an array that grew by doubling often has it already (then
         // nothing moves); else room for as many gradient nodes as forward ones is reserved at
@@ -149,6 +158,10 @@ struct Expansion {
                 let g = try gradients(of: remap[node.inputs[0]], wrt: [x])[0]
                 builder.location = node.location
                 remap.append(try tangents(of: [g], wrt: [x], along: [remap[node.inputs[2]]])[0])
+            case .jacobian where node.attrs.sparse:
+                remap.append(try sparseJacobian(node, pattern: patternOfRequest(node)))
+            case .hessian where node.attrs.sparse:
+                remap.append(try sparseHessian(node, pattern: patternOfRequest(node)))
             case .jacobian:
                 let (y, x) = (remap[node.inputs[0]], remap[node.inputs[1]])
                 remap.append(try jacobianIsForward(node, y: y, x: x) ? forwardJacobian(of: y, wrt: x) : jacobian(of: y, wrt: x))

@@ -140,6 +140,8 @@ public struct Attributes: Hashable, Sendable {
     public var depth: Int? { if case .int(let v)? = self[.depth] { return v }; return nil }
     public var lower: Bool { if case .bool(let v)? = self[.lower] { return v }; return true }
     public var transposed: Bool { if case .bool(let v)? = self[.transpose] { return v }; return false }
+    /// `sparse=true` on a `jacobian` or `hessian` request.
+    public var sparse: Bool { if case .bool(let v)? = self[.sparse] { return v }; return false }
     public var reverse: Bool { if case .bool(let v)? = self[.reverse] { return v }; return false }
     public var dtype: DType? { if case .dtype(let v)? = self[.dtype] { return v }; return nil }
     /// An `.int` attribute (`body`, `carries`, `over`, `length`, `index` of the loop ops).

@@ -51,8 +51,8 @@ public struct GraphBuilder: Sendable {
         }
         let type: TensorType
         do {
-            // A loop's type rule needs the function's bodies (`Function.loopNodeType`).
-            type = op.family == .loop ? try function.loopNodeType(op, inputs, attrs) : try op.inferType(inputs.map { function.nodes[$0].type }, attrs)
+            // A loop's type rule needs the function's bodies, a sparse request its graph.
+            type = try function.nodeType(op, inputs, attrs)
         } catch {
             var e = error
             if !e.location.isKnown { e.location = location }

@@ -116,9 +116,14 @@ extension Function {
     }
 
     /// The type of any node appended with these operands: `Op.inferType`, or `loopNodeType`
-    /// for the loop ops.
+    /// for the loop ops, or `sparseRequestType` for a sparse derivative request (the ops whose
+    /// type depends on more of the function than their operands' types).
     public func nodeType(_ op: Op, _ inputs: Operands, _ attrs: Attributes) throws(Diagnostic) -> TensorType {
         if op.family == .loop { return try loopNodeType(op, inputs, attrs) }
+        for v in inputs where v < 0 || v >= nodes.count {
+            throw Diagnostic(.invalidOperand(op: op.name, "operand %\(v) is not an earlier value"))
+        }
+        if op.family == .derivative, attrs.sparse { return try sparseRequestType(op, inputs, attrs) }
         return try op.inferType(inputs.map { nodes[$0].type }, attrs)
     }
 

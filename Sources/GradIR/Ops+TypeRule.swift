@@ -357,11 +357,13 @@ extension Op {
             let (y, x) = (operands[0], operands[1])
             guard y.isScalar, y.dtype.isFloat else { throw fail(.notScalar(op: name, y)) }
             guard x.dtype.isFloat else { throw fail(.integerWRT(op: name, x)) }
+            if attrs.sparse { throw fail(.invalidOperand(op: name, sparseTypedByFunction)) }
             return self == .grad ? x : x.with(shape: try validShape("shape", x.shape + x.shape))
         case .jacobian:
             let (y, x) = (operands[0], operands[1])
             guard y.dtype.isFloat else { throw fail(.unsupportedDType(op: name, y, expected: "f32 or f64")) }
             guard x.dtype.isFloat else { throw fail(.integerWRT(op: name, x)) }
+            if attrs.sparse { throw fail(.invalidOperand(op: name, sparseTypedByFunction)) }
             return TensorType(y.dtype, try validShape("shape", y.shape + x.shape))
         case .jvp:
             let y = operands[0]
@@ -387,3 +389,6 @@ extension Op {
         }
     }
 }
+
+/// Why `Op.inferType` cannot type a sparse request: its length is its pattern's non-zero count.
+let sparseTypedByFunction = "with sparse=true is typed with the function that holds its operands (Function.nodeType: the length is the pattern's non-zero count)"

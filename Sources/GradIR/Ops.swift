@@ -334,8 +334,8 @@ extension Op {
             return OpInfo(family: .derivative, arity: .fixed(2), attributes: [],
                           doc: "grad(y, x): dy/dx for a scalar y, shaped like x.", derivative: "Expanded before differentiation, so it nests.")
         case .jacobian:
-            return OpInfo(family: .derivative, arity: .fixed(2), attributes: [attr(.forward, .bool)],
-                          doc: "jacobian(y, x): shape y.shape + x.shape. Built by one reverse pass per element of y (`forward=false`), one forward (tangent) pass per element of x (`forward=true`), or, without `forward`, whichever needs fewer passes (forward when x has fewer elements than y).",
+            return OpInfo(family: .derivative, arity: .fixed(2), attributes: [attr(.forward, .bool), attr(.sparse, .bool)],
+                          doc: "jacobian(y, x): shape y.shape + x.shape. Built by one reverse pass per element of y (`forward=false`), one forward (tangent) pass per element of x (`forward=true`), or, without `forward`, whichever needs fewer passes (forward when x has fewer elements than y). With `sparse=true`: the structural non-zeros only, a vector in the pattern's CSR order (rows y's elements, columns x's), from one pass per colour of a column (forward) or row (reverse) colouring (docs/sparsity.md).",
                           derivative: "Expanded before differentiation, so it nests.")
         case .jvp:
             return OpInfo(family: .derivative, arity: .atLeast(3), attributes: [],
@@ -346,8 +346,8 @@ extension Op {
                           doc: "hvp(y, x, v) = H·v, H the Hessian of the scalar y with respect to x, shaped like x: one forward pass over the gradient (forward over reverse), about the cost of two gradients.",
                           derivative: "Expanded before differentiation, so it nests.")
         case .hessian:
-            return OpInfo(family: .derivative, arity: .fixed(2), attributes: [],
-                          doc: "hessian(y, x) = jacobian(grad(y, x), x) for a scalar y: shape x.shape + x.shape.",
+            return OpInfo(family: .derivative, arity: .fixed(2), attributes: [attr(.sparse, .bool)],
+                          doc: "hessian(y, x) = jacobian(grad(y, x), x) for a scalar y: shape x.shape + x.shape. With `sparse=true`: the structural non-zeros only, a vector in the pattern's CSR order, from one Hessian-vector product per colour of a symmetric colouring (docs/sparsity.md).",
                           derivative: "Expanded before differentiation, so it nests.")
         case .scan:
             return OpInfo(family: .loop, arity: .atLeast(0),

@@ -35,7 +35,8 @@ public func verifyFunction(_ f: Function, stage: String = "") throws(Diagnostic)
         }
         let inferred: TensorType
         do {
-            inferred = node.op.family == .loop ? try f.loopNodeType(node.op, node.inputs, node.attrs) : try node.op.inferType(operandTypes, node.attrs)
+            inferred = node.op.family == .loop || (node.op.family == .derivative && node.attrs.sparse)
+                ? try f.nodeType(node.op, node.inputs, node.attrs) : try node.op.inferType(operandTypes, node.attrs)
         } catch {
             throw fail("%\(id) = \(node.op.name)(…) is ill-typed: \(error.kind.message)")
         }

@@ -1,5 +1,5 @@
 import XCTest
-@testable import GradSparsity
+@testable import GradIR
 
 final class ColouringTests: XCTestCase {
     /// A tridiagonal pattern needs exactly 3 column colours, and every non-zero is recovered

@@ -1,4 +1,3 @@
-import GradIR
 
 /// Why a pattern was not computed.
 public enum SparsityError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -58,5 +57,33 @@ public enum Sparsity {
             reached[id - x] = function.nodes[id].inputs.contains { $0 >= x && reached[$0 - x] }
         }
         return reached[y - x]
+    }
+}
+
+extension Function {
+    /// The pattern of a `jacobian(y, x, sparse=true)` (∂y/∂x) or `hessian(f, x, sparse=true)`
+    /// request with these operands, on this function's nodes (those before the request: the
+    /// type rule and the expansion see the same graph, so they agree on the length).
+    public func requestPattern(_ op: Op, _ inputs: Operands) throws(Diagnostic) -> SparsityPattern {
+        guard inputs.count == 2, inputs.allSatisfy({ $0 >= 0 && $0 < nodes.count }) else {
+            throw Diagnostic(.invalidOperand(op: op.name, "takes y and x, earlier values"))
+        }
+        do {
+            switch op {
+            case .hessian: return try Sparsity.hessian(of: inputs[0], wrt: inputs[1], in: self)
+            default: return try Sparsity.jacobian(of: inputs[0], wrt: inputs[1], in: self)
+            }
+        } catch {
+            throw Diagnostic(.other("\(op.name)(…, sparse=true): \(error); ask for the dense \(op.name) or a smaller one"))
+        }
+    }
+
+    /// The type of a sparse request: a vector of its pattern's non-zeros (the Jacobian's y
+    /// dtype, the Hessian's x dtype), after the dense rule checked the operands.
+    func sparseRequestType(_ op: Op, _ inputs: Operands, _ attrs: Attributes) throws(Diagnostic) -> TensorType {
+        var dense = attrs
+        dense[.sparse] = nil
+        let t = try op.inferType(inputs.map { nodes[$0].type }, dense)
+        return TensorType(t.dtype, [try requestPattern(op, inputs).nonZeroCount])
     }
 }

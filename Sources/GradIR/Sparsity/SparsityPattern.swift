@@ -1,4 +1,3 @@
-import GradIR
 
 /// The structural non-zeros of a `rows × columns` matrix in compressed sparse row (CSR) form:
 /// row `i` holds the columns `columnIndices[rowStarts[i] ..< rowStarts[i + 1]]`, ascending.

@@ -1,0 +1,108 @@
+/// Compressed sparse Jacobians and Hessians (docs/sparsity.md): the structural pattern, a
+/// colouring of its columns (forward sweeps), rows (reverse sweeps) or of the symmetric
+/// Hessian (Hessian-vector products), one sweep per colour seeded with the colour's
+/// indicator, and the non-zeros gathered from the compressed matrix in CSR order.
+extension Expansion {
+    /// The pattern of a sparse request, on the source graph its type was computed on.
+    func patternOfRequest(_ node: Node) throws(Diagnostic) -> SparsityPattern {
+        guard let view = sourceForPatterns else {
+            throw Diagnostic(.other("internal: no source graph kept for a sparse request"), at: node.location)
+        }
+        do {
+            return try view.requestPattern(node.op, node.inputs)
+        } catch {
+            var e = error
+            if !e.location.isKnown { e.location = node.location }
+            throw e
+        }
+    }
+
+    /// `jacobian(y, x, sparse=true)`: column compression (one tangent pass per colour) or row
+    /// compression (one backward pass per colour), as `forward=` asks, else whichever needs
+    /// fewer passes (forward on a tie).
+    mutating func sparseJacobian(_ node: Node, pattern: SparsityPattern) throws(Diagnostic) -> ValueID {
+        let saved = builder.role
+        builder.role = .gradient
+        defer { builder.role = saved }
+        let (y, x) = (remap[node.inputs[0]], remap[node.inputs[1]])
+        let yType = builder.type(of: y)
+        let xType = builder.type(of: x)
+        let columns = Colouring.columnColouring(pattern)
+        let forward: Bool
+        let layout: CompressedLayout
+        if case .bool(let asked)? = node.attrs[.forward] {
+            forward = asked
+            layout = asked ? columns : Colouring.rowColouring(pattern)
+        } else {
+            let rows = Colouring.rowColouring(pattern)
+            forward = columns.colourCount <= rows.colourCount
+            layout = forward ? columns : rows
+        }
+        guard pattern.nonZeroCount > 0 else { return try builder.constant(0, TensorType(yType.dtype, [0])) }
+        let relevant = forward ? nil : relevantNodes(from: y, wrt: [x])
+        let colours = try colourConstant(layout, forward ? xType : yType)
+        var parts: [ValueID] = []
+        for k in 0..<layout.colourCount {
+            let seed = try colourIndicator(colours, k, dtype: forward ? xType.dtype : yType.dtype)
+            if forward {
+                let column = try tangents(of: [y], wrt: [x], along: [seed])[0]
+                parts.append(try builder.reshape(column, [yType.count, 1]))
+            } else if let relevant {
+                let row = try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0]
+                parts.append(try builder.reshape(row, [1, xType.count]))
+            }
+        }
+        return try recover(layout, parts, axis: forward ? 1 : 0)
+    }
+
+    /// `hessian(f, x, sparse=true)`: the gradient once, then one Hessian-vector product
+    /// (a tangent pass over the gradient) per colour of a symmetric colouring.
+    mutating func sparseHessian(_ node: Node, pattern: SparsityPattern) throws(Diagnostic) -> ValueID {
+        let x = remap[node.inputs[1]]
+        let xType = builder.type(of: x)
+        let g = try gradients(of: remap[node.inputs[0]], wrt: [x])[0]
+        builder.location = node.location
+        let saved = builder.role
+        builder.role = .gradient
+        defer { builder.role = saved }
+        guard pattern.nonZeroCount > 0 else { return try builder.constant(0, TensorType(xType.dtype, [0])) }
+        let layout = Colouring.symmetricColouring(pattern)
+        let colours = try colourConstant(layout, xType)
+        var parts: [ValueID] = []
+        for k in 0..<layout.colourCount {
+            let seed = try colourIndicator(colours, k, dtype: xType.dtype)
+            let column = try tangents(of: [g], wrt: [x], along: [seed])[0]
+            parts.append(try builder.reshape(column, [xType.count, 1]))
+        }
+        return try recover(layout, parts, axis: 1)
+    }
+
+    /// The colours as an i64 constant shaped like the seeded value (x for columns, y for
+    /// rows), shared by every seed of the request.
+    mutating func colourConstant(_ layout: CompressedLayout, _ type: TensorType) throws(Diagnostic) -> ValueID {
+        var attrs = Attributes()
+        attrs[.dtype] = .dtype(.i64)
+        attrs[.shape] = .ints(type.shape)
+        attrs[.values] = .floats(layout.colours.map(Double.init))
+        return try builder.add(.const, [], attrs)
+    }
+
+    /// The seed of colour `k`: 1 where an element has colour k, else 0.
+    mutating func colourIndicator(_ colours: ValueID, _ k: Int, dtype: DType) throws(Diagnostic) -> ValueID {
+        let kConst = try constants.scalar(Double(k), .i64, &builder)
+        return try builder.cast(try builder.binary(.eq, colours, kConst), to: dtype)
+    }
+
+    /// The non-zeros in CSR order: the compressed parts stacked along `axis` into the
+    /// row-major compressed matrix, flattened, and gathered at the layout's recovery indices.
+    mutating func recover(_ layout: CompressedLayout, _ parts: [ValueID], axis: Int) throws(Diagnostic) -> ValueID {
+        let stacked = parts.count == 1 ? parts[0] : try builder.add(.concat, parts, Attributes([.axis: .int(axis)]))
+        let flat = try builder.reshape(stacked, [builder.type(of: stacked).count])
+        var attrs = Attributes()
+        attrs[.dtype] = .dtype(.i64)
+        attrs[.shape] = .ints([layout.recovery.count])
+        attrs[.values] = .int64Values(layout.recovery)
+        let indices = try builder.add(.const, [], attrs)
+        return try builder.add(.take, [flat, indices], Attributes([.axis: .int(0)]))
+    }
+}
