@@ -48,6 +48,12 @@ public final class Executable: Sendable {
         function.parameters.map { ($0.name, function.type(of: $0.value)) }
     }
 
+    /// The sparsity pattern of a sparse `jacobian`/`hessian` output (its values are the
+    /// pattern's non-zeros in CSR order), `nil` for a dense output or an unknown name.
+    public func pattern(ofOutput name: String) -> SparsityPattern? {
+        function.outputs.first { $0.name == name }?.pattern
+    }
+
     /// Calls with inputs in parameter order; their types are checked first.
     public func callAsFunction(_ inputs: [Tensor]) throws(Diagnostic) -> [Tensor] {
         guard inputs.count == function.parameters.count else {

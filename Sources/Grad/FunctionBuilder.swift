@@ -60,10 +60,23 @@ public final class FunctionBuilder {
     /// The Jacobian of y with respect to x: shape `y.shape + x.shape`; `mode` picks reverse
     /// passes (one per element of y), forward passes (one per element of x), or (`.auto`, the
     /// default) whichever needs fewer.
-    public func jacobian(of y: Value, wrt x: Value, mode: DerivativeMode = .auto) throws(Diagnostic) -> Value {
+    ///
+    /// `sparse: true` gives only the structural non-zeros, a vector in the order of
+    /// `pattern(of:)` (CSR), from one pass per colour of a colouring of the pattern
+    /// (docs/sparsity.md); `mode` then picks column (forward) or row (reverse) colouring.
+    public func jacobian(of y: Value, wrt x: Value, mode: DerivativeMode = .auto, sparse: Bool = false) throws(Diagnostic) -> Value {
         var attrs = Attributes()
         if mode != .auto { attrs[.forward] = .bool(mode == .forward) }
+        if sparse { attrs[.sparse] = .bool(true) }
         return try apply(.jacobian, [y, x], attrs)
+    }
+
+    /// The structural sparsity pattern of a sparse `jacobian` or `hessian` value: which
+    /// (row, column) each of its elements is. `nil` for any other value.
+    public func pattern(of value: Value) throws(Diagnostic) -> SparsityPattern? {
+        let node = builder.function[value.id]
+        guard node.op == .jacobian || node.op == .hessian, node.attrs.sparse else { return nil }
+        return try builder.function.requestPattern(node.op, node.inputs)
     }
 
     /// The directional derivative Σᵢ (∂y/∂xᵢ)·vᵢ, shaped like y (`jvp`): one forward pass.
@@ -83,9 +96,11 @@ public final class FunctionBuilder {
         try apply(.hvp, [y, x, v])
     }
 
-    /// The Hessian of a scalar y with respect to x: shape `x.shape + x.shape`.
-    public func hessian(of y: Value, wrt x: Value) throws(Diagnostic) -> Value {
-        try apply(.hessian, [y, x])
+    /// The Hessian of a scalar y with respect to x: shape `x.shape + x.shape`. `sparse: true`
+    /// gives only the structural non-zeros in the order of `pattern(of:)`, from one
+    /// Hessian-vector product per colour of a symmetric colouring (docs/sparsity.md).
+    public func hessian(of y: Value, wrt x: Value, sparse: Bool = false) throws(Diagnostic) -> Value {
+        try apply(.hessian, [y, x], sparse ? Attributes([.sparse: .bool(true)]) : Attributes())
     }
 
     /// A loop (docs/language.md, Loops): `body` run once per row of the `over` sequences,

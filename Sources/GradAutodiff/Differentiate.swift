@@ -69,6 +69,8 @@ struct Expansion {
     /// The source graph as it was, for the patterns of sparse requests (computed on the same
     /// nodes as their type was); kept only when there is a sparse request.
     var sourceForPatterns: Function?
+    /// The pattern of each sparse request expanded, by its source id (for the outputs).
+    var requestPatterns: [ValueID: SparsityPattern] = [:]
 
     init(source: consuming Function) {
         // Up to the first derivative request the new graph is the old one, id for id: those
@@ -158,10 +160,10 @@ struct Expansion {
                 let g = try gradients(of: remap[node.inputs[0]], wrt: [x])[0]
                 builder.location = node.location
                 remap.append(try tangents(of: [g], wrt: [x], along: [remap[node.inputs[2]]])[0])
-            case .jacobian where node.attrs.sparse:
-                remap.append(try sparseJacobian(node, pattern: patternOfRequest(node)))
-            case .hessian where node.attrs.sparse:
-                remap.append(try sparseHessian(node, pattern: patternOfRequest(node)))
+            case .jacobian where node.attrs.sparse, .hessian where node.attrs.sparse:
+                let pattern = try patternOfRequest(node)
+                requestPatterns[id] = pattern
+                remap.append(try node.op == .jacobian ? sparseJacobian(node, pattern: pattern) : sparseHessian(node, pattern: pattern))
             case .jacobian:
                 let (y, x) = (remap[node.inputs[0]], remap[node.inputs[1]])
                 remap.append(try jacobianIsForward(node, y: y, x: x) ? forwardJacobian(of: y, wrt: x) : jacobian(of: y, wrt: x))
@@ -178,7 +180,7 @@ struct Expansion {
         }
         // Keep the declared parameter order (the ABI), which need not be node order.
         builder.function.parameters = source.parameters.map { Parameter(name: $0.name, value: remap[$0.value]) }
-        builder.function.outputs = source.outputs.map { Output(name: $0.name, value: remap[$0.value]) }
+        builder.function.outputs = source.outputs.map { Output(name: $0.name, value: remap[$0.value], pattern: $0.pattern ?? requestPatterns[$0.value]) }
         return builder.function
     }
 

@@ -40,15 +40,18 @@ public struct CFunctionABI: Sendable, Hashable {
     /// output names where they are identifiers, nil for any other text (which never reaches C).
     public var inputNames: [String?]
     public var outputNames: [String?]
+    /// The pattern of each sparse output (`NAME_output_pattern`), nil for a dense one.
+    public var outputPatterns: [SparsityPattern?]
 
     public init(symbol: String, workspaceBytes: Int, inputs: [TensorType], outputs: [TensorType],
-                inputNames: [String?], outputNames: [String?]) {
+                inputNames: [String?], outputNames: [String?], outputPatterns: [SparsityPattern?] = []) {
         self.symbol = symbol
         self.workspaceBytes = workspaceBytes
         self.inputs = inputs
         self.outputs = outputs
         self.inputNames = inputNames
         self.outputNames = outputNames
+        self.outputPatterns = outputPatterns
     }
 }
 
@@ -103,7 +106,8 @@ public func emitC(_ functions: [Function], options: CEmitOptions = CEmitOptions(
                                  inputs: f.parameters.map { f.type(of: $0.value) },
                                  outputs: f.outputs.map { f.type(of: $0.value) },
                                  inputNames: f.parameters.map { Identifier.isValid($0.name) ? $0.name : nil },
-                                 outputNames: f.outputs.map { Identifier.isValid($0.name) ? $0.name : nil }))
+                                 outputNames: f.outputs.map { Identifier.isValid($0.name) ? $0.name : nil },
+                                 outputPatterns: f.outputs.contains { $0.pattern != nil } ? f.outputs.map(\.pattern) : []))
     }
     var kernels = ""
     for d in [DType.f64, .f32] where needs.contains(d) {
@@ -224,6 +228,7 @@ private func exportedDefinitions(_ abi: CFunctionABI, body: String, prefix p: St
     w.open("")
     w.line("return \(body)(inputs, outputs, workspace);")
     w.close()
+    w.text += patternDefinitions(abi, prefix: p)
     w.line("int32_t \(s)_abi_version(void) { return GRADC_ABI_VERSION; }")
     w.line("int32_t \(s)_num_inputs(void) { return \(abi.inputs.count); }")
     w.line("int32_t \(s)_num_outputs(void) { return \(abi.outputs.count); }")
@@ -236,6 +241,38 @@ private func exportedDefinitions(_ abi: CFunctionABI, body: String, prefix p: St
         }
     }
     w.line("")
+    return w.text
+}
+
+/// `NAME_output_pattern`: the CSR pattern of each sparse output, as static arrays (numbers
+/// gradc computed; nothing of the user's) copied out on request.
+private func patternDefinitions(_ abi: CFunctionABI, prefix p: String) -> String {
+    var w = CWriter()
+    var cases: [(Int, SparsityPattern)] = []
+    for (i, pattern) in abi.outputPatterns.enumerated() {
+        guard let pattern else { continue }
+        cases.append((i, pattern))
+        w.line("static const int64_t \(p)_pat\(i)_rows[\(pattern.rowStarts.count)] = {\(pattern.rowStarts.map(String.init).joined(separator: ","))};")
+        // (A zero-length array is not C: an empty pattern gets one unused element.)
+        let columns = pattern.columnIndices.isEmpty ? "0" : pattern.columnIndices.map(String.init).joined(separator: ",")
+        w.line("static const int32_t \(p)_pat\(i)_cols[\(max(1, pattern.nonZeroCount))] = {\(columns)};")
+    }
+    w.line("int32_t \(abi.symbol)_output_pattern(int32_t i, int64_t *rows, int64_t *columns, int64_t *row_starts, int64_t *column_indices)")
+    w.open("")
+    w.line("const int64_t *rs; const int32_t *cs; int64_t m, n, nnz;")
+    w.line("switch (i)")
+    w.open("")
+    for (i, pattern) in cases {
+        w.line("case \(i): rs = \(p)_pat\(i)_rows; cs = \(p)_pat\(i)_cols; m = \(pattern.rows); n = \(pattern.columns); nnz = \(pattern.nonZeroCount); break;")
+    }
+    w.line("default: return -1;")
+    w.close()
+    w.line("if (rows) *rows = m;")
+    w.line("if (columns) *columns = n;")
+    w.line("if (row_starts) memcpy(row_starts, rs, (size_t)(m + 1) * sizeof(int64_t));")
+    w.line("if (column_indices) for (int64_t k = 0; k < nnz; k++) column_indices[k] = cs[k];")
+    w.line("return 0;")
+    w.close()
     return w.text
 }
 
@@ -313,6 +350,14 @@ private func makeHeader(guardName: String, abis: [CFunctionABI], threads: Bool, 
         w.line("int64_t \(s)_workspace_bytes(void);")
         w.line("const gradc_tensor_info *\(s)_input(int32_t i);")
         w.line("const gradc_tensor_info *\(s)_output(int32_t i);")
+        w.line("/* Output i of a sparse jacobian/hessian holds the non-zeros of a rows×columns pattern in CSR order:")
+        w.line(" * this writes rows, columns, the rows+1 row starts and the non-zeros' column indices (each pointer")
+        w.line(" * may be NULL) and returns 0, or returns -1 for a dense output. */")
+        w.line("int32_t \(s)_output_pattern(int32_t i, int64_t *rows, int64_t *columns, int64_t *row_starts, int64_t *column_indices);")
+        for (i, pattern) in abi.outputPatterns.enumerated() {
+            guard let pattern else { continue }
+            w.line("/*   outputs[\(i)] is sparse: \(pattern.rows)×\(pattern.columns), \(pattern.nonZeroCount) non-zeros */")
+        }
     }
     w.line("")
     w.line("#ifdef __cplusplus")

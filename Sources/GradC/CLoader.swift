@@ -74,8 +74,36 @@ public final class CLibrary: @unchecked Sendable {
         }
         let inputs = try tensors("input")
         let outputs = try tensors("output")
+        // The sparse outputs' patterns, checked like the rest: the row count bounded by the
+        // output's non-zero count's scale, the CSR arrays consistent.
+        typealias Pattern = @convention(c) (Int32, UnsafeMutablePointer<Int64>?, UnsafeMutablePointer<Int64>?,
+                                            UnsafeMutablePointer<Int64>?, UnsafeMutablePointer<Int64>?) -> Int32
+        var patterns: [SparsityPattern?] = []
+        if let symbol = try? address(name + "_output_pattern") {
+            let pattern = unsafeBitCast(symbol, to: Pattern.self)
+            for (i, t) in outputs.types.enumerated() {
+                var rows: Int64 = -1, columns: Int64 = -1
+                guard pattern(Int32(i), &rows, &columns, nil, nil) == 0 else {
+                    patterns.append(nil)
+                    continue
+                }
+                guard t.rank == 1, rows >= 0, columns >= 0, rows <= Int64(Int32.max), columns <= Int64(Int32.max) else {
+                    throw Diagnostic(.other("'\(path)': \(name)_output_pattern(\(i)) reports a \(rows)×\(columns) pattern for a \(t) output"))
+                }
+                var starts = [Int64](repeating: 0, count: Int(rows) + 1)
+                var indices = [Int64](repeating: 0, count: t.count)
+                _ = pattern(Int32(i), nil, nil, &starts, &indices)
+                guard let p = SparsityPattern(rows: Int(rows), columns: Int(columns), rowStarts: starts.map { Int($0) },
+                                              columnIndices: indices.map { Int32(truncatingIfNeeded: $0) }),
+                      p.nonZeroCount == t.count, indices.allSatisfy({ $0 >= 0 && $0 < columns }) else {
+                    throw Diagnostic(.other("'\(path)': \(name)_output_pattern(\(i)) is malformed"))
+                }
+                patterns.append(p)
+            }
+        }
+        if patterns.allSatisfy({ $0 == nil }) { patterns = [] }
         return CFunctionABI(symbol: name, workspaceBytes: Int(workspace), inputs: inputs.types, outputs: outputs.types,
-                            inputNames: inputs.names, outputNames: outputs.names)
+                            inputNames: inputs.names, outputNames: outputs.names, outputPatterns: patterns)
     }
 
     deinit {

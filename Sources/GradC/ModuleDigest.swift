@@ -41,6 +41,16 @@ struct ModuleDigest {
         for o in f.outputs {
             string(o.name)
             int(o.value)
+            // A sparse output's pattern is emitted as metadata (NAME_output_pattern).
+            bool(o.pattern != nil)
+            if let p = o.pattern {
+                int(p.rows)
+                int(p.columns)
+                int(p.rowStarts.count)
+                for r in p.rowStarts { int(r) }
+                int(p.columnIndices.count)
+                for c in p.columnIndices { int(Int(c)) }
+            }
         }
         int(f.nodes.count)
         for node in f.nodes {

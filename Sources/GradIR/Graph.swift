@@ -53,9 +53,13 @@ public struct Parameter: Hashable, Sendable {
 public struct Output: Hashable, Sendable {
     public var name: String
     public var value: ValueID
-    public init(name: String, value: ValueID) {
+    /// For the result of a sparse `jacobian`/`hessian` request: the pattern whose non-zeros
+    /// the value lists in CSR order (set by the expansion, kept by the passes; docs/sparsity.md).
+    public var pattern: SparsityPattern?
+    public init(name: String, value: ValueID, pattern: SparsityPattern? = nil) {
         self.name = name
         self.value = value
+        self.pattern = pattern
     }
 }
 

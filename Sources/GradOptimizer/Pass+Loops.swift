@@ -70,7 +70,7 @@ func optimizeLoops(_ f: inout Function) throws(Diagnostic) -> Bool {
         map[id] = g.append(copy)
     }
     for p in f.parameters { g.parameters.append(Parameter(name: p.name, value: map[p.value])) }
-    for o in f.outputs { g.outputs.append(Output(name: o.name, value: map[o.value])) }
+    for o in f.outputs { g.outputs.append(Output(name: o.name, value: map[o.value], pattern: o.pattern)) }
     f = g
     return true
 }

@@ -90,7 +90,7 @@ enum RunCommand {
         case let other:
             throw UsageError(message: "unknown backend '\(other)': expected reference, bytecode or c")
         }
-        try printOutputs(function.outputs.map(\.name), outputs, dir: o.value("--output-dir"))
+        try printOutputs(function.outputs.map(\.name), outputs, dir: o.value("--output-dir"), patterns: function.outputs.map(\.pattern))
         return .ok
     }
 }
@@ -137,25 +137,50 @@ func optimizerOptions(_ o: Options) throws -> OptimizerOptions {
     return options
 }
 
-/// Prints outputs (name, type, values), or writes DIR/NAME.npy for each.
-func printOutputs(_ names: [String], _ outputs: [Tensor], dir: String?) throws {
+/// Prints outputs (name, type, values), or writes DIR/NAME.npy for each. A sparse output's
+/// pattern (docs/sparsity.md) is printed after its values, or written to
+/// DIR/NAME.row_starts.npy and DIR/NAME.column_indices.npy (i64).
+func printOutputs(_ names: [String], _ outputs: [Tensor], dir: String?, patterns: [SparsityPattern?] = []) throws {
+    func pattern(_ k: Int) -> SparsityPattern? { k < patterns.count ? patterns[k] : nil }
     if let dir {
         try OutputPath.directory(dir, option: "--output-dir", writes: "the outputs (NAME.npy)")
-        for (name, value) in zip(names, outputs) {
+        for (k, (name, value)) in zip(names, outputs).enumerated() {
             // Loaded names are identifiers already; never build a path from anything else.
             guard Identifier.isValid(name) else { throw Diagnostic(.io("refusing to write output \(Identifier.quoted(name)): not an identifier (\(Identifier.pattern))")) }
             let file = (dir as NSString).appendingPathComponent(name + ".npy")
             try writeNPY(value, path: file)
             print("wrote \(file) (\(value.type))")
+            if let p = pattern(k) {
+                let parts: [(String, [Int64])] = [("row_starts", p.rowStarts.map(Int64.init)), ("column_indices", p.columnIndices.map(Int64.init))]
+                for (suffix, values) in parts {
+                    guard let t = Tensor(i64: values, shape: [values.count]) else { continue }
+                    let path = (dir as NSString).appendingPathComponent("\(name).\(suffix).npy")
+                    try writeNPY(t, path: path)
+                    print("wrote \(path) (\(t.type), the \(p.rows)×\(p.columns) pattern's \(suffix.replacingOccurrences(of: "_", with: " ")))")
+                }
+            }
         }
         return
     }
-    for (name, value) in zip(names, outputs) {
+    for (k, (name, value)) in zip(names, outputs).enumerated() {
         let text = formatTensor(value)
         if value.shape.isEmpty {
             print("\(name): \(value.type) = \(text)")
         } else {
             print("\(name): \(value.type) =\n\(text)")
         }
+        if let p = pattern(k) {
+            print("\(name) is sparse: the non-zeros of a \(p.rows)×\(p.columns) pattern in CSR order")
+            print(formatPattern(p))
+        }
     }
+}
+
+/// A pattern's CSR arrays, at most 1 000 entries of each.
+func formatPattern(_ p: SparsityPattern) -> String {
+    func list<T: CustomStringConvertible>(_ xs: [T]) -> String {
+        let shown = xs.prefix(1000).map(\.description).joined(separator: ", ")
+        return "[" + shown + (xs.count > 1000 ? ", … (\(xs.count) in all)" : "") + "]"
+    }
+    return "  row_starts = \(list(p.rowStarts))\n  column_indices = \(list(p.columnIndices))"
 }
