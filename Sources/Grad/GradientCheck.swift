@@ -123,6 +123,20 @@ public enum GradientChecker {
             elements.shuffle(using: &rng)
             elements = Array(elements.prefix(options.maxElements)).sorted()
         }
+        // A sparse request lists the pattern's non-zeros: the compared columns' ones, by
+        // position (elsewhere the derivative is 0, which the differences then check).
+        var sparseValues: [Int: Double]?
+        if node.attrs.sparse {
+            let pattern = try f.requestPattern(node.op, node.inputs)
+            let wanted = Set(elements)
+            var values: [Int: Double] = [:]
+            for i in 0..<pattern.rows {
+                for k in pattern.rowStarts[i]..<pattern.rowStarts[i + 1] where wanted.contains(Int(pattern.columnIndices[k])) {
+                    values[i * n + Int(pattern.columnIndices[k])] = analytic[k]
+                }
+            }
+            sparseValues = values
+        }
         let eps = dtype == .f32 && !options.promoteF32 ? Double(Float.ulpOfOne) : Double.ulpOfOne
         let rtol = options.relativeTolerance ?? (dtype == .f32 ? 1e-2 : 1e-6)
         let atol = options.absoluteTolerance ?? (dtype == .f32 ? 1e-3 : 1e-7)
@@ -147,7 +161,7 @@ public enum GradientChecker {
             let tm = try ReferenceEvaluator.run(probeFunction, inputs: probeInputs)[0].doubles
             for i in 0..<tCount {
                 let numeric = (tp[i] - tm[i]) / step
-                let exact = analytic[i * n + j]
+                let exact = sparseValues.map { $0[i * n + j] ?? 0 } ?? analytic[i * n + j]
                 if !numeric.isFinite || !exact.isFinite {
                     if numeric.isFinite != exact.isFinite || (exact.isNaN != numeric.isNaN) {
                         note = "non-finite value (analytic \(exact), numeric \(numeric)) at element \(j)"
