@@ -77,6 +77,7 @@ int main(int argc, char **argv) {
     if (n < 200 || micro < 1 || epochs < 1) {
         if (rank == 0) fprintf(stderr, "usage: train DIGITS.csv [--epochs E] [--steps S] [--micro M] [--dump FILE] (could not read the data?)\n");
         MPI_Abort(MPI_COMM_WORLD, 2);
+        return 2;
     }
     /* The same shuffled split everywhere: 80 % training, the rest held out. */
     int *order = malloc(sizeof(int) * (size_t)n);
