@@ -19,33 +19,81 @@ public enum Sparsity {
     /// The pattern of ∂y/∂x in `function`: rows are y's elements, columns x's (both flattened
     /// row-major). Conservative: an element outside the pattern is zero at every point.
     ///
-    /// TODO(sparsity propagation): per-element dependency propagation through every op. Until
-    /// then every element of y depends on every element of x that y depends on at all.
+    /// Per-element dependency propagation (docs/sparsity.md): every node from x to y gets, per
+    /// element, the sorted set of x's elements it depends on; the rows of the pattern are y's
+    /// sets. `limit` bounds the pattern's non-zeros and the indices any one value's sets hold.
+    /// Values that are not float (or ids outside the function) give an empty pattern.
     public static func jacobian(of y: ValueID, wrt x: ValueID, in function: Function,
                                 limit: Int = defaultLimit) throws(SparsityError) -> SparsityPattern {
+        guard y >= 0, y < function.nodes.count, x >= 0, x < function.nodes.count else {
+            return SparsityPattern(unchecked: 0, 0, [0], [])
+        }
         let rows = function.type(of: y).count
         let columns = function.type(of: x).count
-        guard reaches(y, from: x, in: function) else {
-            return SparsityPattern(unchecked: rows, columns, [Int](repeating: 0, count: rows + 1), [])
+        let emptyPattern = SparsityPattern(unchecked: rows, columns, [Int](repeating: 0, count: rows + 1), [])
+        guard function.type(of: y).dtype.isFloat, function.type(of: x).dtype.isFloat, reaches(y, from: x, in: function) else {
+            return emptyPattern
         }
-        let (total, overflow) = rows.multipliedReportingOverflow(by: columns)
-        guard !overflow, total <= limit else { throw .tooManyNonZeros(limit: limit) }
-        return .dense(rows: rows, columns: columns)
+        guard columns <= Int(Int32.max) else { throw .tooManyNonZeros(limit: limit) }
+        let bound = Swift.min(Swift.max(limit, 0), Int(Int32.max))
+        var propagator = Propagator(columns: columns, limit: bound, pairs: false)
+        let deps = try propagator.run(function, seeds: [x: .identity(columns)], start: x, targets: [y])[0]
+        var total = 0
+        for e in 0..<rows {
+            total += deps.range(deps.setID(e)).count
+            guard total <= limit else { throw .tooManyNonZeros(limit: limit) }
+        }
+        var starts = [Int](repeating: 0, count: rows + 1)
+        var indices: [Int32] = []
+        indices.reserveCapacity(total)
+        for e in 0..<rows {
+            indices.append(contentsOf: deps.indices[deps.range(deps.setID(e))])
+            starts[e + 1] = indices.count
+        }
+        return SparsityPattern(unchecked: rows, columns, starts, indices)
     }
 
-    /// The pattern of the Hessian ∂²f/∂x² of a scalar `f` (symmetric, `x.count` square).
+    /// The pattern of the Hessian ∂²f/∂x² of a scalar `f` (symmetric, `x.count` square); for a
+    /// non-scalar f, the Hessian of the sum of its elements.
     ///
-    /// TODO(sparsity propagation): nonlinear interaction propagation. Until then dense where f
-    /// depends on x.
+    /// Nonlinear interaction propagation (Walther 2008): the dependency sets are carried as
+    /// for `jacobian`, and every node on a differentiable path to f that is nonlinear in its
+    /// operands adds the pairs of x's elements that meet in it (g(a): D(a)×D(a); a·b: D(a)×D(b);
+    /// a reduction like logsumexp: the group's union squared; matmul: D(A)×D(B) per inner
+    /// index). Linear and piecewise-linear ops add nothing. Conservative.
     public static func hessian(of f: ValueID, wrt x: ValueID, in function: Function,
                                limit: Int = defaultLimit) throws(SparsityError) -> SparsityPattern {
-        let n = function.type(of: x).count
-        guard reaches(f, from: x, in: function) else {
-            return SparsityPattern(unchecked: n, n, [Int](repeating: 0, count: n + 1), [])
+        guard f >= 0, f < function.nodes.count, x >= 0, x < function.nodes.count else {
+            return SparsityPattern(unchecked: 0, 0, [0], [])
         }
-        let (total, overflow) = n.multipliedReportingOverflow(by: n)
-        guard !overflow, total <= limit else { throw .tooManyNonZeros(limit: limit) }
-        return .dense(rows: n, columns: n)
+        let n = function.type(of: x).count
+        let emptyPattern = SparsityPattern(unchecked: n, n, [Int](repeating: 0, count: n + 1), [])
+        guard function.type(of: f).dtype.isFloat, function.type(of: x).dtype.isFloat, reaches(f, from: x, in: function) else {
+            return emptyPattern
+        }
+        guard n <= Int(Int32.max) else { throw .tooManyNonZeros(limit: limit) }
+        let bound = Swift.min(Swift.max(limit, 0), Int(Int32.max))
+        // Which nodes reach f through a non-zero derivative, and which of them need their
+        // operands' sets (a nonlinear node, or one whose own sets are needed).
+        var reach = [Bool](repeating: false, count: f + 1)
+        var needed = [Bool](repeating: false, count: f + 1)
+        var emit = [Bool](repeating: false, count: f + 1)
+        reach[f] = true
+        for v in stride(from: f, through: x, by: -1) where reach[v] {
+            let node = function.nodes[v]
+            if v == x { continue }
+            let nonlinear = Propagator.curvature(node.op) == .nonlinear
+            emit[v] = nonlinear
+            for k in Propagator.differentiableOperands(node) {
+                let u = node.inputs[k]
+                guard u >= x else { continue }
+                reach[u] = true
+                if nonlinear || needed[v] { needed[u] = true }
+            }
+        }
+        var propagator = Propagator(columns: n, limit: bound, pairs: true)
+        _ = try propagator.run(function, seeds: [x: .identity(n)], start: x, targets: [f], emit: emit, needed: needed)
+        return try propagator.pairs?.pattern() ?? emptyPattern
     }
 
     /// Whether `y` depends on `x` through the graph's edges.
