@@ -1,5 +1,5 @@
 import Grad
-import GradSparsity
+@testable import GradIR
 import TestSupport
 import XCTest
 

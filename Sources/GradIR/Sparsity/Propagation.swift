@@ -1,4 +1,3 @@
-import GradIR
 
 /// How an op's result varies with its operands, for the Hessian's interaction analysis.
 enum Curvature {
