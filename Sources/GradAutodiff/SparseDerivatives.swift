@@ -45,14 +45,12 @@ extension Expansion {
         for k in 0..<layout.colourCount {
             let seed = try colourIndicator(colours, k, dtype: forward ? xType.dtype : yType.dtype)
             if forward {
-                let column = try tangents(of: [y], wrt: [x], along: [seed])[0]
-                parts.append(try builder.reshape(column, [yType.count, 1]))
+                parts.append(try tangents(of: [y], wrt: [x], along: [seed])[0])
             } else if let relevant {
-                let row = try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0]
-                parts.append(try builder.reshape(row, [1, xType.count]))
+                parts.append(try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0])
             }
         }
-        return try recover(layout, parts, axis: forward ? 1 : 0)
+        return try recover(layout, parts, columns: forward)
     }
 
     /// `hessian(f, x, sparse=true)`: the gradient once, then one Hessian-vector product
@@ -71,10 +69,9 @@ extension Expansion {
         var parts: [ValueID] = []
         for k in 0..<layout.colourCount {
             let seed = try colourIndicator(colours, k, dtype: xType.dtype)
-            let column = try tangents(of: [g], wrt: [x], along: [seed])[0]
-            parts.append(try builder.reshape(column, [xType.count, 1]))
+            parts.append(try tangents(of: [g], wrt: [x], along: [seed])[0])
         }
-        return try recover(layout, parts, axis: 1)
+        return try recover(layout, parts, columns: true)
     }
 
     /// The colours as an i64 constant shaped like the seeded value (x for columns, y for
@@ -93,16 +90,22 @@ extension Expansion {
         return try builder.cast(try builder.binary(.eq, colours, kConst), to: dtype)
     }
 
-    /// The non-zeros in CSR order: the compressed parts stacked along `axis` into the
-    /// row-major compressed matrix, flattened, and gathered at the layout's recovery indices.
-    mutating func recover(_ layout: CompressedLayout, _ parts: [ValueID], axis: Int) throws(Diagnostic) -> ValueID {
-        let stacked = parts.count == 1 ? parts[0] : try builder.add(.concat, parts, Attributes([.axis: .int(axis)]))
-        let flat = try builder.reshape(stacked, [builder.type(of: stacked).count])
+    /// The non-zeros in CSR order: the compressed parts (one per colour, each flattened)
+    /// stacked one after the other — the compressed matrix with one colour per row, so the
+    /// stacking copies contiguous runs — and gathered at the layout's recovery indices,
+    /// renumbered from the layout's `rows × colourCount` order where the parts are columns.
+    mutating func recover(_ layout: CompressedLayout, _ parts: [ValueID], columns: Bool) throws(Diagnostic) -> ValueID {
+        let flatParts = try parts.map { (p: ValueID) throws(Diagnostic) -> ValueID in try builder.reshape(p, [builder.type(of: p).count]) }
+        let stacked = flatParts.count == 1 ? flatParts[0] : try builder.add(.concat, flatParts, Attributes([.axis: .int(0)]))
+        let c = layout.colourCount
+        let length = flatParts.isEmpty ? 0 : builder.type(of: flatParts[0]).count
+        // B[i, k] (row-major rows × c) is element k·rows + i of the stacked parts.
+        let indices = columns ? layout.recovery.map { ($0 % c) * length + $0 / c } : layout.recovery
         var attrs = Attributes()
         attrs[.dtype] = .dtype(.i64)
-        attrs[.shape] = .ints([layout.recovery.count])
-        attrs[.values] = .int64Values(layout.recovery)
-        let indices = try builder.add(.const, [], attrs)
-        return try builder.add(.take, [flat, indices], Attributes([.axis: .int(0)]))
+        attrs[.shape] = .ints([indices.count])
+        attrs[.values] = .int64Values(indices)
+        let indexConstant = try builder.add(.const, [], attrs)
+        return try builder.add(.take, [stacked, indexConstant], Attributes([.axis: .int(0)]))
     }
 }

@@ -7,7 +7,8 @@ import Grad
 // as `hessian(f, u, sparse=true)`. Prints one line per phase: building the graph (which
 // computes the pattern: the request's type), the pattern and colouring alone, compiling
 // (expansion, optimization, lowering) for the VM (and C with --c), and the best evaluation
-// time of 5 calls; then the pattern's size, the colour count and a checksum of the values.
+// time of 5 calls; then the pattern's size, the colour count and a checksum of the values
+// (the sum of the non-zeros at u[k] = sin(k/1000), the CasADi script's input too).
 
 func runSparseHessianBenchmark(_ args: [String]) {
     let n = args.compactMap { Int($0) }.first ?? 1000
@@ -30,7 +31,8 @@ func runSparseHessianBenchmark(_ args: [String]) {
         let layout = Colouring.symmetricColouring(pattern)
         print(String(format: "colouring %.3f s", seconds(t0)))
         print("unknowns \(n * n) nonzeros \(pattern.nonZeroCount) colours \(layout.colourCount)")
-        let input = Tensor.random(TensorType(.f64, [n, n]), seed: 1)
+        // u[k] = sin(k / 1000) (k the flat index): the same input as the CasADi script's.
+        let input = Tensor(TensorType(.f64, [n, n]), doubles: (0..<(n * n)).map { Foundation.sin(Double($0) / 1000) })
         for backend in withC ? [Backend.bytecode, .c] : [.bytecode] {
             t0 = DispatchTime.now().uptimeNanoseconds
             let run = try compile(fb.function, backend: backend)
