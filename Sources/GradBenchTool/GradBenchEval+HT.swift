@@ -39,11 +39,10 @@ extension GradBenchEval {
             guard usRows.rows == n else { throw ToolError("us has \(usRows.rows) pairs, expected one per correspondence (\(n)) or none") }
             guard triangles.rows >= 1 else { throw ToolError("the complicated variant needs data.model.triangles") }
         }
-        var parameters: [String: ModelTemplate.Value] = ["b": .int(b), "v": .int(v), "n": .int(n), "depth": .int(depth)]
+        let parameters: [String: ModelTemplate.Value] = ["b": .int(b), "v": .int(v), "n": .int(n), "t": .int(triangles.rows), "depth": .int(depth)]
         let mirror: Double = mirrored ? -1 : 1
         let inputs: [[Double]]
         if complicated {
-            parameters["t"] = .int(triangles.rows)
             inputs = [theta, usRows.values, relatives, inverses, positions.values, weights.values, parents, [mirror],
                       triangles.values, correspondences, points.values]
         } else {
