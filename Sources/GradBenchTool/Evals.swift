@@ -32,7 +32,7 @@ struct GradBenchEval: Sendable {
 
     func modelFunction(_ function: String) -> String { modelNames[function] ?? function }
 
-    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode, lstm, ba, ht]
+    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode, lstm, ba, ht, particle, saddle]
 
     static func named(_ name: String) -> GradBenchEval? { all.first { $0.name == name } }
 
@@ -41,8 +41,6 @@ struct GradBenchEval: Sendable {
         switch module {
         case "det":
             return "gradc: det is not implemented yet: the eval asks for the determinant by expansion by minors (ℓ! products, ℓ up to 11); gradc's det op factors by LU, a different algorithm, and the language has no recursion to expand minors faithfully"
-        case "particle", "saddle":
-            return "gradc: \(module) is not implemented yet: it needs forward mode (issue 18)"
         default:
             return "gradc: unknown module '\(module)' (gradc implements \(all.map(\.name).joined(separator: ", ")))"
         }

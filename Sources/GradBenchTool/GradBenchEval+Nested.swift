@@ -1,0 +1,37 @@
+import Foundation
+
+extension GradBenchEval {
+    /// The bound (`max_iterations`) of every loop of particle.ir and saddle.ir: far above the
+    /// steps the suite's inputs take (particle: 91 descent steps of at most 354 Euler steps;
+    /// saddle: 169 per descent). A run that reaches it is an error, not an answer.
+    static let nestedLoopBound = 10_000
+
+    /// particle (evals/particle): w₀ in, the argmin w out. The four functions are the model's
+    /// four functions of the same names (outer mode, inner mode).
+    static let particle = GradBenchEval(name: "particle", model: "particle", functions: ["ff", "fr", "rf", "rr"]) { _, input in
+        let o = try object(input)
+        let w = try number(o["w"] ?? NSNull(), "w")
+        guard w.isFinite else { throw ToolError("w is not finite") }
+        let k = nestedLoopBound
+        return EvalCall(parameters: ["euler_steps": .int(k), "gd_steps": .int(k)], inputs: [[w]]) { out in
+            let (descent, euler) = (out[1][0], out[2][0])
+            guard descent < Double(k) else { throw ToolError("the gradient descent did not stop within \(k) steps") }
+            guard euler < Double(k) else { throw ToolError("a trajectory did not cross the x axis within \(k) Euler steps") }
+            return out[0][0]
+        }
+    }
+
+    /// saddle (evals/saddle): the start point in, r₁ and r₂ (4 numbers) out.
+    static let saddle = GradBenchEval(name: "saddle", model: "saddle", functions: ["ff", "fr", "rf", "rr"]) { _, input in
+        let o = try object(input)
+        let start = try vector(o["start"], "start", count: 2)
+        guard start.allSatisfy(\.isFinite) else { throw ToolError("start is not finite") }
+        let k = nestedLoopBound
+        return EvalCall(parameters: ["gd_steps": .int(k)], inputs: [start]) { out in
+            guard out[1].allSatisfy({ $0 < Double(k) }) else {
+                throw ToolError("a gradient descent did not stop within \(k) steps")
+            }
+            return out[0]
+        }
+    }
+}
