@@ -168,7 +168,7 @@ final class NestedEvalTests: XCTestCase {
         let p = try GradBenchEval.particle.prepare("rr", ["w": 0.0])
         XCTAssertEqual(try p.decode([[0.2], [91], [354]]) as? Double, 0.2)
         XCTAssertThrowsError(try p.decode([[0.2], [k], [354]]))
-        XCTAssertThrowsError(try p.decode([[0.2], [91], [k]]))
+        XCTAssertThrowsError(try p.decode([[0.2], [91], [Double(GradBenchEval.eulerStepBound)]]))
         let s = try GradBenchEval.saddle.prepare("rr", ["start": [1.0, 1.0]])
         XCTAssertThrowsError(try s.decode([[0, 0, 0, 0], [1, k, 1]]))
     }
