@@ -4,8 +4,9 @@ extension GradBenchEval {
     /// Hand tracking (evals/ht): the input's hand model and measurements become the model's
     /// tensors as they are (matrices row-major, indices as i64); `us` empty is the simple
     /// variant, n pairs the complicated one. The only things the tool derives are the
-    /// template's sizes and the depth of the bone hierarchy (how many composition rounds
-    /// `ht.ir` unrolls), and ±1 for `is_mirrored`. The jacobian comes back as the suite's
+    /// template's sizes, the depth of the bone hierarchy (how many composition rounds `ht.ir`
+    /// unrolls), whether to skin only the vertices read (when they are fewer than all), and ±1
+    /// for `is_mirrored`. The jacobian comes back as the suite's
     /// rows (3n residuals) of 26 columns, or 28 with the two u columns first.
     static let ht = GradBenchEval(name: "ht", model: "ht", functions: ["objective", "jacobian"]) { function, input in
         let o = try object(input)
@@ -39,7 +40,13 @@ extension GradBenchEval {
             guard usRows.rows == n else { throw ToolError("us has \(usRows.rows) pairs, expected one per correspondence (\(n)) or none") }
             guard triangles.rows >= 1 else { throw ToolError("the complicated variant needs data.model.triangles") }
         }
-        let parameters: [String: ModelTemplate.Value] = ["b": .int(b), "v": .int(v), "n": .int(n), "t": .int(triangles.rows), "depth": .int(depth)]
+        // Skin only the vertices read when they are fewer than all (the model's `simple_err`).
+        let (simpleReads, complicatedReads) = (n, 3 * n)
+        let parameters: [String: ModelTemplate.Value] = [
+            "b": .int(b), "v": .int(v), "n": .int(n), "n3": .int(3 * n), "t": .int(triangles.rows), "depth": .int(depth),
+            "gs": .int(simpleReads < v ? 1 : 0), "ms": .int(min(simpleReads, v)),
+            "gc": .int(complicatedReads < v ? 1 : 0), "mc": .int(min(complicatedReads, v)),
+        ]
         let mirror: Double = mirrored ? -1 : 1
         let inputs: [[Double]]
         if complicated {

@@ -139,15 +139,16 @@ final class HTTests: XCTestCase {
     }
 
     /// A hand of our own: 22 bones in a hierarchy deeper than the ADBench hand's (a chain of 8,
-    /// then branches), general 4 × 4 base matrices (not rigid), v = 9 vertices each weighted on
-    /// several bones, 9 triangles, n = 7 points.
-    static func syntheticHand(mirrored: Bool = false, seed: UInt64 = 3) -> Hand {
+    /// then branches), general 4 × 4 base matrices (not rigid), v vertices (9 by default) each
+    /// weighted on several bones, 9 triangles, n = 7 points. With v = 9 the simple variant
+    /// skins only the 7 vertices read and the complicated one all 9 (it reads 21 corners); with
+    /// v = 5 both skin all, with v = 30 both only the vertices read.
+    static func syntheticHand(mirrored: Bool = false, seed: UInt64 = 3, vertices v: Int = 9) -> Hand {
         let next = random(seed)
         let parents = [-1, 0, 1, 2, 3, 4, 5, 6, 0, 8, 9, 10, 1, 12, 13, 14, 2, 16, 17, 18, 0, 20]
         func affine() -> [[Double]] {
             (0..<4).map { r in (0..<4).map { c in r == 3 ? (c == 3 ? 1 : 0) : (r == c ? 1 : 0) + 0.4 * next() } }
         }
-        let v = 9
         let weights: [[Double]] = (0..<v).map { vert in
             (0..<22).map { bone in (bone * 7 + vert) % 5 == 0 ? 0.5 + next() : 0 }
         }
@@ -155,7 +156,7 @@ final class HTTests: XCTestCase {
                     inverseBaseAbsolutes: (0..<22).map { _ in affine() },
                     basePositions: (0..<v).map { _ in [next(), next(), next(), 1] }, weights: weights,
                     triangles: (0..<9).map { [($0 * 2) % v, ($0 * 5 + 1) % v, ($0 * 7 + 3) % v] }, mirrored: mirrored,
-                    correspondences: [3, 0, 8, 5, 5, 1, 2], points: (0..<7).map { _ in [next(), next(), next()] })
+                    correspondences: [3, 0, 8, 5, 5, 1, 2].map { $0 % v }, points: (0..<7).map { _ in [next(), next(), next()] })
     }
 
     static func theta(_ seed: UInt64) -> [Double] {
@@ -208,6 +209,7 @@ final class HTTests: XCTestCase {
     func testSimpleVariantAgainstTheDefinitionAndCentralDifferences() throws {
         try checkAgainstTheDefinition(Self.syntheticHand(), theta: Self.theta(5), us: [])
         try checkAgainstTheDefinition(Self.syntheticHand(mirrored: true, seed: 8), theta: Self.theta(6), us: [])
+        try checkAgainstTheDefinition(Self.syntheticHand(vertices: 5), theta: Self.theta(7), us: [])
     }
 
     func testComplicatedVariantAgainstTheDefinitionAndCentralDifferences() throws {
@@ -215,6 +217,7 @@ final class HTTests: XCTestCase {
         let us = (0..<7).map { _ in [0.5 + next(), 0.3 * next()] }
         try checkAgainstTheDefinition(Self.syntheticHand(), theta: Self.theta(9), us: us)
         try checkAgainstTheDefinition(Self.syntheticHand(mirrored: true, seed: 4), theta: Self.theta(10), us: us)
+        try checkAgainstTheDefinition(Self.syntheticHand(vertices: 30), theta: Self.theta(11), us: us)
     }
 
     /// A global rotation of norm below 1e-4 is the identity (the eval's branch): no derivative
