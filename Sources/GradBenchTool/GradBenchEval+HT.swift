@@ -56,8 +56,13 @@ extension GradBenchEval {
             inputs = [theta, relatives, inverses, positions.values, weights.values, parents, [mirror], correspondences, points.values]
         }
         let name = (function == "objective" ? "objective" : "ht_jacobian") + (complicated ? "_complicated" : "")
+        let columns = complicated ? 28 : 26
         return EvalCall(parameters: parameters, inputs: inputs, modelFunction: name) { out in
-            function == "objective" ? out[0] as Any : rows(out[0], complicated ? 28 : 26) as Any
+            let expected = function == "objective" ? 3 * n : 3 * n * columns
+            guard out.count == 1, out[0].count == expected else {
+                throw ToolError("the model's ht \(name) must return \(expected) numbers")
+            }
+            return function == "objective" ? out[0] as Any : rows(out[0], columns) as Any
         }
     }
 

@@ -18,6 +18,9 @@ extension GradBenchEval {
         guard w.isFinite else { throw ToolError("w is not finite") }
         let (k, e) = (nestedLoopBound, eulerStepBound)
         return EvalCall(parameters: ["euler_steps": .int(e), "gd_steps": .int(k)], inputs: [[w]]) { out in
+            guard out.count == 3, out[0].count == 1, out[1].count == 1, out[2].count == 1 else {
+                throw ToolError("the model's particle functions must return w, the descent steps and the Euler steps (3 numbers)")
+            }
             let (descent, euler) = (out[1][0], out[2][0])
             guard descent < Double(k) else { throw ToolError("the gradient descent did not stop within \(k) steps") }
             guard euler < Double(e) else { throw ToolError("a trajectory did not cross the x axis within \(e) Euler steps") }
@@ -32,6 +35,9 @@ extension GradBenchEval {
         guard start.allSatisfy(\.isFinite) else { throw ToolError("start is not finite") }
         let k = nestedLoopBound
         return EvalCall(parameters: ["gd_steps": .int(k)], inputs: [start]) { out in
+            guard out.count == 2, out[0].count == 4 else {
+                throw ToolError("the model's saddle functions must return r₁ and r₂ (4 numbers) and the steps")
+            }
             guard out[1].allSatisfy({ $0 < Double(k) }) else {
                 throw ToolError("a gradient descent did not stop within \(k) steps")
             }

@@ -171,5 +171,8 @@ final class NestedEvalTests: XCTestCase {
         XCTAssertThrowsError(try p.decode([[0.2], [91], [Double(GradBenchEval.eulerStepBound)]]))
         let s = try GradBenchEval.saddle.prepare("rr", ["start": [1.0, 1.0]])
         XCTAssertThrowsError(try s.decode([[0, 0, 0, 0], [1, k, 1]]))
+        // Outputs of another shape (a model of the user's, `--models`) are an error, not a crash.
+        XCTAssertThrowsError(try p.decode([[0.2]]))
+        XCTAssertThrowsError(try s.decode([[0, 0]]))
     }
 }
