@@ -6,8 +6,8 @@ extension GradBenchEval {
     /// variant, n pairs the complicated one. The only things the tool derives are the
     /// template's sizes, the depth of the bone hierarchy (how many composition rounds `ht.ir`
     /// unrolls), whether to skin only the vertices read (when they are fewer than all), and ±1
-    /// for `is_mirrored`. The jacobian comes back as the suite's
-    /// rows (3n residuals) of 26 columns, or 28 with the two u columns first.
+    /// for `is_mirrored`. The jacobian comes back as the suite's rows (3n residuals) of 26
+    /// columns, or 28 with the two u columns first.
     static let ht = GradBenchEval(name: "ht", model: "ht", functions: ["objective", "jacobian"]) { function, input in
         let o = try object(input)
         guard let data = o["data"] as? [String: Any], let model = data["model"] as? [String: Any] else {
