@@ -4,11 +4,14 @@
 #   Scripts/bench/gradbench.sh SUITE [--quick] [--peers adolc,jax,pytorch] [EVAL ...]
 #
 # SUITE is a GradBench work tree (github.com/gradbench/gradbench; at least python/, cpp/,
-# tools/manual/ and evals/EVAL/). EVAL: hello lse llsq kmeans gmm ode lstm ba (default: lse llsq
-# kmeans gmm ode lstm ba). For each eval, ../shared/gradbench/run_eval.py (or $RUN_EVAL) connects the
-# suite's eval program to manual and then to gradc-gradbench, each with --min-runs 3
-# --min-seconds 0.2 (a median that leaves out gradc's first, compiling run); summarize.py prints
-# the times and gradc ÷ manual per workload and per eval (geometric mean).
+# tools/manual/ and evals/EVAL/). EVAL: hello lse llsq kmeans gmm ode lstm ba ht particle saddle
+# (default: all but hello). ht runs the eval's default variant (complicated, big model; the
+# simple one is `--variant simple` of the eval, not run here). particle and saddle have no manual
+# tool in the suite (their evals check a hard-coded answer): gradc alone, no ratio. For each
+# eval, ../shared/gradbench/run_eval.py (or $RUN_EVAL) connects the suite's eval program to
+# manual and then to gradc-gradbench, each with --min-runs 3 --min-seconds 0.2 (a median that
+# leaves out gradc's first, compiling run); summarize.py prints the times and gradc ÷ manual
+# per workload and per eval (geometric mean).
 #
 # --quick: a subset of each eval's default workloads (the eval's own -n/-k/-d/-s options, listed
 #          below), so that the whole run takes a few minutes; without it, the defaults.
@@ -48,12 +51,12 @@ for a in "$@"; do
     --quick) QUICK=yes ;;
     --peers) want_peers=yes ;;
     --peers=*) IFS=, read -r -a PEERS <<<"${a#--peers=}" ;;
-    hello|lse|llsq|kmeans|gmm|ode|lstm|ba) EVALS+=("$a") ;;
-    *) echo "gradbench.sh: unknown argument '$a' (evals: hello lse llsq kmeans gmm ode lstm ba)" >&2; exit 2 ;;
+    hello|lse|llsq|kmeans|gmm|ode|lstm|ba|ht|particle|saddle) EVALS+=("$a") ;;
+    *) echo "gradbench.sh: unknown argument '$a' (evals: hello lse llsq kmeans gmm ode lstm ba ht particle saddle)" >&2; exit 2 ;;
   esac
 done
 [ "$want_peers" = no ] || { echo "gradbench.sh: --peers needs a list (adolc,jax,pytorch)" >&2; exit 2; }
-[ ${#EVALS[@]} -gt 0 ] || EVALS=(lse llsq kmeans gmm ode lstm ba)
+[ ${#EVALS[@]} -gt 0 ] || EVALS=(lse llsq kmeans gmm ode lstm ba ht particle saddle)
 for p in ${PEERS[@]+"${PEERS[@]}"}; do
   case "$p" in
     adolc|jax|pytorch) ;;
@@ -75,6 +78,7 @@ quick_args() {
     ode) echo "-n 1000 10000 -s 1 10" ;;
     lstm) echo "-l 2 4 -c 1024 4096" ;;
     ba) echo "--min 1 --max 5" ;;
+    ht) echo "--min 1 --max 4" ;;
     *) echo "" ;;
   esac
 }
@@ -97,9 +101,13 @@ fi
 # Single-threaded peers (the variables are harmless to manual and gradc).
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-# The evals a tool of the suite implements (its evals.txt); manual and gradc: all.
+# The evals a tool of the suite implements (its evals.txt); gradc: all; manual: all but
+# particle and saddle.
 tool_has_eval() {
   local dir
+  case "$1/$2" in
+    manual/particle|manual/saddle) return 1 ;;
+  esac
   case "$1" in
     adolc) dir="$SUITE/tools/adol-c" ;;
     jax|pytorch) dir="$SUITE/tools/$1" ;;
@@ -113,6 +121,7 @@ if [ ! -f "$SUITE/cpp/json.hpp" ]; then
   cp /usr/include/nlohmann/json.hpp "$SUITE/cpp/json.hpp"
 fi
 for e in "${EVALS[@]}"; do
+  tool_has_eval manual "$e" || continue
   make -s -C "$SUITE/tools/manual" "bin/$e" >/dev/null
 done
 TOOLS=(manual gradc ${PEERS[@]+"${PEERS[@]}"})

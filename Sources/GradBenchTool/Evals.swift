@@ -5,6 +5,9 @@ import Foundation
 struct EvalCall {
     var parameters: [String: ModelTemplate.Value]
     var inputs: [[Double]]
+    /// The model's function when it depends on the input (ht's simple and complicated
+    /// variants); nil: the eval's `modelFunction` of the suite's name.
+    var modelFunction: String? = nil
     var decode: ([[Double]]) throws -> Any
 }
 
@@ -29,7 +32,7 @@ struct GradBenchEval: Sendable {
 
     func modelFunction(_ function: String) -> String { modelNames[function] ?? function }
 
-    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode, lstm, ba]
+    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode, lstm, ba, ht, particle, saddle]
 
     static func named(_ name: String) -> GradBenchEval? { all.first { $0.name == name } }
 
@@ -38,10 +41,6 @@ struct GradBenchEval: Sendable {
         switch module {
         case "det":
             return "gradc: det is not implemented yet: the eval asks for the determinant by expansion by minors (ℓ! products, ℓ up to 11); gradc's det op factors by LU, a different algorithm, and the language has no recursion to expand minors faithfully"
-        case "ht":
-            return "gradc: ht is not implemented yet: its skinning model has not been written (the gathers it needs exist since issue 16)"
-        case "particle", "saddle":
-            return "gradc: \(module) is not implemented yet: it needs forward mode (issue 18)"
         default:
             return "gradc: unknown module '\(module)' (gradc implements \(all.map(\.name).joined(separator: ", ")))"
         }
@@ -233,24 +232,24 @@ func logMultivariateGamma(_ a: Double, dimension d: Int) -> Double {
 
 // MARK: - JSON to arrays
 
-private func object(_ input: Any) throws -> [String: Any] {
+func object(_ input: Any) throws -> [String: Any] {
     guard let o = input as? [String: Any] else { throw ToolError("the input is not a JSON object") }
     return o
 }
 
-private func number(_ v: Any, _ name: String) throws -> Double {
+func number(_ v: Any, _ name: String) throws -> Double {
     guard let n = v as? NSNumber else { throw ToolError("\(name) is not a number") }
     return n.doubleValue
 }
 
-private func integer(_ v: Any?, _ name: String) throws -> Int {
+func integer(_ v: Any?, _ name: String) throws -> Int {
     guard let n = v as? NSNumber, let i = Int(exactly: n.doubleValue), i >= 0 else {
         throw ToolError("\(name) is not an integer ≥ 0")
     }
     return i
 }
 
-private func vector(_ v: Any?, _ name: String, count: Int? = nil) throws -> [Double] {
+func vector(_ v: Any?, _ name: String, count: Int? = nil) throws -> [Double] {
     guard let a = v as? [Any] else { throw ToolError("\(name) is not an array of numbers") }
     var out: [Double] = []
     out.reserveCapacity(a.count)
@@ -263,7 +262,7 @@ private func vector(_ v: Any?, _ name: String, count: Int? = nil) throws -> [Dou
 }
 
 /// A JSON array of equally long arrays of numbers, flattened row-major.
-private func matrix(_ v: Any?, _ name: String, rows expectedRows: Int? = nil, columns expected: Int? = nil) throws -> (values: [Double], rows: Int, columns: Int) {
+func matrix(_ v: Any?, _ name: String, rows expectedRows: Int? = nil, columns expected: Int? = nil) throws -> (values: [Double], rows: Int, columns: Int) {
     guard let a = v as? [Any] else { throw ToolError("\(name) is not an array of arrays") }
     if let expectedRows, a.count != expectedRows { throw ToolError("\(name) has \(a.count) rows, expected \(expectedRows)") }
     var values: [Double] = []
@@ -277,7 +276,7 @@ private func matrix(_ v: Any?, _ name: String, rows expectedRows: Int? = nil, co
 }
 
 /// Row-major values as rows of `columns` numbers.
-private func rows(_ values: [Double], _ columns: Int) -> [[Double]] {
+func rows(_ values: [Double], _ columns: Int) -> [[Double]] {
     guard columns > 0 else { return [[Double]](repeating: [], count: 0) }
     return stride(from: 0, to: values.count, by: columns).map { Array(values[$0..<min($0 + columns, values.count)]) }
 }

@@ -92,7 +92,7 @@ public final class GradBenchTool {
         }
         let input = message["input"] ?? NSNull()
         let call = try eval.prepare(function, input)
-        let kernel = try self.kernel(eval: eval, function: function, parameters: call.parameters)
+        let kernel = try self.kernel(eval: eval, function: function, parameters: call.parameters, modelFunction: call.modelFunction)
         let runs = Runs(input)
         let (outputs, times) = try Self.time(kernel, call.inputs, runs)
         var timings: [[String: Any]] = []
@@ -103,8 +103,10 @@ public final class GradBenchTool {
 
     /// The compiled kernel of `function` at these parameters: from this session, else through
     /// the C backend and its compile cache.
-    func kernel(eval: GradBenchEval, function: String, parameters: [String: ModelTemplate.Value]) throws -> CKernel {
-        let key = "\(eval.name).\(function)" + parameters.sorted { $0.key < $1.key }.map { "|\($0.key)=\($0.value)" }.joined()
+    func kernel(eval: GradBenchEval, function: String, parameters: [String: ModelTemplate.Value],
+                modelFunction: String? = nil) throws -> CKernel {
+        let name = modelFunction ?? eval.modelFunction(function)
+        let key = "\(eval.name).\(name)" + parameters.sorted { $0.key < $1.key }.map { "|\($0.key)=\($0.value)" }.joined()
         lastCompileSeconds = 0
         if let k = kernels[key] { return k }
         let start = DispatchTime.now().uptimeNanoseconds
@@ -117,7 +119,7 @@ public final class GradBenchTool {
         }
         let text = try template.instantiate(parameters)
         let module = try Pipeline.parse(text, file: template.name)
-        let f = try Pipeline.function(module, named: eval.modelFunction(function))
+        let f = try Pipeline.function(module, named: name)
         let lowered = try optimize(Differentiator.expand(f))
         let built = try CModule([lowered])
         guard let k = built.kernels.first else { throw ToolError("the C backend produced no function") }
