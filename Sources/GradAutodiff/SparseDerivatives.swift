@@ -40,10 +40,9 @@ extension Expansion {
         }
         guard pattern.nonZeroCount > 0 else { return try builder.constant(0, TensorType(yType.dtype, [0])) }
         let relevant = forward ? nil : relevantNodes(from: y, wrt: [x])
-        let colours = try colourConstant(layout, forward ? xType : yType)
         var parts: [ValueID] = []
         for k in 0..<layout.colourCount {
-            let seed = try colourIndicator(colours, k, dtype: forward ? xType.dtype : yType.dtype)
+            let seed = try colourIndicator(layout, k, forward ? xType : yType)
             if forward {
                 parts.append(try tangents(of: [y], wrt: [x], along: [seed])[0])
             } else if let relevant {
@@ -65,29 +64,24 @@ extension Expansion {
         defer { builder.role = saved }
         guard pattern.nonZeroCount > 0 else { return try builder.constant(0, TensorType(xType.dtype, [0])) }
         let layout = Colouring.symmetricColouring(pattern)
-        let colours = try colourConstant(layout, xType)
         var parts: [ValueID] = []
         for k in 0..<layout.colourCount {
-            let seed = try colourIndicator(colours, k, dtype: xType.dtype)
+            let seed = try colourIndicator(layout, k, xType)
             parts.append(try tangents(of: [g], wrt: [x], along: [seed])[0])
         }
         return try recover(layout, parts, columns: true)
     }
 
-    /// The colours as an i64 constant shaped like the seeded value (x for columns, y for
-    /// rows), shared by every seed of the request.
-    mutating func colourConstant(_ layout: CompressedLayout, _ type: TensorType) throws(Diagnostic) -> ValueID {
+    /// The seed of colour `k`, shaped like the seeded value (x for columns, y for rows): 1
+    /// where an element has colour k, else 0 — a constant of its own, since the optimizer
+    /// folds only small tensors and a mask computed at run time costs a pass per call.
+    mutating func colourIndicator(_ layout: CompressedLayout, _ k: Int, _ type: TensorType) throws(Diagnostic) -> ValueID {
         var attrs = Attributes()
-        attrs[.dtype] = .dtype(.i64)
+        attrs[.dtype] = .dtype(type.dtype)
         attrs[.shape] = .ints(type.shape)
-        attrs[.values] = .floats(layout.colours.map(Double.init))
+        let colour = Int32(k)
+        attrs[.values] = .floats(layout.colours.map { $0 == colour ? 1 : 0 })
         return try builder.add(.const, [], attrs)
-    }
-
-    /// The seed of colour `k`: 1 where an element has colour k, else 0.
-    mutating func colourIndicator(_ colours: ValueID, _ k: Int, dtype: DType) throws(Diagnostic) -> ValueID {
-        let kConst = try constants.scalar(Double(k), .i64, &builder)
-        return try builder.cast(try builder.binary(.eq, colours, kConst), to: dtype)
     }
 
     /// The non-zeros in CSR order: the compressed parts (one per colour, each flattened)

@@ -1,7 +1,7 @@
 import Foundation
 import Grad
 
-// `GradBench sparse-hessian [N] [--c]`: gradc's side of Scripts/bench/sparse_hessian.py, f64.
+// `GradBench sparse-hessian [N] [--c] [--repeat R]`: gradc's side of Scripts/bench/sparse_hessian.py, f64.
 // The Hessian of the 2-D Laplacian energy on an N × N grid (N² unknowns),
 //   f(u) = Σ (u[i+1,j] − u[i,j])² + Σ (u[i,j+1] − u[i,j])² + Σ exp(u),
 // as `hessian(f, u, sparse=true)`. Prints one line per phase: building the graph (which
@@ -11,8 +11,10 @@ import Grad
 // (the sum of the non-zeros at u[k] = sin(k/1000), the CasADi script's input too).
 
 func runSparseHessianBenchmark(_ args: [String]) {
-    let n = args.compactMap { Int($0) }.first ?? 1000
     let withC = args.contains("--c")
+    // --repeat R: evaluate R times (default 5), e.g. to profile the evaluation alone.
+    let repeats = args.firstIndex(of: "--repeat").flatMap { $0 + 1 < args.count ? Int(args[$0 + 1]) : nil } ?? 5
+    let n = args.enumerated().first { Int($0.element) != nil && ($0.offset == 0 || args[$0.offset - 1] != "--repeat") }.flatMap { Int($0.element) } ?? 1000
     func seconds(_ t0: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 }
     do {
         var t0 = DispatchTime.now().uptimeNanoseconds
@@ -39,7 +41,7 @@ func runSparseHessianBenchmark(_ args: [String]) {
             print(String(format: "compile %@ %.3f s", backend.rawValue, seconds(t0)))
             let first = try run([input])
             var best = Double.infinity
-            for _ in 0..<5 {
+            for _ in 0..<repeats {
                 t0 = DispatchTime.now().uptimeNanoseconds
                 _ = try run([input])
                 best = min(best, seconds(t0))

@@ -43,7 +43,7 @@ default:
     print("       GradBench vm [--profile] [--matmul-threads N] [--matmul-kernel baseline|avx2|avx2FMA]")
     print("       GradBench matmul [M K N] [f32]")
     print("       GradBench linalg [N] [K]")
-    print("       GradBench sparse-hessian [N] [--c]")
+    print("       GradBench sparse-hessian [N] [--c] [--repeat R]")
     print("       GradBench conv [--quick]")
     print("       GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
     print("       GradBench harness --help")

@@ -17,21 +17,54 @@ final class CopyKernel: VMKernel {
     }
 }
 
+/// An index map as runs of consecutive indices — `map[first ..< first + length]` is
+/// `source ..< source + length` — when its runs are long enough (at least 16 elements on
+/// average) that a copy per run beats an indexed loop: the slices and pads of whole rows.
+struct IndexRuns {
+    /// Per run: the position in the map (the gathered side), the index it starts at (the
+    /// other side), and its length.
+    var first: [Int] = []
+    var source: [Int] = []
+    var length: [Int] = []
+
+    init?(_ map: [Int]) {
+        guard !map.isEmpty else { return nil }
+        var start = 0
+        for i in 1...map.count where i == map.count || map[i] != map[i - 1] + 1 {
+            first.append(start)
+            source.append(map[start])
+            length.append(i - start)
+            start = i
+        }
+        guard map.count >= 16 * first.count else { return nil }
+    }
+}
+
 /// `out[i] = x[map[i]]` — transpose, broadcast_to and slice, with the index map computed at
-/// link time (every entry is inside `x`: the maps come from the validated shapes).
+/// link time (every entry is inside `x`: the maps come from the validated shapes); a copy
+/// per run where the map is runs of consecutive indices (`IndexRuns`).
 final class GatherKernel: VMKernel {
     let from: Int
     let to: Int
     let elementSize: Int
     let map: [Int]
+    let runs: IndexRuns?
     init(from: BytecodeOperand, to: BytecodeOperand, map: [Int]) {
         self.from = from.offset
         self.to = to.offset
         elementSize = to.type.dtype.byteSize
-        self.map = map
+        runs = IndexRuns(map)
+        self.map = runs == nil ? map : []
     }
     var scratchBytes: Int { 0 }
     func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) {
+        if let runs {
+            for r in runs.first.indices {
+                (base + to + runs.first[r] * elementSize).copyMemory(from: base + from + runs.source[r] * elementSize,
+                                                                     byteCount: runs.length[r] * elementSize)
+            }
+            return
+        }
         map.withUnsafeBufferPointer { m in
             switch elementSize {
             case 8: move(base, m, UInt64.self)
@@ -49,13 +82,15 @@ final class GatherKernel: VMKernel {
 }
 
 /// `pad`: the output is zeroed (every element type's zero is all-zero bytes), then element
-/// `s` of `x` is stored at `destination[s]` (same index map as the reference kernel).
+/// `s` of `x` is stored at `destination[s]` (same index map as the reference kernel), by a
+/// copy per run where the map is runs of consecutive indices.
 final class PadKernel: VMKernel {
     let from: Int
     let to: Int
     let elementSize: Int
     let outBytes: Int
     let destination: [Int]
+    let runs: IndexRuns?
     init(from: BytecodeOperand, to: BytecodeOperand, low: [Int], step: [Int]) {
         self.from = from.offset
         self.to = to.offset
@@ -64,11 +99,20 @@ final class PadKernel: VMKernel {
         let outStrides = rowMajorStrides(to.type.shape)
         var offset = 0
         for d in 0..<from.type.rank { offset += low[d] * outStrides[d] }
-        destination = from.type.count == 0 ? [] : stridedIndexMap(shape: from.type.shape, strides: steppedStrides(outStrides, step, extents: from.type.shape), offset: offset)
+        let map = from.type.count == 0 ? [] : stridedIndexMap(shape: from.type.shape, strides: steppedStrides(outStrides, step, extents: from.type.shape), offset: offset)
+        runs = IndexRuns(map)
+        destination = runs == nil ? map : []
     }
     var scratchBytes: Int { 0 }
     func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) {
         (base + to).initializeMemory(as: UInt8.self, repeating: 0, count: outBytes)
+        if let runs {
+            for r in runs.first.indices {
+                (base + to + runs.source[r] * elementSize).copyMemory(from: base + from + runs.first[r] * elementSize,
+                                                                      byteCount: runs.length[r] * elementSize)
+            }
+            return
+        }
         destination.withUnsafeBufferPointer { m in
             switch elementSize {
             case 8: scatter(base, m, UInt64.self)
