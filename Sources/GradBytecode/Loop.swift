@@ -246,7 +246,17 @@ final class LoopKernel: VMKernel {
             kernels.withUnsafeBufferPointer { kernels in
                 for s in 0..<length {
                     let t = reverse ? length - 1 - s : s
-                    if let g = gateCarry ?? gateSequence.map({ $0 + t }), base.load(fromByteOffset: g, as: UInt8.self) == 0 {
+                    if let g = gateCarry, base.load(fromByteOffset: g, as: UInt8.self) == 0 {
+                        // A closed gate carry stays closed (a skipped step leaves the carries
+                        // alone), so every remaining step is skipped: their rows (t..<length,
+                        // or 0...t backwards) are zeroed at once and the loop ends.
+                        let first = reverse ? 0 : t
+                        for c in rowsOut where c.2 > 0 {
+                            (base + c.1 + first * c.2).initializeMemory(as: UInt8.self, repeating: 0, count: (length - s) * c.2)
+                        }
+                        break
+                    }
+                    if let g = gateSequence.map({ $0 + t }), base.load(fromByteOffset: g, as: UInt8.self) == 0 {
                         // Skipped: the carries stay in the body's inputs; per-step outputs zero.
                         for c in rowsOut where c.2 > 0 { (base + c.1 + t * c.2).initializeMemory(as: UInt8.self, repeating: 0, count: c.2) }
                         continue

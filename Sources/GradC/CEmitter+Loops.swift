@@ -126,7 +126,24 @@ extension FunctionEmitter {
                 w.line("bout[\(k)] = ws + \(e.rowScratch[k - s.carries] ?? 0);")
             }
         }
-        if let g = s.gate {
+        if let g = s.gate, g < s.carries {
+            // A closed gate carry stays closed (a skipped step leaves the carries alone), so
+            // every remaining step is skipped: each carry moves to the final buffer, the
+            // remaining per-step output rows (t..<n, or 0...t backwards) are zeroed, and the
+            // loop ends.
+            w.open("if (*(const unsigned char *)bin[\(s.parameter(ofOperand: g))] == 0)")
+            for j in 0..<s.carries where buffers[j].bytes > 0 {
+                w.line("if (bin[\(firstInput + j)] != \(buffers[j].r)) memcpy(\(buffers[j].r), bin[\(firstInput + j)], \(buffers[j].bytes));")
+            }
+            for k in s.carries..<bf.outputs.count where e.plan.results[k] != nil {
+                let row = bf.type(of: bf.outputs[k].value)
+                let bytes = row.count * row.dtype.byteSize
+                guard bytes > 0, let result = e.plan.results[k] else { continue }
+                w.line("memset((unsigned char *)\(try destination(result)) + \(s.reverse ? "0" : "t * \(bytes)"), 0, (size_t)(\(n) - s) * \(bytes));")
+            }
+            w.line("break;")
+            w.close()
+        } else if let g = s.gate {
             // A step the gate closes is skipped: each carry moves to the buffer the step would
             // have written, its per-step outputs are zero.
             w.open("if (*(const unsigned char *)bin[\(s.parameter(ofOperand: g))] == 0)")
