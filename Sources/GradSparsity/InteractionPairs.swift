@@ -25,8 +25,6 @@ struct InteractionPairs {
         let (size, overflow) = ra.count.multipliedReportingOverflow(by: rb.count)
         // The pairs of one product are distinct, so more than `limit` of them is too many.
         guard !overflow, size <= limit else { throw .tooManyNonZeros(limit: limit) }
-        rows.reserveCapacity(rows.count + size)
-        columns.reserveCapacity(columns.count + size)
         for i in ra {
             let r = a.indices[i]
             for j in rb {
