@@ -24,6 +24,11 @@ struct Propagator {
     /// Node·steps that loops may still unroll (shared by all loops, nested ones included);
     /// a loop that does not fit is treated conservatively.
     var unrollBudget: Int
+    /// Values of i64 nodes of the outer function known to the caller (run-time indices), used
+    /// like a `const` index operand's; not inside loop bodies (whose node ids are their own).
+    var knownIndices: [ValueID: [Int64]] = [:]
+    /// How many loop bodies deep the propagation is.
+    private var depth = 0
 
     init(columns: Int, limit: Int, pairs: Bool, unrollBudget: Int = 1 << 16) {
         self.columns = columns
@@ -174,7 +179,7 @@ struct Propagator {
             guard let axis = attrs.axis.flatMap({ normalizeAxis($0, rank: shapes[0].count) }) else { return try everything(node, operands, out.count, emit: emit) }
             let layout = GatherLayout(data: shapes[0], indices: shapes[1], axis: axis, alongAxis: node.op == .take_along_axis)
             let x = operand(0)
-            if let idx = constantIndices(f, node.inputs[1]) {
+            if let idx = indexValues(f, node.inputs[1]) {
                 var map = [Int](repeating: -1, count: layout.count)
                 var e = 0
                 for o in 0..<layout.outer {
@@ -204,7 +209,7 @@ struct Propagator {
             guard let axis = attrs.axis.flatMap({ normalizeAxis($0, rank: out.rank) }) else { return try everything(node, operands, out.count, emit: emit) }
             let layout = GatherLayout(data: shapes[0], indices: shapes[1], axis: axis, alongAxis: node.op == .scatter_add_along_axis)
             let (base, updates) = (operand(0), operand(2))
-            if let idx = constantIndices(f, node.inputs[1]) {
+            if let idx = indexValues(f, node.inputs[1]) {
                 // Each output element: its base element and the updates that land on it.
                 var targets = [Int](repeating: -1, count: layout.count)
                 var e = 0
@@ -363,6 +368,8 @@ struct Propagator {
                     seeds[p] = operand(k)
                 }
             }
+            depth += 1
+            defer { depth -= 1 }
             let outs = try run(body, seeds: seeds, start: 0, targets: targets)
             for j in 0..<s.carries {
                 // A gated (skipped) step keeps the old carry.
@@ -382,6 +389,13 @@ struct Propagator {
     }
 
     // MARK: Building blocks
+
+    /// The values of an index operand when they are known: a `const` node, or (in the outer
+    /// function) a value the caller gave.
+    func indexValues(_ f: Function, _ id: ValueID) -> [Int64]? {
+        if depth == 0, let known = knownIndices[id], known.count == f.type(of: id).count { return known }
+        return constantIndices(f, id)
+    }
 
     /// Every element depends on everything any operand depends on.
     mutating func everything(_ node: Node, _ operands: [DependencySets?], _ count: Int, emit: Bool) throws(SparsityError) -> DependencySets {

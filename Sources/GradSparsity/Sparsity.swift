@@ -26,6 +26,16 @@ public enum Sparsity {
     /// Values that are not float (or ids outside the function) give an empty pattern.
     public static func jacobian(of y: ValueID, wrt x: ValueID, in function: Function,
                                 limit: Int = defaultLimit) throws(SparsityError) -> SparsityPattern {
+        try jacobian(of: y, wrt: x, in: function, limit: limit, indexValues: [:])
+    }
+
+    /// `jacobian(of:wrt:in:limit:)` with the values of some i64 nodes given (`indexValues`,
+    /// row-major, keyed by node; typically index inputs such as bundle adjustment's
+    /// observations): an indexing op whose index operand is one of them is exact, as with a
+    /// `const` index, instead of conservative along the indexed axis. The pattern then holds
+    /// for those index values only.
+    public static func jacobian(of y: ValueID, wrt x: ValueID, in function: Function, limit: Int = defaultLimit,
+                                indexValues: [ValueID: [Int64]]) throws(SparsityError) -> SparsityPattern {
         guard y >= 0, y < function.nodes.count, x >= 0, x < function.nodes.count else {
             return SparsityPattern(unchecked: 0, 0, [0], [])
         }
@@ -38,6 +48,7 @@ public enum Sparsity {
         guard columns <= Int(Int32.max) else { throw .tooManyNonZeros(limit: limit) }
         let bound = Swift.min(Swift.max(limit, 0), Int(Int32.max))
         var propagator = Propagator(columns: columns, limit: bound, pairs: false)
+        propagator.knownIndices = indexValues
         let deps = try propagator.run(function, seeds: [x: .identity(columns)], start: x, targets: [y])[0]
         var total = 0
         for e in 0..<rows {
@@ -64,6 +75,12 @@ public enum Sparsity {
     /// index). Linear and piecewise-linear ops add nothing. Conservative.
     public static func hessian(of f: ValueID, wrt x: ValueID, in function: Function,
                                limit: Int = defaultLimit) throws(SparsityError) -> SparsityPattern {
+        try hessian(of: f, wrt: x, in: function, limit: limit, indexValues: [:])
+    }
+
+    /// `hessian(of:wrt:in:limit:)` with the values of some i64 nodes given, as for `jacobian`.
+    public static func hessian(of f: ValueID, wrt x: ValueID, in function: Function, limit: Int = defaultLimit,
+                               indexValues: [ValueID: [Int64]]) throws(SparsityError) -> SparsityPattern {
         guard f >= 0, f < function.nodes.count, x >= 0, x < function.nodes.count else {
             return SparsityPattern(unchecked: 0, 0, [0], [])
         }
@@ -93,6 +110,7 @@ public enum Sparsity {
             }
         }
         var propagator = Propagator(columns: n, limit: bound, pairs: true)
+        propagator.knownIndices = indexValues
         _ = try propagator.run(function, seeds: [x: .identity(n)], start: x, targets: [f], emit: emit, needed: needed)
         return try propagator.pairs?.pattern() ?? emptyPattern
     }

@@ -182,3 +182,35 @@ final class JacobianPatternTests: XCTestCase {
         XCTAssertEqual(try Sparsity.jacobian(of: output(f, 1), wrt: parameter(f, "x"), in: f).nonZeroCount, 0)
     }
 }
+
+/// Run-time indices whose values the caller gives are as exact as constant ones.
+final class KnownIndexTests: XCTestCase {
+    func testBundleAdjustmentWithIndexInputs() throws {
+        let src = """
+        func ba(cams: f64[3,2], pts: f64[4,2], cam: i64[5], pt: i64[5]) {
+          c = take(cams, cam, axis=0)
+          q = take(pts, pt, axis=0)
+          r = c * q
+          return r, sum(r * r)
+        }
+        """
+        let f = try parsedFunction(src)
+        let (cams, cam, pt) = (try parameter(f, "cams"), try parameter(f, "cam"), try parameter(f, "pt"))
+        let conservative = try Sparsity.jacobian(of: output(f, 0), wrt: cams, in: f)
+        XCTAssertEqual(rowsOf(conservative), (0..<10).map { e in e % 2 == 0 ? [0, 2, 4] : [1, 3, 5] })
+        let values: [ValueID: [Int64]] = [cam: [0, 1, 2, 0, 1], pt: [0, 1, 2, 3, 3]]
+        let exact = try Sparsity.jacobian(of: output(f, 0), wrt: cams, in: f, indexValues: values)
+        XCTAssertEqual(rowsOf(exact), (0..<10).map { e in [2 * [0, 1, 2, 0, 1][e / 2] + e % 2] })
+        // The Hessian in the cameras: each camera coordinate only with itself.
+        let h = try Sparsity.hessian(of: output(f, 1), wrt: cams, in: f, indexValues: values)
+        XCTAssertEqual(rowsOf(h), (0..<6).map { [$0] })
+        // A wrong count of values is ignored (conservative).
+        let ignored = try Sparsity.jacobian(of: output(f, 0), wrt: cams, in: f, indexValues: [cam: [0, 1]])
+        XCTAssertEqual(ignored, conservative)
+        // Checked against the dense Jacobian at those indices.
+        var inputs = randomInputs(f, seed: 5)
+        inputs["cam"] = Tensor(i64: [0, 1, 2, 0, 1], shape: [5])
+        inputs["pt"] = Tensor(i64: [0, 1, 2, 3, 3], shape: [5])
+        assertInside(try denseJacobian(f, output(f, 0), cams, inputs), exact, "known indices")
+    }
+}
