@@ -150,20 +150,51 @@ final class JacobianPatternTests: XCTestCase {
         try check(src, output: 1, wrt: "h0", expected: [[0], [1], [0], [1], [0], [1]])
     }
 
-    func testLongLoopsAreConservative() throws {
-        // 100 000 steps exceed the unrolling budget: everything the loop reads.
+    /// 100 000 steps exceed the unrolling budget: the carries' sets are iterated to a fixed
+    /// point (exact here: h·k keeps each element to itself; a rotation spreads it to all).
+    func testLongLoopsReachAFixedPoint() throws {
         let src = """
-        func step(i: i64, h: f64[2], r: f64) {
-          return h * r
+        func step(i: i64, h: f64[3], r: f64) {
+          return h * r, h[0]
         }
-        func f(h0: f64[2], k: f64) {
-          hT = fori(step, 100000, carry=(h0), with=(k))
-          return hT
+        func spin(i: i64, h: f64[3], r: f64) {
+          return concat(h[1:], h[:1], axis=0)
+        }
+        func f(h0: f64[3], k: f64) {
+          hT, firsts = fori(step, 100000, carry=(h0), with=(k))
+          sT = fori(spin, 100000, carry=(h0), with=(k))
+          return hT, firsts, sT
+        }
+        """
+        let f = try parsedFunction(src)
+        let (h0, k) = (try parameter(f, "h0"), try parameter(f, "k"))
+        XCTAssertEqual(rowsOf(try Sparsity.jacobian(of: output(f, 0), wrt: h0, in: f)), [[0], [1], [2]])
+        XCTAssertEqual(rowsOf(try Sparsity.jacobian(of: output(f, 0), wrt: k, in: f)), [[0], [0], [0]])
+        let firsts = try Sparsity.jacobian(of: output(f, 1), wrt: h0, in: f)
+        XCTAssertEqual(firsts.rows, 100000)
+        XCTAssertEqual(firsts.nonZeroCount, 100000)
+        XCTAssertEqual(rowsOf(try Sparsity.jacobian(of: output(f, 2), wrt: h0, in: f)), [[0, 1, 2], [0, 1, 2], [0, 1, 2]])
+        // The rotation does not read k.
+        XCTAssertEqual(try Sparsity.jacobian(of: output(f, 2), wrt: k, in: f).nonZeroCount, 0)
+        XCTAssertEqual(try Sparsity.hessian(of: output(f, 0), wrt: h0, in: f).nonZeroCount, 0)
+    }
+
+    /// A fixed point that takes more than 256 rounds (a rotation of 300 elements spreads one
+    /// element a round) falls back to "everything the loop reads": the second carry, which
+    /// only ever reads itself, then depends on h0 too.
+    func testLoopsWithoutAFixedPointAreConservative() throws {
+        let src = """
+        func spin(i: i64, h: f64[300], g: f64, r: f64) {
+          return concat(h[1:], h[:1], axis=0), g * r
+        }
+        func f(h0: f64[300], g0: f64, k: f64) {
+          hT, gT = fori(spin, 100000, carry=(h0, g0), with=(k))
+          return gT
         }
         """
         let f = try parsedFunction(src)
         let p = try Sparsity.jacobian(of: output(f, 0), wrt: parameter(f, "h0"), in: f)
-        XCTAssertEqual(rowsOf(p), [[0, 1], [0, 1]])
+        XCTAssertEqual(rowsOf(p), [Array(0..<300)])
     }
 
     func testLimitIsRespected() throws {
