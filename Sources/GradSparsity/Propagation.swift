@@ -489,6 +489,30 @@ struct Propagator {
         var starts = [0]
         var indices: [Int32] = []
         var table = [Int32](repeating: -1, count: count)
+        if live.count == 2 {
+            // The common case (a binary op), without per-element arrays.
+            let (a, b) = (live[0].0, live[1].0)
+            let (ra, rb) = (a.ids, b.ids)
+            let (sa, sb) = (live[0].1 ?? [], live[1].1 ?? [])
+            let (mappedA, mappedB) = (live[0].1 != nil, live[1].1 != nil)
+            var (lastA, lastB, lastOut): (Int32, Int32, Int32) = (-2, -2, -1)
+            for e in 0..<count {
+                let ia = ra[mappedA ? sa[e] : e], ib = rb[mappedB ? sb[e] : e]
+                if ia != lastA || ib != lastB {
+                    (lastA, lastB) = (ia, ib)
+                    merge(a, ia, b, ib, into: &indices)
+                    if indices.count == starts[starts.count - 1] {
+                        lastOut = -1
+                    } else {
+                        starts.append(indices.count)
+                        lastOut = Int32(starts.count - 2)
+                        guard indices.count <= limit else { throw .tooManyNonZeros(limit: limit) }
+                    }
+                }
+                table[e] = lastOut
+            }
+            return DependencySets(starts: starts, indices: indices, map: .table(table), count: count)
+        }
         var previous = [Int32](repeating: -2, count: live.count)
         var current = previous
         var previousOut: Int32 = -1
@@ -499,13 +523,9 @@ struct Propagator {
                 continue
             }
             swap(&current, &previous)
-            if live.count == 2 {
-                merge(live[0].0, previous[0], live[1].0, previous[1], into: &indices)
-            } else {
-                union.begin()
-                for k in live.indices { union.add(live[k].0, previous[k]) }
-                union.finish(into: &indices)
-            }
+            union.begin()
+            for k in live.indices { union.add(live[k].0, previous[k]) }
+            union.finish(into: &indices)
             if indices.count == starts[starts.count - 1] {
                 previousOut = -1
             } else {
@@ -556,11 +576,12 @@ struct Propagator {
         var starts = [0]
         var indices: [Int32] = []
         var table = [Int32](repeating: -1, count: n)
+        let ids = d.ids
         for g in 0..<n {
             union.begin()
             var last: Int32 = -2
             for o in groups.offsets {
-                let id = d.setID(groups.base[g] + o)
+                let id = ids[groups.base[g] + o]
                 if id != last {
                     union.add(d, id)
                     last = id
@@ -741,8 +762,10 @@ struct Propagator {
     mutating func emitProducts(_ a: DependencySets, _ sa: [Int]?, _ b: DependencySets, _ sb: [Int]?, count: Int) throws(SparsityError) {
         guard pairs != nil, !a.isEmpty, !b.isEmpty else { return }
         var last: (Int32, Int32) = (-2, -2)
+        let (ra, rb) = (a.ids, b.ids)
+        let (ma, mb) = (sa ?? [], sb ?? [])
         for e in 0..<count {
-            let ia = a.setID(sa.map { $0[e] } ?? e), ib = b.setID(sb.map { $0[e] } ?? e)
+            let ia = ra[sa == nil ? e : ma[e]], ib = rb[sb == nil ? e : mb[e]]
             if ia == last.0 && ib == last.1 { continue }
             last = (ia, ib)
             try pairs?.add(a, ia, b, ib)
