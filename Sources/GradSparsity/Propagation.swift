@@ -254,21 +254,11 @@ struct Propagator {
             guard let g = ConvGeometry.of(.conv2d, operands: shapes, attrs: attrs) else { return try everything(node, operands, out.count, emit: emit) }
             return try convolution(operand(0), operand(1), g, emit: emit)
         case .conv2d_input_grad:
-            // dx[n, …] from g[n, …] (every output channel and position) and every weight.
-            let (g, w) = (operand(0), operand(1))
-            if emit { try emitProducts(collapse(g), nil, collapse(w), nil, count: 1) }
-            let perImage = try groupUnion(g, axisGroups(shapes[0], [1, 2, 3]))
-            let weights = try collapse(w)
-            let n = shapes[0][0], per = n == 0 ? 0 : out.count / n
-            return try unionOf([(perImage, (0..<out.count).map { $0 / Swift.max(per, 1) }), (weights, [Int](repeating: 0, count: out.count))], count: out.count)
+            guard let g = ConvGeometry.of(.conv2d_input_grad, operands: shapes, attrs: attrs) else { return try everything(node, operands, out.count, emit: emit) }
+            return try transposedConvolution(operand(0), operand(1), g, emit: emit)
         case .conv2d_kernel_grad:
-            // dw[o, …] from every input element and g[:, o, :, :].
-            let (x, g) = (operand(0), operand(1))
-            if emit { try emitProducts(collapse(x), nil, collapse(g), nil, count: 1) }
-            let perChannel = try groupUnion(g, axisGroups(shapes[1], [0, 2, 3]))
-            let inputs = try collapse(x)
-            let o = out.shape[0], per = o == 0 ? 0 : out.count / o
-            return try unionOf([(inputs, [Int](repeating: 0, count: out.count)), (perChannel, (0..<out.count).map { $0 / Swift.max(per, 1) })], count: out.count)
+            guard let g = ConvGeometry.of(.conv2d_kernel_grad, operands: shapes, attrs: attrs) else { return try everything(node, operands, out.count, emit: emit) }
+            return try kernelGradient(operand(0), operand(1), g, emit: emit)
         case .cholesky, .logdet, .det:
             // Dense over each matrix of the batch.
             let rank = shapes[0].count
@@ -733,8 +723,32 @@ struct Propagator {
             }
         }
         let windows = try unionOfLists([(x, starts, members)], count: g.batch * positions)
-        let kernels = try groupUnion(w, axisGroups(g.kernelShape, [1, 2, 3]))
-        if emit { try emitProducts(collapse(x), nil, collapse(w), nil, count: 1) }
+        // Kernels: for (o, pq), the taps w[o, r] that fall on the input (not on padding).
+        var kStarts = [0]
+        var kMembers: [Int] = []
+        for o in 0..<g.outChannels {
+            for pq in 0..<positions {
+                for r in 0..<patch where map[r * positions + pq] >= 0 { kMembers.append(o * patch + r) }
+                kStarts.append(kMembers.count)
+            }
+        }
+        let kernels = try unionOfLists([(w, kStarts, kMembers)], count: g.outChannels * positions)
+        if emit {
+            // w[o, r] multiplies x[n, map[r, pq]] for every n and pq: per (o, r), w's set times
+            // the union of what patch row r reads.
+            var rowStarts = [0]
+            var rowMembers: [Int] = []
+            for r in 0..<patch {
+                for n in 0..<g.batch {
+                    for pq in 0..<positions where map[r * positions + pq] >= 0 { rowMembers.append(n * image + map[r * positions + pq]) }
+                }
+                rowStarts.append(rowMembers.count)
+            }
+            let read = try unionOfLists([(x, rowStarts, rowMembers)], count: patch)
+            for o in 0..<g.outChannels {
+                for r in 0..<patch { try pairs?.add(w, w.setID(o * patch + r), read, read.setID(r)) }
+            }
+        }
         let count = g.batch * g.outChannels * positions
         var xMap = [Int](repeating: 0, count: count), wMap = [Int](repeating: 0, count: count)
         var e = 0
@@ -742,12 +756,99 @@ struct Propagator {
             for o in 0..<g.outChannels {
                 for pq in 0..<positions {
                     xMap[e] = n * positions + pq
-                    wMap[e] = o
+                    wMap[e] = o * positions + pq
                     e += 1
                 }
             }
         }
         return try unionOf([(windows, xMap), (kernels, wMap)], count: count)
+    }
+
+    /// conv2d_input_grad(g, w): dx[n, c, h, w] = Σ g[n, o, p, q]·w[o, c, i, j] over the (i, j,
+    /// p, q) whose window places (i, j) at (h, w): it depends on g[n, :, p, q] and w[:, c, i, j]
+    /// for exactly those.
+    mutating func transposedConvolution(_ g: DependencySets, _ w: DependencySets, _ geo: ConvGeometry, emit: Bool) throws(SparsityError) -> DependencySets {
+        let map = geo.columnIndexMap()
+        let (positions, patch) = (geo.positions, geo.patch)
+        let image = geo.inChannels * geo.height * geo.width
+        // For each input element of an image, the (patch row, position) pairs that read it.
+        var counts = [Int](repeating: 0, count: image + 1)
+        for k in map.indices where map[k] >= 0 { counts[map[k] + 1] += 1 }
+        for e in 0..<image { counts[e + 1] += counts[e] }
+        var next = counts
+        var readers = [Int](repeating: 0, count: counts[image])
+        for k in map.indices where map[k] >= 0 {
+            readers[next[map[k]]] = k
+            next[map[k]] += 1
+        }
+        // g over its channels per (n, pq); w over its outputs per patch row r.
+        let gPositions = try groupUnion(g, axisGroups([geo.batch, geo.outChannels, positions], [1]))
+        let wRows = try groupUnion(w, axisGroups([geo.outChannels, patch], [0]))
+        var gStarts = [0], wStarts = [0]
+        var gMembers: [Int] = [], wMembers: [Int] = []
+        for n in 0..<geo.batch {
+            for e in 0..<image {
+                for k in readers[counts[e]..<counts[e + 1]] {
+                    gMembers.append(n * positions + k % positions)
+                    wMembers.append(k / positions)
+                }
+                gStarts.append(gMembers.count)
+                wStarts.append(wMembers.count)
+            }
+        }
+        if emit {
+            // g[n, o, pq]·w[o, r]: per (o, r), w's set times the union of g[:, o, pq] over the
+            // positions where patch row r reads the input.
+            var starts = [0]
+            var members: [Int] = []
+            for o in 0..<geo.outChannels {
+                for r in 0..<patch {
+                    for n in 0..<geo.batch {
+                        for pq in 0..<positions where map[r * positions + pq] >= 0 { members.append((n * geo.outChannels + o) * positions + pq) }
+                    }
+                    starts.append(members.count)
+                }
+            }
+            let read = try unionOfLists([(g, starts, members)], count: geo.outChannels * patch)
+            for k in 0..<(geo.outChannels * patch) { try pairs?.add(w, w.setID(k), read, read.setID(k)) }
+        }
+        return try unionOfLists([(gPositions, gStarts, gMembers), (wRows, wStarts, wMembers)], count: geo.batch * image)
+    }
+
+    /// conv2d_kernel_grad(x, g): dw[o, r] = Σ_{n, pq} g[n, o, pq]·x[n, map[r, pq]] over the
+    /// positions pq where patch row r = (c, i, j) reads the input (not padding).
+    mutating func kernelGradient(_ x: DependencySets, _ g: DependencySets, _ geo: ConvGeometry, emit: Bool) throws(SparsityError) -> DependencySets {
+        let map = geo.columnIndexMap()
+        let (positions, patch) = (geo.positions, geo.patch)
+        let image = geo.inChannels * geo.height * geo.width
+        var xStarts = [0], gStarts = [0]
+        var xMembers: [Int] = [], gMembers: [Int] = []
+        for r in 0..<patch {
+            for n in 0..<geo.batch {
+                for pq in 0..<positions where map[r * positions + pq] >= 0 { xMembers.append(n * image + map[r * positions + pq]) }
+            }
+            xStarts.append(xMembers.count)
+        }
+        for o in 0..<geo.outChannels {
+            for r in 0..<patch {
+                for n in 0..<geo.batch {
+                    for pq in 0..<positions where map[r * positions + pq] >= 0 { gMembers.append((n * geo.outChannels + o) * positions + pq) }
+                }
+                gStarts.append(gMembers.count)
+            }
+        }
+        let read = try unionOfLists([(x, xStarts, xMembers)], count: patch)
+        let cotangents = try unionOfLists([(g, gStarts, gMembers)], count: geo.outChannels * patch)
+        if emit {
+            // Per image and output channel: all of g[n, o] with all of x[n] (conservative).
+            let gImages = try groupUnion(g, axisGroups([geo.batch, geo.outChannels, positions], [2]))
+            let xImages = try groupUnion(x, axisGroups([geo.batch, image], [1]))
+            for n in 0..<geo.batch {
+                for o in 0..<geo.outChannels { try pairs?.add(gImages, gImages.setID(n * geo.outChannels + o), xImages, xImages.setID(n)) }
+            }
+        }
+        let count = geo.outChannels * patch
+        return try unionOf([(read, (0..<count).map { $0 % Swift.max(patch, 1) }), (cotangents, nil)], count: count)
     }
 
     // MARK: Interactions

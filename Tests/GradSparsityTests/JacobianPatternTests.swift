@@ -245,3 +245,54 @@ final class KnownIndexTests: XCTestCase {
         assertInside(try denseJacobian(f, output(f, 0), cams, inputs), exact, "known indices")
     }
 }
+
+/// Convolutions with stride, padding and dilation: the pattern equals the non-zeros of the
+/// dense Jacobian (Hessian) at random points — exact, since the ops are multilinear.
+final class ConvolutionPatternTests: XCTestCase {
+    func assertExact(_ source: String, wrt x: String, hessian: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
+        let f = try parsedFunction(source)
+        let (y, xv) = (output(f, 0), try parameter(f, x))
+        let p = hessian ? try Sparsity.hessian(of: y, wrt: xv, in: f) : try Sparsity.jacobian(of: y, wrt: xv, in: f)
+        var dense: [[Double]] = []
+        for seed in [21, 22] as [UInt64] {
+            let inputs = randomInputs(f, seed: seed)
+            dense.append(hessian ? try denseHessian(f, y, xv, inputs) : try denseJacobian(f, y, xv, inputs))
+        }
+        XCTAssertEqual(rowsOf(p), observedPattern(dense, rows: p.rows, columns: p.columns), file: file, line: line)
+        XCTAssertGreaterThan(p.nonZeroCount, 0, file: file, line: line)
+    }
+
+    let attrs = "stride=[2,1], padding=[1,0], dilation=[1,2]"
+
+    func testConv2dAndItsTransposes() throws {
+        let forward = "func f(x: f64[2,2,5,6], w: f64[3,2,2,2]) { return conv2d(x, w, \(attrs)) }"
+        try assertExact(forward, wrt: "x")
+        try assertExact(forward, wrt: "w")
+        // The output of that convolution is [2,3,3,4].
+        let input = "func f(g: f64[2,3,3,4], w: f64[3,2,2,2]) { return conv2d_input_grad(g, w, \(attrs), shape=[5,6]) }"
+        try assertExact(input, wrt: "g")
+        try assertExact(input, wrt: "w")
+        let kernel = "func f(x: f64[2,2,5,6], g: f64[2,3,3,4]) { return conv2d_kernel_grad(x, g, \(attrs), shape=[2,2]) }"
+        try assertExact(kernel, wrt: "g")
+        try assertExact(kernel, wrt: "x")
+    }
+
+    func testConvolutionHessians() throws {
+        let src = """
+        func f(p: f64[16]) {
+          x = reshape(p[0:12], shape=[1,1,3,4])
+          w = reshape(p[12:16], shape=[1,1,2,2])
+          return sum(conv2d(x, w, stride=[1,2]))
+        }
+        """
+        try assertExact(src, wrt: "p", hessian: true)
+        let transposed = """
+        func f(p: f64[10]) {
+          g = reshape(p[0:6], shape=[1,1,2,3])
+          w = reshape(p[6:10], shape=[1,1,2,2])
+          return sum(conv2d_input_grad(g, w, shape=[3,4]) * [[[[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]]])
+        }
+        """
+        try assertExact(transposed, wrt: "p", hessian: true)
+    }
+}
