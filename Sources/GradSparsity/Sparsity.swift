@@ -47,9 +47,15 @@ public enum Sparsity {
         }
         guard columns <= Int(Int32.max) else { throw .tooManyNonZeros(limit: limit) }
         let bound = Swift.min(Swift.max(limit, 0), Int(Int32.max))
+        // Only the nodes y is computed from.
+        var needed = [Bool](repeating: false, count: y + 1)
+        needed[y] = true
+        for v in stride(from: y, to: x, by: -1) where needed[v] {
+            for u in function.nodes[v].inputs where u >= x { needed[u] = true }
+        }
         var propagator = Propagator(columns: columns, limit: bound, pairs: false)
         propagator.knownIndices = indexValues
-        let deps = try propagator.run(function, seeds: [x: .identity(columns)], start: x, targets: [y])[0]
+        let deps = try propagator.run(function, seeds: [x: .identity(columns)], start: x, targets: [y], needed: needed)[0]
         var total = 0
         for e in 0..<rows {
             total += deps.range(deps.setID(e)).count
