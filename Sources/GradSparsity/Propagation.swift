@@ -193,7 +193,7 @@ struct Propagator {
                 return x.remapped(map)
             }
             // A run-time index may name any position along the axis.
-            let lines = try groupUnion(x, axisGroups(shapes[0], [axis]))
+            let lines = try groupUnion(x, axisGroups([layout.outer, layout.n, layout.inner], [1]))
             var map = [Int](repeating: 0, count: layout.count)
             var e = 0
             for o in 0..<layout.outer {
@@ -224,7 +224,7 @@ struct Propagator {
                 return try unionOfLists([(base, Array(0...out.count), Array(0..<out.count)), listsByTarget(updates, targets, count: out.count)],
                                         count: out.count)
             }
-            let lines = try groupUnion(updates, axisGroups(shapes[2], [axis]))
+            let lines = try groupUnion(updates, axisGroups([layout.outer, layout.k, layout.inner], [1]))
             var map = [Int](repeating: 0, count: out.count)
             var e = 0
             for o in 0..<layout.outer {

@@ -93,6 +93,13 @@ final class JacobianPatternTests: XCTestCase {
         let f = try parsedFunction(src)
         let p = try Sparsity.jacobian(of: output(f, 0), wrt: parameter(f, "x"), in: f)
         XCTAssertEqual(rowsOf(p), [[0, 2, 4], [1, 3, 5], [0, 2, 4], [1, 3, 5]])
+        // scatter_add with a 2-D run-time index: updates [2, 2, 2] land anywhere on axis 1.
+        let scatter = try parsedFunction("func f(b: f64[2,3], i: i64[2,2], u: f64[2,2,2]) { return scatter_add(b, i, u, axis=1) }")
+        let q = try Sparsity.jacobian(of: output(scatter, 0), wrt: parameter(scatter, "u"), in: scatter)
+        XCTAssertEqual(rowsOf(q), [[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3], [4, 5, 6, 7], [4, 5, 6, 7], [4, 5, 6, 7]])
+        var inputs = randomInputs(scatter, seed: 9)
+        inputs["i"] = Tensor(i64: [0, 2, -1, 1], shape: [2, 2])
+        assertInside(try denseJacobian(scatter, output(scatter, 0), parameter(scatter, "u"), inputs), q, "run-time scatter")
     }
 
     /// A bundle-adjustment-like residual: residual o reads camera cam[o] and point pt[o] (const
