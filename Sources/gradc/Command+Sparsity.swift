@@ -33,8 +33,9 @@ enum SparsityReport {
             }
             let total = Double(pattern.rows) * Double(pattern.columns)
             let share = total == 0 ? 0 : 100 * Double(pattern.nonZeroCount) / total
-            var colours = "colours: \(Colouring.columnColouring(pattern).colourCount) columns (forward sweeps), "
-                + "\(Colouring.rowColouring(pattern).colourCount) rows (reverse sweeps)"
+            func count(_ n: Int, _ what: String) -> String { "\(n) \(what)\(n == 1 ? "" : "s")" }
+            var colours = "colours: " + count(Colouring.columnColouring(pattern).colourCount, "column") + " (forward sweeps), "
+                + count(Colouring.rowColouring(pattern).colourCount, "row") + " (reverse sweeps)"
             if isHessian { colours += ", \(Colouring.symmetricColouring(pattern).colourCount) star (Hessian-vector products)" }
             print("\(label): \(pattern.rows)×\(pattern.columns), \(pattern.nonZeroCount) non-zeros (\(String(format: "%.3g", share))%); \(colours)")
             for i in 0..<min(pattern.rows, shownRows) {
