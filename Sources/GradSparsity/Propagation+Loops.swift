@@ -37,9 +37,9 @@ extension Propagator {
                     seeds[p] = operand(k)
                 }
             }
-            depth += 1
-            defer { depth -= 1 }
-            let outs = try run(body, seeds: seeds, start: 0, targets: targets)
+            // The step number is known when unrolled: `take(x, i)` in a `fori` is exact per step.
+            let step: [ValueID: [Int64]] = s.indexed ? [body.parameters[0].value: [Int64(t)]] : [:]
+            let outs = try run(body, seeds: seeds, start: 0, targets: targets, knownIndices: step)
             for j in 0..<s.carries {
                 // A gated (skipped) step keeps the old carry.
                 carries[j] = s.gate == nil ? outs[j] : try unionOf([(carries[j], nil), (outs[j], nil)], count: outs[j].count)
@@ -83,8 +83,6 @@ extension Propagator {
                 let p = body.parameters[s.parameter(ofOperand: k)].value
                 seeds[p] = s.carryOperands.contains(k) ? carries[k] : rows[k] ?? operand(k)
             }
-            depth += 1
-            defer { depth -= 1 }
             let outs = try run(body, seeds: seeds, start: 0, targets: targets)
             var grown = false
             for j in 0..<s.carries {

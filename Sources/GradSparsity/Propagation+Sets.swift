@@ -4,11 +4,10 @@ import GradIR
 // lists, data movement, interactions, and the index maps they use.
 
 extension Propagator {
-    /// The values of an index operand when they are known: a `const` node, or (in the outer
-    /// function) a value the caller gave.
-    func indexValues(_ f: Function, _ id: ValueID) -> [Int64]? {
-        if depth == 0, let known = knownIndices[id], known.count == f.type(of: id).count { return known }
-        return constantIndices(f, id)
+    /// The values of an index operand when they are known (`IndexValues`).
+    mutating func indexValues(_ f: Function, _ id: ValueID) -> [Int64]? {
+        guard !indexEvaluators.isEmpty else { return constantIndices(f, id) }
+        return indexEvaluators[indexEvaluators.count - 1].values(id)
     }
 
     /// Every element depends on everything any operand depends on.

@@ -24,11 +24,9 @@ struct Propagator {
     /// Node·steps that loops may still unroll (shared by all loops, nested ones included);
     /// a loop that does not fit is treated conservatively.
     var unrollBudget: Int
-    /// Values of i64 nodes of the outer function known to the caller (run-time indices), used
-    /// like a `const` index operand's; not inside loop bodies (whose node ids are their own).
-    var knownIndices: [ValueID: [Int64]] = [:]
-    /// How many loop bodies deep the propagation is.
-    var depth = 0
+    /// The index values known in the function being run, one per loop body deep (the outer
+    /// function's from the caller's `indexValues`, a body's from its step number when unrolled).
+    var indexEvaluators: [IndexValues] = []
 
     init(columns: Int, limit: Int, pairs: Bool, unrollBudget: Int = 1 << 16) {
         self.columns = columns
@@ -44,7 +42,9 @@ struct Propagator {
     /// `targets`. `emit[id]` says whether node `id` records interactions (all nodes when nil);
     /// `needed[id]`, whether its sets are needed at all (all when nil).
     mutating func run(_ f: Function, seeds: [ValueID: DependencySets], start: Int, targets: [ValueID],
-                      emit: [Bool]? = nil, needed: [Bool]? = nil) throws(SparsityError) -> [DependencySets] {
+                      emit: [Bool]? = nil, needed: [Bool]? = nil, knownIndices: [ValueID: [Int64]] = [:]) throws(SparsityError) -> [DependencySets] {
+        indexEvaluators.append(IndexValues(f, known: knownIndices))
+        defer { indexEvaluators.removeLast() }
         let empty = targets.map { DependencySets.empty(f.type(of: $0).count) }
         guard let end = targets.max(), end >= start else {
             return targets.enumerated().map { seeds[$0.element] ?? empty[$0.offset] }

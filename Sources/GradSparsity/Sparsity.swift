@@ -54,8 +54,8 @@ public enum Sparsity {
             for u in function.nodes[v].inputs where u >= x { needed[u] = true }
         }
         var propagator = Propagator(columns: columns, limit: bound, pairs: false)
-        propagator.knownIndices = indexValues
-        let deps = try propagator.run(function, seeds: [x: .identity(columns)], start: x, targets: [y], needed: needed)[0]
+        let deps = try propagator.run(function, seeds: [x: .identity(columns)], start: x, targets: [y], needed: needed,
+                                      knownIndices: indexValues)[0]
         var total = 0
         for e in 0..<rows {
             total += deps.range(deps.setID(e)).count
@@ -116,8 +116,8 @@ public enum Sparsity {
             }
         }
         var propagator = Propagator(columns: n, limit: bound, pairs: true)
-        propagator.knownIndices = indexValues
-        _ = try propagator.run(function, seeds: [x: .identity(n)], start: x, targets: [f], emit: emit, needed: needed)
+        _ = try propagator.run(function, seeds: [x: .identity(n)], start: x, targets: [f], emit: emit, needed: needed,
+                               knownIndices: indexValues)
         return try propagator.pairs?.pattern() ?? emptyPattern
     }
 

@@ -303,3 +303,56 @@ final class ConvolutionPatternTests: XCTestCase {
         try assertExact(transposed, wrt: "p", hessian: true)
     }
 }
+
+/// Index operands computed from constants, iota, the caller's values or an unrolled loop's step
+/// number are evaluated, so the indexing ops they feed are exact.
+final class ComputedIndexTests: XCTestCase {
+    func testIndicesFromIotaAndIntegerArithmetic() throws {
+        // iota·5 + 1 = [1, 6, 11, 16]; floordiv 2 → [0, 3, 5, 8]; mod 3 → [0, 0, 2, 2]; − 1 →
+        // [−1, −1, 1, 1]: positions 2, 2, 1, 1.
+        let src = """
+        func f(x: f64[3]) {
+          ids = mod(floordiv(iota(shape=[4]) * 5 + 1, 2), 3) - 1
+          return take(x, ids, axis=0) + scatter_add(x, ids, x[0:1] * [1, 2, 3, 4], axis=0)[0]
+        }
+        """
+        let f = try parsedFunction(src)
+        let p = try Sparsity.jacobian(of: output(f, 0), wrt: parameter(f, "x"), in: f)
+        // scatter_add(x, ids, …)[0] = x0: no update lands on position 0.
+        XCTAssertEqual(rowsOf(p), [[0, 2], [0, 2], [0, 1], [0, 1]])
+        assertInside(try denseJacobian(f, output(f, 0), parameter(f, "x"), randomInputs(f, seed: 1)), p, "iota indices")
+    }
+
+    func testSlicesOfAGivenIndexInput() throws {
+        let src = """
+        func ba(cams: f64[3,2], obs: i64[4,2]) {
+          c = take(cams, obs[:, 0], axis=0)
+          return c * c
+        }
+        """
+        let f = try parsedFunction(src)
+        let obs = try parameter(f, "obs")
+        let p = try Sparsity.jacobian(of: output(f, 0), wrt: parameter(f, "cams"), in: f, indexValues: [obs: [2, 0, 0, 1, 1, 1, -1, 0]])
+        XCTAssertEqual(rowsOf(p), [[4], [5], [0], [1], [2], [3], [4], [5]])  // cameras 2, 0, 1, −1 = 2
+    }
+
+    func testUnrolledLoopsKnowTheirStepNumber() throws {
+        // h[i] accumulates x[i]·x[i] at step i only.
+        let src = """
+        func step(i: i64, h: f64[3], x: f64[3]) {
+          e = take(x, expand_dims(i, axis=0), axis=0)
+          return scatter_add(h, expand_dims(i, axis=0), e * e, axis=0)
+        }
+        func f(h0: f64[3], x: f64[3]) {
+          return fori(step, 3, carry=(h0), with=(x))
+        }
+        """
+        let f = try parsedFunction(src)
+        let p = try Sparsity.jacobian(of: output(f, 0), wrt: parameter(f, "x"), in: f)
+        XCTAssertEqual(rowsOf(p), [[0], [1], [2]])
+        assertInside(try denseJacobian(f, output(f, 0), parameter(f, "x"), randomInputs(f, seed: 2)), p, "fori")
+        let h = try Sparsity.hessian(of: parsedFunction(src.replacingOccurrences(of: "return fori(step, 3, carry=(h0), with=(x))", with: "return sum(fori(step, 3, carry=(h0), with=(x)))")).outputs[0].value,
+                                     wrt: parameter(f, "x"), in: parsedFunction(src.replacingOccurrences(of: "return fori(step, 3, carry=(h0), with=(x))", with: "return sum(fori(step, 3, carry=(h0), with=(x)))")))
+        XCTAssertEqual(rowsOf(h), [[0], [1], [2]])
+    }
+}
