@@ -4,7 +4,7 @@ import Grad
 enum EmitCommand {
     static let help = """
     usage: gradc emit MODEL.ir [--stage parsed|differentiated|optimized] [--format ir|dot|bytecode|c|h|sparsity] [--func NAME] [-O0|-O1|-O2]
-                  [--passes=P,…] [--fast-math] [--stats] [--spy F.svg|F.pbm]
+                  [--passes=P,…] [--fast-math] [--stats] [--spy F.svg|F.pbm] [--input NAME=SPEC]…
 
     Prints the model at a stage of the pipeline. MODEL.ir may be - (standard input).
 
@@ -24,6 +24,9 @@ enum EmitCommand {
       --spy F       with --format sparsity: also draw each pattern as a spy plot, F.svg (SVG)
                     or F.pbm (binary PBM), downsampled to at most 1000×1000 cells (requests
                     after the first go to F-2.svg, F-3.svg, …)
+      --input N=S   with --format sparsity: the values of an i64 input (as for `gradc run`:
+                    N=file.npy, N=[0,2,1], N=3), so that take/scatter_add on it are exact
+                    (a pattern for those indices only); other index inputs are conservative
       -O0 -O1 -O2   optimization level (default -O2), see `gradc help run`
       --passes=P,…  run exactly these passes (cse, fold, simplify, shapes, stabilize, dce)
       --fast-math   allow rewrites that are not IEEE-exact
@@ -31,7 +34,7 @@ enum EmitCommand {
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
-        let o = try Options(args, valued: Set(["--stage", "--format", "--func", "--spy"]).union(optimizerValuedOptions),
+        let o = try Options(args, valued: Set(["--stage", "--format", "--func", "--spy", "--input"]).union(optimizerValuedOptions),
                             flags: Set(["--help", "-h"]).union(optimizerFlags))
         if o.has("--help") || o.has("-h") {
             print(help)
@@ -48,9 +51,10 @@ enum EmitCommand {
         }
         let format = o.value("--format") ?? "ir"
         if format == "sparsity" {
-            return try SparsityReport.run(model.function(module, o), spy: o.value("--spy"))
+            return try SparsityReport.run(model.function(module, o), spy: o.value("--spy"), inputs: o.values["--input"] ?? [])
         }
         if o.value("--spy") != nil { throw UsageError(message: "--spy draws a sparsity pattern: it needs --format sparsity") }
+        if o.value("--input") != nil { throw UsageError(message: "--input gives index values to --format sparsity; the other formats take no inputs") }
         // Bytecode and C always show the optimized function, whatever the stage.
         let shown = format == "ir" || format == "dot" ? stage : .optimized
         let lowered = try model.lowerHandingOver(consume module, to: shown, options: try optimizerOptions(o))

@@ -8,7 +8,8 @@ enum SparsityReport {
     static let shownRows = 64
     static let shownColumns = 32
 
-    static func run(_ f: Function, spy: String?) throws -> ExitStatus {
+    static func run(_ f: Function, spy: String?, inputs specs: [String] = []) throws -> ExitStatus {
+        let indices = try indexInputs(f, specs)
         let requests = f.nodes.indices.filter { f.nodes[$0].op == .jacobian || f.nodes[$0].op == .hessian }
         if let spy, !(spy.hasSuffix(".svg") || spy.hasSuffix(".pbm")) {
             throw UsageError(message: "--spy '\(spy)': the file name must end in .svg or .pbm (the picture's format)")
@@ -24,9 +25,12 @@ enum SparsityReport {
             let names = f.outputs.filter { $0.value == id }.map(\.name)
             let label = "\(node.op.name)(\(name(f, y)), \(name(f, x)))" + (names.isEmpty ? "" : " as " + names.joined(separator: ", "))
             let (g, gy, gx) = expanded(f, y, x)
+            var known: [ValueID: [Int64]] = [:]
+            for p in g.parameters { if let v = indices[p.name] { known[p.value] = v } }
             let pattern: SparsityPattern
             do {
-                pattern = isHessian ? try Sparsity.hessian(of: gy, wrt: gx, in: g) : try Sparsity.jacobian(of: gy, wrt: gx, in: g)
+                pattern = isHessian ? try Sparsity.hessian(of: gy, wrt: gx, in: g, indexValues: known)
+                    : try Sparsity.jacobian(of: gy, wrt: gx, in: g, indexValues: known)
             } catch {
                 print("\(label): pattern not computed: \(error.description)")
                 continue
@@ -53,6 +57,31 @@ enum SparsityReport {
             }
         }
         return .ok
+    }
+
+    /// The values of the i64 inputs given with `--input NAME=SPEC` (the indices of an indexing
+    /// op: with their values, the op's pattern is exact). Float inputs are refused: a pattern
+    /// does not depend on them.
+    static func indexInputs(_ f: Function, _ specs: [String]) throws -> [String: [Int64]] {
+        guard !specs.isEmpty else { return [:] }
+        var given = Function(name: f.name)
+        for spec in specs {
+            let name = String(spec.prefix { $0 != "=" })
+            guard let p = f.parameters.first(where: { $0.name == name }) else {
+                _ = try makeInputs(for: f, specs: [spec], seed: 1)  // the usual message for an unknown name
+                continue
+            }
+            guard f.type(of: p.value).dtype == .i64 else {
+                throw UsageError(message: "--input \(name): with --format sparsity, inputs give index values, but '\(name)' is \(f.type(of: p.value)), not i64 (a pattern does not depend on float values)")
+            }
+            if given.parameters.contains(where: { $0.name == name }) { continue }
+            given.addParameter(name, f.type(of: p.value))
+        }
+        var out: [String: [Int64]] = [:]
+        for (name, t) in try makeInputs(for: given, specs: specs, seed: 1) {
+            if case .i64(let v) = t.storage { out[name] = v }
+        }
+        return out
     }
 
     /// A value's name: the parameter's, an output's, else `%id`.

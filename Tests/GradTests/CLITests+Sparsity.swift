@@ -41,6 +41,18 @@ extension CLITests {
         let wrong = try run(["emit", model.path, "--format", "sparsity", "--spy", dir.appendingPathComponent("p.png").path])
         XCTAssertEqual(wrong.status, 2)
         XCTAssertTrue(wrong.err.contains("must end in .svg or .pbm"), wrong.err)
+        // Index inputs given with --input make take exact.
+        let indexed = dir.appendingPathComponent("ba.ir")
+        try "func ba(cams: f64[3,2], obs: i64[4]) {\n  return jacobian(take(cams, obs, axis=0) * 2, cams) as J\n}\n"
+            .write(to: indexed, atomically: true, encoding: .utf8)
+        let conservative = try run(["emit", indexed.path, "--format", "sparsity"])
+        XCTAssertTrue(conservative.out.contains("8×6, 24 non-zeros"), conservative.out)
+        let exact = try run(["emit", indexed.path, "--format", "sparsity", "--input", "obs=[2,0,1,-1]"])
+        XCTAssertEqual(exact.status, 0, exact.err)
+        XCTAssertTrue(exact.out.contains("8×6, 8 non-zeros") && exact.out.contains("  0: 4\n  1: 5\n  2: 0\n"), exact.out)
+        let float = try run(["emit", indexed.path, "--format", "sparsity", "--input", "cams=1"])
+        XCTAssertEqual(float.status, 2)
+        XCTAssertTrue(float.err.contains("not i64"), float.err)
         let noFormat = try run(["emit", model.path, "--spy", "p.svg"])
         XCTAssertEqual(noFormat.status, 2)
         XCTAssertTrue(noFormat.err.contains("needs --format sparsity"), noFormat.err)
