@@ -13,11 +13,12 @@ extension Propagator {
         let body = f.bodies[s.body]
         let (cost, overflow) = s.length.multipliedReportingOverflow(by: Swift.max(1, body.totalNodeCount))
         func operand(_ k: Int) -> DependencySets { operands[k] ?? .empty(f.type(of: node.inputs[k]).count) }
-        guard !overflow, cost <= unrollBudget else {
-            if let values = try fixedPoint(node, f, s, body, operands, types) { return values }
+        let huge = types.contains { $0.count > limit } || node.inputs.contains { f.type(of: $0).count > limit }
+        guard !overflow, cost <= unrollBudget, !huge else {
+            if !huge, let values = try fixedPoint(node, f, s, body, operands, types) { return values }
             let all = try collapseAll(node.inputs.indices.map(operand))
             if emit { try emitSquares(all) }
-            return types.map { all.remapped([Int](repeating: 0, count: $0.count)) }
+            return types.map { uniformly(all, count: $0.count) }
         }
         unrollBudget -= cost
         var carries = (0..<s.carries).map(operand)

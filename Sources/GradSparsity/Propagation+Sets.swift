@@ -14,7 +14,12 @@ extension Propagator {
     mutating func everything(_ node: Node, _ operands: [DependencySets?], _ count: Int, emit: Bool) throws(SparsityError) -> DependencySets {
         let all = try collapseAll(operands.compactMap { $0 })
         if emit { try emitSquares(all) }
-        return all.remapped([Int](repeating: 0, count: count))
+        return uniformly(all, count: count)
+    }
+
+    /// A value of `count` elements each with the one set of `d` (one element): no table.
+    func uniformly(_ d: DependencySets, count: Int) -> DependencySets {
+        DependencySets(starts: d.starts, indices: d.indices, map: .uniform(d.isEmpty ? -1 : d.setID(0)), count: count)
     }
 
     /// One element: the union of all the sets of all the values.
@@ -281,8 +286,8 @@ func groupOfElement(_ shape: [Int], _ axes: [Int]) -> [Int] {
 /// The values of an i64 index operand that is a `const` node (exact where doubles hold them).
 func constantIndices(_ f: Function, _ id: ValueID) -> [Int64]? {
     let node = f.nodes[id]
-    guard node.op == .const else { return nil }
     let count = node.type.count
+    guard node.op == .const, count <= IndexValues.maxElements else { return nil }
     if let values = node.attrs.exactValues, values.count == count {
         return values.map { Int64(exactly: $0) ?? Int64.min }
     }

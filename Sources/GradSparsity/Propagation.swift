@@ -93,6 +93,11 @@ struct Propagator {
         func operand(_ k: Int) -> DependencySets { operands[k] ?? .empty(f.type(of: node.inputs[k]).count) }
         func source(_ k: Int) -> [Int]? { shapes[k] == out.shape ? nil : broadcastIndexMap(from: shapes[k], to: out.shape) }
         let attrs = node.attrs
+        // A value larger than the limit gets no per-element table (its index maps alone would
+        // exceed it): every element depends on everything its operands do.
+        if out.count > limit || node.inputs.contains(where: { f.type(of: $0).count > limit }) {
+            return try everything(node, operands, out.count, emit: emit)
+        }
         switch node.op {
         case .input, .const, .iota, .one_hot, .argmax, .argmin:
             return .empty(out.count)

@@ -22,7 +22,9 @@ public enum Sparsity {
     ///
     /// Per-element dependency propagation (docs/sparsity.md): every node from x to y gets, per
     /// element, the sorted set of x's elements it depends on; the rows of the pattern are y's
-    /// sets. `limit` bounds the pattern's non-zeros and the indices any one value's sets hold.
+    /// sets. `limit` bounds the pattern's non-zeros, its rows and columns (the CSR offsets, x's
+    /// seed) and the indices any one value's sets hold; a value with more elements than `limit`
+    /// is treated conservatively (every element depends on everything its operands do).
     /// Values that are not float (or ids outside the function) give an empty pattern.
     public static func jacobian(of y: ValueID, wrt x: ValueID, in function: Function,
                                 limit: Int = defaultLimit) throws(SparsityError) -> SparsityPattern {
@@ -41,6 +43,8 @@ public enum Sparsity {
         }
         let rows = function.type(of: y).count
         let columns = function.type(of: x).count
+        // The CSR offsets have a row each and x's seed a set element each.
+        guard rows <= limit, columns <= limit else { throw .tooManyNonZeros(limit: limit) }
         let emptyPattern = SparsityPattern(unchecked: rows, columns, [Int](repeating: 0, count: rows + 1), [])
         guard function.type(of: y).dtype.isFloat, function.type(of: x).dtype.isFloat, reaches(y, from: x, in: function) else {
             return emptyPattern
@@ -91,6 +95,7 @@ public enum Sparsity {
             return SparsityPattern(unchecked: 0, 0, [0], [])
         }
         let n = function.type(of: x).count
+        guard n <= limit else { throw .tooManyNonZeros(limit: limit) }
         let emptyPattern = SparsityPattern(unchecked: n, n, [Int](repeating: 0, count: n + 1), [])
         guard function.type(of: f).dtype.isFloat, function.type(of: x).dtype.isFloat, reaches(f, from: x, in: function) else {
             return emptyPattern

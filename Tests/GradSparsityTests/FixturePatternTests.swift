@@ -36,3 +36,28 @@ final class FixturePatternTests: XCTestCase {
         XCTAssertGreaterThan(checked, 100)
     }
 }
+
+/// No fixture (the regressions' huge shapes and steps included) makes the analysis trap: every
+/// float output with respect to every float parameter, under a small limit.
+final class FixtureRobustnessTests: XCTestCase {
+    func testEveryFixturePairIsAnalysedWithoutTrapping() throws {
+        let root = repositoryRoot.appendingPathComponent("Tests/Fixtures")
+        let files = try XCTUnwrap(FileManager.default.enumerator(atPath: root.path)).compactMap { $0 as? String }.filter { $0.hasSuffix(".ir") }
+        var analysed = 0
+        for file in files.sorted() {
+            guard let text = try? String(contentsOf: root.appendingPathComponent(file), encoding: .utf8),
+                  let module = try? parseModule(text) else { continue }
+            for f in module.functions {
+                for out in f.outputs where f.type(of: out.value).dtype.isFloat {
+                    for p in f.parameters where f.type(of: p.value).dtype.isFloat {
+                        _ = try? Sparsity.jacobian(of: out.value, wrt: p.value, in: f, limit: 1 << 20)
+                        if f.type(of: out.value).isScalar { _ = try? Sparsity.hessian(of: out.value, wrt: p.value, in: f, limit: 1 << 20) }
+                        analysed += 1
+                    }
+                }
+                _ = Colouring.symmetricColouring(try Sparsity.jacobian(of: -1, wrt: 0, in: f))
+            }
+        }
+        XCTAssertGreaterThan(analysed, 100)
+    }
+}
