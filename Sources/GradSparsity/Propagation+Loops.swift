@@ -21,6 +21,7 @@ extension Propagator {
             return types.map { uniformly(all, count: $0.count) }
         }
         unrollBudget -= cost
+        let (emitInBody, neededInBody) = bodyAnalysis(body)
         var carries = (0..<s.carries).map(operand)
         var stacked = [[DependencySets?]](repeating: [DependencySets?](repeating: nil, count: s.length), count: body.outputs.count - s.carries)
         let targets = body.outputs.map(\.value)
@@ -40,7 +41,7 @@ extension Propagator {
             }
             // The step number is known when unrolled: `take(x, i)` in a `fori` is exact per step.
             let step: [ValueID: [Int64]] = s.indexed ? [body.parameters[0].value: [Int64(t)]] : [:]
-            let outs = try run(body, seeds: seeds, start: 0, targets: targets, knownIndices: step)
+            let outs = try run(body, seeds: seeds, start: 0, targets: targets, emit: emitInBody, needed: neededInBody, knownIndices: step)
             for j in 0..<s.carries {
                 // A gated (skipped) step keeps the old carry.
                 carries[j] = s.gate == nil ? outs[j] : try unionOf([(carries[j], nil), (outs[j], nil)], count: outs[j].count)
@@ -75,6 +76,7 @@ extension Propagator {
         }
         var carries = (0..<s.carries).map(operand)
         let targets = body.outputs.map(\.value)
+        let (emitInBody, neededInBody) = bodyAnalysis(body)
         for _ in 0..<256 {
             guard unrollBudget >= bodyCost else { return nil }
             unrollBudget -= bodyCost
@@ -84,7 +86,7 @@ extension Propagator {
                 let p = body.parameters[s.parameter(ofOperand: k)].value
                 seeds[p] = s.carryOperands.contains(k) ? carries[k] : rows[k] ?? operand(k)
             }
-            let outs = try run(body, seeds: seeds, start: 0, targets: targets)
+            let outs = try run(body, seeds: seeds, start: 0, targets: targets, emit: emitInBody, needed: neededInBody)
             var grown = false
             for j in 0..<s.carries {
                 let next = try unionOf([(carries[j], nil), (outs[j], nil)], count: carries[j].count)
@@ -104,6 +106,15 @@ extension Propagator {
             }
         }
         return nil
+    }
+
+    /// For a Hessian, the body's nodes that record interactions and need sets: those on a path
+    /// with non-zero derivatives to the body's outputs (a `while` condition's arithmetic, which
+    /// only feeds the bool gate, adds nothing). For a Jacobian, every node.
+    func bodyAnalysis(_ body: Function) -> (emit: [Bool]?, needed: [Bool]?) {
+        guard pairs != nil else { return (nil, nil) }
+        let (emit, needed) = Propagator.interactionAnalysis(body, roots: body.outputs.map(\.value), rootsNeeded: true, from: 0)
+        return (emit, needed)
     }
 
     /// Whether every element of `a` and `b` has the same set.

@@ -317,6 +317,33 @@ struct Propagator {
     }
 
     /// The operands through which a node's value can have a non-zero derivative.
+    /// Which nodes of `f[start...]` record interactions (`emit`: nonlinear, on a path to a root
+    /// through non-zero derivatives) and which need their sets (`needed`: an operand of such a
+    /// node, or of a node whose sets are needed; the roots too when `rootsNeeded`).
+    static func interactionAnalysis(_ f: Function, roots: [ValueID], rootsNeeded: Bool, from start: Int) -> (emit: [Bool], needed: [Bool]) {
+        let end = (roots.max() ?? -1) + 1
+        var reach = [Bool](repeating: false, count: end)
+        var needed = [Bool](repeating: false, count: end)
+        var emit = [Bool](repeating: false, count: end)
+        for r in roots where r >= start {
+            reach[r] = true
+            if rootsNeeded { needed[r] = true }
+        }
+        for v in stride(from: end - 1, through: start, by: -1) where reach[v] {
+            let node = f.nodes[v]
+            if node.op == .input { continue }
+            let nonlinear = curvature(node.op) == .nonlinear
+            emit[v] = nonlinear
+            for k in differentiableOperands(node) {
+                let u = node.inputs[k]
+                guard u >= start else { continue }
+                reach[u] = true
+                if nonlinear || needed[v] { needed[u] = true }
+            }
+        }
+        return (emit, needed)
+    }
+
     static func differentiableOperands(_ node: Node) -> [Int] {
         if curvature(node.op) == .constant { return [] }
         var operands = Array(node.inputs.indices)

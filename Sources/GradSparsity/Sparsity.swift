@@ -102,24 +102,7 @@ public enum Sparsity {
         }
         guard n <= Int(Int32.max) else { throw .tooManyNonZeros(limit: limit) }
         let bound = Swift.min(Swift.max(limit, 0), Int(Int32.max))
-        // Which nodes reach f through a non-zero derivative, and which of them need their
-        // operands' sets (a nonlinear node, or one whose own sets are needed).
-        var reach = [Bool](repeating: false, count: f + 1)
-        var needed = [Bool](repeating: false, count: f + 1)
-        var emit = [Bool](repeating: false, count: f + 1)
-        reach[f] = true
-        for v in stride(from: f, through: x, by: -1) where reach[v] {
-            let node = function.nodes[v]
-            if v == x { continue }
-            let nonlinear = Propagator.curvature(node.op) == .nonlinear
-            emit[v] = nonlinear
-            for k in Propagator.differentiableOperands(node) {
-                let u = node.inputs[k]
-                guard u >= x else { continue }
-                reach[u] = true
-                if nonlinear || needed[v] { needed[u] = true }
-            }
-        }
+        let (emit, needed) = Propagator.interactionAnalysis(function, roots: [f], rootsNeeded: false, from: x)
         var propagator = Propagator(columns: n, limit: bound, pairs: true)
         _ = try propagator.run(function, seeds: [x: .identity(n)], start: x, targets: [f], emit: emit, needed: needed,
                                knownIndices: indexValues)
