@@ -41,6 +41,7 @@ let package = Package(
         .executableTarget(name: "CharRNN", dependencies: ["Grad"], path: "Examples/CharRNN"),
         .executableTarget(name: "DocClassifier", dependencies: ["Grad"], path: "Examples/DocClassifier"),
         .executableTarget(name: "GaussianProcess", dependencies: ["Grad"], path: "Examples/GaussianProcess"),
+        .executableTarget(name: "SparsityTiming", dependencies: ["GradIR"], path: "Examples/SparsityTiming"),
         // libFuzzer targets (Scripts/fuzz.sh); without -DFUZZING they replay inputs once.
         .target(name: "GradFuzzDriver", path: "Tests/Fuzz/Driver"),
         .executableTarget(name: "GradFuzzIR", dependencies: ["Grad", "GradFuzzDriver"], path: "Tests/Fuzz/IR"),

@@ -129,3 +129,31 @@ final class HessianPatternTests: XCTestCase {
         XCTAssertEqual(try Sparsity.hessian(of: output(f, 0), wrt: parameter(f, "x"), in: f, limit: 2_500).nonZeroCount, 2_500)
     }
 }
+
+/// A `while` loop's condition only gates the steps: its arithmetic adds no interactions.
+final class WhileLoopHessianTests: XCTestCase {
+    func testTheConditionAddsNoInteractions() throws {
+        let src = """
+        func big(c: f64[3], k: f64) {
+          return sum(c * c) < 100
+        }
+        func grow(c: f64[3], k: f64) {
+          return c * k
+        }
+        func f(c0: f64[3], k: f64) {
+          c = while(big, grow, carry=(c0), with=(k), max_iterations=10)
+          return sum(c) + sum(exp(c0[0:1]))
+        }
+        """
+        let f = try parsedFunction(src)
+        let (c0, k) = (try parameter(f, "c0"), try parameter(f, "k"))
+        // Linear in c0 but for the exp of its first element.
+        XCTAssertEqual(rowsOf(try Sparsity.hessian(of: output(f, 0), wrt: c0, in: f)), [[0], [], []])
+        for seed in [1, 2] as [UInt64] {
+            let inputs = randomInputs(f, seed: seed)
+            assertInside(try denseHessian(f, output(f, 0), c0, inputs), try Sparsity.hessian(of: output(f, 0), wrt: c0, in: f), "c0")
+            assertInside(try denseHessian(f, output(f, 0), k, inputs), try Sparsity.hessian(of: output(f, 0), wrt: k, in: f), "k")
+        }
+        XCTAssertEqual(rowsOf(try Sparsity.hessian(of: output(f, 0), wrt: k, in: f)), [[0]])
+    }
+}

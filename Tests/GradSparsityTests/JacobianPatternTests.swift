@@ -93,6 +93,13 @@ final class JacobianPatternTests: XCTestCase {
         let f = try parsedFunction(src)
         let p = try Sparsity.jacobian(of: output(f, 0), wrt: parameter(f, "x"), in: f)
         XCTAssertEqual(rowsOf(p), [[0, 2, 4], [1, 3, 5], [0, 2, 4], [1, 3, 5]])
+        // scatter_add with a 2-D run-time index: updates [2, 2, 2] land anywhere on axis 1.
+        let scatter = try parsedFunction("func f(b: f64[2,3], i: i64[2,2], u: f64[2,2,2]) { return scatter_add(b, i, u, axis=1) }")
+        let q = try Sparsity.jacobian(of: output(scatter, 0), wrt: parameter(scatter, "u"), in: scatter)
+        XCTAssertEqual(rowsOf(q), [[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3], [4, 5, 6, 7], [4, 5, 6, 7], [4, 5, 6, 7]])
+        var inputs = randomInputs(scatter, seed: 9)
+        inputs["i"] = Tensor(i64: [0, 2, -1, 1], shape: [2, 2])
+        assertInside(try denseJacobian(scatter, output(scatter, 0), parameter(scatter, "u"), inputs), q, "run-time scatter")
     }
 
     /// A bundle-adjustment-like residual: residual o reads camera cam[o] and point pt[o] (const
@@ -150,20 +157,51 @@ final class JacobianPatternTests: XCTestCase {
         try check(src, output: 1, wrt: "h0", expected: [[0], [1], [0], [1], [0], [1]])
     }
 
-    func testLongLoopsAreConservative() throws {
-        // 100 000 steps exceed the unrolling budget: everything the loop reads.
+    /// 100 000 steps exceed the unrolling budget: the carries' sets are iterated to a fixed
+    /// point (exact here: h·k keeps each element to itself; a rotation spreads it to all).
+    func testLongLoopsReachAFixedPoint() throws {
         let src = """
-        func step(i: i64, h: f64[2], r: f64) {
-          return h * r
+        func step(i: i64, h: f64[3], r: f64) {
+          return h * r, h[0]
         }
-        func f(h0: f64[2], k: f64) {
-          hT = fori(step, 100000, carry=(h0), with=(k))
-          return hT
+        func spin(i: i64, h: f64[3], r: f64) {
+          return concat(h[1:], h[:1], axis=0)
+        }
+        func f(h0: f64[3], k: f64) {
+          hT, firsts = fori(step, 100000, carry=(h0), with=(k))
+          sT = fori(spin, 100000, carry=(h0), with=(k))
+          return hT, firsts, sT
+        }
+        """
+        let f = try parsedFunction(src)
+        let (h0, k) = (try parameter(f, "h0"), try parameter(f, "k"))
+        XCTAssertEqual(rowsOf(try Sparsity.jacobian(of: output(f, 0), wrt: h0, in: f)), [[0], [1], [2]])
+        XCTAssertEqual(rowsOf(try Sparsity.jacobian(of: output(f, 0), wrt: k, in: f)), [[0], [0], [0]])
+        let firsts = try Sparsity.jacobian(of: output(f, 1), wrt: h0, in: f)
+        XCTAssertEqual(firsts.rows, 100000)
+        XCTAssertEqual(firsts.nonZeroCount, 100000)
+        XCTAssertEqual(rowsOf(try Sparsity.jacobian(of: output(f, 2), wrt: h0, in: f)), [[0, 1, 2], [0, 1, 2], [0, 1, 2]])
+        // The rotation does not read k.
+        XCTAssertEqual(try Sparsity.jacobian(of: output(f, 2), wrt: k, in: f).nonZeroCount, 0)
+        XCTAssertEqual(try Sparsity.hessian(of: output(f, 0), wrt: h0, in: f).nonZeroCount, 0)
+    }
+
+    /// A fixed point that takes more than 256 rounds (a rotation of 300 elements spreads one
+    /// element a round) falls back to "everything the loop reads": the second carry, which
+    /// only ever reads itself, then depends on h0 too.
+    func testLoopsWithoutAFixedPointAreConservative() throws {
+        let src = """
+        func spin(i: i64, h: f64[300], g: f64, r: f64) {
+          return concat(h[1:], h[:1], axis=0), g * r
+        }
+        func f(h0: f64[300], g0: f64, k: f64) {
+          hT, gT = fori(spin, 100000, carry=(h0, g0), with=(k))
+          return gT
         }
         """
         let f = try parsedFunction(src)
         let p = try Sparsity.jacobian(of: output(f, 0), wrt: parameter(f, "h0"), in: f)
-        XCTAssertEqual(rowsOf(p), [[0, 1], [0, 1]])
+        XCTAssertEqual(rowsOf(p), [Array(0..<300)])
     }
 
     func testLimitIsRespected() throws {
@@ -180,5 +218,141 @@ final class JacobianPatternTests: XCTestCase {
         XCTAssertEqual(p.rows, 2)
         XCTAssertEqual(p.nonZeroCount, 0)
         XCTAssertEqual(try Sparsity.jacobian(of: output(f, 1), wrt: parameter(f, "x"), in: f).nonZeroCount, 0)
+    }
+}
+
+/// Run-time indices whose values the caller gives are as exact as constant ones.
+final class KnownIndexTests: XCTestCase {
+    func testBundleAdjustmentWithIndexInputs() throws {
+        let src = """
+        func ba(cams: f64[3,2], pts: f64[4,2], cam: i64[5], pt: i64[5]) {
+          c = take(cams, cam, axis=0)
+          q = take(pts, pt, axis=0)
+          r = c * q
+          return r, sum(r * r)
+        }
+        """
+        let f = try parsedFunction(src)
+        let (cams, cam, pt) = (try parameter(f, "cams"), try parameter(f, "cam"), try parameter(f, "pt"))
+        let conservative = try Sparsity.jacobian(of: output(f, 0), wrt: cams, in: f)
+        XCTAssertEqual(rowsOf(conservative), (0..<10).map { e in e % 2 == 0 ? [0, 2, 4] : [1, 3, 5] })
+        let values: [ValueID: [Int64]] = [cam: [0, 1, 2, 0, 1], pt: [0, 1, 2, 3, 3]]
+        let exact = try Sparsity.jacobian(of: output(f, 0), wrt: cams, in: f, indexValues: values)
+        XCTAssertEqual(rowsOf(exact), (0..<10).map { e in [2 * [0, 1, 2, 0, 1][e / 2] + e % 2] })
+        // The Hessian in the cameras: each camera coordinate only with itself.
+        let h = try Sparsity.hessian(of: output(f, 1), wrt: cams, in: f, indexValues: values)
+        XCTAssertEqual(rowsOf(h), (0..<6).map { [$0] })
+        // A wrong count of values is ignored (conservative).
+        let ignored = try Sparsity.jacobian(of: output(f, 0), wrt: cams, in: f, indexValues: [cam: [0, 1]])
+        XCTAssertEqual(ignored, conservative)
+        // Checked against the dense Jacobian at those indices.
+        var inputs = randomInputs(f, seed: 5)
+        inputs["cam"] = Tensor(i64: [0, 1, 2, 0, 1], shape: [5])
+        inputs["pt"] = Tensor(i64: [0, 1, 2, 3, 3], shape: [5])
+        assertInside(try denseJacobian(f, output(f, 0), cams, inputs), exact, "known indices")
+    }
+}
+
+/// Convolutions with stride, padding and dilation: the pattern equals the non-zeros of the
+/// dense Jacobian (Hessian) at random points — exact, since the ops are multilinear.
+final class ConvolutionPatternTests: XCTestCase {
+    func assertExact(_ source: String, wrt x: String, hessian: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
+        let f = try parsedFunction(source)
+        let (y, xv) = (output(f, 0), try parameter(f, x))
+        let p = hessian ? try Sparsity.hessian(of: y, wrt: xv, in: f) : try Sparsity.jacobian(of: y, wrt: xv, in: f)
+        var dense: [[Double]] = []
+        for seed in [21, 22] as [UInt64] {
+            let inputs = randomInputs(f, seed: seed)
+            dense.append(hessian ? try denseHessian(f, y, xv, inputs) : try denseJacobian(f, y, xv, inputs))
+        }
+        XCTAssertEqual(rowsOf(p), observedPattern(dense, rows: p.rows, columns: p.columns), file: file, line: line)
+        XCTAssertGreaterThan(p.nonZeroCount, 0, file: file, line: line)
+    }
+
+    let attrs = "stride=[2,1], padding=[1,0], dilation=[1,2]"
+
+    func testConv2dAndItsTransposes() throws {
+        let forward = "func f(x: f64[2,2,5,6], w: f64[3,2,2,2]) { return conv2d(x, w, \(attrs)) }"
+        try assertExact(forward, wrt: "x")
+        try assertExact(forward, wrt: "w")
+        // The output of that convolution is [2,3,3,4].
+        let input = "func f(g: f64[2,3,3,4], w: f64[3,2,2,2]) { return conv2d_input_grad(g, w, \(attrs), shape=[5,6]) }"
+        try assertExact(input, wrt: "g")
+        try assertExact(input, wrt: "w")
+        let kernel = "func f(x: f64[2,2,5,6], g: f64[2,3,3,4]) { return conv2d_kernel_grad(x, g, \(attrs), shape=[2,2]) }"
+        try assertExact(kernel, wrt: "g")
+        try assertExact(kernel, wrt: "x")
+    }
+
+    func testConvolutionHessians() throws {
+        let src = """
+        func f(p: f64[16]) {
+          x = reshape(p[0:12], shape=[1,1,3,4])
+          w = reshape(p[12:16], shape=[1,1,2,2])
+          return sum(conv2d(x, w, stride=[1,2]))
+        }
+        """
+        try assertExact(src, wrt: "p", hessian: true)
+        let transposed = """
+        func f(p: f64[10]) {
+          g = reshape(p[0:6], shape=[1,1,2,3])
+          w = reshape(p[6:10], shape=[1,1,2,2])
+          return sum(conv2d_input_grad(g, w, shape=[3,4]) * [[[[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]]])
+        }
+        """
+        try assertExact(transposed, wrt: "p", hessian: true)
+    }
+}
+
+/// Index operands computed from constants, iota, the caller's values or an unrolled loop's step
+/// number are evaluated, so the indexing ops they feed are exact.
+final class ComputedIndexTests: XCTestCase {
+    func testIndicesFromIotaAndIntegerArithmetic() throws {
+        // iota·5 + 1 = [1, 6, 11, 16]; floordiv 2 → [0, 3, 5, 8]; mod 3 → [0, 0, 2, 2]; − 1 →
+        // [−1, −1, 1, 1]: positions 2, 2, 1, 1.
+        let src = """
+        func f(x: f64[3]) {
+          ids = mod(floordiv(iota(shape=[4]) * 5 + 1, 2), 3) - 1
+          return take(x, ids, axis=0) + scatter_add(x, ids, x[0:1] * [1, 2, 3, 4], axis=0)[0]
+        }
+        """
+        let f = try parsedFunction(src)
+        let p = try Sparsity.jacobian(of: output(f, 0), wrt: parameter(f, "x"), in: f)
+        // scatter_add(x, ids, …)[0] = x0: no update lands on position 0.
+        XCTAssertEqual(rowsOf(p), [[0, 2], [0, 2], [0, 1], [0, 1]])
+        assertInside(try denseJacobian(f, output(f, 0), parameter(f, "x"), randomInputs(f, seed: 1)), p, "iota indices")
+    }
+
+    func testSlicesOfAGivenIndexInput() throws {
+        let src = """
+        func ba(cams: f64[3,2], obs: i64[4,2]) {
+          c = take(cams, obs[:, 0], axis=0)
+          return c * c
+        }
+        """
+        let f = try parsedFunction(src)
+        let obs = try parameter(f, "obs")
+        let p = try Sparsity.jacobian(of: output(f, 0), wrt: parameter(f, "cams"), in: f, indexValues: [obs: [2, 0, 0, 1, 1, 1, -1, 0]])
+        XCTAssertEqual(rowsOf(p), [[4], [5], [0], [1], [2], [3], [4], [5]])  // cameras 2, 0, 1, −1 = 2
+    }
+
+    func testUnrolledLoopsKnowTheirStepNumber() throws {
+        // h[i] accumulates x[i]·x[i] at step i only.
+        let src = """
+        func step(i: i64, h: f64[3], x: f64[3]) {
+          e = take(x, expand_dims(i, axis=0), axis=0)
+          return scatter_add(h, expand_dims(i, axis=0), e * e, axis=0)
+        }
+        func f(h0: f64[3], x: f64[3]) {
+          return fori(step, 3, carry=(h0), with=(x))
+        }
+        """
+        let f = try parsedFunction(src)
+        let p = try Sparsity.jacobian(of: output(f, 0), wrt: parameter(f, "x"), in: f)
+        XCTAssertEqual(rowsOf(p), [[0], [1], [2]])
+        assertInside(try denseJacobian(f, output(f, 0), parameter(f, "x"), randomInputs(f, seed: 2)), p, "fori")
+        let h = try Sparsity.hessian(of: parsedFunction(src.replacingOccurrences(of: "return fori(step, 3, carry=(h0), with=(x))", with: "return sum(fori(step, 3, carry=(h0), with=(x)))")).outputs[0].value,
+                                     wrt: parameter(f, "x"), in: parsedFunction(src.replacingOccurrences(of: "return fori(step, 3, carry=(h0), with=(x))", with: "return sum(fori(step, 3, carry=(h0), with=(x)))")))
+        XCTAssertEqual(rowsOf(h), [[0], [1], [2]])
     }
 }

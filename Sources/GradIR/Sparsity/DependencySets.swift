@@ -46,6 +46,15 @@ struct DependencySets {
         }
     }
 
+    /// A reader of the element → set map for hot loops (no enum payload taken apart per element).
+    var ids: SetIDReader {
+        switch map {
+        case .identity: return SetIDReader(kind: 0, uniform: -1, table: [])
+        case .uniform(let s): return SetIDReader(kind: 1, uniform: s, table: [])
+        case .table(let t): return SetIDReader(kind: 2, uniform: -1, table: t)
+        }
+    }
+
     /// The range of `indices` holding set `id` (empty for `-1`).
     @inline(__always) func range(_ id: Int32) -> Range<Int> {
         id < 0 ? 0..<0 : starts[Int(id)]..<starts[Int(id) + 1]
@@ -105,6 +114,17 @@ struct DependencySets {
         var d = self
         d.count = n
         return d
+    }
+}
+
+/// `DependencySets.setID` with the map's case read once.
+struct SetIDReader {
+    let kind: UInt8
+    let uniform: Int32
+    let table: [Int32]
+
+    @inline(__always) subscript(_ e: Int) -> Int32 {
+        kind == 2 ? table[e] : kind == 0 ? Int32(truncatingIfNeeded: e) : uniform
     }
 }
 

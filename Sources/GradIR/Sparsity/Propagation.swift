@@ -23,6 +23,9 @@ struct Propagator {
     /// Node·steps that loops may still unroll (shared by all loops, nested ones included);
     /// a loop that does not fit is treated conservatively.
     var unrollBudget: Int
+    /// The index values known in the function being run, one per loop body deep (the outer
+    /// function's from the caller's `indexValues`, a body's from its step number when unrolled).
+    var indexEvaluators: [IndexValues] = []
 
     init(columns: Int, limit: Int, pairs: Bool, unrollBudget: Int = 1 << 16) {
         self.columns = columns
@@ -38,7 +41,9 @@ struct Propagator {
     /// `targets`. `emit[id]` says whether node `id` records interactions (all nodes when nil);
     /// `needed[id]`, whether its sets are needed at all (all when nil).
     mutating func run(_ f: Function, seeds: [ValueID: DependencySets], start: Int, targets: [ValueID],
-                      emit: [Bool]? = nil, needed: [Bool]? = nil) throws(SparsityError) -> [DependencySets] {
+                      emit: [Bool]? = nil, needed: [Bool]? = nil, knownIndices: [ValueID: [Int64]] = [:]) throws(SparsityError) -> [DependencySets] {
+        indexEvaluators.append(IndexValues(f, known: knownIndices))
+        defer { indexEvaluators.removeLast() }
         let empty = targets.map { DependencySets.empty(f.type(of: $0).count) }
         guard let end = targets.max(), end >= start else {
             return targets.enumerated().map { seeds[$0.element] ?? empty[$0.offset] }
@@ -87,6 +92,11 @@ struct Propagator {
         func operand(_ k: Int) -> DependencySets { operands[k] ?? .empty(f.type(of: node.inputs[k]).count) }
         func source(_ k: Int) -> [Int]? { shapes[k] == out.shape ? nil : broadcastIndexMap(from: shapes[k], to: out.shape) }
         let attrs = node.attrs
+        // A value larger than the limit gets no per-element table (its index maps alone would
+        // exceed it): every element depends on everything its operands do.
+        if out.count > limit || node.inputs.contains(where: { f.type(of: $0).count > limit }) {
+            return try everything(node, operands, out.count, emit: emit)
+        }
         switch node.op {
         case .input, .const, .iota, .one_hot, .argmax, .argmin:
             return .empty(out.count)
@@ -173,7 +183,7 @@ struct Propagator {
             guard let axis = attrs.axis.flatMap({ normalizeAxis($0, rank: shapes[0].count) }) else { return try everything(node, operands, out.count, emit: emit) }
             let layout = GatherLayout(data: shapes[0], indices: shapes[1], axis: axis, alongAxis: node.op == .take_along_axis)
             let x = operand(0)
-            if let idx = constantIndices(f, node.inputs[1]) {
+            if let idx = indexValues(f, node.inputs[1]) {
                 var map = [Int](repeating: -1, count: layout.count)
                 var e = 0
                 for o in 0..<layout.outer {
@@ -187,7 +197,7 @@ struct Propagator {
                 return x.remapped(map)
             }
             // A run-time index may name any position along the axis.
-            let lines = try groupUnion(x, axisGroups(shapes[0], [axis]))
+            let lines = try groupUnion(x, axisGroups([layout.outer, layout.n, layout.inner], [1]))
             var map = [Int](repeating: 0, count: layout.count)
             var e = 0
             for o in 0..<layout.outer {
@@ -203,7 +213,7 @@ struct Propagator {
             guard let axis = attrs.axis.flatMap({ normalizeAxis($0, rank: out.rank) }) else { return try everything(node, operands, out.count, emit: emit) }
             let layout = GatherLayout(data: shapes[0], indices: shapes[1], axis: axis, alongAxis: node.op == .scatter_add_along_axis)
             let (base, updates) = (operand(0), operand(2))
-            if let idx = constantIndices(f, node.inputs[1]) {
+            if let idx = indexValues(f, node.inputs[1]) {
                 // Each output element: its base element and the updates that land on it.
                 var targets = [Int](repeating: -1, count: layout.count)
                 var e = 0
@@ -218,7 +228,7 @@ struct Propagator {
                 return try unionOfLists([(base, Array(0...out.count), Array(0..<out.count)), listsByTarget(updates, targets, count: out.count)],
                                         count: out.count)
             }
-            let lines = try groupUnion(updates, axisGroups(shapes[2], [axis]))
+            let lines = try groupUnion(updates, axisGroups([layout.outer, layout.k, layout.inner], [1]))
             var map = [Int](repeating: 0, count: out.count)
             var e = 0
             for o in 0..<layout.outer {
@@ -248,21 +258,11 @@ struct Propagator {
             guard let g = ConvGeometry.of(.conv2d, operands: shapes, attrs: attrs) else { return try everything(node, operands, out.count, emit: emit) }
             return try convolution(operand(0), operand(1), g, emit: emit)
         case .conv2d_input_grad:
-            // dx[n, …] from g[n, …] (every output channel and position) and every weight.
-            let (g, w) = (operand(0), operand(1))
-            if emit { try emitProducts(collapse(g), nil, collapse(w), nil, count: 1) }
-            let perImage = try groupUnion(g, axisGroups(shapes[0], [1, 2, 3]))
-            let weights = try collapse(w)
-            let n = shapes[0][0], per = n == 0 ? 0 : out.count / n
-            return try unionOf([(perImage, (0..<out.count).map { $0 / Swift.max(per, 1) }), (weights, [Int](repeating: 0, count: out.count))], count: out.count)
+            guard let g = ConvGeometry.of(.conv2d_input_grad, operands: shapes, attrs: attrs) else { return try everything(node, operands, out.count, emit: emit) }
+            return try transposedConvolution(operand(0), operand(1), g, emit: emit)
         case .conv2d_kernel_grad:
-            // dw[o, …] from every input element and g[:, o, :, :].
-            let (x, g) = (operand(0), operand(1))
-            if emit { try emitProducts(collapse(x), nil, collapse(g), nil, count: 1) }
-            let perChannel = try groupUnion(g, axisGroups(shapes[1], [0, 2, 3]))
-            let inputs = try collapse(x)
-            let o = out.shape[0], per = o == 0 ? 0 : out.count / o
-            return try unionOf([(inputs, [Int](repeating: 0, count: out.count)), (perChannel, (0..<out.count).map { $0 / Swift.max(per, 1) })], count: out.count)
+            guard let g = ConvGeometry.of(.conv2d_kernel_grad, operands: shapes, attrs: attrs) else { return try everything(node, operands, out.count, emit: emit) }
+            return try kernelGradient(operand(0), operand(1), g, emit: emit)
         case .cholesky, .logdet, .det:
             // Dense over each matrix of the batch.
             let rank = shapes[0].count
@@ -316,394 +316,39 @@ struct Propagator {
     }
 
     /// The operands through which a node's value can have a non-zero derivative.
+    /// Which nodes of `f[start...]` record interactions (`emit`: nonlinear, on a path to a root
+    /// through non-zero derivatives) and which need their sets (`needed`: an operand of such a
+    /// node, or of a node whose sets are needed; the roots too when `rootsNeeded`).
+    static func interactionAnalysis(_ f: Function, roots: [ValueID], rootsNeeded: Bool, from start: Int) -> (emit: [Bool], needed: [Bool]) {
+        let end = (roots.max() ?? -1) + 1
+        var reach = [Bool](repeating: false, count: end)
+        var needed = [Bool](repeating: false, count: end)
+        var emit = [Bool](repeating: false, count: end)
+        for r in roots where r >= start {
+            reach[r] = true
+            if rootsNeeded { needed[r] = true }
+        }
+        for v in stride(from: end - 1, through: start, by: -1) where reach[v] {
+            let node = f.nodes[v]
+            if node.op == .input { continue }
+            let nonlinear = curvature(node.op) == .nonlinear
+            emit[v] = nonlinear
+            for k in differentiableOperands(node) {
+                let u = node.inputs[k]
+                guard u >= start else { continue }
+                reach[u] = true
+                if nonlinear || needed[v] { needed[u] = true }
+            }
+        }
+        return (emit, needed)
+    }
+
     static func differentiableOperands(_ node: Node) -> [Int] {
         if curvature(node.op) == .constant { return [] }
-        switch node.op {
-        case .select: return [1, 2]
-        case .polygamma: return [1]
-        case .take, .take_along_axis: return [0]
-        case .scatter_add, .scatter_add_along_axis: return [0, 2]
-        default: return Array(node.inputs.indices)
-        }
+        var operands = Array(node.inputs.indices)
+        // Indices, select's condition and polygamma's order have no derivative.
+        if let k = node.op.indexOperand { operands.removeAll { $0 == k } }
+        if node.op == .select || node.op == .polygamma { operands.removeAll { $0 == 0 } }
+        return operands
     }
-
-    // MARK: Loops
-
-    /// The sets of a `scan`'s values: the body propagated step by step while the unrolling
-    /// budget lasts, else every value depending on everything the loop reads.
-    mutating func loop(_ node: Node, _ f: Function, _ operands: [DependencySets?], emit: Bool) throws(SparsityError) -> [DependencySets] {
-        let types = (try? f.scanResultTypes(node.inputs.map { f.type(of: $0) }, node.attrs)) ?? []
-        guard let s = try? ScanSignature(node.attrs, operandCount: node.inputs.count), s.body < f.bodies.count, !types.isEmpty else {
-            return []
-        }
-        let body = f.bodies[s.body]
-        let (cost, overflow) = s.length.multipliedReportingOverflow(by: Swift.max(1, body.totalNodeCount))
-        func operand(_ k: Int) -> DependencySets { operands[k] ?? .empty(f.type(of: node.inputs[k]).count) }
-        guard !overflow, cost <= unrollBudget else {
-            let all = try collapseAll(node.inputs.indices.map(operand))
-            if emit { try emitSquares(all) }
-            return types.map { all.remapped([Int](repeating: 0, count: $0.count)) }
-        }
-        unrollBudget -= cost
-        var carries = (0..<s.carries).map(operand)
-        var stacked = [[DependencySets?]](repeating: [DependencySets?](repeating: nil, count: s.length), count: body.outputs.count - s.carries)
-        let targets = body.outputs.map(\.value)
-        for t in s.steps {
-            var seeds: [ValueID: DependencySets] = [:]
-            if s.indexed { seeds[body.parameters[0].value] = .empty(1) }
-            for k in 0..<s.operandCount {
-                let p = body.parameters[s.parameter(ofOperand: k)].value
-                if s.carryOperands.contains(k) {
-                    seeds[p] = carries[k]
-                } else if s.overOperands.contains(k) {
-                    let rows = s.length == 0 ? 0 : f.type(of: node.inputs[k]).count / s.length
-                    seeds[p] = operand(k).remapped(Array((t * rows)..<((t + 1) * rows)))
-                } else {
-                    seeds[p] = operand(k)
-                }
-            }
-            let outs = try run(body, seeds: seeds, start: 0, targets: targets)
-            for j in 0..<s.carries {
-                // A gated (skipped) step keeps the old carry.
-                carries[j] = s.gate == nil ? outs[j] : try unionOf([(carries[j], nil), (outs[j], nil)], count: outs[j].count)
-            }
-            for j in s.carries..<outs.count { stacked[j - s.carries][t] = outs[j] }
-        }
-        var values = carries
-        for (j, steps) in stacked.enumerated() {
-            let total = types[s.carries + j].count
-            let rows = s.length == 0 ? 0 : total / s.length
-            values.append(combine(steps.enumerated().map { t, d in
-                (d ?? .empty(rows), Array((t * rows)..<((t + 1) * rows)))
-            }, count: total))
-        }
-        return values
-    }
-
-    // MARK: Building blocks
-
-    /// Every element depends on everything any operand depends on.
-    mutating func everything(_ node: Node, _ operands: [DependencySets?], _ count: Int, emit: Bool) throws(SparsityError) -> DependencySets {
-        let all = try collapseAll(operands.compactMap { $0 })
-        if emit { try emitSquares(all) }
-        return all.remapped([Int](repeating: 0, count: count))
-    }
-
-    /// One element: the union of all the sets of all the values.
-    mutating func collapseAll(_ values: [DependencySets]) throws(SparsityError) -> DependencySets {
-        var parts: [(DependencySets, [Int]?)] = []
-        for d in values { parts.append((try collapse(d), nil)) }
-        return try unionOf(parts, count: 1)
-    }
-
-    /// One element: the union of all of `d`'s sets.
-    mutating func collapse(_ d: DependencySets) throws(SparsityError) -> DependencySets {
-        try groupUnion(d, ([0], Array(0..<d.count)))
-    }
-
-    /// Element `e` gets the union of `parts[k]`'s element `source[e]` (`nil`: `e`) over k.
-    mutating func unionOf(_ parts: [(DependencySets, [Int]?)], count: Int) throws(SparsityError) -> DependencySets {
-        let live = parts.filter { !$0.0.isEmpty }
-        if live.isEmpty { return .empty(count) }
-        if live.count == 1 {
-            let (d, s) = live[0]
-            return s.map { d.remapped($0) } ?? d.resized(count)
-        }
-        var starts = [0]
-        var indices: [Int32] = []
-        var table = [Int32](repeating: -1, count: count)
-        var previous = [Int32](repeating: -2, count: live.count)
-        var current = previous
-        var previousOut: Int32 = -1
-        for e in 0..<count {
-            for k in live.indices { current[k] = live[k].0.setID(live[k].1.map { $0[e] } ?? e) }
-            if current == previous {
-                table[e] = previousOut
-                continue
-            }
-            swap(&current, &previous)
-            if live.count == 2 {
-                merge(live[0].0, previous[0], live[1].0, previous[1], into: &indices)
-            } else {
-                union.begin()
-                for k in live.indices { union.add(live[k].0, previous[k]) }
-                union.finish(into: &indices)
-            }
-            if indices.count == starts[starts.count - 1] {
-                previousOut = -1
-            } else {
-                starts.append(indices.count)
-                previousOut = Int32(starts.count - 2)
-                guard indices.count <= limit else { throw .tooManyNonZeros(limit: limit) }
-            }
-            table[e] = previousOut
-        }
-        return DependencySets(starts: starts, indices: indices, map: .table(table), count: count)
-    }
-
-    /// Appends the union of two sorted sets.
-    func merge(_ a: DependencySets, _ ia: Int32, _ b: DependencySets, _ ib: Int32, into out: inout [Int32]) {
-        let ra = a.range(ia), rb = b.range(ib)
-        var i = ra.lowerBound, j = rb.lowerBound
-        while i < ra.upperBound && j < rb.upperBound {
-            let x = a.indices[i], y = b.indices[j]
-            if x < y {
-                out.append(x)
-                i += 1
-            } else if y < x {
-                out.append(y)
-                j += 1
-            } else {
-                out.append(x)
-                i += 1
-                j += 1
-            }
-        }
-        while i < ra.upperBound {
-            out.append(a.indices[i])
-            i += 1
-        }
-        while j < rb.upperBound {
-            out.append(b.indices[j])
-            j += 1
-        }
-    }
-
-    /// Group g is the elements `base[g] + offsets[r]` of `d`; the result has one element per
-    /// group, its set the union of the group's.
-    mutating func groupUnion(_ d: DependencySets, _ groups: (base: [Int], offsets: [Int])) throws(SparsityError) -> DependencySets {
-        let n = groups.base.count
-        if d.isEmpty || groups.offsets.isEmpty { return .empty(n) }
-        if case .uniform(let s) = d.map { return DependencySets(starts: d.starts, indices: d.indices, map: .uniform(s), count: n) }
-        if groups.offsets.count == 1 { return d.remapped(groups.base.map { $0 + groups.offsets[0] }) }
-        var starts = [0]
-        var indices: [Int32] = []
-        var table = [Int32](repeating: -1, count: n)
-        for g in 0..<n {
-            union.begin()
-            var last: Int32 = -2
-            for o in groups.offsets {
-                let id = d.setID(groups.base[g] + o)
-                if id != last {
-                    union.add(d, id)
-                    last = id
-                }
-            }
-            union.finish(into: &indices)
-            if indices.count > starts[starts.count - 1] {
-                starts.append(indices.count)
-                table[g] = Int32(starts.count - 2)
-                guard indices.count <= limit else { throw .tooManyNonZeros(limit: limit) }
-            }
-        }
-        return DependencySets(starts: starts, indices: indices, map: .table(table), count: n)
-    }
-
-    /// Element `e` gets the union over the parts of `members[starts[e] ..< starts[e+1]]`'s sets.
-    mutating func unionOfLists(_ parts: [(DependencySets, [Int], [Int])], count: Int) throws(SparsityError) -> DependencySets {
-        var starts = [0]
-        var indices: [Int32] = []
-        var table = [Int32](repeating: -1, count: count)
-        for e in 0..<count {
-            union.begin()
-            for (d, s, m) in parts where !d.isEmpty {
-                for k in s[e]..<s[e + 1] { union.add(d, d.setID(m[k])) }
-            }
-            union.finish(into: &indices)
-            if indices.count > starts[starts.count - 1] {
-                starts.append(indices.count)
-                table[e] = Int32(starts.count - 2)
-                guard indices.count <= limit else { throw .tooManyNonZeros(limit: limit) }
-            }
-        }
-        return DependencySets(starts: starts, indices: indices, map: .table(table), count: count)
-    }
-
-    /// The elements of `d` grouped by `targets` (an output element per element, `-1`: none),
-    /// as lists for `unionOfLists`.
-    func listsByTarget(_ d: DependencySets, _ targets: [Int], count: Int) -> (DependencySets, [Int], [Int]) {
-        var starts = [Int](repeating: 0, count: count + 1)
-        for t in targets where t >= 0 { starts[t + 1] += 1 }
-        for e in 0..<count { starts[e + 1] += starts[e] }
-        var next = starts
-        var members = [Int](repeating: 0, count: starts[count])
-        for (u, t) in targets.enumerated() where t >= 0 {
-            members[next[t]] = u
-            next[t] += 1
-        }
-        return (d, starts, members)
-    }
-
-    /// The sets of several values placed at the given positions of one value of `count`
-    /// elements (concat, a loop's stacked outputs); positions not given depend on nothing.
-    func combine(_ parts: [(DependencySets, [Int])], count: Int) -> DependencySets {
-        let live = parts.filter { !$0.0.isEmpty }
-        if live.isEmpty { return .empty(count) }
-        var starts = [0]
-        var indices: [Int32] = []
-        var table = [Int32](repeating: -1, count: count)
-        for (d, positions) in live {
-            let base = Int32(starts.count - 1)
-            for s in 0..<d.setCount {
-                indices.append(contentsOf: d.indices[d.starts[s]..<d.starts[s + 1]])
-                starts.append(indices.count)
-            }
-            for (e, p) in positions.enumerated() {
-                let id = d.setID(e)
-                if id >= 0 { table[p] = base + id }
-            }
-        }
-        return DependencySets(starts: starts, indices: indices, map: .table(table), count: count)
-    }
-
-    /// The running union along `axis` (cumsum): element p of a line depends on elements
-    /// 0…p (p…n−1 when `reverse`).
-    mutating func cumulative(_ d: DependencySets, _ shape: [Int], axis: Int, reverse: Bool) throws(SparsityError) -> DependencySets {
-        let count = shape.reduce(1, *)
-        if d.isEmpty { return .empty(count) }
-        let (base, offsets) = axisGroups(shape, [axis])
-        let order = reverse ? Array(offsets.reversed()) : offsets
-        var starts = [0]
-        var indices: [Int32] = []
-        var table = [Int32](repeating: -1, count: count)
-        for b in base {
-            union.begin()
-            var current: Int32 = -1
-            for o in order {
-                let id = d.setID(b + o)
-                let before = union.collected.count
-                union.add(d, id)
-                if union.collected.count > before {
-                    union.finish(into: &indices)
-                    starts.append(indices.count)
-                    current = Int32(starts.count - 2)
-                    guard indices.count <= limit else { throw .tooManyNonZeros(limit: limit) }
-                }
-                table[b + o] = current
-            }
-        }
-        return DependencySets(starts: starts, indices: indices, map: .table(table), count: count)
-    }
-
-    /// out[b, i, j] depends on row i of A[b] and column j of B[b] (batch dimensions broadcast).
-    mutating func matmul(_ a: DependencySets, _ aShape: [Int], _ b: DependencySets, _ bShape: [Int], _ outShape: [Int],
-                         emit: Bool) throws(SparsityError) -> DependencySets {
-        let (ra, rb) = (aShape.count, bShape.count)
-        let (m, k, n) = (aShape[ra - 2], aShape[ra - 1], bShape[rb - 1])
-        let batch = Array(outShape.dropLast(2))
-        let aBatch = broadcastIndexMap(from: Array(aShape.dropLast(2)), to: batch)
-        let bBatch = broadcastIndexMap(from: Array(bShape.dropLast(2)), to: batch)
-        if emit {
-            // A[b, i, κ]·B[b, κ, j] for every i, j: the union over i times the union over j.
-            let aColumns = try groupUnion(a, axisGroups(aShape, [ra - 2]))
-            let bRows = try groupUnion(b, axisGroups(bShape, [rb - 1]))
-            var seen = Set<Int>()
-            for (ab, bb) in zip(aBatch, bBatch) where seen.insert(ab * (bBatch.count + 1) + bb).inserted {
-                for kk in 0..<k { try pairs?.add(aColumns, aColumns.setID(ab * k + kk), bRows, bRows.setID(bb * k + kk)) }
-            }
-        }
-        let rowsOfA = try groupUnion(a, axisGroups(aShape, [ra - 1]))
-        let columnsOfB = try groupUnion(b, axisGroups(bShape, [rb - 2]))
-        let count = outShape.reduce(1, *)
-        var aMap = [Int](repeating: 0, count: count), bMap = [Int](repeating: 0, count: count)
-        var e = 0
-        for t in aBatch.indices {
-            for i in 0..<m {
-                for j in 0..<n {
-                    aMap[e] = aBatch[t] * m + i
-                    bMap[e] = bBatch[t] * n + j
-                    e += 1
-                }
-            }
-        }
-        return try unionOf([(rowsOfA, aMap), (columnsOfB, bMap)], count: count)
-    }
-
-    /// conv2d: out[n, o, p, q] depends on the window of x[n] under (p, q) (every channel)
-    /// and on the kernel w[o].
-    mutating func convolution(_ x: DependencySets, _ w: DependencySets, _ g: ConvGeometry, emit: Bool) throws(SparsityError) -> DependencySets {
-        let map = g.columnIndexMap()
-        let (positions, patch) = (g.positions, g.patch)
-        let image = g.inChannels * g.height * g.width
-        // Windows: for (n, pq), the input elements read.
-        var starts = [0]
-        var members: [Int] = []
-        for n in 0..<g.batch {
-            for pq in 0..<positions {
-                for r in 0..<patch where map[r * positions + pq] >= 0 { members.append(n * image + map[r * positions + pq]) }
-                starts.append(members.count)
-            }
-        }
-        let windows = try unionOfLists([(x, starts, members)], count: g.batch * positions)
-        let kernels = try groupUnion(w, axisGroups(g.kernelShape, [1, 2, 3]))
-        if emit { try emitProducts(collapse(x), nil, collapse(w), nil, count: 1) }
-        let count = g.batch * g.outChannels * positions
-        var xMap = [Int](repeating: 0, count: count), wMap = [Int](repeating: 0, count: count)
-        var e = 0
-        for n in 0..<g.batch {
-            for o in 0..<g.outChannels {
-                for pq in 0..<positions {
-                    xMap[e] = n * positions + pq
-                    wMap[e] = o
-                    e += 1
-                }
-            }
-        }
-        return try unionOf([(windows, xMap), (kernels, wMap)], count: count)
-    }
-
-    // MARK: Interactions
-
-    /// S×S for every set S some element of `d` has (a nonlinear function of one operand).
-    mutating func emitSquares(_ d: DependencySets) throws(SparsityError) {
-        guard pairs != nil else { return }
-        for s in d.usedSets() { try pairs?.add(d, s, d, s) }
-    }
-
-    /// D(a)[e] × D(b)[e] for every element e (a product of two operands).
-    mutating func emitProducts(_ a: DependencySets, _ sa: [Int]?, _ b: DependencySets, _ sb: [Int]?, count: Int) throws(SparsityError) {
-        guard pairs != nil, !a.isEmpty, !b.isEmpty else { return }
-        var last: (Int32, Int32) = (-2, -2)
-        for e in 0..<count {
-            let ia = a.setID(sa.map { $0[e] } ?? e), ib = b.setID(sb.map { $0[e] } ?? e)
-            if ia == last.0 && ib == last.1 { continue }
-            last = (ia, ib)
-            try pairs?.add(a, ia, b, ib)
-        }
-    }
-}
-
-// MARK: - Index maps
-
-/// The groups of a reduction over `axes` of `shape`: group g (row-major over the kept axes)
-/// is the elements `base[g] + offsets[r]`.
-func axisGroups(_ shape: [Int], _ axes: [Int]) -> (base: [Int], offsets: [Int]) {
-    let strides = rowMajorStrides(shape)
-    let kept = shape.indices.filter { !axes.contains($0) }
-    return (stridedIndexMap(shape: kept.map { shape[$0] }, strides: kept.map { strides[$0] }),
-            stridedIndexMap(shape: axes.map { shape[$0] }, strides: axes.map { strides[$0] }))
-}
-
-/// For every element of `shape`, its group of a reduction over `axes` (row-major over the
-/// kept axes).
-func groupOfElement(_ shape: [Int], _ axes: [Int]) -> [Int] {
-    let kept = shape.indices.filter { !axes.contains($0) }
-    let keptStrides = rowMajorStrides(kept.map { shape[$0] })
-    var strides = [Int](repeating: 0, count: shape.count)
-    for (i, d) in kept.enumerated() { strides[d] = keptStrides[i] }
-    return stridedIndexMap(shape: shape, strides: strides)
-}
-
-/// The values of an i64 index operand that is a `const` node (exact where doubles hold them).
-func constantIndices(_ f: Function, _ id: ValueID) -> [Int64]? {
-    let node = f.nodes[id]
-    guard node.op == .const else { return nil }
-    let count = node.type.count
-    if let values = node.attrs.exactValues, values.count == count {
-        return values.map { Int64(exactly: $0) ?? Int64.min }
-    }
-    if case .ints(let v)? = node.attrs[.values], v.count == count { return v.map { Int64($0) } }
-    if let v = node.attrs.exactValue { return [Int64](repeating: Int64(exactly: v) ?? Int64.min, count: count) }
-    if case .int(let v)? = node.attrs[.value] { return [Int64](repeating: Int64(v), count: count) }
-    return nil
 }

@@ -21,23 +21,44 @@ public enum Sparsity {
     ///
     /// Per-element dependency propagation (docs/sparsity.md): every node from x to y gets, per
     /// element, the sorted set of x's elements it depends on; the rows of the pattern are y's
-    /// sets. `limit` bounds the pattern's non-zeros and the indices any one value's sets hold.
+    /// sets. `limit` bounds the pattern's non-zeros, its rows and columns (the CSR offsets, x's
+    /// seed) and the indices any one value's sets hold; a value with more elements than `limit`
+    /// is treated conservatively (every element depends on everything its operands do).
     /// Values that are not float (or ids outside the function) give an empty pattern.
     public static func jacobian(of y: ValueID, wrt x: ValueID, in function: Function,
                                 limit: Int = defaultLimit) throws(SparsityError) -> SparsityPattern {
+        try jacobian(of: y, wrt: x, in: function, limit: limit, indexValues: [:])
+    }
+
+    /// `jacobian(of:wrt:in:limit:)` with the values of some i64 nodes given (`indexValues`,
+    /// row-major, keyed by node; typically index inputs such as bundle adjustment's
+    /// observations): an indexing op whose index operand is one of them is exact, as with a
+    /// `const` index, instead of conservative along the indexed axis. The pattern then holds
+    /// for those index values only.
+    public static func jacobian(of y: ValueID, wrt x: ValueID, in function: Function, limit: Int = defaultLimit,
+                                indexValues: [ValueID: [Int64]]) throws(SparsityError) -> SparsityPattern {
         guard y >= 0, y < function.nodes.count, x >= 0, x < function.nodes.count else {
             return SparsityPattern(unchecked: 0, 0, [0], [])
         }
         let rows = function.type(of: y).count
         let columns = function.type(of: x).count
+        // The CSR offsets have a row each and x's seed a set element each.
+        guard rows <= limit, columns <= limit else { throw .tooManyNonZeros(limit: limit) }
         let emptyPattern = SparsityPattern(unchecked: rows, columns, [Int](repeating: 0, count: rows + 1), [])
         guard function.type(of: y).dtype.isFloat, function.type(of: x).dtype.isFloat, reaches(y, from: x, in: function) else {
             return emptyPattern
         }
         guard columns <= Int(Int32.max) else { throw .tooManyNonZeros(limit: limit) }
         let bound = Swift.min(Swift.max(limit, 0), Int(Int32.max))
+        // Only the nodes y is computed from.
+        var needed = [Bool](repeating: false, count: y + 1)
+        needed[y] = true
+        for v in stride(from: y, to: x, by: -1) where needed[v] {
+            for u in function.nodes[v].inputs where u >= x { needed[u] = true }
+        }
         var propagator = Propagator(columns: columns, limit: bound, pairs: false)
-        let deps = try propagator.run(function, seeds: [x: .identity(columns)], start: x, targets: [y])[0]
+        let deps = try propagator.run(function, seeds: [x: .identity(columns)], start: x, targets: [y], needed: needed,
+                                      knownIndices: indexValues)[0]
         var total = 0
         for e in 0..<rows {
             total += deps.range(deps.setID(e)).count
@@ -63,36 +84,27 @@ public enum Sparsity {
     /// index). Linear and piecewise-linear ops add nothing. Conservative.
     public static func hessian(of f: ValueID, wrt x: ValueID, in function: Function,
                                limit: Int = defaultLimit) throws(SparsityError) -> SparsityPattern {
+        try hessian(of: f, wrt: x, in: function, limit: limit, indexValues: [:])
+    }
+
+    /// `hessian(of:wrt:in:limit:)` with the values of some i64 nodes given, as for `jacobian`.
+    public static func hessian(of f: ValueID, wrt x: ValueID, in function: Function, limit: Int = defaultLimit,
+                               indexValues: [ValueID: [Int64]]) throws(SparsityError) -> SparsityPattern {
         guard f >= 0, f < function.nodes.count, x >= 0, x < function.nodes.count else {
             return SparsityPattern(unchecked: 0, 0, [0], [])
         }
         let n = function.type(of: x).count
+        guard n <= limit else { throw .tooManyNonZeros(limit: limit) }
         let emptyPattern = SparsityPattern(unchecked: n, n, [Int](repeating: 0, count: n + 1), [])
         guard function.type(of: f).dtype.isFloat, function.type(of: x).dtype.isFloat, reaches(f, from: x, in: function) else {
             return emptyPattern
         }
         guard n <= Int(Int32.max) else { throw .tooManyNonZeros(limit: limit) }
         let bound = Swift.min(Swift.max(limit, 0), Int(Int32.max))
-        // Which nodes reach f through a non-zero derivative, and which of them need their
-        // operands' sets (a nonlinear node, or one whose own sets are needed).
-        var reach = [Bool](repeating: false, count: f + 1)
-        var needed = [Bool](repeating: false, count: f + 1)
-        var emit = [Bool](repeating: false, count: f + 1)
-        reach[f] = true
-        for v in stride(from: f, through: x, by: -1) where reach[v] {
-            let node = function.nodes[v]
-            if v == x { continue }
-            let nonlinear = Propagator.curvature(node.op) == .nonlinear
-            emit[v] = nonlinear
-            for k in Propagator.differentiableOperands(node) {
-                let u = node.inputs[k]
-                guard u >= x else { continue }
-                reach[u] = true
-                if nonlinear || needed[v] { needed[u] = true }
-            }
-        }
+        let (emit, needed) = Propagator.interactionAnalysis(function, roots: [f], rootsNeeded: false, from: x)
         var propagator = Propagator(columns: n, limit: bound, pairs: true)
-        _ = try propagator.run(function, seeds: [x: .identity(n)], start: x, targets: [f], emit: emit, needed: needed)
+        _ = try propagator.run(function, seeds: [x: .identity(n)], start: x, targets: [f], emit: emit, needed: needed,
+                               knownIndices: indexValues)
         return try propagator.pairs?.pattern() ?? emptyPattern
     }
 
