@@ -7,6 +7,9 @@
 //                               points, the observations given as index values (default the
 //                               sizes of the suite's first data file: 49 cameras, 7 776 points,
 //                               31 843 observations)
+//   SparsityTiming kmeans [n k d] the Hessian of GradBench's k-means cost in the centroids
+//                               (Examples/gradbench/kmeans.ir; default n = 10 000 points,
+//                               k = 1 000 centroids, d = 16): diagonal
 // Run with `swift run -c release SparsityTiming …`.
 import Foundation
 import GradIR
@@ -56,9 +59,24 @@ func bundleAdjustment(_ n: Int, _ m: Int, _ p: Int) throws {
     }
 }
 
+func kmeans(_ n: Int, _ k: Int, _ d: Int) throws {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("gradbench/kmeans.ir")
+    let template = try String(contentsOf: path, encoding: .utf8)
+    let source = template.replacingOccurrences(of: "$n", with: "\(n)").replacingOccurrences(of: "$k", with: "\(k)").replacingOccurrences(of: "$d", with: "\(d)")
+    guard let f = try parseModule(source).function(named: "cost"), let c = f.parameters.first(where: { $0.name == "centroids" })?.value else { return }
+    let start = DispatchTime.now()
+    let h = try Sparsity.hessian(of: f.outputs[0].value, wrt: c, in: f)
+    let detect = seconds(start)
+    let diagonal = (0..<h.rows).allSatisfy { h.columns(ofRow: $0).elementsEqual([Int32($0)]) }
+    print("kmeans n = \(n), k = \(k), d = \(d): Hessian \(h.rows)×\(h.columns), \(h.nonZeroCount) non-zeros (\(diagonal ? "diagonal" : "not diagonal")), sparsity \(format(detect)), star colouring \(Colouring.symmetricColouring(h).colourCount) colour(s)")
+}
+
 do {
     let args = Array(CommandLine.arguments.dropFirst())
-    if args.first == "ba" {
+    if args.first == "kmeans" {
+        let sizes = args.dropFirst().compactMap { Int($0) }
+        try kmeans(sizes.count > 0 ? sizes[0] : 10000, sizes.count > 1 ? sizes[1] : 1000, sizes.count > 2 ? sizes[2] : 16)
+    } else if args.first == "ba" {
         let sizes = args.dropFirst().compactMap { Int($0) }
         try bundleAdjustment(sizes.count > 0 ? sizes[0] : 49, sizes.count > 1 ? sizes[1] : 7776, sizes.count > 2 ? sizes[2] : 31843)
     } else {

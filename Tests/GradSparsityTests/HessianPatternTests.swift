@@ -157,3 +157,31 @@ final class WhileLoopHessianTests: XCTestCase {
         XCTAssertEqual(rowsOf(try Sparsity.hessian(of: output(f, 0), wrt: k, in: f)), [[0]])
     }
 }
+
+/// GradBench's k-means cost (Examples/gradbench/kmeans.ir: squared distances through a matrix
+/// product): a diagonal Hessian in the centroids, also at the suite's largest size, where the
+/// [n, k] distances (10⁷ elements, 16 centroid coordinates each) must never be materialized.
+final class GradBenchKMeansTests: XCTestCase {
+    func cost(_ n: Int, _ k: Int, _ d: Int) throws -> Function {
+        let template = try repositoryFile("Examples/gradbench/kmeans.ir")
+        let source = template.replacingOccurrences(of: "$n", with: "\(n)").replacingOccurrences(of: "$k", with: "\(k)")
+            .replacingOccurrences(of: "$d", with: "\(d)")
+        return try XCTUnwrap(parseModule(source).function(named: "cost"))
+    }
+
+    func testDiagonalAtSmallSizeAgainstTheDenseHessian() throws {
+        let f = try cost(12, 3, 2)
+        let c = try parameter(f, "centroids")
+        let h = try Sparsity.hessian(of: output(f, 0), wrt: c, in: f)
+        XCTAssertEqual(rowsOf(h), (0..<6).map { [$0] })
+        assertInside(try denseHessian(f, output(f, 0), c, randomInputs(f, seed: 4)), h, "kmeans")
+    }
+
+    func testDiagonalAtTheLargestBenchmarkSize() throws {
+        let f = try cost(10_000, 1_000, 16)
+        let h = try Sparsity.hessian(of: output(f, 0), wrt: parameter(f, "centroids"), in: f)
+        XCTAssertEqual(h.nonZeroCount, 16_000)
+        XCTAssertTrue((0..<h.rows).allSatisfy { h.columns(ofRow: $0).elementsEqual([Int32($0)]) })
+        XCTAssertEqual(Colouring.symmetricColouring(h).colourCount, 1)
+    }
+}

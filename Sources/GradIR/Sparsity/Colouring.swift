@@ -61,13 +61,14 @@ public enum Colouring {
     }
 
     /// A star colouring of a symmetric pattern's columns for Hessian compression with direct
-    /// recovery (Gebremedhin, Manne & Pothen 2005, "What color is your Jacobian?", §4: the
-    /// greedy star colouring, columns in natural order): adjacent columns get different colours
+    /// recovery (the star colouring of Gebremedhin, Manne & Pothen 2005, "What color is your
+    /// Jacobian?", greedy, columns in natural order; the forbidding rule is `greedyStar`'s):
+    /// adjacent columns get different colours
     /// and every path on four vertices uses at least three colours, so each non-zero `(i, j)`
     /// is alone in `B[i, colour(j)]` (j the only column of its colour in row i) or else in
     /// `B[j, colour(i)]`; `recovery` says which. A star colouring needs at least as many colours as
-    /// the largest clique and at most Δ² + 1 (Δ the most off-diagonal non-zeros in a row, the
-    /// greedy distance-2 bound); this greedy uses 3 on a tridiagonal pattern, 2 on an arrowhead,
+    /// the largest clique; this one at most Δ² + 1 (Δ the most off-diagonal non-zeros in a row:
+    /// at most Δ neighbours and Δ(Δ − 1) vertices at distance two forbid a colour); this greedy uses 3 on a tridiagonal pattern, 2 on an arrowhead,
     /// 1 on a diagonal. A pattern that is not square gets the column colouring (read as
     /// `B[i, colour(j)]`).
     public static func symmetricColouring(_ p: SparsityPattern) -> CompressedLayout {

@@ -11,6 +11,9 @@ struct InteractionPairs {
     /// Pairs held after the last compaction (all distinct).
     private var distinct = 0
     private var threshold: Int
+    /// Whether every product added was a set times itself (then the pairs are symmetric
+    /// already and need no symmetrizing).
+    private var onlySquares = true
 
     init(n: Int, limit: Int) {
         self.n = n
@@ -22,6 +25,7 @@ struct InteractionPairs {
     mutating func add(_ a: DependencySets, _ ia: Int32, _ b: DependencySets, _ ib: Int32) throws(SparsityError) {
         let ra = a.range(ia), rb = b.range(ib)
         if ra.isEmpty || rb.isEmpty { return }
+        if onlySquares && !(ra.count == rb.count && a.indices[ra].elementsEqual(b.indices[rb])) { onlySquares = false }
         let (size, overflow) = ra.count.multipliedReportingOverflow(by: rb.count)
         // The pairs of one product are distinct, so more than `limit` of them is too many.
         guard !overflow, size <= limit else { throw .tooManyNonZeros(limit: limit) }
@@ -97,7 +101,8 @@ struct InteractionPairs {
     func pattern() throws(SparsityError) -> SparsityPattern {
         let (starts, cols) = csr()
         guard cols.count <= limit else { throw .tooManyNonZeros(limit: limit) }
-        let p = SparsityPattern(unchecked: n, n, starts, cols).symmetrized()
+        let pairs = SparsityPattern(unchecked: n, n, starts, cols)
+        let p = onlySquares ? pairs : pairs.symmetrized()
         guard p.nonZeroCount <= limit else { throw .tooManyNonZeros(limit: limit) }
         return p
     }

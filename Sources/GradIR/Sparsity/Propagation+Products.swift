@@ -4,7 +4,7 @@
 extension Propagator {
     /// out[b, i, j] depends on row i of A[b] and column j of B[b] (batch dimensions broadcast).
     mutating func matmul(_ a: DependencySets, _ aShape: [Int], _ b: DependencySets, _ bShape: [Int], _ outShape: [Int],
-                         emit: Bool) throws(SparsityError) -> DependencySets {
+                         emit: Bool, sets: Bool = true) throws(SparsityError) -> DependencySets {
         let (ra, rb) = (aShape.count, bShape.count)
         let (m, k, n) = (aShape[ra - 2], aShape[ra - 1], bShape[rb - 1])
         let batch = Array(outShape.dropLast(2))
@@ -19,6 +19,7 @@ extension Propagator {
                 for kk in 0..<k { try pairs?.add(aColumns, aColumns.setID(ab * k + kk), bRows, bRows.setID(bb * k + kk)) }
             }
         }
+        if !sets { return .empty(outShape.reduce(1, *)) }
         let rowsOfA = try groupUnion(a, axisGroups(aShape, [ra - 1]))
         let columnsOfB = try groupUnion(b, axisGroups(bShape, [rb - 2]))
         let count = outShape.reduce(1, *)
@@ -38,7 +39,7 @@ extension Propagator {
 
     /// conv2d: out[n, o, p, q] depends on the window of x[n] under (p, q) (every channel)
     /// and on the kernel w[o].
-    mutating func convolution(_ x: DependencySets, _ w: DependencySets, _ g: ConvGeometry, emit: Bool) throws(SparsityError) -> DependencySets {
+    mutating func convolution(_ x: DependencySets, _ w: DependencySets, _ g: ConvGeometry, emit: Bool, sets: Bool = true) throws(SparsityError) -> DependencySets {
         let map = g.columnIndexMap()
         let (positions, patch) = (g.positions, g.patch)
         let image = g.inChannels * g.height * g.width
@@ -79,6 +80,7 @@ extension Propagator {
             }
         }
         let count = g.batch * g.outChannels * positions
+        if !sets { return .empty(count) }
         var xMap = [Int](repeating: 0, count: count), wMap = [Int](repeating: 0, count: count)
         var e = 0
         for n in 0..<g.batch {
@@ -96,7 +98,7 @@ extension Propagator {
     /// conv2d_input_grad(g, w): dx[n, c, h, w] = Σ g[n, o, p, q]·w[o, c, i, j] over the (i, j,
     /// p, q) whose window places (i, j) at (h, w): it depends on g[n, :, p, q] and w[:, c, i, j]
     /// for exactly those.
-    mutating func transposedConvolution(_ g: DependencySets, _ w: DependencySets, _ geo: ConvGeometry, emit: Bool) throws(SparsityError) -> DependencySets {
+    mutating func transposedConvolution(_ g: DependencySets, _ w: DependencySets, _ geo: ConvGeometry, emit: Bool, sets: Bool = true) throws(SparsityError) -> DependencySets {
         let map = geo.columnIndexMap()
         let (positions, patch) = (geo.positions, geo.patch)
         let image = geo.inChannels * geo.height * geo.width
@@ -141,12 +143,13 @@ extension Propagator {
             let read = try unionOfLists([(g, starts, members)], count: geo.outChannels * patch)
             for k in 0..<(geo.outChannels * patch) { try pairs?.add(w, w.setID(k), read, read.setID(k)) }
         }
+        if !sets { return .empty(geo.batch * image) }
         return try unionOfLists([(gPositions, gStarts, gMembers), (wRows, wStarts, wMembers)], count: geo.batch * image)
     }
 
     /// conv2d_kernel_grad(x, g): dw[o, r] = Σ_{n, pq} g[n, o, pq]·x[n, map[r, pq]] over the
     /// positions pq where patch row r = (c, i, j) reads the input (not padding).
-    mutating func kernelGradient(_ x: DependencySets, _ g: DependencySets, _ geo: ConvGeometry, emit: Bool) throws(SparsityError) -> DependencySets {
+    mutating func kernelGradient(_ x: DependencySets, _ g: DependencySets, _ geo: ConvGeometry, emit: Bool, sets: Bool = true) throws(SparsityError) -> DependencySets {
         let map = geo.columnIndexMap()
         let (positions, patch) = (geo.positions, geo.patch)
         let image = geo.inChannels * geo.height * geo.width
@@ -177,6 +180,7 @@ extension Propagator {
             }
         }
         let count = geo.outChannels * patch
+        if !sets { return .empty(count) }
         return try unionOf([(read, (0..<count).map { $0 % Swift.max(patch, 1) }), (cotangents, nil)], count: count)
     }
 }

@@ -69,7 +69,7 @@ struct Propagator {
                         deps[id] = values[k].isEmpty ? nil : values[k]
                     }
                 } else if node.type.dtype.isFloat, !operands.allSatisfy({ $0 == nil }) {
-                    let d = try rule(node, f, operands, emit: emitHere)
+                    let d = try rule(node, f, operands, emit: emitHere, sets: needed.map { $0[id] } ?? true)
                     guard d.indices.count <= limit else { throw .tooManyNonZeros(limit: limit) }
                     deps[id] = d.isEmpty ? nil : d
                 }
@@ -86,7 +86,9 @@ struct Propagator {
     // MARK: The rule of every op
 
     /// The sets of `node`'s value from its operands' (`nil`: depends on nothing).
-    mutating func rule(_ node: Node, _ f: Function, _ operands: [DependencySets?], emit: Bool) throws(SparsityError) -> DependencySets {
+    /// With `sets` false (a nonlinear node whose own sets nothing needs) only the interactions
+    /// are recorded, and the result may be left empty.
+    mutating func rule(_ node: Node, _ f: Function, _ operands: [DependencySets?], emit: Bool, sets: Bool = true) throws(SparsityError) -> DependencySets {
         let out = node.type
         let shapes = node.inputs.map { f.type(of: $0).shape }
         func operand(_ k: Int) -> DependencySets { operands[k] ?? .empty(f.type(of: node.inputs[k]).count) }
@@ -113,12 +115,14 @@ struct Propagator {
             return try unionOf([(operand(0), source(0)), (operand(1), source(1))], count: out.count)
         case .mul, .zmul:
             if emit { try emitProducts(operand(0), source(0), operand(1), source(1), count: out.count) }
+            if !sets { return .empty(out.count) }
             return try unionOf([(operand(0), source(0)), (operand(1), source(1))], count: out.count)
         case .div, .zdiv:
             if emit {
                 try emitProducts(operand(0), source(0), operand(1), source(1), count: out.count)
                 try emitSquares(operand(1))
             }
+            if !sets { return .empty(out.count) }
             return try unionOf([(operand(0), source(0)), (operand(1), source(1))], count: out.count)
         case .pow, .atan2, .logaddexp, .xlogy:
             let u = try unionOf([(operand(0), source(0)), (operand(1), source(1))], count: out.count)
@@ -137,7 +141,7 @@ struct Propagator {
             if emit && (node.op == .prod || node.op == .logsumexp) { try emitSquares(g) }
             return g.resized(out.count)
         case .matmul:
-            return try matmul(operand(0), shapes[0], operand(1), shapes[1], out.shape, emit: emit)
+            return try matmul(operand(0), shapes[0], operand(1), shapes[1], out.shape, emit: emit, sets: sets)
         case .dot:
             let (a, b) = (operand(0), operand(1))
             if emit {
@@ -244,6 +248,7 @@ struct Propagator {
             guard let axis = normalizeAxis(attrs.axis ?? -1, rank: out.rank) else { return try everything(node, operands, out.count, emit: emit) }
             let g = try groupUnion(operand(0), axisGroups(shapes[0], [axis]))
             if emit { try emitSquares(g) }
+            if !sets { return .empty(out.count) }
             return g.remapped(groupOfElement(shapes[0], [axis]))
         case .softmax_cross_entropy:
             guard let axis = normalizeAxis(attrs.axis ?? -1, rank: shapes[0].count) else { return try everything(node, operands, out.count, emit: emit) }
@@ -253,21 +258,23 @@ struct Propagator {
                 try emitSquares(logits)
                 try emitProducts(labels, nil, logits, nil, count: logits.count)
             }
+            if !sets { return .empty(out.count) }
             return try unionOf([(logits, nil), (labels, nil)], count: out.count)
         case .conv2d:
             guard let g = ConvGeometry.of(.conv2d, operands: shapes, attrs: attrs) else { return try everything(node, operands, out.count, emit: emit) }
-            return try convolution(operand(0), operand(1), g, emit: emit)
+            return try convolution(operand(0), operand(1), g, emit: emit, sets: sets)
         case .conv2d_input_grad:
             guard let g = ConvGeometry.of(.conv2d_input_grad, operands: shapes, attrs: attrs) else { return try everything(node, operands, out.count, emit: emit) }
-            return try transposedConvolution(operand(0), operand(1), g, emit: emit)
+            return try transposedConvolution(operand(0), operand(1), g, emit: emit, sets: sets)
         case .conv2d_kernel_grad:
             guard let g = ConvGeometry.of(.conv2d_kernel_grad, operands: shapes, attrs: attrs) else { return try everything(node, operands, out.count, emit: emit) }
-            return try kernelGradient(operand(0), operand(1), g, emit: emit)
+            return try kernelGradient(operand(0), operand(1), g, emit: emit, sets: sets)
         case .cholesky, .logdet, .det:
             // Dense over each matrix of the batch.
             let rank = shapes[0].count
             let g = try groupUnion(operand(0), axisGroups(shapes[0], [rank - 2, rank - 1]))
             if emit { try emitSquares(g) }
+            if !sets { return .empty(out.count) }
             let per = g.count == 0 ? 0 : out.count / g.count
             return g.remapped((0..<out.count).map { $0 / Swift.max(per, 1) })
         case .triangular_solve, .solve:
@@ -319,8 +326,22 @@ struct Propagator {
     /// Which nodes of `f[start...]` record interactions (`emit`: nonlinear, on a path to a root
     /// through non-zero derivatives) and which need their sets (`needed`: an operand of such a
     /// node, or of a node whose sets are needed; the roots too when `rootsNeeded`).
+    /// The ops linear in each operand separately (a product with a value independent of x is
+    /// linear).
+    static let bilinearOps: Set<Op> = [.mul, .zmul, .matmul, .dot, .conv2d, .conv2d_input_grad, .conv2d_kernel_grad]
+
     static func interactionAnalysis(_ f: Function, roots: [ValueID], rootsNeeded: Bool, from start: Int) -> (emit: [Bool], needed: [Bool]) {
         let end = (roots.max() ?? -1) + 1
+        // Which values depend on x at all (in a body, every parameter may): a product with a
+        // value that does not is linear in the other operand.
+        var varies = [Bool](repeating: false, count: end)
+        for v in start..<end {
+            let node = f.nodes[v]
+            varies[v] = v == start || (node.op == .input && start == 0) || node.inputs.contains { $0 >= start && $0 < v && varies[$0] }
+        }
+        func bilinear(_ node: Node) -> Bool {
+            node.inputs.count == 2 && node.inputs.allSatisfy { $0 >= start && varies[$0] }
+        }
         var reach = [Bool](repeating: false, count: end)
         var needed = [Bool](repeating: false, count: end)
         var emit = [Bool](repeating: false, count: end)
@@ -331,7 +352,9 @@ struct Propagator {
         for v in stride(from: end - 1, through: start, by: -1) where reach[v] {
             let node = f.nodes[v]
             if node.op == .input { continue }
-            let nonlinear = curvature(node.op) == .nonlinear
+            var nonlinear = curvature(node.op) == .nonlinear
+            if bilinearOps.contains(node.op) { nonlinear = nonlinear && bilinear(node) }
+            if node.op == .div || node.op == .zdiv { nonlinear = nonlinear && node.inputs[1] >= start && varies[node.inputs[1]] }
             emit[v] = nonlinear
             for k in differentiableOperands(node) {
                 let u = node.inputs[k]
