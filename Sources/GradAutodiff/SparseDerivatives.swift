@@ -95,6 +95,10 @@ extension Expansion {
         let length = flatParts.isEmpty ? 0 : builder.type(of: flatParts[0]).count
         // B[i, k] (row-major rows × c) is element k·rows + i of the stacked parts.
         let indices = columns ? layout.recovery.map { ($0 % c) * length + $0 / c } : layout.recovery
+        // A gather of every element in order (one colour of a diagonal, say) is no gather.
+        if indices.count == builder.type(of: stacked).count, indices.enumerated().allSatisfy({ $0.offset == $0.element }) {
+            return stacked
+        }
         var attrs = Attributes()
         attrs[.dtype] = .dtype(.i64)
         attrs[.shape] = .ints([indices.count])
