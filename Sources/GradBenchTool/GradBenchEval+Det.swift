@@ -48,7 +48,8 @@ extension GradBenchEval {
 /// Level k holds the C(ℓ, k) minors of k columns as one vector, the sets in lexicographic order.
 /// Level k's products are two gathers by constant index tables of shape [k, C(ℓ, k)] (row j: the
 /// element A[ℓ − k, sⱼ] of each set, and the position of S ∖ {sⱼ} in level k − 1) and one
-/// product; the signed sum is written out in the eval's order, `m[0] - m[1] + m[2] - …`. That is
+/// product; the terms, times (−1)ʲ (exact), are added by `sum` over j, which adds in order
+/// from 0 as the eval's loop does (`detM = 0`, then `detM ± M0j · detS` for j = 0, 1, …). That is
 /// Σₖ k·C(ℓ, k) = ℓ·2^(ℓ−1) multiply-adds (11 264 at ℓ = 11) in ℓ levels of a few vector ops,
 /// instead of the tree's ℓ! products; the sums are the same, term by term and in the same order.
 /// The gradient is `grad` of it (a scatter-add per gather).
@@ -70,7 +71,8 @@ struct DetModel {
             "#   (the minor of the last k rows and the columns s₀ < … < s_{k−1}), M(1, {s}) = A[ℓ − 1, s]",
             "#",
             "# dk: the C(ℓ, k) minors of k columns (the sets S in lexicographic order). For every S, row j",
-            "# of ek is A[ℓ − k, sⱼ] and row j of the gather from d(k−1) is M(k − 1, S ∖ {sⱼ}).",
+            "# of ek is A[ℓ − k, sⱼ] and row j of the gather from d(k−1) is M(k − 1, S ∖ {sⱼ}); `sum` adds",
+            "# the signed terms in order from 0, as the eval's loop does.",
             "func primal(a: f64[\(ell * ell)]) {",
             "  d1 = a[\((ell - 1) * ell):]",
         ]
@@ -92,9 +94,8 @@ struct DetModel {
             }
             lines.append("  e\(k) = take(a, cast(\(Self.literal(elements)), dtype=i64), axis=0)")
             lines.append("  m\(k) = e\(k) * take(d\(k - 1), cast(\(Self.literal(minors)), dtype=i64), axis=0)")
-            var sum = "m\(k)[0]"
-            for j in 1..<k { sum += (j % 2 == 1 ? " - " : " + ") + "m\(k)[\(j)]" }
-            lines.append("  d\(k) = \(sum)")
+            let signs = "[" + (0..<k).map { $0 % 2 == 0 ? "[1]" : "[-1]" }.joined(separator: ", ") + "]"
+            lines.append("  d\(k) = sum(m\(k) * \(signs), axes=[0])")
             previous = sets
         }
         lines += [
