@@ -2,8 +2,8 @@ import Foundation
 
 extension GradBenchEval {
     /// The largest ℓ the tool accepts: the eval's largest (its default workloads are ℓ = 5 … 11).
-    /// The model has Σₖ C(ℓ, k)·k ≈ ℓ·2^(ℓ−1) products and index tables of twice that many
-    /// integers, so the cap also bounds the text and the compile.
+    /// The model has ℓ·2^(ℓ−1) − ℓ products and index tables of twice that many integers
+    /// (100 KB of text at ℓ = 11), so the cap also bounds the text and the compile.
     static let detMaxEll = 11
 
     /// det (evals/det): the determinant by expansion by minors and its gradient. A is the flat
@@ -14,7 +14,7 @@ extension GradBenchEval {
         let a = try vector(o["A"], "A")
         let ell = try integer(o["ell"], "ell")
         guard (1...detMaxEll).contains(ell) else {
-            throw ToolError("ell is \(ell), expected 1 ≤ ell ≤ \(detMaxEll) (the eval's largest: expansion by minors has ℓ·2^(ℓ−1) products here)")
+            throw ToolError("ell is \(ell), expected 1 ≤ ell ≤ \(detMaxEll) (the eval's largest; the model grows as ℓ·2^(ℓ−1))")
         }
         guard a.count == ell * ell else {
             throw ToolError("A has \(a.count) elements, expected ell · ell = \(ell * ell)")
@@ -38,7 +38,7 @@ extension GradBenchEval {
 /// recursively, as the eval's `det_of_minor` computes it, with each distinct minor computed once.
 ///
 /// The expansion of a minor removes its first row, so every minor met is that of the last k rows
-/// and a set S = {s₀ < s₁ < … < s_{k−1}} of k columns, wherever it occurs in the ℓ! products:
+/// and a set S = {s₀ < s₁ < … < s_{k−1}} of k columns, wherever it occurs in the recursion's tree:
 ///
 /// ```
 /// M(k, S) = Σⱼ (−1)ʲ · A[ℓ − k, sⱼ] · M(k − 1, S ∖ {sⱼ}),  summed j = 0, 1, …, k − 1 in order
@@ -50,8 +50,9 @@ extension GradBenchEval {
 /// element A[ℓ − k, sⱼ] of each set, and the position of S ∖ {sⱼ} in level k − 1) and one
 /// product; the terms, times (−1)ʲ (exact), are added by `sum` over j, which adds in order
 /// from 0 as the eval's loop does (`detM = 0`, then `detM ± M0j · detS` for j = 0, 1, …). That is
-/// Σₖ k·C(ℓ, k) = ℓ·2^(ℓ−1) multiply-adds (11 264 at ℓ = 11) in ℓ levels of a few vector ops,
-/// instead of the tree's ℓ! products; the sums are the same, term by term and in the same order.
+/// Σₖ₌₂..ℓ k·C(ℓ, k) = ℓ·2^(ℓ−1) − ℓ products (11 253 at ℓ = 11) in ℓ levels of a few vector
+/// ops, instead of the tree's Σₖ ℓ!/(k − 1)! ≈ (e − 1)·ℓ! (6.9·10⁷); the sums are the same, term
+/// by term and in the same order.
 /// The gradient is `grad` of it (a scatter-add per gather).
 struct DetModel {
     let ell: Int
