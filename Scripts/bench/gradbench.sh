@@ -4,7 +4,7 @@
 #   Scripts/bench/gradbench.sh SUITE [--quick] [--peers adolc,jax,pytorch] [EVAL ...]
 #
 # SUITE is a GradBench work tree (github.com/gradbench/gradbench; at least python/, cpp/,
-# tools/manual/ and evals/EVAL/). EVAL: hello lse llsq kmeans gmm ode lstm ba ht particle saddle
+# tools/manual/ and evals/EVAL/). EVAL: hello lse llsq kmeans gmm ode lstm det ba ht particle saddle
 # (default: all but hello). ht runs the eval's default variant (complicated, big model; the
 # simple one is `--variant simple` of the eval, not run here). particle and saddle have no manual
 # tool in the suite (their evals check a hard-coded answer): gradc alone, no ratio. For each
@@ -51,12 +51,12 @@ for a in "$@"; do
     --quick) QUICK=yes ;;
     --peers) want_peers=yes ;;
     --peers=*) IFS=, read -r -a PEERS <<<"${a#--peers=}" ;;
-    hello|lse|llsq|kmeans|gmm|ode|lstm|ba|ht|particle|saddle) EVALS+=("$a") ;;
-    *) echo "gradbench.sh: unknown argument '$a' (evals: hello lse llsq kmeans gmm ode lstm ba ht particle saddle)" >&2; exit 2 ;;
+    hello|lse|llsq|kmeans|gmm|ode|lstm|det|ba|ht|particle|saddle) EVALS+=("$a") ;;
+    *) echo "gradbench.sh: unknown argument '$a' (evals: hello lse llsq kmeans gmm ode lstm det ba ht particle saddle)" >&2; exit 2 ;;
   esac
 done
 [ "$want_peers" = no ] || { echo "gradbench.sh: --peers needs a list (adolc,jax,pytorch)" >&2; exit 2; }
-[ ${#EVALS[@]} -gt 0 ] || EVALS=(lse llsq kmeans gmm ode lstm ba ht particle saddle)
+[ ${#EVALS[@]} -gt 0 ] || EVALS=(lse llsq kmeans gmm ode lstm det ba ht particle saddle)
 for p in ${PEERS[@]+"${PEERS[@]}"}; do
   case "$p" in
     adolc|jax|pytorch) ;;
@@ -79,6 +79,7 @@ quick_args() {
     lstm) echo "-l 2 4 -c 1024 4096" ;;
     ba) echo "--min 1 --max 5" ;;
     ht) echo "--min 1 --max 4" ;;
+    det) echo "-l 5 8 11" ;;
     *) echo "" ;;
   esac
 }

@@ -20,30 +20,30 @@ struct GradBenchEval: Sendable {
     var prepare: @Sendable (String, Any) throws -> EvalCall
     /// The model's name of a function where the suite's name is taken (an op's name).
     var modelNames: [String: String] = [:]
+    /// The model's text for the workload's parameters when the tool generates it (det: a graph
+    /// whose shape is not a template's); nil: the template `MODELS/MODEL.ir`.
+    var generate: (@Sendable ([String: ModelTemplate.Value]) throws -> String)?
 
     init(name: String, model: String, functions: [String], modelNames: [String: String] = [:],
+         generate: (@Sendable ([String: ModelTemplate.Value]) throws -> String)? = nil,
          prepare: @escaping @Sendable (String, Any) throws -> EvalCall) {
         self.name = name
         self.model = model
         self.functions = functions
         self.modelNames = modelNames
+        self.generate = generate
         self.prepare = prepare
     }
 
     func modelFunction(_ function: String) -> String { modelNames[function] ?? function }
 
-    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode, lstm, ba, ht, particle, saddle]
+    static let all: [GradBenchEval] = [hello, lse, llsq, kmeans, gmm, ode, lstm, det, ba, ht, particle, saddle]
 
     static func named(_ name: String) -> GradBenchEval? { all.first { $0.name == name } }
 
     /// Why a module is not supported (the `define` response's error).
     static func unsupportedReason(_ module: String) -> String {
-        switch module {
-        case "det":
-            return "gradc: det is not implemented yet: the eval asks for the determinant by expansion by minors (ℓ! products, ℓ up to 11); gradc's det op factors by LU, a different algorithm, and the language has no recursion to expand minors faithfully"
-        default:
-            return "gradc: unknown module '\(module)' (gradc implements \(all.map(\.name).joined(separator: ", ")))"
-        }
+        "gradc: unknown module '\(module)' (gradc implements \(all.map(\.name).joined(separator: ", ")))"
     }
 
     // MARK: - The evals

@@ -57,7 +57,7 @@ final class GradBenchToolTests: XCTestCase {
 
     func testRecordedCasesMatchTheReferenceTool() throws {
         var replayed = 0
-        for eval in ["hello", "lse", "llsq", "kmeans", "gmm", "ode", "lstm", "ba", "ht"] {
+        for eval in ["hello", "lse", "llsq", "kmeans", "gmm", "ode", "lstm", "det", "ba", "ht"] {
             guard let cases = try recordedCases(eval) else { continue }   // kmeans, lstm without ../shared
             for c in cases {
                 let function = try XCTUnwrap(c["function"] as? String)
@@ -67,7 +67,7 @@ final class GradBenchToolTests: XCTestCase {
                 replayed += 1
             }
         }
-        XCTAssertGreaterThanOrEqual(replayed, 17)
+        XCTAssertGreaterThanOrEqual(replayed, 23)
     }
 
     // MARK: - Protocol
@@ -78,12 +78,12 @@ final class GradBenchToolTests: XCTestCase {
         XCTAssertEqual(s["id"] as? Int, 0)
         XCTAssertEqual(s["tool"] as? String, "gradc")
 
-        for module in ["det", "nonesuch"] {
+        for module in ["nonesuch"] {
             let r = try XCTUnwrap(tool.respond(to: ["id": 1, "kind": "define", "module": module]))
             XCTAssertEqual(r["success"] as? Bool, false, module)
             XCTAssert((r["error"] as? String ?? "").hasPrefix("gradc: "), module)
         }
-        for module in ["hello", "lse", "llsq", "kmeans", "gmm", "ode", "lstm", "ba", "ht", "particle", "saddle"] {
+        for module in ["hello", "lse", "llsq", "kmeans", "gmm", "ode", "lstm", "det", "ba", "ht", "particle", "saddle"] {
             XCTAssertEqual(tool.respond(to: ["id": 2, "kind": "define", "module": module])?["success"] as? Bool, true, module)
         }
         let analysis = try XCTUnwrap(tool.respond(to: ["id": 3, "kind": "analysis", "of": 2, "valid": true]))
