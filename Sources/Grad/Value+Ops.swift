@@ -282,33 +282,40 @@ public func conv2dKernelGrad(_ x: Value, _ g: Value, kernelSize: [Int], stride: 
     try x.builder.apply(.conv2d_kernel_grad, [x, g], convAttrs(stride: stride, padding: padding, dilation: dilation, shape: kernelSize))
 }
 
-/// The windows of a non-overlapping 2-D pooling: x[N,C,H,W] cut to whole windows and
-/// reshaped to [N, C, H/kh, kh, W/kw, kw].
-private func poolWindows(_ x: Value, _ window: [Int], _ name: String) throws(Diagnostic) -> Value {
-    guard x.shape.count == 4, window.count == 2, window[0] >= 1, window[1] >= 1,
-          window[0] <= x.shape[2], window[1] <= x.shape[3] else {
-        throw Diagnostic(.invalidOperand(op: name, "expects x[N,C,H,W] (NCHW) and a window [kh,kw] of at least 1×1 that fits in H×W, got \(x.type) and \(window)"))
-    }
-    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    let (oh, ow) = (h / window[0], w / window[1])
-    var cut = x
-    if oh * window[0] != h || ow * window[1] != w {
-        cut = try slice(x, start: [0, 0, 0, 0], stop: [n, c, oh * window[0], ow * window[1]])
-    }
-    return try cut.reshaped([n, c, oh, window[0], ow, window[1]])
+private func poolAttrs(_ window: [Int], _ stride: [Int]?, _ padding: [Int], shape: [Int]? = nil) -> Attributes {
+    var a = Attributes([.window: .ints(window), .stride: .ints(stride ?? window), .padding: .ints(padding)])
+    if let shape { a[.shape] = .ints(shape) }
+    return a
 }
 
-/// `max_pool2d` with stride = window: the maximum of each non-overlapping kh×kw window of
-/// x[N,C,H,W] (rows and columns that do not fill a window are dropped, as PyTorch's
-/// `max_pool2d` without padding). A reshape and a `max` reduction, so the gradient follows
-/// `max`'s rule: **ties in a window share the cotangent evenly** (not the first maximum).
-public func maxPool2d(_ x: Value, window: [Int]) throws(Diagnostic) -> Value {
-    try max(poolWindows(x, window, "max_pool2d"), axes: [3, 5])
+/// `max_pool2d(x, window=, stride=, padding=)`: the maximum of each kh×kw window of
+/// x[N,C,H,W] (NCHW), windows `stride` apart (default: the window; smaller strides overlap),
+/// with `padding` rows and columns of −inf on each side (at most half the window); windows
+/// that do not fit are dropped, as PyTorch's `max_pool2d`. **Ties in a window share the
+/// cotangent evenly** (as `max`), not the first maximum.
+public func maxPool2d(_ x: Value, window: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.max_pool2d, [x], poolAttrs(window, stride, padding))
 }
-/// `avg_pool2d` with stride = window: the mean of each non-overlapping kh×kw window (the
-/// gradient spreads evenly over the window).
-public func avgPool2d(_ x: Value, window: [Int]) throws(Diagnostic) -> Value {
-    try mean(poolWindows(x, window, "avg_pool2d"), axes: [3, 5])
+/// `avg_pool2d(x, window=, stride=, padding=)`: the mean of each window, the zero padding
+/// counted in the divisor kh·kw (PyTorch's `count_include_pad=True`); the gradient spreads
+/// g/(kh·kw) over the window.
+public func avgPool2d(_ x: Value, window: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.avg_pool2d, [x], poolAttrs(window, stride, padding))
+}
+/// The gradient of `maxPool2d` (x[N,C,H,W], g[N,C,OH,OW] → [N,C,H,W]): each window's g
+/// shared among its maxima.
+public func maxPool2dGrad(_ x: Value, _ g: Value, window: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.max_pool2d_grad, [x, g], poolAttrs(window, stride, padding))
+}
+/// The derivative of `maxPool2d` along v (x, v[N,C,H,W] → [N,C,OH,OW]): the mean of v over
+/// each window's maxima.
+public func maxPool2dTangent(_ x: Value, _ v: Value, window: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.max_pool2d_tangent, [x, v], poolAttrs(window, stride, padding))
+}
+/// The gradient of `avgPool2d` for an input of spatial size `inputSize` = [H, W]
+/// (g[N,C,OH,OW] → [N,C,H,W]).
+public func avgPool2dGrad(_ g: Value, inputSize: [Int], window: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) throws(Diagnostic) -> Value {
+    try g.builder.apply(.avg_pool2d_grad, [g], poolAttrs(window, stride, padding, shape: inputSize))
 }
 
 // MARK: Indexing with i64 tensors (NumPy semantics; negative indices wrap around)

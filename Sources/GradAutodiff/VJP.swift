@@ -367,6 +367,24 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
             if needs[1] { result[1] = try b.add(.conv2d, [p, g], attrs) }
         }
         return result
+
+    // MARK: Pooling: max pooling's derivative is linear in the cotangent with weights that are
+    // piecewise constant in x (zero derivative in x, as `max`), average pooling is linear.
+    case .max_pool2d:
+        return Cotangents(try b.add(.max_pool2d_grad, [x, g], node.attrs))
+    case .max_pool2d_grad:
+        return Cotangents(nil, needs[1] ? try b.add(.max_pool2d_tangent, [x, g], node.attrs) : nil)
+    case .max_pool2d_tangent:
+        return Cotangents(nil, needs[1] ? try b.add(.max_pool2d_grad, [x, g], node.attrs) : nil)
+    case .avg_pool2d:
+        var attrs = node.attrs
+        let shape = b.type(of: x).shape
+        attrs[.shape] = .ints([shape[2], shape[3]])
+        return Cotangents(try b.add(.avg_pool2d_grad, [g], attrs))
+    case .avg_pool2d_grad:
+        var attrs = node.attrs
+        attrs[.shape] = nil
+        return Cotangents(try b.add(.avg_pool2d, [g], attrs))
     }
 }
 

@@ -71,6 +71,9 @@ public enum StructuralOp: String, CaseIterable, Hashable, Sendable {
     // Forward-mode derivative requests (issue 18)
     case jvp
     case hvp
+    // Pooling (issue 17)
+    case max_pool2d, max_pool2d_grad, max_pool2d_tangent
+    case avg_pool2d, avg_pool2d_grad
 
     @inlinable @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
 

@@ -353,6 +353,44 @@ extension Op {
             default:
                 return a.with(shape: try validShape("shape", geometry.outputShape))
             }
+        case .max_pool2d, .max_pool2d_grad, .max_pool2d_tangent, .avg_pool2d, .avg_pool2d_grad:
+            let a = operands[0]
+            try sameDType(operands)
+            try requireFloat(a)
+            guard a.rank == 4 else {
+                let what = structural == .avg_pool2d_grad ? "g[N,C,OH,OW]" : "x[N,C,H,W] (NCHW)"
+                throw fail(.invalidOperand(op: name, "expects a 4-D operand \(what), got \(a)"))
+            }
+            var input = a.shape
+            if structural == .avg_pool2d_grad {
+                guard let s = attrs.shape, s.count == 2, s.allSatisfy({ $0 >= 0 && $0 <= maxElementCount }) else {
+                    throw fail(.invalidAttribute(op: name, name: "shape", expected: "the input's [H,W]"))
+                }
+                input = [a.shape[0], a.shape[1]] + s
+            }
+            let geometry: PoolGeometry
+            switch PoolGeometry.make(input: input, attrs: attrs) {
+            case .success(let g): geometry = g
+            case .failure(let e):
+                if let attribute = e.attribute { throw fail(.invalidAttribute(op: name, name: attribute, expected: e.message)) }
+                throw fail(.invalidOperand(op: name, e.message))
+            }
+            switch structural {
+            case .max_pool2d_grad:
+                guard operands[1].shape == geometry.outputShape else {
+                    throw fail(.invalidOperand(op: name, "the cotangent must have the pooled shape \(AttrValue.ints(geometry.outputShape)), got \(operands[1])"))
+                }
+                return a
+            case .max_pool2d_tangent:
+                guard operands[1].shape == a.shape else {
+                    throw fail(.invalidOperand(op: name, "the tangent must have the input's shape \(AttrValue.ints(a.shape)), got \(operands[1])"))
+                }
+                return a.with(shape: try validShape("shape", geometry.outputShape))
+            case .avg_pool2d_grad:
+                return a.with(shape: try validShape("shape", geometry.inputShape))
+            default:
+                return a.with(shape: try validShape("shape", geometry.outputShape))
+            }
         case .grad, .hessian:
             let (y, x) = (operands[0], operands[1])
             guard y.isScalar, y.dtype.isFloat else { throw fail(.notScalar(op: name, y)) }

@@ -201,7 +201,16 @@ public struct RandomGraphGenerator {
                 let x = try a.reshaped([1, 1, h, w])
                 let k = try a.sliced(axis: 0, 0, 1).sliced(axis: 1, 0, 1).reshaped([1, 1, 1, 1])
                 let y = try conv2d(x, k) + conv2dInputGrad(x, conv2dKernelGrad(x, x, kernelSize: [1, 1]) * 0.5, inputSize: [h, w])
-                return try a * apply(.sigmoid, a) + y.reshaped([h, w]) * 0.25
+                // Overlapping poolings of it (windows of up to 1×2 with padding), the gradient
+                // ops shaped like the matrix, the pooled values summed (no random draw either).
+                let kw = Swift.min(2, w)
+                let (window, stride, padding) = ([1, kw], [1, 1], [0, kw / 2])
+                let avg = try avgPool2d(x, window: window, stride: stride, padding: padding)
+                let mx = try maxPool2d(x, window: window, stride: stride, padding: padding)
+                let pooled = try avgPool2dGrad(avg, inputSize: [h, w], window: window, stride: stride, padding: padding)
+                    + maxPool2dGrad(x, mx, window: window, stride: stride, padding: padding)
+                let tangent = try sum(maxPool2dTangent(x, x * 0.5, window: window, stride: stride, padding: padding))
+                return try a * apply(.sigmoid, a) + (y + pooled * 0.5).reshaped([h, w]) * 0.25 + tangent * 0.125
             }
             return try a.matmul(a.transposed([0, 2, 1]))
         case 2:
