@@ -259,15 +259,10 @@ public func conv2d(_ x: Value, _ w: Value, stride: [Int] = [1, 1], padding: [Int
     try x.builder.apply(.conv2d, [x, w], convAttrs(stride: stride, padding: padding, dilation: dilation))
 }
 /// `conv1d`: x[N,C,W] correlated with w[O,C,K] — a `conv2d` with a unit height (reshapes
-/// around it, which cost nothing).
+/// around it, which cost nothing); `.ir` spells it `conv1d(x, w, stride=, padding=, dilation=)`.
 public func conv1d(_ x: Value, _ w: Value, stride: Int = 1, padding: Int = 0, dilation: Int = 1) throws(Diagnostic) -> Value {
-    guard x.shape.count == 3, w.shape.count == 3 else {
-        throw Diagnostic(.invalidOperand(op: "conv1d", "expects x[N,C,W] (NCW) and w[O,C,K] (OIW), got \(x.type) and \(w.type)"))
-    }
-    let x2 = try x.reshaped([x.shape[0], x.shape[1], 1, x.shape[2]])
-    let w2 = try w.reshaped([w.shape[0], w.shape[1], 1, w.shape[2]])
-    let y = try conv2d(x2, w2, stride: [1, stride], padding: [0, padding], dilation: [1, dilation])
-    return try y.reshaped([y.shape[0], y.shape[1], y.shape[3]])
+    try x.builder.check(w)
+    return try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.conv1d(id, w.id, stride: stride, padding: padding, dilation: dilation) }
 }
 /// The transposed convolution: the gradient of `conv2d` with respect to its input, for an
 /// input of spatial size `inputSize` = [H, W] (g[N,O,OH,OW], w[O,C,KH,KW] → [N,C,H,W]).
