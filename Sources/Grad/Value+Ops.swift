@@ -377,6 +377,15 @@ public func triangularSolve(_ l: Value, _ b: Value, lower: Bool = true, transpos
 public func solve(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try a.builder.apply(.solve, [a, b]) }
 /// The determinant on the last two axes.
 public func det(_ x: Value) throws(Diagnostic) -> Value { try apply(.det, x) }
+/// ln |det x| on the last two axes of a general square matrix, from LU (−inf where x is singular).
+public func logabsdet(_ x: Value) throws(Diagnostic) -> Value { try apply(.logabsdet, x) }
+/// The sign of det x: ±1, 0 where x is singular (zero gradient).
+public func detSign(_ x: Value) throws(Diagnostic) -> Value { try apply(.det_sign, x) }
+/// `slogdet(x)`: (sign, ln |det x|), det x = sign·exp(logAbsDet), batched like `det`; a
+/// singular x gives (0, −inf). The gradient of logAbsDet is x⁻ᵀ; the sign's is zero.
+public func slogdet(_ x: Value) throws(Diagnostic) -> (sign: Value, logAbsDet: Value) {
+    (try detSign(x), try logabsdet(x))
+}
 /// A⁻¹ = solve(a, I) (a composition, not an op).
 public func inv(_ x: Value) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.inverse(id) } }
 /// ln det of the symmetric positive definite (x + xᵀ)/2 on the last two axes (NaN if not positive definite).

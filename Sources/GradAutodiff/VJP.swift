@@ -58,7 +58,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     case .scan, .result:
         // The backward pass gives a loop its results' cotangents together (`scanCotangents`).
         return Cotangents(none: node.inputs.count)
-    case .sign, .floor, .ceil, .floordiv, .eq, .ne, .lt, .le, .gt, .ge, .one_hot, .argmax, .argmin, .iota:
+    case .sign, .floor, .ceil, .floordiv, .eq, .ne, .lt, .le, .gt, .ge, .one_hot, .argmax, .argmin, .iota, .det_sign:
         return Cotangents(none: node.inputs.count)
 
     // MARK: Elementwise unary
@@ -258,6 +258,10 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         let batch = b.type(of: out).shape + [1, 1]
         let inverse = try b.inverse(x)
         return Cotangents(try scale(b.reshape(g, batch), mul(b.reshape(out, batch), swapLastAxes(inverse, &b))))
+    case .logabsdet:
+        // d ln|det A| = tr(A⁻¹ dA): Ā = g·A⁻ᵀ; a singular A gives inf/NaN where g ≠ 0.
+        let batch = b.type(of: out).shape + [1, 1]
+        return Cotangents(try scale(b.reshape(g, batch), swapLastAxes(b.inverse(x), &b)))
 
     // MARK: Shape
     case .reshape, .expand_dims, .squeeze:

@@ -177,7 +177,7 @@ struct KernelSelector {
                 add(scratch: 0) { k.run($0, $1) }
             }
             return
-        case .cholesky, .triangular_solve, .logdet, .solve, .det:
+        case .cholesky, .triangular_solve, .logdet, .solve, .det, .logabsdet, .det_sign:
             guard floatType else { break }
             if inputs[0].type.dtype == .f32 {
                 let k = LinalgKernel<Float>(op, attrs, inputs, output)

@@ -42,7 +42,7 @@ extension FunctionEmitter {
         case .sum, .mean, .max, .min, .prod, .logsumexp: try emitReduction(id)
         case .matmul: try emitMatmul(id)
         case .dot: try emitDot(id)
-        case .cholesky, .triangular_solve, .logdet, .solve, .det: try emitLinalg(id)
+        case .cholesky, .triangular_solve, .logdet, .solve, .det, .logabsdet, .det_sign: try emitLinalg(id)
         case .cumsum: try emitCumsum(id)
         case .one_hot: try emitOneHot(id)
         case .take, .take_along_axis: try emitTake(id)

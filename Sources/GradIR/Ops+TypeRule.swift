@@ -158,7 +158,7 @@ extension Op {
                 throw fail(.shapeMismatch(op: name, operands))
             }
             return TensorType(operands[0].dtype, [])
-        case .cholesky, .logdet, .det:
+        case .cholesky, .logdet, .det, .logabsdet, .det_sign:
             let t = operands[0]
             guard t.dtype.isFloat, t.rank >= 2, t.shape[t.rank - 1] == t.shape[t.rank - 2] else {
                 throw fail(.invalidOperand(op: name, "expected a float square matrix […, n, n], got \(t)"))

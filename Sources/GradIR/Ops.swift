@@ -45,6 +45,8 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     // Pooling over 2-D windows of NCHW data (issue 17), appended; its transposes
     case max_pool2d, max_pool2d_grad, max_pool2d_tangent
     case avg_pool2d, avg_pool2d_grad
+    // slogdet's two halves (issue 17), appended: ln|det A| and the sign of det A, from LU
+    case logabsdet, det_sign
 }
 
 /// How many operands an op takes.
@@ -402,6 +404,14 @@ extension Op {
             return OpInfo(family: .nn, arity: .fixed(1), attributes: poolAttrs + [attr(.shape, .ints, required: true)],
                           doc: "The transpose of avg_pool2d: g[N,C,OH,OW] gives dx[N,C,H,W] with `shape` = [H,W], dx = Σ over the windows w containing the element of g[w]/(KH·KW), added from +0 in row-major order of the windows. The attributes are the forward pooling's.",
                           derivative: "g: avg_pool2d(h) (linear).")
+        case .logabsdet:
+            return OpInfo(family: .linalg, arity: .fixed(1), attributes: [],
+                          doc: "ln |det A| on the last two axes ([…,n,n] → […]) of a general square A: Σ ln |Uᵢᵢ| (in row order, from +0) over the pivots of LU with partial pivoting, as `det` factors; it neither over- nor underflows where det does. −inf at an exactly singular A (a zero pivot), NaN if a pivot is NaN; 0 for a 0×0 matrix. The second value of `slogdet(A)`.",
+                          derivative: "g·A⁻ᵀ, with A⁻ᵀ = transpose(solve(A, I)) (inf/NaN where A is singular).")
+        case .det_sign:
+            return OpInfo(family: .linalg, arity: .fixed(1), attributes: [],
+                          doc: "The sign of det A on the last two axes ([…,n,n] → […]): ±1 from the permutation of LU with partial pivoting and the signs of the pivots, exactly 0 at an exactly singular A (a zero pivot), NaN if a pivot is NaN; 1 for a 0×0 matrix. The first value of `slogdet(A)`; det A = det_sign(A)·exp(logabsdet(A)).",
+                          derivative: "Zero (piecewise constant).")
         case .result:
             return OpInfo(family: .loop, arity: .fixed(1), attributes: [attr(.index, .int, required: true)],
                           doc: "result(loop, index=k): value k of a `scan`: the final carries first (k < carries), then each per-step output stacked on a new leading axis of length `length` (row t is step t's).",

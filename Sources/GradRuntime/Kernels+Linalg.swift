@@ -128,6 +128,31 @@ extension LinalgKernels {
     }
 }
 
+extension LinalgKernels {
+    /// slogdet: (sign, ln |det A|) from LU with partial pivoting of a copy in `scratch`
+    /// (n×n). The sign is the permutation's times the pivots' signs, exactly 0 if a pivot is 0
+    /// and NaN if one is NaN (NaN first); ln |det A| = Σ ln |Uᵢᵢ| from +0 in row order.
+    @inlinable
+    public static func slogdet<T: RealScalar>(_ a: UnsafePointer<T>, scratch u: UnsafeMutablePointer<T>, n: Int) -> (sign: T, logAbs: T) {
+        for e in 0..<(n * n) { u[e] = a[e] }
+        var sign = luEliminate(u, u, n: n, k: 0)
+        var (zero, nan) = (false, false)
+        var acc: T = 0
+        for i in 0..<n {
+            let pivot = u[i * n + i]
+            if pivot.isNaN {
+                nan = true
+            } else if pivot == 0 {
+                zero = true
+            } else if pivot < 0 {
+                sign = -sign
+            }
+            acc += T.log(Swift.abs(pivot))
+        }
+        return (nan ? T.nan : zero ? 0 : sign, acc)
+    }
+}
+
 // MARK: - Reference kernels
 
 func linalgKernel(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], _ rt: TensorType) throws(Diagnostic) -> Tensor {
@@ -136,7 +161,7 @@ func linalgKernel(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], _ rt: Tenso
     let batch = a.shape.dropLast(2).reduce(1, *)
     func run<T: RealScalar>(_ x: [T], _ y: [T]) -> [T] {
         // 0×0 matrices: det 1, logdet 0, the other results are empty.
-        if n == 0 { return [T](repeating: op == .det ? 1 : 0, count: rt.count) }
+        if n == 0 { return [T](repeating: op == .det || op == .det_sign ? 1 : 0, count: rt.count) }
         var out = [T](repeating: 0, count: rt.count)
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeBufferPointer { yp in
@@ -155,6 +180,13 @@ func linalgKernel(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], _ rt: Tenso
                         let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(n * n, 1))
                         defer { scratch.deallocate() }
                         for m in 0..<batch { ob[m] = LinalgKernels.det(xb + m * n * n, scratch: scratch, n: n) }
+                    case .logabsdet, .det_sign:
+                        let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(n * n, 1))
+                        defer { scratch.deallocate() }
+                        for m in 0..<batch {
+                            let r = LinalgKernels.slogdet(xb + m * n * n, scratch: scratch, n: n)
+                            ob[m] = op == .det_sign ? r.sign : r.logAbs
+                        }
                     case .triangular_solve:
                         let k = rt.shape[rt.rank - 1]
                         guard let yb = yp.baseAddress else { return }

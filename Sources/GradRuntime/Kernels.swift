@@ -42,7 +42,7 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
     case .matmul: return try matmulKernel(op, inputs, rt)
     case .dot: return try dotKernel(op, inputs, rt)
     case .transpose: return try transposeKernel(op, attrs, inputs, rt)
-    case .cholesky, .triangular_solve, .logdet, .solve, .det: return try linalgKernel(op, attrs, inputs, rt)
+    case .cholesky, .triangular_solve, .logdet, .solve, .det, .logabsdet, .det_sign: return try linalgKernel(op, attrs, inputs, rt)
 
     // MARK: Shape and data movement
     case .reshape, .expand_dims, .squeeze:

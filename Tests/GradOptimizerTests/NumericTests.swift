@@ -18,7 +18,7 @@ final class OptimizerNumericTests: XCTestCase {
         ([.select], "select(c, A, B)"),
         ([.sum, .mean, .max, .min, .prod, .logsumexp], "OP(A, axes=[1], keepdims=true) + B"),
         ([.matmul], "A @ transpose(B)"),
-        ([.cholesky, .logdet, .det], "OP(A @ transpose(A) + 3 * eye(2, dtype=DT))"),
+        ([.cholesky, .logdet, .det, .logabsdet, .det_sign], "OP(A @ transpose(A) + 3 * eye(2, dtype=DT))"),
         ([.solve], "solve(A @ transpose(A) + 3 * eye(2, dtype=DT), B)"),
         ([.conv2d], "reshape(conv2d(reshape(A, shape=[1,1,2,3]), reshape(B[:, 0:2], shape=[1,1,2,2]), padding=[1,1]), shape=[3,4])[0:2, 0:3] + B"),
         ([.conv2d_input_grad], "reshape(conv2d_input_grad(reshape(A, shape=[1,1,2,3]), reshape(B[:, 0:2], shape=[1,1,2,2]), shape=[3,4]), shape=[3,4])[1:3, 0:3] + B"),

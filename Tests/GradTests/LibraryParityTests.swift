@@ -109,6 +109,8 @@ final class LibraryParityTests: XCTestCase {
         .triangular_solve: ("triangularSolve(l, b, lower:transpose:)", { o in try triangularSolve(cholesky(o.x.matmul(o.x.transposed())), o.x, transpose: true) }),
         .solve: ("solve(a, b)", { o in try solve(o.x.matmul(o.x.transposed()), o.x) }),
         .det: ("det(x)", { o in try det(o.x.matmul(o.x.transposed())) }),
+        .logabsdet: ("logabsdet(x)", { o in try logabsdet(o.x.matmul(o.x.transposed())) }),
+        .det_sign: ("detSign(x)", { o in try detSign(o.x.matmul(o.x.transposed())) }),
         .logdet: ("logdet(x)", { o in try logdet(o.x.matmul(o.x.transposed())) }),
         .softmax: ("softmax(x, axis:)", { o in try softmax(o.x) }),
         .log_softmax: ("logSoftmax(x, axis:)", { o in try logSoftmax(o.x, axis: 0) }),

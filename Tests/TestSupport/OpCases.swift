@@ -200,7 +200,6 @@ public enum OpCases {
         })
         cases += indexing(backends: backends)
         cases += convolution(backends: backends)
-        cases += pooling(backends: backends)
         cases.append(OpCase(name: "cast f64↔f32", operands: [([2, 3], anywhere)], f32Inside: true) { fb, v, _ in
             let other: DType = v[0].dtype == .f64 ? .f32 : .f64
             return try exp(v[0].cast(other)).cast(v[0].dtype) * v[0]
@@ -217,6 +216,9 @@ public enum OpCases {
                 try tanh(sigmoid(v[0] * v[1] + v[0]) - exp(v[1]) / (v[0] * v[0] + fb.constant(1, v[0].dtype)))
             })
         }
+        // Last, so that their random draws leave the inputs of the cases above as they were.
+        cases += pooling(backends: backends)
+        cases += slogdetCases(backends: backends)
         return cases
     }
 
@@ -270,6 +272,42 @@ public enum OpCases {
             })
             cases.append(OpCase(name: "conv2d blocked", operands: [([3, 5, 9, 11], anywhere), ([20, 5, 3, 3], anywhere)]) { fb, v, _ in
                 try fb.apply(.conv2d, [v[0], v[1]], attrs(stride: [1, 2], padding: [1, 1]))
+            })
+        }
+        return cases
+    }
+
+    /// x + 3·I, or x + 3·J (J the reversed identity: partial pivoting swaps rows), as in
+    /// `factorizationCases`.
+    static func wellConditionedMatrix(_ fb: FunctionBuilder, _ x: Value, pivoting: Bool) throws -> Value {
+        let n = x.shape[x.shape.count - 1]
+        let j = (0..<(n * n)).map { e in Double(pivoting ? (e / n + e % n == n - 1 ? 3 : 0) : (e / n == e % n ? 3 : 0)) }
+        return try x + fb.constant(values: j, x.dtype, [n, n])
+    }
+
+    /// slogdet's ops, `logabsdet` and `det_sign`: negative determinants through row
+    /// swaps, batched, 1×1; on the backends an empty batch, 0×0 and a larger matrix.
+    static func slogdetCases(backends: Bool) -> [OpCase] {
+        var cases: [OpCase] = [
+            OpCase(name: "logabsdet [3,3]", operands: [([3, 3], anywhere)]) { fb, v, _ in try logabsdet(wellConditionedMatrix(fb, v[0], pivoting: false)) },
+            // 3·J has det −27: a negative determinant, found through row swaps.
+            OpCase(name: "logabsdet with row swaps [3,3], times det_sign", operands: [([3, 3], anywhere)]) { fb, v, _ in
+                let (sign, logAbsDet) = try slogdet(wellConditionedMatrix(fb, v[0], pivoting: true))
+                return try sign * logAbsDet
+            },
+            OpCase(name: "slogdet [2,2,2], squared", operands: [([2, 2, 2], anywhere)]) { fb, v, _ in
+                let a = try wellConditionedMatrix(fb, v[0], pivoting: true)
+                return try square(logabsdet(a)) + detSign(a)
+            },
+            OpCase(name: "logabsdet [1,1]", operands: [([1, 1], positive)]) { _, v, _ in try logabsdet(v[0]) },
+        ]
+        if backends {
+            cases.append(OpCase(name: "slogdet empty batch and 0×0", operands: [([4, 4], anywhere), ([0, 2, 2], anywhere), ([0, 0], anywhere)]) { fb, v, _ in
+                try logabsdet(wellConditionedMatrix(fb, v[0], pivoting: true)) + sum(logabsdet(v[1]) + detSign(v[1])) + logabsdet(v[2]) * detSign(v[2])
+            })
+            cases.append(OpCase(name: "slogdet [12,12]", operands: [([12, 12], anywhere)]) { fb, v, _ in
+                let (sign, logAbsDet) = try slogdet(wellConditionedMatrix(fb, v[0], pivoting: true))
+                return try sign * logAbsDet
             })
         }
         return cases

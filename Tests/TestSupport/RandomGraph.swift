@@ -186,7 +186,9 @@ public struct RandomGraphGenerator {
             let spd = try a.matmul(a.transposed(perm)) + fb.eye(r, dtype: dtype) * Double(r + 1)
             let l = try cholesky(spd)
             let x = try int(0...2) == 0 ? solve(spd, a) : triangularSolve(l, a, transpose: int(0...1) == 0)
-            let scale = try int(0...1) == 0 ? logdet(spd) : log(det(spd))
+            // (logabsdet and det_sign of the SPD matrix, without another random draw: the
+            // graphs of other seeds stay as they were.)
+            let scale = try int(0...1) == 0 ? logdet(spd) : log(det(spd)) + (logabsdet(spd) - logdet(spd)) * detSign(spd)
             return try x + reshape(scale, Array(a.shape.dropLast(2)) + [1, 1]) * 0.125
         case 0:
             guard rank == 1 else { return try logSoftmax(a.reshaped([a.type.count])) }
