@@ -259,15 +259,10 @@ public func conv2d(_ x: Value, _ w: Value, stride: [Int] = [1, 1], padding: [Int
     try x.builder.apply(.conv2d, [x, w], convAttrs(stride: stride, padding: padding, dilation: dilation))
 }
 /// `conv1d`: x[N,C,W] correlated with w[O,C,K] — a `conv2d` with a unit height (reshapes
-/// around it, which cost nothing).
+/// around it, which cost nothing); `.ir` spells it `conv1d(x, w, stride=, padding=, dilation=)`.
 public func conv1d(_ x: Value, _ w: Value, stride: Int = 1, padding: Int = 0, dilation: Int = 1) throws(Diagnostic) -> Value {
-    guard x.shape.count == 3, w.shape.count == 3 else {
-        throw Diagnostic(.invalidOperand(op: "conv1d", "expects x[N,C,W] (NCW) and w[O,C,K] (OIW), got \(x.type) and \(w.type)"))
-    }
-    let x2 = try x.reshaped([x.shape[0], x.shape[1], 1, x.shape[2]])
-    let w2 = try w.reshaped([w.shape[0], w.shape[1], 1, w.shape[2]])
-    let y = try conv2d(x2, w2, stride: [1, stride], padding: [0, padding], dilation: [1, dilation])
-    return try y.reshaped([y.shape[0], y.shape[1], y.shape[3]])
+    try x.builder.check(w)
+    return try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.conv1d(id, w.id, stride: stride, padding: padding, dilation: dilation) }
 }
 /// The transposed convolution: the gradient of `conv2d` with respect to its input, for an
 /// input of spatial size `inputSize` = [H, W] (g[N,O,OH,OW], w[O,C,KH,KW] → [N,C,H,W]).
@@ -282,33 +277,40 @@ public func conv2dKernelGrad(_ x: Value, _ g: Value, kernelSize: [Int], stride: 
     try x.builder.apply(.conv2d_kernel_grad, [x, g], convAttrs(stride: stride, padding: padding, dilation: dilation, shape: kernelSize))
 }
 
-/// The windows of a non-overlapping 2-D pooling: x[N,C,H,W] cut to whole windows and
-/// reshaped to [N, C, H/kh, kh, W/kw, kw].
-private func poolWindows(_ x: Value, _ window: [Int], _ name: String) throws(Diagnostic) -> Value {
-    guard x.shape.count == 4, window.count == 2, window[0] >= 1, window[1] >= 1,
-          window[0] <= x.shape[2], window[1] <= x.shape[3] else {
-        throw Diagnostic(.invalidOperand(op: name, "expects x[N,C,H,W] (NCHW) and a window [kh,kw] of at least 1×1 that fits in H×W, got \(x.type) and \(window)"))
-    }
-    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    let (oh, ow) = (h / window[0], w / window[1])
-    var cut = x
-    if oh * window[0] != h || ow * window[1] != w {
-        cut = try slice(x, start: [0, 0, 0, 0], stop: [n, c, oh * window[0], ow * window[1]])
-    }
-    return try cut.reshaped([n, c, oh, window[0], ow, window[1]])
+private func poolAttrs(_ window: [Int], _ stride: [Int]?, _ padding: [Int], shape: [Int]? = nil) -> Attributes {
+    var a = Attributes([.window: .ints(window), .stride: .ints(stride ?? window), .padding: .ints(padding)])
+    if let shape { a[.shape] = .ints(shape) }
+    return a
 }
 
-/// `max_pool2d` with stride = window: the maximum of each non-overlapping kh×kw window of
-/// x[N,C,H,W] (rows and columns that do not fill a window are dropped, as PyTorch's
-/// `max_pool2d` without padding). A reshape and a `max` reduction, so the gradient follows
-/// `max`'s rule: **ties in a window share the cotangent evenly** (not the first maximum).
-public func maxPool2d(_ x: Value, window: [Int]) throws(Diagnostic) -> Value {
-    try max(poolWindows(x, window, "max_pool2d"), axes: [3, 5])
+/// `max_pool2d(x, window=, stride=, padding=)`: the maximum of each kh×kw window of
+/// x[N,C,H,W] (NCHW), windows `stride` apart (default: the window; smaller strides overlap),
+/// with `padding` rows and columns of −inf on each side (at most half the window); windows
+/// that do not fit are dropped, as PyTorch's `max_pool2d`. **Ties in a window share the
+/// cotangent evenly** (as `max`), not the first maximum.
+public func maxPool2d(_ x: Value, window: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.max_pool2d, [x], poolAttrs(window, stride, padding))
 }
-/// `avg_pool2d` with stride = window: the mean of each non-overlapping kh×kw window (the
-/// gradient spreads evenly over the window).
-public func avgPool2d(_ x: Value, window: [Int]) throws(Diagnostic) -> Value {
-    try mean(poolWindows(x, window, "avg_pool2d"), axes: [3, 5])
+/// `avg_pool2d(x, window=, stride=, padding=)`: the mean of each window, the zero padding
+/// counted in the divisor kh·kw (PyTorch's `count_include_pad=True`); the gradient spreads
+/// g/(kh·kw) over the window.
+public func avgPool2d(_ x: Value, window: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.avg_pool2d, [x], poolAttrs(window, stride, padding))
+}
+/// The gradient of `maxPool2d` (x[N,C,H,W], g[N,C,OH,OW] → [N,C,H,W]): each window's g
+/// shared among its maxima.
+public func maxPool2dGrad(_ x: Value, _ g: Value, window: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.max_pool2d_grad, [x, g], poolAttrs(window, stride, padding))
+}
+/// The derivative of `maxPool2d` along v (x, v[N,C,H,W] → [N,C,OH,OW]): the mean of v over
+/// each window's maxima.
+public func maxPool2dTangent(_ x: Value, _ v: Value, window: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) throws(Diagnostic) -> Value {
+    try x.builder.apply(.max_pool2d_tangent, [x, v], poolAttrs(window, stride, padding))
+}
+/// The gradient of `avgPool2d` for an input of spatial size `inputSize` = [H, W]
+/// (g[N,C,OH,OW] → [N,C,H,W]).
+public func avgPool2dGrad(_ g: Value, inputSize: [Int], window: [Int], stride: [Int]? = nil, padding: [Int] = [0, 0]) throws(Diagnostic) -> Value {
+    try g.builder.apply(.avg_pool2d_grad, [g], poolAttrs(window, stride, padding, shape: inputSize))
 }
 
 // MARK: Indexing with i64 tensors (NumPy semantics; negative indices wrap around)
@@ -375,6 +377,15 @@ public func triangularSolve(_ l: Value, _ b: Value, lower: Bool = true, transpos
 public func solve(_ a: Value, _ b: Value) throws(Diagnostic) -> Value { try a.builder.apply(.solve, [a, b]) }
 /// The determinant on the last two axes.
 public func det(_ x: Value) throws(Diagnostic) -> Value { try apply(.det, x) }
+/// ln |det x| on the last two axes of a general square matrix, from LU (−inf where x is singular).
+public func logabsdet(_ x: Value) throws(Diagnostic) -> Value { try apply(.logabsdet, x) }
+/// The sign of det x: ±1, 0 where x is singular (zero gradient).
+public func detSign(_ x: Value) throws(Diagnostic) -> Value { try apply(.det_sign, x) }
+/// `slogdet(x)`: (sign, ln |det x|), det x = sign·exp(logAbsDet), batched like `det`; a
+/// singular x gives (0, −inf). The gradient of logAbsDet is x⁻ᵀ; the sign's is zero.
+public func slogdet(_ x: Value) throws(Diagnostic) -> (sign: Value, logAbsDet: Value) {
+    (try detSign(x), try logabsdet(x))
+}
 /// A⁻¹ = solve(a, I) (a composition, not an op).
 public func inv(_ x: Value) throws(Diagnostic) -> Value { try x.builder.composed(x) { (b, id) throws(Diagnostic) in try b.inverse(id) } }
 /// ln det of the symmetric positive definite (x + xᵀ)/2 on the last two axes (NaN if not positive definite).

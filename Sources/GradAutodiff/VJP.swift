@@ -58,7 +58,7 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
     case .scan, .result:
         // The backward pass gives a loop its results' cotangents together (`scanCotangents`).
         return Cotangents(none: node.inputs.count)
-    case .sign, .floor, .ceil, .floordiv, .eq, .ne, .lt, .le, .gt, .ge, .one_hot, .argmax, .argmin, .iota:
+    case .sign, .floor, .ceil, .floordiv, .eq, .ne, .lt, .le, .gt, .ge, .one_hot, .argmax, .argmin, .iota, .det_sign:
         return Cotangents(none: node.inputs.count)
 
     // MARK: Elementwise unary
@@ -258,6 +258,10 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
         let batch = b.type(of: out).shape + [1, 1]
         let inverse = try b.inverse(x)
         return Cotangents(try scale(b.reshape(g, batch), mul(b.reshape(out, batch), swapLastAxes(inverse, &b))))
+    case .logabsdet:
+        // d ln|det A| = tr(A⁻¹ dA): Ā = g·A⁻ᵀ; a singular A gives inf/NaN where g ≠ 0.
+        let batch = b.type(of: out).shape + [1, 1]
+        return Cotangents(try scale(b.reshape(g, batch), swapLastAxes(b.inverse(x), &b)))
 
     // MARK: Shape
     case .reshape, .expand_dims, .squeeze:
@@ -367,6 +371,24 @@ func vjp(_ node: Node, _ out: ValueID, _ g: ValueID, needs: OperandNeeds, _ b: i
             if needs[1] { result[1] = try b.add(.conv2d, [p, g], attrs) }
         }
         return result
+
+    // MARK: Pooling: max pooling's derivative is linear in the cotangent with weights that are
+    // piecewise constant in x (zero derivative in x, as `max`), average pooling is linear.
+    case .max_pool2d:
+        return Cotangents(try b.add(.max_pool2d_grad, [x, g], node.attrs))
+    case .max_pool2d_grad:
+        return Cotangents(nil, needs[1] ? try b.add(.max_pool2d_tangent, [x, g], node.attrs) : nil)
+    case .max_pool2d_tangent:
+        return Cotangents(nil, needs[1] ? try b.add(.max_pool2d_grad, [x, g], node.attrs) : nil)
+    case .avg_pool2d:
+        var attrs = node.attrs
+        let shape = b.type(of: x).shape
+        attrs[.shape] = .ints([shape[2], shape[3]])
+        return Cotangents(try b.add(.avg_pool2d_grad, [g], attrs))
+    case .avg_pool2d_grad:
+        var attrs = node.attrs
+        attrs[.shape] = nil
+        return Cotangents(try b.add(.avg_pool2d, [g], attrs))
     }
 }
 

@@ -157,6 +157,16 @@ struct KernelSelector {
                 add(scratch: k.scratchBytes) { k.run($0, $1) }
             }
             return
+        case .max_pool2d, .max_pool2d_grad, .max_pool2d_tangent, .avg_pool2d, .avg_pool2d_grad:
+            guard floatType, let geometry = PoolGeometry.of(op, operands: inputs.map(\.type.shape), attrs: attrs) else { break }
+            if inputs[0].type.dtype == .f32 {
+                let k = PoolKernel<Float>(op, geometry, inputs, output)
+                add(scratch: 0) { k.run($0, $1) }
+            } else {
+                let k = PoolKernel<Double>(op, geometry, inputs, output)
+                add(scratch: 0) { k.run($0, $1) }
+            }
+            return
         case .dot:
             guard floatType else { break }
             if inputs[0].type.dtype == .f32 {
@@ -167,7 +177,7 @@ struct KernelSelector {
                 add(scratch: 0) { k.run($0, $1) }
             }
             return
-        case .cholesky, .triangular_solve, .logdet, .solve, .det:
+        case .cholesky, .triangular_solve, .logdet, .solve, .det, .logabsdet, .det_sign:
             guard floatType else { break }
             if inputs[0].type.dtype == .f32 {
                 let k = LinalgKernel<Float>(op, attrs, inputs, output)

@@ -28,7 +28,7 @@ final class LinalgKernel<T: RealScalar> {
     }
 
     /// `logdet` keeps its Cholesky factor in scratch, `solve` and `det` their U.
-    var scratchBytes: Int { op == .logdet || op == .solve || op == .det ? n * n * MemoryLayout<T>.stride : 0 }
+    var scratchBytes: Int { op == .cholesky || op == .triangular_solve ? 0 : n * n * MemoryLayout<T>.stride }
 
     func run(_ base: UnsafeMutableRawPointer, _ scratch: UnsafeMutableRawPointer) {
         let x = UnsafePointer((base + a).assumingMemoryBound(to: T.self))
@@ -48,6 +48,13 @@ final class LinalgKernel<T: RealScalar> {
         case .det:
             let u = scratch.assumingMemoryBound(to: T.self)
             for m in 0..<batch { o[m] = LinalgKernels.det(x + m * nn, scratch: u, n: n) }
+        case .logabsdet, .det_sign:
+            let u = scratch.assumingMemoryBound(to: T.self)
+            let wantsSign = op == .det_sign
+            for m in 0..<batch {
+                let r = LinalgKernels.slogdet(x + m * nn, scratch: u, n: n)
+                o[m] = wantsSign ? r.sign : r.logAbs
+            }
         default:
             let l = scratch.assumingMemoryBound(to: T.self)
             for m in 0..<batch { o[m] = LinalgKernels.logdet(x + m * nn, scratch: l, n: n, log: T.log) }

@@ -42,7 +42,7 @@ extension FunctionEmitter {
         case .sum, .mean, .max, .min, .prod, .logsumexp: try emitReduction(id)
         case .matmul: try emitMatmul(id)
         case .dot: try emitDot(id)
-        case .cholesky, .triangular_solve, .logdet, .solve, .det: try emitLinalg(id)
+        case .cholesky, .triangular_solve, .logdet, .solve, .det, .logabsdet, .det_sign: try emitLinalg(id)
         case .cumsum: try emitCumsum(id)
         case .one_hot: try emitOneHot(id)
         case .take, .take_along_axis: try emitTake(id)
@@ -51,6 +51,7 @@ extension FunctionEmitter {
         case .argmax, .argmin: try emitArgReduce(id)
         case .softmax, .log_softmax, .softmax_cross_entropy: try emitSoftmax(id)
         case .conv2d, .conv2d_input_grad, .conv2d_kernel_grad: try emitConv(id)
+        case .max_pool2d, .max_pool2d_grad, .max_pool2d_tangent, .avg_pool2d, .avg_pool2d_grad: try emitPool(id)
         case .grad, .jacobian, .hessian, .jvp, .hvp:
             throw Diagnostic(.unexpandedDerivative(op: node.op.name))
         case .scan, .result:

@@ -30,6 +30,10 @@ extension FunctionEmitter {
             w.line("const \(ct) *b = \(try pointer(node.inputs[1]));")
             w.line("\(ct) *scratch = (\(ct) *)(ws + \(scratchOffset));")
             w.line("for (long m = 0; m < \(batch); m++) GRADCPFX_solve_\(d.rawValue)(a + m * \(n * n), b + m * \(n * k), o + m * \(n * k), scratch, \(n), \(k));")
+        case .logabsdet, .det_sign:
+            let part = node.op == .det_sign ? 1 : 0
+            w.line("\(ct) *scratch = (\(ct) *)(ws + \(scratchOffset));")
+            w.line("for (long m = 0; m < \(batch); m++) o[m] = GRADCPFX_slogdet_\(d.rawValue)(a + m * \(n * n), scratch, \(n), \(part));")
         case .det:
             w.line("\(ct) *scratch = (\(ct) *)(ws + \(scratchOffset));")
             w.line("for (long m = 0; m < \(batch); m++) o[m] = GRADCPFX_det_\(d.rawValue)(a + m * \(n * n), scratch, \(n));")
@@ -44,7 +48,7 @@ extension FunctionEmitter {
 /// Bytes of scratch a step needs beyond its buffers (`logdet`: its Cholesky factor).
 func linalgScratchBytes(_ f: Function, _ id: ValueID) -> Int {
     let node = f.nodes[id]
-    guard node.op == .logdet || node.op == .solve || node.op == .det, let a = node.inputs.first.map({ f.nodes[$0].type }) else { return 0 }
+    guard [.logdet, .solve, .det, .logabsdet, .det_sign].contains(node.op), let a = node.inputs.first.map({ f.nodes[$0].type }) else { return 0 }
     let n = a.shape[a.rank - 1]
     return n * n * (a.dtype == .f32 ? 4 : 8)
 }
@@ -98,8 +102,9 @@ func cLinalgHelperSource(usedIn code: String) -> String {
         }
         let needsDet = code.contains("GRADCPFX_det_\(d.rawValue)(")
         let needsSolve = code.contains("GRADCPFX_solve_\(d.rawValue)(")
+        let needsSlogdet = code.contains("GRADCPFX_slogdet_\(d.rawValue)(")
         let fabs = d == .f32 ? "fabsf" : "fabs"
-        if needsDet || needsSolve {
+        if needsDet || needsSolve || needsSlogdet {
             out += """
                 /* LU with partial pivoting (the first largest |pivot|; a zero pivot is left as it is),
                    the row operations applied to the n x k rows of x too; returns the permutation's sign. */
@@ -139,6 +144,28 @@ func cLinalgHelperSource(usedIn code: String) -> String {
                     \(t) product = \(d == .f32 ? "1.0f" : "1.0");
                     for (long i = 0; i < n; i++) product *= u[i * n + i];
                     return sign * product;
+                }
+
+
+                """
+        }
+        if needsSlogdet {
+            out += """
+                /* slogdet: part 1 the sign of det A (0 at a zero pivot, NaN at a NaN one), part 0 ln|det A|. */
+                static \(t) GRADCPFX_slogdet_\(d.rawValue)(const \(t) *a, \(t) *u, long n, int part) {
+                    for (long e = 0; e < n * n; e++) u[e] = a[e];
+                    \(t) sign = GRADCPFX_lu_\(d.rawValue)(u, u, n, 0);
+                    int zero = 0, nan = 0;
+                    \(t) acc = \(zero);
+                    for (long i = 0; i < n; i++) {
+                        const \(t) pivot = u[i * n + i];
+                        if (pivot != pivot) nan = 1;
+                        else if (pivot == \(zero)) zero = 1;
+                        else if (pivot < \(zero)) sign = -sign;
+                        acc += \(lg)(\(fabs)(pivot));
+                    }
+                    if (part == 0) return acc;
+                    return nan ? (\(t))NAN : zero ? \(zero) : sign;
                 }
 
 

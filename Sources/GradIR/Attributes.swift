@@ -9,6 +9,8 @@ public enum AttrKey: String, CaseIterable, Hashable, Sendable, Comparable {
     case stride, padding, dilation
     // Derivative requests (`jacobian(…, forward=true)`, issue 18): appended likewise
     case forward, sparse
+    // Pooling (`max_pool2d`, `avg_pool2d` and their transposes, issue 17): appended likewise
+    case window
 
     /// Position of the case in declaration order (a key is a one-byte tag).
     @inlinable @inline(__always) var index: UInt8 { unsafeBitCast(self, to: UInt8.self) }

@@ -58,6 +58,12 @@ extension GraphBuilder {
         return try add(.solve, [x, broadcast(eye(t.shape[t.rank - 1], dtype: t.dtype), to: t.shape)])
     }
 
+    /// `slogdet(A)`: (sign of det A, ln |det A|) on the last two axes, as the two ops
+    /// `det_sign` and `logabsdet` (each factors A; CSE does not merge different ops).
+    public mutating func slogdet(_ x: ValueID) throws(Diagnostic) -> (sign: ValueID, logAbsDet: ValueID) {
+        (try add(.det_sign, [x]), try add(.logabsdet, [x]))
+    }
+
     /// The sum of the diagonal of the last two axes: `[…, m, n]` → `[…]`.
     public mutating func trace(_ x: ValueID) throws(Diagnostic) -> ValueID {
         let d = try diagonal(x)

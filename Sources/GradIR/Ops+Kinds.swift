@@ -71,6 +71,11 @@ public enum StructuralOp: String, CaseIterable, Hashable, Sendable {
     // Forward-mode derivative requests (issue 18)
     case jvp
     case hvp
+    // Pooling (issue 17)
+    case max_pool2d, max_pool2d_grad, max_pool2d_tangent
+    case avg_pool2d, avg_pool2d_grad
+    // slogdet (issue 17)
+    case logabsdet, det_sign
 
     @inlinable @inline(__always) public var index: Int { Int(unsafeBitCast(self, to: UInt8.self)) }
 

@@ -158,7 +158,7 @@ extension Op {
                 throw fail(.shapeMismatch(op: name, operands))
             }
             return TensorType(operands[0].dtype, [])
-        case .cholesky, .logdet, .det:
+        case .cholesky, .logdet, .det, .logabsdet, .det_sign:
             let t = operands[0]
             guard t.dtype.isFloat, t.rank >= 2, t.shape[t.rank - 1] == t.shape[t.rank - 2] else {
                 throw fail(.invalidOperand(op: name, "expected a float square matrix […, n, n], got \(t)"))
@@ -350,6 +350,44 @@ extension Op {
                     throw fail(.invalidOperand(op: name, "the cotangent must have the forward result's shape \(AttrValue.ints(geometry.outputShape)), got \(structural == .conv2d_input_grad ? a : b)"))
                 }
                 return a.with(shape: try validShape("shape", structural == .conv2d_input_grad ? geometry.inputShape : geometry.kernelShape))
+            default:
+                return a.with(shape: try validShape("shape", geometry.outputShape))
+            }
+        case .max_pool2d, .max_pool2d_grad, .max_pool2d_tangent, .avg_pool2d, .avg_pool2d_grad:
+            let a = operands[0]
+            try sameDType(operands)
+            try requireFloat(a)
+            guard a.rank == 4 else {
+                let what = structural == .avg_pool2d_grad ? "g[N,C,OH,OW]" : "x[N,C,H,W] (NCHW)"
+                throw fail(.invalidOperand(op: name, "expects a 4-D operand \(what), got \(a)"))
+            }
+            var input = a.shape
+            if structural == .avg_pool2d_grad {
+                guard let s = attrs.shape, s.count == 2, s.allSatisfy({ $0 >= 0 && $0 <= maxElementCount }) else {
+                    throw fail(.invalidAttribute(op: name, name: "shape", expected: "the input's [H,W]"))
+                }
+                input = [a.shape[0], a.shape[1]] + s
+            }
+            let geometry: PoolGeometry
+            switch PoolGeometry.make(input: input, attrs: attrs) {
+            case .success(let g): geometry = g
+            case .failure(let e):
+                if let attribute = e.attribute { throw fail(.invalidAttribute(op: name, name: attribute, expected: e.message)) }
+                throw fail(.invalidOperand(op: name, e.message))
+            }
+            switch structural {
+            case .max_pool2d_grad:
+                guard operands[1].shape == geometry.outputShape else {
+                    throw fail(.invalidOperand(op: name, "the cotangent must have the pooled shape \(AttrValue.ints(geometry.outputShape)), got \(operands[1])"))
+                }
+                return a
+            case .max_pool2d_tangent:
+                guard operands[1].shape == a.shape else {
+                    throw fail(.invalidOperand(op: name, "the tangent must have the input's shape \(AttrValue.ints(a.shape)), got \(operands[1])"))
+                }
+                return a.with(shape: try validShape("shape", geometry.outputShape))
+            case .avg_pool2d_grad:
+                return a.with(shape: try validShape("shape", geometry.inputShape))
             default:
                 return a.with(shape: try validShape("shape", geometry.outputShape))
             }

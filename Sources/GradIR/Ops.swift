@@ -42,6 +42,11 @@ public enum Op: String, CaseIterable, Hashable, Sendable {
     // Forward-mode derivative requests (issue 18), expanded like `grad`
     case jvp
     case hvp
+    // Pooling over 2-D windows of NCHW data (issue 17), appended; its transposes
+    case max_pool2d, max_pool2d_grad, max_pool2d_tangent
+    case avg_pool2d, avg_pool2d_grad
+    // slogdet's two halves (issue 17), appended: ln|det A| and the sign of det A, from LU
+    case logabsdet, det_sign
 }
 
 /// How many operands an op takes.
@@ -154,6 +159,7 @@ extension Op {
     private var makeInfo: OpInfo {
         let reduceAttrs = [attr(.axes, .ints), attr(.keepdims, .bool)]
         let convAttrs = [attr(.stride, .ints), attr(.padding, .ints), attr(.dilation, .ints)]
+        let poolAttrs = [attr(.window, .ints, required: true), attr(.stride, .ints), attr(.padding, .ints)]
         switch self {
         case .input:
             return OpInfo(family: .leaf, arity: .fixed(0), attributes: [], doc: "A function parameter.", derivative: "The variable itself.")
@@ -377,6 +383,35 @@ extension Op {
             return OpInfo(family: .linalg, arity: .fixed(1), attributes: [],
                           doc: "Determinant on the last two axes ([…,n,n] → […]): the signed product of the pivots of LU with partial pivoting (a column whose pivot is 0 is left as it is, so an exactly singular A gives ±0); 1 for a 0×0 matrix. For a positive definite matrix, logdet is more accurate than log(det).",
                           derivative: "g·det·A⁻ᵀ, with A⁻ᵀ = transpose(solve(A, I)); at a singular A the inverse is inf/NaN, and so is the gradient (the adjugate is not formed).")
+        // MARK: Pooling (issue 17): NCHW windows; `stride` defaults to the window
+        case .max_pool2d:
+            return OpInfo(family: .nn, arity: .fixed(1), attributes: poolAttrs,
+                          doc: "Max pooling: x[N,C,H,W] (NCHW) gives out[n,c,p,q] = max over the `window` [KH,KW] at rows p·sh − ph + i, columns q·sw − pw + j (0 ≤ i < KH, 0 ≤ j < KW) of x[n,c], the `padding` [ph,pw] (default [0,0], at most half the window) counting as −inf; OH = ⌊(H + 2ph − KH)/sh⌋ + 1, likewise OW; `stride` defaults to the window (windows may overlap when it is smaller). NaN if any element of the window is NaN; −inf for a window of padding only (an empty x).",
+                          derivative: "x: max_pool2d_grad(x, g): each window's g goes to the elements of x equal to its maximum, shared evenly among ties (as `max`); padding takes nothing, the other elements nothing; zero second derivative.")
+        case .max_pool2d_grad:
+            return OpInfo(family: .nn, arity: .fixed(2), attributes: poolAttrs,
+                          doc: "The transpose of max_pool2d's derivative: x[N,C,H,W] and g[N,C,OH,OW] give dx shaped like x, dx = Σ over the windows w of g[w]·[x = max of w]/(number of elements of w equal to its maximum), from +0 in row-major order of the windows (each term a strong-zero product: a window whose maximum is NaN sends NaN to all its elements, but 0 where g[w] = 0). The attributes are the forward pooling's.",
+                          derivative: "x: none (piecewise constant); g: max_pool2d_tangent(x, h) (linear in g).")
+        case .max_pool2d_tangent:
+            return OpInfo(family: .nn, arity: .fixed(2), attributes: poolAttrs,
+                          doc: "The derivative of max_pool2d along v: x[N,C,H,W] and v shaped like x give out[N,C,OH,OW], out[w] = the mean of v over the elements of window w equal to its maximum (Σ in row-major order from +0 of strong-zero products v·(1/count); NaN weights where the maximum is NaN). The attributes are the forward pooling's.",
+                          derivative: "x: none (piecewise constant); v: max_pool2d_grad(x, h) (linear in v).")
+        case .avg_pool2d:
+            return OpInfo(family: .nn, arity: .fixed(1), attributes: poolAttrs,
+                          doc: "Average pooling: x[N,C,H,W] gives out[n,c,p,q] = (Σ of x[n,c] over the window, as in max_pool2d, from +0 in row-major order) / (KH·KW): the zero `padding` is counted in the divisor (PyTorch's count_include_pad=True). Attributes and shapes as in max_pool2d.",
+                          derivative: "x: avg_pool2d_grad(g) (each window's g/(KH·KW) spread over it).")
+        case .avg_pool2d_grad:
+            return OpInfo(family: .nn, arity: .fixed(1), attributes: poolAttrs + [attr(.shape, .ints, required: true)],
+                          doc: "The transpose of avg_pool2d: g[N,C,OH,OW] gives dx[N,C,H,W] with `shape` = [H,W], dx = Σ over the windows w containing the element of g[w]/(KH·KW), added from +0 in row-major order of the windows. The attributes are the forward pooling's.",
+                          derivative: "g: avg_pool2d(h) (linear).")
+        case .logabsdet:
+            return OpInfo(family: .linalg, arity: .fixed(1), attributes: [],
+                          doc: "ln |det A| on the last two axes ([…,n,n] → […]) of a general square A: Σ ln |Uᵢᵢ| (in row order, from +0) over the pivots of LU with partial pivoting, as `det` factors; it neither over- nor underflows where det does. −inf at an exactly singular A (a zero pivot), NaN if a pivot is NaN; 0 for a 0×0 matrix. The second value of `slogdet(A)`.",
+                          derivative: "g·A⁻ᵀ, with A⁻ᵀ = transpose(solve(A, I)) (inf/NaN where A is singular).")
+        case .det_sign:
+            return OpInfo(family: .linalg, arity: .fixed(1), attributes: [],
+                          doc: "The sign of det A on the last two axes ([…,n,n] → […]): ±1 from the permutation of LU with partial pivoting and the signs of the pivots, exactly 0 at an exactly singular A (a zero pivot), NaN if a pivot is NaN; 1 for a 0×0 matrix. The first value of `slogdet(A)`; det A = det_sign(A)·exp(logabsdet(A)).",
+                          derivative: "Zero (piecewise constant).")
         case .result:
             return OpInfo(family: .loop, arity: .fixed(1), attributes: [attr(.index, .int, required: true)],
                           doc: "result(loop, index=k): value k of a `scan`: the final carries first (k < carries), then each per-step output stacked on a new leading axis of length `length` (row t is step t's).",

@@ -76,7 +76,7 @@ private func parseModuleOnThisStack(bytes: [UInt8], file: String?, limits: Parse
 }
 
 /// Callee names handled by the parser itself rather than by the op table.
-let sugarNames: Set<String> = Set(["zeros", "ones", "fill", "fori", "while", "stack"]).union(matrixSugarNames)
+let sugarNames: Set<String> = Set(["zeros", "ones", "fill", "fori", "while", "stack", "conv1d", "slogdet"]).union(matrixSugarNames)
 
 /// The matrix helpers composed of other ops (`GraphBuilder+Matrix.swift`).
 let matrixSugarNames: Set<String> = ["eye", "diagonal", "diag", "trace", "tril", "triu", "inv"]
@@ -1114,6 +1114,8 @@ struct Parser {
         if let f = table.function(named: name) { return try inline(f, callee, args, keywords) }
         if callee.isKeyword(.zeros) || callee.isKeyword(.ones) || callee.isKeyword(.fill) { return try constantSugar(callee, args, keywords) }
         if name == "stack" { return try stackCall(callee, args, keywords) }
+        if name == "conv1d" { return try conv1dCall(callee, args, keywords) }
+        if name == "slogdet" { return try slogdetCall(callee, args, keywords) }
         if matrixSugarNames.contains(name) { return try matrixCall(callee, args, keywords) }
         if let op = Op(rawValue: name), op != .input { return try opCall(op, callee, args, keywords) }
         throw unknownCallee(name, at: callee.location)
@@ -1496,6 +1498,40 @@ struct Parser {
         for id in ids { expanded.append(try add(.expand_dims, [id], Attributes([.axis: .int(normalized)]), at: callee.location)) }
         let result = expanded.count == 1 ? expanded[0] : try add(.concat, expanded, Attributes([.axis: .int(normalized)]), at: callee.location)
         return Expr(kind: .value(result), location: callee.location)
+    }
+
+    /// `slogdet(A)`: two values, `det_sign(A)` and `logabsdet(A)` (`s, l = slogdet(A)`).
+    mutating func slogdetCall(_ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
+        if let k = keywords.first { throw error(.unknownAttribute(op: "slogdet", name: name(k.key.symbol)), at: k.key.location) }
+        guard args.count == 1 else { throw error(.wrongArity(op: "slogdet", expected: "1 operand", got: args.count), at: callee.location) }
+        let x = try value(args[0], dtype: dtype(of: args[0]) ?? .f64)
+        builder.location = callee.location
+        let (sign, logAbsDet) = try builder.slogdet(x)
+        tuples.append(Tuple(values: [sign, logAbsDet], names: ["sign", "logabsdet"], origin: "slogdet"))
+        return Expr(kind: .tuple(tuples.count - 1), location: callee.location)
+    }
+
+    /// `conv1d(x, w, stride=s, padding=p, dilation=d)`: NCW data and OIW kernels, integers
+    /// (defaults 1, 0, 1); a `conv2d` with a unit height (`GraphBuilder.conv1d`).
+    mutating func conv1dCall(_ callee: Token, _ args: [Expr], _ keywords: [KeywordArg]) throws(Diagnostic) -> Expr {
+        var settings: [String: Int] = ["stride": 1, "padding": 0, "dilation": 1]
+        for k in keywords {
+            let key = name(k.key.symbol)
+            guard settings[key] != nil else { throw error(.unknownAttribute(op: "conv1d", name: key), at: k.key.location) }
+            let least = key == "padding" ? 0 : 1
+            guard case .number(let n) = k.value, n.isInteger, let v = n.int, v >= least, v <= 1 << 20 else {
+                throw error(.invalidAttribute(op: "conv1d", name: key, expected: "an integer ≥ \(least)"), at: k.valueLocation)
+            }
+            settings[key] = v
+        }
+        guard args.count == 2 else { throw error(.wrongArity(op: "conv1d", expected: "2 operands", got: args.count), at: callee.location) }
+        var context = DType.f64
+        for a in args { if let d = dtype(of: a) { context = d; break } }
+        let x = try value(args[0], dtype: context)
+        let w = try value(args[1], dtype: context)
+        builder.location = callee.location
+        let id = try builder.conv1d(x, w, stride: settings["stride"] ?? 1, padding: settings["padding"] ?? 0, dilation: settings["dilation"] ?? 1)
+        return Expr(kind: .value(id), location: callee.location)
     }
 
     /// `eye(n, dtype=…)`, `diagonal(A)`, `diag(v)`, `trace(A)`, `tril(A, k=…)`, `triu(A, k=…)`:

@@ -42,7 +42,7 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
     case .matmul: return try matmulKernel(op, inputs, rt)
     case .dot: return try dotKernel(op, inputs, rt)
     case .transpose: return try transposeKernel(op, attrs, inputs, rt)
-    case .cholesky, .triangular_solve, .logdet, .solve, .det: return try linalgKernel(op, attrs, inputs, rt)
+    case .cholesky, .triangular_solve, .logdet, .solve, .det, .logabsdet, .det_sign: return try linalgKernel(op, attrs, inputs, rt)
 
     // MARK: Shape and data movement
     case .reshape, .expand_dims, .squeeze:
@@ -67,6 +67,7 @@ public func evaluateOp(_ op: Op, _ attrs: Attributes, _ inputs: [Tensor], result
 
     // MARK: Convolution
     case .conv2d, .conv2d_input_grad, .conv2d_kernel_grad: return try convKernel(op, attrs, inputs, rt)
+    case .max_pool2d, .max_pool2d_grad, .max_pool2d_tangent, .avg_pool2d, .avg_pool2d_grad: return try poolKernel(op, attrs, inputs, rt)
 
     // MARK: Derivative requests
     case .grad, .jacobian, .hessian, .jvp, .hvp:

@@ -122,6 +122,58 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertThrowsError(try conv1d(x.reshaped([2, 3, 10, 1]), w))
     }
 
+    /// `.ir`'s conv1d is the library's: the same canonical graph (reshapes around a unit-height
+    /// conv2d), the direct loop's values with H = 1 on every backend, and located errors.
+    func testConv1dInTheLanguage() throws {
+        let source = """
+            func f(x: f64[2,3,10], w: f64[4,3,3]) {
+              y = conv1d(x, w, stride=2, padding=2, dilation=2)
+              return y, grad(sum(y * y), x, w)
+            }
+            """
+        let parsed = try XCTUnwrap(Pipeline.parse(source, file: "c.ir").functions.first)
+        let fb = FunctionBuilder("f")
+        let x = try fb.input("x", .f64, [2, 3, 10])
+        let w = try fb.input("w", .f64, [4, 3, 3])
+        let y = try conv1d(x, w, stride: 2, padding: 2, dilation: 2)
+        try fb.output(y, "y")
+        try fb.output(fb.grad(of: sum(y * y), wrt: [x, w]))
+        XCTAssertEqual(parsed.nodes.map(\.op), fb.function.nodes.map(\.op))
+        XCTAssertEqual(parsed.nodes.map(\.attrs), fb.function.nodes.map(\.attrs))
+        var rng = SplitMix64(seed: 5)
+        let xt = Tensor.random(TensorType(.f64, [2, 3, 10]), using: &rng)
+        let wt = Tensor.random(TensorType(.f64, [4, 3, 3]), using: &rng)
+        let expected = Self.directConv(xt.doubles, [2, 3, 1, 10], wt.doubles, [4, 3, 1, 3], stride: [1, 2], padding: [0, 2], dilation: [1, 2])
+        let library = try compile(fb.function, backend: .reference)([xt, wt])
+        for backend in Backend.allCases {
+            let out = try compile(parsed, backend: backend)([xt, wt])
+            XCTAssertEqual(out[0].shape, [2, 4, 5], "\(backend)")
+            for (g, e) in zip(out[0].doubles, expected.values) { XCTAssertEqual(g, e, accuracy: 1e-12, "\(backend)") }
+            for (g, e) in zip(out, library) { XCTAssertTrue(closeToMax(g, e, tolerance: 1e-12), "\(backend)") }
+        }
+        // Defaults: stride 1, no padding, no dilation; an f32 literal-free call keeps f32.
+        let plain = try XCTUnwrap(Pipeline.parse("func g(x: f32[1,2,5], w: f32[3,2,2]) {\n  return conv1d(x, w)\n}\n", file: "g.ir").functions.first)
+        XCTAssertEqual(plain.type(of: plain.outputs[0].value), TensorType(.f32, [1, 3, 4]))
+        let errors: [(String, String)] = [
+            ("conv1d(x, v)", "conv1d: expects x[N,C,W] (NCW) and w[O,C,K] (OIW), got f64[2,3,10] and f64[4,3,3,1]"),
+            ("conv1d(x, w, stride=0)", "invalid attribute 'stride' of conv1d: expected an integer ≥ 1"),
+            ("conv1d(x, w, padding=-1)", "invalid attribute 'padding' of conv1d: expected an integer ≥ 0"),
+            ("conv1d(x, w, dilation=[1,2])", "invalid attribute 'dilation' of conv1d: expected an integer ≥ 1"),
+            ("conv1d(x, w, groups=2)", "conv1d"),
+            ("conv1d(x)", "conv1d"),
+            ("conv1d(x, w, dilation=9)", "conv2d: the kernel spans 1×19 (with dilation) but the padded input is only 1×10"),
+        ]
+        for (call, message) in errors {
+            let text = "func f(x: f64[2,3,10], w: f64[4,3,3], v: f64[4,3,3,1]) {\n  y = \(call)\n  return sum(y)\n}\n"
+            XCTAssertThrowsError(try Pipeline.parse(text, file: "m.ir"), call) { error in
+                guard let d = error as? Diagnostic else { return XCTFail("\(error)") }
+                let shown = d.attaching(file: "m.ir", source: text).description
+                XCTAssertTrue(shown.hasPrefix("m.ir:2:"), shown)
+                XCTAssertTrue(shown.contains(message), "\(call): \(shown)")
+            }
+        }
+    }
+
     /// Bad operands and attributes: located errors saying what was expected.
     func testBadInputsGiveLocatedErrors() throws {
         let cases: [(String, String)] = [

@@ -109,6 +109,8 @@ final class LibraryParityTests: XCTestCase {
         .triangular_solve: ("triangularSolve(l, b, lower:transpose:)", { o in try triangularSolve(cholesky(o.x.matmul(o.x.transposed())), o.x, transpose: true) }),
         .solve: ("solve(a, b)", { o in try solve(o.x.matmul(o.x.transposed()), o.x) }),
         .det: ("det(x)", { o in try det(o.x.matmul(o.x.transposed())) }),
+        .logabsdet: ("logabsdet(x)", { o in try logabsdet(o.x.matmul(o.x.transposed())) }),
+        .det_sign: ("detSign(x)", { o in try detSign(o.x.matmul(o.x.transposed())) }),
         .logdet: ("logdet(x)", { o in try logdet(o.x.matmul(o.x.transposed())) }),
         .softmax: ("softmax(x, axis:)", { o in try softmax(o.x) }),
         .log_softmax: ("logSoftmax(x, axis:)", { o in try logSoftmax(o.x, axis: 0) }),
@@ -121,6 +123,19 @@ final class LibraryParityTests: XCTestCase {
         }),
         .conv2d_kernel_grad: ("conv2dKernelGrad(x, g, kernelSize:stride:padding:dilation:)", { o in
             try conv2dKernelGrad(o.x.reshaped([1, 1, 2, 3]), o.y.reshaped([1, 3, 1, 2]), kernelSize: [2, 2])
+        }),
+        .max_pool2d: ("maxPool2d(x, window:stride:padding:)", { o in
+            try maxPool2d(o.x.reshaped([1, 1, 2, 3]), window: [2, 2], stride: [1, 1], padding: [1, 0])
+        }),
+        .max_pool2d_grad: ("maxPool2dGrad(x, g, window:stride:padding:)", { o in
+            try maxPool2dGrad(o.x.reshaped([1, 1, 2, 3]), o.v.reshaped([1, 1, 1, 3]), window: [2, 1], stride: [1, 1])
+        }),
+        .max_pool2d_tangent: ("maxPool2dTangent(x, v, window:stride:padding:)", { o in
+            try maxPool2dTangent(o.x.reshaped([1, 1, 2, 3]), o.y.reshaped([1, 1, 2, 3]), window: [2, 2], stride: [1, 1])
+        }),
+        .avg_pool2d: ("avgPool2d(x, window:stride:padding:)", { o in try avgPool2d(o.x.reshaped([1, 2, 1, 3]), window: [1, 2], stride: [1, 1]) }),
+        .avg_pool2d_grad: ("avgPool2dGrad(g, inputSize:window:stride:padding:)", { o in
+            try avgPool2dGrad(o.x.reshaped([1, 1, 2, 3]), inputSize: [3, 4], window: [2, 2], stride: [1, 1])
         }),
         .grad: ("fb.grad(of:wrt:)", { o in try o.fb.grad(of: sum(o.x), wrt: [o.x])[0] }),
         .jacobian: ("fb.jacobian(of:wrt:mode:)", { o in try o.fb.jacobian(of: o.x, wrt: o.v) }),

@@ -216,6 +216,9 @@ public enum OpCases {
                 try tanh(sigmoid(v[0] * v[1] + v[0]) - exp(v[1]) / (v[0] * v[0] + fb.constant(1, v[0].dtype)))
             })
         }
+        // Last, so that their random draws leave the inputs of the cases above as they were.
+        cases += pooling(backends: backends)
+        cases += slogdetCases(backends: backends)
         return cases
     }
 
@@ -269,6 +272,101 @@ public enum OpCases {
             })
             cases.append(OpCase(name: "conv2d blocked", operands: [([3, 5, 9, 11], anywhere), ([20, 5, 3, 3], anywhere)]) { fb, v, _ in
                 try fb.apply(.conv2d, [v[0], v[1]], attrs(stride: [1, 2], padding: [1, 1]))
+            })
+        }
+        return cases
+    }
+
+    /// x + 3·I, or x + 3·J (J the reversed identity: partial pivoting swaps rows), as in
+    /// `factorizationCases`.
+    static func wellConditionedMatrix(_ fb: FunctionBuilder, _ x: Value, pivoting: Bool) throws -> Value {
+        let n = x.shape[x.shape.count - 1]
+        let j = (0..<(n * n)).map { e in Double(pivoting ? (e / n + e % n == n - 1 ? 3 : 0) : (e / n == e % n ? 3 : 0)) }
+        return try x + fb.constant(values: j, x.dtype, [n, n])
+    }
+
+    /// slogdet's ops, `logabsdet` and `det_sign`: negative determinants through row
+    /// swaps, batched, 1×1; on the backends an empty batch, 0×0 and a larger matrix.
+    static func slogdetCases(backends: Bool) -> [OpCase] {
+        var cases: [OpCase] = [
+            OpCase(name: "logabsdet [3,3]", operands: [([3, 3], anywhere)]) { fb, v, _ in try logabsdet(wellConditionedMatrix(fb, v[0], pivoting: false)) },
+            // 3·J has det −27: a negative determinant, found through row swaps.
+            OpCase(name: "logabsdet with row swaps [3,3], times det_sign", operands: [([3, 3], anywhere)]) { fb, v, _ in
+                let (sign, logAbsDet) = try slogdet(wellConditionedMatrix(fb, v[0], pivoting: true))
+                return try sign * logAbsDet
+            },
+            OpCase(name: "slogdet [2,2,2], squared", operands: [([2, 2, 2], anywhere)]) { fb, v, _ in
+                let a = try wellConditionedMatrix(fb, v[0], pivoting: true)
+                return try square(logabsdet(a)) + detSign(a)
+            },
+            OpCase(name: "logabsdet [1,1]", operands: [([1, 1], positive)]) { _, v, _ in try logabsdet(v[0]) },
+        ]
+        if backends {
+            cases.append(OpCase(name: "slogdet empty batch and 0×0", operands: [([4, 4], anywhere), ([0, 2, 2], anywhere), ([0, 0], anywhere)]) { fb, v, _ in
+                try logabsdet(wellConditionedMatrix(fb, v[0], pivoting: true)) + sum(logabsdet(v[1]) + detSign(v[1])) + logabsdet(v[2]) * detSign(v[2])
+            })
+            cases.append(OpCase(name: "slogdet [12,12]", operands: [([12, 12], anywhere)]) { fb, v, _ in
+                let (sign, logAbsDet) = try slogdet(wellConditionedMatrix(fb, v[0], pivoting: true))
+                return try sign * logAbsDet
+            })
+        }
+        return cases
+    }
+
+    /// The poolings (NCHW): overlapping windows (stride below the window), padding touching
+    /// the windows, default and explicit strides; squared where the Hessian should go through
+    /// the rule of the rule (max pooling's derivative is linear in g with weights constant in
+    /// x, so its own Hessian in x is zero; the squares make it the Gauss–Newton-like term
+    /// through `max_pool2d_grad` and `max_pool2d_tangent`). On the backends: an empty batch, an
+    /// empty image whose windows are padding only, and a larger map.
+    static func pooling(backends: Bool) -> [OpCase] {
+        func attrs(window: [Int], stride: [Int]? = nil, padding: [Int]? = nil, shape: [Int]? = nil) -> Attributes {
+            var a = Attributes([.window: .ints(window)])
+            if let stride { a[.stride] = .ints(stride) }
+            if let padding { a[.padding] = .ints(padding) }
+            if let shape { a[.shape] = .ints(shape) }
+            return a
+        }
+        var cases: [OpCase] = []
+        cases.append(OpCase(name: "max_pool2d 2×2, squared", operands: [([1, 1, 2, 4], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.max_pool2d, [v[0]], attrs(window: [2, 2])))
+        })
+        cases.append(OpCase(name: "max_pool2d overlapping, padded", operands: [([2, 2, 5, 4], anywhere)]) { fb, v, _ in
+            try fb.apply(.max_pool2d, [v[0]], attrs(window: [3, 2], stride: [2, 1], padding: [1, 1]))
+        })
+        cases.append(OpCase(name: "max_pool2d overlapping, squared", operands: [([1, 2, 3, 2], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.max_pool2d, [v[0]], attrs(window: [2, 2], stride: [1, 1], padding: [1, 0])))
+        })
+        cases.append(OpCase(name: "max_pool2d_grad, squared", operands: [([1, 1, 3, 3], anywhere), ([1, 1, 2, 2], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.max_pool2d_grad, [v[0], v[1]], attrs(window: [2, 2], stride: [1, 1])))
+        })
+        cases.append(OpCase(name: "max_pool2d_tangent, squared", operands: [([1, 1, 3, 3], anywhere), ([1, 1, 3, 3], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.max_pool2d_tangent, [v[0], v[1]], attrs(window: [2, 2], stride: [1, 2], padding: [1, 1])))
+        })
+        cases.append(OpCase(name: "avg_pool2d 2×2, squared", operands: [([1, 1, 2, 4], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.avg_pool2d, [v[0]], attrs(window: [2, 2])))
+        })
+        cases.append(OpCase(name: "avg_pool2d overlapping, padded", operands: [([2, 2, 5, 4], anywhere)]) { fb, v, _ in
+            try fb.apply(.avg_pool2d, [v[0]], attrs(window: [3, 2], stride: [2, 1], padding: [1, 1]))
+        })
+        cases.append(OpCase(name: "avg_pool2d_grad, squared", operands: [([1, 2, 2, 2], anywhere)]) { fb, v, _ in
+            try square(fb.apply(.avg_pool2d_grad, [v[0]], attrs(window: [2, 3], stride: [2, 1], padding: [1, 1], shape: [3, 2])))
+        })
+        if backends {
+            cases.append(OpCase(name: "pooling empty batch", operands: [([3, 3], anywhere), ([0, 2, 3, 3], anywhere)]) { fb, v, _ in
+                let p = try fb.apply(.max_pool2d, [v[1]], attrs(window: [2, 2], stride: [1, 1]))
+                    + fb.apply(.avg_pool2d, [v[1]], attrs(window: [2, 2], stride: [1, 1]))
+                return try v[0] + sum(p)
+            })
+            cases.append(OpCase(name: "pooling windows of padding only", operands: [([2, 2], anywhere), ([1, 2, 0, 3], anywhere)]) { fb, v, _ in
+                // H = 0 with padding 1 and a window of 2: one row of windows over padding only.
+                let a = try fb.apply(.avg_pool2d, [v[1]], attrs(window: [2, 2], padding: [1, 1]))
+                let m = try fb.apply(.max_pool2d, [v[1]], attrs(window: [2, 2], padding: [1, 1]))
+                return try v[0] * sum(a) + sum(relu(m))
+            })
+            cases.append(OpCase(name: "pooling larger map", operands: [([3, 4, 11, 9], anywhere)]) { fb, v, _ in
+                try fb.apply(.max_pool2d, [v[0]], attrs(window: [3, 3], stride: [2, 2], padding: [1, 1]))
+                    + fb.apply(.avg_pool2d, [v[0]], attrs(window: [3, 3], stride: [2, 2], padding: [1, 1]))
             })
         }
         return cases

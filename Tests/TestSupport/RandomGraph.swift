@@ -186,7 +186,9 @@ public struct RandomGraphGenerator {
             let spd = try a.matmul(a.transposed(perm)) + fb.eye(r, dtype: dtype) * Double(r + 1)
             let l = try cholesky(spd)
             let x = try int(0...2) == 0 ? solve(spd, a) : triangularSolve(l, a, transpose: int(0...1) == 0)
-            let scale = try int(0...1) == 0 ? logdet(spd) : log(det(spd))
+            // (logabsdet and det_sign of the SPD matrix, without another random draw: the
+            // graphs of other seeds stay as they were.)
+            let scale = try int(0...1) == 0 ? logdet(spd) : log(det(spd)) + (logabsdet(spd) - logdet(spd)) * detSign(spd)
             return try x + reshape(scale, Array(a.shape.dropLast(2)) + [1, 1]) * 0.125
         case 0:
             guard rank == 1 else { return try logSoftmax(a.reshaped([a.type.count])) }
@@ -201,7 +203,16 @@ public struct RandomGraphGenerator {
                 let x = try a.reshaped([1, 1, h, w])
                 let k = try a.sliced(axis: 0, 0, 1).sliced(axis: 1, 0, 1).reshaped([1, 1, 1, 1])
                 let y = try conv2d(x, k) + conv2dInputGrad(x, conv2dKernelGrad(x, x, kernelSize: [1, 1]) * 0.5, inputSize: [h, w])
-                return try a * apply(.sigmoid, a) + y.reshaped([h, w]) * 0.25
+                // Overlapping poolings of it (windows of up to 1×2 with padding), the gradient
+                // ops shaped like the matrix, the pooled values summed (no random draw either).
+                let kw = Swift.min(2, w)
+                let (window, stride, padding) = ([1, kw], [1, 1], [0, kw / 2])
+                let avg = try avgPool2d(x, window: window, stride: stride, padding: padding)
+                let mx = try maxPool2d(x, window: window, stride: stride, padding: padding)
+                let pooled = try avgPool2dGrad(avg, inputSize: [h, w], window: window, stride: stride, padding: padding)
+                    + maxPool2dGrad(x, mx, window: window, stride: stride, padding: padding)
+                let tangent = try sum(maxPool2dTangent(x, x * 0.5, window: window, stride: stride, padding: padding))
+                return try a * apply(.sigmoid, a) + (y + pooled * 0.5).reshaped([h, w]) * 0.25 + tangent * 0.125
             }
             return try a.matmul(a.transposed([0, 2, 1]))
         case 2:
