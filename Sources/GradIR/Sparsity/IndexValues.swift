@@ -98,7 +98,8 @@ struct IndexValues {
              .mean, .max, .min, .prod, .logsumexp, .argmax, .argmin, .matmul, .dot, .pad, .cumsum, .one_hot, .take,
              .take_along_axis, .scatter_add, .scatter_add_along_axis, .softmax, .log_softmax, .softmax_cross_entropy, .conv2d,
              .conv2d_input_grad, .conv2d_kernel_grad, .grad, .jacobian, .hessian, .scan, .result, .cholesky,
-             .triangular_solve, .logdet, .solve, .det, .jvp, .hvp:
+             .triangular_solve, .logdet, .solve, .det, .jvp, .hvp, .max_pool2d, .max_pool2d_grad, .max_pool2d_tangent,
+             .avg_pool2d, .avg_pool2d_grad, .logabsdet, .det_sign:
             // Not followed (an index from these is rare, or depends on float values).
             return nil
         }

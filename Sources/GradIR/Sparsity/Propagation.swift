@@ -269,7 +269,19 @@ struct Propagator {
         case .conv2d_kernel_grad:
             guard let g = ConvGeometry.of(.conv2d_kernel_grad, operands: shapes, attrs: attrs) else { return try everything(node, operands, out.count, emit: emit) }
             return try kernelGradient(operand(0), operand(1), g, emit: emit, sets: sets)
-        case .cholesky, .logdet, .det:
+        case .max_pool2d, .avg_pool2d:
+            // Conservative: an output depends on its whole channel plane (not only its window).
+            guard shapes[0].count == 4 else { return try everything(node, operands, out.count, emit: emit) }
+            let g = try groupUnion(operand(0), axisGroups(shapes[0], [2, 3]))
+            if !sets { return .empty(out.count) }
+            let per = g.count == 0 ? 0 : out.count / g.count
+            return g.remapped((0..<out.count).map { $0 / Swift.max(per, 1) })
+        case .max_pool2d_grad, .max_pool2d_tangent, .avg_pool2d_grad:
+            // Conservative: everything the operands depend on.
+            return try everything(node, operands, out.count, emit: emit)
+        case .det_sign:
+            return .empty(out.count)
+        case .cholesky, .logdet, .det, .logabsdet:
             // Dense over each matrix of the batch.
             let rank = shapes[0].count
             let g = try groupUnion(operand(0), axisGroups(shapes[0], [rank - 2, rank - 1]))
@@ -307,16 +319,17 @@ struct Propagator {
     static func curvature(_ op: Op) -> Curvature {
         switch op {
         case .input, .const, .iota, .one_hot, .argmax, .argmin, .sign, .floor, .ceil, .floordiv,
-             .eq, .ne, .lt, .le, .gt, .ge:
+             .eq, .ne, .lt, .le, .gt, .ge, .det_sign:
             return .constant
         case .neg, .abs, .relu, .add, .sub, .maximum, .minimum, .mod, .select, .sum, .mean, .max, .min,
              .transpose, .reshape, .expand_dims, .squeeze, .cast, .broadcast_to, .slice, .pad, .concat, .cumsum,
-             .take, .take_along_axis, .scatter_add, .scatter_add_along_axis, .result:
+             .take, .take_along_axis, .scatter_add, .scatter_add_along_axis, .result,
+             .max_pool2d, .avg_pool2d, .max_pool2d_grad, .max_pool2d_tangent, .avg_pool2d_grad:
             return .linear
         case .exp, .log, .log1p, .expm1, .sqrt, .rsqrt, .square, .reciprocal, .sin, .cos, .tan, .tanh, .sigmoid,
              .softplus, .erf, .lgamma, .digamma, .erfc, .log_sigmoid, .mul, .zmul, .div, .zdiv, .pow, .atan2,
              .logaddexp, .xlogy, .polygamma, .prod, .logsumexp, .matmul, .dot, .softmax, .log_softmax,
-             .softmax_cross_entropy, .conv2d, .conv2d_input_grad, .conv2d_kernel_grad, .cholesky, .logdet, .det,
+             .softmax_cross_entropy, .conv2d, .conv2d_input_grad, .conv2d_kernel_grad, .cholesky, .logdet, .det, .logabsdet,
              .triangular_solve, .solve, .grad, .jacobian, .hessian, .jvp, .hvp, .scan:
             return .nonlinear
         }
