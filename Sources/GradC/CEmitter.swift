@@ -350,13 +350,13 @@ private func makeHeader(guardName: String, abis: [CFunctionABI], threads: Bool, 
         w.line("int64_t \(s)_workspace_bytes(void);")
         w.line("const gradc_tensor_info *\(s)_input(int32_t i);")
         w.line("const gradc_tensor_info *\(s)_output(int32_t i);")
-        w.line("/* Output i of a sparse jacobian/hessian holds the non-zeros of a rows×columns pattern in CSR order:")
+        w.line("/* Output i of a sparse jacobian/hessian holds the non-zeros of a rows x columns pattern in CSR order:")
         w.line(" * this writes rows, columns, the rows+1 row starts and the non-zeros' column indices (each pointer")
         w.line(" * may be NULL) and returns 0, or returns -1 for a dense output. */")
         w.line("int32_t \(s)_output_pattern(int32_t i, int64_t *rows, int64_t *columns, int64_t *row_starts, int64_t *column_indices);")
         for (i, pattern) in abi.outputPatterns.enumerated() {
             guard let pattern else { continue }
-            w.line("/*   outputs[\(i)] is sparse: \(pattern.rows)×\(pattern.columns), \(pattern.nonZeroCount) non-zeros */")
+            w.line("/*   outputs[\(i)] is sparse: \(pattern.rows) x \(pattern.columns), \(pattern.nonZeroCount) non-zeros */")
         }
     }
     w.line("")

@@ -182,7 +182,7 @@ func cExportedNames(_ name: String) -> [String] {
     [name] + cMetadataSuffixes.map { name + $0 } + cConstantSuffixes.map { name + $0 }
 }
 
-let cMetadataSuffixes = ["_abi_version", "_num_inputs", "_num_outputs", "_workspace_bytes", "_input", "_output"]
+let cMetadataSuffixes = ["_abi_version", "_num_inputs", "_num_outputs", "_workspace_bytes", "_input", "_output", "_output_pattern"]
 let cConstantSuffixes = ["_NUM_INPUTS", "_NUM_OUTPUTS", "_WORKSPACE_BYTES"]
 
 /// C11 and C++20 keywords and the alternative operator spellings of C++ (the header is

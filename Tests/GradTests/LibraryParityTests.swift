@@ -138,8 +138,8 @@ final class LibraryParityTests: XCTestCase {
             try avgPool2dGrad(o.x.reshaped([1, 1, 2, 3]), inputSize: [3, 4], window: [2, 2], stride: [1, 1])
         }),
         .grad: ("fb.grad(of:wrt:)", { o in try o.fb.grad(of: sum(o.x), wrt: [o.x])[0] }),
-        .jacobian: ("fb.jacobian(of:wrt:mode:)", { o in try o.fb.jacobian(of: o.x, wrt: o.v) }),
-        .hessian: ("fb.hessian(of:wrt:)", { o in try o.fb.hessian(of: sum(o.v), wrt: o.v) }),
+        .jacobian: ("fb.jacobian(of:wrt:mode:sparse:)", { o in try o.fb.jacobian(of: o.x, wrt: o.v) }),
+        .hessian: ("fb.hessian(of:wrt:sparse:)", { o in try o.fb.hessian(of: sum(o.v), wrt: o.v) }),
         .jvp: ("fb.jvp(of:wrt:along:)", { o in try o.fb.jvp(of: o.x, wrt: [o.v], along: [o.v]) }),
         .hvp: ("fb.hvp(of:wrt:along:)", { o in try o.fb.hvp(of: sum(o.v * o.v), wrt: o.v, along: o.v) }),
         .scan: ("fb.scan(body, carry:over:with:length:reverse:indexed:)", { o in try o.fb.scan(LibraryParityTests.cell(), carry: [o.v], over: [o.x])[0] }),
