@@ -230,4 +230,27 @@ final class ReviewSparseTests: XCTestCase {
             }
         }
     }
+
+    /// BUG: a sparse request is refused when its *dense* shape would pass 2⁴⁰ elements
+    /// (`sparseRequestType` runs the dense type rule, whose `validShape(x.shape + x.shape)`
+    /// fails), although it only has nnz elements: the diagonal Hessian of Σ exp(x) for
+    /// 1 050 000 unknowns (a 1025 × 1025 grid) is "invalid shape: [1050000, 1050000]".
+    func testSparseRequestPastTheDenseShapeLimitIsTyped() throws {
+        let source = "func f(x: f64[1050000]) {\n  return hessian(sum(exp(x)), x, sparse=true) as h, jacobian(exp(x), x, sparse=true) as j\n}"
+        let f = try XCTUnwrap(parseModule(source).functions.last)
+        XCTAssertEqual(f.type(of: f.outputs[0].value), TensorType(.f64, [1_050_000]))
+        XCTAssertEqual(f.type(of: f.outputs[1].value), TensorType(.f64, [1_050_000]))
+    }
+
+    /// BUG (library): `FunctionBuilder.pattern(of:)` does not `check` that the value is its
+    /// own (every other method does): a value of another builder is looked up by id in this
+    /// function — the wrong node, or an index-out-of-range trap when the id is past the end.
+    func testPatternOfAForeignValueIsAnError() throws {
+        let a = FunctionBuilder("a")
+        let ax = try a.input("x", .f64, [3])
+        let b = FunctionBuilder("b")
+        let bx = try b.input("x", .f64, [3])
+        _ = try b.jacobian(of: sin(bx), wrt: bx, sparse: true)
+        XCTAssertThrowsError(try b.pattern(of: ax), "a value of 'a' given to 'b'")
+    }
 }
