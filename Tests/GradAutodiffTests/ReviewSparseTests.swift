@@ -253,4 +253,44 @@ final class ReviewSparseTests: XCTestCase {
         _ = try b.jacobian(of: sin(bx), wrt: bx, sparse: true)
         XCTAssertThrowsError(try b.pattern(of: ax), "a value of 'a' given to 'b'")
     }
+
+    /// Regression (passes): sparse Jacobians (both compressions) and a sparse Hessian through a
+    /// `while` loop that stops early (the closed-gate exit in the forward, tangent and
+    /// backward loops) equal the dense ones at the pattern, on every backend.
+    func testSparseDerivativesThroughAWhileLoop() throws {
+        let source = """
+        func far(x: f64[4], n: i64) {
+          return sum(abs(x * x * x - 1.0)) > 1e-6
+        }
+        func newton(x: f64[4], n: i64) {
+          return x - (x * x * x - 1.0) / (3.0 * x * x), n + 1
+        }
+        func f(x: f64[4]) {
+          r, n = while(far, newton, carry=(x, 0), max_iterations=40)
+          y = sin(r) * r
+          e = sum(y * y * x)
+          return jacobian(y, x, sparse=true, forward=true) as jf, jacobian(y, x, sparse=true, forward=false) as jr, hessian(e, x, sparse=true) as h, jacobian(y, x) as jd, hessian(e, x) as hd, n as n
+        }
+        """
+        let f = try XCTUnwrap(parseModule(source).functions.last)
+        let x = try XCTUnwrap(Tensor([1.3, 0.7, 2.0, 1.1], shape: [4]))
+        for backend in Backend.allCases {
+            let exe = try compile(f, backend: backend)
+            let out = try exe(["x": x])
+            XCTAssertLessThan(out[5].doubles[0], 40, "the loop stops early")
+            for (k, name) in [(0, "jf"), (1, "jr"), (2, "h")] {
+                let p = try XCTUnwrap(exe.pattern(ofOutput: name))
+                XCTAssertEqual(out[k].count, p.nonZeroCount)
+                var dense = [Double](repeating: 0, count: p.rows * p.columns)
+                var at = 0
+                for i in 0..<p.rows {
+                    for j in p.columns(ofRow: i) {
+                        dense[i * p.columns + Int(j)] = out[k].doubles[at]
+                        at += 1
+                    }
+                }
+                assertAllClose(dense, out[k == 2 ? 4 : 3].doubles, rtol: 1e-10, atol: 1e-12, "\(backend) \(name)")
+            }
+        }
+    }
 }
