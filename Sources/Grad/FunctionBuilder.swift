@@ -74,6 +74,7 @@ public final class FunctionBuilder {
     /// The structural sparsity pattern of a sparse `jacobian` or `hessian` value: which
     /// (row, column) each of its elements is. `nil` for any other value.
     public func pattern(of value: Value) throws(Diagnostic) -> SparsityPattern? {
+        try check(value)
         let node = builder.function[value.id]
         guard node.op == .jacobian || node.op == .hessian, node.attrs.sparse else { return nil }
         return try builder.function.requestPattern(node.op, node.inputs)

@@ -31,13 +31,15 @@ public enum Differentiator {
     public static func expand(_ function: consuming Function) throws(Diagnostic) -> Function {
         // A loop body's own requests first (innermost first): a loop's derivative is built
         // from its body, which must be request-free by then.
+        // The bodies as they were typed: a sparse request's pattern is computed on them.
+        let typedBodies = function.bodies
         if function.bodies.contains(where: \.hasDerivativeRequestsAnywhere) {
             var bodies: [Function] = []
             for body in function.bodies { bodies.append(try expand(body)) }
             function.bodies = bodies
         }
         guard function.hasDerivativeRequests else { return function }
-        var expansion = Expansion(source: consume function)
+        var expansion = Expansion(source: consume function, typedBodies: typedBodies)
         return try expansion.run()
     }
 }
@@ -72,7 +74,7 @@ struct Expansion {
     /// The pattern of each sparse request expanded, by its source id (for the outputs).
     var requestPatterns: [ValueID: SparsityPattern] = [:]
 
-    init(source: consuming Function) {
+    init(source: consuming Function, typedBodies: [Function]? = nil) {
         // Up to the first derivative request the new graph is the old one, id for id: those
         // nodes are taken over (moved, not copied, when the array is not shared), the rest is
         // kept aside and rebuilt. (The parameter list is the source's, renumbered, at the end.)
@@ -84,7 +86,7 @@ struct Expansion {
         if rest.contains(where: { $0.op.family == .derivative && $0.attrs.sparse }) {
             var view = Function(name: source.name)
             view.nodes = nodes
-            view.bodies = source.bodies
+            view.bodies = typedBodies ?? source.bodies
             sourceForPatterns = view
         }
         restStart = firstRequest

@@ -87,12 +87,20 @@ public final class CLibrary: @unchecked Sendable {
                     patterns.append(nil)
                     continue
                 }
-                guard t.rank == 1, rows >= 0, columns >= 0, rows <= Int64(Int32.max), columns <= Int64(Int32.max) else {
+                // gradc makes no pattern with more rows than Sparsity.defaultLimit.
+                guard t.rank == 1, rows >= 0, columns >= 0, rows <= Int64(Sparsity.defaultLimit), columns <= Int64(Int32.max) else {
                     throw Diagnostic(.other("'\(path)': \(name)_output_pattern(\(i)) reports a \(rows)×\(columns) pattern for a \(t) output"))
                 }
+                // The row starts first: the column indices are asked for only once the
+                // non-zero count is known to be the output's (the buffer's size).
                 var starts = [Int64](repeating: 0, count: Int(rows) + 1)
+                guard pattern(Int32(i), nil, nil, &starts, nil) == 0, starts.first == 0, starts.last == Int64(t.count) else {
+                    throw Diagnostic(.other("'\(path)': \(name)_output_pattern(\(i)) is malformed"))
+                }
                 var indices = [Int64](repeating: 0, count: t.count)
-                _ = pattern(Int32(i), nil, nil, &starts, &indices)
+                guard pattern(Int32(i), nil, nil, nil, &indices) == 0 else {
+                    throw Diagnostic(.other("'\(path)': \(name)_output_pattern(\(i)) is malformed"))
+                }
                 guard let p = SparsityPattern(rows: Int(rows), columns: Int(columns), rowStarts: starts.map { Int($0) },
                                               columnIndices: indices.map { Int32(truncatingIfNeeded: $0) }),
                       p.nonZeroCount == t.count, indices.allSatisfy({ $0 >= 0 && $0 < columns }) else {

@@ -212,6 +212,7 @@ extension Function {
     public mutating func appendCopy(of callee: Function, arguments: [ValueID], bodyOffset: Int) -> [ValueID]? {
         guard arguments.count == callee.parameters.count else { return nil }
         var map = [ValueID](repeating: -1, count: callee.nodes.count)
+        var retype = false
         for (p, id) in zip(callee.parameters, arguments) {
             guard p.value >= 0, p.value < map.count else { return nil }
             map[p.value] = id
@@ -223,6 +224,14 @@ extension Function {
                 let v = copy.inputs[j]
                 guard v >= 0, v < i, map[v] >= 0 else { return nil }
                 copy.inputs[j] = map[v]
+            }
+            // A sparse request's length is its pattern's in this graph, which may differ from
+            // the callee's (two parameters given the same value); once one differs, the
+            // nodes after it are typed again too.
+            if retype || (copy.op.family == .derivative && copy.attrs.sparse) {
+                guard let t = try? nodeType(copy.op, copy.inputs, copy.attrs) else { return nil }
+                if t != copy.type { retype = true }
+                copy.type = t
             }
             map[i] = append(copy)
         }

@@ -143,7 +143,14 @@ extension Function {
     func sparseRequestType(_ op: Op, _ inputs: Operands, _ attrs: Attributes) throws(Diagnostic) -> TensorType {
         var dense = attrs
         dense[.sparse] = nil
-        let t = try op.inferType(inputs.map { nodes[$0].type }, dense)
+        // The operands checked by the dense rule, but not the dense shape (y.shape + x.shape
+        // past 2⁴⁰ elements is no reason to refuse nnz of them): x's shape left out then.
+        var types = inputs.map { nodes[$0].type }
+        if types.count == 2, checkedElementCount((op == .hessian ? types[1].shape : types[0].shape) + types[1].shape) == nil {
+            types[1] = types[1].with(shape: [])
+            if op != .hessian { types[0] = types[0].with(shape: []) }
+        }
+        let t = try op.inferType(types, dense)
         return TensorType(t.dtype, [try requestPattern(op, inputs).nonZeroCount])
     }
 }
