@@ -128,6 +128,9 @@ public enum GradientChecker {
         var sparseValues: [Int: Double]?
         if node.attrs.sparse {
             let pattern = try f.requestPattern(node.op, node.inputs)
+            guard pattern.nonZeroCount == analytic.count else {
+                throw Diagnostic(.other("\(label(f, id)): the sparse request computed \(analytic.count) values for a pattern of \(pattern.nonZeroCount) non-zeros"), at: node.location)
+            }
             let wanted = Set(elements)
             var values: [Int: Double] = [:]
             for i in 0..<pattern.rows {

@@ -8,8 +8,13 @@ extension Expansion {
         guard let view = sourceForPatterns else {
             throw Diagnostic(.other("internal: no source graph kept for a sparse request"), at: node.location)
         }
-        do {
-            return try view.requestPattern(node.op, node.inputs)
+        do throws(Diagnostic) {
+            let pattern = try view.requestPattern(node.op, node.inputs)
+            // The type was computed from the same graph; a different count would be a bug here.
+            guard pattern.nonZeroCount == node.type.count else {
+                throw Diagnostic(.other("internal: the sparse \(node.op.name) was typed with \(node.type.count) non-zeros but its pattern now has \(pattern.nonZeroCount)"), at: node.location)
+            }
+            return pattern
         } catch {
             var e = error
             if !e.location.isKnown { e.location = node.location }
@@ -33,6 +38,11 @@ extension Expansion {
         if case .bool(let asked)? = node.attrs[.forward] {
             forward = asked
             layout = asked ? columns : Colouring.rowColouring(pattern)
+        } else if columns.colourCount <= pattern.maxColumnCount {
+            // A row colouring needs at least the most non-zeros in a column: it cannot win
+            // (and on a pattern with a dense column it would cost O(n²) to find out).
+            forward = true
+            layout = columns
         } else {
             let rows = Colouring.rowColouring(pattern)
             forward = columns.colourCount <= rows.colourCount

@@ -179,6 +179,22 @@ final class SparseDerivativeTests: XCTestCase {
         }
     }
 
+    /// The Jacobian of a gradient is typed by the Hessian's pattern (not the conservative one
+    /// through the unexpanded `grad`), and its values are the Hessian's, forward and reverse.
+    func testSparseJacobianOfAGradientIsTheSparseHessian() throws {
+        let f = try XCTUnwrap(parseModule("""
+        func f(x: f64[6]) {
+          e = sum(sin(x[1:] * x[:5])) + sum(exp(x))
+          g = grad(e, x)
+          return jacobian(g, x, sparse=true) as jf, jacobian(g, x, sparse=true, forward=false) as jr, hessian(e, x, sparse=true) as h
+        }
+        """).functions.last)
+        XCTAssertEqual(f.type(of: f.outputs[0].value).count, 16)
+        let values = try evaluate(f, ["x": XCTUnwrap(Tensor([0.3, -0.2, 0.9, 1.4, -1.1, 0.5], shape: [6]))])
+        assertAllClose(values[0].doubles, values[2].doubles, rtol: 1e-12, "forward")
+        assertAllClose(values[1].doubles, values[2].doubles, rtol: 1e-12, "reverse")
+    }
+
     /// Bad requests: sparse on an op without it, a non-boolean, a Hessian of a non-scalar, a
     /// pattern past the limit — each a located error, nothing built.
     func testBadSparseRequests() throws {

@@ -129,8 +129,13 @@ extension Function {
             throw Diagnostic(.invalidOperand(op: op.name, "takes y and x, earlier values"))
         }
         do {
+            let y = nodes[inputs[0]]
             switch op {
             case .hessian: return try Sparsity.hessian(of: inputs[0], wrt: inputs[1], in: self)
+            case .jacobian where y.op == .grad && y.inputs.count == 2 && y.inputs[1] == inputs[1]:
+                // The Jacobian of a gradient is a Hessian: its pattern, rather than the
+                // conservative one through the unexpanded `grad` node.
+                return try Sparsity.hessian(of: y.inputs[0], wrt: inputs[1], in: self)
             default: return try Sparsity.jacobian(of: inputs[0], wrt: inputs[1], in: self)
             }
         } catch {

@@ -74,6 +74,13 @@ public struct SparsityPattern: Hashable, Sendable, CustomStringConvertible {
 
     public var nonZeroCount: Int { columnIndices.count }
 
+    /// The most non-zeros in one column (a lower bound of any row colouring's colours).
+    public var maxColumnCount: Int {
+        var counts = [Int](repeating: 0, count: columns)
+        for c in columnIndices { counts[Int(c)] += 1 }
+        return counts.max() ?? 0
+    }
+
     /// The columns of row `i`.
     public func columns(ofRow i: Int) -> ArraySlice<Int32> { columnIndices[rowStarts[i]..<rowStarts[i + 1]] }
 
