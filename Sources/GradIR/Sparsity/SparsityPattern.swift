@@ -106,9 +106,10 @@ public struct SparsityPattern: Hashable, Sendable, CustomStringConvertible {
         return SparsityPattern(unchecked: columns, rows, counts, indices)
     }
 
-    /// The union of a square pattern with its transpose (a Hessian's pattern is symmetric).
+    /// The union of a square pattern with its transpose (a Hessian's pattern is symmetric);
+    /// a pattern that is not square is returned as it is (it has no transpose of its shape).
     public func symmetrized() -> SparsityPattern {
-        precondition(rows == columns, "symmetrized() needs a square pattern")
+        guard rows == columns else { return self }
         let t = transposed()
         var starts = [0]
         starts.reserveCapacity(rows + 1)
