@@ -23,8 +23,7 @@ extension Expansion {
     }
 
     /// `jacobian(y, x, sparse=true)`: column compression (one tangent pass per colour) or row
-    /// compression (one backward pass per colour), as `forward=` asks, else whichever needs
-    /// fewer passes (forward on a tie).
+    /// compression (one backward pass per colour), as `jacobianLayout` picks.
     mutating func sparseJacobian(_ node: Node, pattern: SparsityPattern) throws(Diagnostic) -> ValueID {
         let saved = builder.role
         builder.role = .gradient
@@ -32,34 +31,31 @@ extension Expansion {
         let (y, x) = (remap[node.inputs[0]], remap[node.inputs[1]])
         let yType = builder.type(of: y)
         let xType = builder.type(of: x)
-        let columns = Colouring.columnColouring(pattern)
-        let forward: Bool
-        let layout: CompressedLayout
-        if case .bool(let asked)? = node.attrs[.forward] {
-            forward = asked
-            layout = asked ? columns : Colouring.rowColouring(pattern)
-        } else if columns.colourCount <= pattern.maxColumnCount {
-            // A row colouring needs at least the most non-zeros in a column: it cannot win
-            // (and on a pattern with a dense column it would cost O(n²) to find out).
-            forward = true
-            layout = columns
-        } else {
-            let rows = Colouring.rowColouring(pattern)
-            forward = columns.colourCount <= rows.colourCount
-            layout = forward ? columns : rows
-        }
         guard pattern.nonZeroCount > 0 else { return try builder.constant(0, TensorType(yType.dtype, [0])) }
-        let relevant = forward ? nil : relevantNodes(from: y, wrt: [x])
+        let layout = jacobianLayout(node, pattern)
+        let forward = layout.direction == .columns
+        let relevant = forward ? Relevance(lowest: 0, flags: []) : relevantNodes(from: y, wrt: [x])
         var parts: [ValueID] = []
         for k in 0..<layout.colourCount {
             let seed = try colourIndicator(layout, k, forward ? xType : yType)
-            if forward {
-                parts.append(try tangents(of: [y], wrt: [x], along: [seed])[0])
-            } else if let relevant {
-                parts.append(try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0])
-            }
+            parts.append(forward ? try tangents(of: [y], wrt: [x], along: [seed])[0]
+                                 : try backward(from: y, seed: seed, wrt: [x], relevant: relevant)[0])
         }
         return try recover(layout, parts, columns: forward)
+    }
+
+    /// The compression of a sparse Jacobian: the one `forward=` asks for, else whichever
+    /// colouring has fewer colours (columns on a tie). A row colouring needs at least the most
+    /// non-zeros in a column, so it is not tried when the column colouring already has that
+    /// few (on a pattern with a dense column it would cost O(n²) to find out).
+    func jacobianLayout(_ node: Node, _ pattern: SparsityPattern) -> CompressedLayout {
+        if case .bool(let forward)? = node.attrs[.forward] {
+            return forward ? Colouring.columnColouring(pattern) : Colouring.rowColouring(pattern)
+        }
+        let columns = Colouring.columnColouring(pattern)
+        if columns.colourCount <= pattern.maxColumnCount { return columns }
+        let rows = Colouring.rowColouring(pattern)
+        return columns.colourCount <= rows.colourCount ? columns : rows
     }
 
     /// `hessian(f, x, sparse=true)`: the gradient once, then one Hessian-vector product
@@ -67,12 +63,12 @@ extension Expansion {
     mutating func sparseHessian(_ node: Node, pattern: SparsityPattern) throws(Diagnostic) -> ValueID {
         let x = remap[node.inputs[1]]
         let xType = builder.type(of: x)
+        guard pattern.nonZeroCount > 0 else { return try builder.constant(0, TensorType(xType.dtype, [0])) }
         let g = try gradients(of: remap[node.inputs[0]], wrt: [x])[0]
         builder.location = node.location
         let saved = builder.role
         builder.role = .gradient
         defer { builder.role = saved }
-        guard pattern.nonZeroCount > 0 else { return try builder.constant(0, TensorType(xType.dtype, [0])) }
         let layout = Colouring.symmetricColouring(pattern)
         var parts: [ValueID] = []
         for k in 0..<layout.colourCount {
