@@ -5,7 +5,8 @@
 #   Examples/mpi-train/run.sh --check [STEPS]              1, 2 and 4 processes, STEPS updates
 #                                                          each (default 40): same parameters?
 #
-# Installs Debian's openmpi-bin and libopenmpi-dev when mpicc or mpirun is missing (as root),
+# Installs Debian's openmpi-bin and libopenmpi-dev when mpicc or mpirun is missing (as root;
+# otherwise it exits 3 saying so),
 # compiles model.ir with `gradc compile --backend c`, builds train.c with mpicc against the
 # generated model.c, and runs it with mpirun (--oversubscribe: more processes than cores is
 # fine for the check). Training options: --epochs E, --steps S, --micro M, --dump FILE.
@@ -18,7 +19,7 @@ if ! command -v mpicc >/dev/null || ! command -v mpirun >/dev/null; then
       || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null; })
   else
     echo "run.sh: Open MPI is missing (mpicc, mpirun): install openmpi-bin and libopenmpi-dev" >&2
-    exit 2
+    exit 3
   fi
 fi
 out=out/mpi-train
