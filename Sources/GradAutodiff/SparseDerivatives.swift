@@ -95,10 +95,13 @@ extension Expansion {
     /// stacking copies contiguous runs — and gathered at the layout's recovery indices,
     /// renumbered from the layout's `rows × colourCount` order where the parts are columns.
     mutating func recover(_ layout: CompressedLayout, _ parts: [ValueID], columns: Bool) throws(Diagnostic) -> ValueID {
-        let flatParts = try parts.map { (p: ValueID) throws(Diagnostic) -> ValueID in try builder.reshape(p, [builder.type(of: p).count]) }
-        let stacked = flatParts.count == 1 ? flatParts[0] : try builder.add(.concat, flatParts, Attributes([.axis: .int(0)]))
+        // Concatenated on their own first axis (the same bytes as flattened parts end to end,
+        // and the parts can then be computed in the concatenation's buffer); scalars as [1].
+        let shaped = try parts.map { (p: ValueID) throws(Diagnostic) -> ValueID in builder.type(of: p).isScalar ? try builder.reshape(p, [1]) : p }
+        let joined = shaped.count == 1 ? shaped[0] : try builder.add(.concat, shaped, Attributes([.axis: .int(0)]))
+        let stacked = try builder.reshape(joined, [builder.type(of: joined).count])
         let c = layout.colourCount
-        let length = flatParts.isEmpty ? 0 : builder.type(of: flatParts[0]).count
+        let length = parts.isEmpty ? 0 : builder.type(of: parts[0]).count
         // B[i, k] (row-major rows × c) is element k·rows + i of the stacked parts.
         let indices = columns ? layout.recovery.map { ($0 % c) * length + $0 / c } : layout.recovery
         // A gather of every element in order (one colour of a diagonal, say) is no gather.
