@@ -263,6 +263,38 @@ extension Propagator {
 
 // MARK: - Index maps
 
+/// For each element of a gather's result (in `layout`'s order), the data position its known
+/// index names, or −1 for an index out of range (the run-time error's case).
+func knownDataPositions(_ layout: GatherLayout, _ idx: [Int64]) -> [Int] {
+    var map = [Int](repeating: -1, count: layout.count)
+    var e = 0
+    for o in 0..<layout.outer {
+        for j in 0..<layout.k {
+            for i in 0..<layout.inner {
+                if let p = wrappedIndex(idx[layout.indexPosition(o, j, i)], length: layout.n) { map[e] = layout.dataPosition(o, p, i) }
+                e += 1
+            }
+        }
+    }
+    return map
+}
+
+/// For each element of an `[outer, along, inner]` value, its line along the middle axis
+/// (`o · inner + i`): where a run-time index may land anywhere on that line.
+func lineOfElement(outer: Int, along: Int, inner: Int) -> [Int] {
+    var map = [Int](repeating: 0, count: outer * along * inner)
+    var e = 0
+    for o in 0..<outer {
+        for _ in 0..<along {
+            for i in 0..<inner {
+                map[e] = o * inner + i
+                e += 1
+            }
+        }
+    }
+    return map
+}
+
 /// The groups of a reduction over `axes` of `shape`: group g (row-major over the kept axes)
 /// is the elements `base[g] + offsets[r]`.
 func axisGroups(_ shape: [Int], _ axes: [Int]) -> (base: [Int], offsets: [Int]) {

@@ -188,61 +188,23 @@ struct Propagator {
             let layout = GatherLayout(data: shapes[0], indices: shapes[1], axis: axis, alongAxis: node.op == .take_along_axis)
             let x = operand(0)
             if let idx = indexValues(f, node.inputs[1]) {
-                var map = [Int](repeating: -1, count: layout.count)
-                var e = 0
-                for o in 0..<layout.outer {
-                    for j in 0..<layout.k {
-                        for i in 0..<layout.inner {
-                            if let p = wrappedIndex(idx[layout.indexPosition(o, j, i)], length: layout.n) { map[e] = layout.dataPosition(o, p, i) }
-                            e += 1
-                        }
-                    }
-                }
-                return x.remapped(map)
+                return x.remapped(knownDataPositions(layout, idx))
             }
             // A run-time index may name any position along the axis.
             let lines = try groupUnion(x, axisGroups([layout.outer, layout.n, layout.inner], [1]))
-            var map = [Int](repeating: 0, count: layout.count)
-            var e = 0
-            for o in 0..<layout.outer {
-                for _ in 0..<layout.k {
-                    for i in 0..<layout.inner {
-                        map[e] = o * layout.inner + i
-                        e += 1
-                    }
-                }
-            }
-            return lines.remapped(map)
+            return lines.remapped(lineOfElement(outer: layout.outer, along: layout.k, inner: layout.inner))
         case .scatter_add, .scatter_add_along_axis:
             guard let axis = attrs.axis.flatMap({ normalizeAxis($0, rank: out.rank) }) else { return try everything(node, operands, out.count, emit: emit) }
             let layout = GatherLayout(data: shapes[0], indices: shapes[1], axis: axis, alongAxis: node.op == .scatter_add_along_axis)
             let (base, updates) = (operand(0), operand(2))
             if let idx = indexValues(f, node.inputs[1]) {
                 // Each output element: its base element and the updates that land on it.
-                var targets = [Int](repeating: -1, count: layout.count)
-                var e = 0
-                for o in 0..<layout.outer {
-                    for j in 0..<layout.k {
-                        for i in 0..<layout.inner {
-                            if let p = wrappedIndex(idx[layout.indexPosition(o, j, i)], length: layout.n) { targets[e] = layout.dataPosition(o, p, i) }
-                            e += 1
-                        }
-                    }
-                }
+                let targets = knownDataPositions(layout, idx)
                 return try unionOfLists([(base, Array(0...out.count), Array(0..<out.count)), listsByTarget(updates, targets, count: out.count)],
                                         count: out.count)
             }
             let lines = try groupUnion(updates, axisGroups([layout.outer, layout.k, layout.inner], [1]))
-            var map = [Int](repeating: 0, count: out.count)
-            var e = 0
-            for o in 0..<layout.outer {
-                for _ in 0..<layout.n {
-                    for i in 0..<layout.inner {
-                        map[e] = o * layout.inner + i
-                        e += 1
-                    }
-                }
-            }
+            let map = lineOfElement(outer: layout.outer, along: layout.n, inner: layout.inner)
             return try unionOf([(base, nil), (lines, map)], count: out.count)
         case .softmax, .log_softmax:
             guard let axis = normalizeAxis(attrs.axis ?? -1, rank: out.rank) else { return try everything(node, operands, out.count, emit: emit) }
