@@ -6,9 +6,11 @@ import GradLowering
 /// Two regimes share the plan:
 /// - tensor steps become blocks with loops (fused elementwise loops with broadcasting,
 ///   reductions, the matmul kernel, data movement), reading and writing the plan's buffers;
-/// - rank-0 elementwise steps (large scalar graphs) become straight-line statements on
-///   `const` locals, cut into functions of `chunkStatements` statements; a scalar is stored
-///   to its planned buffer only when another function, a non-scalar step or an output needs it.
+/// - elementwise steps of one element (large scalar graphs) become straight-line statements
+///   on `const` locals, cut into functions of `chunkStatements` statements; a scalar is
+///   stored to its planned buffer only when another function, a non-scalar step or an output
+///   needs it. Long repetitions of the same steps are re-rolled into loops
+///   (CEmitter+Reroll.swift).
 final class FunctionEmitter {
     let plan: ExecutionPlan
     let f: Function
@@ -24,7 +26,7 @@ final class FunctionEmitter {
     var zeroConstants: Set<ValueID> = []
     /// Locals of the current chunk: value → C variable.
     var locals: [ValueID: String] = [:]
-    /// Rank-0 values produced by scalar steps that must also be written to their buffer.
+    /// Roots of scalar steps that must also be written to their buffer.
     var stored: Set<ValueID> = []
     /// C definition of each constant, and the constants whose memory some step reads.
     var constantDefinitions: [ValueID: String] = [:]
@@ -50,6 +52,8 @@ final class FunctionEmitter {
     /// Each loop step's body, emitted as a function of its own (CEmitter+Loops.swift), and the
     /// layout of the loop's region of the workspace.
     var loops: [ValueID: LoopEmission] = [:]
+    /// Definitions of the address tables of re-rolled runs (CEmitter+Reroll.swift).
+    var tables = ""
 
     /// `name`: the function's C name (a loop body's is its enclosing function's plus the loop).
     init(plan: ExecutionPlan, index: Int, options: CEmitOptions, name: String? = nil) {
@@ -90,12 +94,17 @@ final class FunctionEmitter {
         try prepareConstants()
         let bodies = try emitLoopBodies()
         let scalarMembers = plan.steps.map { scalarStepMembers($0) }
-        // Chunks: consecutive steps, cut when the statement count passes the limit.
+        let units = emissionUnits(scalarMembers)
+        // Chunks: consecutive units, cut when the statement count passes the limit.
         var chunkOf: [Int] = []
         var chunk = 0
         var count = 0
-        for members in scalarMembers {
-            let cost = members?.count ?? 1
+        for unit in units {
+            let cost: Int
+            switch unit {
+            case .step(let i): cost = scalarMembers[i]?.count ?? 1
+            case .run(let r): cost = 4 + (r.start..<(r.start + r.period)).reduce(0) { $0 + (scalarMembers[$1]?.count ?? 0) }
+            }
             if count > 0 && count + cost > options.chunkStatements {
                 chunk += 1
                 count = 0
@@ -105,7 +114,21 @@ final class FunctionEmitter {
         }
         let chunks = chunk + 1
         terseScalars = chunks > 1
-        computeStored(scalarMembers, chunkOf)
+        // Which steps share C locals: straight-line steps of one chunk; each repetition of a
+        // re-rolled run on its own (its values cross to anything else through memory).
+        var locality = [Int](repeating: 0, count: plan.steps.count)
+        var repetitionNumber = 0
+        for (u, unit) in units.enumerated() {
+            switch unit {
+            case .step(let i): locality[i] = chunkOf[u]
+            case .run(let r):
+                for k in 0..<r.count {
+                    repetitionNumber += 1
+                    for i in (r.start + k * r.period)..<(r.start + (k + 1) * r.period) { locality[i] = -repetitionNumber }
+                }
+            }
+        }
+        computeStored(scalarMembers, locality)
 
         let bodyArgs = "const void *const *in, void *const *out, unsigned char *ws"
         // Parts that check indices return the status (else they are `void`).
@@ -114,14 +137,14 @@ final class FunctionEmitter {
             var first = 0
             for c in 0..<chunks {
                 var last = first
-                while last < plan.steps.count && chunkOf[last] == c { last += 1 }
+                while last < units.count && chunkOf[last] == c { last += 1 }
                 let outer = w
                 w = CWriter()
                 w.level = 1
                 (failureStatement, emittedFailure) = ("return \(cIndexOutOfRangeStatus);", false)
                 w.line("(void)in; (void)out; (void)ws;")
                 locals = [:]
-                for i in first..<last { try emitStep(plan.steps[i], scalarMembers[i]) }
+                for u in first..<last { try emitUnit(units[u], scalarMembers) }
                 if emittedFailure { w.line("return 0;") }
                 let body = w.text
                 partCanFail[c] = emittedFailure
@@ -155,7 +178,7 @@ final class FunctionEmitter {
             }
         } else {
             locals = [:]
-            for (i, step) in plan.steps.enumerated() { try emitStep(step, scalarMembers[i]) }
+            for unit in units { try emitUnit(unit, scalarMembers) }
         }
         for copy in plan.outputCopies {
             let t = type(copy.value)
@@ -167,27 +190,34 @@ final class FunctionEmitter {
         w.line("return 0;")
         w.close()
         w.line("")
-        w.text = bodies + usedConstantDefinitions() + w.text
+        w.text = bodies + usedConstantDefinitions() + tables + w.text
     }
 
-    /// Members of a step that runs as straight-line scalar code, or `nil`.
+    /// Members of a step that runs as straight-line scalar code (an elementwise step of one
+    /// element: rank 0, or a shape of extents 1), or `nil`.
     func scalarStepMembers(_ step: PlanStep) -> [ValueID]? {
         switch step {
         case .fused(let g, _):
-            return type(g.root).rank == 0 ? g.nodes : nil
+            return type(g.root).count == 1 ? g.nodes : nil
         case .kernel(let id):
             let node = f.nodes[id]
-            guard node.type.rank == 0 else { return nil }
+            guard node.type.count == 1 else { return nil }
             return node.op.elementwise != nil || node.op == .cast ? [id] : nil
         case .loop:
             return nil
         }
     }
 
-    func computeStored(_ scalarMembers: [[ValueID]?], _ chunkOf: [Int]) {
+    /// The scalar steps' roots that must also be written to their buffer: those read by a
+    /// step that does not share the producer's C locals (`locality`), by a non-scalar step,
+    /// through a view, or copied to an output, and those computed in place in a `concat`'s
+    /// buffer (the concat reads them there).
+    func computeStored(_ scalarMembers: [[ValueID]?], _ locality: [Int]) {
         var producer: [ValueID: Int] = [:]
         for (i, m) in scalarMembers.enumerated() {
-            if let m, let root = m.last { producer[root] = i }
+            guard let m, let root = m.last else { continue }
+            producer[root] = i
+            if plan.storageRoot[root] != root { stored.insert(root) }
         }
         for (i, step) in plan.steps.enumerated() {
             let reads: [ValueID]
@@ -198,7 +228,7 @@ final class FunctionEmitter {
             for o in reads {
                 let r = plan.storageRoot[o]
                 guard let p = producer[r] else { continue }
-                if o != r || scalarMembers[i] == nil || chunkOf[i] != chunkOf[p] { stored.insert(r) }
+                if o != r || scalarMembers[i] == nil || locality[i] != locality[p] { stored.insert(r) }
             }
         }
         for copy in plan.outputCopies { stored.insert(plan.storageRoot[copy.value]) }
@@ -241,6 +271,9 @@ final class FunctionEmitter {
         }
     }
 
+    /// Constants of more elements than this are written as bytes rather than numbers.
+    var largeConstantElements: Int { 1024 }
+
     /// Prepares the definition of every constant (written later, only if some step reads its
     /// memory: splat constants are usually read as literals) and the literal of each splat.
     func prepareConstants() throws(Diagnostic) {
@@ -273,6 +306,17 @@ final class FunctionEmitter {
                 w.line("static const \(ct) \(fn)_c\(c)[\(n)] = {" + (n > 1 ? "[0 ... \(n - 1)] = \(lit)" : lit) + "};")
             } else if values.isEmpty {
                 w.line("static const \(ct) \(fn)_c\(c)[1] = {0};")
+            } else if values.count > largeConstantElements {
+                // Its bytes as one string literal (`cc` reads that several times faster
+                // than a list of numbers), and the usual name as a pointer to them.
+                var bytes: [UInt8] = []
+                let size = d.byteSize
+                bytes.reserveCapacity(bits.count * size)
+                for b in bits {
+                    for k in 0..<size { bytes.append(UInt8(truncatingIfNeeded: b >> (8 * k))) }
+                }
+                w.text += cByteUnion(name: "\(fn)_c\(c)_bytes", memberType: ct, count: values.count, bytes: bytes)
+                w.line("static const \(ct) *const \(fn)_c\(c) = \(fn)_c\(c)_bytes.v;")
             } else {
                 w.line("static const \(ct) \(fn)_c\(c)[\(n)] = {")
                 var i = 0
@@ -294,6 +338,13 @@ final class FunctionEmitter {
     }
 
     // MARK: - Steps
+
+    func emitUnit(_ unit: EmissionUnit, _ scalarMembers: [[ValueID]?]) throws(Diagnostic) {
+        switch unit {
+        case .step(let i): try emitStep(plan.steps[i], scalarMembers[i])
+        case .run(let r): try emitRun(r, scalarMembers)
+        }
+    }
 
     func emitStep(_ step: PlanStep, _ scalar: [ValueID]?) throws(Diagnostic) {
         if let members = scalar {

@@ -117,7 +117,7 @@ public func emitC(_ functions: [Function], options: CEmitOptions = CEmitOptions(
     if threads { includes.append("pthread.h") }
     let templ = includes.map { "#include <\($0)>" }.joined(separator: "\n") + "\n\n" + ivdepMacro + "\n" + kernels + cHelperSource(usedIn: bodies) + bodies
     let prefix = modulePrefix(functions, options: options, names: names)
-    let code = templ.replacingOccurrences(of: "GRADCPFX", with: prefix)
+    let code = replacingToken("GRADCPFX", with: prefix, in: templ)
     let exported = try exportedCNames(functions, names: names, prefix: prefix)
     var interface = tensorInfoDefinition + "\n"
     for k in abis.indices {

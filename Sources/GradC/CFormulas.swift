@@ -92,12 +92,13 @@ func cCast(_ x: String, from: DType, to: DType) -> String {
 /// (`floordiv`, `mod`: ScalarMath.floordiv/mod, step for step), for every one that `code`
 /// calls. Emitted before the functions, only when used, so other files are unchanged.
 func cHelperSource(usedIn code: String) -> String {
-    var out = cLinalgHelperSource(usedIn: code)
+    let called = calledNames(in: code, prefix: "GRADCPFX_")
+    var out = cLinalgHelperSource(calling: called)
     for d in [DType.f64, .f32, .i64] {
         let t = cType(d)
         let f = d == .f32 ? "f" : ""
         let (zero, one, half) = d == .f32 ? ("0.0f", "1.0f", "0.5f") : ("0.0", "1.0", "0.5")
-        if code.contains("GRADCPFX_floordiv_\(d.rawValue)(") {
+        if called.contains("GRADCPFX_floordiv_\(d.rawValue)") {
             var w = CWriter()
             w.open("static \(t) GRADCPFX_floordiv_\(d.rawValue)(\(t) a, \(t) b)")
             if d == .i64 {
@@ -118,10 +119,10 @@ func cHelperSource(usedIn code: String) -> String {
             w.close()
             out += w.text + "\n"
         }
-        if d.isFloat, code.contains("GRADCPFX_polygamma_\(d.rawValue)(") {
+        if d.isFloat, called.contains("GRADCPFX_polygamma_\(d.rawValue)") {
             out += cPolygammaSource(d) + "\n"
         }
-        if d.isFloat, code.contains("GRADCPFX_logaddexp_\(d.rawValue)(") {
+        if d.isFloat, called.contains("GRADCPFX_logaddexp_\(d.rawValue)") {
             var w = CWriter()
             w.open("static \(t) GRADCPFX_logaddexp_\(d.rawValue)(\(t) a, \(t) b)")
             w.line("if (a == b) return a + \(cSpecialLiteral(ScalarMath.ln2, d));")
@@ -132,7 +133,7 @@ func cHelperSource(usedIn code: String) -> String {
             w.close()
             out += w.text + "\n"
         }
-        if code.contains("GRADCPFX_mod_\(d.rawValue)(") {
+        if called.contains("GRADCPFX_mod_\(d.rawValue)") {
             var w = CWriter()
             w.open("static \(t) GRADCPFX_mod_\(d.rawValue)(\(t) a, \(t) b)")
             if d == .i64 {

@@ -199,3 +199,99 @@ let cKeywords: Set<String> = [
     "thread_local", "throw", "true", "try", "typeid", "typename", "using", "virtual", "wchar_t", "xor", "xor_eq",
     "NULL", "main",
 ]
+
+// MARK: - Data tables
+
+/// The definition of `static const` integers `NAME.v[0 ..< values.count]` (`int64_t` when
+/// `wide`, else `int32_t`). A long table is written as its little-endian bytes in one string
+/// literal, which `cc` reads several times faster than an initializer list of numbers.
+func cIntegerTable(name: String, values: [Int], wide: Bool) -> String {
+    let t = wide ? "int64_t" : "int32_t"
+    let size = wide ? 8 : 4
+    let n = max(values.count, 1)
+    if values.count <= 256 {
+        let list = values.isEmpty ? "0" : values.map { "\($0)" }.joined(separator: ", ")
+        return "static const union { unsigned char bytes[\(n * size)]; \(t) v[\(n)]; } \(name) = { .v = { \(list) } };\n"
+    }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(values.count * size)
+    for v in values {
+        let u = UInt64(bitPattern: Int64(v))
+        for b in 0..<size { bytes.append(UInt8(truncatingIfNeeded: u >> (8 * b))) }
+    }
+    return cByteUnion(name: name, memberType: t, count: n, bytes: bytes)
+}
+
+/// `static const union { unsigned char bytes[B]; T v[count]; } NAME = { "…" };` with `bytes`
+/// written as octal escapes, 64 bytes per line; refuses to compile on a big-endian target.
+func cByteUnion(name: String, memberType: String, count: Int, bytes: [UInt8]) -> String {
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 4 + bytes.count / 16 + 256)
+    func append(_ s: String) { out.append(contentsOf: s.utf8) }
+    append("#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__\n#error \"gradc: this table is little-endian\"\n#endif\n")
+    append("static const union { unsigned char bytes[\(bytes.count)]; \(memberType) v[\(count)]; } \(name) = {\n")
+    let backslash = UInt8(ascii: "\\"), quote = UInt8(ascii: "\""), zero = UInt8(ascii: "0")
+    var i = 0
+    while i < bytes.count {
+        out.append(contentsOf: [32, 32, 32, 32, quote])
+        for b in bytes[i..<min(i + 64, bytes.count)] {
+            out.append(backslash)
+            if b >= 64 { out.append(zero + b / 64) }
+            if b >= 8 { out.append(zero + (b / 8) % 8) }
+            out.append(zero + b % 8)
+        }
+        out.append(quote)
+        out.append(10)
+        i += 64
+    }
+    append("};\n")
+    return String(decoding: out, as: UTF8.self)
+}
+
+// MARK: - Scanning generated code
+
+/// `code` with every occurrence of `token` replaced by `replacement`, in one pass over the
+/// UTF-8 bytes (Foundation's search is far slower on the megabytes of a large model's C).
+func replacingToken(_ token: String, with replacement: String, in code: String) -> String {
+    let t = Array(token.utf8), r = Array(replacement.utf8)
+    guard let first = t.first else { return code }
+    var out: [UInt8] = []
+    let bytes = Array(code.utf8)
+    out.reserveCapacity(bytes.count + bytes.count / 8)
+    var i = 0
+    while i < bytes.count {
+        if bytes[i] == first, i + t.count <= bytes.count, bytes[i..<(i + t.count)].elementsEqual(t) {
+            out.append(contentsOf: r)
+            i += t.count
+        } else {
+            out.append(bytes[i])
+            i += 1
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// The names starting with `prefix` that `code` calls (an identifier followed by `(`).
+func calledNames(in code: String, prefix: String) -> Set<String> {
+    let p = Array(prefix.utf8)
+    let bytes = Array(code.utf8)
+    guard let first = p.first else { return [] }
+    func isIdentifier(_ b: UInt8) -> Bool {
+        (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 95
+    }
+    var names: Set<String> = []
+    var i = 0
+    while i < bytes.count {
+        guard bytes[i] == first, i + p.count <= bytes.count, bytes[i..<(i + p.count)].elementsEqual(p) else {
+            i += 1
+            continue
+        }
+        var j = i + p.count
+        while j < bytes.count && isIdentifier(bytes[j]) { j += 1 }
+        if j < bytes.count && bytes[j] == UInt8(ascii: "(") {
+            names.insert(String(decoding: bytes[i..<j], as: UTF8.self))
+        }
+        i = j
+    }
+    return names
+}
