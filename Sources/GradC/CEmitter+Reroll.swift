@@ -107,6 +107,7 @@ extension FunctionEmitter {
     /// `maximumPeriod` (each start tries the periods at which its step's class recurs).
     func emissionUnits(_ scalarMembers: [[ValueID]?]) -> [EmissionUnit] {
         let n = plan.steps.count
+        guard options.reroll else { return (0..<n).map { .step($0) } }
         var numbers = ShapeNumbers()
         // A class per scalar step (its own shape, reads from other steps counted as outside):
         // equal classes are necessary for equal repetitions, and cheap to compare.

@@ -12,11 +12,15 @@ public struct CEmitOptions: Sendable, Hashable {
     /// faster on CPUs with FMA, but matmul results then differ from the reference by a few
     /// ulp. Off: every result is bit for bit the reference's.
     public var fma: Bool
+    /// Emit long repetitions of the same straight-line scalar steps as one loop over an
+    /// address table (CEmitter+Reroll.swift) instead of statement by statement.
+    public var reroll: Bool
 
-    public init(threads: Bool = true, chunkStatements: Int = 400, fma: Bool = true) {
+    public init(threads: Bool = true, chunkStatements: Int = 400, fma: Bool = true, reroll: Bool = true) {
         self.threads = threads
         self.chunkStatements = chunkStatements
         self.fma = fma
+        self.reroll = reroll
     }
 }
 

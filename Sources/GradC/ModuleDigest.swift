@@ -23,6 +23,7 @@ struct ModuleDigest {
         d.bool(options.threads)
         d.int(options.chunkStatements)
         d.bool(options.fma)
+        d.bool(options.reroll)
         d.bool(names != nil)
         for n in names ?? [] { d.string(n) }
         d.int(functions.count)

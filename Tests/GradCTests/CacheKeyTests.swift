@@ -39,6 +39,7 @@ final class CacheKeyTests: XCTestCase {
         }
         XCTAssertNotEqual(try digest(base, options: CEmitOptions(threads: false)), reference, "emit options")
         XCTAssertNotEqual(try digest(base, options: CEmitOptions(chunkStatements: 7)), reference, "chunk size")
+        XCTAssertNotEqual(try digest(base, options: CEmitOptions(reroll: false)), reference, "re-rolling")
         XCTAssertNotEqual(try digest(base, names: ["model"]), reference, "exported names")
     }
 
