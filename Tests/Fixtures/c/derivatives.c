@@ -11,20 +11,20 @@
 #endif
 
 /* %24 = const : f64[3] */
-static const double gradc_0c0c8f0f_f0_c24[3] = {
+static const double gradc_f13174c9_f0_c24[3] = {
     (0x1p+0), (0x0p+0), (0x0p+0),
 };
 /* %28 = const : f64[3] */
-static const double gradc_0c0c8f0f_f0_c28[3] = {
+static const double gradc_f13174c9_f0_c28[3] = {
     (0x0p+0), (0x1p+0), (0x0p+0),
 };
 /* %32 = const : f64[3] */
-static const double gradc_0c0c8f0f_f0_c32[3] = {
+static const double gradc_f13174c9_f0_c32[3] = {
     (0x0p+0), (0x0p+0), (0x1p+0),
 };
 
 /* Function 0: 3 inputs, 8 outputs, 17 steps, 192 bytes of workspace. */
-static int gradc_0c0c8f0f_f0(const void *const *inputs, void *const *outputs, void *workspace) {
+static int gradc_f13174c9_f0(const void *const *inputs, void *const *outputs, void *workspace) {
     const void *const *in = inputs;
     void *const *out = outputs;
     unsigned char *ws = (unsigned char *)workspace;
@@ -173,7 +173,7 @@ static int gradc_0c0c8f0f_f0(const void *const *inputs, void *const *outputs, vo
     /* %26 = zmul(%25, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
-        const double *p0 = gradc_0c0c8f0f_f0_c24;
+        const double *p0 = gradc_f13174c9_f0_c24;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         GRADC_IVDEP
@@ -190,7 +190,7 @@ static int gradc_0c0c8f0f_f0(const void *const *inputs, void *const *outputs, vo
     /* %30 = zmul(%29, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 96));
-        const double *p0 = gradc_0c0c8f0f_f0_c28;
+        const double *p0 = gradc_f13174c9_f0_c28;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         GRADC_IVDEP
@@ -207,7 +207,7 @@ static int gradc_0c0c8f0f_f0(const void *const *inputs, void *const *outputs, vo
     /* %34 = zmul(%33, %1) : f64[3] */
     {
         double *o = ((double *)(ws + 120));
-        const double *p0 = gradc_0c0c8f0f_f0_c32;
+        const double *p0 = gradc_f13174c9_f0_c32;
         const double *p1 = ((double *)(ws + 48));
         const double *p2 = ((const double *)in[1]);
         GRADC_IVDEP
@@ -235,7 +235,7 @@ static int gradc_0c0c8f0f_f0(const void *const *inputs, void *const *outputs, vo
     /* %42 = zmul(%41, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 72));
-        const double *p0 = gradc_0c0c8f0f_f0_c24;
+        const double *p0 = gradc_f13174c9_f0_c24;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -264,7 +264,7 @@ static int gradc_0c0c8f0f_f0(const void *const *inputs, void *const *outputs, vo
     /* %49 = zmul(%48, %0) : f64[3] */
     {
         double *o = ((double *)(ws + 96));
-        const double *p0 = gradc_0c0c8f0f_f0_c28;
+        const double *p0 = gradc_f13174c9_f0_c28;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -294,7 +294,7 @@ static int gradc_0c0c8f0f_f0(const void *const *inputs, void *const *outputs, vo
     /* in place of %8 */
     {
         double *o = ((double *)(ws + 24));
-        const double *p0 = gradc_0c0c8f0f_f0_c32;
+        const double *p0 = gradc_f13174c9_f0_c32;
         const double *p1 = ((const double *)in[0]);
         const double *p2 = ((double *)(ws + 24));
         const double *p3 = ((double *)(ws + 0));
@@ -344,32 +344,32 @@ typedef struct gradc_tensor_info {
 #endif
 
 /* ---- derivatives: the exported function and its metadata (documented in the header) ---- */
-static const int64_t gradc_0c0c8f0f_f0_in0_shape[1] = {3};
-static const int64_t gradc_0c0c8f0f_f0_in1_shape[1] = {3};
-static const gradc_tensor_info gradc_0c0c8f0f_f0_in[3] = {
-    {"x", "f64", 1, gradc_0c0c8f0f_f0_in0_shape, 3},
-    {"w", "f64", 1, gradc_0c0c8f0f_f0_in1_shape, 3},
+static const int64_t gradc_f13174c9_f0_in0_shape[1] = {3};
+static const int64_t gradc_f13174c9_f0_in1_shape[1] = {3};
+static const gradc_tensor_info gradc_f13174c9_f0_in[3] = {
+    {"x", "f64", 1, gradc_f13174c9_f0_in0_shape, 3},
+    {"w", "f64", 1, gradc_f13174c9_f0_in1_shape, 3},
     {"s", "f64", 0, NULL, 1},
 };
-static const int64_t gradc_0c0c8f0f_f0_out0_shape[1] = {3};
-static const int64_t gradc_0c0c8f0f_f0_out2_shape[1] = {3};
-static const int64_t gradc_0c0c8f0f_f0_out3_shape[1] = {3};
-static const int64_t gradc_0c0c8f0f_f0_out5_shape[1] = {3};
-static const int64_t gradc_0c0c8f0f_f0_out6_shape[2] = {3, 3};
-static const int64_t gradc_0c0c8f0f_f0_out7_shape[2] = {3, 3};
-static const gradc_tensor_info gradc_0c0c8f0f_f0_out[8] = {
-    {"dy_dx", "f64", 1, gradc_0c0c8f0f_f0_out0_shape, 3},
+static const int64_t gradc_f13174c9_f0_out0_shape[1] = {3};
+static const int64_t gradc_f13174c9_f0_out2_shape[1] = {3};
+static const int64_t gradc_f13174c9_f0_out3_shape[1] = {3};
+static const int64_t gradc_f13174c9_f0_out5_shape[1] = {3};
+static const int64_t gradc_f13174c9_f0_out6_shape[2] = {3, 3};
+static const int64_t gradc_f13174c9_f0_out7_shape[2] = {3, 3};
+static const gradc_tensor_info gradc_f13174c9_f0_out[8] = {
+    {"dy_dx", "f64", 1, gradc_f13174c9_f0_out0_shape, 3},
     {"dy_ds", "f64", 0, NULL, 1},
-    {"gradx", "f64", 1, gradc_0c0c8f0f_f0_out2_shape, 3},
-    {"gw", "f64", 1, gradc_0c0c8f0f_f0_out3_shape, 3},
+    {"gradx", "f64", 1, gradc_f13174c9_f0_out2_shape, 3},
+    {"gw", "f64", 1, gradc_f13174c9_f0_out3_shape, 3},
     {"gs", "f64", 0, NULL, 1},
-    {"second", "f64", 1, gradc_0c0c8f0f_f0_out5_shape, 3},
-    {"j", "f64", 2, gradc_0c0c8f0f_f0_out6_shape, 9},
-    {"h", "f64", 2, gradc_0c0c8f0f_f0_out7_shape, 9},
+    {"second", "f64", 1, gradc_f13174c9_f0_out5_shape, 3},
+    {"j", "f64", 2, gradc_f13174c9_f0_out6_shape, 9},
+    {"h", "f64", 2, gradc_f13174c9_f0_out7_shape, 9},
 };
 int derivatives(const void *const *inputs, void *const *outputs, void *workspace)
 {
-    return gradc_0c0c8f0f_f0(inputs, outputs, workspace);
+    return gradc_f13174c9_f0(inputs, outputs, workspace);
 }
 int32_t derivatives_output_pattern(int32_t i, int64_t *rows, int64_t *columns, int64_t *row_starts, int64_t *column_indices)
 {
@@ -388,6 +388,6 @@ int32_t derivatives_abi_version(void) { return GRADC_ABI_VERSION; }
 int32_t derivatives_num_inputs(void) { return 3; }
 int32_t derivatives_num_outputs(void) { return 8; }
 int64_t derivatives_workspace_bytes(void) { return 192; }
-const gradc_tensor_info *derivatives_input(int32_t i) { return i >= 0 && i < 3 ? &gradc_0c0c8f0f_f0_in[i] : NULL; }
-const gradc_tensor_info *derivatives_output(int32_t i) { return i >= 0 && i < 8 ? &gradc_0c0c8f0f_f0_out[i] : NULL; }
+const gradc_tensor_info *derivatives_input(int32_t i) { return i >= 0 && i < 3 ? &gradc_f13174c9_f0_in[i] : NULL; }
+const gradc_tensor_info *derivatives_output(int32_t i) { return i >= 0 && i < 8 ? &gradc_f13174c9_f0_out[i] : NULL; }
 

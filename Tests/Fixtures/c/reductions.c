@@ -11,7 +11,7 @@
 #endif
 
 /* Function 0: 1 inputs, 6 outputs, 6 steps, 0 bytes of workspace. */
-static int gradc_3f036a7d_f0(const void *const *inputs, void *const *outputs, void *workspace) {
+static int gradc_7aab7ca3_f0(const void *const *inputs, void *const *outputs, void *workspace) {
     const void *const *in = inputs;
     void *const *out = outputs;
     unsigned char *ws = (unsigned char *)workspace;
@@ -124,26 +124,26 @@ typedef struct gradc_tensor_info {
 #endif
 
 /* ---- reductions: the exported function and its metadata (documented in the header) ---- */
-static const int64_t gradc_3f036a7d_f0_in0_shape[3] = {2, 3, 4};
-static const gradc_tensor_info gradc_3f036a7d_f0_in[1] = {
-    {"x", "f64", 3, gradc_3f036a7d_f0_in0_shape, 24},
+static const int64_t gradc_7aab7ca3_f0_in0_shape[3] = {2, 3, 4};
+static const gradc_tensor_info gradc_7aab7ca3_f0_in[1] = {
+    {"x", "f64", 3, gradc_7aab7ca3_f0_in0_shape, 24},
 };
-static const int64_t gradc_3f036a7d_f0_out1_shape[2] = {2, 3};
-static const int64_t gradc_3f036a7d_f0_out2_shape[3] = {1, 3, 1};
-static const int64_t gradc_3f036a7d_f0_out3_shape[2] = {2, 4};
-static const int64_t gradc_3f036a7d_f0_out4_shape[2] = {2, 4};
-static const int64_t gradc_3f036a7d_f0_out5_shape[2] = {2, 3};
-static const gradc_tensor_info gradc_3f036a7d_f0_out[6] = {
+static const int64_t gradc_7aab7ca3_f0_out1_shape[2] = {2, 3};
+static const int64_t gradc_7aab7ca3_f0_out2_shape[3] = {1, 3, 1};
+static const int64_t gradc_7aab7ca3_f0_out3_shape[2] = {2, 4};
+static const int64_t gradc_7aab7ca3_f0_out4_shape[2] = {2, 4};
+static const int64_t gradc_7aab7ca3_f0_out5_shape[2] = {2, 3};
+static const gradc_tensor_info gradc_7aab7ca3_f0_out[6] = {
     {"total", "f64", 0, NULL, 1},
-    {"rows", "f64", 2, gradc_3f036a7d_f0_out1_shape, 6},
-    {"mx", "f64", 3, gradc_3f036a7d_f0_out2_shape, 3},
-    {"mn", "f64", 2, gradc_3f036a7d_f0_out3_shape, 8},
-    {"pr", "f64", 2, gradc_3f036a7d_f0_out4_shape, 8},
-    {"lse", "f64", 2, gradc_3f036a7d_f0_out5_shape, 6},
+    {"rows", "f64", 2, gradc_7aab7ca3_f0_out1_shape, 6},
+    {"mx", "f64", 3, gradc_7aab7ca3_f0_out2_shape, 3},
+    {"mn", "f64", 2, gradc_7aab7ca3_f0_out3_shape, 8},
+    {"pr", "f64", 2, gradc_7aab7ca3_f0_out4_shape, 8},
+    {"lse", "f64", 2, gradc_7aab7ca3_f0_out5_shape, 6},
 };
 int reductions(const void *const *inputs, void *const *outputs, void *workspace)
 {
-    return gradc_3f036a7d_f0(inputs, outputs, workspace);
+    return gradc_7aab7ca3_f0(inputs, outputs, workspace);
 }
 int32_t reductions_output_pattern(int32_t i, int64_t *rows, int64_t *columns, int64_t *row_starts, int64_t *column_indices)
 {
@@ -162,6 +162,6 @@ int32_t reductions_abi_version(void) { return GRADC_ABI_VERSION; }
 int32_t reductions_num_inputs(void) { return 1; }
 int32_t reductions_num_outputs(void) { return 6; }
 int64_t reductions_workspace_bytes(void) { return 0; }
-const gradc_tensor_info *reductions_input(int32_t i) { return i >= 0 && i < 1 ? &gradc_3f036a7d_f0_in[i] : NULL; }
-const gradc_tensor_info *reductions_output(int32_t i) { return i >= 0 && i < 6 ? &gradc_3f036a7d_f0_out[i] : NULL; }
+const gradc_tensor_info *reductions_input(int32_t i) { return i >= 0 && i < 1 ? &gradc_7aab7ca3_f0_in[i] : NULL; }
+const gradc_tensor_info *reductions_output(int32_t i) { return i >= 0 && i < 6 ? &gradc_7aab7ca3_f0_out[i] : NULL; }
 

@@ -11,7 +11,7 @@
 #endif
 
 /* Function 0: 1 inputs, 3 outputs, 3 steps, 0 bytes of workspace. */
-static int gradc_05cde0f0_f0(const void *const *inputs, void *const *outputs, void *workspace) {
+static int gradc_175420d7_f0(const void *const *inputs, void *const *outputs, void *workspace) {
     const void *const *in = inputs;
     void *const *out = outputs;
     unsigned char *ws = (unsigned char *)workspace;
@@ -140,21 +140,21 @@ typedef struct gradc_tensor_info {
 #endif
 
 /* ---- unary: the exported function and its metadata (documented in the header) ---- */
-static const int64_t gradc_05cde0f0_f0_in0_shape[2] = {2, 3};
-static const gradc_tensor_info gradc_05cde0f0_f0_in[1] = {
-    {"x", "f64", 2, gradc_05cde0f0_f0_in0_shape, 6},
+static const int64_t gradc_175420d7_f0_in0_shape[2] = {2, 3};
+static const gradc_tensor_info gradc_175420d7_f0_in[1] = {
+    {"x", "f64", 2, gradc_175420d7_f0_in0_shape, 6},
 };
-static const int64_t gradc_05cde0f0_f0_out0_shape[2] = {2, 3};
-static const int64_t gradc_05cde0f0_f0_out1_shape[2] = {2, 3};
-static const int64_t gradc_05cde0f0_f0_out2_shape[2] = {2, 3};
-static const gradc_tensor_info gradc_05cde0f0_f0_out[3] = {
-    {"a", "f64", 2, gradc_05cde0f0_f0_out0_shape, 6},
-    {"b", "f64", 2, gradc_05cde0f0_f0_out1_shape, 6},
-    {"out2", "f64", 2, gradc_05cde0f0_f0_out2_shape, 6},
+static const int64_t gradc_175420d7_f0_out0_shape[2] = {2, 3};
+static const int64_t gradc_175420d7_f0_out1_shape[2] = {2, 3};
+static const int64_t gradc_175420d7_f0_out2_shape[2] = {2, 3};
+static const gradc_tensor_info gradc_175420d7_f0_out[3] = {
+    {"a", "f64", 2, gradc_175420d7_f0_out0_shape, 6},
+    {"b", "f64", 2, gradc_175420d7_f0_out1_shape, 6},
+    {"out2", "f64", 2, gradc_175420d7_f0_out2_shape, 6},
 };
 int unary(const void *const *inputs, void *const *outputs, void *workspace)
 {
-    return gradc_05cde0f0_f0(inputs, outputs, workspace);
+    return gradc_175420d7_f0(inputs, outputs, workspace);
 }
 int32_t unary_output_pattern(int32_t i, int64_t *rows, int64_t *columns, int64_t *row_starts, int64_t *column_indices)
 {
@@ -173,6 +173,6 @@ int32_t unary_abi_version(void) { return GRADC_ABI_VERSION; }
 int32_t unary_num_inputs(void) { return 1; }
 int32_t unary_num_outputs(void) { return 3; }
 int64_t unary_workspace_bytes(void) { return 0; }
-const gradc_tensor_info *unary_input(int32_t i) { return i >= 0 && i < 1 ? &gradc_05cde0f0_f0_in[i] : NULL; }
-const gradc_tensor_info *unary_output(int32_t i) { return i >= 0 && i < 3 ? &gradc_05cde0f0_f0_out[i] : NULL; }
+const gradc_tensor_info *unary_input(int32_t i) { return i >= 0 && i < 1 ? &gradc_175420d7_f0_in[i] : NULL; }
+const gradc_tensor_info *unary_output(int32_t i) { return i >= 0 && i < 3 ? &gradc_175420d7_f0_out[i] : NULL; }
 
