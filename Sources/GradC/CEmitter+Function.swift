@@ -370,7 +370,9 @@ final class FunctionEmitter {
         let node = f.nodes[id]
         var attrs = node.attrs.items.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ", ")
         if attrs.count > 120 { attrs = String(attrs.prefix(120)) + "..." }
-        let args = node.inputs.map { "%\($0)" }.joined(separator: ", ")
+        // At most 8 operands (a concat of a million parts would be a megabyte of comment).
+        var args = node.inputs.prefix(8).map { "%\($0)" }.joined(separator: ", ")
+        if node.inputs.count > 8 { args += ", ... (\(node.inputs.count) operands)" }
         return cCommentSafe("%\(id) = \(node.op.name)(\(args)\(attrs.isEmpty || node.op == .const ? "" : (args.isEmpty ? "" : ", ") + attrs)) : \(node.type)")
     }
 

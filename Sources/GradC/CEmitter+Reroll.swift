@@ -275,6 +275,13 @@ extension FunctionEmitter {
         if columns.tableWidth > 0 {
             tables += cIntegerTable(name: table, values: columns.table(), wide: columns.wide)
         }
+        // Workspace cells every repetition reads and writes at the same address (an
+        // accumulator, a carried state) live in a local across the loop.
+        let carried = columns.carriedCells(reads: readColumns, stores: rootColumns.compactMap { $0 })
+        w.open("")
+        for cell in carried {
+            w.line("\(cLocalType(cell.dtype)) \(cell.name) = *((const \(cType(cell.dtype)) *)(ws + \(cell.offset)));")
+        }
         w.open("for (int64_t r = 0; r < \(run.count); ++r)")
         if columns.tableWidth > 0 {
             w.line("const \(columns.wide ? "int64_t" : "int32_t") *t = \(table).v + \(columns.tableWidth) * r;")
@@ -315,6 +322,10 @@ extension FunctionEmitter {
             rootIndex += 1
         }
         w.close()
+        for cell in carried where cell.written {
+            w.line("*((\(cType(cell.dtype)) *)(ws + \(cell.offset))) = (\(cType(cell.dtype)))\(cell.name);")
+        }
+        w.close()
     }
 
     private func checkedAddress(_ id: ValueID) throws(Diagnostic) -> Address {
@@ -350,6 +361,74 @@ private struct AddressColumns {
     }
 
     private(set) var columns: [Column] = []
+    /// Offset columns whose cell lives in a local during the loop (`carriedCells`).
+    private(set) var carriedName: [Int: String] = [:]
+
+    struct CarriedCell {
+        var name: String
+        var offset: Int
+        var dtype: DType
+        var written: Bool
+    }
+
+    /// The workspace cells at a constant address that no other access of any repetition
+    /// overlaps, every access to them with one dtype: they can live in a local for the whole
+    /// loop (loaded before, stored after when written), which keeps a carried value such as
+    /// an accumulator out of memory.
+    mutating func carriedCells(reads: [(kind: Address.Kind, buffer: Int, offset: Int)],
+                               stores: [(kind: Address.Kind, buffer: Int, offset: Int)]) -> [CarriedCell] {
+        // Every workspace access: its offset column and byte size.
+        var spans: [(column: Int, size: Int, dtype: DType, isStore: Bool)] = []
+        for (a, isStore) in reads.map({ ($0, false) }) + stores.map({ ($0, true) }) {
+            guard case .workspace(let d) = a.kind else { continue }
+            spans.append((a.offset, d.byteSize, d, isStore))
+        }
+        var cells: [CarriedCell] = []
+        var byOffset: [Int: Int] = [:]
+        for span in spans {
+            guard case .constant(let c) = columns[span.column] else { continue }
+            if let k = byOffset[c] {
+                if k >= 0 && cells[k].dtype == span.dtype { continue }
+                byOffset[c] = -1
+                continue
+            }
+            byOffset[c] = cells.count
+            cells.append(CarriedCell(name: "c\(cells.count)", offset: c, dtype: span.dtype, written: false))
+        }
+        var keep = cells.indices.map { byOffset[cells[$0].offset] == $0 }
+        // No other access may overlap a kept cell in any repetition.
+        for (k, cell) in cells.enumerated() where keep[k] {
+            let lo = cell.offset, hi = cell.offset + cell.dtype.byteSize
+            for span in spans {
+                if case .constant(let c) = columns[span.column], c == cell.offset { continue }
+                for r in 0..<count {
+                    let v = value(span.column, r)
+                    if v < hi && v + span.size > lo { keep[k] = false; break }
+                }
+                if !keep[k] { break }
+            }
+        }
+        var result: [CarriedCell] = []
+        for (k, var cell) in cells.enumerated() where keep[k] {
+            cell.name = "c\(result.count)"
+            for span in spans {
+                guard case .constant(let c) = columns[span.column], c == cell.offset else { continue }
+                carriedName[span.column] = cell.name
+                if span.isStore { cell.written = true }
+            }
+            result.append(cell)
+        }
+        return result
+    }
+
+    /// Column `c`'s number in repetition `r`.
+    func value(_ c: Int, _ r: Int) -> Int {
+        switch columns[c] {
+        case .constant(let v): return v
+        case .affine(let a, let d): return a + d * r
+        case .table(let j): return tableColumns[j][r]
+        }
+    }
 
     private mutating func column(_ values: [Int]) -> Int {
         let v0 = values[0]
@@ -389,6 +468,7 @@ private struct AddressColumns {
 
     /// The C lvalue or rvalue of one address of the run.
     func access(_ a: (kind: Address.Kind, buffer: Int, offset: Int), _ dtype: DType, fn: String, readOnly: Bool) -> String {
+        if let name = carriedName[a.offset] { return name }
         let t = cType(dtype)
         let q = readOnly ? "const " : ""
         let offset = expression(a.offset)

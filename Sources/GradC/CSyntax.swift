@@ -229,7 +229,8 @@ func cByteUnion(name: String, memberType: String, count: Int, bytes: [UInt8]) ->
     out.reserveCapacity(bytes.count * 4 + bytes.count / 16 + 256)
     func append(_ s: String) { out.append(contentsOf: s.utf8) }
     append("#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__\n#error \"gradc: this table is little-endian\"\n#endif\n")
-    append("static const union { unsigned char bytes[\(bytes.count)]; \(memberType) v[\(count)]; } \(name) = {\n")
+    // One byte more than the data for the literal's terminating NUL (no compiler warns).
+    append("static const union { unsigned char bytes[\(bytes.count + 1)]; \(memberType) v[\(count)]; } \(name) = {\n")
     let backslash = UInt8(ascii: "\\"), quote = UInt8(ascii: "\""), zero = UInt8(ascii: "0")
     var i = 0
     while i < bytes.count {

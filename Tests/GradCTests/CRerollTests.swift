@@ -69,6 +69,7 @@ final class CRerollTests: XCTestCase {
         let (rolled, _) = try assertBothAgree(batch)
         // Reads of x[i] are affine in the repetition number.
         XCTAssertTrue(rolled.contains("((const double *)in[0])[("), "affine input offsets")
+        XCTAssertTrue(rolled.contains("double c0 = "), "the sum carried in a local across the loop")
         XCTAssertGreaterThanOrEqual(rolled.components(separatedBy: "re-rolled").count - 1, 3)
     }
 
