@@ -98,38 +98,63 @@ struct PadParts {
 
     /// The axis along which a pad is a slab (step 1, padding on that axis alone, none
     /// negative), with its range there; nil for any other pad.
-    private static func slab(_ node: Node) -> (axis: Int, low: Int, extent: Int)? {
-        guard let low = node.attrs.low, let high = node.attrs.high, let step = node.attrs.step,
-              step.allSatisfy({ $0 == 1 }) else { return nil }
-        let padded = (0..<low.count).filter { low[$0] != 0 || high[$0] != 0 }
-        guard padded.count == 1, let axis = padded.first, low[axis] >= 0, high[axis] >= 0 else { return nil }
-        return (axis, low[axis], node.type.shape[axis] - low[axis] - high[axis])
+    private static func slab(_ attrs: Attributes, _ type: TensorType) -> (axis: Int, low: Int, extent: Int)? {
+        guard let low = attrs.low, let high = attrs.high, let step = attrs.step,
+              low.count == high.count, step.allSatisfy({ $0 == 1 }) else { return nil }
+        var axis = -1
+        for i in low.indices where low[i] != 0 || high[i] != 0 {
+            guard axis < 0 else { return nil }
+            axis = i
+        }
+        guard axis >= 0, axis < type.rank, low[axis] >= 0, high[axis] >= 0 else { return nil }
+        return (axis, low[axis], type.shape[axis] - low[axis] - high[axis])
     }
 
     /// The sum of the pads as one `concat` along their common axis — pads of equal range
-    /// added first, zeros in the gaps — when every pad is a slab along that axis and the
-    /// ranges are then disjoint; nil otherwise.
+    /// added first (in arrival order), zeros in the gaps — when every pad is a slab along
+    /// that axis and the ranges are then disjoint; nil otherwise.
+    ///
+    /// In O(n + k): the slabs are bucketed by their start (one list per position of the
+    /// axis, in arrival order), not kept in a dictionary of arrays.
     private func slabConcat(_ b: inout GraphBuilder, _ type: TensorType) throws(Diagnostic) -> ValueID? {
         var axis = -1
-        var groups: [Int: (extent: Int, operands: [ValueID])] = [:]
+        var lows: [Int] = []
+        var extents: [Int] = []
+        var operands: [ValueID] = []
+        lows.reserveCapacity(padCount)
+        extents.reserveCapacity(padCount)
+        operands.reserveCapacity(padCount)
         for (p, pad) in zip(parts, isPad) where pad {
-            let node = b.function.nodes[p]
-            guard let s = Self.slab(node), axis < 0 || s.axis == axis else { return nil }
-            axis = s.axis
-            if let g = groups[s.low] {
-                guard g.extent == s.extent else { return nil }
-                groups[s.low]?.operands.append(node.inputs[0])
-            } else {
-                groups[s.low] = (s.extent, [node.inputs[0]])
+            let (s, operand): ((axis: Int, low: Int, extent: Int)?, ValueID) = b.function.nodes.withUnsafeBufferPointer {
+                (Self.slab($0[p].attrs, $0[p].type), $0[p].inputs[0])
             }
+            guard let s, axis < 0 || s.axis == axis else { return nil }
+            axis = s.axis
+            lows.append(s.low)
+            extents.append(s.extent)
+            operands.append(operand)
         }
-        let starts = groups.keys.sorted()
+        guard axis >= 0, axis < type.rank else { return nil }
+        let dim = type.shape[axis]
+        // first[low]: the first slab starting at low (−1: none); next[k]: the next one.
+        var first = [Int](repeating: -1, count: dim + 1)
+        var next = [Int](repeating: -1, count: lows.count)
+        for k in lows.indices.reversed() {
+            guard lows[k] <= dim else { return nil }
+            next[k] = first[lows[k]]
+            first[lows[k]] = k
+        }
         var end = 0
-        for start in starts {
-            guard let g = groups[start], start >= end else { return nil }
-            end = start + g.extent
+        for start in 0...dim where first[start] >= 0 {
+            let extent = extents[first[start]]
+            guard start >= end else { return nil }
+            var k = next[first[start]]
+            while k >= 0 {
+                guard extents[k] == extent else { return nil }
+                k = next[k]
+            }
+            end = start + extent
         }
-        guard axis >= 0 else { return nil }
         var pieces: [ValueID] = []
         var at = 0
         func zeros(_ extent: Int) throws(Diagnostic) -> ValueID {
@@ -137,15 +162,19 @@ struct PadParts {
             shape[axis] = extent
             return try b.constant(0, TensorType(type.dtype, shape))
         }
-        for start in starts {
-            guard let g = groups[start] else { continue }
+        for start in 0...dim where first[start] >= 0 {
             if start > at { pieces.append(try zeros(start - at)) }
-            var total = g.operands[0]
-            for o in g.operands.dropFirst() { total = try b.binary(.add, total, o) }
+            var k = first[start]
+            var total = operands[k]
+            k = next[k]
+            while k >= 0 {
+                total = try b.binary(.add, total, operands[k])
+                k = next[k]
+            }
             pieces.append(total)
-            at = start + g.extent
+            at = start + extents[first[start]]
         }
-        if at < type.shape[axis] { pieces.append(try zeros(type.shape[axis] - at)) }
+        if at < dim { pieces.append(try zeros(dim - at)) }
         return pieces.count == 1 ? pieces[0] : try b.add(.concat, pieces, Attributes([.axis: .int(axis)]))
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import Grad
 
-/// `GradBench scale --n N [--n N …] [--repeat R]`: the optimizer scale benchmark.
+/// `GradBench scale --n N [--n N …] [--repeat R] [--vector]`: the optimizer scale benchmark.
 ///
 /// The Rosenbrock function written element by element over N scalar parameters,
 ///
@@ -13,12 +13,17 @@ import Grad
 /// (timed alone, then dropped) and as `.ir` text, which is parsed, differentiated and
 /// optimized (-O2), each stage's input released once the next stage has it. Prints times,
 /// node counts and the peak RSS of the process (getrusage).
+///
+/// `--vector`: the same sum over one parameter `x: f64[N]` read element by element (`x[i]`),
+/// as one expression, the model of `Scripts/bench/rosenbrock_vector.py` (issue 16); the
+/// builder column is then not measured.
 enum ScaleBenchmark {
     static func run(_ args: [String]) throws {
         var sizes: [Int] = []
         var repeats = 3
         var stats = false
         var unfused = false
+        var vector = false
         var i = 0
         while i < args.count {
             switch args[i] {
@@ -36,8 +41,11 @@ enum ScaleBenchmark {
             case "--stats":
                 stats = true
                 i += 1
+            case "--vector":
+                vector = true
+                i += 1
             default:
-                throw BenchError("unknown option '\(args[i])'; usage: GradBench scale [--n N]… [--repeat R] [--stats] [--unfused]")
+                throw BenchError("unknown option '\(args[i])'; usage: GradBench scale [--n N]… [--repeat R] [--stats] [--unfused] [--vector]")
             }
         }
         if sizes.isEmpty { sizes = [10_000, 100_000] }
@@ -48,7 +56,7 @@ enum ScaleBenchmark {
         if stats {
             options.statistics = { (s: PassStatistic) in print("  \(s)") }
         }
-        print("Rosenbrock, element by element, gradient w.r.t. all N scalars; best of \(repeats); times in seconds")
+        print("Rosenbrock, element by element, gradient w.r.t. \(vector ? "x: f64[N], read as x[i]" : "all N scalars"); best of \(repeats); times in seconds")
         print("N        parse    build    diff     opt      diff+opt parse+diff+opt  nodes: parsed  diff      opt      peakRSS")
         for n in sizes {
             var best = [Double](repeating: .infinity, count: 4)
@@ -57,9 +65,9 @@ enum ScaleBenchmark {
                 // The builder graph is timed on its own and dropped; the pipeline below is
                 // parse → differentiate → optimize on the parsed function.
                 let t0 = now()
-                let builtCount = try rosenbrockGraph(n).nodes.count
+                let builtCount = vector ? 0 : try rosenbrockGraph(n).nodes.count
                 let t1 = now()
-                let text = rosenbrockText(n)
+                let text = vector ? rosenbrockVectorText(n) : rosenbrockText(n)
                 let t2 = now()
                 let parsed = try parseModule(text, file: "rosenbrock.ir").functions.first ?? Function(name: "empty")
                 let t3 = now()
@@ -75,7 +83,7 @@ enum ScaleBenchmark {
                 best[2] = min(best[2], t4 - t3)
                 best[3] = min(best[3], t5 - t4)
                 counts = (parsedCount, differentiatedCount, optimized.nodes.count)
-                if builtCount != parsedCount {
+                if !vector, builtCount != parsedCount {
                     print("note: the builder graph has \(builtCount) nodes, the parsed one \(parsedCount)")
                 }
             }
@@ -101,6 +109,13 @@ enum ScaleBenchmark {
         }
         s += "  return s\(n - 2), grad(s\(n - 2), " + (0..<n).map { "x\($0)" }.joined(separator: ", ") + ")\n}\n"
         return s
+    }
+
+    /// The vector form: `x: f64[N]`, one expression of element reads (the text of
+    /// `Scripts/bench/rosenbrock_vector.py`).
+    static func rosenbrockVectorText(_ n: Int) -> String {
+        let terms = (0..<(n - 1)).map { "100 * (x[\($0 + 1)] - x[\($0)]^2)^2 + (1 - x[\($0)])^2" }
+        return "func rosenbrock(x: f64[\(n)]) {\n  f = " + terms.joined(separator: " + ") + "\n  return f, grad(f, x)\n}\n"
     }
 
     /// The same graph built with `GraphBuilder` (a constant node per literal, `^ 2` as `square`,

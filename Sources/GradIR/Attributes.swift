@@ -98,7 +98,18 @@ public struct Attributes: Hashable, Sendable {
     public private(set) var items: [(key: AttrKey, value: AttrValue)] = []
 
     @inlinable public init() {}
+    @_disfavoredOverload
     public init(_ pairs: [AttrKey: AttrValue]) {
+        items.reserveCapacity(pairs.count)
+        for (k, v) in pairs { self[k] = v }
+    }
+
+    /// The attributes of a literal (`Attributes([.shape: .ints(s)])`): built in one array,
+    /// without the hashing and the storage a `Dictionary` literal would cost (the parser and
+    /// the derivative rules build one per node of million-node graphs). A key given twice
+    /// keeps its last value.
+    public init(_ pairs: KeyValuePairs<AttrKey, AttrValue>) {
+        items.reserveCapacity(pairs.count)
         for (k, v) in pairs { self[k] = v }
     }
 
@@ -110,8 +121,13 @@ public struct Attributes: Hashable, Sendable {
             if let i = items.firstIndex(where: { $0.key == key }) {
                 if let newValue { items[i].value = newValue } else { items.remove(at: i) }
             } else if let newValue {
-                let pos = items.firstIndex { key < $0.key } ?? items.count
-                items.insert((key, newValue), at: pos)
+                // Appended and moved into place (a few items: cheaper than a generic insert).
+                items.append((key, newValue))
+                var j = items.count - 1
+                while j > 0, key < items[j - 1].key {
+                    items.swapAt(j, j - 1)
+                    j -= 1
+                }
             }
         }
     }

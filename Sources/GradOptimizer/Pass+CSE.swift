@@ -8,13 +8,23 @@
 ///   NaN payload propagates), so `a+b` and `b+a` are merged. `maximum`/`minimum` are not:
 ///   `maximum(+0, −0)` returns its first operand.
 struct CSEPass: LocalRewrite {
-    private var table: [Node: ValueID] = [:]
+    private var table: NodeTable
+    /// The hash `rewrite` computed for the node it was last offered, and the id that node
+    /// gets if it is kept next (then `kept` does not hash it again); cleared by the fused
+    /// sweep when another rule replaced the node.
+    private var pending: (hash: Int, id: ValueID)?
     private var small: OperandIndex
     private var scalarConstants: [SmallKey: ValueID] = [:]
     private var constants: [ConstKey: ValueID] = [:]
 
     init(capacity: Int = 0) {
         small = OperandIndex(capacity: capacity)
+        table = NodeTable()
+    }
+
+    /// Forgets the hash of the node last offered (another rule replaced it).
+    mutating func dropPending() {
+        pending = nil
     }
 
     /// The identity of a node without attributes and with at most two operands, in plain
@@ -45,13 +55,6 @@ struct CSEPass: LocalRewrite {
         var bits: [UInt64]
         var splat: Bool
         var integers = false
-    }
-
-    func key(_ node: Node) -> Node {
-        guard node.op.isCommutative, node.inputs.count == 2, node.inputs[0] > node.inputs[1] else { return node }
-        var k = node
-        k.inputs = [node.inputs[1], node.inputs[0]]
-        return k
     }
 
     /// A scalar constant's identity in plain integers: its bits and its dtype.
@@ -95,7 +98,13 @@ struct CSEPass: LocalRewrite {
             return constants[k]
         default:
             if let k = smallKey(node) { return small[k] }
-            return table[key(node)]
+            let hash = NodeTable.hash(node)
+            if let hit = table.find(node, hash: hash, in: r) {
+                pending = nil
+                return hit
+            }
+            pending = (hash, r.count)
+            return nil
         }
     }
 
@@ -113,7 +122,9 @@ struct CSEPass: LocalRewrite {
             if let k = smallKey(node) {
                 small.insert(k, as: id)
             } else {
-                table[key(node)] = id
+                let hash = pending.flatMap { $0.id == id ? $0.hash : nil } ?? NodeTable.hash(node)
+                pending = nil
+                table.insert(hash: hash, id: id)
             }
         }
     }

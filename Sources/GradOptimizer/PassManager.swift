@@ -139,6 +139,12 @@ struct FusedLocalPass: LocalRewrite {
 
     mutating func rewrite(_ node: Node, _ r: inout Rewriter) throws(Diagnostic) -> ValueID? {
         if let id = try cse?.rewrite(node, &r) ?? nil { return id }
+        guard let id = try others(node, &r) else { return nil }
+        cse?.dropPending()  // the node is not kept: CSE's hash of it must not be used for another
+        return id
+    }
+
+    private mutating func others(_ node: Node, _ r: inout Rewriter) throws(Diagnostic) -> ValueID? {
         if let id = try fold?.rewrite(node, &r) ?? nil { return id }
         if let id = try simplify?.rewrite(node, &r) ?? nil { return id }
         if let id = try shapes?.rewrite(node, &r) ?? nil { return id }
