@@ -117,24 +117,31 @@ public struct ExecutionPlan: Sendable {
     ///
     /// `fuse`: form fusion groups (off gives one step per node, each elementwise node a
     /// one-node group). `inPlace`: let a fused root reuse a dying leaf's buffer.
-    public init(_ f: Function, fuse: Bool = true, inPlace: Bool = true) throws(Diagnostic) {
+    /// `onPhase`: called with each phase's name as it ends (`Self.phases`; `--timings`).
+    public init(_ f: Function, fuse: Bool = true, inPlace: Bool = true, onPhase: ((String) -> Void)? = nil) throws(Diagnostic) {
         let schedule = try Schedule(f)
+        onPhase?("schedule")
         let (groups, groupOf) = fuse ? formFusionGroups(f, schedule: schedule) : Self.singleNodeGroups(f, schedule)
+        onPhase?("fusion")
         let (root, offsets) = Self.storageRoots(f, schedule)
         var program = Self.steps(f, schedule, groups: groups, groupOf: groupOf, root: root)
+        onPhase?("steps")
         var loops: [ValueID: LoopPlan] = [:]
         for case .loop(let id) in program.steps {
             loops[id] = try Self.loopPlan(f, schedule, id, fuse: fuse, inPlace: inPlace)
         }
+        onPhase?("loop bodies")
         var lastUse = Self.lastUses(program.reads, count: f.nodes.count)
         var (locations, outputCopies) = Self.placeOutputs(f, root: root, offsets: offsets, stepCount: program.steps.count, lastUse: &lastUse)
         for (k, p) in f.parameters.enumerated() { locations[p.value] = .input(k) }
         for c in program.constants { locations[c] = .constant(c) }
+        onPhase?("liveness")
         let (slots, workspaceBytes) = Self.allocateWorkspace(f, &program, root: root, offsets: offsets, lastUse: lastUse,
                                                             locations: &locations, inPlace: inPlace)
         for id in schedule.order where root[id] != id {  // views and repeated results
             locations[id] = locations[root[id]]
         }
+        onPhase?("slot allocation")
         self.function = f
         self.schedule = schedule
         self.steps = program.steps
@@ -147,6 +154,11 @@ public struct ExecutionPlan: Sendable {
         self.outputCopies = outputCopies
         self.loops = loops
     }
+
+    /// The phases `init` reports to `onPhase`, in order: schedule (and the graph's checks),
+    /// fusion groups, storage roots and steps, the plans of loop bodies, liveness and output
+    /// placement, workspace slot allocation.
+    public static let phases = ["schedule", "fusion", "steps", "loop bodies", "liveness", "slot allocation"]
 
     // MARK: Phases
 
