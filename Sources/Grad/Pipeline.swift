@@ -19,20 +19,28 @@ public enum Pipeline {
 
     /// Runs the pipeline up to `stage`.
     /// Each stage takes over its input's graphs (a caller passing its last use of `module`
-    /// saves copying them).
-    public static func lower(_ module: consuming Module, to stage: Stage, options: OptimizerOptions = OptimizerOptions()) throws(Diagnostic) -> Module {
+    /// saves copying them). `timings` gets a mark as each stage ends ("differentiate",
+    /// "optimize").
+    public static func lower(_ module: consuming Module, to stage: Stage, options: OptimizerOptions = OptimizerOptions(),
+                             timings: StageTimings? = nil) throws(Diagnostic) -> Module {
         switch stage {
         case .parsed:
             return module
         case .differentiated:
-            return try Differentiator.expand(module)
+            timings?.skip()
+            let m = try Differentiator.expand(module)
+            timings?.mark("differentiate", note: "\(m.nodeCount) nodes")
+            return m
         case .optimized:
+            timings?.skip()
             var m = try Differentiator.expand(module)
+            timings?.mark("differentiate", note: "\(m.nodeCount) nodes")
             for i in m.functions.indices {
                 var f = Function(name: "")
                 swap(&f, &m.functions[i])
                 m.functions[i] = try optimize(consume f, options: options)  // `consume`: else f's reference lives on and the sweep copies
             }
+            timings?.mark("optimize", note: "\(m.nodeCount) nodes")
             return m
         }
     }
@@ -85,4 +93,9 @@ public func formatBytes(_ n: Int) -> String {
         u += 1
     }
     return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
+}
+
+extension Module {
+    /// Nodes of every function (loop bodies not counted).
+    var nodeCount: Int { functions.reduce(0) { $0 + $1.nodes.count } }
 }

@@ -62,11 +62,20 @@ func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
 
 // MARK: - Writing
 
+/// The case number of a payload-free enum of at most 256 cases (one byte), else nil.
+@inline(__always) func caseNumber<E>(_ e: E) -> Int? {
+    MemoryLayout<E>.size == 1 ? Int(unsafeBitCast(e, to: UInt8.self)) : nil
+}
+
 struct ByteWriter {
     var bytes: [UInt8] = []
     /// The name table: every op, attribute key and dtype name written, in order of first use.
     var names: [String] = []
     var nameIndex: [String: Int] = [:]
+    /// `name(_:)`'s index of each op and dtype already written, by case number (`caseNumber`),
+    /// −1 before: no string hashed per instruction and operand (same table, same bytes).
+    var opIndex = [Int](repeating: -1, count: 256)
+    var dtypeIndex = [Int](repeating: -1, count: 256)
 
     mutating func u8(_ v: UInt8) { bytes.append(v) }
     mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
@@ -88,8 +97,22 @@ struct ByteWriter {
         }
         u16(UInt16(truncatingIfNeeded: index))
     }
+    /// `name(op.name)`, the index remembered by op.
+    mutating func name(_ op: Op) {
+        guard let k = caseNumber(op) else { return name(op.name) }
+        if opIndex[k] >= 0 { return u16(UInt16(truncatingIfNeeded: opIndex[k])) }
+        name(op.name)
+        opIndex[k] = nameIndex[op.name] ?? -1
+    }
+    /// `name(dtype.rawValue)`, the index remembered by dtype.
+    mutating func name(_ dtype: DType) {
+        guard let k = caseNumber(dtype) else { return name(dtype.rawValue) }
+        if dtypeIndex[k] >= 0 { return u16(UInt16(truncatingIfNeeded: dtypeIndex[k])) }
+        name(dtype.rawValue)
+        dtypeIndex[k] = nameIndex[dtype.rawValue] ?? -1
+    }
     mutating func operand(_ o: BytecodeOperand) {
-        name(o.type.dtype.rawValue)
+        name(o.type.dtype)
         u8(UInt8(truncatingIfNeeded: o.type.rank))
         for d in o.type.shape { int(d) }
         int(o.offset)
@@ -97,6 +120,7 @@ struct ByteWriter {
     mutating func attributes(_ a: Attributes) {
         u8(UInt8(truncatingIfNeeded: a.items.count))
         // By name, so that the bytes do not depend on the order of `AttrKey`'s cases.
+        guard !a.items.isEmpty else { return }
         for (key, value) in a.items.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             name(key.rawValue)
             switch value {
@@ -129,6 +153,7 @@ extension BytecodeProgram {
     /// The program as a `.gbc` file.
     public func serialized() -> [UInt8] {
         var w = ByteWriter()
+        w.bytes.reserveCapacity(64 + 48 * instructions.count)  // about a scalar instruction's bytes
         write(to: &w)
         var payload = ByteWriter()
         payload.u16(UInt16(truncatingIfNeeded: w.names.count))
@@ -169,7 +194,7 @@ extension BytecodeProgram {
             switch instruction {
             case .op(let op, let attrs, let ins, let out, let node):
                 w.u8(0)
-                w.name(op.name)
+                w.name(op)
                 w.attributes(attrs)
                 w.count(ins.count)
                 for o in ins { w.operand(o) }
@@ -177,10 +202,10 @@ extension BytecodeProgram {
                 w.int(node)
             case .fused(let dtype, let ops, let leaves, let out, let nodes):
                 w.u8(1)
-                w.name(dtype.rawValue)
+                w.name(dtype)
                 w.count(ops.count)
                 for m in ops {
-                    w.name(m.op.name)
+                    w.name(m.op)
                     w.u8(UInt8(truncatingIfNeeded: m.args.count))
                     for a in m.args { w.count(a) }
                 }

@@ -202,8 +202,11 @@ extension BytecodeProgram {
     }
 
     /// Schedules, plans and lowers `f` (derivative requests must already be expanded).
-    public init(function f: Function, fuse: Bool = true, inPlace: Bool = true) throws(Diagnostic) {
-        try self.init(plan: ExecutionPlan(f, fuse: fuse, inPlace: inPlace))
+    /// `onPhase`: called with each phase's name as it ends (`ExecutionPlan.phases`, then
+    /// "bytecode"; `--timings`).
+    public init(function f: Function, fuse: Bool = true, inPlace: Bool = true, onPhase: ((String) -> Void)? = nil) throws(Diagnostic) {
+        try self.init(plan: ExecutionPlan(f, fuse: fuse, inPlace: inPlace, onPhase: onPhase))
+        onPhase?("bytecode")
     }
 }
 

@@ -136,24 +136,35 @@ public final class VirtualMachine: @unchecked Sendable {  // safe: `linked` is i
 
     /// Validates and links `program`, lowered from `function`: run-time errors name the
     /// source location of the node that failed, inside loop bodies too.
-    public convenience init(_ program: BytecodeProgram, limits: VMLimits = VMLimits(), function: Function) throws(Diagnostic) {
-        try self.init(program, limits: limits, sourceMap: SourceMap(function))
+    /// `onPhase`: called with each phase's name as it ends (`VirtualMachine.phases`; `--timings`).
+    public convenience init(_ program: BytecodeProgram, limits: VMLimits = VMLimits(), function: Function,
+                            onPhase: ((String) -> Void)? = nil) throws(Diagnostic) {
+        try self.init(program, limits: limits, sourceMap: SourceMap(function), onPhase: onPhase)
     }
 
-    init(_ program: BytecodeProgram, limits: VMLimits, sourceMap: SourceMap) throws(Diagnostic) {
+    /// The phases of linking a program: validation (`BytecodeProgram.validate`), kernel
+    /// selection (the scalar machine's code and the tensor kernels, transpose elision
+    /// included), the session (the arena allocated, the constants placed in it).
+    public static let phases = ["validate", "select kernels", "arena"]
+
+    init(_ program: BytecodeProgram, limits: VMLimits, sourceMap: SourceMap, onPhase: ((String) -> Void)? = nil) throws(Diagnostic) {
         let validated: ValidatedProgram
         do {
             validated = try ValidatedProgram(program, limits: limits)
         } catch {
             throw error.diagnostic
         }
+        onPhase?("validate")
         linked = LinkedProgram(validated, limits: limits, sourceMap: sourceMap)
+        onPhase?("select kernels")
         shared = VMSession(linked)
+        onPhase?("arena")
     }
 
     /// Validates and links `program`, with no source locations (see the other initializer).
-    public convenience init(_ program: BytecodeProgram, limits: VMLimits = VMLimits()) throws(Diagnostic) {
-        try self.init(program, limits: limits, locations: [])
+    /// `onPhase` as for `init(_:limits:function:onPhase:)`.
+    public convenience init(_ program: BytecodeProgram, limits: VMLimits = VMLimits(), onPhase: ((String) -> Void)? = nil) throws(Diagnostic) {
+        try self.init(program, limits: limits, sourceMap: SourceMap(nodes: []), onPhase: onPhase)
     }
 
     /// A new session: its own arena (constants in place), the VM's linked code.

@@ -117,24 +117,31 @@ public struct ExecutionPlan: Sendable {
     ///
     /// `fuse`: form fusion groups (off gives one step per node, each elementwise node a
     /// one-node group). `inPlace`: let a fused root reuse a dying leaf's buffer.
-    public init(_ f: Function, fuse: Bool = true, inPlace: Bool = true) throws(Diagnostic) {
+    /// `onPhase`: called with each phase's name as it ends (`Self.phases`; `--timings`).
+    public init(_ f: Function, fuse: Bool = true, inPlace: Bool = true, onPhase: ((String) -> Void)? = nil) throws(Diagnostic) {
         let schedule = try Schedule(f)
+        onPhase?("schedule")
         let (groups, groupOf) = fuse ? formFusionGroups(f, schedule: schedule) : Self.singleNodeGroups(f, schedule)
+        onPhase?("fusion")
         let (root, offsets) = Self.storageRoots(f, schedule)
         var program = Self.steps(f, schedule, groups: groups, groupOf: groupOf, root: root)
+        onPhase?("steps")
         var loops: [ValueID: LoopPlan] = [:]
         for case .loop(let id) in program.steps {
             loops[id] = try Self.loopPlan(f, schedule, id, fuse: fuse, inPlace: inPlace)
         }
-        var lastUse = Self.lastUses(program.reads, count: f.nodes.count)
+        onPhase?("loop bodies")
+        var lastUse = Self.lastUses(program, count: f.nodes.count)
         var (locations, outputCopies) = Self.placeOutputs(f, root: root, offsets: offsets, stepCount: program.steps.count, lastUse: &lastUse)
         for (k, p) in f.parameters.enumerated() { locations[p.value] = .input(k) }
         for c in program.constants { locations[c] = .constant(c) }
+        onPhase?("liveness")
         let (slots, workspaceBytes) = Self.allocateWorkspace(f, &program, root: root, offsets: offsets, lastUse: lastUse,
                                                             locations: &locations, inPlace: inPlace)
         for id in schedule.order where root[id] != id {  // views and repeated results
             locations[id] = locations[root[id]]
         }
+        onPhase?("slot allocation")
         self.function = f
         self.schedule = schedule
         self.steps = program.steps
@@ -147,6 +154,11 @@ public struct ExecutionPlan: Sendable {
         self.outputCopies = outputCopies
         self.loops = loops
     }
+
+    /// The phases `init` reports to `onPhase`, in order: schedule (and the graph's checks),
+    /// fusion groups, storage roots and steps, the plans of loop bodies, liveness and output
+    /// placement, workspace slot allocation.
+    public static let phases = ["schedule", "fusion", "steps", "loop bodies", "liveness", "slot allocation"]
 
     // MARK: Phases
 
@@ -217,9 +229,11 @@ public struct ExecutionPlan: Sendable {
     /// step on the last axis it does not take whole, one index on each axis before that one,
     /// the whole of every axis after it). Nil for any other node: it gets a step and a buffer of its own.
     static func viewOffset(_ f: Function, _ id: ValueID) -> Int? {
+        let op = f.nodes[id].op  // the op alone first: most nodes are neither (no copy of the node)
+        if op.isView { return 0 }
+        guard op == .slice else { return nil }
         let node = f.nodes[id]
-        if node.op.isView { return 0 }
-        guard node.op == .slice, node.type.count > 0, let x = node.inputs.first,
+        guard node.type.count > 0, let x = node.inputs.first,
               let start = node.attrs.start, let step = node.attrs.step else { return nil }
         let inShape = f.nodes[x].type.shape, outShape = node.type.shape
         guard inShape.count == outShape.count, start.count == inShape.count, step.count == inShape.count else { return nil }
@@ -258,45 +272,72 @@ public struct ExecutionPlan: Sendable {
     }
 
     /// The steps in execution order, with what each reads (as storage roots) and writes.
-    private struct Steps {
+    ///
+    /// Reads and writes are one flat array each with a start per step (CSR), not an array per
+    /// step: a million small arrays cost an allocation each, and walking them missed the
+    /// cache (lowering grew faster than the graph beyond 10⁶ nodes).
+    struct Steps {
         var steps: [PlanStep] = []
-        var reads: [[ValueID]] = []
-        /// The values each step writes (a loop writes all its results).
-        var writes: [[ValueID]] = []
+        /// Step i reads `readValues[readStarts[i] ..< readStarts[i + 1]]`.
+        var readStarts: [Int] = [0]
+        var readValues: [ValueID] = []
+        /// Step i writes `writeValues[writeStarts[i] ..< writeStarts[i + 1]]` (a loop writes
+        /// all its results).
+        var writeStarts: [Int] = [0]
+        var writeValues: [ValueID] = []
         var constants: [ValueID] = []
+
+        /// The values step `i` reads (storage roots).
+        func reads(_ i: Int) -> ArraySlice<ValueID> { readValues[readStarts[i]..<readStarts[i + 1]] }
+        /// The values step `i` writes.
+        func writes(_ i: Int) -> ArraySlice<ValueID> { writeValues[writeStarts[i]..<writeStarts[i + 1]] }
+
+        /// Appends a step with what it reads and writes.
+        mutating func append<R: Sequence<ValueID>, W: Sequence<ValueID>>(_ step: PlanStep, reads: R, writes: W) {
+            steps.append(step)
+            readValues.append(contentsOf: reads)
+            readStarts.append(readValues.count)
+            writeValues.append(contentsOf: writes)
+            writeStarts.append(writeValues.count)
+        }
     }
 
     private static func steps(_ f: Function, _ schedule: Schedule, groups: [FusionGroup], groupOf: [Int?], root: [ValueID]) -> Steps {
         var s = Steps()
+        // Sized once: growing million-element arrays by doubling cost more in copies and fresh
+        // pages than the steps themselves.
+        s.steps.reserveCapacity(schedule.order.count)
+        s.readStarts.reserveCapacity(schedule.order.count + 1)
+        s.writeStarts.reserveCapacity(schedule.order.count + 1)
+        s.writeValues.reserveCapacity(schedule.order.count)
+        s.readValues.reserveCapacity(2 * schedule.order.count)
+        let nodes = f.nodes
         for id in schedule.order {
-            let node = f.nodes[id]
-            if node.op == .const { s.constants.append(id) }
-            if node.op == .input || node.op == .const || node.op == .result || viewOffset(f, id) != nil { continue }
-            if node.op == .scan {
-                s.steps.append(.loop(id))
-                s.reads.append(node.inputs.map { root[$0] })
-                s.writes.append(schedule.results(of: id))
+            // Fields read in place: binding the whole node copies it (a retain and release of
+            // each of its arrays), which was most of this phase on scalar graphs.
+            let op = nodes[id].op
+            if op == .const { s.constants.append(id) }
+            if op == .input || op == .const || op == .result || viewOffset(f, id) != nil { continue }
+            if op == .scan {
+                s.append(.loop(id), reads: nodes[id].inputs.lazy.map { root[$0] }, writes: schedule.results(of: id))
                 continue
             }
             if let g = groupOf[id] {
                 let group = groups[g]
                 guard group.root == id else { continue }
-                s.steps.append(.fused(group, inPlaceOf: nil))
-                s.reads.append(group.leaves.map { root[$0] })
+                s.append(.fused(group, inPlaceOf: nil), reads: group.leaves.lazy.map { root[$0] }, writes: CollectionOfOne(id))
             } else {
-                s.steps.append(.kernel(id))
-                s.reads.append(node.inputs.map { root[$0] })
+                s.append(.kernel(id), reads: nodes[id].inputs.lazy.map { root[$0] }, writes: CollectionOfOne(id))
             }
-            s.writes.append([id])
         }
         return s
     }
 
     /// Liveness: the last step reading each storage root (−1: none).
-    private static func lastUses(_ reads: [[ValueID]], count: Int) -> [Int] {
+    private static func lastUses(_ program: Steps, count: Int) -> [Int] {
         var lastUse = [Int](repeating: -1, count: count)
-        for (i, r) in reads.enumerated() {
-            for v in r { lastUse[v] = max(lastUse[v], i) }
+        for i in program.steps.indices {
+            for v in program.reads(i) { lastUse[v] = max(lastUse[v], i) }
         }
         return lastUse
     }
@@ -333,7 +374,19 @@ public struct ExecutionPlan: Sendable {
         var free = FreeSlots()
         var slotOf = [Int](repeating: -1, count: nodes.count)
         var workspaceBytes = 0
-        var dying: [[ValueID]] = Array(repeating: [], count: end + 1)
+        // The values whose last reader is step i, in node order:
+        // dyingValues[dyingStarts[i] ..< dyingStarts[i + 1]] (a counting sort by step).
+        var dyingStarts = [Int](repeating: 0, count: end + 1)
+        for id in nodes.indices where lastUse[id] >= 0 && lastUse[id] < end { dyingStarts[lastUse[id] + 1] += 1 }
+        for i in 0..<end { dyingStarts[i + 1] += dyingStarts[i] }
+        var dyingValues = [ValueID](repeating: 0, count: dyingStarts[end])
+        do {
+            var next = dyingStarts
+            for id in nodes.indices where lastUse[id] >= 0 && lastUse[id] < end {
+                dyingValues[next[lastUse[id]]] = id
+                next[lastUse[id]] += 1
+            }
+        }
         /// The best-fitting free slot for `bytes`, else a new one; `value` occupies it.
         func allocate(_ bytes: Int, _ value: ValueID) -> Int {
             if let found = free.takeBestFit(bytes) {
@@ -346,8 +399,8 @@ public struct ExecutionPlan: Sendable {
             workspaceBytes = offset + bytes
             return slots.count - 1
         }
-        for id in nodes.indices where lastUse[id] >= 0 && lastUse[id] < end { dying[lastUse[id]].append(id) }
-        for (i, writes) in program.writes.enumerated() {
+        for i in program.steps.indices {
+            let writes = program.writes(i)
             for written in writes where locations[written] == nil {
                 // A concat's part: written into the concat's buffer, allocated now if it is not
                 // (the concat's later step finds it placed).
@@ -395,9 +448,11 @@ public struct ExecutionPlan: Sendable {
                 }
             }
             // Free the buffers whose last reader was this step (and a result nobody reads).
-            var release = dying[i]
-            for written in writes where lastUse[written] < 0 { release.append(written) }
-            for r in release where slotOf[r] >= 0 {
+            for r in dyingValues[dyingStarts[i]..<dyingStarts[i + 1]] where slotOf[r] >= 0 {
+                free.insert(slotOf[r], bytes: slots[slotOf[r]].bytes)
+                slotOf[r] = -1
+            }
+            for r in writes where lastUse[r] < 0 && slotOf[r] >= 0 {
                 free.insert(slotOf[r], bytes: slots[slotOf[r]].bytes)
                 slotOf[r] = -1
             }
@@ -411,33 +466,37 @@ public struct ExecutionPlan: Sendable {
 /// size. (A linear scan of one free list made lowering quadratic: a graph whose backward pass
 /// frees its forward values one by one has O(n) free slots at each step.)
 struct FreeSlots {
-    /// The distinct sizes that have free slots, ascending.
+    /// The distinct sizes that have free slots, ascending; `queues[k]` holds the free slots of
+    /// `sizes[k]` in the order they were freed, from `heads[k]` on (never empty: a size whose
+    /// last slot is taken is removed). Parallel arrays rather than dictionaries keyed by size:
+    /// two hash lookups per allocation were most of the allocator's time on scalar graphs.
     private var sizes: [Int] = []
-    /// The free slots of each size in the order they were freed, from `head[size]` on.
-    private var queues: [Int: [Int]] = [:]
-    private var heads: [Int: Int] = [:]
+    private var queues: [[Int]] = []
+    private var heads: [Int] = []
 
     mutating func insert(_ slot: Int, bytes: Int) {
-        if queues[bytes, default: []].count == heads[bytes, default: 0] {
-            queues[bytes] = []
-            heads[bytes] = 0
-            sizes.insert(bytes, at: firstIndex(notBelow: bytes))
+        let i = firstIndex(notBelow: bytes)
+        if i < sizes.count, sizes[i] == bytes {
+            queues[i].append(slot)
+        } else {
+            sizes.insert(bytes, at: i)
+            queues.insert([slot], at: i)
+            heads.insert(0, at: i)
         }
-        queues[bytes, default: []].append(slot)
     }
 
     /// Removes and returns the best-fitting slot for `bytes`, if any holds them.
     mutating func takeBestFit(_ bytes: Int) -> Int? {
         let i = firstIndex(notBelow: bytes)
         guard i < sizes.count else { return nil }
-        let size = sizes[i]
-        let head = heads[size, default: 0]
-        guard let slot = queues[size]?[head] else { return nil }
-        heads[size] = head + 1
-        if head + 1 == queues[size]?.count {
+        let head = heads[i]
+        let slot = queues[i][head]
+        if head + 1 == queues[i].count {
             sizes.remove(at: i)
-            queues[size] = nil
-            heads[size] = nil
+            queues.remove(at: i)
+            heads.remove(at: i)
+        } else {
+            heads[i] = head + 1
         }
         return slot
     }

@@ -41,10 +41,14 @@ public struct Schedule: Sendable {
             needed[o.value] = true
             isOutput[o.value] = true
         }
+        // Which nodes are parameters, by node (`Function.parameterName` searches the list:
+        // asking it per input node made scheduling quadratic in the number of parameters).
+        var isParameter = [Bool](repeating: false, count: nodes.count)
         for p in f.parameters {
             guard p.value >= 0, p.value < nodes.count, nodes[p.value].op == .input else {
                 throw Diagnostic(.invalidOperand(op: "input", "parameter '\(p.name)' is not an input node"))
             }
+            isParameter[p.value] = true
         }
         for id in stride(from: nodes.count - 1, through: 0, by: -1) where needed[id] {
             for input in nodes[id].inputs {
@@ -77,7 +81,7 @@ public struct Schedule: Sendable {
                 let t = try f.loopNodeType(node.op, node.inputs, node.attrs)
                 guard t == node.type else { throw Diagnostic(.annotationMismatch(declared: node.type, inferred: t), at: node.location) }
             case .leaf:
-                if node.op == .input, f.parameterName(id) == nil {
+                if node.op == .input, !isParameter[id] {
                     throw Diagnostic(.invalidOperand(op: "input", "node %\(id) is an input that is not a parameter"), at: node.location)
                 }
                 if node.op == .const {

@@ -44,14 +44,18 @@ enum CacheCommand {
 
 /// `gradc compile MODEL.ir --backend c -o DIR`: writes DIR/model.c, model.h and model.so
 /// (replacing them if they exist).
-func compileToC(_ o: Options, model: ModelFile, into outDir: String) throws -> ExitStatus {
+func compileToC(_ o: Options, model: ModelFile, into outDir: String, timings: StageTimings? = nil) throws -> ExitStatus {
     var chosen = try model.module()
+    timings?.mark("parse", note: "\(chosen.functions.reduce(0) { $0 + $1.nodes.count }) nodes")
     if o.value("--func") != nil {
         chosen = Module(functions: [try model.function(chosen, o)])
     }
-    let lowered = try model.lowerHandingOver(consume chosen, to: .optimized, options: try optimizerOptions(o))
+    let lowered = try model.lowerHandingOver(consume chosen, to: .optimized, options: try optimizerOptions(o), timings: timings)
     let options = CBackendOptions(portable: o.has("--portable"))
-    let source = try emitC(lowered.functions, options: options.emit, names: try cNames(o, lowered.functions))
+    let names = try cNames(o, lowered.functions)
+    timings?.skip()
+    let source = try emitC(lowered.functions, options: options.emit, names: names)
+    timings?.mark("c: emit", note: "\(source.source.utf8.count) bytes of C")
     try OutputPath.directory(outDir, option: "-o", writes: "model.c, model.h and model.so")
     let c = (outDir as NSString).appendingPathComponent("model.c")
     let h = (outDir as NSString).appendingPathComponent("model.h")
@@ -59,11 +63,19 @@ func compileToC(_ o: Options, model: ModelFile, into outDir: String) throws -> E
     try OutputPath.file(c, Data(source.source.utf8), option: "-o")
     try OutputPath.file(h, Data(source.header.utf8), option: "-o")
     let compiler = try CCompiler.find()
+    let flags = options.flags(threads: source.usesThreads, straightLine: source.straightLine)
+    timings?.mark("c: write")
     do {
-        try compiler.compileSharedObject(source: c, output: so, flags: options.flags(threads: source.usesThreads, straightLine: source.straightLine))
+        try compiler.compileSharedObject(source: c, output: so, flags: flags)
     } catch {
         printError(error.description)
         return .backendFailed
+    }
+    timings?.mark("c: cc", note: flags.first ?? "")
+    if let timings {
+        // What loading the written object costs (timing only).
+        _ = try CLibrary(path: so)
+        timings.mark("c: dlopen")
     }
     print("wrote \(c), \(h), \(so)")
     for (k, abi) in source.functions.enumerated() {

@@ -19,6 +19,11 @@ enum CompileCommand {
                     (bit-identical to the reference, NaN signs aside); for bytecode pass it to `gradc run`
                     instead (the VM picks its kernels when it loads the file)
       --func NAME   the function to compile
+      --timings     print to stderr, a line per stage, its wall time and the process's peak
+                    resident memory after it: read, parse, differentiate, optimize, each
+                    lowering phase, serialization and writing; then (timing only) loading
+                    the file back into the VM as `gradc run MODEL.gbc` does. c: the C
+                    emission, writing, cc and dlopen of the written model.so
       --prefix NAME c: the exported C name of the function, also the prefix of its metadata
                     (NAME_input, NAME_num_inputs, …: docs/c-abi.md); one function only (pick
                     it with --func). Default: each function's own name. A C identifier of
@@ -26,7 +31,7 @@ enum CompileCommand {
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
-        let o = try Options(args, valued: ["--backend", "-o", "--func", "--prefix"], flags: ["--help", "-h", "-O0", "-O1", "-O2", "--portable"])
+        let o = try Options(args, valued: ["--backend", "-o", "--func", "--prefix"], flags: ["--help", "-h", "-O0", "-O1", "-O2", "--portable", "--timings"])
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
@@ -40,18 +45,35 @@ enum CompileCommand {
             guard let dir = o.value("-o") else {
                 throw UsageError(message: "compile --backend c needs -o DIR, the directory to write model.c, model.h and model.so into (made if missing)")
             }
-            return try compileToC(o, model: try o.model(), into: dir)
+            let timings = stageTimings(o)
+            let model = try o.model()
+            timings?.mark("read", note: "\(model.bytes.count) bytes")
+            return try compileToC(o, model: model, into: dir, timings: timings)
         }
         guard o.value("-o") != nil || path != "-" else {
             throw UsageError(message: "compile needs -o FILE for a model read from standard input")
         }
+        let timings = stageTimings(o)
         let model = try o.model()
+        timings?.mark("read", note: "\(model.bytes.count) bytes")
         let parsed = try model.function(model.module(), o)
-        let lowered = try model.lowerHandingOver(Module(functions: [consume parsed]), to: .optimized, options: try optimizerOptions(o))
+        timings?.mark("parse", note: "\(parsed.nodes.count) nodes")
+        let lowered = try model.lowerHandingOver(Module(functions: [consume parsed]), to: .optimized, options: try optimizerOptions(o), timings: timings)
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
-        let program = try BytecodeProgram(function: function)
+        timings?.skip()
+        let program = try model.located { try BytecodeProgram(function: function, onPhase: timings?.phases("lower: ")) }
+        let bytes = program.serialized()
+        timings?.mark("serialize", note: "\(bytes.count) bytes, \(program.instructions.count) instructions")
         let out = o.value("-o") ?? ((path as NSString).deletingPathExtension + ".gbc")
-        try OutputPath.file(out, Data(program.serialized()), option: o.value("-o") == nil ? "the output file" : "-o")
+        try OutputPath.file(out, Data(bytes), option: o.value("-o") == nil ? "the output file" : "-o")
+        timings?.mark("write")
+        if let timings {
+            // What `gradc run MODEL.gbc` pays before its first run.
+            let loaded = try BytecodeProgram(serialized: bytes)
+            timings.mark("vm load: deserialize")
+            let vm = try VirtualMachine(loaded, limits: VMLimits(maxArenaBytes: Int.max), onPhase: timings.phases("vm load: "))
+            timings.info("vm: \(vm.instructionCount) instructions, \(vm.kernelCount) of them tensor kernels")
+        }
         print("wrote \(out) (\(program.instructions.count) instructions, arena \(program.arenaBytes) bytes)")
         return .ok
     }

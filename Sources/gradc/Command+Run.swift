@@ -34,49 +34,80 @@ enum RunCommand {
                           (cse, fold, simplify, shapes, stabilize, dce)
       --fast-math         allow rewrites that are not IEEE-exact (x*0 → 0, x-x → 0, …)
       --stats             print each pass run: nodes before → after and time (stderr)
+      --timings           print to stderr, a line per stage, its wall time and the process's
+                          peak resident memory after it: read, parse, differentiate,
+                          optimize, then for bytecode each lowering phase, the VM's load
+                          phases and the run (with its time per VM instruction); for c the
+                          C build (the cache lookup, and on a miss C emission and cc, then
+                          dlopen) and the run; for a .gbc file deserialize, load and run
     """
 
     static func run(_ args: [String]) throws -> ExitStatus {
         let o = try Options(args, valued: Set(["--max-memory", "--func", "--input", "--seed", "--output-dir", "--backend"]).union(optimizerValuedOptions),
-                            flags: Set(["--help", "-h", "--trace", "--portable"]).union(optimizerFlags))
+                            flags: Set(["--help", "-h", "--trace", "--portable", "--timings"]).union(optimizerFlags))
         if o.has("--help") || o.has("-h") {
             print(help)
             return .ok
         }
+        let timings = stageTimings(o)
         let model = try o.model()
+        timings?.mark("read", note: "\(model.bytes.count) bytes")
         let seed = try parseSeed(o.value("--seed"))
         if model.isBytecode {
             // Validated and linked first, the memory checked next, the inputs made last.
             let limit = try memoryLimit(o)
             var limits = VMLimits(maxArenaBytes: limit)
             limits.portable = o.has("--portable")
-            let vm = try Pipeline.linkBytecode(model.bytes, file: model.name, limits: limits)
+            let vm: VirtualMachine
+            if let timings {
+                // `Pipeline.linkBytecode` in its two steps, each timed.
+                let program = try model.located { try BytecodeProgram(serialized: model.bytes) }
+                timings.mark("vm load: deserialize")
+                vm = try model.located { try VirtualMachine(program, limits: limits, onPhase: timings.phases("vm load: ")) }
+            } else {
+                vm = try Pipeline.linkBytecode(model.bytes, file: model.name, limits: limits)
+            }
             let specs = o.values["--input"] ?? []
             let outputs = try Pipeline.runBytecode(vm, memoryLimit: limit) { signature in
-                try makeInputs(for: signature, specs: specs, seed: seed)
+                let made = try makeInputs(for: signature, specs: specs, seed: seed)
+                timings?.mark("inputs")
+                return made
+            }
+            timings?.mark("run", note: vmRunNote(vm, timings))
+            if let timings {
+                let named = try makeInputs(for: Pipeline.signature(of: vm.program), specs: specs, seed: seed)
+                try timeExecute(vm, vm.program.inputs.compactMap { named[$0.name] }, timings)
             }
             try printOutputs(vm.program.outputs.map(\.name), outputs, dir: o.value("--output-dir"))
             return .ok
         }
         let parsed = try model.function(model.module(), o)
-        let lowered = try model.located { try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o)) }
+        timings?.mark("parse", note: "\(parsed.nodes.count) nodes")
+        let lowered = try model.located { try Pipeline.lower(Module(functions: [parsed]), to: .optimized, options: try optimizerOptions(o), timings: timings) }
         guard let function = lowered.functions.first else { throw Diagnostic(.emptyFile) }
         let limit = try memoryLimit(o)
         try model.located { try Pipeline.checkMemory(function, limit: limit) }
         let inputs = try makeInputs(for: parsed, specs: o.values["--input"] ?? [], seed: seed)
+        timings?.mark("inputs")
         if o.has("--trace") {
             print(try BackpropTrace(parsed, inputs: inputs))
             print("")
+            timings?.skip()
         }
         let outputs: [Tensor]
         switch o.value("--backend") ?? "reference" {
         case "reference":
             outputs = try model.located { try ReferenceEvaluator.run(function, inputs: inputs) }
+            timings?.mark("run")
         case "bytecode":
             var limits = VMLimits(maxArenaBytes: Int.max)
             limits.portable = o.has("--portable")
-            let vm = try VirtualMachine(BytecodeProgram(function: function), limits: limits, function: function)
-            outputs = try model.located { try vm.run(function.parameters.compactMap { inputs[$0.name] }) }
+            let program = try model.located { try BytecodeProgram(function: function, onPhase: timings?.phases("lower: ")) }
+            let vm = try VirtualMachine(program, limits: limits, function: function, onPhase: timings?.phases("vm load: "))
+            let ordered = function.parameters.compactMap { inputs[$0.name] }
+            outputs = try model.located { try vm.run(ordered) }
+            timings?.mark("run", note: vmRunNote(vm, timings))
+            if let timings { try timeExecute(vm, ordered, timings) }
         case "c":
             let module: CModule
             do {
@@ -85,14 +116,38 @@ enum RunCommand {
                 printError(error.description)
                 return .backendFailed
             }
+            // The digest, emission and cc happen inside CModule: one stage here.
+            timings?.mark("c: build + dlopen", note: module.report.cacheHit ? "cache hit (digest + load)"
+                : "cache miss (digest + emit \(module.report.sourceBytes) bytes of C + cc + load)")
             guard let kernel = module.kernels.first else { throw Diagnostic(.other("the C backend produced no function")) }
             outputs = try kernel.run(function.parameters.compactMap { inputs[$0.name] })
+            timings?.mark("run")
         case let other:
             throw UsageError(message: "unknown backend '\(other)': expected reference, bytecode or c")
         }
         try printOutputs(function.outputs.map(\.name), outputs, dir: o.value("--output-dir"), patterns: function.outputs.map(\.pattern))
         return .ok
     }
+}
+
+/// The run's size for `--timings`: VM instructions and the time per instruction of the run
+/// that just ended (copying inputs in and outputs out included).
+func vmRunNote(_ vm: VirtualMachine, _ timings: StageTimings?) -> String {
+    guard let timings else { return "" }
+    let elapsed = timings.sinceLastMark()
+    let n = vm.instructionCount
+    return "\(n) VM instructions" + (n > 0 ? String(format: ", %.2f ns per instruction", elapsed * 1e9 / Double(n)) : "")
+}
+
+/// `--timings`: the VM's steady state, `execute()` alone (no tensors copied in or out, the
+/// arena's pages touched by a first run), best of 5, and its time per VM instruction.
+func timeExecute(_ vm: VirtualMachine, _ inputs: [Tensor], _ timings: StageTimings) throws {
+    let session = vm.makeSession()
+    _ = try session.run(inputs)
+    let seconds = StageTimings.best(of: 5) { session.execute() }
+    let n = vm.instructionCount
+    timings.record("vm execute (best of 5)", seconds: seconds,
+                   note: n > 0 ? String(format: "%.2f ns per instruction", seconds * 1e9 / Double(n)) : nil)
 }
 
 func parseSeed(_ text: String?) throws -> UInt64 {

@@ -100,13 +100,18 @@ struct ModelFile {
     /// `Pipeline.lower` of a module the command hands over (it keeps no other reference, so
     /// the passes rewrite its nodes in place instead of copying them first), with diagnostics
     /// located in the model.
-    func lowerHandingOver(_ module: consuming Module, to stage: Stage, options: OptimizerOptions) throws -> Module {
+    func lowerHandingOver(_ module: consuming Module, to stage: Stage, options: OptimizerOptions, timings: StageTimings? = nil) throws -> Module {
         do {
-            return try Pipeline.lower(consume module, to: stage, options: options)
+            return try Pipeline.lower(consume module, to: stage, options: options, timings: timings)
         } catch {
             throw error.attaching(file: name, source: source)
         }
     }
+}
+
+/// `--timings`: stage lines to stderr, or nil without the flag.
+func stageTimings(_ o: Options) -> StageTimings? {
+    o.has("--timings") ? StageTimings(report: printError) : nil
 }
 
 // MARK: Output files
